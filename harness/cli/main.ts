@@ -1,0 +1,225 @@
+/**
+ * The vdpa-bench command line. Exit codes: 0 success, 1 a measurement could not be made,
+ * 2 bad input (profile, arguments), 130 interrupted.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { applyRule, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
+import { RunInterrupted } from '../migration/engine.ts';
+import { runBenchmark, TOOL_VERSION } from '../migration/run.ts';
+import { loadProfile, ProfileError } from '../profile/load.ts';
+import { profileJsonSchema } from '../profile/json-schema.ts';
+import { formatTraceTime, parseTrace } from '../traces/parse.ts';
+import { ConsoleProgress, formatMs } from './progress.ts';
+import { ensureLocalQemu } from './qemu-install.ts';
+
+export class UsageError extends Error {}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
+  return n;
+};
+const nonNegativeInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number ≥ 0');
+  return n;
+};
+const integer = (value: string) => {
+  if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number of microseconds');
+  return Number(value);
+};
+
+export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: string) => void }, setExit: (code: number) => void): Command {
+  const program = new Command('vdpa-bench')
+    .description('Live-migration downtime benchmarks for QEMU guests with vhost-vDPA NICs: back-to-back migrations between two hosts, traced on both sides, with guest-visible downtime computed from the traces.')
+    .version(TOOL_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('Run the benchmark a profile describes and write a results directory (printed as the last line of stdout)')
+    .argument('<profile>', 'lab profile (YAML), e.g. profiles/local.yaml')
+    .option('-n, --iterations <n>', 'measured migrations per cell (overrides the profile)', positiveInt)
+    .option('--warmup <n>', 'warm-up migrations per VM boot (overrides the profile)', nonNegativeInt)
+    .option('--vm-size <size>', 'only this VM size (repeatable), e.g. --vm-size 1G', collect)
+    .option('--variant <name>', 'only this variant (repeatable)', collect)
+    .option('-o, --out <dir>', 'parent directory of the run directory', 'results')
+    .addHelpText('after', `
+A run boots the guest on the first host of the profile's pair and migrates it back and forth
+(A→B, B→A, ...). Each migration gets a fresh destination QEMU started with -incoming defer, and
+each QEMU writes its own trace file; downtime comes from those traces (see 'downtime --help').
+
+Output, in <out>/<run-id>/:
+  manifest.json       profile, host facts, QEMU versions, accel used, run state
+  iterations.ndjson   one JSON line per migration, written as each one finishes
+  traces/             the raw trace files each migration used
+
+Examples:
+  vdpa-bench run profiles/local.yaml
+  vdpa-bench run profiles/local.yaml --vm-size 1G --iterations 3 --warmup 0`)
+    .action(async (profilePath: string, opts) => {
+      const loaded = await loadProfile(profilePath);
+      for (const variant of loaded.profile.variants) {
+        const usesLocal = loaded.profile.hosts.some((h) => h.transport.kind !== 'ssh');
+        if (usesLocal && variant.qemu.binary && !variant.qemu.chroot) {
+          const problem = await ensureLocalQemu(variant.qemu.binary, (l) => out.stderr(l + '\n'));
+          if (problem) throw new UsageError(problem);
+        }
+      }
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        interrupts++;
+        if (interrupts === 1) {
+          out.stderr(`\n${signal}: stopping after cleaning up (QEMU processes are ended, results kept). Press Ctrl-C again to force.\n`);
+          controller.abort();
+        } else {
+          out.stderr(`${signal} again: forcing exit\n`);
+          process.exit(130);
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const progress = new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations);
+      try {
+        const outcome = await runBenchmark(loaded, {
+          iterations: opts.iterations,
+          warmup: opts.warmup,
+          vmSizes: opts.vmSize,
+          variants: opts.variant,
+          outDir: opts.out,
+          progress,
+          signal: controller.signal,
+          command: process.argv.slice(1),
+        });
+        const counts = { ok: 0, failed: 0, invalid: 0 };
+        for (const r of outcome.records) counts[r.status]++;
+        out.stderr(`${outcome.records.length} migrations: ${counts.ok} ok, ${counts.failed} failed, ${counts.invalid} invalid\n`);
+        out.stdout(outcome.dir + '\n');
+        if (counts.ok === 0) setExit(1);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+
+  program
+    .command('validate')
+    .description('Check profiles against the schema; problems print as <file>:<line>:<col> <key>: <message>')
+    .argument('<profiles...>', 'profile files')
+    .action(async (files: string[]) => {
+      let bad = false;
+      for (const file of files) {
+        try {
+          await loadProfile(file);
+          out.stdout(`${file}: ok\n`);
+        } catch (error) {
+          if (!(error instanceof ProfileError)) throw error;
+          bad = true;
+          out.stderr(error.message + '\n');
+        }
+      }
+      if (bad) setExit(2);
+    });
+
+  program
+    .command('downtime')
+    .description('Apply a downtime metric to a source and a destination trace file')
+    .requiredOption('--source <file>', 'trace file written by the source QEMU')
+    .requiredOption('--destination <file>', 'trace file written by the destination QEMU')
+    .addOption(new Option('--metric <name>', 'metric rule').choices(Object.keys(BUILTIN_METRICS)).default('vdpa'))
+    .option('--clock-offset-us <n>', 'destination clock minus source clock, µs (destination times are corrected by it)', integer, 0)
+    .option('--json', 'print JSON: {downtimeUs, start: {event, time}, end: {event, time}, ...}')
+    .addHelpText('after', `
+Metrics (start = LAST matching event on the source, end = LAST on the destination):
+${Object.entries(BUILTIN_METRICS).map(([name, r]) => `  ${name.padEnd(11)} ${r.description}`).join('\n')}
+
+Trace formats: QEMU log backend (<= 10.0 "TID@SEC.USEC:event", >= 10.1 ISO "...Z event") with
+-msg timestamp=on, and qemu-trace-stap output ("PID@NANOSECONDS event").
+Exit status 1 names the missing event when the metric cannot be applied.`)
+    .action(async (opts) => {
+      const rule = resolveRule(opts.metric);
+      const [sourceText, destinationText] = await Promise.all([readTraceFile(opts.source), readTraceFile(opts.destination)]);
+      const source = parseTrace(sourceText);
+      const destination = parseTrace(destinationText);
+      const result = applyRule(rule, { source: source.events, destination: destination.events, clockOffsetUs: opts.clockOffsetUs });
+      const unparsed = { source: source.unparsedCount, destination: destination.unparsedCount };
+      if (!result.ok) {
+        if (opts.json) out.stdout(JSON.stringify({ metric: opts.metric, error: result.reason, missing: result.missing ?? null, unparsedLines: unparsed }) + '\n');
+        out.stderr(`vdpa-bench downtime: ${opts.metric}: ${result.reason}\n`);
+        setExit(1);
+        return;
+      }
+      if (opts.json) {
+        out.stdout(
+          JSON.stringify({
+            metric: opts.metric,
+            downtimeUs: result.downtimeUs,
+            downtimeMs: result.downtimeUs / 1000,
+            start: { event: result.start.event, time: result.start.timeUs, iso: formatTraceTime(result.start.timeUs), line: result.start.line, args: result.start.args },
+            end: { event: result.end.event, time: result.end.timeUs, rawTime: result.end.rawTimeUs, iso: formatTraceTime(result.end.timeUs), line: result.end.line, args: result.end.args },
+            clockOffsetUs: opts.clockOffsetUs,
+            fallback: result.fallback,
+            unparsedLines: unparsed,
+          }) + '\n',
+        );
+        return;
+      }
+      out.stdout(`${opts.metric}: ${formatMs(result.downtimeUs / 1000)} (${result.downtimeUs} µs)\n`);
+      out.stdout(`  start  ${formatTraceTime(result.start.timeUs)}  ${result.start.event} ${result.start.args}  (source line ${result.start.line})\n`);
+      out.stdout(`  end    ${formatTraceTime(result.end.timeUs)}  ${result.end.event} ${result.end.args}  (destination line ${result.end.line})\n`);
+      if (unparsed.source + unparsed.destination > 0) out.stdout(`  unparsed lines: source ${unparsed.source}, destination ${unparsed.destination}\n`);
+    });
+
+  program
+    .command('schema')
+    .description('Print (or write) the JSON Schema of profiles, for editors (yaml-language-server)')
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .action(async (opts) => {
+      const text = JSON.stringify(profileJsonSchema(), null, 2) + '\n';
+      if (opts.out) await writeFile(opts.out, text);
+      else out.stdout(text);
+    });
+
+  return program;
+}
+
+async function readTraceFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read trace file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const out = { stdout: (s: string) => process.stdout.write(s), stderr: (s: string) => process.stderr.write(s) };
+  const program = buildProgram(out, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof ProfileError) {
+      out.stderr(error.message + '\n');
+      return 2;
+    }
+    if (error instanceof UsageError) {
+      out.stderr(`vdpa-bench: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof RunInterrupted) {
+      out.stderr('vdpa-bench: interrupted; completed migrations are in the run directory\n');
+      return 130;
+    }
+    out.stderr(`vdpa-bench: error: ${(error as Error).message}\n`);
+    if (process.env.VDPA_BENCH_DEBUG) out.stderr(`${(error as Error).stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,46 @@
+/** Host facts for the manifest, gathered through the host's transport. */
+import type { HostFacts } from '../results/types.ts';
+import type { HostTransport } from './transport.ts';
+
+const FACTS_SCRIPT = String.raw`
+echo "kernel=$(uname -r)"
+echo "cpus=$(nproc 2>/dev/null)"
+echo "cpuModel=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
+echo "memTotalKiB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then echo "kvm=usable"; elif [ -e /dev/kvm ]; then echo "kvm=no-access"; else echo "kvm=absent"; fi
+echo "cmdline=$(cat /proc/cmdline 2>/dev/null)"
+`;
+
+export async function gatherHostFacts(host: HostTransport): Promise<HostFacts> {
+  const result = await host.script(FACTS_SCRIPT, [], { timeoutMs: 30_000 });
+  const kv = parseKeyValues(result.stdout);
+  const kvm = kv.kvm === 'usable' ? { usable: true, reason: '/dev/kvm is readable and writable' } : { usable: false, reason: kv.kvm === 'absent' ? '/dev/kvm does not exist' : '/dev/kvm exists but is not accessible' };
+  return {
+    name: host.hostName,
+    transport: host.kind,
+    kernel: kv.kernel,
+    cpuModel: kv.cpuModel || undefined,
+    cpus: kv.cpus ? Number(kv.cpus) : undefined,
+    memTotalKiB: kv.memTotalKiB ? Number(kv.memTotalKiB) : undefined,
+    kernelCmdline: kv.cmdline,
+    kvm,
+  };
+}
+
+export function parseKeyValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
+}
+
+/** First line of `<binary> --version`, or an error that says how to get QEMU. */
+export async function qemuVersion(host: HostTransport, binary: string): Promise<string> {
+  const result = await host.run([binary, '--version'], { allowFailure: true, timeoutMs: 30_000 });
+  if (result.exitCode !== 0) {
+    throw new Error(`${host.hostName}: QEMU binary "${binary}" does not run (${(result.stderr || result.stdout).trim().split('\n')[0] || `exit ${result.exitCode}`})`);
+  }
+  return result.stdout.split('\n')[0].trim();
+}

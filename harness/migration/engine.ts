@@ -1,0 +1,351 @@
+/**
+ * The migration engine: boots a guest on the first host, migrates it back and forth, captures a
+ * pair of trace files per migration and turns them into downtime records.
+ */
+import { join } from 'node:path';
+import type { ClockEstimator, ClockOffset } from '../hosts/clock.ts';
+import type { HostTransport } from '../hosts/transport.ts';
+import { analyseMigration } from '../metrics/analyse.ts';
+import type { MetricRule } from '../metrics/rules.ts';
+import type { Profile, Variant } from '../profile/schema.ts';
+import { parseDuration } from '../profile/size.ts';
+import { qemuArgs } from '../qemu/command.ts';
+import { DEAD_GUEST_STATES, QemuInstance } from '../qemu/instance.ts';
+import type { QmpEvent } from '../qemu/qmp.ts';
+import type { RunStore } from '../results/store.ts';
+import type { IterationRecord } from '../results/types.ts';
+import { cellLabel, type Block, type PlannedMigration } from './schedule.ts';
+
+export interface EngineHost {
+  name: string;
+  transport: HostTransport;
+  /** This run's directory on the host: traces, sockets, consoles. */
+  runDir: string;
+  migrationAddress: string;
+}
+
+export interface EngineOptions {
+  profile: Profile;
+  store: RunStore;
+  hosts: [EngineHost, EngineHost];
+  accel: 'kvm' | 'tcg';
+  binaries: ReadonlyMap<string, string>;
+  traceEvents: readonly string[];
+  metrics: { primary: string; names: readonly string[]; rules: Readonly<Record<string, MetricRule>> };
+  clock: ClockEstimator;
+  progress: ProgressSink;
+  signal?: AbortSignal;
+  /** Migrations already recorded (resume): skipped, keyed by seq. */
+  done?: ReadonlySet<number>;
+}
+
+export interface ProgressSink {
+  blockStarted(block: Block, total: number): void;
+  migrationDone(record: IterationRecord, planned: PlannedMigration, total: number): void;
+  note(message: string): void;
+}
+
+export class RunInterrupted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'RunInterrupted';
+  }
+}
+
+interface MigrationTiming {
+  sourceSetup?: QmpEvent;
+  sourceCompleted?: QmpEvent;
+  destinationCompleted?: QmpEvent;
+  info?: QueryMigrate;
+}
+
+interface QueryMigrate {
+  status: string;
+  'total-time'?: number;
+  downtime?: number;
+  'setup-time'?: number;
+  'error-desc'?: string;
+  'socket-address'?: { type: string; host?: string; port?: string }[];
+}
+
+class MigrationFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: 'failed' | 'invalid' = 'failed',
+  ) {
+    super(message);
+  }
+}
+
+export async function runSchedule(blocks: readonly Block[], options: EngineOptions): Promise<IterationRecord[]> {
+  const total = blocks.reduce((n, b) => n + b.migrations.length, 0);
+  const records: IterationRecord[] = [];
+  for (const block of blocks) {
+    const pending = block.migrations.filter((m) => !options.done?.has(m.seq));
+    if (pending.length === 0) continue;
+    throwIfAborted(options.signal);
+    options.progress.blockStarted(block, total);
+    records.push(...(await runBlock(block, pending, options, total)));
+  }
+  return records;
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new RunInterrupted();
+}
+
+function fileSlug(planned: PlannedMigration): string {
+  const c = planned.cell;
+  return `${String(planned.seq).padStart(4, '0')}-${c.variant}-${c.vmSize}${c.queuePairs !== null ? `-${c.queuePairs}qp` : ''}`;
+}
+
+async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOptions, total: number): Promise<IterationRecord[]> {
+  const variant = o.profile.variants.find((v) => v.name === block.cell.variant)!;
+  const timeoutMs = parseDuration(o.profile.migration.timeout);
+  const qmpTimeoutMs = parseDuration(o.profile.migration.qmpTimeout);
+  const records: IterationRecord[] = [];
+  let current: QemuInstance | undefined;
+  let consecutiveFailures = 0;
+  const launch = async (host: EngineHost, planned: PlannedMigration, role: 'src' | 'dst') => {
+    const base = `${fileSlug(planned)}-${role}-${host.name}`;
+    const files = {
+      qmpSocket: join(host.runDir, 'sock', `${String(planned.seq).padStart(4, '0')}-${role}.sock`),
+      traceFile: join(host.runDir, 'traces', `${base}.log`),
+      consoleFile: join(host.runDir, 'console', `${base}.log`),
+      stderrFile: join(host.runDir, 'stderr', `${base}.log`),
+    };
+    await host.transport.run(['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')]);
+    const argv = qemuArgs({
+      binary: o.binaries.get(variant.name)!,
+      variant,
+      vm: o.profile.vm,
+      vmSize: block.cell.vmSize,
+      queuePairs: block.cell.queuePairs,
+      accel: o.accel,
+      name: `vdpa-bench-${planned.seq}-${role}`,
+      qmpSocket: files.qmpSocket,
+      traceFile: files.traceFile,
+      consoleFile: files.consoleFile,
+      traceEvents: o.traceEvents,
+      defaultMemoryDir: host.runDir,
+      incoming: role === 'dst',
+    });
+    return QemuInstance.launch(host.transport, argv, files, `${role} of migration ${planned.seq}`, qmpTimeoutMs);
+  };
+  const hostOf = (planned: PlannedMigration, side: 'from' | 'to') => o.hosts[(planned.direction === 0) === (side === 'from') ? 0 : 1];
+
+  try {
+    for (const planned of pending) {
+      throwIfAborted(o.signal);
+      const from = hostOf(planned, 'from');
+      const to = hostOf(planned, 'to');
+      const startedAt = new Date();
+      const cycleStart = performance.now();
+      let destination: QemuInstance | undefined;
+      let timing: MigrationTiming = {};
+      let clock: ClockOffset = { offsetUs: 0, uncertaintyUs: 0, method: 'unmeasured' };
+      let record: IterationRecord;
+      try {
+        if (!current || current.host !== from.transport) {
+          await current?.kill();
+          current = await launch(from, planned, 'src');
+        } else {
+          const sourceTrace = join(from.runDir, 'traces', `${fileSlug(planned)}-src-${from.name}.log`);
+          await current.rotateTrace(sourceTrace);
+        }
+        await requireRunning(current, 'source before migration');
+        destination = await launch(to, planned, 'dst');
+        clock = await o.clock.estimate(from.transport, to.transport);
+        timing = await migrate(current, destination, variant, to, timeoutMs, o.signal);
+        await requireRunning(destination, 'destination after migration');
+        const sourceTraceHost = current.currentTraceFile;
+        await current.stop();
+        current = destination;
+        destination = undefined;
+        record = await buildRecord(planned, from, to, sourceTraceHost, current.files.traceFile, timing, clock, o, startedAt, cycleStart, current.qmpReadyMs);
+        if (record.status === 'ok') consecutiveFailures = 0;
+      } catch (error) {
+        if (error instanceof RunInterrupted) throw error;
+        consecutiveFailures++;
+        const reason = error instanceof Error ? error.message : String(error);
+        const status = error instanceof MigrationFailure ? error.status : 'failed';
+        const sourceTrace = current?.currentTraceFile;
+        const destinationTrace = destination?.files.traceFile;
+        const stderr = [await current?.stderrTail(), await destination?.stderrTail()].filter(Boolean).join(' | ');
+        await Promise.allSettled([current?.kill(), destination?.kill()]);
+        current = undefined;
+        destination = undefined;
+        record = failedRecord(planned, from, to, status, stderr ? `${reason} (QEMU: ${stderr})` : reason, o, startedAt, cycleStart, clock);
+        await fetchTraces(record, from, to, sourceTrace, destinationTrace, o.store);
+      }
+      await o.store.appendIteration(record);
+      records.push(record);
+      o.progress.migrationDone(record, planned, total);
+      const limit = o.profile.migration.maxConsecutiveFailures;
+      if (consecutiveFailures >= limit) {
+        o.progress.note(`${cellLabel(block.cell)}: ${consecutiveFailures} failures in a row, abandoning the rest of this block`);
+        break;
+      }
+    }
+  } finally {
+    await current?.stop().catch(() => current?.kill());
+  }
+  return records;
+}
+
+async function requireRunning(instance: QemuInstance, what: string): Promise<void> {
+  const status = await instance.status();
+  if (DEAD_GUEST_STATES.has(status)) throw new MigrationFailure(`${what}: guest is ${status} on ${instance.host.hostName}`, 'failed');
+  if (status !== 'running') throw new MigrationFailure(`${what}: guest is "${status}", expected "running"`, 'failed');
+}
+
+async function migrate(source: QemuInstance, destination: QemuInstance, variant: Variant, to: EngineHost, timeoutMs: number, signal?: AbortSignal): Promise<MigrationTiming> {
+  const capabilities = Object.entries({ events: true, ...variant.capabilities }).map(([capability, state]) => ({ capability, state }));
+  const setUp = async (q: QemuInstance) => {
+    await q.qmp.execute('migrate-set-capabilities', { capabilities });
+    if (Object.keys(variant.parameters).length > 0) await q.qmp.execute('migrate-set-parameters', variant.parameters);
+  };
+  await Promise.all([setUp(source), setUp(destination)]);
+  const sourceMark = source.qmp.events.length;
+  const destinationMark = destination.qmp.events.length;
+  const port = 0;
+  await destination.qmp.execute('migrate-incoming', { uri: `tcp:${to.migrationAddress}:${port}` });
+  const listening = await destination.qmp.execute<QueryMigrate>('query-migrate');
+  const actualPort = listening['socket-address']?.find((a) => a.port)?.port;
+  if (!actualPort) throw new MigrationFailure('destination did not report the port it listens on (query-migrate has no socket-address)');
+
+  const isMigration = (statuses: string[]) => (e: QmpEvent) => e.event === 'MIGRATION' && statuses.includes(String(e.data?.status));
+  const pauseHandler = variant.capabilities['pause-before-switchover']
+    ? source.qmp.waitForEvent(isMigration(['pre-switchover']), timeoutMs, 'pre-switchover', sourceMark).then(() => source.qmp.execute('migrate-continue', { state: 'pre-switchover' }))
+    : undefined;
+  pauseHandler?.catch(() => undefined);
+
+  await source.qmp.execute('migrate', { uri: `tcp:${to.migrationAddress}:${actualPort}` });
+  const finished = source.qmp.waitForEvent(isMigration(['completed', 'failed', 'cancelled']), timeoutMs, 'migration completion', sourceMark);
+  const aborted = new Promise<never>((_, reject) => {
+    if (!signal) return;
+    if (signal.aborted) reject(new RunInterrupted());
+    signal.addEventListener('abort', () => reject(new RunInterrupted()), { once: true });
+  });
+  let end: QmpEvent;
+  try {
+    end = await Promise.race([finished, aborted]);
+  } catch (error) {
+    if (!source.qmp.isClosed) await source.qmp.execute('migrate_cancel').catch(() => undefined);
+    if (error instanceof RunInterrupted) throw error;
+    if ((error as Error).name === 'QmpTimeoutError') throw new MigrationFailure(`migration did not complete within ${timeoutMs / 1000} s: cancelled`);
+    throw error;
+  }
+  const info = await settledMigrationInfo(source, end.data?.status === 'completed');
+  if (end.data?.status !== 'completed') {
+    throw new MigrationFailure(`migration ${end.data?.status}${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
+  }
+  const destinationCompleted = await destination.qmp.waitForEvent(isMigration(['completed', 'failed']), 60_000, 'destination completion', destinationMark);
+  if (destinationCompleted.data?.status !== 'completed') throw new MigrationFailure('destination reported the incoming migration failed');
+  return {
+    sourceSetup: source.qmp.events.slice(sourceMark).find(isMigration(['setup'])),
+    sourceCompleted: end,
+    destinationCompleted,
+    info,
+  };
+}
+
+/**
+ * QEMU emits the completed event before it computes total-time and downtime (they read 0 for a
+ * moment), so ask again until they are filled in.
+ */
+async function settledMigrationInfo(source: QemuInstance, completed: boolean): Promise<QueryMigrate> {
+  let info = await source.qmp.execute<QueryMigrate>('query-migrate');
+  for (let i = 0; completed && !info['total-time'] && i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    info = await source.qmp.execute<QueryMigrate>('query-migrate');
+  }
+  return info;
+}
+
+async function fetchTraces(record: IterationRecord, from: EngineHost, to: EngineHost, sourceHostPath: string | undefined, destinationHostPath: string | undefined, store: RunStore) {
+  const fetchOne = async (host: EngineHost, path: string | undefined, key: 'source' | 'destination') => {
+    if (!path) return;
+    const relative = join('traces', path.split('/').pop()!);
+    try {
+      await host.transport.fetchFile(path, join(store.dir, relative));
+      record.traces[key] = relative;
+    } catch {
+      // a process that never started has no trace file; the record already says why it failed
+    }
+  };
+  await Promise.all([fetchOne(from, sourceHostPath, 'source'), fetchOne(to, destinationHostPath, 'destination')]);
+}
+
+async function buildRecord(
+  planned: PlannedMigration,
+  from: EngineHost,
+  to: EngineHost,
+  sourceHostPath: string,
+  destinationHostPath: string,
+  timing: MigrationTiming,
+  clock: ClockOffset,
+  o: EngineOptions,
+  startedAt: Date,
+  cycleStart: number,
+  destinationQmpReadyMs: number,
+): Promise<IterationRecord> {
+  const record = baseRecord(planned, from, to, o, startedAt, cycleStart, clock);
+  record.destinationQmpReadyMs = destinationQmpReadyMs;
+  await fetchTraces(record, from, to, sourceHostPath, destinationHostPath, o.store);
+  const info = timing.info;
+  record.qmp = { downtimeMs: info?.downtime ?? null, totalTimeMs: info?.['total-time'] ?? null, setupTimeMs: info?.['setup-time'] ?? null };
+  record.windows = {
+    source: { fromUs: timing.sourceSetup?.timeUs, toUs: timing.sourceCompleted?.timeUs },
+    destination: { toUs: timing.destinationCompleted?.timeUs },
+  };
+  const [sourceText, destinationText] = await Promise.all([
+    o.store.readText(record.traces.source),
+    o.store.readText(record.traces.destination),
+  ]);
+  const analysis = analyseMigration({
+    sourceText,
+    destinationText,
+    rules: o.metrics.rules,
+    names: o.metrics.names,
+    primary: o.metrics.primary,
+    clockOffsetUs: clock.offsetUs,
+    windows: record.windows,
+  });
+  Object.assign(record, analysis);
+  return record;
+}
+
+function baseRecord(planned: PlannedMigration, from: EngineHost, to: EngineHost, o: EngineOptions, startedAt: Date, cycleStart: number, clock: ClockOffset): IterationRecord {
+  return {
+    seq: planned.seq,
+    block: planned.block,
+    variant: planned.cell.variant,
+    vmSize: planned.cell.vmSize,
+    queuePairs: planned.cell.queuePairs,
+    iteration: planned.iteration,
+    warmup: planned.warmup,
+    from: from.name,
+    to: to.name,
+    status: 'ok',
+    downtimeMs: null,
+    primaryMetric: o.metrics.primary,
+    metrics: {},
+    qmp: null,
+    traces: { source: '', destination: '' },
+    clock,
+    accel: o.accel,
+    destinationQmpReadyMs: null,
+    cycleMs: Math.round(performance.now() - cycleStart),
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+function failedRecord(planned: PlannedMigration, from: EngineHost, to: EngineHost, status: 'failed' | 'invalid', reason: string, o: EngineOptions, startedAt: Date, cycleStart: number, clock: ClockOffset): IterationRecord {
+  const record = baseRecord(planned, from, to, o, startedAt, cycleStart, clock);
+  record.status = status;
+  record.reason = reason;
+  for (const name of o.metrics.names) record.metrics[name] = null;
+  return record;
+}

@@ -1,0 +1,214 @@
+/**
+ * The profile model: one YAML file describes a whole lab (hosts, QEMU variants, the matrix of
+ * VM sizes × queue pairs × variants, migration settings, traces and downtime metrics).
+ * Every object is strict: an unknown key is a typo until proven otherwise.
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from './size.ts';
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" (it names files and report rows)');
+
+export const sizeString = z
+  .union([z.string(), z.number()])
+  .superRefine((value, ctx) => {
+    if (typeof value === 'number') {
+      ctx.addIssue({ code: 'custom', message: `${value} has no unit: write e.g. 512M, 39G or 0.5G` });
+      return;
+    }
+    try {
+      parseSize(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  })
+  .transform((value) => String(value))
+  .describe('A memory size with a binary unit: 512M, 39G, 0.5G, 128GiB');
+
+export const durationString = z
+  .union([z.string(), z.number()])
+  .superRefine((value, ctx) => {
+    try {
+      parseDuration(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  })
+  .describe('A duration: 250ms, 90s, 5m, 1h, or a number of seconds');
+
+const localTransport = z.strictObject({ kind: z.literal('local') });
+const sshTransport = z.strictObject({
+  kind: z.literal('ssh'),
+  host: z.string().min(1).describe('Address or name the ssh client connects to'),
+  user: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  identityFile: z.string().min(1).optional(),
+  jumpHost: z.string().min(1).optional().describe('ProxyJump, e.g. user@bastion:22'),
+  knownHostsFile: z.string().min(1).optional(),
+  strictHostKeyChecking: z.enum(['yes', 'accept-new', 'no']).default('accept-new'),
+  controlPersist: durationString.default('10m').describe('How long the multiplexed master connection stays up when idle'),
+  options: z.array(z.string()).default([]).describe('Extra -o options, e.g. ["ServerAliveInterval=5"]'),
+});
+const netnsTransport = z.strictObject({
+  kind: z.literal('netns'),
+  namespace: name.describe('Network namespace the harness runs this host\'s commands in'),
+});
+export const transportSchema = z.discriminatedUnion('kind', [localTransport, sshTransport, netnsTransport]);
+
+const vdpaHostSchema = z.strictObject({
+  managementDevice: z.string().min(1).describe('vdpa mgmtdev: pci/0000:3b:00.2, vdpasim_net or vduse'),
+  driver: z.enum(['mlx5_vdpa', 'vdpa_sim_net', 'vduse']).describe('Kernel driver behind the management device'),
+  pf: z.string().optional().describe('PCI address of the physical function (mlx5): put in switchdev mode, VFs created on it'),
+  vfCount: z.number().int().min(0).optional(),
+  devices: z
+    .array(z.strictObject({ name, mac: z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'a MAC address like 52:54:00:12:34:56') }))
+    .min(1)
+    .describe('vDPA devices to create; the harness uses one per QEMU process on this host'),
+  hugepages: z.strictObject({ size: sizeString, count: z.number().int().min(0) }).optional(),
+});
+
+export const hostSchema = z.strictObject({
+  name,
+  transport: transportSchema.default({ kind: 'local' }),
+  workdir: z.string().min(1).default('/var/tmp/vdpa-bench').describe('Where QEMU writes traces and sockets on this host'),
+  migrationAddress: z.string().min(1).default('127.0.0.1').describe('Address the other host reaches this one on for the migration stream'),
+  vdpa: vdpaHostSchema.optional(),
+});
+
+const qemuBuildSchema = z.strictObject({
+  git: z.string().min(1).optional().describe('Git URL of the QEMU source'),
+  ref: z.string().min(1).optional().describe('Branch, tag or commit'),
+  sourceDir: z.string().min(1).optional().describe('A QEMU source tree already on the host'),
+  patches: z.array(z.string()).default([]).describe('Patch files applied in order on top (a series)'),
+  configureArgs: z.array(z.string()).default([]),
+  targets: z.array(z.string()).default(['x86_64-softmmu']),
+  traceBackend: z.enum(['log', 'dtrace']).default('log'),
+});
+
+export const variantSchema = z.strictObject({
+  name,
+  description: z.string().optional(),
+  qemu: z
+    .strictObject({
+      binary: z.string().min(1).optional().describe('QEMU binary on the hosts (a name on PATH or an absolute path)'),
+      build: qemuBuildSchema.optional(),
+      chroot: z.string().min(1).optional().describe('Run QEMU inside this root filesystem (e.g. a newer distribution)'),
+    })
+    .default({ binary: 'qemu-system-x86_64' }),
+  extraArgs: z.array(z.string()).default([]).describe('Extra QEMU arguments for this variant, one array element per argument'),
+  capabilities: z.record(z.string(), z.boolean()).default({}).describe('migrate-set-capabilities, e.g. {multifd: true}'),
+  parameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}).describe('migrate-set-parameters, e.g. {downtime-limit: 300}'),
+});
+
+const memorySchema = z.strictObject({
+  backend: z.enum(['ram', 'file', 'memfd', 'hugepages']).default('ram'),
+  path: z.string().min(1).optional().describe('Directory for backend file/hugepages (QEMU creates and unlinks a file in it)'),
+  reserve: z.boolean().optional().describe('reserve=off lets a sparse guest larger than the host start'),
+  share: z.boolean().optional(),
+  prealloc: z.boolean().optional(),
+  thp: z.boolean().optional().describe('Transparent huge pages for guest RAM (memory-backend hugepages=...)'),
+});
+
+const guestSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('firmware') }).describe('No OS: the guest idles in firmware (SeaBIOS)'),
+  z.strictObject({ kind: z.literal('pxe') }).describe('Firmware network boot (iPXE) drives the NIC to DRIVER_OK'),
+  z.strictObject({
+    kind: z.literal('kernel'),
+    kernel: z.string().min(1),
+    initrd: z.string().min(1).optional(),
+    append: z.string().default(''),
+  }),
+  z.strictObject({ kind: z.literal('disk'), image: z.string().min(1), format: z.enum(['raw', 'qcow2']).default('qcow2'), readonly: z.boolean().default(false) }),
+]);
+
+const nicSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('none') }),
+  z.strictObject({ kind: z.literal('vdpa'), mac: z.string().optional(), shadowVirtqueue: z.boolean().default(false) }),
+  z.strictObject({ kind: z.literal('tap'), mac: z.string().optional() }),
+]);
+
+export const vmSchema = z.strictObject({
+  accel: z.enum(['auto', 'kvm', 'tcg']).default('auto').describe('auto: KVM when /dev/kvm works for this guest, TCG otherwise'),
+  cpus: z.number().int().min(1).default(1),
+  cpuModel: z.string().min(1).optional().describe('-cpu; default host with KVM, max with TCG'),
+  machine: z.string().min(1).default('pc'),
+  memory: memorySchema.default({ backend: 'ram' }),
+  guest: guestSchema.default({ kind: 'firmware' }),
+  nic: nicSchema.default({ kind: 'none' }),
+  extraArgs: z.array(z.string()).default([]),
+});
+
+const eventMatcherSchema = z.strictObject({
+  event: z.string().regex(/^[A-Za-z0-9_]+$/, 'a trace event name, e.g. vhost_vdpa_suspend'),
+  match: z.string().optional().describe('Regular expression the event\'s arguments must match'),
+});
+const endpointSchema = z.strictObject({
+  candidates: z.array(eventMatcherSchema).min(1).describe('Events tried in order'),
+  combine: z.enum(['first-available', 'latest']).default('first-available').describe('first-available: the first candidate present wins (fallbacks); latest: the latest of all'),
+});
+export const metricRuleSchema = z.strictObject({
+  description: z.string().optional(),
+  start: endpointSchema.describe('Last occurrence on the source'),
+  end: endpointSchema.describe('Last occurrence on the destination'),
+});
+
+const designSchema = z.strictObject({
+  order: z.enum(['sequential', 'interleaved', 'randomized']).default('sequential').describe('interleaved: ABBA blocks across variants; randomized: shuffled blocks (seeded)'),
+  blockSize: z.number().int().min(1).optional().describe('Measured migrations per block (one VM boot per block); default: all iterations in one block'),
+  seed: z.number().int().default(1),
+});
+
+export const profileSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name,
+    description: z.string().optional(),
+    hosts: z.array(hostSchema).min(1),
+    pair: z.tuple([name, name]).optional().describe('The two hosts that migrate back and forth; default the first two (or the only one twice)'),
+    variants: z.array(variantSchema).min(1),
+    vm: vmSchema.default({} as never),
+    matrix: z.strictObject({
+      vmSizes: z.array(sizeString).min(1),
+      queuePairs: z.array(z.number().int().min(1).nullable()).default([null]).describe('null: no vDPA NIC in this cell'),
+      variants: z.array(name).optional().describe('Default: every variant, in profile order'),
+    }),
+    iterations: z.number().int().min(1).default(5).describe('Measured migrations per cell'),
+    warmup: z.number().int().min(0).default(1).describe('Warm-up migrations per VM boot, marked and left out of statistics'),
+    design: designSchema.default({} as never),
+    migration: z
+      .strictObject({
+        timeout: durationString.default('10m').describe('A migration not completed by then is cancelled and recorded as failed'),
+        port: z.number().int().min(0).max(65535).default(0).describe('Destination port; 0 lets QEMU pick a free one'),
+        qmpTimeout: durationString.default('30s').describe('How long a starting QEMU may take to answer on QMP'),
+        maxConsecutiveFailures: z.number().int().min(1).default(3).describe('A block (VM boot) is abandoned after this many failed migrations in a row'),
+      })
+      .default({} as never),
+    trace: z
+      .strictObject({
+        events: z.array(z.string().min(1)).default(['runstate_set', 'vmstate_downtime_checkpoint']),
+        backend: z.enum(['log', 'stap']).default('log'),
+      })
+      .default({} as never),
+    metrics: z
+      .strictObject({
+        primary: z.string().default('runstate'),
+        use: z.array(z.string()).optional().describe('Metrics computed per migration; default: the primary only'),
+        rules: z.record(name, metricRuleSchema).default({}).describe('Custom rules beside the built-in runstate, checkpoint, vdpa, vdpa-ready'),
+        disagreementTolerancePct: z.number().min(0).default(25),
+      })
+      .default({} as never),
+    compare: z
+      .strictObject({
+        baseline: name.optional(),
+        candidate: name.optional(),
+        noiseThresholdPct: z.number().min(0).default(5),
+      })
+      .default({} as never),
+  })
+  .describe('vdpa-bench lab profile');
+
+export type Profile = z.output<typeof profileSchema>;
+export type Host = z.output<typeof hostSchema>;
+export type Variant = z.output<typeof variantSchema>;
+export type VmSettings = z.output<typeof vmSchema>;
+export type Transport = z.output<typeof transportSchema>;
+export type MetricRule = z.output<typeof metricRuleSchema>;

@@ -1,0 +1,113 @@
+/**
+ * Builds QEMU command lines as argument arrays (pure): the same function feeds `run` and `plan`.
+ */
+import type { Variant, VmSettings } from '../profile/schema.ts';
+import { parseSize, sizeToMiB } from '../profile/size.ts';
+
+export interface QemuLaunch {
+  binary: string;
+  variant: Variant;
+  vm: VmSettings;
+  vmSize: string;
+  queuePairs: number | null;
+  accel: 'kvm' | 'tcg';
+  name: string;
+  qmpSocket: string;
+  traceFile: string;
+  consoleFile: string;
+  traceEvents: readonly string[];
+  /** Directory for file-backed guest memory when the profile gives none. */
+  defaultMemoryDir: string;
+  /** `/dev/vhost-vdpa-N` for vDPA cells. */
+  vhostVdpaDevice?: string;
+  incoming: boolean;
+}
+
+export function memoryBackendArgs(vm: VmSettings, sizeBytes: number, defaultDir: string): string {
+  const m = vm.memory;
+  const props = [`id=mem0`, `size=${sizeToMiB(sizeBytes)}M`];
+  switch (m.backend) {
+    case 'ram':
+      props.unshift('memory-backend-ram');
+      break;
+    case 'memfd':
+      props.unshift('memory-backend-memfd');
+      break;
+    case 'file':
+      props.unshift('memory-backend-file');
+      props.push(`mem-path=${optValue(m.path ?? defaultDir)}`);
+      break;
+    case 'hugepages':
+      props.unshift('memory-backend-file');
+      props.push(`mem-path=${optValue(m.path ?? '/dev/hugepages')}`);
+      break;
+  }
+  if (m.reserve !== undefined) props.push(`reserve=${onOff(m.reserve)}`);
+  if (m.share !== undefined) props.push(`share=${onOff(m.share)}`);
+  if (m.prealloc !== undefined) props.push(`prealloc=${onOff(m.prealloc)}`);
+  if (m.thp !== undefined && m.backend !== 'hugepages') props.push(`hugepages=${onOff(m.thp)}`);
+  return props.join(',');
+}
+
+/** QEMU option values escape a comma by doubling it; a path with a comma must not add options. */
+export function optValue(v: string): string {
+  return v.replaceAll(',', ',,');
+}
+
+function onOff(v: boolean): string {
+  return v ? 'on' : 'off';
+}
+
+export function qemuArgs(l: QemuLaunch): string[] {
+  const sizeBytes = parseSize(l.vmSize);
+  const args = [
+    l.binary,
+    '-name', l.name,
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-machine', `${l.vm.machine},memory-backend=mem0`,
+    '-accel', l.accel === 'tcg' ? 'tcg,thread=multi' : 'kvm',
+    '-cpu', l.vm.cpuModel ?? (l.accel === 'kvm' ? 'host' : 'max'),
+    '-smp', String(l.vm.cpus),
+    '-m', `${sizeToMiB(sizeBytes)}M`,
+    '-object', memoryBackendArgs(l.vm, sizeBytes, l.defaultMemoryDir),
+    '-qmp', `unix:${optValue(l.qmpSocket)},server=on,wait=off`,
+    '-serial', `file:${l.consoleFile}`,
+    '-msg', 'timestamp=on',
+    '-D', l.traceFile,
+  ];
+  for (const event of l.traceEvents) args.push('-trace', `enable=${event}`);
+  args.push(...nicArgs(l), ...guestArgs(l), ...l.vm.extraArgs, ...l.variant.extraArgs);
+  if (l.incoming) args.push('-incoming', 'defer');
+  return args;
+}
+
+function nicArgs(l: QemuLaunch): string[] {
+  if (l.queuePairs !== null || l.vm.nic.kind === 'vdpa') {
+    if (!l.vhostVdpaDevice) throw new Error('a vDPA cell needs a /dev/vhost-vdpa-N device on the host');
+    const qp = l.queuePairs ?? 1;
+    const svq = l.vm.nic.kind === 'vdpa' && l.vm.nic.shadowVirtqueue ? ',x-svq=on' : '';
+    const mac = l.vm.nic.kind === 'vdpa' && l.vm.nic.mac ? `,mac=${l.vm.nic.mac}` : '';
+    const mq = qp > 1 ? `,mq=on,vectors=${2 * qp + 2}` : '';
+    return [
+      '-netdev', `type=vhost-vdpa,vhostdev=${optValue(l.vhostVdpaDevice)},id=vdpa0${svq}`,
+      '-device', `virtio-net-pci,netdev=vdpa0,disable-legacy=on${mq}${mac}`,
+    ];
+  }
+  return [];
+}
+
+function guestArgs(l: QemuLaunch): string[] {
+  const g = l.vm.guest;
+  switch (g.kind) {
+    case 'firmware':
+      return [];
+    case 'pxe':
+      return ['-boot', 'n'];
+    case 'kernel':
+      return ['-kernel', g.kernel, ...(g.initrd ? ['-initrd', g.initrd] : []), ...(g.append ? ['-append', g.append] : [])];
+    case 'disk':
+      return ['-drive', `file=${optValue(g.image)},format=${g.format},if=virtio${g.readonly ? ',readonly=on' : ''}`];
+  }
+}

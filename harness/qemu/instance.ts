@@ -1,0 +1,107 @@
+/**
+ * One QEMU process on a host: started through the host's transport, reached over QMP.
+ */
+import type { HostProcess, HostTransport } from '../hosts/transport.ts';
+import { QmpClient, QmpError } from './qmp.ts';
+
+export interface QemuFiles {
+  qmpSocket: string;
+  traceFile: string;
+  consoleFile: string;
+  stderrFile: string;
+}
+
+export class QemuStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QemuStartError';
+  }
+}
+
+/** Guest states that mean the guest is dead: never measure a migration of one. */
+export const DEAD_GUEST_STATES = new Set(['internal-error', 'guest-panicked', 'shutdown', 'io-error']);
+
+export class QemuInstance {
+  /** Time (harness clock, ms) from spawn until QMP greeted: the QMP blackout at start-up. */
+  qmpReadyMs = 0;
+  currentTraceFile: string;
+
+  private constructor(
+    readonly host: HostTransport,
+    readonly process: HostProcess,
+    readonly qmp: QmpClient,
+    readonly files: QemuFiles,
+    readonly label: string,
+  ) {
+    this.currentTraceFile = files.traceFile;
+  }
+
+  static async launch(host: HostTransport, argv: readonly string[], files: QemuFiles, label: string, timeoutMs: number): Promise<QemuInstance> {
+    const started = Date.now();
+    const process = await host.start(argv, { stderrFile: files.stderrFile, stdoutFile: files.stderrFile });
+    let exitedEarly = false;
+    void process.exited.then(() => (exitedEarly = true));
+    let lastError: unknown;
+    while (Date.now() - started < timeoutMs) {
+      if (exitedEarly) break;
+      try {
+        const socket = await host.connectUnixSocket(files.qmpSocket);
+        const qmp = await QmpClient.connect(socket, timeoutMs);
+        const instance = new QemuInstance(host, process, qmp, files, label);
+        instance.qmpReadyMs = Date.now() - started;
+        return instance;
+      } catch (error) {
+        lastError = error;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    const stderr = await host.readFile(files.stderrFile).then((b) => b.toString('utf8').trim(), () => '');
+    await process.kill('SIGKILL');
+    const why = exitedEarly ? 'QEMU exited during start-up' : `QMP did not answer within ${timeoutMs} ms (${(lastError as Error)?.message})`;
+    throw new QemuStartError(`${host.hostName}: ${label}: ${why}${stderr ? `:\n  ${stderr.split('\n').slice(-8).join('\n  ')}` : ''}`);
+  }
+
+  async status(): Promise<string> {
+    const s = await this.qmp.execute<{ status: string }>('query-status');
+    return s.status;
+  }
+
+  /** Points the trace output at a new file (HMP `logfile`), so each migration gets its own files. */
+  async rotateTrace(path: string): Promise<void> {
+    const out = await this.qmp.hmp(`logfile ${path}`);
+    if (out.trim()) throw new Error(`${this.host.hostName}: logfile ${path}: ${out.trim()}`);
+    this.currentTraceFile = path;
+  }
+
+  /** Asks QEMU to quit, then kills it if it has not exited in time. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (this.process.alive && !this.qmp.isClosed) {
+      await this.qmp.execute('quit', undefined, 2_000).catch(() => undefined);
+    }
+    const exited = await Promise.race([this.process.exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+    if (!exited) {
+      await this.process.kill('SIGKILL');
+      await Promise.race([this.process.exited, sleep(5_000)]);
+    }
+    this.qmp.close();
+  }
+
+  async kill(): Promise<void> {
+    await this.process.kill('SIGKILL');
+    await Promise.race([this.process.exited, sleep(5_000)]);
+    this.qmp.close();
+  }
+
+  async stderrTail(lines = 5): Promise<string> {
+    const text = await this.host.readFile(this.files.stderrFile).then((b) => b.toString('utf8').trim(), () => '');
+    return text.split('\n').slice(-lines).join(' | ');
+  }
+}
+
+export function isQmpError(error: unknown, errorClass?: string): error is QmpError {
+  return error instanceof QmpError && (!errorClass || error.errorClass === errorClass);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,91 @@
+/** The results contract: what `run` writes and what `report`, `compare` and `nightly` read. */
+
+export type IterationStatus = 'ok' | 'failed' | 'invalid';
+
+export interface MetricAnchorRecord {
+  event: string;
+  /** µs since the epoch, source clock (destination anchors corrected by the clock offset). */
+  timeUs: number;
+  line: number;
+}
+
+export interface IterationRecord {
+  /** Position of this migration in the run (1-based), across all cells. */
+  seq: number;
+  /** VM boot (block) this migration belongs to. */
+  block: number;
+  variant: string;
+  /** As written in the profile, e.g. "39G". */
+  vmSize: string;
+  queuePairs: number | null;
+  /** 1-based within its cell; warm-ups are counted separately from measured migrations. */
+  iteration: number;
+  warmup: boolean;
+  from: string;
+  to: string;
+  status: IterationStatus;
+  reason?: string;
+  /** The profile's primary metric, ms; null unless status is ok. */
+  downtimeMs: number | null;
+  primaryMetric: string;
+  /** Every metric by name, ms; null where it could not be computed (see metricErrors). */
+  metrics: Record<string, number | null>;
+  metricErrors?: Record<string, string>;
+  metricAnchors?: Record<string, { start: MetricAnchorRecord; end: MetricAnchorRecord; fallback: boolean }>;
+  qmp: { downtimeMs: number | null; totalTimeMs: number | null; setupTimeMs: number | null } | null;
+  /** Trace files this migration used, relative to the run directory. */
+  traces: { source: string; destination: string };
+  /** The part of each trace file that belongs to this migration, µs in that host's clock (from QMP event timestamps). */
+  windows?: { source: { fromUs?: number; toUs?: number }; destination: { fromUs?: number; toUs?: number } };
+  clock: { offsetUs: number; uncertaintyUs: number; method: string };
+  accel: string;
+  /** Destination QEMU spawn → QMP greeting, ms (its QMP blackout at start-up). */
+  destinationQmpReadyMs: number | null;
+  /** Harness wall time for this migration cycle: destination start → source quit, ms. */
+  cycleMs: number;
+  startedAt: string;
+  finishedAt: string;
+  unparsedTraceLines?: { source: number; destination: number };
+  /** Free-form extras that later labs attach (phases, network probe, integrity). */
+  extra?: Record<string, unknown>;
+}
+
+export interface HostFacts {
+  name: string;
+  transport: string;
+  kernel?: string;
+  cpuModel?: string;
+  cpus?: number;
+  memTotalKiB?: number;
+  kvm?: { usable: boolean; reason: string };
+  [key: string]: unknown;
+}
+
+export interface VariantFacts {
+  name: string;
+  binary: string;
+  /** `qemu-system-x86_64 --version` first line, per host. */
+  qemuVersion: Record<string, string>;
+  capabilities: Record<string, boolean>;
+  parameters: Record<string, unknown>;
+  extraArgs: string[];
+}
+
+export interface RunManifest {
+  runId: string;
+  tool: { name: 'vdpa-bench'; version: string; gitCommit: string | null };
+  profile: { path: string; name: string; sha256: string; text: string };
+  startedAt: string;
+  finishedAt: string | null;
+  state: 'running' | 'completed' | 'interrupted' | 'failed';
+  stateReason?: string;
+  command: string[];
+  options: { iterations: number; warmup: number; vmSizes: string[]; variants: string[]; queuePairs: (number | null)[]; design: string; seed: number; shard?: string };
+  accel: { requested: string; used: string; reason: string };
+  hosts: HostFacts[];
+  variants: VariantFacts[];
+  metrics: { primary: string; names: string[] };
+  /** Set-up sentence for reports: NIC, mode, queue pairs. */
+  setup?: { nic?: string; mode?: string; queuePairs?: (number | null)[] };
+  [key: string]: unknown;
+}
