@@ -9,7 +9,7 @@ import { analyseMigration } from '../metrics/analyse.ts';
 import type { MetricRule } from '../metrics/rules.ts';
 import type { Profile, Variant } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
-import { qemuArgs } from '../qemu/command.ts';
+import { qemuArgs, type QemuLaunch } from '../qemu/command.ts';
 import { DEAD_GUEST_STATES, QemuInstance } from '../qemu/instance.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
 import type { RunStore } from '../results/store.ts';
@@ -24,7 +24,32 @@ export interface EngineHost {
   migrationAddress: string;
 }
 
+/** What a hook sees of one migration. */
+export interface MigrationContext {
+  planned: PlannedMigration;
+  from: EngineHost;
+  to: EngineHost;
+  variant: Variant;
+}
+
+/**
+ * Extension points for labs that need more than two QEMU processes: a NIC per host (vDPA device,
+ * tap), a network probe running across the switchover, a guest-integrity check afterwards.
+ */
+export interface MigrationHooks {
+  /** Changes to one QEMU launch (e.g. the host's /dev/vhost-vdpa-N, a tap NIC). */
+  launch?(ctx: { host: EngineHost; role: 'src' | 'dst'; planned: PlannedMigration; variant: Variant }): Partial<QemuLaunch> | Promise<Partial<QemuLaunch>>;
+  /** Runs once the destination is up, before `migrate` (start a probe here). */
+  beforeMigration?(ctx: MigrationContext & { source: QemuInstance; destination: QemuInstance }): Promise<void>;
+  /**
+   * Runs after the record is built (traces analysed) and before it is written: may add to
+   * record.extra or record.metrics, or mark the record invalid with a reason.
+   */
+  afterMigration?(ctx: MigrationContext & { record: IterationRecord; destination?: QemuInstance }): Promise<void>;
+}
+
 export interface EngineOptions {
+  hooks?: readonly MigrationHooks[];
   profile: Profile;
   store: RunStore;
   hosts: [EngineHost, EngineHost];
@@ -115,6 +140,8 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       stderrFile: join(host.runDir, 'stderr', `${base}.log`),
     };
     await host.transport.run(['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')]);
+    const overrides: Partial<QemuLaunch> = {};
+    for (const hook of o.hooks ?? []) if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant }));
     const argv = qemuArgs({
       binary: o.binaries.get(variant.name)!,
       variant,
@@ -129,6 +156,7 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       traceEvents: o.traceEvents,
       defaultMemoryDir: host.runDir,
       incoming: role === 'dst',
+      ...overrides,
     });
     return QemuInstance.launch(host.transport, argv, files, `${role} of migration ${planned.seq}`, qmpTimeoutMs);
   };
@@ -156,6 +184,7 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         await requireRunning(current, 'source before migration');
         destination = await launch(to, planned, 'dst');
         clock = await o.clock.estimate(from.transport, to.transport);
+        for (const hook of o.hooks ?? []) await hook.beforeMigration?.({ planned, from, to, variant, source: current, destination });
         timing = await migrate(current, destination, variant, to, timeoutMs, o.signal);
         await requireRunning(destination, 'destination after migration');
         const sourceTraceHost = current.currentTraceFile;
@@ -163,6 +192,7 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         current = destination;
         destination = undefined;
         record = await buildRecord(planned, from, to, sourceTraceHost, current.files.traceFile, timing, clock, o, startedAt, cycleStart, current.qmpReadyMs);
+        for (const hook of o.hooks ?? []) await hook.afterMigration?.({ planned, from, to, variant, record, destination: current });
         if (record.status === 'ok') consecutiveFailures = 0;
       } catch (error) {
         if (error instanceof RunInterrupted) throw error;
