@@ -131,7 +131,7 @@ export const vmSchema = z.strictObject({
   cpus: z.number().int().min(1).default(1),
   cpuModel: z.string().min(1).optional().describe('-cpu; default host with KVM, max with TCG'),
   machine: z.string().min(1).default('pc'),
-  memory: memorySchema.default({ backend: 'ram' }),
+  memory: memorySchema.prefault({}),
   guest: guestSchema.default({ kind: 'firmware' }),
   nic: nicSchema.default({ kind: 'none' }),
   extraArgs: z.array(z.string()).default([]),
@@ -165,7 +165,7 @@ export const profileSchema = z
     hosts: z.array(hostSchema).min(1),
     pair: z.tuple([name, name]).optional().describe('The two hosts that migrate back and forth; default the first two (or the only one twice)'),
     variants: z.array(variantSchema).min(1),
-    vm: vmSchema.default({} as never),
+    vm: vmSchema.prefault({}),
     matrix: z.strictObject({
       vmSizes: z.array(sizeString).min(1),
       queuePairs: z.array(z.number().int().min(1).nullable()).default([null]).describe('null: no vDPA NIC in this cell'),
@@ -173,7 +173,7 @@ export const profileSchema = z
     }),
     iterations: z.number().int().min(1).default(5).describe('Measured migrations per cell'),
     warmup: z.number().int().min(0).default(1).describe('Warm-up migrations per VM boot, marked and left out of statistics'),
-    design: designSchema.default({} as never),
+    design: designSchema.prefault({}),
     migration: z
       .strictObject({
         timeout: durationString.default('10m').describe('A migration not completed by then is cancelled and recorded as failed'),
@@ -181,13 +181,13 @@ export const profileSchema = z
         qmpTimeout: durationString.default('30s').describe('How long a starting QEMU may take to answer on QMP'),
         maxConsecutiveFailures: z.number().int().min(1).default(3).describe('A block (VM boot) is abandoned after this many failed migrations in a row'),
       })
-      .default({} as never),
+      .prefault({}),
     trace: z
       .strictObject({
         events: z.array(z.string().min(1)).default(['runstate_set', 'vmstate_downtime_checkpoint']),
         backend: z.enum(['log', 'stap']).default('log'),
       })
-      .default({} as never),
+      .prefault({}),
     metrics: z
       .strictObject({
         primary: z.string().default('runstate'),
@@ -195,14 +195,14 @@ export const profileSchema = z
         rules: z.record(name, metricRuleSchema).default({}).describe('Custom rules beside the built-in runstate, checkpoint, vdpa, vdpa-ready'),
         disagreementTolerancePct: z.number().min(0).default(25),
       })
-      .default({} as never),
+      .prefault({}),
     compare: z
       .strictObject({
         baseline: name.optional(),
         candidate: name.optional(),
         noiseThresholdPct: z.number().min(0).default(5),
       })
-      .default({} as never),
+      .prefault({}),
   })
   .describe('vdpa-bench lab profile');
 

@@ -1,0 +1,116 @@
+import test from 'ava';
+import { readdir, readFile } from 'node:fs/promises';
+import { loadProfile, parseProfile, ProfileError, type ProfileProblem } from '../harness/profile/load.ts';
+import { profileJsonSchema } from '../harness/profile/json-schema.ts';
+import { parseDuration, parseSize } from '../harness/profile/size.ts';
+
+const good = `name: t
+hosts:
+  - name: a
+  - name: b
+variants:
+  - name: before
+  - name: after
+matrix:
+  vmSizes: [39G, 39GiB, 0.5G, 512M]
+`;
+
+function problems(text: string): ProfileProblem[] {
+  try {
+    parseProfile(text, 'p.yaml');
+  } catch (error) {
+    if (error instanceof ProfileError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+test('sizes: 39G, 39GiB, 0.5G and 512M parse as binary units', (t) => {
+  t.is(parseSize('39G'), 39 * 2 ** 30);
+  t.is(parseSize('39GiB'), 39 * 2 ** 30);
+  t.is(parseSize('0.5G'), 2 ** 29);
+  t.is(parseSize('512M'), 2 ** 29);
+  t.is(parseSize('128g'), 128 * 2 ** 30);
+  for (const bad of ['-3', '12Q', '', 'G', '1.5', '0G']) t.throws(() => parseSize(bad), undefined, bad);
+  t.is(parseDuration('90s'), 90_000);
+  t.is(parseDuration('5m'), 300_000);
+  t.is(parseDuration(2), 2_000);
+  t.throws(() => parseDuration('soon'));
+});
+
+test('a good profile parses and fills defaults', (t) => {
+  const p = parseProfile(good);
+  t.is(p.iterations, 5);
+  t.is(p.vm.accel, 'auto');
+  t.deepEqual(p.matrix.queuePairs, [null]);
+  t.is(p.variants[0].qemu.binary, 'qemu-system-x86_64');
+  t.is(p.hosts[0].transport.kind, 'local');
+});
+
+test('unknown keys are errors at their own line and column', (t) => {
+  const text = good.replace('  - name: b\n', '  - name: b\n    trasnport: { kind: local }\n');
+  const [p, ...rest] = problems(text);
+  t.is(rest.length, 0);
+  t.is(p.line, 5);
+  t.is(p.col, 5);
+  t.is(p.path, 'hosts.1.trasnport');
+  t.regex(p.message, /unknown key "trasnport"/);
+});
+
+test('bad sizes point at the offending list item', (t) => {
+  const text = good.replace('vmSizes: [39G, 39GiB, 0.5G, 512M]', 'vmSizes:\n    - 39G\n    - -3\n    - 12Q');
+  const found = problems(text);
+  t.deepEqual(
+    found.map((p) => [p.line, p.col, p.path]),
+    [
+      [11, 7, 'matrix.vmSizes.1'],
+      [12, 7, 'matrix.vmSizes.2'],
+    ],
+  );
+  t.regex(found[0].message, /-3 has no unit/);
+  t.regex(found[1].message, /"12Q" is not a size/);
+});
+
+test('references to undefined variants, hosts and metrics are reported where they are written', (t) => {
+  const text = `${good}pair: [a, c]\nmetrics:\n  primary: vdpa-redy\ncompare:\n  baseline: befor\n`;
+  const found = problems(text);
+  t.deepEqual(found.map((p) => p.path), ['pair.1', 'metrics.primary', 'compare.baseline']);
+  t.is(found[0].line, 10);
+  t.regex(found[1].message, /unknown metric "vdpa-redy" \(known: runstate, checkpoint, vdpa, vdpa-ready\)/);
+  t.regex(found[2].message, /no variant named "befor" \(variants: before, after\)/);
+});
+
+test('missing required keys point at the parent; YAML syntax errors have a position', (t) => {
+  const missing = problems('name: t\nhosts:\n  - name: a\nvariants:\n  - name: v\n');
+  t.is(missing.length, 1);
+  t.is(missing[0].path, 'matrix');
+  t.regex(missing[0].message, /missing/);
+  const syntax = problems('name: t\nhosts: [a\n');
+  t.true(syntax.length >= 1);
+  t.regex(syntax[0].message, /^YAML: /);
+  t.true(syntax[0].line >= 2);
+});
+
+test('a wrong discriminator names the accepted kinds', (t) => {
+  const found = problems(good.replace('  - name: b\n', '  - name: b\n    transport: { kind: telnet }\n'));
+  t.is(found[0].path, 'hosts.1.transport.kind');
+  t.regex(found[0].message, /local|ssh|netns/);
+});
+
+test('every shipped profile validates', async (t) => {
+  const files = (await readdir(new URL('../profiles/', import.meta.url))).filter((f) => f.endsWith('.yaml'));
+  t.true(files.includes('local.yaml'));
+  for (const f of files) await t.notThrowsAsync(loadProfile(new URL(`../profiles/${f}`, import.meta.url).pathname), f);
+});
+
+test('profiles/schema.json is current (npm run build:schema)', async (t) => {
+  const committed = JSON.parse(await readFile(new URL('../profiles/schema.json', import.meta.url), 'utf8'));
+  t.deepEqual(committed, JSON.parse(JSON.stringify(profileJsonSchema())));
+});
+
+test('loadProfile hashes the text and reports an unreadable file as a problem', async (t) => {
+  const loaded = await loadProfile(new URL('../profiles/local.yaml', import.meta.url).pathname);
+  t.regex(loaded.sha256, /^[0-9a-f]{64}$/);
+  const error = await t.throwsAsync(loadProfile('/nonexistent/p.yaml'), { instanceOf: ProfileError });
+  t.regex(error!.message, /^\/nonexistent\/p.yaml:1:1 \(profile\): cannot read the profile/);
+});
