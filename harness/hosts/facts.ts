@@ -44,3 +44,22 @@ export async function qemuVersion(host: HostTransport, binary: string): Promise<
   }
   return result.stdout.split('\n')[0].trim();
 }
+
+/** Event names this QEMU binary can trace (`-trace help`). */
+export async function qemuTraceEvents(host: HostTransport, binary: string): Promise<Set<string>> {
+  const result = await host.run([binary, '-trace', 'help'], { allowFailure: true, timeoutMs: 30_000 });
+  if (result.exitCode !== 0) throw new Error(`${host.hostName}: \`${binary} -trace help\` failed: ${result.stderr.trim().split('\n')[0]}`);
+  return new Set(result.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[A-Za-z0-9_]+$/.test(l)));
+}
+
+/** Splits requested event patterns into those the binary has and those it lacks (globs match any). */
+export function availableTraceEvents(requested: readonly string[], known: ReadonlySet<string>): { enabled: string[]; missing: string[] } {
+  const enabled: string[] = [];
+  const missing: string[] = [];
+  for (const pattern of requested) {
+    const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+    const present = pattern.includes('*') ? [...known].some((e) => re.test(e)) : known.has(pattern);
+    (present ? enabled : missing).push(pattern);
+  }
+  return { enabled, missing };
+}

@@ -55,7 +55,8 @@ export interface EngineOptions {
   hosts: [EngineHost, EngineHost];
   accel: 'kvm' | 'tcg';
   binaries: ReadonlyMap<string, string>;
-  traceEvents: readonly string[];
+  /** Trace events to enable, per variant (only those its QEMU binary knows). */
+  traceEvents: ReadonlyMap<string, readonly string[]>;
   metrics: { primary: string; names: readonly string[]; rules: Readonly<Record<string, MetricRule>> };
   clock: ClockEstimator;
   progress: ProgressSink;
@@ -153,7 +154,7 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       qmpSocket: files.qmpSocket,
       traceFile: files.traceFile,
       consoleFile: files.consoleFile,
-      traceEvents: o.traceEvents,
+      traceEvents: o.traceEvents.get(variant.name) ?? [],
       defaultMemoryDir: host.runDir,
       incoming: role === 'dst',
       ...overrides,

@@ -5,7 +5,7 @@
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { sameMachineClock, type ClockEstimator } from '../hosts/clock.ts';
-import { gatherHostFacts, qemuVersion } from '../hosts/facts.ts';
+import { availableTraceEvents, gatherHostFacts, qemuTraceEvents, qemuVersion } from '../hosts/facts.ts';
 import { openTransport } from '../hosts/open.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import { BUILTIN_METRICS, eventsNeeded, type MetricRule } from '../metrics/rules.ts';
@@ -99,14 +99,35 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
   try {
     const facts = await Promise.all([...transports.values()].map(gatherHostFacts));
     const binaries = new Map<string, string>();
+    const traceEvents = new Map<string, string[]>();
     const variantFacts: VariantFacts[] = [];
     for (const name of selection.variants) {
       const variant = profile.variants.find((v) => v.name === name)!;
       const binary = variant.qemu.binary ?? 'qemu-system-x86_64';
       binaries.set(name, binary);
       const qemuVersions: Record<string, string> = {};
-      for (const [hostName, transport] of transports) qemuVersions[hostName] = await qemuVersion(transport, binary);
-      variantFacts.push({ name, binary, qemuVersion: qemuVersions, capabilities: variant.capabilities, parameters: variant.parameters, extraArgs: variant.extraArgs });
+      const enabled = new Set(metrics.traceEvents);
+      const missing = new Set<string>();
+      for (const [hostName, transport] of transports) {
+        qemuVersions[hostName] = await qemuVersion(transport, binary);
+        const known = availableTraceEvents(metrics.traceEvents, await qemuTraceEvents(transport, binary));
+        for (const m of known.missing) {
+          enabled.delete(m);
+          missing.add(m);
+        }
+      }
+      traceEvents.set(name, [...enabled]);
+      variantFacts.push({
+        name,
+        binary,
+        qemuVersion: qemuVersions,
+        capabilities: variant.capabilities,
+        parameters: variant.parameters,
+        extraArgs: variant.extraArgs,
+        traceEvents: [...enabled],
+        traceEventsMissing: [...missing],
+      });
+      if (missing.size > 0) options.progress.note(`${name}: QEMU cannot trace ${[...missing].join(', ')}; metrics that need them will say so`);
     }
     const accel = chooseAccel(profile.vm.accel, facts);
     const manifest: RunManifest = {
@@ -143,7 +164,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
         hosts,
         accel: accel.used,
         binaries,
-        traceEvents: metrics.traceEvents,
+        traceEvents,
         metrics,
         clock: options.clock ?? sameMachineClock,
         progress: options.progress,

@@ -69,6 +69,9 @@ export interface VariantFacts {
   capabilities: Record<string, boolean>;
   parameters: Record<string, unknown>;
   extraArgs: string[];
+  /** Trace events enabled, and those the profile asked for that this QEMU does not have. */
+  traceEvents?: string[];
+  traceEventsMissing?: string[];
 }
 
 export interface RunManifest {
