@@ -1,6 +1,7 @@
 /** Opens the transport a profile host asks for. */
 import type { Host } from '../profile/schema.ts';
 import { LocalTransport, NetnsTransport } from './local.ts';
+import { SshTransport } from './ssh.ts';
 import type { HostTransport } from './transport.ts';
 
 export type TransportFactory = (host: Host) => HostTransport;
@@ -9,6 +10,11 @@ const factories: Partial<Record<Host['transport']['kind'], TransportFactory>> = 
   local: (host) => new LocalTransport(host.name),
   netns: (host) => new NetnsTransport(host.name, (host.transport as { namespace: string }).namespace),
 };
+
+registerTransport('ssh', (host) => {
+  const { kind: _kind, ...config } = host.transport as Extract<Host['transport'], { kind: 'ssh' }>;
+  return new SshTransport(host.name, config);
+});
 
 /** Later transports (ssh) register themselves here. */
 export function registerTransport(kind: Host['transport']['kind'], factory: TransportFactory): void {

@@ -2,7 +2,7 @@
  * Everything that touches a lab host goes through a HostTransport: local, ssh or a network
  * namespace. Commands are argument arrays, never shell strings built from profile values.
  */
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 export interface RunOptions {
   /** Written to the command's standard input (how scripts reach `bash -s`). */
@@ -39,6 +39,13 @@ export interface HostProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** A long-lived command's stdin and stdout, for request/response exchanges (clock probes). */
+export interface HostStream {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  close(): Promise<void>;
+}
+
 export interface HostTransport {
   readonly hostName: string;
   readonly kind: 'local' | 'ssh' | 'netns';
@@ -51,6 +58,8 @@ export interface HostTransport {
   /** Copies a host file into the harness's own filesystem. */
   fetchFile(hostPath: string, localPath: string): Promise<void>;
   connectUnixSocket(path: string): Promise<Duplex>;
+  /** Transports to other machines offer this so their clock can be probed (see clock.ts). */
+  stream?(argv: readonly string[]): Promise<HostStream>;
   /** How this host would run argv, for `plan` output (shell-quoted, not executed). */
   describe(argv: readonly string[]): string;
   close(): Promise<void>;

@@ -1,0 +1,375 @@
+/**
+ * A lab host reached with the system OpenSSH client. One multiplexed master connection per host
+ * (ControlMaster/ControlPersist) carries every command, file copy, QMP socket and clock probe,
+ * so a run with hundreds of commands pays the handshake once.
+ *
+ * The remote login shell parses the command line again: every remote command is sent as
+ * shellJoin(argv), where each word is POSIX single-quoted, so profile values arrive as data.
+ * (This needs a POSIX login shell on the host: sh, bash, dash, zsh — not csh or fish.)
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { execa, type ResultPromise } from 'execa';
+import type { Transport } from '../profile/schema.ts';
+import { parseDuration } from '../profile/size.ts';
+import { CommandError, shellJoin, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
+
+export type SshConfig = Omit<Extract<Transport, { kind: 'ssh' }>, 'kind'>;
+
+/** ssh exits 255 for its own failures; these stderr lines tell them from a remote command's 255. */
+const SSH_FAILURE = /^(ssh: |kex_exchange_identification|Connection (closed|timed out|refused|reset)|Permission denied \(|Host key verification failed|.*port \d+: Connection|mux_client_|Control socket connect|ssh_exchange_identification|banner exchange)/m;
+
+/** Characters `ssh -L local:remote` carries unchanged in a unix socket path (no ':', spaces, brackets, '%'). */
+const FORWARDABLE_PATH = /^[A-Za-z0-9_./+=,@-]+$/;
+
+/**
+ * Checks the socket exists (so a caller retrying until QEMU listens sees ENOENT, as locally).
+ * A path ssh's `-L` syntax cannot carry (':', spaces, brackets) is reached through a symlink
+ * with a plain name in a private directory on the host.
+ */
+const SOCKET_PROBE = String.raw`
+[ -S "$1" ] || { echo "no socket at $1" >&2; exit 2; }
+[ -w "$1" ] || { echo "cannot write to $1" >&2; exit 13; }
+if [ -n "$2" ]; then d=$(mktemp -d /tmp/vb-fwd-XXXXXXXX) && ln -s -- "$1" "$d/s" && echo "$d/s"; fi
+`;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export class SshConnectionError extends Error {
+  constructor(
+    readonly host: string,
+    readonly stderr: string,
+  ) {
+    super(`${host}: ssh could not reach the host: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no message from ssh'}`);
+    this.name = 'SshConnectionError';
+  }
+}
+
+/**
+ * Runs a command in the background on the host and reports its pid, then its exit status.
+ * The harness holds the session's stdin open for the life of the process: when the harness or
+ * its connection goes away, stdin reaches EOF and the process is terminated, as a local child
+ * would be. `set -m` keeps the default SIGINT/SIGQUIT handling in the background job.
+ */
+const START_WRAPPER = String.raw`
+out=$1 err=$2; shift 2
+for f in "$out" "$err"; do [ "$f" = /dev/null ] || mkdir -p -- "$(dirname -- "$f")" || exit 125; done
+set -m
+"$@" </dev/null >>"$out" 2>>"$err" &
+child=$!
+echo "pid=$child"
+exec 2>/dev/null
+{ cat >/dev/null; kill -TERM "$child"; } &
+watcher=$!
+wait "$child"; status=$?
+kill -TERM -- "-$watcher"
+echo "exit=$status"
+`;
+
+/**
+ * Answers each line on stdin with this host's wall clock, µs since the epoch. EPOCHREALTIME
+ * (bash 5) needs no fork, so a round trip is only the channel's latency.
+ */
+const CLOCK_RESPONDER = String.raw`
+while IFS= read -r _; do
+  t=$EPOCHREALTIME
+  [ -n "$t" ] || t=$(date +%s.%N)
+  echo "$t"
+done
+`;
+
+export class SshTransport implements HostTransport {
+  readonly kind = 'ssh' as const;
+  private controlDir?: Promise<string>;
+  private master?: Promise<void>;
+  private forwards = 0;
+  private readonly children = new Set<ResultPromise>();
+
+  constructor(
+    readonly hostName: string,
+    readonly config: SshConfig,
+  ) {
+    if (config.host.startsWith('-')) throw new Error(`host ${hostName}: ssh host "${config.host}" must not start with "-"`);
+    if (config.user?.startsWith('-')) throw new Error(`host ${hostName}: ssh user "${config.user}" must not start with "-"`);
+  }
+
+  /** Options every ssh invocation of this host shares (connection, identity, multiplexing). */
+  private async sshOptions(): Promise<string[]> {
+    const c = this.config;
+    const args = [
+      '-o', 'BatchMode=yes',
+      '-o', `StrictHostKeyChecking=${c.strictHostKeyChecking}`,
+      '-o', 'LogLevel=ERROR',
+      '-o', 'ControlMaster=auto',
+      '-o', `ControlPath=${join(await this.privateDir(), 'master')}`,
+      '-o', `ControlPersist=${Math.max(1, Math.round(parseDuration(c.controlPersist) / 1000))}`,
+      '-o', 'StreamLocalBindUnlink=yes',
+    ];
+    if (c.user) args.push('-l', c.user);
+    if (c.port) args.push('-p', String(c.port));
+    if (c.identityFile) args.push('-i', c.identityFile, '-o', 'IdentitiesOnly=yes');
+    if (c.jumpHost) args.push('-J', c.jumpHost);
+    if (c.knownHostsFile) args.push('-o', `UserKnownHostsFile=${c.knownHostsFile}`);
+    for (const option of c.options) args.push('-o', option);
+    return args;
+  }
+
+  /** The control socket and forwarded sockets live here: short (108-byte socket paths) and 0700. */
+  private privateDir(): Promise<string> {
+    this.controlDir ??= (async () => {
+      const base = tmpdir().length <= 40 ? tmpdir() : '/tmp';
+      return await mkdtemp(join(base, 'vb-ssh-'));
+    })();
+    return this.controlDir;
+  }
+
+  /** Opens the master connection once; later commands multiplex over it (or reopen it if it timed out). */
+  private ensureMaster(): Promise<void> {
+    this.master ??= (async () => {
+      const args = [...(await this.sshOptions()), '-o', 'ControlMaster=yes', '-f', '-N', '--', this.config.host];
+      const result = await execa('ssh', args, { reject: false, stdin: 'ignore', timeout: 60_000 });
+      if (result.exitCode !== 0) {
+        this.master = undefined;
+        throw new SshConnectionError(this.hostName, String(result.stderr || result.message));
+      }
+    })();
+    return this.master;
+  }
+
+  private async sshArgv(remoteCommand: string): Promise<string[]> {
+    await this.ensureMaster();
+    return [...(await this.sshOptions()), '--', this.config.host, remoteCommand];
+  }
+
+  private remoteArgv(argv: readonly string[], env?: Record<string, string>): string[] {
+    if (argv.length === 0) throw new Error(`${this.hostName}: empty command`);
+    if (!env || Object.keys(env).length === 0) return [...argv];
+    for (const name of Object.keys(env)) if (!ENV_NAME.test(name)) throw new Error(`${this.hostName}: invalid environment variable name ${JSON.stringify(name)}`);
+    return ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
+  }
+
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const result = await execa('ssh', await this.sshArgv(shellJoin(this.remoteArgv(argv, options.env))), {
+      input: options.input,
+      stdin: options.input === undefined ? 'ignore' : undefined,
+      timeout: options.timeoutMs,
+      reject: false,
+      stripFinalNewline: false,
+    });
+    const out: RunResult = {
+      exitCode: result.exitCode ?? (result.timedOut ? 124 : 128),
+      stdout: String(result.stdout ?? ''),
+      stderr: result.timedOut ? `timed out after ${options.timeoutMs} ms\n${result.stderr ?? ''}` : String(result.stderr ?? ''),
+    };
+    this.throwIfConnectionFailed(out);
+    if (out.exitCode !== 0 && !options.allowFailure) throw new CommandError(this.hostName, argv, out);
+    return out;
+  }
+
+  /** A lost connection is never a command's answer, even when the caller allows failure. */
+  private throwIfConnectionFailed(result: RunResult): void {
+    if (result.exitCode === 255 && SSH_FAILURE.test(result.stderr)) throw new SshConnectionError(this.hostName, result.stderr);
+  }
+
+  script(script: string, args: readonly string[] = [], options: RunOptions = {}): Promise<RunResult> {
+    return this.run(['bash', '-s', '--', ...args], { ...options, input: script });
+  }
+
+  async start(argv: readonly string[], options: StartOptions = {}): Promise<HostProcess> {
+    const wrapped = ['bash', '-c', START_WRAPPER, 'vdpa-bench-start', options.stdoutFile ?? '/dev/null', options.stderrFile ?? '/dev/null', ...this.remoteArgv(argv, options.env)];
+    const child = execa('ssh', await this.sshArgv(shellJoin(wrapped)), { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, cleanup: true, buffer: false });
+    this.children.add(child);
+    void child.finally(() => this.children.delete(child));
+    return await SshProcess.started(this, child);
+  }
+
+  /** Signals a remote process by pid over the master connection. */
+  async signal(pid: number, signal: NodeJS.Signals): Promise<void> {
+    await this.run(['kill', '-s', signal.replace(/^SIG/, ''), '--', String(pid)], { allowFailure: true });
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const result = await execa('ssh', await this.sshArgv(shellJoin(['cat', '--', path])), { encoding: 'buffer', stdin: 'ignore', reject: false, stripFinalNewline: false });
+    const stderr = Buffer.from(result.stderr ?? '').toString('utf8');
+    if (result.exitCode !== 0) {
+      const out = { exitCode: result.exitCode ?? 128, stdout: '', stderr };
+      this.throwIfConnectionFailed(out);
+      throw new CommandError(this.hostName, ['cat', '--', path], out);
+    }
+    return Buffer.from(result.stdout as Uint8Array);
+  }
+
+  async fetchFile(hostPath: string, localPath: string): Promise<void> {
+    await mkdir(dirname(localPath), { recursive: true });
+    const child = execa('ssh', await this.sshArgv(shellJoin(['cat', '--', hostPath])), { stdin: 'ignore', stdout: 'pipe', reject: false, buffer: { stdout: false } });
+    const [, result] = await Promise.all([pipeline(child.stdout!, createWriteStream(localPath)), child]);
+    if (result.exitCode !== 0) {
+      const out = { exitCode: result.exitCode ?? 128, stdout: '', stderr: String(result.stderr ?? '') };
+      await rm(localPath, { force: true });
+      this.throwIfConnectionFailed(out);
+      throw new CommandError(this.hostName, ['cat', '--', hostPath], out);
+    }
+  }
+
+  /**
+   * The host's unix socket, forwarded by the master (`ssh -O forward -L local:remote`) to a
+   * socket in our private directory. The forward is cancelled when the connection closes.
+   * Rejects like a local connect when nothing listens at the path yet, so callers can retry.
+   */
+  async connectUnixSocket(path: string): Promise<Duplex> {
+    const needsAlias = !FORWARDABLE_PATH.test(path);
+    const probe = await this.script(SOCKET_PROBE, [path, needsAlias ? 'alias' : ''], { allowFailure: true });
+    if (probe.exitCode !== 0) {
+      const code = probe.exitCode === 2 ? 'ENOENT' : probe.exitCode === 13 ? 'EACCES' : 'EIO';
+      throw Object.assign(new Error(`${this.hostName}: connect ${path}: ${probe.stderr.trim()}`), { code });
+    }
+    const remotePath = needsAlias ? probe.stdout.trim() : path;
+    const localPath = join(await this.privateDir(), `fwd${++this.forwards}`);
+    const spec = `${localPath}:${remotePath}`;
+    const release = async () => {
+      await this.control(['-O', 'cancel', '-L', spec]).catch(() => undefined);
+      await rm(localPath, { force: true });
+      if (needsAlias) await this.run(['rm', '-rf', '--', dirname(remotePath)], { allowFailure: true }).catch(() => undefined);
+    };
+    try {
+      await this.control(['-O', 'forward', '-L', spec]);
+      const socket = await new Promise<Duplex>((resolve, reject) => {
+        const s = createConnection(localPath);
+        s.once('connect', () => {
+          s.off('error', reject);
+          resolve(s);
+        });
+        s.once('error', reject);
+      });
+      socket.once('close', () => void release());
+      return socket;
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
+  /** Control commands for the master (`-O forward`, `-O cancel`, `-O exit`). */
+  private async control(args: readonly string[]): Promise<void> {
+    const result = await execa('ssh', [...(await this.sshOptions()), ...args, '--', this.config.host], { reject: false, stdin: 'ignore', timeout: 30_000 });
+    if (result.exitCode !== 0) throw new Error(`${this.hostName}: ssh ${args.join(' ')}: ${String(result.stderr || result.message).trim()}`);
+  }
+
+  /** A long-lived command with its stdin and stdout (clock probes). */
+  async stream(argv: readonly string[]): Promise<HostStream> {
+    const child = execa('ssh', await this.sshArgv(shellJoin(argv)), { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false, cleanup: true });
+    this.children.add(child);
+    void child.finally(() => this.children.delete(child));
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', reject);
+    });
+    return {
+      stdin: child.stdin as Writable,
+      stdout: child.stdout as Readable,
+      close: async () => {
+        child.stdin?.end();
+        await Promise.race([child, new Promise((r) => setTimeout(r, 2_000))]);
+        child.kill();
+      },
+    };
+  }
+
+  clockResponder(): string[] {
+    return ['bash', '-c', CLOCK_RESPONDER];
+  }
+
+  describe(argv: readonly string[]): string {
+    const c = this.config;
+    const visible = ['ssh'];
+    if (c.user) visible.push('-l', c.user);
+    if (c.port) visible.push('-p', String(c.port));
+    if (c.identityFile) visible.push('-i', c.identityFile);
+    if (c.jumpHost) visible.push('-J', c.jumpHost);
+    visible.push('--', c.host, shellJoin(argv));
+    return shellJoin(visible);
+  }
+
+  /** Ends the master connection: every session on it closes, and started processes are terminated. */
+  async close(): Promise<void> {
+    if (this.master) {
+      await this.master.catch(() => undefined);
+      await this.control(['-O', 'exit']).catch(() => undefined);
+      this.master = undefined;
+    }
+    await Promise.allSettled([...this.children].map((c) => Promise.race([c, new Promise((r) => setTimeout(r, 5_000))])));
+    for (const c of this.children) c.kill('SIGKILL');
+    if (this.controlDir) await rm(await this.controlDir, { recursive: true, force: true });
+    this.controlDir = undefined;
+  }
+}
+
+class SshProcess implements HostProcess {
+  alive = true;
+  readonly exited: Promise<ProcessExit>;
+  private constructor(
+    private readonly transport: SshTransport,
+    readonly pid: number,
+    lines: AsyncIterator<string>,
+    child: ResultPromise,
+  ) {
+    this.exited = (async () => {
+      let exit: ProcessExit = { code: 255, signal: null };
+      for (let next = await lines.next(); !next.done; next = await lines.next()) {
+        const status = /^exit=(\d+)$/.exec(next.value);
+        if (status) exit = exitFromStatus(Number(status[1]));
+      }
+      await child;
+      this.alive = false;
+      return exit;
+    })();
+  }
+
+  static async started(transport: SshTransport, child: ResultPromise): Promise<SshProcess> {
+    const lines = readLines(child.stdout as Readable);
+    const stderr: string[] = [];
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString('utf8')));
+    const first = await lines.next();
+    const pid = !first.done ? /^pid=(\d+)$/.exec(first.value)?.[1] : undefined;
+    if (!pid) {
+      const result = await child;
+      const text = stderr.join('');
+      if (result.exitCode === 255 && SSH_FAILURE.test(text)) throw new SshConnectionError(transport.hostName, text);
+      throw new Error(`${transport.hostName}: could not start the process (exit ${result.exitCode}): ${text.trim() || 'no output'}`);
+    }
+    return new SshProcess(transport, Number(pid), lines, child);
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.alive) await this.transport.signal(this.pid, signal);
+  }
+}
+
+/** bash reports a process killed by signal N as status 128+N. */
+export function exitFromStatus(status: number): ProcessExit {
+  if (status > 128 && status < 128 + 65) {
+    const name = SIGNAL_NAMES[status - 128];
+    if (name) return { code: null, signal: name };
+  }
+  return { code: status, signal: null };
+}
+
+const SIGNAL_NAMES: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM' };
+
+async function* readLines(stream: Readable): AsyncGenerator<string> {
+  let buffered = '';
+  for await (const chunk of stream) {
+    buffered += chunk.toString('utf8');
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+  if (buffered) yield buffered;
+}
