@@ -27,3 +27,170 @@ export const sameMachineClock: ClockEstimator = {
     return { offsetUs: 0, uncertaintyUs: 0, method: 'same-machine' };
   },
 };
+
+/** One exchange with a host: harness send time, host clock read, harness receive time (µs). */
+export interface ClockSample {
+  sentUs: number;
+  remoteUs: number;
+  receivedUs: number;
+}
+
+/** A host's clock minus the harness's clock. */
+export interface HostClockOffset {
+  offsetUs: number;
+  /** Half the round trip of the sample used: the host read its clock somewhere in it. */
+  uncertaintyUs: number;
+  roundTripUs: number;
+  samples: number;
+}
+
+/**
+ * NTP-style: the host read its clock between send and receive, so its offset lies within
+ * ±RTT/2 of (remote − midpoint). The sample with the shortest round trip bounds it tightest.
+ */
+export function offsetFromSamples(samples: readonly ClockSample[]): HostClockOffset {
+  const valid = samples.filter((s) => Number.isFinite(s.sentUs) && Number.isFinite(s.remoteUs) && s.receivedUs >= s.sentUs);
+  if (valid.length === 0) throw new Error('no usable clock samples');
+  const best = valid.reduce((a, b) => (b.receivedUs - b.sentUs < a.receivedUs - a.sentUs ? b : a));
+  const roundTripUs = best.receivedUs - best.sentUs;
+  return {
+    offsetUs: best.remoteUs - (best.sentUs + best.receivedUs) / 2,
+    uncertaintyUs: roundTripUs / 2,
+    roundTripUs,
+    samples: valid.length,
+  };
+}
+
+/** `to` minus `from`, both measured against the harness's clock: the uncertainties add up. */
+export function pairOffset(from: HostClockOffset, to: HostClockOffset, method: string): ClockOffset {
+  return {
+    offsetUs: Math.round(to.offsetUs - from.offsetUs),
+    uncertaintyUs: Math.ceil(to.uncertaintyUs + from.uncertaintyUs),
+    method,
+  };
+}
+
+/**
+ * Before and after one migration: the switchover lies between the two, so the midpoint is
+ * used, widened by half their disagreement (drift, or a clock step during the migration).
+ */
+export function combineEstimates(before: ClockOffset, after: ClockOffset): ClockOffset & { before: ClockOffset; after: ClockOffset } {
+  return {
+    offsetUs: Math.round((before.offsetUs + after.offsetUs) / 2),
+    uncertaintyUs: Math.ceil(Math.max(before.uncertaintyUs, after.uncertaintyUs) + Math.abs(after.offsetUs - before.offsetUs) / 2),
+    method: before.method,
+    before,
+    after,
+  };
+}
+
+/** "1732590000.123456" (or with a locale's comma) → µs, without losing digits to floating point. */
+export function parseEpochSeconds(text: string): number {
+  const match = /^(\d+)(?:[.,](\d+))?$/.exec(text.trim());
+  if (!match) throw new Error(`not a clock reading: ${JSON.stringify(text)}`);
+  const fraction = (match[2] ?? '').padEnd(7, '0');
+  return Number(match[1]) * 1e6 + Number(fraction.slice(0, 6)) + Number(`0.${fraction.slice(6)}`);
+}
+
+/** The harness's wall clock with sub-µs resolution (Date.now() has only ms). */
+export function harnessNowUs(): number {
+  return (performance.timeOrigin + performance.now()) * 1000;
+}
+
+/** Answers each line on stdin with the host's wall clock; EPOCHREALTIME (bash 5) needs no fork. */
+export const CLOCK_RESPONDER = ['bash', '-c', 'while IFS= read -r _; do t=$EPOCHREALTIME; [ -n "$t" ] || t=$(date +%s.%N); echo "$t"; done'];
+
+/** Probes a host's clock over one session of its transport: `count` exchanges, sequential. */
+export async function sampleHostClock(host: HostTransport, count: number, timeoutMs = 10_000): Promise<ClockSample[]> {
+  if (host.kind === 'local' || host.kind === 'netns') {
+    // the harness's own clock: nothing to measure
+    const now = harnessNowUs();
+    return [{ sentUs: now, remoteUs: now, receivedUs: now }];
+  }
+  if (!host.stream) throw new Error(`${host.hostName}: the ${host.kind} transport cannot probe the host's clock`);
+  const stream = await host.stream(CLOCK_RESPONDER);
+  const lines = lineReader(stream.stdout);
+  const samples: ClockSample[] = [];
+  try {
+    const deadline = Date.now() + timeoutMs;
+    // the first exchange pays for the session's start-up; it is measured but rarely wins
+    for (let i = 0; i < count; i++) {
+      if (Date.now() > deadline) throw new Error(`${host.hostName}: clock probe timed out after ${samples.length} samples`);
+      const sentUs = harnessNowUs();
+      stream.stdin.write('\n');
+      const line = await lines.next(deadline - Date.now());
+      const receivedUs = harnessNowUs();
+      samples.push({ sentUs, remoteUs: parseEpochSeconds(line), receivedUs });
+    }
+  } finally {
+    await stream.close();
+  }
+  return samples;
+}
+
+function lineReader(stream: NodeJS.ReadableStream) {
+  let buffered = '';
+  let ended = false;
+  let waiter: (() => void) | undefined;
+  stream.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    waiter?.();
+  });
+  stream.on('end', () => {
+    ended = true;
+    waiter?.();
+  });
+  return {
+    async next(timeoutMs: number): Promise<string> {
+      const limit = Date.now() + timeoutMs;
+      for (;;) {
+        const newline = buffered.indexOf('\n');
+        if (newline >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          return line;
+        }
+        if (ended) throw new Error('clock probe ended without an answer');
+        const left = limit - Date.now();
+        if (left <= 0) throw new Error('clock probe did not answer');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          waiter = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        waiter = undefined;
+      }
+    },
+  };
+}
+
+/**
+ * Measures hosts that do not share the harness's clock (ssh) with an NTP-style exchange and
+ * falls back to the same-machine answer for hosts that do.
+ */
+export function exchangeClock(samplesPerHost = 8): ClockEstimator {
+  return {
+    async estimate(from, to) {
+      if (sharesClock(from, to)) return sameMachineClock.estimate(from, to);
+      const [a, b] = await Promise.all([sampleHostClock(from, samplesPerHost), sampleHostClock(to, samplesPerHost)]);
+      const fromOffset = offsetFromSamples(a);
+      const toOffset = offsetFromSamples(b);
+      return pairOffset(fromOffset, toOffset, `exchange (min-RTT of ${samplesPerHost} samples per host: ${Math.round(fromOffset.roundTripUs)} µs / ${Math.round(toOffset.roundTripUs)} µs)`);
+    },
+  };
+}
+
+/**
+ * The estimate after a migration, combined with the one before it. A failed second estimate
+ * keeps the first and says so: the migration itself is still measured.
+ */
+export async function estimateAfterMigration(estimator: ClockEstimator, before: ClockOffset, from: HostTransport, to: HostTransport): Promise<ClockOffset> {
+  if (before.method === 'same-machine') return before;
+  try {
+    return combineEstimates(before, await estimator.estimate(from, to));
+  } catch (error) {
+    return { ...before, method: `${before.method}; after-migration estimate failed: ${(error as Error).message}` };
+  }
+}

@@ -71,18 +71,6 @@ kill -TERM -- "-$watcher"
 echo "exit=$status"
 `;
 
-/**
- * Answers each line on stdin with this host's wall clock, µs since the epoch. EPOCHREALTIME
- * (bash 5) needs no fork, so a round trip is only the channel's latency.
- */
-const CLOCK_RESPONDER = String.raw`
-while IFS= read -r _; do
-  t=$EPOCHREALTIME
-  [ -n "$t" ] || t=$(date +%s.%N)
-  echo "$t"
-done
-`;
-
 export class SshTransport implements HostTransport {
   readonly kind = 'ssh' as const;
   private controlDir?: Promise<string>;
@@ -278,10 +266,6 @@ export class SshTransport implements HostTransport {
         child.kill();
       },
     };
-  }
-
-  clockResponder(): string[] {
-    return ['bash', '-c', CLOCK_RESPONDER];
   }
 
   describe(argv: readonly string[]): string {

@@ -3,7 +3,7 @@
  * pair of trace files per migration and turns them into downtime records.
  */
 import { join } from 'node:path';
-import type { ClockEstimator, ClockOffset } from '../hosts/clock.ts';
+import { estimateAfterMigration, type ClockEstimator, type ClockOffset } from '../hosts/clock.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import { analyseMigration } from '../metrics/analyse.ts';
 import type { MetricRule } from '../metrics/rules.ts';
@@ -188,6 +188,7 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         for (const hook of o.hooks ?? []) await hook.beforeMigration?.({ planned, from, to, variant, source: current, destination });
         timing = await migrate(current, destination, variant, to, timeoutMs, o.signal);
         await requireRunning(destination, 'destination after migration');
+        clock = await estimateAfterMigration(o.clock, clock, from.transport, to.transport);
         const sourceTraceHost = current.currentTraceFile;
         await current.stop();
         current = destination;

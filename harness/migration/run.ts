@@ -4,7 +4,7 @@
  */
 import { execa } from 'execa';
 import { join } from 'node:path';
-import { sameMachineClock, type ClockEstimator } from '../hosts/clock.ts';
+import { exchangeClock, type ClockEstimator } from '../hosts/clock.ts';
 import { availableTraceEvents, gatherHostFacts, qemuTraceEvents, qemuVersion } from '../hosts/facts.ts';
 import { openTransport } from '../hosts/open.ts';
 import type { HostTransport } from '../hosts/transport.ts';
@@ -166,7 +166,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
         binaries,
         traceEvents,
         metrics,
-        clock: options.clock ?? sameMachineClock,
+        clock: options.clock ?? exchangeClock(),
         progress: options.progress,
         signal: options.signal,
       });

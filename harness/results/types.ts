@@ -9,6 +9,12 @@ export interface MetricAnchorRecord {
   line: number;
 }
 
+export interface ClockEstimate {
+  offsetUs: number;
+  uncertaintyUs: number;
+  method: string;
+}
+
 export interface IterationRecord {
   /** Position of this migration in the run (1-based), across all cells. */
   seq: number;
@@ -37,7 +43,11 @@ export interface IterationRecord {
   traces: { source: string; destination: string };
   /** The part of each trace file that belongs to this migration, µs in that host's clock (from QMP event timestamps). */
   windows?: { source: { fromUs?: number; toUs?: number }; destination: { fromUs?: number; toUs?: number } };
-  clock: { offsetUs: number; uncertaintyUs: number; method: string };
+  /**
+   * Destination-minus-source clock offset applied to destination times. Measured hosts carry
+   * the estimates made before and after the migration (the offset used is their midpoint).
+   */
+  clock: { offsetUs: number; uncertaintyUs: number; method: string; before?: ClockEstimate; after?: ClockEstimate };
   accel: string;
   /** Destination QEMU spawn → QMP greeting, ms (its QMP blackout at start-up). */
   destinationQmpReadyMs: number | null;
