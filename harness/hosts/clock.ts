@@ -8,6 +8,8 @@ export interface ClockOffset {
   offsetUs: number;
   uncertaintyUs: number;
   method: string;
+  /** Round trip of the winning sample per host (measured estimates only). */
+  roundTripUs?: { from: number; to: number };
 }
 
 export interface ClockEstimator {
@@ -100,32 +102,60 @@ export function harnessNowUs(): number {
 /** Answers each line on stdin with the host's wall clock; EPOCHREALTIME (bash 5) needs no fork. */
 export const CLOCK_RESPONDER = ['bash', '-c', 'while IFS= read -r _; do t=$EPOCHREALTIME; [ -n "$t" ] || t=$(date +%s.%N); echo "$t"; done'];
 
-/** Probes a host's clock over one session of its transport: `count` exchanges, sequential. */
-export async function sampleHostClock(host: HostTransport, count: number, timeoutMs = 10_000): Promise<ClockSample[]> {
+/** One open exchange with a host's clock (a session running CLOCK_RESPONDER), or the harness's own. */
+interface ClockProbe {
+  sample(): Promise<ClockSample>;
+  close(): Promise<void>;
+}
+
+async function openClockProbe(host: HostTransport, timeoutMs: number): Promise<ClockProbe> {
   if (host.kind === 'local' || host.kind === 'netns') {
     // the harness's own clock: nothing to measure
-    const now = harnessNowUs();
-    return [{ sentUs: now, remoteUs: now, receivedUs: now }];
+    return {
+      sample: async () => {
+        const now = harnessNowUs();
+        return { sentUs: now, remoteUs: now, receivedUs: now };
+      },
+      close: async () => undefined,
+    };
   }
   if (!host.stream) throw new Error(`${host.hostName}: the ${host.kind} transport cannot probe the host's clock`);
   const stream = await host.stream(CLOCK_RESPONDER);
   const lines = lineReader(stream.stdout);
-  const samples: ClockSample[] = [];
-  try {
-    const deadline = Date.now() + timeoutMs;
-    // the first exchange pays for the session's start-up; it is measured but rarely wins
-    for (let i = 0; i < count; i++) {
-      if (Date.now() > deadline) throw new Error(`${host.hostName}: clock probe timed out after ${samples.length} samples`);
+  return {
+    async sample() {
       const sentUs = harnessNowUs();
       stream.stdin.write('\n');
-      const line = await lines.next(deadline - Date.now());
+      const line = await lines.next(timeoutMs).catch((error: Error) => {
+        throw new Error(`${host.hostName}: clock probe: ${error.message}`);
+      });
       const receivedUs = harnessNowUs();
-      samples.push({ sentUs, remoteUs: parseEpochSeconds(line), receivedUs });
+      return { sentUs, remoteUs: parseEpochSeconds(line), receivedUs };
+    },
+    close: () => stream.close(),
+  };
+}
+
+/**
+ * Samples two hosts' clocks alternately over already-open sessions, so neither host's samples
+ * compete with the other's session set-up and both describe the same moment.
+ */
+export async function sampleClocks(a: HostTransport, b: HostTransport, count: number, timeoutMs = 10_000): Promise<[ClockSample[], ClockSample[]]> {
+  const probes = await Promise.allSettled([openClockProbe(a, timeoutMs), openClockProbe(b, timeoutMs)]);
+  try {
+    const [pa, pb] = probes.map((p) => {
+      if (p.status === 'rejected') throw p.reason;
+      return p.value;
+    });
+    const samples: [ClockSample[], ClockSample[]] = [[], []];
+    for (let i = 0; i < count; i++) {
+      samples[0].push(await pa.sample());
+      samples[1].push(await pb.sample());
     }
+    return samples;
   } finally {
-    await stream.close();
+    await Promise.allSettled(probes.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)));
   }
-  return samples;
 }
 
 function lineReader(stream: NodeJS.ReadableStream) {
@@ -174,10 +204,13 @@ export function exchangeClock(samplesPerHost = 8): ClockEstimator {
   return {
     async estimate(from, to) {
       if (sharesClock(from, to)) return sameMachineClock.estimate(from, to);
-      const [a, b] = await Promise.all([sampleHostClock(from, samplesPerHost), sampleHostClock(to, samplesPerHost)]);
+      const [a, b] = await sampleClocks(from, to, samplesPerHost);
       const fromOffset = offsetFromSamples(a);
       const toOffset = offsetFromSamples(b);
-      return pairOffset(fromOffset, toOffset, `exchange (min-RTT of ${samplesPerHost} samples per host: ${Math.round(fromOffset.roundTripUs)} µs / ${Math.round(toOffset.roundTripUs)} µs)`);
+      return {
+        ...pairOffset(fromOffset, toOffset, 'ntp-exchange'),
+        roundTripUs: { from: Math.round(fromOffset.roundTripUs), to: Math.round(toOffset.roundTripUs) },
+      };
     },
   };
 }

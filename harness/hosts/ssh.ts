@@ -111,10 +111,13 @@ export class SshTransport implements HostTransport {
   private privateDir(): Promise<string> {
     this.controlDir ??= (async () => {
       const base = tmpdir().length <= 40 ? tmpdir() : '/tmp';
-      return await mkdtemp(join(base, 'vb-ssh-'));
+      return (this.privateDirectory = await mkdtemp(join(base, 'vb-ssh-')));
     })();
     return this.controlDir;
   }
+
+  /** Where the control socket and forwarded sockets are (once the first command ran). */
+  privateDirectory?: string;
 
   /** Opens the master connection once; later commands multiplex over it (or reopen it if it timed out). */
   private ensureMaster(): Promise<void> {
@@ -290,6 +293,7 @@ export class SshTransport implements HostTransport {
     for (const c of this.children) c.kill('SIGKILL');
     if (this.controlDir) await rm(await this.controlDir, { recursive: true, force: true });
     this.controlDir = undefined;
+    this.privateDirectory = undefined;
   }
 }
 

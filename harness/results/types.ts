@@ -13,6 +13,8 @@ export interface ClockEstimate {
   offsetUs: number;
   uncertaintyUs: number;
   method: string;
+  /** Round trip of the winning sample per host (measured estimates only). */
+  roundTripUs?: { from: number; to: number };
 }
 
 export interface IterationRecord {
@@ -47,7 +49,7 @@ export interface IterationRecord {
    * Destination-minus-source clock offset applied to destination times. Measured hosts carry
    * the estimates made before and after the migration (the offset used is their midpoint).
    */
-  clock: { offsetUs: number; uncertaintyUs: number; method: string; before?: ClockEstimate; after?: ClockEstimate };
+  clock: ClockEstimate & { before?: ClockEstimate; after?: ClockEstimate };
   accel: string;
   /** Destination QEMU spawn → QMP greeting, ms (its QMP blackout at start-up). */
   destinationQmpReadyMs: number | null;
