@@ -1,5 +1,6 @@
 /** Host facts for the manifest, gathered through the host's transport. */
 import type { HostFacts } from '../results/types.ts';
+import { gatherTimeSync } from './timesync.ts';
 import type { HostTransport } from './transport.ts';
 
 const FACTS_SCRIPT = String.raw`
@@ -24,6 +25,7 @@ export async function gatherHostFacts(host: HostTransport): Promise<HostFacts> {
     memTotalKiB: kv.memTotalKiB ? Number(kv.memTotalKiB) : undefined,
     kernelCmdline: kv.cmdline,
     kvm,
+    timeSync: await gatherTimeSync(host),
   };
 }
 
