@@ -8,7 +8,7 @@
  * (This needs a POSIX login shell on the host: sh, bash, dash, zsh — not csh or fish.)
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -84,27 +84,52 @@ export class SshTransport implements HostTransport {
   ) {
     if (config.host.startsWith('-')) throw new Error(`host ${hostName}: ssh host "${config.host}" must not start with "-"`);
     if (config.user?.startsWith('-')) throw new Error(`host ${hostName}: ssh user "${config.user}" must not start with "-"`);
+    // refuse paths ssh cannot be given now, not at the first command
+    if (config.identityFile) configWord('identityFile', config.identityFile);
+    if (config.knownHostsFile) configWord('knownHostsFile', config.knownHostsFile);
   }
 
   /** Options every ssh invocation of this host shares (connection, identity, multiplexing). */
   private async sshOptions(): Promise<string[]> {
     const c = this.config;
+    const dir = await this.privateDir();
     const args = [
       '-o', 'BatchMode=yes',
       '-o', `StrictHostKeyChecking=${c.strictHostKeyChecking}`,
       '-o', 'LogLevel=ERROR',
       '-o', 'ControlMaster=auto',
-      '-o', `ControlPath=${join(await this.privateDir(), 'master')}`,
+      '-o', `ControlPath=${join(dir, 'master')}`,
       '-o', `ControlPersist=${Math.max(1, Math.round(parseDuration(c.controlPersist) / 1000))}`,
       '-o', 'StreamLocalBindUnlink=yes',
     ];
+    if (c.jumpHost) args.push('-F', await this.jumpConfig(dir), '-J', c.jumpHost);
     if (c.user) args.push('-l', c.user);
     if (c.port) args.push('-p', String(c.port));
-    if (c.identityFile) args.push('-i', c.identityFile, '-o', 'IdentitiesOnly=yes');
-    if (c.jumpHost) args.push('-J', c.jumpHost);
-    if (c.knownHostsFile) args.push('-o', `UserKnownHostsFile=${c.knownHostsFile}`);
+    // as -o (not -i): ssh then quotes, %-expands and never drops a path it could not stat early
+    if (c.identityFile) args.push('-o', `IdentityFile=${configWord('identityFile', c.identityFile)}`, '-o', 'IdentitiesOnly=yes');
+    if (c.knownHostsFile) args.push('-o', `UserKnownHostsFile=${configWord('knownHostsFile', c.knownHostsFile)}`);
     for (const option of c.options) args.push('-o', option);
     return args;
+  }
+
+  private jumpConfigFile?: Promise<string>;
+  /**
+   * ssh hands a jump host only `-F` (not -i or -o), so identity, known hosts and host key policy
+   * reach the jump through a config file of our own; the user's and the system's ssh_config
+   * follow it for everything else (first value wins).
+   */
+  private jumpConfig(dir: string): Promise<string> {
+    this.jumpConfigFile ??= (async () => {
+      const c = this.config;
+      const lines = [`# vdpa-bench: ssh settings for host ${JSON.stringify(this.hostName)} and its jump host`, 'Host *', '  BatchMode yes', `  StrictHostKeyChecking ${c.strictHostKeyChecking}`];
+      if (c.identityFile) lines.push(`  IdentityFile ${configWord('identityFile', c.identityFile)}`, '  IdentitiesOnly yes');
+      if (c.knownHostsFile) lines.push(`  UserKnownHostsFile ${configWord('knownHostsFile', c.knownHostsFile)}`);
+      lines.push('Include ~/.ssh/config', 'Include /etc/ssh/ssh_config', '');
+      const file = join(dir, 'ssh_config');
+      await writeFile(file, lines.join('\n'), { mode: 0o600 });
+      return file;
+    })();
+    return this.jumpConfigFile;
   }
 
   /** The control socket and forwarded sockets live here: short (108-byte socket paths) and 0700. */
@@ -294,7 +319,22 @@ export class SshTransport implements HostTransport {
     if (this.controlDir) await rm(await this.controlDir, { recursive: true, force: true });
     this.controlDir = undefined;
     this.privateDirectory = undefined;
+    this.jumpConfigFile = undefined;
   }
+}
+
+/** ssh expands %-tokens in IdentityFile, UserKnownHostsFile and friends: a literal % is %%. */
+function escapeTokens(path: string): string {
+  return path.replaceAll('%', '%%');
+}
+
+/**
+ * One double-quoted ssh_config argument (for -o and our config file). ssh's tokeniser has no
+ * escape for a double quote, and expands ${VAR}: values it cannot carry are refused.
+ */
+function configWord(field: string, value: string): string {
+  if (/["\\\x00-\x1f\x7f]|\$\{/.test(value)) throw new Error(`ssh ${field} ${JSON.stringify(value)}: double quotes, backslashes, "\${" and control characters cannot be passed to ssh's configuration`);
+  return `"${escapeTokens(value)}"`;
 }
 
 class SshProcess implements HostProcess {

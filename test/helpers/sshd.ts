@@ -37,7 +37,7 @@ export async function startSshd(): Promise<TestSshd> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const knownHostsFile = join(dir, 'known_hosts');
-    await writeFile(knownHostsFile, `[127.0.0.1]:${port} ${hostPublic}\n`);
+    await writeFile(knownHostsFile, `[127.0.0.1]:${port},[localhost]:${port} ${hostPublic}\n`);
     const configFile = join(dir, 'sshd_config');
     await writeFile(
       configFile,

@@ -188,6 +188,33 @@ test.serial('close ends the master and terminates processes still running', asyn
   t.false(existsSync(dir), 'the private directory is removed');
 });
 
+test.serial('a jump host gets the identity and known hosts too (two logins: the jump, then the host)', async (t) => {
+  const before = (sshd.log().match(/Accepted publickey/g) ?? []).length;
+  const jumped = new SshTransport('jumped', { ...sshd.config, host: 'localhost', jumpHost: `root@127.0.0.1:${sshd.port}` });
+  try {
+    t.is((await jumped.run(['printf', '%s', HOSTILE[1]])).stdout, HOSTILE[1]);
+    t.is((sshd.log().match(/Accepted publickey/g) ?? []).length - before, 2);
+  } finally {
+    await jumped.close();
+  }
+});
+
+test.serial('identity and known-hosts paths with spaces, % and $() work', async (t) => {
+  const dir = join(scratch, 'keys 100% $(x)');
+  await mkdir(dir, { recursive: true });
+  const identityFile = join(dir, "id %h 'key'");
+  const knownHostsFile = join(dir, 'known %d hosts');
+  await writeFile(identityFile, await readFile(sshd.identityFile), { mode: 0o600 });
+  await writeFile(knownHostsFile, await readFile(sshd.knownHostsFile));
+  const other = new SshTransport('oddpaths', { ...sshd.config, identityFile, knownHostsFile });
+  try {
+    t.is((await other.run(['echo', 'ok'])).stdout, 'ok\n');
+  } finally {
+    await other.close();
+  }
+  noInjection(t);
+});
+
 test('an unreachable host is a connection error, even when failure is allowed', async (t) => {
   const nowhere = new SshTransport('nowhere', { ...sshd.config, port: 1 });
   try {
@@ -201,6 +228,8 @@ test('an unreachable host is a connection error, even when failure is allowed', 
 
 test('profile values cannot become ssh options', (t) => {
   t.throws(() => new SshTransport('h', { ...sshd.config, host: '-oProxyCommand=touch /tmp/x' }), { message: /must not start with "-"/ });
+  t.throws(() => new SshTransport('h', { ...sshd.config, identityFile: '/k" -oProxyCommand="x' }), { message: /identityFile .* double quotes/ });
+  t.throws(() => new SshTransport('h', { ...sshd.config, knownHostsFile: '/k/${HOME}' }), { message: /knownHostsFile/ });
   const argv = ['qemu-system-x86_64', '-name', "a b'c", '$(x)'];
   const described = ssh.describe(argv);
   t.true(described.startsWith(`ssh -l root -p ${sshd.port} -i `), described);
