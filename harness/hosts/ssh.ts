@@ -76,6 +76,7 @@ export class SshTransport implements HostTransport {
   private controlDir?: Promise<string>;
   private master?: Promise<void>;
   private forwards = 0;
+  private closed = false;
   private readonly children = new Set<ResultPromise>();
 
   constructor(
@@ -134,6 +135,8 @@ export class SshTransport implements HostTransport {
 
   /** The control socket and forwarded sockets live here: short (108-byte socket paths) and 0700. */
   private privateDir(): Promise<string> {
+    // a late caller (a socket closing after the run) must not open a new master nobody closes
+    if (this.closed && !this.controlDir) return Promise.reject(new Error(`${this.hostName}: the ssh transport is closed`));
     this.controlDir ??= (async () => {
       const base = tmpdir().length <= 40 ? tmpdir() : '/tmp';
       return (this.privateDirectory = await mkdtemp(join(base, 'vb-ssh-')));
@@ -146,6 +149,7 @@ export class SshTransport implements HostTransport {
 
   /** Opens the master connection once; later commands multiplex over it (or reopen it if it timed out). */
   private ensureMaster(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${this.hostName}: the ssh transport is closed`));
     this.master ??= (async () => {
       const args = [...(await this.sshOptions()), '-o', 'ControlMaster=yes', '-f', '-N', '--', this.config.host];
       const result = await execa('ssh', args, { reject: false, stdin: 'ignore', timeout: 60_000 });
@@ -309,6 +313,7 @@ export class SshTransport implements HostTransport {
 
   /** Ends the master connection: every session on it closes, and started processes are terminated. */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.master) {
       await this.master.catch(() => undefined);
       await this.control(['-O', 'exit']).catch(() => undefined);

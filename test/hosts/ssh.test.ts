@@ -186,6 +186,10 @@ test.serial('close ends the master and terminates processes still running', asyn
   t.deepEqual(await process.exited, { code: 255, signal: null });
   t.true(await eventually(async () => !existsSync(`/proc/${process.pid}`)), 'the remote process was terminated');
   t.false(existsSync(dir), 'the private directory is removed');
+  // nothing reopens a master behind a closed transport (e.g. a QMP socket closing late)
+  await t.throwsAsync(own.run(['true']), { message: /ssh transport is closed/ });
+  await t.throwsAsync(own.connectUnixSocket('/nonexistent'), { message: /ssh transport is closed/ });
+  t.false(existsSync(dir));
 });
 
 test.serial('a jump host gets the identity and known hosts too (two logins: the jump, then the host)', async (t) => {
