@@ -34,6 +34,9 @@ const sshd = await startSshd();
 const scratch = await mkdtemp(join(tmpdir(), 'vb-bench-'));
 try {
   const c = sshd.config;
+  // what spawning any process costs on this machine right now (its load shows here)
+  summary('baseline: local `bash -c true` via execa', await timed(count, () => execa('bash', ['-c', 'true'])));
+  summary('baseline: local `ssh -V` via execa', await timed(count, () => execa('ssh', ['-V'])));
   const plain = ['-o', 'BatchMode=yes', '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', `UserKnownHostsFile=${c.knownHostsFile}`, '-i', c.identityFile!, '-o', 'IdentitiesOnly=yes', '-p', String(c.port), '-l', 'root', '--', c.host, 'true'];
   summary('`true`, new connection each time (no master)', await timed(count, () => execa('ssh', plain)));
 
