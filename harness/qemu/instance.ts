@@ -68,7 +68,7 @@ export class QemuInstance {
 
   /** Points the trace output at a new file (HMP `logfile`), so each migration gets its own files. */
   async rotateTrace(path: string): Promise<void> {
-    const out = await this.qmp.hmp(`logfile ${path}`);
+    const out = await this.qmp.hmp(`logfile ${hmpQuote(path)}`);
     if (out.trim()) throw new Error(`${this.host.hostName}: logfile ${path}: ${out.trim()}`);
     this.currentTraceFile = path;
   }
@@ -96,6 +96,12 @@ export class QemuInstance {
     const text = await this.host.readFile(this.files.stderrFile).then((b) => b.toString('utf8').trim(), () => '');
     return text.split('\n').slice(-lines).join(' | ');
   }
+}
+
+/** HMP reads a quoted argument with C-style escapes; unquoted, a space would end the path. */
+export function hmpQuote(value: string): string {
+  const escaped = value.replace(/[\\"\n\r]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r' })[c]!);
+  return `"${escaped}"`;
 }
 
 export function isQmpError(error: unknown, errorClass?: string): error is QmpError {
