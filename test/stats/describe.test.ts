@@ -1,5 +1,5 @@
 import test from 'ava';
-import { bootstrapMeanMedian } from '../../harness/stats/bootstrap.ts';
+import { bootstrapMeanMedian, selectInPlace } from '../../harness/stats/bootstrap.ts';
 import { describe, quantileSorted } from '../../harness/stats/describe.ts';
 import { modifiedZScores, outlierIndexes } from '../../harness/stats/outliers.ts';
 
@@ -54,4 +54,12 @@ test('outliers: modified z-score over MAD flags the far value and nothing else',
   t.deepEqual(outlierIndexes([10, 11, 12, 13, 15]), []);
   t.deepEqual(outlierIndexes([1, 1000]), [], 'two values cannot have an outlier');
   t.deepEqual(outlierIndexes([5, 5, 5, 5, 6]), [4], 'MAD 0: anything off the median is out');
+});
+
+test('quickselect finds every order statistic, also with ties and sorted input', (t) => {
+  const samples = [[5, 1, 4, 2, 3], [1, 2, 3, 4, 5, 6], [7, 7, 7, 1, 7, 9, 7], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0], [3.5]];
+  for (const sample of samples) {
+    const ascending = [...sample].sort((a, b) => a - b);
+    for (let k = 0; k < sample.length; k++) t.is(selectInPlace(Float64Array.from(sample), k), ascending[k], `${sample} k=${k}`);
+  }
 });
