@@ -73,17 +73,19 @@ export function distributionCharts(summary: Summary): ChartSpec[] {
 /** Per VM size: downtime of every migration in run order (warm-ups hollow, failures as red crosses on the axis). */
 export function runOrderCharts(summary: Summary): ChartSpec[] {
   return groups(summary).map((g, i) => {
+    const runs = new Set(summary.migrations.map((r) => r.run)).size > 1;
+    // Two runs number their migrations from 1 each: place them one after the other instead.
+    const position = new Map(summary.migrations.map((r, index) => [r, runs ? index + 1 : r.seq]));
     const rows = summary.migrations.filter((r) => groupKey(r) === g.key);
-    const runs = new Set(rows.map((r) => r.run)).size > 1;
     const points = rows
       .filter((r) => r.status === 'ok' && r.values[summary.primary] !== null)
-      .map((r) => ({ order: r.seq, variant: r.variant, downtime: r.values[summary.primary], phase: r.warmup ? 'warm-up (not in statistics)' : 'measured', run: r.run }));
-    const failures = rows.filter((r) => r.status !== 'ok').map((r) => ({ order: r.seq, variant: r.variant, status: `${r.status}${r.warmup ? ' (warm-up)' : ''}` }));
+      .map((r) => ({ order: position.get(r)!, variant: r.variant, downtime: r.values[summary.primary], phase: r.warmup ? 'warm-up (not in statistics)' : 'measured', run: r.run }));
+    const failures = rows.filter((r) => r.status !== 'ok').map((r) => ({ order: position.get(r)!, variant: r.variant, status: `${r.status}${r.warmup ? ' (warm-up)' : ''}` }));
     const layers: unknown[] = [
       {
         data: { values: points },
         mark: { type: 'line', strokeOpacity: 0.35, point: false },
-        encoding: { x: { field: 'order', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, title: runs ? 'migration (run order; candidate run after baseline run)' : 'migration (run order, seq)' }, y: { field: 'downtime', type: 'quantitative', title: `downtime, ms (${summary.primary})` }, color: { field: 'variant', type: 'nominal', sort: summary.variants, title: 'variant' }, detail: { field: 'variant' } },
+        encoding: { x: { field: 'order', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, title: runs ? 'migration (run order; the candidate run after the baseline run)' : 'migration (run order, seq)' }, y: { field: 'downtime', type: 'quantitative', title: `downtime, ms (${summary.primary})` }, color: { field: 'variant', type: 'nominal', sort: summary.variants, title: 'variant' }, detail: { field: 'variant' } },
       },
       ...(['measured', 'warm-up'] as const).map((phase) => ({
         data: { values: points.filter((p) => p.phase.startsWith(phase)) },

@@ -145,7 +145,7 @@ function migrationsSection(summary: Summary): string {
   const disagreeing = summary.migrations.filter((r) => r.disagreements.length).length;
   return `<h2>Every migration</h2>
 <p>${summary.migrations.length} migrations; ${disagreeing} with metrics that disagree by more than ${e(summary.settings.disagreementTolerancePct)}% (marked), ${summary.migrations.filter((r) => r.outlier).length} outlier(s) (flagged, kept).</p>
-<details open><summary>Table</summary>${table(header, rows, classes)}</details>`;
+<details${summary.migrations.length <= 300 ? ' open' : ''}><summary>Table (${summary.migrations.length} rows)</summary>${table(header, rows, classes)}</details>`;
 }
 
 async function figure(chart: ChartSpec): Promise<string> {
