@@ -1,17 +1,16 @@
 import test from 'ava';
-import { execa } from 'execa';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Summary } from '../../harness/report/summary.ts';
+import { vdpaBench } from '../helpers/cli.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'bin/vdpa-bench.js');
 const fixture = join(root, 'test/fixtures/seed-run');
 const SEED_LINES = ['- 39G VM:   4.72s -> 2.09s (-2.63s, ~56% improvement)', '- 128G VM:  14.72s -> 5.83s (-8.89s, ~60% improvement)'];
 
-const cli = (args: string[]) => execa(bin, args, { reject: false, cwd: root });
+const cli = (args: string[]) => vdpaBench(args);
 const scratch = () => mkdtemp(join(tmpdir(), 'vdpa-bench-report-'));
 
 test('report of the fixture run prints exactly the seed cover letter lines, after a set-up sentence naming the metric', async (t) => {

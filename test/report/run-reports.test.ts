@@ -1,23 +1,17 @@
 /** `run` ends by writing the reports and printing the text summary; stdout's last line stays the run directory. Real QEMU, two short migrations. */
 import test from 'ava';
-import { execa } from 'execa';
 import { access, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Summary } from '../../harness/report/summary.ts';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { lastLine, vdpaBench } from '../helpers/cli.ts';
 
 test('run writes reports/<run-id>/ and prints the summary on stderr', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-run-reports-'));
   try {
-    const result = await execa(join(root, 'bin/vdpa-bench.js'), ['run', 'profiles/local.yaml', '--vm-size', '256M', '--iterations', '1', '--warmup', '0', '--out', join(dir, 'results'), '--reports', join(dir, 'reports')], {
-      cwd: root,
-      reject: false,
-    });
+    const result = await vdpaBench(['run', 'profiles/local.yaml', '--vm-size', '256M', '--iterations', '1', '--warmup', '0', '--out', join(dir, 'results'), '--reports', join(dir, 'reports')]);
     t.is(result.exitCode, 0, result.stderr);
-    const runDir = result.stdout.trim().split('\n').at(-1)!;
+    const runDir = lastLine(result.stdout);
     await access(join(runDir, 'iterations.ndjson'));
     const runId = basename(runDir);
     t.regex(result.stderr, /Using a guest without a NIC, back-to-back live migrations, precopy -> pause-before-switchover: mean downtime by the "runstate" metric/);
