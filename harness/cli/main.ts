@@ -7,12 +7,15 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { readFile } from 'node:fs/promises';
 import { applyRule, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
 import { RunInterrupted } from '../migration/engine.ts';
+import { CrossRunError } from '../report/compare-runs.ts';
+import { RunDataError } from '../report/load.ts';
 import { runBenchmark, TOOL_VERSION } from '../migration/run.ts';
 import { loadProfile, ProfileError } from '../profile/load.ts';
 import { profileJsonSchema } from '../profile/json-schema.ts';
 import { formatTraceTime, parseTrace } from '../traces/parse.ts';
 import { ConsoleProgress, formatMs } from './progress.ts';
 import { ensureLocalQemu } from './qemu-install.ts';
+import { reportCommands, writeRunReports } from './report-commands.ts';
 
 export class UsageError extends Error {}
 
@@ -49,6 +52,8 @@ export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: str
     .option('--vm-size <size>', 'only this VM size (repeatable), e.g. --vm-size 1G', collect)
     .option('--variant <name>', 'only this variant (repeatable)', collect)
     .option('-o, --out <dir>', 'parent directory of the run directory', 'results')
+    .option('--reports <dir>', 'parent directory of the reports written at the end (<dir>/<run-id>/)', 'reports')
+    .option('--no-report', 'do not write reports at the end')
     .addHelpText('after', `
 A run boots the guest on the first host of the profile's pair and migrates it back and forth
 (A→B, B→A, ...). Each migration gets a fresh destination QEMU started with -incoming defer, and
@@ -100,6 +105,7 @@ Examples:
         const counts = { ok: 0, failed: 0, invalid: 0 };
         for (const r of outcome.records) counts[r.status]++;
         out.stderr(`${outcome.records.length} migrations: ${counts.ok} ok, ${counts.failed} failed, ${counts.invalid} invalid\n`);
+        if (opts.report) await writeRunReports(outcome.dir, opts.reports, out);
         out.stdout(outcome.dir + '\n');
         if (counts.ok === 0) setExit(1);
       } finally {
@@ -107,6 +113,8 @@ Examples:
         process.off('SIGTERM', onSignal);
       }
     });
+
+  reportCommands(program, out);
 
   program
     .command('validate')
@@ -210,7 +218,7 @@ export async function main(argv: string[]): Promise<number> {
       out.stderr(error.message + '\n');
       return 2;
     }
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof RunDataError || error instanceof CrossRunError) {
       out.stderr(`vdpa-bench: ${error.message}\n`);
       return 2;
     }

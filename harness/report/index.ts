@@ -1,0 +1,43 @@
+/** Entry points for the CLI: a run directory (or two) → report files. */
+import { basename, join } from 'node:path';
+import { crossRunSummary, type CrossRunOptions } from './compare-runs.ts';
+import { loadRun } from './load.ts';
+import { reportSettings } from './settings.ts';
+import { buildSummary, type Summary } from './summary.ts';
+import { renderText } from './text.ts';
+import { REPORT_FORMATS, writeReports, type ReportFormat } from './write.ts';
+
+export { REPORT_FORMATS, type ReportFormat };
+
+export interface ReportOutcome {
+  summary: Summary;
+  text: string;
+  dir: string;
+  files: Record<string, string>;
+}
+
+export async function summarizeRun(runDir: string): Promise<Summary> {
+  const run = await loadRun(runDir);
+  return buildSummary({ runs: [run], settings: reportSettings(run.manifest), records: run.records });
+}
+
+/** `report`: default all formats into reports/<run-id>/. */
+export async function reportRun(runDir: string, options: { formats?: readonly ReportFormat[]; outDir?: string; reportsRoot?: string } = {}): Promise<ReportOutcome> {
+  const summary = await summarizeRun(runDir);
+  const dir = options.outDir ?? join(options.reportsRoot ?? 'reports', summary.runs[0].runId);
+  const files = await writeReports(summary, options.formats ?? REPORT_FORMATS, dir);
+  return { summary, text: renderText(summary), dir, files };
+}
+
+/** `compare`: default all formats into reports/compare-<baseline-id>-vs-<candidate-id>/. */
+export async function compareRunDirs(
+  baselineDir: string,
+  candidateDir: string,
+  options: CrossRunOptions & { formats?: readonly ReportFormat[]; outDir?: string; reportsRoot?: string } = {},
+): Promise<ReportOutcome> {
+  const [baseline, candidate] = await Promise.all([loadRun(baselineDir), loadRun(candidateDir)]);
+  const summary = crossRunSummary({ run: baseline, settings: reportSettings(baseline.manifest) }, { run: candidate, settings: reportSettings(candidate.manifest) }, options);
+  const dir = options.outDir ?? join(options.reportsRoot ?? 'reports', `compare-${basename(baseline.runId)}-vs-${basename(candidate.runId)}`);
+  const files = await writeReports(summary, options.formats ?? REPORT_FORMATS, dir);
+  return { summary, text: renderText(summary), dir, files };
+}

@@ -1,0 +1,25 @@
+/** The methods section, written from the data (pure): what was measured, how, on what. */
+import { UNKNOWN, type Summary } from './summary.ts';
+
+const list = (items: string[]) => (items.length ? items.join('; ') : UNKNOWN);
+
+export function methodsParagraphs(summary: Summary): string[] {
+  const { totals, settings, setup } = summary;
+  const runs = summary.runs
+    .map((r) => `${r.runId} (profile ${r.profile}, ${r.state}, ${r.startedAt} → ${r.finishedAt}, ${r.tool}, design ${r.design}${r.seed !== null ? `, seed ${r.seed}` : ''}${r.manifest ? '' : ', no manifest'})`)
+    .join('; ');
+  const cellsText = `${summary.cells.length} cell${summary.cells.length === 1 ? '' : 's'} (variant × VM size × queue pairs)`;
+  const primary = summary.metrics.find((m) => m.primary);
+  const clock = setup.clock;
+  const uncertainty = clock.maxUncertaintyUs === null ? 'unknown' : clock.maxUncertaintyUs === 0 ? '0 µs (both ends on one machine, one clock)' : `at most ±${clock.maxUncertaintyUs} µs`;
+  return [
+    `Data: ${runs}. ${totals.migrations} migrations in ${cellsText}: ${totals.measured} measured (${totals.ok} ok, ${totals.failed} failed, ${totals.invalid} invalid) and ${totals.warmup} warm-up migrations, which are shown in the run-order chart but left out of every statistic. Failed and invalid migrations are counted in each cell's success rate, never dropped.`,
+    `Metric: downtime by "${summary.primary}"${primary?.description ? ` — ${primary.description}` : ''}. Other metrics are shown beside it: ${summary.metrics.filter((m) => !m.primary).map((m) => m.label).join(', ') || 'none'}. A migration is marked when a trace metric differs from the primary by more than ${settings.disagreementTolerancePct}%; QMP's downtime is measured on the source only and is shown, not checked.`,
+    `Statistics per cell over measured ok migrations: n, mean, median, sample standard deviation, min, max, p95 (linear interpolation). Confidence intervals of the mean and the median: ${settings.ciMethod}. Outliers: ${settings.outlierMethod}; they are flagged and kept.`,
+    settings.baseline && settings.candidate
+      ? `Before/after (${settings.baseline} → ${settings.candidate}, chosen by ${settings.pairSource}) per VM size and queue-pair count: difference of means and of medians, percent change of the mean, ${settings.shiftMethod}, and the ${settings.testMethod}. Verdict: improvement or regression only when p < ${settings.alpha} and the mean changed by more than the noise threshold of ${settings.noiseThresholdPct}%; otherwise no significant change. Settings from ${settings.settingsSource}.`
+      : `No before/after comparison (${summary.variants.length} variant${summary.variants.length === 1 ? '' : 's'} in the data).`,
+    `Clocks: ${list(clock.methods)}; offset uncertainty ${uncertainty}. Acceleration: ${setup.accel}.`,
+    `Set-up: NIC ${setup.nic}, mode ${setup.mode}, queue pairs ${setup.queuePairs.map((q) => (q === null ? 'none' : q)).join(', ') || UNKNOWN}. Hosts: ${list(setup.hosts.map((h) => `${h.name} (${h.transport}; kernel ${h.kernel}; ${h.cpuModel}${h.cpus !== null ? `, ${h.cpus} CPUs` : ''}; NIC firmware ${h.nicFirmware})`))}. QEMU: ${list(Object.entries(setup.qemu).map(([variant, hosts]) => `${variant}: ${[...new Set(Object.values(hosts))].join(' / ') || UNKNOWN}`))}.`,
+  ];
+}

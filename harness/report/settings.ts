@@ -1,0 +1,84 @@
+/**
+ * Report settings from the profile recorded in the manifest (pure). Data from other labs may come
+ * without a manifest or with a profile this version cannot read: then the defaults apply and the
+ * report says so.
+ */
+import { parse as parseYaml } from 'yaml';
+import { BUILTIN_METRICS } from '../metrics/rules.ts';
+import { parseProfile } from '../profile/load.ts';
+import type { RunManifest } from '../results/types.ts';
+import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from '../stats/bootstrap.ts';
+
+export interface ReportSettings {
+  /** Variants in profile order (those absent from the data are left out later). */
+  variantOrder: string[];
+  baseline?: string;
+  candidate?: string;
+  noiseThresholdPct: number;
+  disagreementTolerancePct: number;
+  alpha: number;
+  confidence: number;
+  bootstrap: BootstrapSettings;
+  metricDescriptions: Record<string, string>;
+  /** Where the settings came from, for the methods section. */
+  source: 'profile' | 'defaults';
+  warnings: string[];
+}
+
+export const DEFAULT_NOISE_THRESHOLD_PCT = 5;
+export const DEFAULT_DISAGREEMENT_TOLERANCE_PCT = 25;
+
+const builtinDescriptions = (): Record<string, string> => Object.fromEntries(Object.entries(BUILTIN_METRICS).map(([name, rule]) => [name, rule.description]));
+
+export function reportSettings(manifest: RunManifest | null): ReportSettings {
+  const settings: ReportSettings = {
+    variantOrder: manifest?.options?.variants ?? [],
+    noiseThresholdPct: DEFAULT_NOISE_THRESHOLD_PCT,
+    disagreementTolerancePct: DEFAULT_DISAGREEMENT_TOLERANCE_PCT,
+    alpha: 0.05,
+    confidence: 0.95,
+    bootstrap: DEFAULT_BOOTSTRAP,
+    metricDescriptions: builtinDescriptions(),
+    source: 'defaults',
+    warnings: [],
+  };
+  const text = manifest?.profile?.text;
+  if (typeof text !== 'string') {
+    settings.warnings.push(manifest ? 'the manifest carries no profile: compare settings and tolerances are the defaults' : 'no manifest.json: set-up, hosts and versions are unknown, settings are the defaults');
+    return settings;
+  }
+  try {
+    const profile = parseProfile(text, manifest!.profile.path ?? 'profile');
+    settings.variantOrder = profile.matrix.variants ?? profile.variants.map((v) => v.name);
+    settings.baseline = profile.compare.baseline;
+    settings.candidate = profile.compare.candidate;
+    settings.noiseThresholdPct = profile.compare.noiseThresholdPct;
+    settings.disagreementTolerancePct = profile.metrics.disagreementTolerancePct;
+    for (const [name, rule] of Object.entries(profile.metrics.rules)) if (rule.description) settings.metricDescriptions[name] = rule.description;
+    settings.source = 'profile';
+  } catch (error) {
+    // A profile from another version of the schema: take what is recognisable, say what was not.
+    settings.warnings.push(`the run's profile does not validate with this version (${(error as Error).message.split('\n')[0]}); reading its compare and metrics settings leniently`);
+    const raw = lenientYaml(text);
+    const compare = raw?.compare ?? {};
+    const metrics = raw?.metrics ?? {};
+    if (typeof compare.baseline === 'string') settings.baseline = compare.baseline;
+    if (typeof compare.candidate === 'string') settings.candidate = compare.candidate;
+    if (typeof compare.noiseThresholdPct === 'number') settings.noiseThresholdPct = compare.noiseThresholdPct;
+    if (typeof metrics.disagreementTolerancePct === 'number') settings.disagreementTolerancePct = metrics.disagreementTolerancePct;
+    if (Array.isArray(raw?.variants)) {
+      const names = raw.variants.map((v: { name?: unknown }) => v?.name).filter((n: unknown): n is string => typeof n === 'string');
+      if (names.length) settings.variantOrder = names;
+    }
+  }
+  return settings;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function lenientYaml(text: string): any {
+  try {
+    return parseYaml(text);
+  } catch {
+    return null;
+  }
+}

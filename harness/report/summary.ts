@@ -1,0 +1,418 @@
+/**
+ * A run's records → every number a report shows (pure). Renderers (text, md, html, json) only
+ * format this; they compute nothing of their own.
+ */
+import { parseSize } from '../profile/size.ts';
+import type { HostFacts, IterationRecord, RunManifest } from '../results/types.ts';
+import { bootstrapMeanMedian, type BootstrapSettings, type Interval } from '../stats/bootstrap.ts';
+import { compareSamples, type Comparison } from '../stats/compare.ts';
+import { describe, median, type Description } from '../stats/describe.ts';
+import { EXACT_LIMIT } from '../stats/mann-whitney.ts';
+import { OUTLIER_METHOD, outlierIndexes } from '../stats/outliers.ts';
+import { recordPhases, type Phase } from './phases.ts';
+import type { ReportSettings } from './settings.ts';
+
+export const SUMMARY_SCHEMA = 'vdpa-bench/summary@1';
+/** QMP's `downtime` from query-migrate, as a metric beside the trace rules. The colon keeps it apart from rule names. */
+export const QMP_METRIC = 'qmp:downtime';
+export const UNKNOWN = 'unknown';
+
+export interface MetricInfo {
+  name: string;
+  label: string;
+  description: string | null;
+  primary: boolean;
+  /** Whether it takes part in the disagreement check (QMP's source-only figure is not expected to agree). */
+  checked: boolean;
+}
+
+export interface MetricStats extends Description {
+  meanCI: Interval | null;
+  medianCI: Interval | null;
+}
+
+export interface Disagreement {
+  metric: string;
+  value: number;
+  primaryValue: number;
+  pct: number;
+}
+
+export interface MigrationRow {
+  seq: number;
+  run: string;
+  block: number;
+  cell: string;
+  variant: string;
+  vmSize: string;
+  queuePairs: number | null;
+  iteration: number;
+  warmup: boolean;
+  status: IterationRecord['status'];
+  reason: string | null;
+  from: string;
+  to: string;
+  startedAt: string | null;
+  values: Record<string, number | null>;
+  outlier: boolean;
+  disagreements: Disagreement[];
+  clockUncertaintyUs: number | null;
+  phases: Phase[] | null;
+}
+
+export interface CellSummary {
+  key: string;
+  label: string;
+  variant: string;
+  vmSize: string;
+  queuePairs: number | null;
+  counts: { measured: number; ok: number; failed: number; invalid: number; warmup: number; warmupNotOk: number };
+  /** ok / measured; null without measured migrations. */
+  successRate: number | null;
+  metrics: Record<string, MetricStats | null>;
+  outlierSeqs: number[];
+  disagreementSeqs: number[];
+  /** The measured ok migration closest to the cell's median (primary metric): the one the phase timeline shows. */
+  representativeSeq: number | null;
+}
+
+export interface ComparisonRow {
+  vmSize: string;
+  queuePairs: number | null;
+  baseline: string;
+  candidate: string;
+  baselineCell: string;
+  candidateCell: string;
+  /** Per metric: the comparison, or why there is none. */
+  metrics: Record<string, Comparison | { error: string }>;
+}
+
+export interface RunInfo {
+  runId: string;
+  dir: string | null;
+  profile: string;
+  state: string;
+  startedAt: string;
+  finishedAt: string;
+  tool: string;
+  design: string;
+  seed: number | null;
+  manifest: boolean;
+}
+
+export interface Summary {
+  schema: typeof SUMMARY_SCHEMA;
+  title: string;
+  runs: RunInfo[];
+  setup: {
+    nic: string;
+    mode: string;
+    queuePairs: (number | null)[];
+    accel: string;
+    hosts: { name: string; transport: string; kernel: string; cpuModel: string; cpus: number | null; nicFirmware: string }[];
+    qemu: Record<string, Record<string, string>>;
+    clock: { methods: string[]; maxUncertaintyUs: number | null };
+  };
+  settings: {
+    baseline: string | null;
+    candidate: string | null;
+    pairSource: string;
+    noiseThresholdPct: number;
+    disagreementTolerancePct: number;
+    alpha: number;
+    confidence: number;
+    bootstrap: BootstrapSettings;
+    outlierMethod: string;
+    testMethod: string;
+    shiftMethod: string;
+    ciMethod: string;
+    settingsSource: string;
+  };
+  metrics: MetricInfo[];
+  primary: string;
+  variants: string[];
+  totals: { migrations: number; measured: number; warmup: number; ok: number; failed: number; invalid: number };
+  cells: CellSummary[];
+  comparisons: ComparisonRow[];
+  migrations: MigrationRow[];
+  warnings: string[];
+}
+
+export interface RunData {
+  runId: string;
+  dir: string | null;
+  manifest: RunManifest | null;
+  records: IterationRecord[];
+  tornLines?: number[];
+}
+
+export const cellKeyOf = (r: { variant: string; vmSize: string; queuePairs: number | null }) => `${r.variant}|${r.vmSize}|${r.queuePairs ?? '-'}`;
+export const cellLabelOf = (r: { variant: string; vmSize: string; queuePairs: number | null }) => `${r.variant} ${r.vmSize}${r.queuePairs !== null ? ` ${r.queuePairs}qp` : ''}`;
+
+function sizeOrder(size: string): number {
+  try {
+    return parseSize(size);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+function metricValue(record: IterationRecord, name: string): number | null {
+  const value = name === QMP_METRIC ? record.qmp?.downtimeMs : record.metrics?.[name];
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function metricList(records: IterationRecord[], manifests: (RunManifest | null)[], settings: ReportSettings): { primary: string; metrics: MetricInfo[] } {
+  const primary = manifests.find((m) => m?.metrics?.primary)?.metrics.primary ?? records.find((r) => r.primaryMetric)?.primaryMetric ?? UNKNOWN;
+  const names: string[] = [primary];
+  for (const m of manifests) for (const n of m?.metrics?.names ?? []) if (!names.includes(n)) names.push(n);
+  for (const r of records) for (const n of Object.keys(r.metrics ?? {})) if (!names.includes(n)) names.push(n);
+  const metrics: MetricInfo[] = names.map((name) => ({ name, label: name, description: settings.metricDescriptions[name] ?? null, primary: name === primary, checked: true }));
+  if (records.some((r) => metricValue(r, QMP_METRIC) !== null)) {
+    metrics.push({ name: QMP_METRIC, label: 'QMP downtime (source side)', description: "query-migrate's downtime: measured on the source only, it leaves out the destination's device start", primary: false, checked: false });
+  }
+  return { primary, metrics };
+}
+
+function statsOf(values: number[], bootstrap: BootstrapSettings): MetricStats | null {
+  if (values.length === 0) return null;
+  const ci = bootstrapMeanMedian(values, bootstrap);
+  return { ...describe(values), meanCI: ci?.mean ?? null, medianCI: ci?.median ?? null };
+}
+
+function nicFirmware(host: HostFacts): string {
+  const candidates = [host.nicFirmware, (host.nic as { firmware?: unknown } | undefined)?.firmware, host.firmware];
+  const found = candidates.find((c) => typeof c === 'string' && c.length > 0);
+  return (found as string | undefined) ?? UNKNOWN;
+}
+
+function setupOf(manifests: (RunManifest | null)[], records: IterationRecord[], variantNames: (m: RunManifest, v: string) => string): Summary['setup'] {
+  const known = manifests.filter((m): m is RunManifest => m !== null);
+  const first = known[0];
+  const queuePairs = first?.setup?.queuePairs ?? [...new Set(records.map((r) => r.queuePairs ?? null))];
+  const hosts: Summary['setup']['hosts'] = [];
+  for (const m of known) {
+    for (const h of m.hosts ?? []) {
+      const row = { name: h.name, transport: h.transport ?? UNKNOWN, kernel: h.kernel ?? UNKNOWN, cpuModel: h.cpuModel ?? UNKNOWN, cpus: h.cpus ?? null, nicFirmware: nicFirmware(h) };
+      if (!hosts.some((x) => JSON.stringify(x) === JSON.stringify(row))) hosts.push(row);
+    }
+  }
+  const qemu: Record<string, Record<string, string>> = {};
+  for (const m of known) for (const v of m.variants ?? []) qemu[variantNames(m, v.name)] = { ...v.qemuVersion };
+  const methods = [...new Set(records.map((r) => r.clock?.method).filter((x): x is string => typeof x === 'string'))];
+  const uncertainties = records.map((r) => r.clock?.uncertaintyUs).filter((x): x is number => typeof x === 'number');
+  const accels = [...new Set([...known.map((m) => m.accel?.used), ...records.map((r) => r.accel)].filter((x): x is string => typeof x === 'string'))];
+  return {
+    nic: first?.setup?.nic ?? UNKNOWN,
+    mode: first?.setup?.mode ?? UNKNOWN,
+    queuePairs,
+    accel: accels.length ? accels.join(', ') : UNKNOWN,
+    hosts,
+    qemu,
+    clock: { methods, maxUncertaintyUs: uncertainties.length ? Math.max(...uncertainties) : null },
+  };
+}
+
+function runInfo(run: RunData): RunInfo {
+  const m = run.manifest;
+  return {
+    runId: run.runId,
+    dir: run.dir,
+    profile: m?.profile?.name ?? UNKNOWN,
+    state: m?.state ?? UNKNOWN,
+    startedAt: m?.startedAt ?? run.records[0]?.startedAt ?? UNKNOWN,
+    finishedAt: m?.finishedAt ?? run.records.at(-1)?.finishedAt ?? UNKNOWN,
+    tool: m?.tool ? `${m.tool.name} ${m.tool.version}${m.tool.gitCommit ? ` (${m.tool.gitCommit.slice(0, 12)})` : ''}` : UNKNOWN,
+    design: m?.options?.design ?? UNKNOWN,
+    seed: m?.options?.seed ?? null,
+    manifest: m !== null,
+  };
+}
+
+export interface SummaryInput {
+  runs: RunData[];
+  settings: ReportSettings;
+  /** Records as reported (for a two-run comparison, relabelled so the variants tell the runs apart). */
+  records: IterationRecord[];
+  /** Record → the run it came from (index into runs). */
+  runOf?: (record: IterationRecord) => number;
+  /** Forced pair (two-run comparison); otherwise from the settings. */
+  pair?: { baseline: string; candidate: string; source: string };
+  variantNameInManifest?: (manifest: RunManifest, variant: string) => string;
+  title?: string;
+}
+
+export function buildSummary(input: SummaryInput): Summary {
+  const { settings, records } = input;
+  const manifests = input.runs.map((r) => r.manifest);
+  const warnings = [...settings.warnings];
+  input.runs.forEach((run) => {
+    if (run.tornLines?.length) warnings.push(`${run.runId}: ${run.tornLines.length} torn line(s) in iterations.ndjson (line ${run.tornLines.join(', ')}) left out`);
+    if (run.manifest?.state && run.manifest.state !== 'completed') warnings.push(`${run.runId}: run state is "${run.manifest.state}"${run.manifest.stateReason ? ` (${run.manifest.stateReason})` : ''}: the data may be partial`);
+  });
+  const { primary, metrics } = metricList(records, manifests, settings);
+
+  // Variants in profile order, then any the profile does not know in order of appearance.
+  const present = [...new Set(records.map((r) => r.variant))];
+  const variants = [...settings.variantOrder.filter((v) => present.includes(v)), ...present.filter((v) => !settings.variantOrder.includes(v))];
+
+  let pair: { baseline: string; candidate: string; source: string } | null = input.pair ?? null;
+  if (!pair) {
+    const wantedBaseline = settings.baseline ?? variants[0];
+    const wantedCandidate = settings.candidate ?? variants.find((v) => v !== wantedBaseline);
+    const configured = settings.baseline !== undefined || settings.candidate !== undefined;
+    const missing = [wantedBaseline, wantedCandidate].filter((v) => v !== undefined && !present.includes(v));
+    if (missing.length) warnings.push(`compare: variant ${missing.map((v) => `"${v}"`).join(' and ')} has no migrations in this run: no before/after comparison`);
+    else if (wantedBaseline !== undefined && wantedCandidate !== undefined && wantedBaseline !== wantedCandidate) {
+      pair = { baseline: wantedBaseline, candidate: wantedCandidate, source: configured ? 'profile compare: {baseline, candidate}' : 'default: the first two variants in profile order' };
+    } else if (variants.length < 2) warnings.push('one variant only: no before/after comparison');
+  }
+
+  const runIndex = (r: IterationRecord) => input.runOf?.(r) ?? 0;
+  const ordered = [...records].sort((a, b) => runIndex(a) - runIndex(b) || a.seq - b.seq);
+  const rows: MigrationRow[] = ordered.map((r) => ({
+    seq: r.seq,
+    run: input.runs[runIndex(r)]?.runId ?? UNKNOWN,
+    block: r.block,
+    cell: cellKeyOf(r),
+    variant: r.variant,
+    vmSize: r.vmSize,
+    queuePairs: r.queuePairs ?? null,
+    iteration: r.iteration,
+    warmup: Boolean(r.warmup),
+    status: r.status,
+    reason: r.reason ?? null,
+    from: r.from,
+    to: r.to,
+    startedAt: r.startedAt ?? null,
+    values: Object.fromEntries(metrics.map((m) => [m.name, metricValue(r, m.name)])),
+    outlier: false,
+    disagreements: [],
+    clockUncertaintyUs: typeof r.clock?.uncertaintyUs === 'number' ? r.clock.uncertaintyUs : null,
+    phases: recordPhases(r),
+  }));
+
+  // Disagreement: each checked metric against the primary, on ok migrations.
+  for (const row of rows) {
+    const p = row.values[primary];
+    if (row.status !== 'ok' || p === null || p === undefined || p === 0) continue;
+    for (const m of metrics) {
+      const v = row.values[m.name];
+      if (m.primary || !m.checked || v === null) continue;
+      const pct = (Math.abs(v - p) / Math.abs(p)) * 100;
+      if (pct > settings.disagreementTolerancePct) row.disagreements.push({ metric: m.name, value: v, primaryValue: p, pct });
+    }
+  }
+
+  const cellOrder = [...new Map(rows.map((r) => [r.cell, r])).values()].sort(
+    (a, b) => variants.indexOf(a.variant) - variants.indexOf(b.variant) || sizeOrder(a.vmSize) - sizeOrder(b.vmSize) || a.vmSize.localeCompare(b.vmSize) || (a.queuePairs ?? -1) - (b.queuePairs ?? -1),
+  );
+  const cells: CellSummary[] = cellOrder.map((first) => {
+    const inCell = rows.filter((r) => r.cell === first.cell);
+    const measured = inCell.filter((r) => !r.warmup);
+    const ok = measured.filter((r) => r.status === 'ok');
+    const cellMetrics: Record<string, MetricStats | null> = {};
+    for (const m of metrics) cellMetrics[m.name] = statsOf(ok.map((r) => r.values[m.name]).filter((v): v is number => v !== null), settings.bootstrap);
+    const primaryRows = ok.filter((r) => r.values[primary] !== null);
+    const primaryValues = primaryRows.map((r) => r.values[primary]!);
+    for (const i of outlierIndexes(primaryValues)) primaryRows[i].outlier = true;
+    let representativeSeq: number | null = null;
+    if (primaryValues.length) {
+      const mid = median(primaryValues);
+      const withPhases = primaryRows.filter((r) => r.phases);
+      const pool = withPhases.length ? withPhases : primaryRows;
+      representativeSeq = pool.reduce((best, r) => (Math.abs(r.values[primary]! - mid) < Math.abs(best.values[primary]! - mid) ? r : best)).seq;
+    }
+    const measuredCount = measured.length;
+    return {
+      key: first.cell,
+      label: cellLabelOf(first),
+      variant: first.variant,
+      vmSize: first.vmSize,
+      queuePairs: first.queuePairs,
+      counts: {
+        measured: measuredCount,
+        ok: ok.length,
+        failed: measured.filter((r) => r.status === 'failed').length,
+        invalid: measured.filter((r) => r.status === 'invalid').length,
+        warmup: inCell.length - measuredCount,
+        warmupNotOk: inCell.filter((r) => r.warmup && r.status !== 'ok').length,
+      },
+      successRate: measuredCount ? ok.length / measuredCount : null,
+      metrics: cellMetrics,
+      outlierSeqs: primaryRows.filter((r) => r.outlier).map((r) => r.seq),
+      disagreementSeqs: ok.filter((r) => r.disagreements.length).map((r) => r.seq),
+      representativeSeq,
+    };
+  });
+
+  const comparisons: ComparisonRow[] = [];
+  if (pair) {
+    const groups = [...new Map(cells.map((c) => [`${c.vmSize}|${c.queuePairs}`, c])).values()];
+    for (const group of groups) {
+      const find = (variant: string) => cells.find((c) => c.variant === variant && c.vmSize === group.vmSize && c.queuePairs === group.queuePairs);
+      const base = find(pair.baseline);
+      const cand = find(pair.candidate);
+      if (!base && !cand) continue;
+      const row: ComparisonRow = {
+        vmSize: group.vmSize,
+        queuePairs: group.queuePairs,
+        baseline: pair.baseline,
+        candidate: pair.candidate,
+        baselineCell: base?.key ?? cellKeyOf({ variant: pair.baseline, vmSize: group.vmSize, queuePairs: group.queuePairs }),
+        candidateCell: cand?.key ?? cellKeyOf({ variant: pair.candidate, vmSize: group.vmSize, queuePairs: group.queuePairs }),
+        metrics: {},
+      };
+      for (const m of metrics) {
+        const values = (cellKey: string) => rows.filter((r) => r.cell === cellKey && !r.warmup && r.status === 'ok' && r.values[m.name] !== null).map((r) => r.values[m.name]!);
+        const b = values(row.baselineCell);
+        const c = values(row.candidateCell);
+        if (b.length === 0 || c.length === 0) {
+          const side = b.length === 0 ? pair.baseline : pair.candidate;
+          row.metrics[m.name] = { error: `no ok ${m.name} values for ${side} at ${group.vmSize}` };
+        } else {
+          row.metrics[m.name] = compareSamples(b, c, { alpha: settings.alpha, noiseThresholdPct: settings.noiseThresholdPct });
+        }
+      }
+      comparisons.push(row);
+    }
+  }
+
+  const measured = rows.filter((r) => !r.warmup);
+  return {
+    schema: SUMMARY_SCHEMA,
+    title: input.title ?? `vdpa-bench report: ${input.runs.map((r) => r.runId).join(' vs ')}`,
+    runs: input.runs.map(runInfo),
+    setup: setupOf(manifests, records, input.variantNameInManifest ?? ((_, v) => v)),
+    settings: {
+      baseline: pair?.baseline ?? null,
+      candidate: pair?.candidate ?? null,
+      pairSource: pair?.source ?? 'none',
+      noiseThresholdPct: settings.noiseThresholdPct,
+      disagreementTolerancePct: settings.disagreementTolerancePct,
+      alpha: settings.alpha,
+      confidence: settings.confidence,
+      bootstrap: settings.bootstrap,
+      outlierMethod: OUTLIER_METHOD,
+      testMethod: `two-sided Mann–Whitney U; exact permutation distribution (mid-ranks when tied) while both samples are below ${EXACT_LIMIT}, normal approximation with tie and continuity corrections above`,
+      shiftMethod: `Hodges–Lehmann shift (median of all pairwise differences candidate − baseline) with the distribution-free interval that inverts the Mann–Whitney test (exact below ${EXACT_LIMIT} per sample)`,
+      ciMethod: `percentile bootstrap, ${settings.bootstrap.resamples} resamples, seed ${settings.bootstrap.seed}, ${Math.round(settings.bootstrap.confidence * 100)}% intervals`,
+      settingsSource: settings.source === 'profile' ? "the run's profile" : 'defaults',
+    },
+    metrics,
+    primary,
+    variants,
+    totals: {
+      migrations: rows.length,
+      measured: measured.length,
+      warmup: rows.length - measured.length,
+      ok: measured.filter((r) => r.status === 'ok').length,
+      failed: measured.filter((r) => r.status === 'failed').length,
+      invalid: measured.filter((r) => r.status === 'invalid').length,
+    },
+    cells,
+    comparisons,
+    migrations: rows,
+    warnings,
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * The text summary: the lines a cover letter uses, in the seed's form
+ *   - 39G VM:   4.72s -> 2.09s (-2.63s, ~56% improvement)
+ * (means of the primary metric, seconds with two decimals; ms below one second, where two decimals
+ * of a second would hide the change), preceded by one set-up sentence that names the metric.
+ */
+import type { Comparison } from '../stats/compare.ts';
+import { pPhrase } from '../stats/compare.ts';
+import type { CellSummary, ComparisonRow, Summary } from './summary.ts';
+import { UNKNOWN } from './summary.ts';
+
+function amount(msValue: number, seconds: boolean): string {
+  return seconds ? `${(msValue / 1000).toFixed(2)}s` : `${msValue.toFixed(1)}ms`;
+}
+
+function signed(msValue: number, seconds: boolean): string {
+  const text = amount(Math.abs(msValue), seconds);
+  return `${msValue < 0 ? '-' : '+'}${text}`;
+}
+
+export function setupSentence(summary: Summary): string {
+  const { nic, mode } = summary.setup;
+  const qps = [...new Set(summary.setup.queuePairs)];
+  const qpText = qps.every((q) => q === null) ? 'no vDPA queue pairs' : `${qps.filter((q) => q !== null).join('/')} queue-pairs`;
+  let hardware: string;
+  if (nic === 'no NIC') hardware = 'a guest without a NIC';
+  else if (nic === UNKNOWN && mode === UNKNOWN) hardware = `an unknown NIC and mode (no set-up in the manifest) with ${qpText}`;
+  else hardware = `${nic} NICs in ${mode} mode with ${qpText}`;
+  const { baseline, candidate } = summary.settings;
+  const metric = summary.metrics.find((m) => m.primary);
+  const metricText = `the "${summary.primary}" metric${metric?.description ? ` (${metric.description})` : ''}`;
+  const pairText = baseline && candidate ? `${baseline} -> ${candidate}` : summary.variants.join(', ');
+  return `Using ${hardware}, back-to-back live migrations, ${pairText}: mean downtime by ${metricText}:`;
+}
+
+function label(row: { vmSize: string; queuePairs: number | null }, withQueuePairs: boolean): string {
+  return `${row.vmSize} VM${withQueuePairs && row.queuePairs !== null ? `, ${row.queuePairs} qp` : ''}:`;
+}
+
+function comparisonLine(comparison: Comparison): string {
+  const seconds = Math.max(comparison.meanBaseline, comparison.meanCandidate) >= 1000;
+  const head = `${amount(comparison.meanBaseline, seconds)} -> ${amount(comparison.meanCandidate, seconds)}`;
+  const diff = signed(comparison.diffMeans, seconds);
+  if (comparison.pctChangeMean === null) return `${head} (${diff}, baseline mean is 0)`;
+  const size = `~${Math.round(Math.abs(comparison.pctChangeMean))}%`;
+  if (comparison.verdict !== 'no significant change') return `${head} (${diff}, ${size} ${comparison.verdict})`;
+  // Not "improvement" or "regression": a reader quotes the word, and the test does not support it.
+  const direction = comparison.diffMeans < 0 ? 'lower' : 'higher';
+  return `${head} (${diff}, ${size} ${direction}, not significant: ${pPhrase(comparison.mannWhitney.p)}, n = ${comparison.nBaseline}/${comparison.nCandidate})`;
+}
+
+function singleLine(cell: CellSummary, primary: string): string {
+  const stats = cell.metrics[primary];
+  if (!stats) return `no ok migrations (${cell.counts.failed} failed, ${cell.counts.invalid} invalid)`;
+  const seconds = stats.mean >= 1000;
+  return `${amount(stats.mean, seconds)} (n = ${stats.n}, median ${amount(stats.median, seconds)})`;
+}
+
+export function renderText(summary: Summary): string {
+  const lines = [setupSentence(summary)];
+  const multipleQp = new Set(summary.cells.map((c) => c.queuePairs)).size > 1;
+  const entries: { label: string; text: string }[] = [];
+  if (summary.comparisons.length) {
+    for (const row of summary.comparisons) entries.push({ label: label(row, multipleQp), text: rowText(row, summary.primary) });
+  } else {
+    for (const cell of summary.cells) entries.push({ label: `${summary.variants.length > 1 ? `${cell.variant} ` : ''}${label(cell, multipleQp)}`, text: singleLine(cell, summary.primary) });
+  }
+  const width = Math.max(0, ...entries.map((e) => e.label.length)) + 2;
+  for (const e of entries) lines.push(`- ${e.label.padEnd(width)}${e.text}`);
+  const { measured, ok, failed, invalid } = summary.totals;
+  if (failed + invalid > 0) lines.push(`(${failed + invalid} of ${measured} measured migrations failed or were invalid: ${failed} failed, ${invalid} invalid; ${ok} ok)`);
+  return lines.join('\n') + '\n';
+}
+
+function rowText(row: ComparisonRow, primary: string): string {
+  const result = row.metrics[primary];
+  if (!result || 'error' in result) return result?.error ?? 'no comparison';
+  return comparisonLine(result);
+}

@@ -1,0 +1,40 @@
+/** Writing a report's files (the only I/O of the report module besides loading the run). */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { renderHtml } from './html.ts';
+import { renderMarkdown } from './markdown.ts';
+import type { Summary } from './summary.ts';
+import { renderText } from './text.ts';
+
+export const REPORT_FORMATS = ['text', 'md', 'html', 'json'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export const REPORT_FILES: Record<ReportFormat, string> = { text: 'summary.txt', md: 'report.md', html: 'report.html', json: 'summary.json' };
+
+export async function renderFormat(summary: Summary, format: ReportFormat): Promise<string> {
+  switch (format) {
+    case 'text':
+      return renderText(summary);
+    case 'md':
+      return renderMarkdown(summary);
+    case 'html':
+      return renderHtml(summary);
+    case 'json':
+      return JSON.stringify(summary, null, 2) + '\n';
+  }
+}
+
+/** Writes each format to its file in dir (atomically, so a reader never sees half a report); returns the paths. */
+export async function writeReports(summary: Summary, formats: readonly ReportFormat[], dir: string): Promise<Record<string, string>> {
+  const out = resolve(dir);
+  await mkdir(out, { recursive: true });
+  const written: Record<string, string> = {};
+  for (const format of formats) {
+    const path = join(out, REPORT_FILES[format]);
+    const tmp = join(out, `.${REPORT_FILES[format]}.tmp`);
+    await writeFile(tmp, await renderFormat(summary, format));
+    await rename(tmp, path);
+    written[format] = path;
+  }
+  return written;
+}
