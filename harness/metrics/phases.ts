@@ -169,9 +169,9 @@ export function countVrings(events: readonly TraceEvent[], queuePairs: number): 
   }
   const problems: string[] = [];
   if (failed.length > 0) problems.push(`enabling vring ${failed.map((f) => `${f.idx} (r ${f.r})`).join(', ')} failed`);
-  if (order.length !== expected) {
-    const missing = Array.from({ length: expected }, (_, i) => i).filter((i) => !order.includes(i));
-    const extra = order.filter((i) => i >= expected);
+  const missing = Array.from({ length: expected }, (_, i) => i).filter((i) => !order.includes(i));
+  const extra = order.filter((i) => i >= expected);
+  if (order.length !== expected || missing.length > 0 || extra.length > 0) {
     problems.push(
       `${order.length} vrings enabled on the destination, expected ${expected} for ${queuePairs} queue pair${queuePairs === 1 ? '' : 's'}` +
         (missing.length ? ` (missing idx ${missing.join(', ')})` : '') +

@@ -30,7 +30,10 @@ export function describeCommand(host: HostTransport, command: HostCommand): stri
   if (command.kind === 'argv') {
     const line = host.describe(command.argv);
     if (command.inputLabel !== undefined) return `${line} < ${shellQuote(command.inputLabel)}`;
-    return command.input === undefined ? line : `printf '%s' ${shellQuote(command.input)} | ${line}`;
+    if (command.input === undefined) return line;
+    // one line of input (a sysfs value, a count) reads best as echo
+    const oneLine = /^[^\n]*\n$/.test(command.input);
+    return oneLine ? `echo ${shellQuote(command.input.slice(0, -1))} | ${line}` : `printf '%s' ${shellQuote(command.input)} | ${line}`;
   }
   const body = command.script.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
   return `${host.describe(['bash', '-s', '--', ...command.args])} <<'SCRIPT'\n${body}\n    SCRIPT`;

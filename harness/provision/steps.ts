@@ -30,7 +30,7 @@ export interface ProvisionStep {
 export type VdpaHostConfig = NonNullable<Host['vdpa']>;
 
 /** Shown in plan output where the real value is only known once the check has run. */
-export const RECORDED = '<state recorded at set-up>';
+export const RECORDED = 'PREVIOUS';
 
 const MODULE_LOADED = String.raw`
 name=$(printf '%s' "$1" | tr - _)

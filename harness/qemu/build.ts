@@ -170,7 +170,7 @@ export function buildSteps(spec: BuildSpec, layout: BuildLayout, identity: strin
     command: script(IN_DIR, [layout.buildDir, join(layout.tree, 'configure'), `--prefix=${layout.prefix}`, ...configureLine(spec)], { timeoutMs: 30 * 60_000 }),
   });
   steps.push({ title: 'make and install', command: script(MAKE, [layout.buildDir], { timeoutMs: 4 * 3600_000 }) });
-  steps.push({ title: 'record the build', command: argv(['tee', layout.stamp], { input: JSON.stringify(record, null, 2) + '\n', inputLabel: '<build record: source, patches, configure line, key>' }) });
+  steps.push({ title: 'record the build', command: argv(['tee', layout.stamp], { input: JSON.stringify(record, null, 2) + '\n', inputLabel: 'BUILD_RECORD.json' }) });
   return steps;
 }
 
@@ -223,9 +223,9 @@ function lastLine(text: string): string {
 
 /** For `plan`: the build as it would run, with the source identity shown as a placeholder. */
 export function describeBuild(host: HostTransport, variant: string, spec: BuildSpec, patches: readonly Pick<ResolvedPatch, 'path' | 'sha256'>[], buildRoot: string): string[] {
-  const key = '<key>';
+  const key = 'KEY';
   const layout = buildLayout(spec, variant, buildRoot, key);
-  const identity = spec.git ? `git:<commit of ${spec.ref ?? 'HEAD'}>` : 'tree:<hash>';
+  const identity = spec.git ? 'git:COMMIT' : 'tree:HASH';
   const lines = [
     `# source identity (commit or tree hash); key = sha256(identity + patch hashes + configure line)`,
     describeCommand(host, identifyCommand(spec, layout)),
