@@ -23,7 +23,7 @@ export function isVdpaProfile(profile: Profile, queuePairs: readonly (number | n
  */
 export function deviceQueuePairs(queuePairs: readonly (number | null)[]): number | null {
   const counts = [...new Set(queuePairs.filter((q): q is number => q !== null))];
-  if (counts.length > 1) throw new Error(`matrix.queuePairs has ${counts.join(', ')}: vDPA devices are created with one max_vqp per run; run once per queue-pair count (e.g. --queue-pairs is not supported yet)`);
+  if (counts.length > 1) throw new Error(`matrix.queuePairs has ${counts.join(', ')}: vDPA devices are created with one max_vqp per run; run once per queue-pair count (a profile per count)`);
   return counts[0] ?? null;
 }
 
