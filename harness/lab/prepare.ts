@@ -80,14 +80,21 @@ export async function prepareLab(
       const perHost = new Map<string, string>();
       if (variant.qemu.build) {
         const patches = await readPatches(profileFile, variant.qemu.build.patches);
-        // hosts build in parallel: each has its own CPUs
-        const records = await Promise.all(
-          hosts.map((h) => buildQemu({ host: transports.get(h.name)!, variant: name, spec: variant.qemu.build!, patches, buildRoot: buildRoot(h), log })),
-        );
-        for (const r of records) {
-          manifest.builds.push(r);
-          perHost.set(r.host, r.binary);
+        // one build per machine and build directory (two local hosts share both); machines build in parallel
+        const groups = new Map<string, typeof hosts>();
+        for (const h of hosts) {
+          const machine = h.transport.kind === 'ssh' ? `ssh:${h.transport.host}:${h.transport.port ?? 22}` : 'this machine';
+          const key = `${machine}|${buildRoot(h)}`;
+          groups.set(key, [...(groups.get(key) ?? []), h]);
         }
+        const records = await Promise.all(
+          [...groups.values()].map(async (group) => {
+            const record = await buildQemu({ host: transports.get(group[0].name)!, variant: name, spec: variant.qemu.build!, patches, buildRoot: buildRoot(group[0]), log });
+            for (const h of group) perHost.set(h.name, record.binary);
+            return record;
+          }),
+        );
+        manifest.builds.push(...records);
       } else for (const h of hosts) perHost.set(h.name, variant.qemu.binary ?? 'qemu-system-x86_64');
       binaryOn.set(name, perHost);
     }
