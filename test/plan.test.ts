@@ -165,3 +165,18 @@ metrics: { primary: runstate }
   t.true(text.includes(`'/var/tmp/x y;$(id)/RUN_ID/sock'`));
   t.deepEqual(executed, []);
 });
+
+test('a vDPA lab on one host with one device is a profile error at the device list', (t) => {
+  const yaml = `name: one
+hosts:
+  - name: box
+    vdpa:
+      driver: vdpa_sim_net
+      managementDevice: vdpasim_net
+      devices:
+        - { name: vdpa0, mac: "52:54:00:12:34:56" }
+variants: [{ name: v, qemu: { binary: qemu-system-x86_64 } }]
+matrix: { vmSizes: [1G], queuePairs: [1] }
+`;
+  t.throws(() => parseProfile(yaml, 'one.yaml'), { message: 'one.yaml:8:9 hosts.0.vdpa.devices: source and destination both run on box: it needs two vDPA devices (a vhost-vdpa device opens once)' });
+});
