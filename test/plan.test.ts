@@ -47,16 +47,17 @@ test('cx6dx-lab plan: per host preflight, set-up, both builds, verification; mig
     const section = text.slice(start, end);
     const order = ['## 1. preflight', '## 2. set-up', '## 3. QEMU builds', '## 4. verify after set-up', '## 5. host facts'].map((h) => indexOf(section, h));
     t.deepEqual([...order].sort((a, b) => a - b), order);
-    t.true(section.includes(`root@${host}.example.com`));
+    const ssh = `ssh -l root -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
+    t.true(section.includes(ssh));
     for (const needle of [
       "'bash -s -- vhost_vdpa'",
       "'bash -s -- mlx5_vdpa'",
       '# memlock limit',
-      `-- 'devlink dev eswitch set pci/0000:3b:00.0 mode switchdev'`,
-      `echo 1 | ssh -i '~/.ssh/vdpa-lab' root@${host}.example.com -- 'tee /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs'`,
-      `-- 'vdpa dev add name vdpa0 mgmtdev pci/0000:3b:00.2 mac 52:54:00:6d:78:01 max_vqp 8'`,
-      `echo 132 | ssh -i '~/.ssh/vdpa-lab' root@${host}.example.com -- 'tee /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages'`,
-      `-- 'mount -t hugetlbfs -o pagesize=1G none /dev/hugepages1G'`,
+      `${ssh} 'devlink dev eswitch set pci/0000:3b:00.0 mode switchdev'`,
+      `echo 1 | ${ssh} 'tee /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs'`,
+      `${ssh} 'vdpa dev add name vdpa0 mgmtdev pci/0000:3b:00.2 mac 52:54:00:6d:78:01 max_vqp 8'`,
+      `echo 132 | ${ssh} 'tee /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages'`,
+      `${ssh} 'mount -t hugetlbfs -o pagesize=1G none /dev/hugepages1G'`,
       "'bash -s -- vdpa0 vhost_vdpa'",
       '# variant before: https://gitlab.com/qemu-project/qemu.git v10.0.0',
       '# variant after: https://gitlab.com/qemu-project/qemu.git v10.1.0',
@@ -66,7 +67,7 @@ test('cx6dx-lab plan: per host preflight, set-up, both builds, verification; mig
       'make -j"$(nproc)"',
       "'/var/tmp/vdpa-bench/qemu-builds/after-KEY/bin/qemu-system-x86_64 -trace help'",
       '-msg timestamp=on -trace enable=runstate_set -qmp stdio',
-      `-- 'vdpa -j mgmtdev show'`,
+      `${ssh} 'vdpa -j mgmtdev show'`,
       '# /dev/vhost-vdpa-* of vdpa0',
     ]) {
       t.true(section.includes(needle), `${host} section lacks ${needle}`);

@@ -5,7 +5,6 @@
  */
 import { join } from 'node:path';
 import { openTransport } from '../hosts/open.ts';
-import { shellJoin, type HostTransport } from '../hosts/transport.ts';
 import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, vdpaLaunchHook, type VdpaHost } from '../lab/vdpa.ts';
 import { PHASE_EVENTS } from '../metrics/phases.ts';
 import { launchSettings, migrationQmpCommands, qemuFiles, type EngineHost } from '../migration/engine.ts';
@@ -35,42 +34,6 @@ export function planBinary(variant: Variant, host: Host): string {
   return join(buildLayout(build, variant.name, buildRoot(host), 'KEY').prefix, 'bin', binaryName(build));
 }
 
-/** What plan shows for an ssh host when no ssh transport is registered in this build. */
-class DescribeOnlyTransport implements HostTransport {
-  readonly kind: 'local' | 'ssh' | 'netns';
-  constructor(
-    readonly hostName: string,
-    private readonly host: Host,
-  ) {
-    this.kind = host.transport.kind;
-  }
-  describe(argv: readonly string[]): string {
-    const t = this.host.transport;
-    if (t.kind !== 'ssh') return shellJoin(argv);
-    const target = t.user ? `${t.user}@${t.host}` : t.host;
-    const options = [...(t.port ? ['-p', String(t.port)] : []), ...(t.identityFile ? ['-i', t.identityFile] : []), ...(t.jumpHost ? ['-J', t.jumpHost] : [])];
-    return `${shellJoin(['ssh', ...options, target, '--'])} ${shellJoin([shellJoin(argv)])}`;
-  }
-  private never(): never {
-    throw new Error('plan never executes commands');
-  }
-  run = () => this.never();
-  script = () => this.never();
-  start = () => this.never();
-  readFile = () => this.never();
-  fetchFile = () => this.never();
-  connectUnixSocket = () => this.never();
-  async close(): Promise<void> {}
-}
-
-function transportFor(host: Host): HostTransport {
-  try {
-    return openTransport(host);
-  } catch {
-    return new DescribeOnlyTransport(host.name, host);
-  }
-}
-
 export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}): Promise<string> {
   const { profile } = loaded;
   const selection = selectMatrix(profile, options);
@@ -82,7 +45,8 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   const [nameA, nameB] = pairHosts(profile);
   const pairNames = [...new Set([nameA, nameB])];
   const hosts = pairNames.map((n) => profile.hosts.find((h) => h.name === n)!);
-  const transports = new Map(hosts.map((h) => [h.name, transportFor(h)]));
+  // transports only describe here; opening one starts no connection
+  const transports = new Map(hosts.map((h) => [h.name, openTransport(h)]));
   const variants = selection.variants.map((n) => profile.variants.find((v) => v.name === n)!);
   const accel = profile.vm.accel === 'tcg' ? 'tcg' : 'kvm';
   const out: string[] = [];
