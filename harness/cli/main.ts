@@ -12,6 +12,7 @@ import { RunDataError } from '../report/load.ts';
 import { runBenchmark, TOOL_VERSION } from '../migration/run.ts';
 import { loadProfile, ProfileError } from '../profile/load.ts';
 import { profileJsonSchema } from '../profile/json-schema.ts';
+import { planRun } from '../plan/plan.ts';
 import { formatTraceTime, parseTrace } from '../traces/parse.ts';
 import { ConsoleProgress, formatMs } from './progress.ts';
 import { ensureLocalQemu } from './qemu-install.ts';
@@ -115,6 +116,27 @@ Examples:
     });
 
   reportCommands(program, out);
+
+  program
+    .command('plan')
+    .description('Print, per host and in order, every command a run of the profile would execute, without executing anything')
+    .argument('<profile>', 'lab profile (YAML), e.g. profiles/cx6dx-lab.yaml')
+    .option('-n, --iterations <n>', 'measured migrations per cell (overrides the profile)', positiveInt)
+    .option('--warmup <n>', 'warm-up migrations per VM boot (overrides the profile)', nonNegativeInt)
+    .option('--vm-size <size>', 'only this VM size (repeatable)', collect)
+    .option('--variant <name>', 'only this variant (repeatable)', collect)
+    .addHelpText('after', `
+Sections: per host preflight (read-only checks), set-up steps (check, then apply when not in
+place), QEMU builds, verification, host facts; then every migration (QEMU command lines, QMP
+commands); then teardown (undo of what set-up applied). Review it before a run touches a lab.`)
+    .action(async (profilePath: string, opts) => {
+      const loaded = await loadProfile(profilePath);
+      try {
+        out.stdout(await planRun(loaded, { iterations: opts.iterations, warmup: opts.warmup, vmSizes: opts.vmSize, variants: opts.variant }));
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+    });
 
   program
     .command('validate')

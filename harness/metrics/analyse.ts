@@ -3,6 +3,7 @@
  * applied; the primary one decides whether the migration is usable.
  */
 import { parseTrace } from '../traces/parse.ts';
+import { computePhases, describeVdpaAnchors, PHASE_EVENTS } from './phases.ts';
 import { applyRule, eventsNeeded, resolveRule, type MetricRule, type TimeWindow } from './rules.ts';
 import type { IterationRecord } from '../results/types.ts';
 
@@ -14,13 +15,17 @@ export interface AnalyseInput {
   primary: string;
   clockOffsetUs: number;
   windows?: { source?: TimeWindow; destination?: TimeWindow };
+  /** A vDPA cell's queue pairs: its phases are computed and its vring count checked. */
+  queuePairs?: number | null;
+  destinationQmpReadyMs?: number | null;
 }
 
-export type Analysis = Pick<IterationRecord, 'status' | 'reason' | 'downtimeMs' | 'metrics' | 'metricErrors' | 'metricAnchors' | 'unparsedTraceLines'>;
+export type Analysis = Pick<IterationRecord, 'status' | 'reason' | 'downtimeMs' | 'metrics' | 'metricErrors' | 'metricAnchors' | 'unparsedTraceLines' | 'extra'>;
 
 export function analyseMigration(input: AnalyseInput): Analysis {
   const rules = new Map(input.names.map((name) => [name, resolveRule(name, input.rules as Record<string, MetricRule>)]));
-  const wanted = new Set(eventsNeeded(rules.values()));
+  const vdpaCell = input.queuePairs !== undefined && input.queuePairs !== null;
+  const wanted = new Set([...eventsNeeded(rules.values()), ...(vdpaCell ? PHASE_EVENTS : [])]);
   const source = parseTrace(input.sourceText, { events: wanted });
   const destination = parseTrace(input.destinationText, { events: wanted });
   const metrics: Record<string, number | null> = {};
@@ -50,5 +55,24 @@ export function analyseMigration(input: AnalyseInput): Analysis {
   };
   if (Object.keys(metricErrors).length > 0) analysis.metricErrors = metricErrors;
   if (analysis.status === 'invalid') analysis.reason = `primary metric ${input.primary}: ${metricErrors[input.primary]}`;
+  if (vdpaCell) {
+    // the overlap is judged against the seed's span when it could be computed, else the primary's
+    const windowMetric = metricAnchors.vdpa ? 'vdpa' : metricAnchors[input.primary] ? input.primary : undefined;
+    const anchors = windowMetric ? metricAnchors[windowMetric] : undefined;
+    const phases = computePhases({
+      destination: destination.events,
+      queuePairs: input.queuePairs!,
+      clockOffsetUs: input.clockOffsetUs,
+      destinationWindow: input.windows?.destination,
+      downtime: anchors && windowMetric ? { metric: windowMetric, startUs: anchors.start.timeUs, endUs: anchors.end.timeUs } : undefined,
+      destinationQmpReadyMs: input.destinationQmpReadyMs,
+    });
+    const vdpaRule = metricAnchors.vdpa ?? metricAnchors['vdpa-ready'];
+    analysis.extra = { phases: { ...phases, vdpaRule: vdpaRule ? describeVdpaAnchors(vdpaRule.start.event, vdpaRule.end.event) : null } };
+    if ('problem' in phases.vrings && phases.vrings.problem && analysis.status === 'ok') {
+      analysis.status = 'invalid';
+      analysis.reason = phases.vrings.problem;
+    }
+  }
   return analysis;
 }

@@ -133,32 +133,11 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
   let current: QemuInstance | undefined;
   let consecutiveFailures = 0;
   const launch = async (host: EngineHost, planned: PlannedMigration, role: 'src' | 'dst') => {
-    const base = `${fileSlug(planned)}-${role}-${host.name}`;
-    const files = {
-      qmpSocket: join(host.runDir, 'sock', `${String(planned.seq).padStart(4, '0')}-${role}.sock`),
-      traceFile: join(host.runDir, 'traces', `${base}.log`),
-      consoleFile: join(host.runDir, 'console', `${base}.log`),
-      stderrFile: join(host.runDir, 'stderr', `${base}.log`),
-    };
+    const files = qemuFiles(host, planned, role);
     await host.transport.run(['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')]);
     const overrides: Partial<QemuLaunch> = {};
     for (const hook of o.hooks ?? []) if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant }));
-    const argv = qemuArgs({
-      binary: o.binaries.get(variant.name)!,
-      variant,
-      vm: o.profile.vm,
-      vmSize: block.cell.vmSize,
-      queuePairs: block.cell.queuePairs,
-      accel: o.accel,
-      name: `vdpa-bench-${planned.seq}-${role}`,
-      qmpSocket: files.qmpSocket,
-      traceFile: files.traceFile,
-      consoleFile: files.consoleFile,
-      traceEvents: o.traceEvents.get(variant.name) ?? [],
-      defaultMemoryDir: host.runDir,
-      incoming: role === 'dst',
-      ...overrides,
-    });
+    const argv = qemuArgs(launchSettings(o, block, variant, host, planned, role, files, overrides));
     return QemuInstance.launch(host.transport, argv, files, `${role} of migration ${planned.seq}`, qmpTimeoutMs);
   };
   const hostOf = (planned: PlannedMigration, side: 'from' | 'to') => o.hosts[(planned.direction === 0) === (side === 'from') ? 0 : 1];
@@ -225,6 +204,59 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
   return records;
 }
 
+/** Where one QEMU process keeps its socket, trace, console and stderr on its host. */
+export function qemuFiles(host: EngineHost, planned: PlannedMigration, role: 'src' | 'dst') {
+  const base = `${fileSlug(planned)}-${role}-${host.name}`;
+  return {
+    qmpSocket: join(host.runDir, 'sock', `${String(planned.seq).padStart(4, '0')}-${role}.sock`),
+    traceFile: join(host.runDir, 'traces', `${base}.log`),
+    consoleFile: join(host.runDir, 'console', `${base}.log`),
+    stderrFile: join(host.runDir, 'stderr', `${base}.log`),
+  };
+}
+
+/** One QEMU launch of a migration (pure): the run and `plan` both build command lines from it. */
+export function launchSettings(
+  o: Pick<EngineOptions, 'binaries' | 'profile' | 'accel' | 'traceEvents'>,
+  block: Pick<Block, 'cell'>,
+  variant: Variant,
+  host: EngineHost,
+  planned: PlannedMigration,
+  role: 'src' | 'dst',
+  files: ReturnType<typeof qemuFiles>,
+  overrides: Partial<QemuLaunch> = {},
+): QemuLaunch {
+  return {
+    binary: o.binaries.get(variant.name)!,
+    variant,
+    vm: o.profile.vm,
+    vmSize: block.cell.vmSize,
+    queuePairs: block.cell.queuePairs,
+    accel: o.accel,
+    name: `vdpa-bench-${planned.seq}-${role}`,
+    qmpSocket: files.qmpSocket,
+    traceFile: files.traceFile,
+    consoleFile: files.consoleFile,
+    traceEvents: o.traceEvents.get(variant.name) ?? [],
+    defaultMemoryDir: host.runDir,
+    incoming: role === 'dst',
+    ...overrides,
+  };
+}
+
+/** The QMP commands of one migration in the order the engine sends them (also what `plan` prints). */
+export function migrationQmpCommands(variant: Variant, destinationAddress: string) {
+  const capabilities = Object.entries({ events: true, ...variant.capabilities }).map(([capability, state]) => ({ capability, state }));
+  const setUp: { execute: string; arguments: Record<string, unknown> }[] = [{ execute: 'migrate-set-capabilities', arguments: { capabilities } }];
+  if (Object.keys(variant.parameters).length > 0) setUp.push({ execute: 'migrate-set-parameters', arguments: variant.parameters });
+  return {
+    /** Sent to both sides. */
+    setUp,
+    incoming: { execute: 'migrate-incoming', arguments: { uri: `tcp:${destinationAddress}:0` } },
+    migrate: (port: string) => ({ execute: 'migrate', arguments: { uri: `tcp:${destinationAddress}:${port}` } }),
+  };
+}
+
 async function requireRunning(instance: QemuInstance, what: string): Promise<void> {
   const status = await instance.status();
   if (DEAD_GUEST_STATES.has(status)) throw new MigrationFailure(`${what}: guest is ${status} on ${instance.host.hostName}`, 'failed');
@@ -232,16 +264,14 @@ async function requireRunning(instance: QemuInstance, what: string): Promise<voi
 }
 
 async function migrate(source: QemuInstance, destination: QemuInstance, variant: Variant, to: EngineHost, timeoutMs: number, signal?: AbortSignal): Promise<MigrationTiming> {
-  const capabilities = Object.entries({ events: true, ...variant.capabilities }).map(([capability, state]) => ({ capability, state }));
+  const commands = migrationQmpCommands(variant, to.migrationAddress);
   const setUp = async (q: QemuInstance) => {
-    await q.qmp.execute('migrate-set-capabilities', { capabilities });
-    if (Object.keys(variant.parameters).length > 0) await q.qmp.execute('migrate-set-parameters', variant.parameters);
+    for (const c of commands.setUp) await q.qmp.execute(c.execute, c.arguments);
   };
   await Promise.all([setUp(source), setUp(destination)]);
   const sourceMark = source.qmp.events.length;
   const destinationMark = destination.qmp.events.length;
-  const port = 0;
-  await destination.qmp.execute('migrate-incoming', { uri: `tcp:${to.migrationAddress}:${port}` });
+  await destination.qmp.execute(commands.incoming.execute, commands.incoming.arguments);
   const listening = await destination.qmp.execute<QueryMigrate>('query-migrate');
   const actualPort = listening['socket-address']?.find((a) => a.port)?.port;
   if (!actualPort) throw new MigrationFailure('destination did not report the port it listens on (query-migrate has no socket-address)');
@@ -252,7 +282,8 @@ async function migrate(source: QemuInstance, destination: QemuInstance, variant:
     : undefined;
   pauseHandler?.catch(() => undefined);
 
-  await source.qmp.execute('migrate', { uri: `tcp:${to.migrationAddress}:${actualPort}` });
+  const migrateCommand = commands.migrate(actualPort);
+  await source.qmp.execute(migrateCommand.execute, migrateCommand.arguments);
   const finished = source.qmp.waitForEvent(isMigration(['completed', 'failed', 'cancelled']), timeoutMs, 'migration completion', sourceMark);
   const aborted = new Promise<never>((_, reject) => {
     if (!signal) return;
@@ -343,6 +374,8 @@ async function buildRecord(
     primary: o.metrics.primary,
     clockOffsetUs: clock.offsetUs,
     windows: record.windows,
+    queuePairs: planned.cell.queuePairs,
+    destinationQmpReadyMs,
   });
   Object.assign(record, analysis);
   return record;

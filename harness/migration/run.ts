@@ -14,6 +14,7 @@ import type { Profile } from '../profile/schema.ts';
 import { parseSize } from '../profile/size.ts';
 import { newRunId, RunStore } from '../results/store.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
+import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
 import { runSchedule, RunInterrupted, type EngineHost, type ProgressSink } from './engine.ts';
 import { buildSchedule, type Block } from './schedule.ts';
 
@@ -96,21 +97,26 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
   const hosts: [EngineHost, EngineHost] = [engineHost(nameA), engineHost(nameB)];
 
   const startedAt = new Date().toISOString();
+  let lab: PreparedLab | undefined;
   try {
+    if (needsLab(profile, selection)) {
+      lab = await prepareLab(profile, loaded.file, transports, selection, metrics, [nameA, nameB], (line) => options.progress.note(line));
+    }
     const facts = await Promise.all([...transports.values()].map(gatherHostFacts));
     const binaries = new Map<string, string>();
     const traceEvents = new Map<string, string[]>();
     const variantFacts: VariantFacts[] = [];
     for (const name of selection.variants) {
       const variant = profile.variants.find((v) => v.name === name)!;
-      const binary = variant.qemu.binary ?? 'qemu-system-x86_64';
+      const binary = lab?.binaries.get(name) ?? variant.qemu.binary ?? 'qemu-system-x86_64';
       binaries.set(name, binary);
       const qemuVersions: Record<string, string> = {};
-      const enabled = new Set(metrics.traceEvents);
+      const wanted = lab?.traceEvents ?? metrics.traceEvents;
+      const enabled = new Set(wanted);
       const missing = new Set<string>();
       for (const [hostName, transport] of transports) {
         qemuVersions[hostName] = await qemuVersion(transport, binary);
-        const known = availableTraceEvents(metrics.traceEvents, await qemuTraceEvents(transport, binary));
+        const known = availableTraceEvents(wanted, await qemuTraceEvents(transport, binary));
         for (const m of known.missing) {
           enabled.delete(m);
           missing.add(m);
@@ -154,6 +160,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
       setup: { nic: profile.vm.nic.kind === 'none' && selection.queuePairs.every((q) => q === null) ? 'no NIC' : undefined, queuePairs: selection.queuePairs },
       pair: [nameA, nameB],
       schedule: { blocks: blocks.length, migrations: blocks.reduce((n, b) => n + b.migrations.length, 0) },
+      ...(lab ? { lab: lab.manifest } : {}),
     };
     await store.writeManifest(manifest);
     let records: IterationRecord[] = [];
@@ -166,6 +173,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
         binaries,
         traceEvents,
         metrics,
+        hooks: lab?.hooks,
         clock: options.clock ?? exchangeClock(),
         progress: options.progress,
         signal: options.signal,
@@ -182,6 +190,8 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
     }
     return { dir: store.dir, manifest, records };
   } finally {
+    const leftovers = await lab?.teardown().catch((error: Error) => [error.message]);
+    if (leftovers?.length) options.progress.note(`teardown could not undo: ${leftovers.join('; ')}`);
     await Promise.allSettled(hosts.map((h) => collectHostLogs(h, store.dir)));
     await Promise.allSettled([...hosts.map((h) => h.transport.run(['rm', '-rf', '--', h.runDir], { allowFailure: true }))]);
     await Promise.allSettled([...transports.values()].map((t) => t.close()));

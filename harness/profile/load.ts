@@ -150,6 +150,11 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
     profile.hosts.forEach((h, i) => {
       if (!h.vdpa) problems.push({ path: ['hosts', i], message: 'the matrix uses vDPA queue pairs, so this host needs a vdpa: section' });
     });
+    const [a, b] = pairHosts(profile);
+    const shared = profile.hosts.findIndex((h) => h.name === a);
+    if (a === b && shared !== -1 && profile.hosts[shared].vdpa && profile.hosts[shared].vdpa!.devices.length < 2) {
+      problems.push({ path: ['hosts', shared, 'vdpa', 'devices'], message: `source and destination both run on ${a}: it needs two vDPA devices (a vhost-vdpa device opens once)` });
+    }
   }
   for (const [i, size] of profile.matrix.vmSizes.entries()) {
     if (profile.matrix.vmSizes.indexOf(size) !== i) problems.push({ path: ['matrix', 'vmSizes', i], message: `duplicate VM size "${size}"` });

@@ -1,0 +1,80 @@
+/**
+ * The vDPA lab around a run: which steps and checks each host gets, which /dev/vhost-vdpa-N each
+ * QEMU process opens, and the engine hook that hands it to the launch. Pure where it can be, so
+ * `plan` and `run` share it.
+ */
+import type { MigrationHooks } from '../migration/engine.ts';
+import type { PlannedMigration } from '../migration/schedule.ts';
+import type { MetricRule } from '../metrics/rules.ts';
+import type { Host, Profile } from '../profile/schema.ts';
+import { parseSize } from '../profile/size.ts';
+import type { EventRequirement } from '../provision/preflight.ts';
+import { vdpaSetupSteps, type ProvisionStep } from '../provision/steps.ts';
+
+export type VdpaHost = Host & { vdpa: NonNullable<Host['vdpa']> };
+
+export function isVdpaProfile(profile: Profile, queuePairs: readonly (number | null)[] = profile.matrix.queuePairs): boolean {
+  return profile.vm.nic.kind === 'vdpa' || queuePairs.some((q) => q !== null);
+}
+
+/**
+ * The queue-pair count devices are created with (`vdpa dev add ... max_vqp`). A device's count is
+ * fixed at creation, so one run covers one count.
+ */
+export function deviceQueuePairs(queuePairs: readonly (number | null)[]): number | null {
+  const counts = [...new Set(queuePairs.filter((q): q is number => q !== null))];
+  if (counts.length > 1) throw new Error(`matrix.queuePairs has ${counts.join(', ')}: vDPA devices are created with one max_vqp per run; run once per queue-pair count (a profile per count)`);
+  return counts[0] ?? null;
+}
+
+/** Source clones and installed QEMU builds: kept across runs (run directories are not). */
+export function buildRoot(host: Pick<Host, 'workdir'>): string {
+  return `${host.workdir.replace(/\/+$/, '')}/qemu-builds`;
+}
+
+export function largestGuestBytes(vmSizes: readonly string[]): number {
+  return Math.max(...vmSizes.map(parseSize));
+}
+
+export function hostSetupSteps(host: VdpaHost, profile: Profile, queuePairs: number | null): ProvisionStep[] {
+  return vdpaSetupSteps({ config: host.vdpa, vm: profile.vm, queuePairs });
+}
+
+/**
+ * Which of a host's vDPA devices a QEMU process opens. A vhost-vdpa device opens once, and on a
+ * host that is both source and destination the outgoing QEMU still holds its device while the
+ * incoming one starts: alternate by migration number (the destination of migration k becomes the
+ * source of k+1, so it keeps the device it was given).
+ */
+export function deviceFor(devices: readonly string[], sameHost: boolean, planned: Pick<PlannedMigration, 'seq'>, role: 'src' | 'dst'): string {
+  if (!sameHost) return devices[0];
+  if (devices.length < 2) throw new Error('source and destination run on the same host: it needs two vDPA devices (a vhost-vdpa device opens once)');
+  const index = role === 'dst' ? planned.seq : planned.seq - 1;
+  return devices[((index % 2) + 2) % 2];
+}
+
+/** Launch hook: gives each QEMU process its /dev/vhost-vdpa-N (resolved at set-up, or a placeholder for plan). */
+export function vdpaLaunchHook(devicePaths: ReadonlyMap<string, ReadonlyMap<string, string>>, sameHost: boolean, hosts: readonly VdpaHost[]): MigrationHooks {
+  return {
+    launch({ host, role, planned }) {
+      const config = hosts.find((h) => h.name === host.name);
+      if (!config) throw new Error(`host ${host.name} has no vdpa section`);
+      const name = deviceFor(config.vdpa.devices.map((d) => d.name), sameHost, planned, role);
+      const path = devicePaths.get(host.name)?.get(name);
+      if (!path) throw new Error(`${host.name}: no /dev/vhost-vdpa-* known for vDPA device ${name}`);
+      return { vhostVdpaDevice: path };
+    },
+  };
+}
+
+/** For each used metric, each endpoint needs at least one of its candidate events in the binary. */
+export function eventRequirements(names: readonly string[], rules: Readonly<Record<string, MetricRule>>): EventRequirement[] {
+  const out: EventRequirement[] = [];
+  for (const name of names) {
+    const rule = rules[name];
+    if (!rule) continue;
+    out.push({ purpose: `the ${name} metric's start`, anyOf: rule.start.candidates.map((c) => c.event) });
+    out.push({ purpose: `the ${name} metric's end`, anyOf: rule.end.candidates.map((c) => c.event) });
+  }
+  return out;
+}

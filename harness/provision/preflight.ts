@@ -1,0 +1,260 @@
+/**
+ * Preflight: read-only checks that say, one clear message per missing piece, why a host cannot
+ * run the profile. `beforeSetup` runs before anything on the host changes; `afterSetup` verifies
+ * what set-up was meant to produce; the QEMU checks run once each variant's binary is known.
+ */
+import type { RunResult } from '../hosts/transport.ts';
+import { parseSize } from '../profile/size.ts';
+import { parseTraceLine } from '../traces/parse.ts';
+import type { HostTransport } from '../hosts/transport.ts';
+import { argv, runCommand, script, type HostCommand } from './command.ts';
+import { hugepageSysfsPath, modulesFor, parseEswitchMode, type VdpaHostConfig } from './steps.ts';
+
+export interface HostCheck {
+  name: string;
+  command: HostCommand;
+  /** null when the check passes, else the message a lab engineer acts on. */
+  evaluate(result: RunResult): string | null;
+}
+
+const HAS_TOOL = String.raw`command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] && echo yes || echo no`;
+
+function toolCheck(tool: string, hint: string): HostCheck {
+  return {
+    name: `${tool} tool`,
+    command: script(HAS_TOOL, [tool]),
+    evaluate: (r) => (r.stdout.trim() === 'yes' ? null : `the ${tool} command is missing (${hint})`),
+  };
+}
+
+const MODULE_AVAILABLE = String.raw`
+name=$(printf '%s' "$1" | tr - _)
+if [ -d "/sys/module/$name" ]; then echo loaded
+elif modinfo "$1" >/dev/null 2>&1; then echo installed
+else echo missing; fi
+`;
+
+const MODULE_HINTS: Record<string, string> = {
+  vdpa: 'CONFIG_VDPA',
+  vhost_vdpa: 'CONFIG_VHOST_VDPA',
+  mlx5_vdpa: 'CONFIG_MLX5_VDPA_NET',
+  vdpa_sim_net: 'CONFIG_VDPA_SIM_NET; Debian does not build it: build it out of tree and load it before the run',
+  vduse: 'CONFIG_VDPA_USER',
+};
+
+function moduleCheck(module: string): HostCheck {
+  return {
+    name: `module ${module}`,
+    command: script(MODULE_AVAILABLE, [module]),
+    evaluate: (r) => (r.stdout.trim() === 'missing' ? `kernel module ${module} is neither loaded nor installed for the running kernel (${MODULE_HINTS[module] ?? 'not built'})` : null),
+  };
+}
+
+const PCI_PRESENT = String.raw`[ -d "/sys/bus/pci/devices/$1" ] && echo yes || echo no`;
+
+const MEMLOCK = String.raw`ulimit -l`;
+
+/** RLIMIT_MEMLOCK in KiB, or Infinity for "unlimited". */
+export function parseMemlock(text: string): number {
+  const t = text.trim();
+  return t === 'unlimited' ? Infinity : Number(t);
+}
+
+export function memlockCheck(guestBytes: number): HostCheck {
+  return {
+    name: 'memlock limit',
+    command: script(MEMLOCK),
+    evaluate: (r) => {
+      const kib = parseMemlock(r.stdout);
+      if (kib === Infinity) return null;
+      if (Number.isNaN(kib)) return `cannot read the memlock limit (ulimit -l printed "${r.stdout.trim()}")`;
+      return kib * 1024 >= guestBytes
+        ? null
+        : `memlock limit is ${kib} KiB but vhost-vDPA pins all guest memory (${guestBytes / 2 ** 30} GiB): set it to unlimited (ulimit -l unlimited, or memlock in /etc/security/limits.conf)`;
+    },
+  };
+}
+
+export interface PreflightInput {
+  config: VdpaHostConfig;
+  /** The largest guest this host will run, bytes. */
+  largestGuestBytes: number;
+}
+
+export function beforeSetupChecks({ config, largestGuestBytes }: PreflightInput): HostCheck[] {
+  const checks: HostCheck[] = [toolCheck('vdpa', 'install iproute2 with the vdpa tool'), toolCheck('modprobe', 'install kmod')];
+  if (config.driver === 'mlx5_vdpa') checks.push(toolCheck('devlink', 'install iproute2'));
+  for (const module of modulesFor(config)) checks.push(moduleCheck(module));
+  if (config.pf) {
+    const pf = config.pf;
+    checks.push({
+      name: `PF ${pf}`,
+      command: script(PCI_PRESENT, [pf]),
+      evaluate: (r) => (r.stdout.trim() === 'yes' ? null : `PCI device ${pf} (the profile's pf) does not exist on this host`),
+    });
+  }
+  checks.push(memlockCheck(largestGuestBytes));
+  return checks;
+}
+
+const VHOST_VDPA_CHARDEV = String.raw`
+for d in "/sys/bus/vdpa/devices/$1"/vhost-vdpa-*; do
+  [ -e "$d" ] || continue
+  n=$(basename "$d")
+  if [ -c "/dev/$n" ]; then echo "/dev/$n"; exit 0; fi
+done
+echo missing
+`;
+
+/** Prints the device's /dev/vhost-vdpa-N (or "missing"): the kernel numbers them in creation order. */
+export function vhostVdpaDeviceCommand(name: string): HostCommand {
+  return script(VHOST_VDPA_CHARDEV, [name]);
+}
+
+export function afterSetupChecks({ config, largestGuestBytes }: PreflightInput): HostCheck[] {
+  const checks: HostCheck[] = [
+    {
+      name: `management device ${config.managementDevice}`,
+      command: argv(['vdpa', '-j', 'mgmtdev', 'show'], { allowFailure: true }),
+      evaluate: (r) => {
+        const listed = parseMgmtdevs(r.stdout);
+        return listed.includes(config.managementDevice) ? null : `vdpa mgmtdev show does not list ${config.managementDevice} (it lists: ${listed.join(', ') || 'nothing'})`;
+      },
+    },
+  ];
+  if (config.driver === 'mlx5_vdpa' && config.pf) {
+    const dev = `pci/${config.pf}`;
+    checks.push({
+      name: `eswitch mode of ${config.pf}`,
+      command: argv(['devlink', '-j', 'dev', 'eswitch', 'show', dev], { allowFailure: true }),
+      evaluate: (r) => {
+        const mode = parseEswitchMode(r.stdout, dev);
+        return mode === 'switchdev' ? null : `eswitch of ${config.pf} is in ${mode ?? 'an unknown'} mode, vDPA on mlx5 needs switchdev`;
+      },
+    });
+    if (config.vfCount !== undefined) {
+      const want = config.vfCount;
+      checks.push({
+        name: `VF count of ${config.pf}`,
+        command: argv(['cat', `/sys/bus/pci/devices/${config.pf}/sriov_numvfs`], { allowFailure: true }),
+        evaluate: (r) => (Number(r.stdout.trim()) === want ? null : `${config.pf} has ${r.stdout.trim() || 'no'} VFs, the profile wants ${want}`),
+      });
+    }
+  }
+  if (config.hugepages) {
+    const { size, count } = config.hugepages;
+    const pageBytes = parseSize(size);
+    const needed = Math.ceil(largestGuestBytes / pageBytes);
+    checks.push({
+      name: `free ${size} hugepages`,
+      command: argv(['cat', hugepageSysfsPath(size).replace('nr_hugepages', 'free_hugepages')], { allowFailure: true }),
+      evaluate: (r) => {
+        const free = Number(r.stdout.trim());
+        if (r.exitCode !== 0) return `this kernel has no ${size} hugepages (${r.stderr.trim()})`;
+        if (free >= needed) return null;
+        return `${free} free ${size} hugepages, the largest guest needs ${needed} (profile reserves ${count}); reserve them at boot (hugepagesz=${size} hugepages=${count}) if the kernel cannot allocate them at run time`;
+      },
+    });
+  }
+  for (const device of config.devices) {
+    checks.push({
+      name: `/dev/vhost-vdpa-* of ${device.name}`,
+      command: vhostVdpaDeviceCommand(device.name),
+      evaluate: (r) => (r.stdout.trim().startsWith('/dev/') ? null : `no /dev/vhost-vdpa-* character device for ${device.name} (is it bound to vhost_vdpa?)`),
+    });
+  }
+  return checks;
+}
+
+/** `vdpa -j mgmtdev show`: {"mgmtdev":{"pci/0000:3b:00.2":{...},"vdpasim_net":{...}}}. */
+export function parseMgmtdevs(json: string): string[] {
+  try {
+    return Object.keys((JSON.parse(json) as { mgmtdev?: Record<string, unknown> }).mgmtdev ?? {});
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The events a metric endpoint can use: at least one candidate of each group must exist in the
+ * binary (fallbacks), e.g. [[vhost_vdpa_suspend, vhost_vdpa_reset_device], [..._enable_one, ..._ready]].
+ */
+export interface EventRequirement {
+  purpose: string;
+  anyOf: string[];
+}
+
+export function qemuChecks(binary: string, requirements: readonly EventRequirement[]): HostCheck[] {
+  return [
+    {
+      name: `QEMU ${binary}`,
+      command: argv([binary, '--version'], { allowFailure: true, timeoutMs: 30_000 }),
+      evaluate: (r) => (r.exitCode === 0 ? null : `QEMU binary ${binary} does not run (${(r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.exitCode}`})`),
+    },
+    {
+      name: `trace events of ${binary}`,
+      command: argv([binary, '-trace', 'help'], { allowFailure: true, timeoutMs: 30_000 }),
+      evaluate: (r) => {
+        if (r.exitCode !== 0) return `${binary} -trace help failed (exit ${r.exitCode})`;
+        const known = new Set(r.stdout.split('\n').map((l) => l.trim()));
+        const missing = requirements.filter((q) => !q.anyOf.some((e) => known.has(e)));
+        return missing.length === 0 ? null : missing.map((q) => `${binary} has no trace event ${q.anyOf.join(' or ')} (needed for ${q.purpose})`).join('; ');
+      },
+    },
+    timestampProbe(binary),
+  ];
+}
+
+const QMP_QUIT = '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n';
+
+/**
+ * Starts the binary with no machine and the log backend on stderr, quits over QMP and looks for a
+ * timestamped runstate_set line: a dtrace-only build prints nothing, a build without
+ * `-msg timestamp=on` support prints lines without time.
+ */
+export function timestampProbe(binary: string): HostCheck {
+  return {
+    name: `timestamped trace output of ${binary}`,
+    command: argv([binary, '-machine', 'none', '-nodefaults', '-display', 'none', '-msg', 'timestamp=on', '-trace', 'enable=runstate_set', '-qmp', 'stdio'], {
+      input: QMP_QUIT,
+      allowFailure: true,
+      timeoutMs: 30_000,
+    }),
+    evaluate: (r) => {
+      const lines = r.stderr.split('\n').filter((l) => l.includes('runstate_set'));
+      if (lines.length === 0) return `${binary} wrote no runstate_set trace line with -trace: its trace backend is not "log" (a dtrace build needs trace.backend: stap)`;
+      if (!lines.some((l, i) => parseTraceLine(l, i + 1))) return `${binary} writes trace lines without a wall-clock timestamp ("${lines[0].slice(0, 80)}")`;
+      return null;
+    },
+  };
+}
+
+export function traceFormatOf(stderr: string): string | undefined {
+  for (const [i, l] of stderr.split('\n').entries()) {
+    const e = parseTraceLine(l, i + 1);
+    if (e) return e.format;
+  }
+  return undefined;
+}
+
+export class PreflightError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`preflight found ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`);
+    this.name = 'PreflightError';
+  }
+}
+
+/** Runs every check (none stops the others) and returns one message per failed check. */
+export async function runChecks(host: HostTransport, checks: readonly HostCheck[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const check of checks) {
+    let message: string | null;
+    try {
+      message = check.evaluate(await runCommand(host, check.command));
+    } catch (error) {
+      message = `${check.name}: ${(error as Error).message}`;
+    }
+    if (message) problems.push(`${host.hostName}: ${message}`);
+  }
+  return problems;
+}

@@ -1,0 +1,183 @@
+import test from 'ava';
+import { buildProgram } from '../harness/cli/main.ts';
+import { LocalTransport } from '../harness/hosts/local.ts';
+import { registerTransport } from '../harness/hosts/open.ts';
+import { deviceFor } from '../harness/lab/vdpa.ts';
+import { planRun } from '../harness/plan/plan.ts';
+import { loadProfile, parseProfile } from '../harness/profile/load.ts';
+
+// every local host in this file records what it is asked to execute: plan must ask nothing
+const executed: string[] = [];
+registerTransport('local', (host) => {
+  const real = new LocalTransport(host.name);
+  const refuse = (what: string) => async () => {
+    executed.push(`${host.name}: ${what}`);
+    throw new Error('plan executed a command');
+  };
+  return Object.assign(Object.create(real) as LocalTransport, { run: refuse('run'), script: refuse('script'), start: refuse('start'), readFile: refuse('readFile'), fetchFile: refuse('fetchFile') });
+});
+
+async function plan(file: string, options = {}) {
+  return planRun(await loadProfile(file), options);
+}
+
+function indexOf(text: string, needle: string, from = 0): number {
+  const i = text.indexOf(needle, from);
+  if (i === -1) throw new Error(`plan lacks: ${needle}`);
+  return i;
+}
+
+test('both lab profiles validate', async (t) => {
+  for (const file of ['profiles/cx6dx-lab.yaml', 'profiles/vdpasim.yaml']) {
+    const lines: string[] = [];
+    let code = 0;
+    await buildProgram({ stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) }, (c) => (code = c)).parseAsync(['node', 'vdpa-bench', 'validate', file]);
+    t.is(code, 0, lines.join(''));
+  }
+});
+
+test('cx6dx-lab plan: per host preflight, set-up, both builds, verification; migrations; teardown, in that order', async (t) => {
+  const text = await plan('profiles/cx6dx-lab.yaml');
+  const hostA = indexOf(text, '== host lab-a (ssh) ==');
+  const hostB = indexOf(text, '== host lab-b (ssh) ==');
+  const migrations = indexOf(text, '== migrations (in order) ==');
+  const teardown = indexOf(text, '== teardown ==');
+  t.true(hostA < hostB && hostB < migrations && migrations < teardown);
+  for (const [start, end, host] of [[hostA, hostB, 'lab-a'], [hostB, migrations, 'lab-b']] as const) {
+    const section = text.slice(start, end);
+    const order = ['## 1. preflight', '## 2. set-up', '## 3. QEMU builds', '## 4. verify after set-up', '## 5. host facts'].map((h) => indexOf(section, h));
+    t.deepEqual([...order].sort((a, b) => a - b), order);
+    const ssh = `ssh -l root -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
+    t.true(section.includes(ssh));
+    for (const needle of [
+      "'bash -s -- vhost_vdpa'",
+      "'bash -s -- mlx5_vdpa'",
+      '# memlock limit',
+      `${ssh} 'devlink dev eswitch set pci/0000:3b:00.0 mode switchdev'`,
+      `echo 1 | ${ssh} 'tee /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs'`,
+      `${ssh} 'vdpa dev add name vdpa0 mgmtdev pci/0000:3b:00.2 mac 52:54:00:6d:78:01 max_vqp 8'`,
+      `echo 132 | ${ssh} 'tee /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages'`,
+      `${ssh} 'mount -t hugetlbfs -o pagesize=1G none /dev/hugepages1G'`,
+      "'bash -s -- vdpa0 vhost_vdpa'",
+      '# variant before: https://gitlab.com/qemu-project/qemu.git v10.0.0',
+      '# variant after: https://gitlab.com/qemu-project/qemu.git v10.1.0',
+      '--prefix=/var/tmp/vdpa-bench/qemu-builds/before-KEY',
+      '--prefix=/var/tmp/vdpa-bench/qemu-builds/after-KEY',
+      '--target-list=x86_64-softmmu --enable-trace-backends=log --enable-kvm',
+      'make -j"$(nproc)"',
+      "'/var/tmp/vdpa-bench/qemu-builds/after-KEY/bin/qemu-system-x86_64 -trace help'",
+      '-msg timestamp=on -trace enable=runstate_set -qmp stdio',
+      `${ssh} 'vdpa -j mgmtdev show'`,
+      '# /dev/vhost-vdpa-* of vdpa0',
+    ]) {
+      t.true(section.includes(needle), `${host} section lacks ${needle}`);
+    }
+  }
+  // the seed's matrix: 2 sizes x 2 variants, interleaved, 10 measured + 1 warm-up per boot
+  t.is(text.match(/^### VM boot /gm)!.length, 4);
+  t.is(text.match(/^# migration \d+: /gm)!.length, 44);
+  const firstLaunch = text.slice(migrations).split('\n').find((l) => l.includes('start source'))!;
+  for (const needle of [
+    'before-KEY/bin/qemu-system-x86_64',
+    '-machine q35,memory-backend=mem0 -accel kvm -cpu host -smp 8 -m 39936M',
+    '-object memory-backend-file,id=mem0,size=39936M,mem-path=/dev/hugepages1G,share=on,prealloc=off',
+    '-netdev type=vhost-vdpa,vhostdev=/dev/vhost-vdpa-@vdpa0,id=vdpa0',
+    '-device virtio-net-pci,netdev=vdpa0,disable-legacy=on,mq=on,vectors=18,mac=52:54:00:6d:78:01',
+    '-trace enable=vhost_vdpa_suspend',
+    '-trace enable=vhost_vdpa_set_vring_enable_one',
+    '-trace enable=vhost_vdpa_listener_begin_batch',
+    '-trace enable=vhost_vdpa_dma_map',
+    '-drive file=/mnt/vdpa-lab/images/guest.qcow2,format=qcow2,if=virtio',
+  ]) {
+    t.true(firstLaunch.includes(needle), `first launch lacks ${needle}: ${firstLaunch}`);
+  }
+  t.true(text.includes('size=131072M,mem-path=/dev/hugepages1G'));
+  t.true(text.includes('after-KEY/bin/qemu-system-x86_64'));
+  // ping-pong: back from lab-b to lab-a over lab-a's migration address
+  t.true(text.includes('# migration 2: lab-b -> lab-a'));
+  t.true(text.includes('[lab-a] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.1:0"}}'));
+  t.true(text.includes('[lab-b] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.2:0"}}'));
+  t.true(text.includes('{"execute":"migrate","arguments":{"uri":"tcp:192.168.100.2:<port from query-migrate socket-address>"}}'));
+  t.true(text.includes('"command-line":"logfile /var/tmp/vdpa-bench/RUN_ID/traces/0002-'));
+  const down = text.slice(teardown);
+  t.true(indexOf(down, "'vdpa dev del vdpa0'") < indexOf(down, 'modprobe -r mlx5_vdpa'));
+  t.true(indexOf(down, 'modprobe -r vdpa') < indexOf(down, "'umount /dev/hugepages1G'"));
+  t.true(down.includes("'devlink dev eswitch set pci/0000:3b:00.0 mode PREVIOUS'"));
+});
+
+test('vdpasim plan: one box, two devices that source and destination alternate, no max_vqp', async (t) => {
+  const text = await plan('profiles/vdpasim.yaml');
+  t.true(text.includes('vdpa dev add name vdpa0 mgmtdev vdpasim_net mac 52:54:00:12:34:56\n'));
+  t.true(text.includes('vdpa dev add name vdpa1 mgmtdev vdpasim_net mac 52:54:00:12:34:56\n'));
+  t.false(text.includes('max_vqp'));
+  t.true(text.includes("bash -s -- vdpa_sim_net <<'SCRIPT'"));
+  const starts = text.split('\n').filter((l) => / start (source|destination) /.test(l)).map((l) => /\((vDPA device \w+)\)/.exec(l)![1]);
+  // boot: source vdpa0, destination vdpa1; then each new destination takes the device the old source freed
+  t.deepEqual(starts.slice(0, 4), ['vDPA device vdpa0', 'vDPA device vdpa1', 'vDPA device vdpa0', 'vDPA device vdpa1']);
+  t.true(text.includes('-device virtio-net-pci,netdev=vdpa0,disable-legacy=on -boot n'));
+  t.true(text.includes('-object memory-backend-memfd,id=mem0,size=1024M,share=on'));
+  t.deepEqual(executed, []);
+});
+
+test('device assignment on one host alternates; on two hosts each uses its first device', (t) => {
+  t.is(deviceFor(['a', 'b'], true, { seq: 1 }, 'src'), 'a');
+  t.is(deviceFor(['a', 'b'], true, { seq: 1 }, 'dst'), 'b');
+  t.is(deviceFor(['a', 'b'], true, { seq: 2 }, 'src'), 'b');
+  t.is(deviceFor(['a', 'b'], true, { seq: 2 }, 'dst'), 'a');
+  t.is(deviceFor(['a'], false, { seq: 2 }, 'dst'), 'a');
+  t.throws(() => deviceFor(['a'], true, { seq: 1 }, 'dst'), { message: /needs two vDPA devices/ });
+});
+
+test('hostile profile values stay single words in the plan and never reach a shell unquoted', async (t) => {
+  const hostile = '0000:3b:00.0; touch /tmp/pwned $(id) `id` \'q\' "dq"\nnext';
+  const yaml = `
+name: hostile
+hosts:
+  - name: a
+    transport: { kind: local }
+    workdir: "/var/tmp/x y;$(id)"
+    vdpa:
+      driver: mlx5_vdpa
+      pf: ${JSON.stringify(hostile)}
+      vfCount: 1
+      managementDevice: ${JSON.stringify(`pci/${hostile}`)}
+      devices: [{ name: vdpa0, mac: "52:54:00:00:00:01" }]
+  - name: b
+    transport: { kind: local }
+    vdpa:
+      driver: mlx5_vdpa
+      managementDevice: pci/0000:3b:00.2
+      devices: [{ name: vdpa0, mac: "52:54:00:00:00:01" }]
+variants: [{ name: v, qemu: { binary: "/opt/q emu/$(id)/qemu" } }]
+matrix: { vmSizes: [1G], queuePairs: [2] }
+iterations: 1
+warmup: 0
+design: { order: sequential }
+vm: { cpus: 1 }
+migration: { timeout: 1m }
+trace: { events: [runstate_set] }
+metrics: { primary: runstate }
+`;
+  const profile = parseProfile(yaml, 'hostile.yaml');
+  const text = await planRun({ profile, file: 'hostile.yaml', text: yaml, sha256: '0'.repeat(64) });
+  t.true(text.includes(`apply: devlink dev eswitch set 'pci/0000:3b:00.0; touch /tmp/pwned $(id) \`id\` '\\''q'\\'' "dq"\nnext' mode switchdev\n`));
+  t.true(text.includes(`bash -s -- '0000:3b:00.0; touch /tmp/pwned $(id) \`id\` '\\''q'\\'' "dq"\nnext' <<'SCRIPT'`));
+  t.true(text.includes(`'/opt/q emu/$(id)/qemu' -name vdpa-bench-1-src`));
+  t.true(text.includes(`'/var/tmp/x y;$(id)/RUN_ID/sock'`));
+  t.deepEqual(executed, []);
+});
+
+test('a vDPA lab on one host with one device is a profile error at the device list', (t) => {
+  const yaml = `name: one
+hosts:
+  - name: box
+    vdpa:
+      driver: vdpa_sim_net
+      managementDevice: vdpasim_net
+      devices:
+        - { name: vdpa0, mac: "52:54:00:12:34:56" }
+variants: [{ name: v, qemu: { binary: qemu-system-x86_64 } }]
+matrix: { vmSizes: [1G], queuePairs: [1] }
+`;
+  t.throws(() => parseProfile(yaml, 'one.yaml'), { message: 'one.yaml:8:9 hosts.0.vdpa.devices: source and destination both run on box: it needs two vDPA devices (a vhost-vdpa device opens once)' });
+});
