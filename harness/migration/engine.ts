@@ -192,7 +192,10 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         record = await buildRecord(planned, from, to, sourceTraceHost, current.files.traceFile, timing, clock, o, startedAt, cycleStart, current.qmpReadyMs);
         for (const hook of o.hooks ?? []) await hook.afterMigration?.({ planned, from, to, variant, record, destination: current });
       } catch (error) {
-        if (error instanceof RunInterrupted) throw error;
+        if (error instanceof RunInterrupted) {
+          await destination?.kill();
+          throw error;
+        }
         const reason = error instanceof Error ? error.message : String(error);
         const status = error instanceof MigrationFailure ? error.status : 'failed';
         const sourceTrace = current?.currentTraceFile;
