@@ -91,6 +91,8 @@ export interface LockOptions {
   /** Resume of this run: a stale lock held by the same run id is taken over (and reported). */
   resumeRunId?: string;
   note?: (message: string) => void;
+  /** The profile file, so the advice names the exact command. */
+  profilePath?: string;
 }
 
 /**
@@ -119,13 +121,13 @@ export async function acquireLock(host: HostTransport, workdir: string, owner: O
   if (liveness === 'dead') {
     throw new LabBusyError(
       `${host.hostName}: stale lock ${lockPath}: ${describeHolder(holder)}, and that process is gone. ` +
-        `It was not taken over. Run \`vdpa-bench cleanup <profile>\` to end that run's leftover QEMU processes and clear the lock` +
+        `It was not taken over. Run \`vdpa-bench cleanup ${options.profilePath ?? '<profile>'}\` to end that run's leftover QEMU processes and clear the lock` +
         ` (or \`vdpa-bench run --resume <its run dir>\` to continue it).`,
       holder,
       true,
     );
   }
-  const where = liveness === 'unknown' ? ` (it runs on another controller, ${holder.controller}: check there; \`vdpa-bench cleanup <profile> --break-lock\` clears it once you know it is gone)` : '';
+  const where = liveness === 'unknown' ? ` (it runs on another controller, ${holder.controller}: check there; \`vdpa-bench cleanup ${options.profilePath ?? '<profile>'} --break-lock\` clears it once you know it is gone)` : '';
   throw new LabBusyError(`${host.hostName}: the lab is busy: ${describeHolder(holder)}${where}`, holder, false);
 }
 
