@@ -170,6 +170,8 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       let timing: MigrationTiming = {};
       let clock: ClockOffset = { offsetUs: 0, uncertaintyUs: 0, method: 'unmeasured' };
       let record: IterationRecord;
+      // this migration's trace files, kept apart from `current`, which moves to the destination on success
+      const tracePaths: { source?: string; destination?: string } = {};
       try {
         if (!current || current.host !== from.transport) {
           await current?.kill();
@@ -182,6 +184,8 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         destination = await launch(to, planned, 'dst');
         clock = await o.clock.estimate(from.transport, to.transport);
         for (const hook of o.hooks ?? []) await hook.beforeMigration?.({ planned, from, to, variant, source: current, destination });
+        tracePaths.source = current.currentTraceFile;
+        tracePaths.destination = destination.files.traceFile;
         timing = await migrate(current, destination, variant, to, timeoutMs, o.signal);
         await requireRunning(destination, 'destination after migration');
         clock = await estimateAfterMigration(o.clock, clock, from.transport, to.transport);
@@ -198,8 +202,8 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         }
         const reason = error instanceof Error ? error.message : String(error);
         const status = error instanceof MigrationFailure ? error.status : 'failed';
-        const sourceTrace = current?.currentTraceFile;
-        const destinationTrace = destination?.files.traceFile;
+        const sourceTrace = tracePaths.source ?? current?.currentTraceFile;
+        const destinationTrace = tracePaths.destination ?? destination?.files.traceFile;
         const stderr = [await current?.stderrTail(), await destination?.stderrTail()].filter(Boolean).join(' | ');
         await Promise.allSettled([current?.kill(), destination?.kill()]);
         current = undefined;
