@@ -173,10 +173,12 @@ for owner in "$workdir"/*/vdpa-bench-owner.json; do
   [ -f "$owner" ] || continue
   printf 'OWNER\t%s\t%s\n' "$(dirname -- "$owner")" "$(tr -d '\n\t' < "$owner")"
 done
-for d in /proc/[0-9]*; do
+# one grep over every command line (NUL-separated arguments as records), then only the matches are looked at
+grep -lzF -- "$workdir/" /proc/[0-9]*/cmdline 2>/dev/null | while IFS= read -r f; do
+  d=$(dirname -- "$f")
   [ "$(stat -c %u "$d" 2>/dev/null)" = "$uid" ] || continue
-  cmd=$(tr '\0\n\t' '   ' < "$d/cmdline" 2>/dev/null) || continue
-  case $cmd in *"$workdir"/*) printf 'PROC\t%s\t%s\n' "$(basename -- "$d")" "$cmd" ;; esac
+  cmd=$(tr '\0\n\t' '   ' < "$f" 2>/dev/null) || continue
+  printf 'PROC\t%s\t%s\n' "$(basename -- "$d")" "$cmd"
 done
 `;
 
