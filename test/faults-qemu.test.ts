@@ -91,7 +91,8 @@ test('a migration that cannot converge is cancelled at its timeout; K in a row a
 matrix: { vmSizes: [256M] }
 iterations: 3
 warmup: 0
-migration: { timeout: 10s, maxConsecutiveFailures: 2 }
+# generous: a loaded CI machine can take over 10 s for a healthy 256M migration under TCG
+migration: { timeout: 25s, maxConsecutiveFailures: 2 }
 `,
   );
   const loaded = await loadProfile(lab.profilePath);
@@ -100,13 +101,14 @@ migration: { timeout: 10s, maxConsecutiveFailures: 2 }
   const { records } = await readIterations(outcome.dir);
   const stuck = records.filter((r) => r.variant === 'stuck');
   t.deepEqual(stuck.map((r) => r.status), ['failed', 'failed'], 'the third stuck migration is never started');
-  for (const r of stuck) t.regex(r.reason!, /did not complete within 10 s: cancelled/);
-  t.deepEqual(records.filter((r) => r.variant === 'precopy').map((r) => r.status), ['ok', 'ok', 'ok']);
+  for (const r of stuck) t.regex(r.reason!, /did not complete within 25 s: cancelled/);
+  const precopy = records.filter((r) => r.variant === 'precopy');
+  t.deepEqual(precopy.map((r) => r.status), ['ok', 'ok', 'ok'], precopy.map((r) => r.reason).join('\n'));
   const abandoned = outcome.manifest.abandonedCells as { cell: { variant: string }; reason: string; afterSeq: number }[];
   t.is(abandoned.length, 1);
   t.is(abandoned[0].cell.variant, 'stuck');
   t.is(abandoned[0].afterSeq, 2);
-  t.regex(abandoned[0].reason, /2 migrations in a row not ok .*did not complete within 10 s/);
+  t.regex(abandoned[0].reason, /2 migrations in a row not ok .*did not complete within 25 s/);
   t.true(notes.some((n) => n.includes('abandoned')));
   const manifest = JSON.parse(await readFile(join(outcome.dir, 'manifest.json'), 'utf8'));
   t.deepEqual(manifest.abandonedCells, abandoned, 'the manifest on disk names the abandoned cell');
