@@ -23,14 +23,34 @@ test('Mann–Whitney: exact small-sample p-values and the normal approximation a
   t.is(r.pValue, 0.05);
   t.is(mannWhitney([4, 5, 6], [1, 2, 3], 'less').pValue, 1);
   t.is(mannWhitney([4, 5, 6], [1, 2, 3]).pValue, 0.1);
-  // ties take the normal path: U = 3 wins + 3 ties × ½; z = (4.5 − 15 + 0.5) / √29.59 → p ≈ 0.033
-  const tied = mannWhitney([1, 2, 3, 4, 5], [3, 4, 5, 6, 7, 8], 'less');
-  t.is(tied.method, 'normal');
+  // ties keep an exact p (mid-ranks): checked against brute-force enumeration of all C(11,5) splits
+  const a = [1, 2, 3, 4, 5];
+  const b = [3, 4, 5, 6, 7, 8];
+  const tied = mannWhitney(a, b, 'less');
+  t.is(tied.method, 'exact (mid-ranks, ties)');
   t.is(tied.u, 4.5);
-  t.true(Math.abs(tied.pValue - 0.033) < 0.001, String(tied.pValue));
+  const pooled = [...a, ...b];
+  const uOf = (xs: number[], ys: number[]) => xs.reduce((s, x) => s + ys.reduce((q, y) => q + (x > y ? 1 : x === y ? 0.5 : 0), 0), 0);
+  let atMost = 0;
+  let all = 0;
+  const choose = (start: number, picked: number[]) => {
+    if (picked.length === a.length) {
+      all++;
+      const rest = pooled.filter((_, i) => !picked.includes(i));
+      if (uOf(picked.map((i) => pooled[i]), rest) <= 4.5) atMost++;
+      return;
+    }
+    for (let i = start; i < pooled.length; i++) choose(i + 1, [...picked, i]);
+  };
+  choose(0, []);
+  t.true(Math.abs(tied.pValue - atMost / all) < 1e-12, `${tied.pValue} vs ${atMost}/${all}`);
+  // large samples: the normal approximation, one-sided
+  const big = mannWhitney(Array.from({ length: 60 }, (_, i) => i + 10), Array.from({ length: 60 }, (_, i) => i), 'greater');
+  t.is(big.method, 'normal approximation');
+  t.true(big.pValue < 0.01 && big.pValue > 0);
   // exact, no ties, m=n=5: U = 3 (5>4, 7>4, 7>6); P(U ≤ 3) = (1+1+2+3)/252
   t.is(mannWhitney([1, 2, 3, 5, 7], [4, 6, 8, 9, 10], "less").pValue, 7 / 252);
-  t.throws(() => mannWhitney([], [1]), { message: /non-empty/ });
+  t.throws(() => mannWhitney([], [1], 'greater'), { message: /non-empty/ });
 });
 
 test('change points: a lasting step is found where it starts; one noisy night is not', (t) => {

@@ -35,7 +35,7 @@ export interface CellVerdict {
   baseline: { nights: string[]; n: number; medianMs: number | null };
   changePct: number | null;
   pValue: number | null;
-  test?: 'exact' | 'normal';
+  test?: string;
   changePoints: { runId: string; startedAt: string; beforeMedianMs: number; afterMedianMs: number; changePct: number; pValue: number }[];
   abandoned?: string;
 }
