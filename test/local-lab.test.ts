@@ -12,7 +12,7 @@ import { parseTrace } from '../harness/traces/parse.ts';
 import { lastLine, vdpaBench } from './helpers/cli.ts';
 import { processesMatching } from './helpers/processes.ts';
 
-test('local lab: back-to-back migrations of both variants, downtimes match the raw traces', async (t) => {
+test.serial('local lab: back-to-back migrations of both variants, downtimes match the raw traces', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'vb-local-'));
   const r = await vdpaBench(['run', 'profiles/local.yaml', '--vm-size', '512M', '--iterations', '2', '--warmup', '1', '--out', out]);
   t.is(r.exitCode, 0, r.stderr);
@@ -61,7 +61,7 @@ test('local lab: back-to-back migrations of both variants, downtimes match the r
   t.deepEqual(await processesMatching(manifest.runId), [], 'no QEMU of this run is left');
 });
 
-test('local lab: a migration past its timeout is cancelled, a paused guest is refused, the run goes on', async (t) => {
+test.serial('local lab: a migration past its timeout is cancelled, a paused guest is refused, the run goes on', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'vb-faults-'));
   const profile = join(out, 'faults.yaml');
   await writeFile(

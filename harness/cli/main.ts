@@ -17,6 +17,9 @@ import { formatTraceTime, parseTrace } from '../traces/parse.ts';
 import { ConsoleProgress, formatMs } from './progress.ts';
 import { ensureLocalQemu } from './qemu-install.ts';
 import { reportCommands, writeRunReports } from './report-commands.ts';
+import { installInterruptHandlers, parseShardOption, registerLabCommands, resolveRunProfile } from './lab-commands.ts';
+import { LabBusyError } from '../lab/ownership.ts';
+import { ResumeError } from '../lab/resume.ts';
 
 export class UsageError extends Error {}
 
@@ -47,7 +50,7 @@ export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: str
   program
     .command('run')
     .description('Run the benchmark a profile describes and write a results directory (printed as the last line of stdout)')
-    .argument('<profile>', 'lab profile (YAML), e.g. profiles/local.yaml')
+    .argument('[profile]', 'lab profile (YAML), e.g. profiles/local.yaml (with --resume: default the one the run used)')
     .option('-n, --iterations <n>', 'measured migrations per cell (overrides the profile)', positiveInt)
     .option('--warmup <n>', 'warm-up migrations per VM boot (overrides the profile)', nonNegativeInt)
     .option('--vm-size <size>', 'only this VM size (repeatable), e.g. --vm-size 1G', collect)
@@ -55,6 +58,8 @@ export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: str
     .option('-o, --out <dir>', 'parent directory of the run directory', 'results')
     .option('--reports <dir>', 'parent directory of the reports written at the end (<dir>/<run-id>/)', 'reports')
     .option('--no-report', 'do not write reports at the end')
+    .option('--resume <run-dir>', 'continue an interrupted run: same profile (checked by sha256), same options, completed migrations not repeated')
+    .option('--shard <i/n>', 'run only slice i of n of the schedule (whole VM boots, dealt round-robin); combine with `merge`')
     .addHelpText('after', `
 A run boots the guest on the first host of the profile's pair and migrates it back and forth
 (A→B, B→A, ...). Each migration gets a fresh destination QEMU started with -incoming defer, and
@@ -65,11 +70,23 @@ Output, in <out>/<run-id>/:
   iterations.ndjson   one JSON line per migration, written as each one finishes
   traces/             the raw trace files each migration used
 
+One run per lab at a time: each host's workdir holds vdpa-bench.lock while a run goes. Ctrl-C
+(or SIGTERM) stops after ending the QEMU processes and marks the run interrupted; a second
+Ctrl-C forces. A run killed outright is continued with --resume; \`vdpa-bench cleanup\` ends
+what it left on the hosts.
+
 Examples:
   vdpa-bench run profiles/local.yaml
-  vdpa-bench run profiles/local.yaml --vm-size 1G --iterations 3 --warmup 0`)
-    .action(async (profilePath: string, opts) => {
+  vdpa-bench run profiles/local.yaml --vm-size 1G --iterations 3 --warmup 0
+  vdpa-bench run --resume results/local-20250101-010203-abcd
+  vdpa-bench run profiles/lab.yaml --shard 2/4`)
+    .action(async (profileArg: string | undefined, opts) => {
+      const profilePath = await resolveRunProfile(profileArg, opts.resume);
       const loaded = await loadProfile(profilePath);
+      const shard = opts.shard ? parseShardOption(opts.shard) : undefined;
+      if (opts.resume && (opts.iterations !== undefined || opts.warmup !== undefined || opts.vmSize || opts.variant || shard)) {
+        throw new UsageError('--resume repeats the options the run started with (from its manifest): drop -n/--warmup/--vm-size/--variant/--shard');
+      }
       for (const variant of loaded.profile.variants) {
         const usesLocal = loaded.profile.hosts.some((h) => h.transport.kind !== 'ssh');
         if (usesLocal && variant.qemu.binary && !variant.qemu.chroot) {
@@ -77,20 +94,7 @@ Examples:
           if (problem) throw new UsageError(problem);
         }
       }
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        interrupts++;
-        if (interrupts === 1) {
-          out.stderr(`\n${signal}: stopping after cleaning up (QEMU processes are ended, results kept). Press Ctrl-C again to force.\n`);
-          controller.abort();
-        } else {
-          out.stderr(`${signal} again: forcing exit\n`);
-          process.exit(130);
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const interruption = installInterruptHandlers(out.stderr, profilePath);
       const progress = new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations);
       try {
         const outcome = await runBenchmark(loaded, {
@@ -100,8 +104,10 @@ Examples:
           variants: opts.variant,
           outDir: opts.out,
           progress,
-          signal: controller.signal,
+          signal: interruption.signal,
           command: process.argv.slice(1),
+          resumeDir: opts.resume,
+          shard,
         });
         const counts = { ok: 0, failed: 0, invalid: 0 };
         for (const r of outcome.records) counts[r.status]++;
@@ -110,8 +116,7 @@ Examples:
         out.stdout(outcome.dir + '\n');
         if (counts.ok === 0) setExit(1);
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interruption.dispose();
       }
     });
 
@@ -137,6 +142,8 @@ commands); then teardown (undo of what set-up applied). Review it before a run t
         throw new UsageError((error as Error).message);
       }
     });
+
+  registerLabCommands(program, out, setExit);
 
   program
     .command('validate')
@@ -238,6 +245,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     if (error instanceof ProfileError) {
       out.stderr(error.message + '\n');
+      return 2;
+    }
+    if (error instanceof LabBusyError || error instanceof ResumeError) {
+      out.stderr(`vdpa-bench: ${error.message}\n`);
       return 2;
     }
     if (error instanceof UsageError || error instanceof RunDataError || error instanceof CrossRunError) {

@@ -10,6 +10,8 @@ echo "cpuModel=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2-
 echo "memTotalKiB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
 if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then echo "kvm=usable"; elif [ -e /dev/kvm ]; then echo "kvm=no-access"; else echo "kvm=absent"; fi
 echo "cmdline=$(cat /proc/cmdline 2>/dev/null)"
+echo "biosVersion=$(cat /sys/class/dmi/id/bios_version 2>/dev/null)"
+echo "biosDate=$(cat /sys/class/dmi/id/bios_date 2>/dev/null)"
 `;
 
 export async function gatherHostFacts(host: HostTransport): Promise<HostFacts> {
@@ -24,6 +26,9 @@ export async function gatherHostFacts(host: HostTransport): Promise<HostFacts> {
     cpus: kv.cpus ? Number(kv.cpus) : undefined,
     memTotalKiB: kv.memTotalKiB ? Number(kv.memTotalKiB) : undefined,
     kernelCmdline: kv.cmdline,
+    // firmware is part of a lab's fingerprint: a BIOS update can move downtime
+    ...(kv.biosVersion ? { biosVersion: kv.biosVersion } : {}),
+    ...(kv.biosDate ? { biosDate: kv.biosDate } : {}),
     kvm,
     timeSync: await gatherTimeSync(host),
   };

@@ -54,7 +54,7 @@ export function analyseMigration(input: AnalyseInput): Analysis {
     unparsedTraceLines: { source: source.unparsedCount, destination: destination.unparsedCount },
   };
   if (Object.keys(metricErrors).length > 0) analysis.metricErrors = metricErrors;
-  if (analysis.status === 'invalid') analysis.reason = `primary metric ${input.primary}: ${metricErrors[input.primary]}`;
+  if (analysis.status === 'invalid') analysis.reason = `primary metric ${input.primary}: ${metricErrors[input.primary]}${unparsedNote(source, 'source')}${unparsedNote(destination, 'destination')}`;
   if (vdpaCell) {
     // the overlap is judged against the seed's span when it could be computed, else the primary's
     const windowMetric = metricAnchors.vdpa ? 'vdpa' : metricAnchors[input.primary] ? input.primary : undefined;
@@ -75,4 +75,12 @@ export function analyseMigration(input: AnalyseInput): Analysis {
     }
   }
   return analysis;
+}
+
+/** A torn or corrupted trace explains a missing event: say where the damage is. */
+function unparsedNote(trace: ReturnType<typeof parseTrace>, side: string): string {
+  if (trace.unparsedCount === 0) return '';
+  const first = trace.unparsedSamples[0];
+  const sample = first ? `, first at line ${first.line}: ${JSON.stringify(first.text.slice(0, 80))}` : '';
+  return `; ${side} trace has ${trace.unparsedCount} unparsed line${trace.unparsedCount === 1 ? '' : 's'}${sample}`;
 }

@@ -14,7 +14,7 @@ import { DEAD_GUEST_STATES, QemuInstance } from '../qemu/instance.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
 import type { RunStore } from '../results/store.ts';
 import type { IterationRecord } from '../results/types.ts';
-import { cellLabel, type Block, type PlannedMigration } from './schedule.ts';
+import { cellKey, cellLabel, type Block, type Cell, type PlannedMigration } from './schedule.ts';
 
 export interface EngineHost {
   name: string;
@@ -63,6 +63,14 @@ export interface EngineOptions {
   signal?: AbortSignal;
   /** Migrations already recorded (resume): skipped, keyed by seq. */
   done?: ReadonlySet<number>;
+  /**
+   * Failed migrations in a row per cell (cellKey) carried over from before a resume, and cells
+   * already given up on: a resumed run abandons exactly what an uninterrupted one would have.
+   */
+  failureStreaks?: Map<string, number>;
+  abandonedCells?: ReadonlySet<string>;
+  /** Called when a cell reaches migration.maxConsecutiveFailures: the rest of it is skipped. */
+  onCellAbandoned?(cell: Cell, reason: string, afterSeq: number): void | Promise<void>;
 }
 
 export interface ProgressSink {
@@ -106,12 +114,20 @@ class MigrationFailure extends Error {
 export async function runSchedule(blocks: readonly Block[], options: EngineOptions): Promise<IterationRecord[]> {
   const total = blocks.reduce((n, b) => n + b.migrations.length, 0);
   const records: IterationRecord[] = [];
+  const streaks = options.failureStreaks ?? new Map<string, number>();
+  const abandoned = new Set(options.abandonedCells ?? []);
   for (const block of blocks) {
+    if (abandoned.has(cellKey(block.cell))) continue;
     const pending = block.migrations.filter((m) => !options.done?.has(m.seq));
     if (pending.length === 0) continue;
     throwIfAborted(options.signal);
     options.progress.blockStarted(block, total);
-    records.push(...(await runBlock(block, pending, options, total)));
+    const outcome = await runBlock(block, pending, options, total, streaks);
+    records.push(...outcome.records);
+    if (outcome.abandonReason) {
+      abandoned.add(cellKey(block.cell));
+      await options.onCellAbandoned?.(block.cell, outcome.abandonReason, outcome.records.at(-1)?.seq ?? 0);
+    }
   }
   return records;
 }
@@ -125,13 +141,14 @@ function fileSlug(planned: PlannedMigration): string {
   return `${String(planned.seq).padStart(4, '0')}-${c.variant}-${c.vmSize}${c.queuePairs !== null ? `-${c.queuePairs}qp` : ''}`;
 }
 
-async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOptions, total: number): Promise<IterationRecord[]> {
+async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOptions, total: number, streaks: Map<string, number>): Promise<{ records: IterationRecord[]; abandonReason?: string }> {
   const variant = o.profile.variants.find((v) => v.name === block.cell.variant)!;
   const timeoutMs = parseDuration(o.profile.migration.timeout);
   const qmpTimeoutMs = parseDuration(o.profile.migration.qmpTimeout);
   const records: IterationRecord[] = [];
   let current: QemuInstance | undefined;
-  let consecutiveFailures = 0;
+  let abandonReason: string | undefined;
+  const key = cellKey(block.cell);
   const launch = async (host: EngineHost, planned: PlannedMigration, role: 'src' | 'dst') => {
     const files = qemuFiles(host, planned, role);
     await host.transport.run(['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')]);
@@ -153,6 +170,8 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       let timing: MigrationTiming = {};
       let clock: ClockOffset = { offsetUs: 0, uncertaintyUs: 0, method: 'unmeasured' };
       let record: IterationRecord;
+      // this migration's trace files, kept apart from `current`, which moves to the destination on success
+      const tracePaths: { source?: string; destination?: string } = {};
       try {
         if (!current || current.host !== from.transport) {
           await current?.kill();
@@ -165,6 +184,8 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         destination = await launch(to, planned, 'dst');
         clock = await o.clock.estimate(from.transport, to.transport);
         for (const hook of o.hooks ?? []) await hook.beforeMigration?.({ planned, from, to, variant, source: current, destination });
+        tracePaths.source = current.currentTraceFile;
+        tracePaths.destination = destination.files.traceFile;
         timing = await migrate(current, destination, variant, to, timeoutMs, o.signal);
         await requireRunning(destination, 'destination after migration');
         clock = await estimateAfterMigration(o.clock, clock, from.transport, to.transport);
@@ -174,14 +195,15 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         destination = undefined;
         record = await buildRecord(planned, from, to, sourceTraceHost, current.files.traceFile, timing, clock, o, startedAt, cycleStart, current.qmpReadyMs);
         for (const hook of o.hooks ?? []) await hook.afterMigration?.({ planned, from, to, variant, record, destination: current });
-        if (record.status === 'ok') consecutiveFailures = 0;
       } catch (error) {
-        if (error instanceof RunInterrupted) throw error;
-        consecutiveFailures++;
+        if (error instanceof RunInterrupted) {
+          await destination?.kill();
+          throw error;
+        }
         const reason = error instanceof Error ? error.message : String(error);
         const status = error instanceof MigrationFailure ? error.status : 'failed';
-        const sourceTrace = current?.currentTraceFile;
-        const destinationTrace = destination?.files.traceFile;
+        const sourceTrace = tracePaths.source ?? current?.currentTraceFile;
+        const destinationTrace = tracePaths.destination ?? destination?.files.traceFile;
         const stderr = [await current?.stderrTail(), await destination?.stderrTail()].filter(Boolean).join(' | ');
         await Promise.allSettled([current?.kill(), destination?.kill()]);
         current = undefined;
@@ -192,16 +214,20 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       await o.store.appendIteration(record);
       records.push(record);
       o.progress.migrationDone(record, planned, total);
+      // invalid counts too: K migrations in a row without a usable measurement is a broken cell
+      const streak = record.status === 'ok' ? 0 : (streaks.get(key) ?? 0) + 1;
+      streaks.set(key, streak);
       const limit = o.profile.migration.maxConsecutiveFailures;
-      if (consecutiveFailures >= limit) {
-        o.progress.note(`${cellLabel(block.cell)}: ${consecutiveFailures} failures in a row, abandoning the rest of this block`);
+      if (streak >= limit) {
+        abandonReason = `${streak} migrations in a row not ok (last, seq ${record.seq}: ${record.status}: ${record.reason ?? 'no reason recorded'})`;
+        o.progress.note(`${cellLabel(block.cell)}: abandoned: ${abandonReason}`);
         break;
       }
     }
   } finally {
     await current?.stop().catch(() => current?.kill());
   }
-  return records;
+  return { records, abandonReason };
 }
 
 /** Where one QEMU process keeps its socket, trace, console and stderr on its host. */
@@ -362,6 +388,9 @@ async function buildRecord(
     source: { fromUs: timing.sourceSetup?.timeUs, toUs: timing.sourceCompleted?.timeUs },
     destination: { toUs: timing.destinationCompleted?.timeUs },
   };
+  // a trace file that vanished (deleted, disk gone) makes the measurement impossible, not failed
+  const missing = [record.traces.source ? '' : `source trace ${sourceHostPath} on ${from.name}`, record.traces.destination ? '' : `destination trace ${destinationHostPath} on ${to.name}`].filter(Boolean);
+  if (missing.length > 0) throw new MigrationFailure(`trace file missing: ${missing.join(', ')}`, 'invalid');
   const [sourceText, destinationText] = await Promise.all([
     o.store.readText(record.traces.source),
     o.store.readText(record.traces.destination),

@@ -13,9 +13,12 @@ import { metricNames, matrixVariants, pairHosts, type LoadedProfile } from '../p
 import type { Profile } from '../profile/schema.ts';
 import { parseSize } from '../profile/size.ts';
 import { newRunId, RunStore } from '../results/store.ts';
+import { acquireLock, cleanLeftovers, describeCleanup, ownerRecord, releaseLock, writeOwnerRecord } from '../lab/ownership.ts';
+import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeState } from '../lab/resume.ts';
+import { formatShard, shardBlocks, type Shard } from '../lab/shard.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
 import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
-import { runSchedule, RunInterrupted, type EngineHost, type ProgressSink } from './engine.ts';
+import { runSchedule, RunInterrupted, type EngineHost, type MigrationHooks, type ProgressSink } from './engine.ts';
 import { buildSchedule, type Block } from './schedule.ts';
 
 export interface RunOptions {
@@ -29,6 +32,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   clock?: ClockEstimator;
   command?: string[];
+  /** Continue the interrupted run in this directory (its options win over the ones above). */
+  resumeDir?: string;
+  /** Run only this slice of the schedule (by block). */
+  shard?: Shard;
+  hooks?: readonly MigrationHooks[];
 }
 
 export interface RunOutcome {
@@ -81,11 +89,16 @@ export function chooseAccel(requested: Profile['vm']['accel'], facts: HostFacts[
 
 export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): Promise<RunOutcome> {
   const { profile } = loaded;
-  const selection = selectMatrix(profile, options);
-  const blocks = scheduleFor(profile, selection);
+  const resume: ResumeState | undefined = options.resumeDir ? await loadResumeState(options.resumeDir, loaded) : undefined;
+  const selection = resume ? selectionFromManifest(resume.manifest) : selectMatrix(profile, options);
+  const shard = resume ? resume.shard : options.shard;
+  const fullSchedule = scheduleFor(profile, selection);
+  const blocks = shard ? shardBlocks(fullSchedule, shard) : fullSchedule;
+  if (resume) checkScheduleMatches(blocks, resume);
   const metrics = metricSetup(profile);
-  const runId = options.runId ?? newRunId(profile.name);
-  const store = await RunStore.create(options.outDir, runId);
+  const runId = resume?.manifest.runId ?? options.runId ?? newRunId(profile.name);
+  const store = resume ? await RunStore.open(options.resumeDir!) : await RunStore.create(options.outDir, runId);
+  if (resume?.repairedTornLine) options.progress.note('the last line of iterations.ndjson was torn (crash mid-write): moved to iterations.torn');
 
   const [nameA, nameB] = pairHosts(profile);
   const transports = new Map<string, HostTransport>();
@@ -95,10 +108,25 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
     return { name, transport: transports.get(name)!, runDir: join(host.workdir, runId), migrationAddress: host.migrationAddress };
   };
   const hosts: [EngineHost, EngineHost] = [engineHost(nameA), engineHost(nameB)];
+  const workdirOf = (name: string) => profile.hosts.find((h) => h.name === name)!.workdir;
 
   const startedAt = new Date().toISOString();
   let lab: PreparedLab | undefined;
+  const owner = ownerRecord(runId, options.command);
+  const locks: { host: EngineHost; content: string }[] = [];
+  let manifest: RunManifest | undefined;
   try {
+    // the lock comes first: nothing on a host is touched while another run owns the lab
+    for (const host of hosts) {
+      const content = await acquireLock(host.transport, workdirOf(host.name), owner, { resumeRunId: resume?.manifest.runId, note: (m) => options.progress.note(m), profilePath: loaded.file });
+      locks.push({ host, content });
+    }
+    for (const host of hosts) {
+      for (const report of await cleanLeftovers(host.transport, workdirOf(host.name), { resumeRunId: resume?.manifest.runId })) {
+        if (report.killed.length > 0 || report.removed || report.skipped) options.progress.note(describeCleanup(report));
+      }
+      await writeOwnerRecord(host.transport, host.runDir, owner);
+    }
     if (needsLab(profile, selection)) {
       lab = await prepareLab(profile, loaded.file, transports, selection, metrics, [nameA, nameB], (line) => options.progress.note(line));
     }
@@ -136,7 +164,15 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
       if (missing.size > 0) options.progress.note(`${name}: QEMU cannot trace ${[...missing].join(', ')}; metrics that need them will say so`);
     }
     const accel = chooseAccel(profile.vm.accel, facts);
-    const manifest: RunManifest = {
+    if (resume) {
+      manifest = resume.manifest;
+      checkLabUnchanged(manifest, facts, variantFacts, accel.used);
+      manifest.state = 'running';
+      manifest.finishedAt = null;
+      delete manifest.stateReason;
+      const resumes = (manifest.resumes as unknown[] | undefined) ?? [];
+      manifest.resumes = [...resumes, { at: startedAt, command: options.command ?? [], alreadyRecorded: resume.done.size }];
+    } else manifest = {
       runId,
       tool: { name: 'vdpa-bench', version: TOOL_VERSION, gitCommit: await gitCommit() },
       profile: { path: loaded.file, name: profile.name, sha256: loaded.sha256, text: loaded.text },
@@ -152,6 +188,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
         queuePairs: selection.queuePairs,
         design: profile.design.order,
         seed: profile.design.seed,
+        ...(shard ? { shard: formatShard(shard) } : {}),
       },
       accel: { requested: profile.vm.accel, used: accel.used, reason: accel.reason },
       hosts: facts,
@@ -161,8 +198,10 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
       pair: [nameA, nameB],
       schedule: { blocks: blocks.length, migrations: blocks.reduce((n, b) => n + b.migrations.length, 0) },
       ...(lab ? { lab: lab.manifest } : {}),
+      abandonedCells: [],
     };
-    await store.writeManifest(manifest);
+    const current = manifest;
+    await store.writeManifest(current);
     let records: IterationRecord[] = [];
     try {
       records = await runSchedule(blocks, {
@@ -173,29 +212,84 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
         binaries,
         traceEvents,
         metrics,
-        hooks: lab?.hooks,
+        hooks: [...(lab?.hooks ?? []), ...(options.hooks ?? [])],
         clock: options.clock ?? exchangeClock(),
         progress: options.progress,
         signal: options.signal,
+        done: resume?.done,
+        failureStreaks: resume?.failureStreaks,
+        abandonedCells: resume?.abandonedCells,
+        onCellAbandoned: async (cell, reason, afterSeq) => {
+          const entry: AbandonedCell = { cell, reason, afterSeq, at: new Date().toISOString() };
+          current.abandonedCells = [...((current.abandonedCells as AbandonedCell[] | undefined) ?? []), entry];
+          await store.writeManifest(current);
+        },
       });
-      manifest.state = 'completed';
+      current.state = 'completed';
     } catch (error) {
-      manifest.state = error instanceof RunInterrupted ? 'interrupted' : 'failed';
-      manifest.stateReason = (error as Error).message;
+      current.state = error instanceof RunInterrupted ? 'interrupted' : 'failed';
+      current.stateReason = (error as Error).message;
       throw error;
     } finally {
-      manifest.finishedAt = new Date().toISOString();
-      await store.writeManifest(manifest);
+      current.finishedAt = new Date().toISOString();
+      await store.writeManifest(current);
       await store.close();
     }
-    return { dir: store.dir, manifest, records };
+    return { dir: store.dir, manifest: current, records: resume ? [...resume.records, ...records] : records };
+  } catch (error) {
+    // a run that stopped before its schedule started still leaves a manifest that says why
+    if (!manifest && !resume) {
+      await store
+        .writeManifest({
+          runId,
+          tool: { name: 'vdpa-bench', version: TOOL_VERSION, gitCommit: null },
+          profile: { path: loaded.file, name: profile.name, sha256: loaded.sha256, text: loaded.text },
+          startedAt,
+          finishedAt: new Date().toISOString(),
+          state: error instanceof RunInterrupted ? 'interrupted' : 'failed',
+          stateReason: (error as Error).message,
+          command: options.command ?? [],
+          options: { iterations: selection.iterations, warmup: selection.warmup, vmSizes: selection.vmSizes, variants: selection.variants, queuePairs: selection.queuePairs, design: profile.design.order, seed: profile.design.seed, ...(shard ? { shard: formatShard(shard) } : {}) },
+          accel: { requested: profile.vm.accel, used: 'none', reason: 'the run did not start' },
+          hosts: [],
+          variants: [],
+          metrics: { primary: metrics.primary, names: metrics.names },
+        })
+        .catch(() => undefined);
+    }
+    throw error;
   } finally {
     const leftovers = await lab?.teardown().catch((error: Error) => [error.message]);
     if (leftovers?.length) options.progress.note(`teardown could not undo: ${leftovers.join('; ')}`);
-    await Promise.allSettled(hosts.map((h) => collectHostLogs(h, store.dir)));
-    await Promise.allSettled([...hosts.map((h) => h.transport.run(['rm', '-rf', '--', h.runDir], { allowFailure: true }))]);
+    if (locks.length > 0) {
+      await Promise.allSettled(hosts.map((h) => collectHostLogs(h, store.dir)));
+      await Promise.allSettled([...hosts.map((h) => h.transport.run(['rm', '-rf', '--', h.runDir], { allowFailure: true }))]);
+    }
+    await Promise.allSettled(locks.map((l) => releaseLock(l.host.transport, workdirOf(l.host.name), l.content)));
     await Promise.allSettled([...transports.values()].map((t) => t.close()));
   }
+}
+
+/** The narrowing a run was started with, as its manifest recorded it (resume repeats it exactly). */
+export function selectionFromManifest(manifest: RunManifest): ReturnType<typeof selectMatrix> {
+  const o = manifest.options;
+  return { variants: o.variants, vmSizes: o.vmSizes, queuePairs: o.queuePairs, iterations: o.iterations, warmup: o.warmup };
+}
+
+/** A resumed run must measure the same lab: kernel, CPU, QEMU builds and accel as it started with. */
+function checkLabUnchanged(manifest: RunManifest, facts: HostFacts[], variants: VariantFacts[], accel: string): void {
+  const changes: string[] = [];
+  for (const f of facts) {
+    const before = manifest.hosts.find((h) => h.name === f.name);
+    if (!before) continue;
+    for (const key of ['kernel', 'cpuModel'] as const) if (before[key] !== f[key]) changes.push(`${f.name} ${key}: ${before[key]} → ${f[key]}`);
+  }
+  for (const v of variants) {
+    const before = manifest.variants.find((x) => x.name === v.name);
+    for (const [host, version] of Object.entries(v.qemuVersion)) if (before && before.qemuVersion[host] !== version) changes.push(`${v.name} QEMU on ${host}: ${before.qemuVersion[host]} → ${version}`);
+  }
+  if (manifest.accel.used !== accel) changes.push(`accel: ${manifest.accel.used} → ${accel}`);
+  if (changes.length > 0) throw new Error(`cannot resume run ${manifest.runId}: the lab changed since it started (${changes.join('; ')}); start a new run`);
 }
 
 /** QEMU's console and stderr files come home with the run before the host directory goes. */

@@ -1,0 +1,153 @@
+/**
+ * Tonight against the history (pure): per cell, a regression is a downtime increase that is
+ * both statistically significant (one-sided Mann–Whitney against the pooled samples of the
+ * trailing window of comparable nights) and larger than the profile's noise threshold.
+ * Comparable = same profile, same lab fingerprint. Change points are searched across all
+ * comparable nights including tonight.
+ */
+import { cellKey, cellLabel, type Cell } from '../migration/schedule.ts';
+import type { IterationRecord } from '../results/types.ts';
+import { fingerprintChanges } from './fingerprint.ts';
+import type { HistoryRun } from './history.ts';
+import { detectChangePoints, mannWhitney, median } from './stats.ts';
+
+export type CellVerdictKind = 'regression' | 'improvement' | 'ok' | 'no-baseline' | 'no-data';
+
+export interface NightlyOptions {
+  /** Earlier comparable nights pooled as the baseline. */
+  window: number;
+  /** Fewest earlier nights with data before a verdict is given. */
+  minBaselineNights: number;
+  alpha: number;
+  noiseThresholdPct: number;
+  /** Fewest nights on each side of a change point. */
+  minSegment: number;
+}
+
+export const DEFAULT_NIGHTLY_OPTIONS: Omit<NightlyOptions, 'noiseThresholdPct'> = { window: 7, minBaselineNights: 3, alpha: 0.01, minSegment: 3 };
+
+export interface CellVerdict {
+  cell: Cell;
+  label: string;
+  verdict: CellVerdictKind;
+  reason: string;
+  tonight: { n: number; medianMs: number | null; notOk: number };
+  baseline: { nights: string[]; n: number; medianMs: number | null };
+  changePct: number | null;
+  pValue: number | null;
+  test?: string;
+  changePoints: { runId: string; startedAt: string; beforeMedianMs: number; afterMedianMs: number; changePct: number; pValue: number }[];
+  abandoned?: string;
+}
+
+export interface NightlyVerdict {
+  profile: string;
+  runId: string;
+  runDir: string;
+  fingerprint: string;
+  fingerprintChange: { previousRunId: string; previousFingerprint: string; changes: string[] } | null;
+  comparableNights: string[];
+  options: NightlyOptions;
+  cells: CellVerdict[];
+  regression: boolean;
+  exitCode: 0 | 1 | 2;
+  runState: string;
+  runError?: string;
+}
+
+function samples(records: readonly IterationRecord[], key: string): number[] {
+  return records
+    .filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs }) === key)
+    .map((r) => r.downtimeMs as number);
+}
+
+/** Cells the run planned (from its options), in matrix order, plus any only seen in records. */
+export function plannedCells(run: HistoryRun): Cell[] {
+  const o = run.manifest.options;
+  const cells: Cell[] = [];
+  for (const vmSize of o.vmSizes) for (const queuePairs of o.queuePairs) for (const variant of o.variants) cells.push({ variant, vmSize, queuePairs });
+  for (const r of run.records) {
+    const cell = { variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs };
+    if (!cells.some((c) => cellKey(c) === cellKey(cell))) cells.push(cell);
+  }
+  return cells;
+}
+
+export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[], options: NightlyOptions): NightlyVerdict {
+  const earlier = history.filter((h) => h.manifest.profile.name === tonight.manifest.profile.name && h.manifest.runId !== tonight.manifest.runId && h.manifest.startedAt < tonight.manifest.startedAt);
+  const comparable = earlier.filter((h) => h.fingerprint.hash === tonight.fingerprint.hash && h.manifest.state === 'completed');
+  const previous = earlier.at(-1);
+  const fingerprintChange =
+    previous && previous.fingerprint.hash !== tonight.fingerprint.hash
+      ? { previousRunId: previous.manifest.runId, previousFingerprint: previous.fingerprint.hash, changes: fingerprintChanges(previous.fingerprint, tonight.fingerprint) }
+      : null;
+  const abandoned = new Map(((tonight.manifest.abandonedCells as { cell: Cell; reason: string }[] | undefined) ?? []).map((a) => [cellKey(a.cell), a.reason]));
+
+  const cells = plannedCells(tonight).map((cell): CellVerdict => {
+    const key = cellKey(cell);
+    const tonightSamples = samples(tonight.records, key);
+    const notOk = tonight.records.filter((r) => !r.warmup && r.status !== 'ok' && cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs }) === key).length;
+    const withData = comparable.filter((h) => samples(h.records, key).length > 0);
+    const window = withData.slice(-options.window);
+    const baselineSamples = window.flatMap((h) => samples(h.records, key));
+    const series = [...withData, tonight].map((h) => ({ run: h, values: samples(h.records, key) })).filter((s) => s.values.length > 0);
+    const changePoints = detectChangePoints(
+      series.map((s) => s.values),
+      { minSegment: options.minSegment, alpha: options.alpha, noisePct: options.noiseThresholdPct },
+    ).map((cp) => ({ runId: series[cp.index].run.manifest.runId, startedAt: series[cp.index].run.manifest.startedAt, beforeMedianMs: cp.beforeMedian, afterMedianMs: cp.afterMedian, changePct: cp.changePct, pValue: cp.pValue }));
+    const verdict: CellVerdict = {
+      cell,
+      label: cellLabel(cell),
+      verdict: 'ok',
+      reason: '',
+      tonight: { n: tonightSamples.length, medianMs: tonightSamples.length ? median(tonightSamples) : null, notOk },
+      baseline: { nights: window.map((h) => h.manifest.runId), n: baselineSamples.length, medianMs: baselineSamples.length ? median(baselineSamples) : null },
+      changePct: null,
+      pValue: null,
+      changePoints,
+    };
+    if (abandoned.has(key)) verdict.abandoned = abandoned.get(key);
+    if (tonightSamples.length === 0) {
+      verdict.verdict = 'no-data';
+      verdict.reason = abandoned.has(key) ? `cell abandoned: ${abandoned.get(key)}` : `no ok measured migration tonight (${notOk} not ok)`;
+      return verdict;
+    }
+    if (window.length < options.minBaselineNights) {
+      verdict.verdict = 'no-baseline';
+      const why = fingerprintChange && comparable.length === 0 ? `the lab fingerprint changed (${fingerprintChange.changes.length} difference${fingerprintChange.changes.length === 1 ? '' : 's'}): not compared with earlier nights` : `${window.length} comparable earlier night${window.length === 1 ? '' : 's'} with data, ${options.minBaselineNights} needed`;
+      verdict.reason = why;
+      return verdict;
+    }
+    const baselineMedian = verdict.baseline.medianMs!;
+    const changePct = ((verdict.tonight.medianMs! - baselineMedian) / baselineMedian) * 100;
+    verdict.changePct = changePct;
+    const worse = mannWhitney(tonightSamples, baselineSamples, 'greater');
+    const better = mannWhitney(tonightSamples, baselineSamples, 'less');
+    const describe = `median ${verdict.tonight.medianMs!.toFixed(2)} ms vs ${baselineMedian.toFixed(2)} ms over ${window.length} nights (${changePct >= 0 ? '+' : ''}${changePct.toFixed(1)}%)`;
+    if (worse.pValue < options.alpha && changePct > options.noiseThresholdPct) {
+      Object.assign(verdict, { verdict: 'regression', pValue: worse.pValue, test: worse.method, reason: `${describe}, Mann–Whitney p=${worse.pValue.toPrecision(3)} < ${options.alpha}` });
+    } else if (better.pValue < options.alpha && changePct < -options.noiseThresholdPct) {
+      Object.assign(verdict, { verdict: 'improvement', pValue: better.pValue, test: better.method, reason: `${describe}, Mann–Whitney p=${better.pValue.toPrecision(3)}` });
+    } else {
+      const p = Math.min(worse.pValue, better.pValue);
+      const why = Math.abs(changePct) <= options.noiseThresholdPct ? `within the ${options.noiseThresholdPct}% noise threshold` : `not significant (p=${p.toPrecision(3)} ≥ ${options.alpha})`;
+      Object.assign(verdict, { verdict: 'ok', pValue: p, test: worse.method, reason: `${describe}: ${why}` });
+    }
+    return verdict;
+  });
+
+  const regression = cells.some((c) => c.verdict === 'regression');
+  return {
+    profile: tonight.manifest.profile.name,
+    runId: tonight.manifest.runId,
+    runDir: tonight.dir,
+    fingerprint: tonight.fingerprint.hash,
+    fingerprintChange,
+    comparableNights: comparable.map((h) => h.manifest.runId),
+    options,
+    cells,
+    regression,
+    exitCode: regression ? 1 : 0,
+    runState: tonight.manifest.state,
+  };
+}
