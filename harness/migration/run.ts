@@ -15,6 +15,7 @@ import { parseSize } from '../profile/size.ts';
 import { newRunId, RunStore } from '../results/store.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
 import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
+import { needsLabBox, prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
 import { runSchedule, RunInterrupted, type EngineHost, type ProgressSink } from './engine.ts';
 import { buildSchedule, type Block } from './schedule.ts';
 
@@ -80,12 +81,22 @@ export function chooseAccel(requested: Profile['vm']['accel'], facts: HostFacts[
 }
 
 export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): Promise<RunOutcome> {
-  const { profile } = loaded;
+  selectMatrix(loaded.profile, options); // bad narrowing fails before anything is built
+  const runId = options.runId ?? newRunId(loaded.profile.name);
+  const store = await RunStore.create(options.outDir, runId);
+  // the lab in a box (built guest, namespaced hosts) rewrites hosts and guest for this run only
+  const box = needsLabBox(loaded.profile) ? await prepareLabBox(loaded.profile, store.dir, (m) => options.progress.note(m)) : undefined;
+  try {
+    return await runOnHosts(loaded, box?.profile ?? loaded.profile, options, store, runId, box);
+  } finally {
+    await box?.close();
+  }
+}
+
+async function runOnHosts(loaded: LoadedProfile, profile: Profile, options: RunOptions, store: RunStore, runId: string, box: PreparedLabBox | undefined): Promise<RunOutcome> {
   const selection = selectMatrix(profile, options);
   const blocks = scheduleFor(profile, selection);
   const metrics = metricSetup(profile);
-  const runId = options.runId ?? newRunId(profile.name);
-  const store = await RunStore.create(options.outDir, runId);
 
   const [nameA, nameB] = pairHosts(profile);
   const transports = new Map<string, HostTransport>();
@@ -156,11 +167,12 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
       accel: { requested: profile.vm.accel, used: accel.used, reason: accel.reason },
       hosts: facts,
       variants: variantFacts,
-      metrics: { primary: metrics.primary, names: metrics.names },
+      metrics: { primary: metrics.primary, names: [...metrics.names, ...(box?.metricNames ?? [])] },
       setup: { nic: profile.vm.nic.kind === 'none' && selection.queuePairs.every((q) => q === null) ? 'no NIC' : undefined, queuePairs: selection.queuePairs },
       pair: [nameA, nameB],
       schedule: { blocks: blocks.length, migrations: blocks.reduce((n, b) => n + b.migrations.length, 0) },
       ...(lab ? { lab: lab.manifest } : {}),
+      ...(box ? { labBox: box.facts } : {}),
     };
     await store.writeManifest(manifest);
     let records: IterationRecord[] = [];
@@ -173,7 +185,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
         binaries,
         traceEvents,
         metrics,
-        hooks: lab?.hooks,
+        hooks: [...(lab?.hooks ?? []), ...(box?.hooks ?? [])],
         clock: options.clock ?? exchangeClock(),
         progress: options.progress,
         signal: options.signal,
