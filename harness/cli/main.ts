@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { applyRule, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
+import { cleanupLeftovers } from '../labbox/netns.ts';
 import { RunInterrupted } from '../migration/engine.ts';
 import { CrossRunError } from '../report/compare-runs.ts';
 import { RunDataError } from '../report/load.ts';
@@ -211,6 +212,18 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
       out.stdout(`  start  ${formatTraceTime(result.start.timeUs)}  ${result.start.event} ${result.start.args}  (source line ${result.start.line})\n`);
       out.stdout(`  end    ${formatTraceTime(result.end.timeUs)}  ${result.end.event} ${result.end.args}  (destination line ${result.end.line})\n`);
       if (unparsed.source + unparsed.destination > 0) out.stdout(`  unparsed lines: source ${unparsed.source}, destination ${unparsed.destination}\n`);
+    });
+
+  program
+    .command('lab')
+    .description('Lab-in-a-box housekeeping')
+    .command('cleanup')
+    .description('Remove network namespaces (and processes in them) left by runs whose harness process died')
+    .action(async () => {
+      const report = await cleanupLeftovers();
+      for (const ns of report.removed) out.stdout(`removed ${ns}\n`);
+      for (const s of report.skipped) out.stdout(`kept ${s.token}: ${s.reason}\n`);
+      if (report.removed.length === 0) out.stdout('nothing to remove\n');
     });
 
   program

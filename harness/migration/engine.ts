@@ -43,9 +43,10 @@ export interface MigrationHooks {
   beforeMigration?(ctx: MigrationContext & { source: QemuInstance; destination: QemuInstance }): Promise<void>;
   /**
    * Runs after the record is built (traces analysed) and before it is written: may add to
-   * record.extra or record.metrics, or mark the record invalid with a reason.
+   * record.extra or record.metrics, or mark the record invalid with a reason. `rebootGuest`: the
+   * guest is damaged; the engine boots a fresh one before the next migration.
    */
-  afterMigration?(ctx: MigrationContext & { record: IterationRecord; destination?: QemuInstance }): Promise<void>;
+  afterMigration?(ctx: MigrationContext & { record: IterationRecord; destination?: QemuInstance }): Promise<void | { rebootGuest?: boolean }>;
 }
 
 export interface EngineOptions {
@@ -194,7 +195,13 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         current = destination;
         destination = undefined;
         record = await buildRecord(planned, from, to, sourceTraceHost, current.files.traceFile, timing, clock, o, startedAt, cycleStart, current.qmpReadyMs);
-        for (const hook of o.hooks ?? []) await hook.afterMigration?.({ planned, from, to, variant, record, destination: current });
+        let reboot = false;
+        for (const hook of o.hooks ?? []) if ((await hook.afterMigration?.({ planned, from, to, variant, record, destination: current }))?.rebootGuest) reboot = true;
+        if (reboot) {
+          o.progress.note(`migration ${planned.seq}: ${record.reason ?? 'guest damaged'}; booting a fresh guest`);
+          await current.kill();
+          current = undefined;
+        }
       } catch (error) {
         if (error instanceof RunInterrupted) {
           await destination?.kill();

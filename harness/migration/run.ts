@@ -18,6 +18,7 @@ import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeS
 import { formatShard, shardBlocks, type Shard } from '../lab/shard.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
 import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
+import { needsLabBox, prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
 import { runSchedule, RunInterrupted, type EngineHost, type MigrationHooks, type ProgressSink } from './engine.ts';
 import { buildSchedule, type Block } from './schedule.ts';
 
@@ -88,17 +89,35 @@ export function chooseAccel(requested: Profile['vm']['accel'], facts: HostFacts[
 }
 
 export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): Promise<RunOutcome> {
-  const { profile } = loaded;
+  selectMatrix(loaded.profile, options); // bad narrowing fails before anything is built
   const resume: ResumeState | undefined = options.resumeDir ? await loadResumeState(options.resumeDir, loaded) : undefined;
+  const runId = resume?.manifest.runId ?? options.runId ?? newRunId(loaded.profile.name);
+  const store = resume ? await RunStore.open(options.resumeDir!) : await RunStore.create(options.outDir, runId);
+  if (resume?.repairedTornLine) options.progress.note('the last line of iterations.ndjson was torn (crash mid-write): moved to iterations.torn');
+  // the lab in a box (built guest, namespaced hosts) rewrites hosts and guest for this run only
+  const box = needsLabBox(loaded.profile) ? await prepareLabBox(loaded.profile, store.dir, (m) => options.progress.note(m)) : undefined;
+  try {
+    return await runOnHosts(loaded, box?.profile ?? loaded.profile, options, store, runId, box, resume);
+  } finally {
+    await box?.close();
+  }
+}
+
+async function runOnHosts(
+  loaded: LoadedProfile,
+  profile: Profile,
+  options: RunOptions,
+  store: RunStore,
+  runId: string,
+  box: PreparedLabBox | undefined,
+  resume: ResumeState | undefined,
+): Promise<RunOutcome> {
   const selection = resume ? selectionFromManifest(resume.manifest) : selectMatrix(profile, options);
   const shard = resume ? resume.shard : options.shard;
   const fullSchedule = scheduleFor(profile, selection);
   const blocks = shard ? shardBlocks(fullSchedule, shard) : fullSchedule;
   if (resume) checkScheduleMatches(blocks, resume);
   const metrics = metricSetup(profile);
-  const runId = resume?.manifest.runId ?? options.runId ?? newRunId(profile.name);
-  const store = resume ? await RunStore.open(options.resumeDir!) : await RunStore.create(options.outDir, runId);
-  if (resume?.repairedTornLine) options.progress.note('the last line of iterations.ndjson was torn (crash mid-write): moved to iterations.torn');
 
   const [nameA, nameB] = pairHosts(profile);
   const transports = new Map<string, HostTransport>();
@@ -193,12 +212,13 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
       accel: { requested: profile.vm.accel, used: accel.used, reason: accel.reason },
       hosts: facts,
       variants: variantFacts,
-      metrics: { primary: metrics.primary, names: metrics.names },
+      metrics: { primary: metrics.primary, names: [...metrics.names, ...(box?.metricNames ?? [])] },
       setup: { nic: profile.vm.nic.kind === 'none' && selection.queuePairs.every((q) => q === null) ? 'no NIC' : undefined, queuePairs: selection.queuePairs },
       pair: [nameA, nameB],
       schedule: { blocks: blocks.length, migrations: blocks.reduce((n, b) => n + b.migrations.length, 0) },
       ...(lab ? { lab: lab.manifest } : {}),
       abandonedCells: [],
+      ...(box ? { labBox: box.facts } : {}),
     };
     const current = manifest;
     await store.writeManifest(current);
@@ -212,7 +232,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
         binaries,
         traceEvents,
         metrics,
-        hooks: [...(lab?.hooks ?? []), ...(options.hooks ?? [])],
+        hooks: [...(lab?.hooks ?? []), ...(box?.hooks ?? []), ...(options.hooks ?? [])],
         clock: options.clock ?? exchangeClock(),
         progress: options.progress,
         signal: options.signal,

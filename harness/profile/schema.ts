@@ -108,6 +108,37 @@ const memorySchema = z.strictObject({
   thp: z.boolean().optional().describe('Transparent huge pages for guest RAM (memory-backend hugepages=...)'),
 });
 
+const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'an IPv4 address with prefix length, e.g. 10.98.0.2/24');
+
+const workloadSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('idle') }).describe('The guest only answers the network and runs its integrity check'),
+  z
+    .strictObject({
+      kind: z.literal('dirty'),
+      workingSet: sizeString.default('256M').describe('Guest memory (a tmpfs buffer) the workload keeps rewriting'),
+      chunk: sizeString.default('16M').describe('Bytes copied per write (random, non-zero data)'),
+      rate: sizeString.optional().describe('Target bytes per second, e.g. 190M; omit to write as fast as the guest can'),
+    })
+    .describe('Copies random data between tmpfs buffers in a loop, dirtying memory at a steady rate'),
+]);
+
+const builtinLinuxGuestSchema = z
+  .strictObject({
+    kind: z.literal('builtin-linux'),
+    kernelPackage: z.string().regex(/^[a-z0-9][a-z0-9.+-]*$/, 'a Debian package name').default('linux-image-cloud-amd64').describe('Debian kernel package (a metapackage is resolved to its image)'),
+    address: cidr.default('10.98.0.2/24').describe('Static IPv4 address of the guest NIC'),
+    ipv6: z.boolean().default(false).describe('IPv6 in the guest (its MLD reports and router solicitations also move the bridge)'),
+    workload: workloadSchema.default({ kind: 'idle' }),
+    integrity: z
+      .strictObject({
+        reference: sizeString.default('8M').describe('Memory written once at boot and checksummed for the whole run'),
+        interval: durationString.default('2s').describe('Pause between two integrity checks in the guest'),
+        verdictTimeout: durationString.default('30s').describe('How long after a migration the harness waits for a check that started after it'),
+      })
+      .prefault({}),
+  })
+  .describe('A Linux guest the harness builds from Debian packages (kernel + busybox initramfs) and caches');
+
 const guestSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('firmware') }).describe('No OS: the guest idles in firmware (SeaBIOS)'),
   z.strictObject({ kind: z.literal('pxe') }).describe('Firmware network boot (iPXE) drives the NIC to DRIVER_OK'),
@@ -118,12 +149,17 @@ const guestSchema = z.discriminatedUnion('kind', [
     append: z.string().default(''),
   }),
   z.strictObject({ kind: z.literal('disk'), image: z.string().min(1), format: z.enum(['raw', 'qcow2']).default('qcow2'), readonly: z.boolean().default(false) }),
+  builtinLinuxGuestSchema,
 ]);
 
 const nicSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('none') }),
   z.strictObject({ kind: z.literal('vdpa'), mac: z.string().optional(), shadowVirtqueue: z.boolean().default(false) }),
-  z.strictObject({ kind: z.literal('tap'), mac: z.string().optional() }),
+  z.strictObject({
+    kind: z.literal('tap'),
+    mac: z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'a MAC address like 52:54:00:12:34:56').optional(),
+    guestAnnounce: z.boolean().default(true).describe('virtio-net guest_announce: the guest sends its own announcements after migration'),
+  }),
 ]);
 
 export const vmSchema = z.strictObject({
@@ -174,6 +210,31 @@ export const profileSchema = z
     iterations: z.number().int().min(1).default(5).describe('Measured migrations per cell'),
     warmup: z.number().int().min(0).default(1).describe('Warm-up migrations per VM boot, marked and left out of statistics'),
     design: designSchema.prefault({}),
+    network: z
+      .strictObject({
+        kind: z.literal('bridged-netns').describe('The harness creates a namespace per host and one for a peer, joined into one L2 segment by bridges'),
+        peer: name.default('peer').describe('Name of the peer namespace (made unique per run)'),
+        peerAddress: cidr.default('10.98.0.1/24'),
+        migrationAddresses: z.tuple([cidr, cidr]).default(['10.99.0.1/30', '10.99.0.2/30']).describe('Addresses of the veth link carrying the migration stream (first host, second host)'),
+        announce: z
+          .strictObject({
+            rounds: z.number().int().min(0).optional().describe('QEMU announce-rounds (0: QEMU sends no self-announce)'),
+            initial: z.number().int().min(1).optional().describe('announce-initial, ms'),
+            max: z.number().int().min(1).optional().describe('announce-max, ms'),
+            step: z.number().int().min(1).optional().describe('announce-step, ms'),
+          })
+          .prefault({}),
+        probe: z
+          .strictObject({
+            rate: z.number().int().min(100).max(20000).default(1000).describe('ICMP echo requests per second from the peer to the guest'),
+            tail: durationString.default('1s').describe('Probing continues at least this long after the guest passed its integrity check'),
+            replyTimeout: durationString.default('1s').describe('A probe without a reply within this time counts as lost'),
+            maxStrayLoss: z.number().min(0).max(100).default(5).describe('Percent of probes outside the longest outage that may go unanswered; beyond it the guest cannot keep pace and no network figure is stated'),
+          })
+          .prefault({}),
+      })
+      .optional()
+      .describe('A network lab on this machine: hosts use transport netns; the harness builds and removes the namespaces'),
     migration: z
       .strictObject({
         timeout: durationString.default('10m').describe('A migration not completed by then is cancelled and recorded as failed'),
@@ -212,3 +273,5 @@ export type Variant = z.output<typeof variantSchema>;
 export type VmSettings = z.output<typeof vmSchema>;
 export type Transport = z.output<typeof transportSchema>;
 export type MetricRule = z.output<typeof metricRuleSchema>;
+export type BuiltinLinuxGuest = z.output<typeof builtinLinuxGuestSchema>;
+export type NetworkLab = NonNullable<Profile['network']>;

@@ -20,6 +20,8 @@ export interface QemuLaunch {
   defaultMemoryDir: string;
   /** `/dev/vhost-vdpa-N` for vDPA cells. */
   vhostVdpaDevice?: string;
+  /** Host tap interface for a `nic: {kind: tap}` guest (pre-created, persistent). */
+  tapInterface?: string;
   incoming: boolean;
 }
 
@@ -95,8 +97,18 @@ function nicArgs(l: QemuLaunch): string[] {
       '-device', `virtio-net-pci,netdev=vdpa0,disable-legacy=on${mq}${mac}`,
     ];
   }
+  if (l.vm.nic.kind === 'tap') {
+    if (!l.tapInterface) throw new Error('a tap NIC needs a tap interface on the host (the network lab provides one per host)');
+    const mac = l.vm.nic.mac ?? DEFAULT_TAP_MAC;
+    return [
+      '-netdev', `tap,id=n0,ifname=${optValue(l.tapInterface)},script=no,downscript=no`,
+      '-device', `virtio-net-pci,netdev=n0,mac=${mac},guest_announce=${onOff(l.vm.nic.guestAnnounce)}`,
+    ];
+  }
   return [];
 }
+
+export const DEFAULT_TAP_MAC = '52:54:00:98:00:02';
 
 function guestArgs(l: QemuLaunch): string[] {
   const g = l.vm.guest;
@@ -107,6 +119,8 @@ function guestArgs(l: QemuLaunch): string[] {
       return ['-boot', 'n'];
     case 'kernel':
       return ['-kernel', g.kernel, ...(g.initrd ? ['-initrd', g.initrd] : []), ...(g.append ? ['-append', g.append] : [])];
+    case 'builtin-linux':
+      throw new Error('the builtin-linux guest is built before launch (the lab replaces it by its kernel and initrd)');
     case 'disk':
       return ['-drive', `file=${optValue(g.image)},format=${g.format},if=virtio${g.readonly ? ',readonly=on' : ''}`];
   }

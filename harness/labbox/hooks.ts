@@ -1,0 +1,142 @@
+/**
+ * Migration hooks of the lab in a box: a tap NIC per host, guest readiness before a migration, a
+ * fixed-rate probe across the switchover, and the guest-integrity verdict afterwards.
+ */
+import { join } from 'node:path';
+import { consoleTail, damageEvidence, guestReady, integrityVerdict, lastWorkloadRate } from '../guest/console.ts';
+import type { HostTransport } from '../hosts/transport.ts';
+import { networkDowntime, type NetworkDowntime } from '../metrics/network.ts';
+import type { MigrationHooks } from '../migration/engine.ts';
+import type { BuiltinLinuxGuest, NetworkLab } from '../profile/schema.ts';
+import { parseDuration } from '../profile/size.ts';
+import type { QemuInstance } from '../qemu/instance.ts';
+import { TAP } from './netns.ts';
+import { RunningProbe } from './prober.ts';
+
+export const NETWORK_METRICS = ['network', 'network-rx-gap'] as const;
+
+export interface LabHookOptions {
+  guest: BuiltinLinuxGuest;
+  network?: { settings: NetworkLab; peer: HostTransport; prober: string; probeDir: string };
+  /** How long a freshly booted guest may take to print vb-ready. */
+  bootTimeoutMs: number;
+  note(message: string): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function consoleText(instance: QemuInstance): Promise<string> {
+  return instance.host.readFile(instance.files.consoleFile).then((b) => b.toString('utf8'), () => '');
+}
+
+class GuestDamaged extends Error {}
+
+export function labHooks(o: LabHookOptions): MigrationHooks {
+  /** Guests known to be up: those that passed an integrity check after arriving. */
+  const healthy = new WeakSet<QemuInstance>();
+  const sources = new Map<number, QemuInstance>();
+  let probe: RunningProbe | undefined;
+  const guestIp = o.guest.address.split('/')[0];
+  const verdictTimeoutMs = parseDuration(o.guest.integrity.verdictTimeout);
+
+  const waitForBoot = async (source: QemuInstance) => {
+    const deadline = Date.now() + o.bootTimeoutMs;
+    for (;;) {
+      const text = await consoleText(source);
+      const damage = damageEvidence(text);
+      if (damage.length > 0) throw new GuestDamaged(`the guest is damaged before migrating: ${damage.slice(0, 3).join(' | ')}`);
+      if (guestReady(text)) return;
+      if (Date.now() > deadline) throw new Error(`the guest did not print vb-ready within ${o.bootTimeoutMs / 1000} s of booting (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`);
+      await sleep(250);
+    }
+  };
+
+  return {
+    launch: () => (o.network ? { tapInterface: TAP } : {}),
+
+    async beforeMigration({ planned, source, destination }) {
+      await probe?.kill().catch(() => undefined);
+      probe = undefined;
+      sources.set(planned.seq, source);
+      if (!healthy.has(source)) await waitForBoot(source);
+      if (!o.network) return;
+      const reach = await o.network.peer.run([o.network.prober, '-t', guestIp, '-r', '100', '-u', '120'], { allowFailure: true, timeoutMs: 130_000 });
+      if (reach.exitCode !== 0) throw new Error(`the guest at ${guestIp} does not answer from the peer namespace: ${reach.stderr.trim()}`);
+      const announce = o.network.settings.announce;
+      const parameters = Object.fromEntries(
+        Object.entries({ 'announce-rounds': announce.rounds, 'announce-initial': announce.initial, 'announce-max': announce.max, 'announce-step': announce.step }).filter(([, v]) => v !== undefined),
+      );
+      if (Object.keys(parameters).length > 0) await Promise.all([source, destination].map((q) => q.qmp.execute('migrate-set-parameters', parameters)));
+      probe = await RunningProbe.start(o.network.peer, o.network.prober, guestIp, o.network.settings.probe.rate, parseDuration(o.network.settings.probe.replyTimeout), join(o.network.probeDir, `${String(planned.seq).padStart(4, '0')}.txt`));
+      // a stretch of normal replies before the migration starts, as the baseline
+      await sleep(300);
+    },
+
+    async afterMigration({ planned, record, destination, from }) {
+      const source = sources.get(planned.seq);
+      sources.delete(planned.seq);
+      const problems: string[] = [];
+      const integrity: Record<string, unknown> = {};
+      if (source) {
+        const sourceText = await from.transport.readFile(source.files.consoleFile).then((b) => b.toString('utf8'), () => '');
+        integrity.guestDirtyRateMBps = lastWorkloadRate(sourceText);
+        const damage = damageEvidence(sourceText);
+        if (damage.length > 0) problems.push(`source console: ${damage.slice(0, 3).join(' | ')}`);
+        integrity.sourceEvidence = damage;
+      }
+      if (destination) {
+        const started = Date.now();
+        let text = '';
+        let verdict = integrityVerdict(text);
+        for (;;) {
+          text = await consoleText(destination);
+          verdict = integrityVerdict(text);
+          if (verdict.verdict !== 'pending' || damageEvidence(text).length > 0 || Date.now() - started > verdictTimeoutMs) break;
+          await sleep(200);
+        }
+        const damage = damageEvidence(text);
+        integrity.verdict = verdict.verdict === 'pending' ? 'no-verdict' : verdict.verdict;
+        integrity.check = verdict.verdict === 'pending' ? null : verdict.check;
+        integrity.waitedMs = Date.now() - started;
+        integrity.evidence = damage;
+        if (damage.length > 0) problems.push(`destination console: ${damage.slice(0, 3).join(' | ')}`);
+        else if (verdict.verdict === 'pending') problems.push(`no integrity check completed within ${verdictTimeoutMs / 1000} s after the switchover (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`);
+        record.extra = { ...record.extra, integrity };
+      } else {
+        problems.push('no destination guest to check');
+      }
+
+      if (o.network && probe) {
+        const running = probe;
+        probe = undefined;
+        await sleep(parseDuration(o.network.settings.probe.tail));
+        // a guest that answers again is slow, not cut off: then the probe log can state the outage
+        const reach = await o.network.peer.run([o.network.prober, '-t', guestIp, '-r', '100', '-u', '30'], { allowFailure: true, timeoutMs: 40_000 });
+        if (reach.exitCode !== 0) problems.push(`the guest's network is dead after the migration: ${reach.stderr.trim()}`);
+        let network: NetworkDowntime | undefined;
+        try {
+          network = networkDowntime(await running.stop(), parseDuration(o.network.settings.probe.replyTimeout) * 1000, o.network.settings.probe.maxStrayLoss);
+          record.metrics.network = network.lostRun?.ms ?? 0;
+          record.metrics['network-rx-gap'] = network.rxGap?.ms ?? null;
+          if (network.rxGap === null) record.metricErrors = { ...record.metricErrors, 'network-rx-gap': 'fewer than two replies' };
+        } catch (error) {
+          const reason = (error as Error).message;
+          for (const name of NETWORK_METRICS) record.metrics[name] = null;
+          record.metricErrors = { ...record.metricErrors, network: reason, 'network-rx-gap': reason };
+          if (reach.exitCode !== 0) problems.push(`network: ${reason}`);
+        }
+        record.extra = { ...record.extra, network: { ...network, log: running.outputFile } };
+      }
+
+      if (problems.length === 0) {
+        if (destination) healthy.add(destination);
+        return;
+      }
+      const earlier = record.status === 'invalid' && record.reason ? `; ${record.reason}` : '';
+      record.status = 'invalid';
+      record.downtimeMs = null;
+      record.reason = `guest failed its checks after migration: ${problems.join('; ')}${earlier}`;
+      return { rebootGuest: true };
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Turns a profile's lab-in-a-box settings into what the engine runs: the built guest (kernel,
+ * initrd, command line), the network namespaces (names unique to this run), the hosts rewritten
+ * onto them, and the hooks. close() removes everything it created.
+ */
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { buildGuest, type BuiltGuest } from '../guest/build.ts';
+import { guestKernelCmdline } from '../guest/cmdline.ts';
+import { NetnsTransport } from '../hosts/local.ts';
+import type { MigrationHooks } from '../migration/engine.ts';
+import { pairHosts } from '../profile/load.ts';
+import type { Profile } from '../profile/schema.ts';
+import { parseDuration } from '../profile/size.ts';
+import { labHooks, NETWORK_METRICS } from './hooks.ts';
+import { cleanupLeftovers, createNetnsLab, type NetnsLab } from './netns.ts';
+import { buildProber } from './prober.ts';
+
+export interface PreparedLabBox {
+  profile: Profile;
+  hooks: MigrationHooks[];
+  /** Metrics the hooks record beside the trace metrics. */
+  metricNames: string[];
+  facts: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export function needsLabBox(profile: Profile): boolean {
+  return profile.vm.guest.kind === 'builtin-linux' || profile.network !== undefined;
+}
+
+export async function prepareLabBox(profile: Profile, runDir: string, note: (message: string) => void): Promise<PreparedLabBox> {
+  const guest = profile.vm.guest;
+  if (guest.kind !== 'builtin-linux') throw new Error('network: bridged-netns needs vm.guest.kind: builtin-linux (the guest must answer the probe on a known address)');
+  const [nameA, nameB] = pairHosts(profile);
+  const pair = [nameA, nameB].map((n) => profile.hosts.find((h) => h.name === n)!);
+  for (const host of pair) {
+    if (host.transport.kind === 'ssh') throw new Error(`host ${host.name}: the builtin-linux guest is built on this machine, so its hosts must be local or netns (ssh hosts are not supported yet)`);
+  }
+  const cmdline = guestKernelCmdline(guest);
+  const built: BuiltGuest = await buildGuest(guest.kernelPackage, note);
+  const effective: Profile = structuredClone(profile);
+  effective.vm.guest = { kind: 'kernel', kernel: built.kernel, initrd: built.initrd, append: cmdline };
+  const facts: Record<string, unknown> = {
+    guest: { kernelPackage: built.kernelPackage, kernelPackageVersion: built.kernelPackageVersion, kernelRelease: built.kernelRelease, busyboxVersion: built.busyboxVersion, modules: built.modules, initrdBytes: built.initrdBytes, cmdline, workload: guest.workload, dir: built.dir },
+  };
+  const bootTimeoutMs = Math.max(180_000, parseDuration(profile.migration.qmpTimeout));
+
+  if (!profile.network) {
+    return { profile: effective, hooks: [labHooks({ guest, bootTimeoutMs, note })], metricNames: [], facts, close: async () => {} };
+  }
+
+  const network = profile.network;
+  if (profile.vm.nic.kind !== 'tap') throw new Error('network: bridged-netns needs vm.nic.kind: tap (the guest NIC sits on a tap in each host namespace)');
+  const labels = pair.map((host) => {
+    if (host.transport.kind !== 'netns') throw new Error(`host ${host.name}: network: bridged-netns needs transport {kind: netns} on both hosts of the pair`);
+    return host.transport.namespace;
+  }) as [string, string];
+  if (nameA === nameB) throw new Error('network: bridged-netns needs two distinct hosts in the pair');
+  const removed = await cleanupLeftovers();
+  if (removed.removed.length > 0) note(`removed leftovers of earlier runs that died: ${removed.removed.join(', ')}`);
+  const prober = await buildProber();
+  const lab: NetnsLab = await createNetnsLab({ hosts: labels, peer: network.peer, peerAddress: network.peerAddress, migrationAddresses: network.migrationAddresses });
+  try {
+    effective.hosts = effective.hosts.map((host) => {
+      const index = pair.findIndex((p) => p.name === host.name);
+      if (index < 0 || host.transport.kind !== 'netns') return host;
+      return { ...host, transport: { kind: 'netns', namespace: lab.namespaces[host.transport.namespace] }, migrationAddress: network.migrationAddresses[index].split('/')[0] };
+    });
+    const probeDir = join(runDir, 'probes');
+    await mkdir(probeDir, { recursive: true });
+    const peer = new NetnsTransport(network.peer, lab.namespaces[network.peer]);
+    facts.network = { kind: network.kind, namespaces: lab.namespaces, peerAddress: network.peerAddress, guestAddress: guest.address, migrationAddresses: network.migrationAddresses, announce: network.announce, probe: { ...network.probe, tool: 'icmp-prober (raw ICMP, fixed rate, SO_TIMESTAMPNS)' } };
+    return {
+      profile: effective,
+      hooks: [labHooks({ guest, network: { settings: network, peer, prober, probeDir }, bootTimeoutMs, note })],
+      metricNames: [...NETWORK_METRICS],
+      facts,
+      close: () => lab.close(),
+    };
+  } catch (error) {
+    await lab.close();
+    throw error;
+  }
+}

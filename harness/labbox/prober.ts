@@ -1,0 +1,59 @@
+/** Builds the ICMP prober (gcc, cached by source hash) and runs it in the peer namespace. */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { cacheRoot } from '../guest/build.ts';
+import type { HostProcess, HostTransport } from '../hosts/transport.ts';
+import { parseProbeLog, type ProbeLog } from '../metrics/network.ts';
+
+const SOURCE = new URL('./icmp-prober.c', import.meta.url);
+
+export async function buildProber(): Promise<string> {
+  const source = await readFile(SOURCE);
+  const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const dir = join(cacheRoot(), 'bin');
+  const binary = join(dir, `icmp-prober-${hash}`);
+  const exists = await execa('test', ['-x', binary], { reject: false });
+  if (exists.exitCode === 0) return binary;
+  await mkdir(dir, { recursive: true });
+  const partial = `${binary}.${process.pid}.tmp`;
+  const result = await execa('gcc', ['-O2', '-Wall', '-o', partial, SOURCE.pathname], { reject: false });
+  if (result.exitCode !== 0) throw new Error(`building the ICMP prober failed (gcc ${result.failed && result.exitCode === undefined ? 'not found' : `exited ${result.exitCode}`}): ${String(result.stderr ?? result.message).trim()}`);
+  await rename(partial, binary);
+  return binary;
+}
+
+export class RunningProbe {
+  private constructor(
+    readonly process: HostProcess,
+    readonly outputFile: string,
+    private readonly host: HostTransport,
+  ) {}
+
+  static async start(host: HostTransport, binary: string, target: string, rateHz: number, replyTimeoutMs: number, outputFile: string, maxSeconds = 900): Promise<RunningProbe> {
+    await host.run(['rm', '-f', outputFile]);
+    const process = await host.start([binary, '-t', target, '-r', String(rateHz), '-n', String(rateHz * maxSeconds), '-d', String(Math.ceil(replyTimeoutMs))], { stdoutFile: outputFile, stderrFile: `${outputFile}.err` });
+    return new RunningProbe(process, outputFile, host);
+  }
+
+  /** Stops probing and returns the log (the prober writes it as it exits). */
+  async stop(): Promise<ProbeLog> {
+    await this.process.kill('SIGTERM');
+    const exit = await Promise.race([this.process.exited, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
+    if (!exit) {
+      await this.process.kill('SIGKILL');
+      throw new Error('the prober did not exit within 30 s of SIGTERM');
+    }
+    const text = (await this.host.readFile(this.outputFile)).toString('utf8');
+    if (exit.code !== 0) {
+      const stderr = await this.host.readFile(`${this.outputFile}.err`).then((b) => b.toString('utf8').trim(), () => '');
+      throw new Error(`the prober exited with ${exit.code ?? exit.signal}${stderr ? `: ${stderr}` : ''}`);
+    }
+    return parseProbeLog(text);
+  }
+
+  async kill(): Promise<void> {
+    await this.process.kill('SIGKILL');
+  }
+}
