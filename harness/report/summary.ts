@@ -248,6 +248,9 @@ export function buildSummary(input: SummaryInput): Summary {
   const warnings = [...settings.warnings];
   input.runs.forEach((run) => {
     if (run.tornLines?.length) warnings.push(`${run.runId}: ${run.tornLines.length} torn line(s) in iterations.ndjson (line ${run.tornLines.join(', ')}) left out`);
+    for (const v of run.manifest?.variants ?? []) {
+      if (v.traceEventsMissing?.length) warnings.push(`${v.name}: this QEMU cannot trace ${v.traceEventsMissing.join(', ')}; a metric that needs them cannot be computed for it`);
+    }
     if (run.manifest?.state && run.manifest.state !== 'completed') warnings.push(`${run.runId}: run state is "${run.manifest.state}"${run.manifest.stateReason ? ` (${run.manifest.stateReason})` : ''}: the data may be partial`);
   });
   const { primary, metrics } = metricList(records, manifests, settings);
@@ -264,7 +267,7 @@ export function buildSummary(input: SummaryInput): Summary {
     const missing = [wantedBaseline, wantedCandidate].filter((v) => v !== undefined && !present.includes(v));
     if (missing.length) warnings.push(`compare: variant ${missing.map((v) => `"${v}"`).join(' and ')} has no migrations in this run: no before/after comparison`);
     else if (wantedBaseline !== undefined && wantedCandidate !== undefined && wantedBaseline !== wantedCandidate) {
-      pair = { baseline: wantedBaseline, candidate: wantedCandidate, source: configured ? 'profile compare: {baseline, candidate}' : 'default: the first two variants in profile order' };
+      pair = { baseline: wantedBaseline, candidate: wantedCandidate, source: configured ? 'profile compare: {baseline, candidate}' : `default: the first two variants in ${settings.variantOrder.length ? 'profile order' : 'the order they appear in the data'}` };
     } else if (variants.length < 2) warnings.push('one variant only: no before/after comparison');
   }
 
