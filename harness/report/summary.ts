@@ -9,7 +9,7 @@ import { compareSamples, type Comparison } from '../stats/compare.ts';
 import { describe, median, type Description } from '../stats/describe.ts';
 import { EXACT_LIMIT } from '../stats/mann-whitney.ts';
 import { OUTLIER_METHOD, outlierIndexes } from '../stats/outliers.ts';
-import { recordPhases, type Phase } from './phases.ts';
+import { phaseNotes, recordPhases, type Phase } from './phases.ts';
 import type { ReportSettings } from './settings.ts';
 
 export const SUMMARY_SCHEMA = 'vdpa-bench/summary@1';
@@ -58,6 +58,8 @@ export interface MigrationRow {
   disagreements: Disagreement[];
   clockUncertaintyUs: number | null;
   phases: Phase[] | null;
+  /** What the phases say that a time axis cannot (vring count, pinning overlap, QMP blackout). */
+  phaseNotes: string[];
 }
 
 export interface CellSummary {
@@ -181,7 +183,7 @@ function statsOf(values: number[], bootstrap: BootstrapSettings): MetricStats | 
 }
 
 function nicFirmware(host: HostFacts): string {
-  const candidates = [host.nicFirmware, (host.nic as { firmware?: unknown } | undefined)?.firmware, host.firmware];
+  const candidates = [host.nicFirmware, (host.nic as { firmware?: unknown } | undefined)?.firmware, (host.vdpa as { nic?: { firmware?: unknown } } | undefined)?.nic?.firmware, host.firmware];
   const found = candidates.find((c) => typeof c === 'string' && c.length > 0);
   return (found as string | undefined) ?? UNKNOWN;
 }
@@ -293,6 +295,7 @@ export function buildSummary(input: SummaryInput): Summary {
     disagreements: [],
     clockUncertaintyUs: typeof r.clock?.uncertaintyUs === 'number' ? r.clock.uncertaintyUs : null,
     phases: recordPhases(r),
+    phaseNotes: phaseNotes(r),
   }));
 
   // Disagreement: each checked metric against the primary, on ok migrations.
