@@ -182,20 +182,25 @@ function statsOf(values: number[], bootstrap: BootstrapSettings): MetricStats | 
   return { ...describe(values), meanCI: ci?.mean ?? null, medianCI: ci?.median ?? null };
 }
 
-function nicFirmware(host: HostFacts): string {
-  const candidates = [host.nicFirmware, (host.nic as { firmware?: unknown } | undefined)?.firmware, (host.vdpa as { nic?: { firmware?: unknown } } | undefined)?.nic?.firmware, host.firmware];
+type LabNic = { model?: string; firmware?: string };
+/** vDPA host facts a lab run records (manifest.lab.vdpaHosts, see harness/lab/prepare.ts). */
+const labNics = (m: RunManifest | null): Record<string, LabNic | undefined> =>
+  Object.fromEntries(Object.entries(((m?.lab as { vdpaHosts?: Record<string, { nic?: LabNic }> } | undefined)?.vdpaHosts) ?? {}).map(([host, facts]) => [host, facts?.nic]));
+
+function nicFirmware(host: HostFacts, lab: Record<string, LabNic | undefined>): string {
+  const candidates = [host.nicFirmware, (host.nic as { firmware?: unknown } | undefined)?.firmware, lab[host.name]?.firmware, host.firmware];
   const found = candidates.find((c) => typeof c === 'string' && c.length > 0);
   return (found as string | undefined) ?? UNKNOWN;
 }
 
-function setupOf(manifests: (RunManifest | null)[], records: IterationRecord[], variantNames: (m: RunManifest, v: string) => string): Summary['setup'] {
+function setupOf(manifests: (RunManifest | null)[], records: IterationRecord[], variantNames: (m: RunManifest, v: string) => string, settings: ReportSettings): Summary['setup'] {
   const known = manifests.filter((m): m is RunManifest => m !== null);
   const first = known[0];
   const queuePairs = first?.setup?.queuePairs ?? [...new Set(records.map((r) => r.queuePairs ?? null))];
   const hosts: Summary['setup']['hosts'] = [];
   for (const m of known) {
     for (const h of m.hosts ?? []) {
-      const row = { name: h.name, transport: h.transport ?? UNKNOWN, kernel: h.kernel ?? UNKNOWN, cpuModel: h.cpuModel ?? UNKNOWN, cpus: h.cpus ?? null, nicFirmware: nicFirmware(h) };
+      const row = { name: h.name, transport: h.transport ?? UNKNOWN, kernel: h.kernel ?? UNKNOWN, cpuModel: h.cpuModel ?? UNKNOWN, cpus: h.cpus ?? null, nicFirmware: nicFirmware(h, labNics(m)) };
       if (!hosts.some((x) => JSON.stringify(x) === JSON.stringify(row))) hosts.push(row);
     }
   }
@@ -204,9 +209,13 @@ function setupOf(manifests: (RunManifest | null)[], records: IterationRecord[], 
   const methods = [...new Set(records.map((r) => r.clock?.method).filter((x): x is string => typeof x === 'string'))];
   const uncertainties = records.map((r) => r.clock?.uncertaintyUs).filter((x): x is number => typeof x === 'number');
   const accels = [...new Set([...known.map((m) => m.accel?.used), ...records.map((r) => r.accel)].filter((x): x is string => typeof x === 'string'))];
+  // A vDPA lab's manifest may have no set-up sentence: the NIC model from its host facts, the mode from the profile.
+  const labModel = Object.values(labNics(first ?? null)).find((n) => n?.model)?.model;
+  const vdpa = settings.nic?.kind === 'vdpa' || queuePairs.some((q) => q !== null);
+  const nic = first?.setup?.nic ?? labModel ?? (settings.nic?.drivers.length ? settings.nic.drivers.join('/') : undefined);
   return {
-    nic: first?.setup?.nic ?? UNKNOWN,
-    mode: first?.setup?.mode ?? UNKNOWN,
+    nic: nic ?? UNKNOWN,
+    mode: first?.setup?.mode ?? (settings.nic && vdpa ? 'vhost-vDPA' : UNKNOWN),
     queuePairs,
     accel: accels.length ? accels.join(', ') : UNKNOWN,
     hosts,
@@ -389,7 +398,7 @@ export function buildSummary(input: SummaryInput): Summary {
     schema: SUMMARY_SCHEMA,
     title: input.title ?? `vdpa-bench report: ${input.runs.map((r) => r.runId).join(' vs ')}`,
     runs: input.runs.map(runInfo),
-    setup: setupOf(manifests, records, input.variantNameInManifest ?? ((_, v) => v)),
+    setup: setupOf(manifests, records, input.variantNameInManifest ?? ((_, v) => v), settings),
     settings: {
       baseline: pair?.baseline ?? null,
       candidate: pair?.candidate ?? null,
