@@ -14,7 +14,7 @@ export interface ChartSpec {
 }
 
 const FONT = { font: 'system-ui, sans-serif', labelFont: 'system-ui, sans-serif', titleFont: 'system-ui, sans-serif' };
-const config = { font: FONT.font, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 260 }, view: { stroke: '#ccc' } };
+const config = { font: FONT.font, axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 }, legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 260 }, view: { stroke: '#ccc' } };
 
 const BAND_STEP = 46;
 
@@ -131,7 +131,7 @@ export function phaseCharts(summary: Summary): ChartSpec[] {
     charts.push({
       id: `phases-${i + 1}`,
       title: `Phases: ${cell.label}, migration ${row.seq}`,
-      caption: `The migration closest to the cell's median downtime (${row.values[summary.primary]?.toFixed(1)} ms). The dashed line is the source freeze; bars are phases from the traces, ticks are instants.`,
+      caption: `The migration closest to the cell's median downtime (${row.values[summary.primary]?.toFixed(1)} ms). The dashed line is the source freeze; bars are phases from the traces, ticks are instants.${row.phaseNotes.length ? ` ${row.phaseNotes.join('; ')}.` : ''}`,
       spec: { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config, width: 640, height: { step: 26 }, layer: layers } as TopLevelSpec,
     });
   });

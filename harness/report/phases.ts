@@ -5,7 +5,9 @@
  *   [{ name, startMs, endMs }]                 ms relative to the source freeze
  *   [{ name, atUs }] / [{ name, atMs }]        an instant (e.g. DRIVER_OK)
  *   { <name>: { startUs, endUs } | ... }       the same keyed by name
- * with optional `side`/`host`. Anything else is skipped, not guessed at.
+ * with optional `side`/`host`, and the vDPA analysis's own object (harness/metrics/phases.ts:
+ * downtimeWindow, pinning.batches, driverOk, vrings, destinationQmpBlackoutMs). Anything else is
+ * skipped, not guessed at.
  */
 import type { IterationRecord } from '../results/types.ts';
 
@@ -53,16 +55,68 @@ function rawPhases(value: unknown): RawPhase[] {
   return out;
 }
 
+const GiB = 1024 ** 3;
+const bytesText = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(1)} GiB` : `${(b / 1024 ** 2).toFixed(0)} MiB`);
+
+interface VdpaPhasesShape {
+  downtimeWindow?: { metric?: string; startUs?: number; endUs?: number } | null;
+  pinning?: { batches?: { beginUs?: number; commitUs?: number; dmaMaps?: number; bytes?: number; overlapMs?: number }[] };
+  driverOk?: { timeUs?: number } | null;
+  vrings?: { enabled?: number; expected?: number; ok?: boolean | null; reason?: string; problem?: string };
+  destinationQmpBlackoutMs?: number | null;
+}
+
+function isVdpaShape(value: unknown): value is VdpaPhasesShape {
+  return !!value && typeof value === 'object' && !Array.isArray(value) && ('pinning' in value || 'downtimeWindow' in value || 'driverOk' in value);
+}
+
+/** The vDPA analysis's phases as timeline rows (µs, source clock) plus what has no place on a time axis. */
+function vdpaRawPhases(p: VdpaPhasesShape): { raw: RawPhase[]; notes: string[]; zeroUs?: number; windowName?: string } {
+  const raw: RawPhase[] = [];
+  const notes: string[] = [];
+  const w = p.downtimeWindow;
+  const windowName = w ? `downtime (${w.metric ?? 'window'})` : undefined;
+  if (w && num(w.startUs) !== undefined && num(w.endUs) !== undefined) raw.push({ name: windowName!, startUs: w.startUs!, endUs: w.endUs!, side: 'downtime window' });
+  const batches = (p.pinning?.batches ?? []).filter((b) => num(b.beginUs) !== undefined && num(b.commitUs) !== undefined && (b.dmaMaps ?? 0) > 0);
+  batches.forEach((b, i) => {
+    const name = `pinning${batches.length > 1 ? ` ${i + 1}` : ''}: ${b.dmaMaps} dma_map, ${bytesText(b.bytes ?? 0)}`;
+    raw.push({ name, startUs: b.beginUs!, endUs: b.commitUs!, side: 'destination' });
+    if ((b.overlapMs ?? 0) > 0) notes.push(`${name} overlaps the downtime window by ${b.overlapMs!.toFixed(1)} ms`);
+  });
+  if (num(p.driverOk?.timeUs) !== undefined) raw.push({ name: 'DRIVER_OK', startUs: p.driverOk!.timeUs!, endUs: p.driverOk!.timeUs!, side: 'destination' });
+  const v = p.vrings;
+  if (v) notes.push(v.ok === null || v.ok === undefined ? `vrings not counted: ${v.reason ?? 'unknown'}` : `vrings enabled ${v.enabled}/${v.expected}${v.problem ? ` (${v.problem})` : ''}`);
+  if (num(p.destinationQmpBlackoutMs) !== undefined) notes.push(`destination QMP blackout at start-up ${p.destinationQmpBlackoutMs!.toFixed(0)} ms`);
+  return { raw, notes, zeroUs: num(w?.startUs), windowName };
+}
+
+/** Facts about a record's phases that a time axis cannot show (vring count, overlaps, QMP blackout). */
+export function phaseNotes(record: IterationRecord): string[] {
+  const value = record.extra?.phases;
+  return isVdpaShape(value) ? vdpaRawPhases(value).notes : [];
+}
+
 /** The record's phases, plus the primary downtime window itself as the reference row; null when it has none. */
 export function recordPhases(record: IterationRecord): Phase[] | null {
-  const raw = rawPhases(record.extra?.phases);
+  const value = record.extra?.phases;
+  if (isVdpaShape(value)) {
+    const { raw, zeroUs, windowName } = vdpaRawPhases(value);
+    if (raw.length === 0) return null;
+    const anchors = record.metricAnchors?.[record.primaryMetric];
+    const zero = zeroUs ?? anchors?.start.timeUs ?? Math.min(...raw.map((p) => p.startUs!));
+    const phases: Phase[] = [];
+    if (!windowName && anchors) phases.push({ name: `downtime (${record.primaryMetric})`, startMs: 0, endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000, instant: false, side: 'downtime window' });
+    for (const p of raw) phases.push({ name: p.name, startMs: (p.startUs! - zero) / 1000, endMs: (p.endUs! - zero) / 1000, side: p.side, instant: p.startUs === p.endUs });
+    return phases;
+  }
+  const raw = rawPhases(value);
   if (raw.length === 0) return null;
   const anchors = record.metricAnchors?.[record.primaryMetric];
   const absolute = raw.filter((p) => p.startUs !== undefined);
   const zeroUs = anchors?.start.timeUs ?? (absolute.length ? Math.min(...absolute.map((p) => p.startUs!)) : 0);
   const phases: Phase[] = [];
   if (anchors) {
-    phases.push({ name: `downtime (${record.primaryMetric})`, startMs: 0, endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000, instant: false });
+    phases.push({ name: `downtime (${record.primaryMetric})`, startMs: 0, endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000, instant: false, side: 'downtime window' });
   }
   for (const p of raw) {
     const startMs = p.startUs !== undefined ? (p.startUs - zeroUs) / 1000 : p.startMs!;

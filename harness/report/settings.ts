@@ -20,6 +20,8 @@ export interface ReportSettings {
   confidence: number;
   bootstrap: BootstrapSettings;
   metricDescriptions: Record<string, string>;
+  /** From the profile: the guest NIC kind and the hosts' vDPA drivers, for the set-up sentence when the manifest has no set-up. */
+  nic?: { kind: string; drivers: string[] };
   /** Where the settings came from, for the methods section. */
   source: 'profile' | 'defaults';
   warnings: string[];
@@ -55,6 +57,7 @@ export function reportSettings(manifest: RunManifest | null): ReportSettings {
     settings.noiseThresholdPct = profile.compare.noiseThresholdPct;
     settings.disagreementTolerancePct = profile.metrics.disagreementTolerancePct;
     for (const [name, rule] of Object.entries(profile.metrics.rules)) if (rule.description) settings.metricDescriptions[name] = rule.description;
+    settings.nic = { kind: profile.vm.nic?.kind ?? 'none', drivers: [...new Set(profile.hosts.flatMap((h) => (h.vdpa ? [h.vdpa.driver] : [])))] };
     settings.source = 'profile';
   } catch (error) {
     // A profile from another version of the schema: take what is recognisable, say what was not.

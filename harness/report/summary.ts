@@ -9,7 +9,7 @@ import { compareSamples, type Comparison } from '../stats/compare.ts';
 import { describe, median, type Description } from '../stats/describe.ts';
 import { EXACT_LIMIT } from '../stats/mann-whitney.ts';
 import { OUTLIER_METHOD, outlierIndexes } from '../stats/outliers.ts';
-import { recordPhases, type Phase } from './phases.ts';
+import { phaseNotes, recordPhases, type Phase } from './phases.ts';
 import type { ReportSettings } from './settings.ts';
 
 export const SUMMARY_SCHEMA = 'vdpa-bench/summary@1';
@@ -58,6 +58,8 @@ export interface MigrationRow {
   disagreements: Disagreement[];
   clockUncertaintyUs: number | null;
   phases: Phase[] | null;
+  /** What the phases say that a time axis cannot (vring count, pinning overlap, QMP blackout). */
+  phaseNotes: string[];
 }
 
 export interface CellSummary {
@@ -180,20 +182,25 @@ function statsOf(values: number[], bootstrap: BootstrapSettings): MetricStats | 
   return { ...describe(values), meanCI: ci?.mean ?? null, medianCI: ci?.median ?? null };
 }
 
-function nicFirmware(host: HostFacts): string {
-  const candidates = [host.nicFirmware, (host.nic as { firmware?: unknown } | undefined)?.firmware, host.firmware];
+type LabNic = { model?: string; firmware?: string };
+/** vDPA host facts a lab run records (manifest.lab.vdpaHosts, see harness/lab/prepare.ts). */
+const labNics = (m: RunManifest | null): Record<string, LabNic | undefined> =>
+  Object.fromEntries(Object.entries(((m?.lab as { vdpaHosts?: Record<string, { nic?: LabNic }> } | undefined)?.vdpaHosts) ?? {}).map(([host, facts]) => [host, facts?.nic]));
+
+function nicFirmware(host: HostFacts, lab: Record<string, LabNic | undefined>): string {
+  const candidates = [host.nicFirmware, (host.nic as { firmware?: unknown } | undefined)?.firmware, lab[host.name]?.firmware, host.firmware];
   const found = candidates.find((c) => typeof c === 'string' && c.length > 0);
   return (found as string | undefined) ?? UNKNOWN;
 }
 
-function setupOf(manifests: (RunManifest | null)[], records: IterationRecord[], variantNames: (m: RunManifest, v: string) => string): Summary['setup'] {
+function setupOf(manifests: (RunManifest | null)[], records: IterationRecord[], variantNames: (m: RunManifest, v: string) => string, settings: ReportSettings): Summary['setup'] {
   const known = manifests.filter((m): m is RunManifest => m !== null);
   const first = known[0];
   const queuePairs = first?.setup?.queuePairs ?? [...new Set(records.map((r) => r.queuePairs ?? null))];
   const hosts: Summary['setup']['hosts'] = [];
   for (const m of known) {
     for (const h of m.hosts ?? []) {
-      const row = { name: h.name, transport: h.transport ?? UNKNOWN, kernel: h.kernel ?? UNKNOWN, cpuModel: h.cpuModel ?? UNKNOWN, cpus: h.cpus ?? null, nicFirmware: nicFirmware(h) };
+      const row = { name: h.name, transport: h.transport ?? UNKNOWN, kernel: h.kernel ?? UNKNOWN, cpuModel: h.cpuModel ?? UNKNOWN, cpus: h.cpus ?? null, nicFirmware: nicFirmware(h, labNics(m)) };
       if (!hosts.some((x) => JSON.stringify(x) === JSON.stringify(row))) hosts.push(row);
     }
   }
@@ -202,9 +209,13 @@ function setupOf(manifests: (RunManifest | null)[], records: IterationRecord[], 
   const methods = [...new Set(records.map((r) => r.clock?.method).filter((x): x is string => typeof x === 'string'))];
   const uncertainties = records.map((r) => r.clock?.uncertaintyUs).filter((x): x is number => typeof x === 'number');
   const accels = [...new Set([...known.map((m) => m.accel?.used), ...records.map((r) => r.accel)].filter((x): x is string => typeof x === 'string'))];
+  // A vDPA lab's manifest may have no set-up sentence: the NIC model from its host facts, the mode from the profile.
+  const labModel = Object.values(labNics(first ?? null)).find((n) => n?.model)?.model;
+  const vdpa = settings.nic?.kind === 'vdpa' || queuePairs.some((q) => q !== null);
+  const nic = first?.setup?.nic ?? labModel ?? (settings.nic?.drivers.length ? settings.nic.drivers.join('/') : undefined);
   return {
-    nic: first?.setup?.nic ?? UNKNOWN,
-    mode: first?.setup?.mode ?? UNKNOWN,
+    nic: nic ?? UNKNOWN,
+    mode: first?.setup?.mode ?? (settings.nic && vdpa ? 'vhost-vDPA' : UNKNOWN),
     queuePairs,
     accel: accels.length ? accels.join(', ') : UNKNOWN,
     hosts,
@@ -248,6 +259,9 @@ export function buildSummary(input: SummaryInput): Summary {
   const warnings = [...settings.warnings];
   input.runs.forEach((run) => {
     if (run.tornLines?.length) warnings.push(`${run.runId}: ${run.tornLines.length} torn line(s) in iterations.ndjson (line ${run.tornLines.join(', ')}) left out`);
+    for (const v of run.manifest?.variants ?? []) {
+      if (v.traceEventsMissing?.length) warnings.push(`${v.name}: this QEMU cannot trace ${v.traceEventsMissing.join(', ')}; a metric that needs them cannot be computed for it`);
+    }
     if (run.manifest?.state && run.manifest.state !== 'completed') warnings.push(`${run.runId}: run state is "${run.manifest.state}"${run.manifest.stateReason ? ` (${run.manifest.stateReason})` : ''}: the data may be partial`);
   });
   const { primary, metrics } = metricList(records, manifests, settings);
@@ -264,7 +278,7 @@ export function buildSummary(input: SummaryInput): Summary {
     const missing = [wantedBaseline, wantedCandidate].filter((v) => v !== undefined && !present.includes(v));
     if (missing.length) warnings.push(`compare: variant ${missing.map((v) => `"${v}"`).join(' and ')} has no migrations in this run: no before/after comparison`);
     else if (wantedBaseline !== undefined && wantedCandidate !== undefined && wantedBaseline !== wantedCandidate) {
-      pair = { baseline: wantedBaseline, candidate: wantedCandidate, source: configured ? 'profile compare: {baseline, candidate}' : 'default: the first two variants in profile order' };
+      pair = { baseline: wantedBaseline, candidate: wantedCandidate, source: configured ? 'profile compare: {baseline, candidate}' : `default: the first two variants in ${settings.variantOrder.length ? 'profile order' : 'the order they appear in the data'}` };
     } else if (variants.length < 2) warnings.push('one variant only: no before/after comparison');
   }
 
@@ -290,6 +304,7 @@ export function buildSummary(input: SummaryInput): Summary {
     disagreements: [],
     clockUncertaintyUs: typeof r.clock?.uncertaintyUs === 'number' ? r.clock.uncertaintyUs : null,
     phases: recordPhases(r),
+    phaseNotes: phaseNotes(r),
   }));
 
   // Disagreement: each checked metric against the primary, on ok migrations.
@@ -383,7 +398,7 @@ export function buildSummary(input: SummaryInput): Summary {
     schema: SUMMARY_SCHEMA,
     title: input.title ?? `vdpa-bench report: ${input.runs.map((r) => r.runId).join(' vs ')}`,
     runs: input.runs.map(runInfo),
-    setup: setupOf(manifests, records, input.variantNameInManifest ?? ((_, v) => v)),
+    setup: setupOf(manifests, records, input.variantNameInManifest ?? ((_, v) => v), settings),
     settings: {
       baseline: pair?.baseline ?? null,
       candidate: pair?.candidate ?? null,

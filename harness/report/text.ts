@@ -21,7 +21,8 @@ function signed(msValue: number, seconds: boolean): string {
 export function setupSentence(summary: Summary): string {
   const { nic, mode } = summary.setup;
   const qps = [...new Set(summary.setup.queuePairs)];
-  const qpText = qps.every((q) => q === null) ? 'no vDPA queue pairs' : `${qps.filter((q) => q !== null).join('/')} queue-pairs`;
+  const counts = qps.filter((q) => q !== null);
+  const qpText = counts.length === 0 ? 'no vDPA queue pairs' : `${counts.join('/')} queue-pair${counts.length === 1 && counts[0] === 1 ? '' : 's'}`;
   let hardware: string;
   if (nic === 'no NIC') hardware = 'a guest without a NIC';
   else if (nic === UNKNOWN && mode === UNKNOWN) hardware = `an unknown NIC and mode (no set-up in the manifest) with ${qpText}`;

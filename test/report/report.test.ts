@@ -63,7 +63,7 @@ test('only iterations.ndjson is needed: what the manifest would say shows as unk
   const md = await readFile(join(run, 'out', 'report.md'), 'utf8');
   t.regex(md, /no manifest\.json/);
   t.regex(md, /Hosts: unknown/);
-  t.regex(md, /default: the first two variants in profile order/);
+  t.regex(md, /default: the first two variants in the order they appear in the data/);
   await rm(run, { recursive: true });
 });
 

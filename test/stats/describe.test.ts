@@ -1,5 +1,6 @@
 import test from 'ava';
-import { bootstrapMeanMedian, selectInPlace } from '../../harness/stats/bootstrap.ts';
+import { bootstrapMeanMedian } from '../../harness/stats/bootstrap.ts';
+import { medianInPlace, selectInPlace } from '../../harness/stats/select.ts';
 import { describe, quantileSorted } from '../../harness/stats/describe.ts';
 import { modifiedZScores, outlierIndexes } from '../../harness/stats/outliers.ts';
 
@@ -61,5 +62,7 @@ test('quickselect finds every order statistic, also with ties and sorted input',
   for (const sample of samples) {
     const ascending = [...sample].sort((a, b) => a - b);
     for (let k = 0; k < sample.length; k++) t.is(selectInPlace(Float64Array.from(sample), k), ascending[k], `${sample} k=${k}`);
+    const mid = (ascending[Math.floor((sample.length - 1) / 2)] + ascending[Math.ceil((sample.length - 1) / 2)]) / 2;
+    t.is(medianInPlace(Float64Array.from(sample)), mid);
   }
 });

@@ -1,0 +1,46 @@
+import test from 'ava';
+import { fileURLToPath } from 'node:url';
+import { loadRun } from '../../harness/report/load.ts';
+import { reportSettings } from '../../harness/report/settings.ts';
+import { buildSummary } from '../../harness/report/summary.ts';
+import { renderText } from '../../harness/report/text.ts';
+
+const fixture = fileURLToPath(new URL('../fixtures/seed-run', import.meta.url));
+
+test('text: swapping baseline and candidate reads as a regression, in the same form', async (t) => {
+  const run = await loadRun(fixture);
+  const settings = { ...reportSettings(run.manifest), baseline: 'after', candidate: 'before' };
+  const text = renderText(buildSummary({ runs: [run], settings, records: run.records }));
+  t.true(text.includes('- 39G VM:   2.09s -> 4.72s (+2.63s, ~126% regression)\n'), text);
+  t.true(text.includes('- 128G VM:  5.83s -> 14.72s (+8.89s, ~152% regression)\n'), text);
+});
+
+test('text: without a profile the first two variants in order of appearance are compared; one variant gives plain means', async (t) => {
+  const run = await loadRun(fixture);
+  const defaults = buildSummary({ runs: [{ ...run, manifest: null }], settings: reportSettings(null), records: run.records });
+  t.is(defaults.settings.baseline, 'before');
+  t.is(defaults.settings.pairSource, 'default: the first two variants in the order they appear in the data');
+  const before = run.records.filter((r) => r.variant === 'before');
+  const single = renderText(buildSummary({ runs: [{ ...run, records: before }], settings: reportSettings(run.manifest), records: before }));
+  t.true(single.includes('- 39G VM:   4.72s (n = 10, median 4.72s)\n'), single);
+  t.true(single.includes('(1 of 21 measured migrations failed or were invalid: 1 failed, 0 invalid; 20 ok)'), single);
+});
+
+test('text: a profile naming a variant the run lacks says so instead of comparing something else', async (t) => {
+  const run = await loadRun(fixture);
+  const settings = { ...reportSettings(run.manifest), candidate: 'nightly' };
+  const summary = buildSummary({ runs: [run], settings, records: run.records });
+  t.deepEqual(summary.comparisons, []);
+  t.true(summary.warnings.some((w) => w.includes('"nightly" has no migrations in this run')));
+});
+
+test('text: a vDPA lab manifest without a set-up sentence takes the NIC model from its host facts', async (t) => {
+  const run = await loadRun(fixture);
+  const manifest = structuredClone(run.manifest!);
+  delete manifest.setup;
+  manifest.hosts = manifest.hosts.map(({ nicFirmware: _, ...h }) => h);
+  manifest.lab = { vdpaHosts: { 'lab-a': { nic: { model: 'Mellanox Technologies MT2892 Family [ConnectX-6 Dx]', firmware: '22.31.1014 (MT_0000000359)' } } } };
+  const summary = buildSummary({ runs: [{ ...run, manifest }], settings: reportSettings(manifest), records: run.records });
+  t.regex(renderText(summary), /^Using Mellanox Technologies MT2892 Family \[ConnectX-6 Dx\] NICs in vhost-vDPA mode with 8 queue-pairs, /);
+  t.deepEqual(summary.setup.hosts.map((h) => h.nicFirmware), ['22.31.1014 (MT_0000000359)', 'unknown']);
+});
