@@ -4,8 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { applyRule, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
+import { applyRule, eventsNeeded, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
 import { RunInterrupted } from '../migration/engine.ts';
 import { CrossRunError } from '../report/compare-runs.ts';
 import { RunDataError } from '../report/load.ts';
@@ -13,7 +12,8 @@ import { runBenchmark, TOOL_VERSION } from '../migration/run.ts';
 import { loadProfile, ProfileError } from '../profile/load.ts';
 import { profileJsonSchema } from '../profile/json-schema.ts';
 import { planRun } from '../plan/plan.ts';
-import { formatTraceTime, parseTrace } from '../traces/parse.ts';
+import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/parse.ts';
+import { scanTraceFile } from '../traces/read.ts';
 import { ConsoleProgress, formatMs } from './progress.ts';
 import { ensureLocalQemu } from './qemu-install.ts';
 import { reportCommands, writeRunReports } from './report-commands.ts';
@@ -181,9 +181,10 @@ Trace formats: QEMU log backend (<= 10.0 "TID@SEC.USEC:event", >= 10.1 ISO "...Z
 Exit status 1 names the missing event when the metric cannot be applied.`)
     .action(async (opts) => {
       const rule = resolveRule(opts.metric);
-      const [sourceText, destinationText] = await Promise.all([readTraceFile(opts.source), readTraceFile(opts.destination)]);
-      const source = parseTrace(sourceText);
-      const destination = parseTrace(destinationText);
+      // streamed: only the events the rule looks at are kept, so a trace of any size fits in memory
+      const scan = { events: new Set(eventsNeeded([rule])) };
+      const source = await readTraceFile(opts.source, scan);
+      const destination = opts.destination === opts.source ? source : await readTraceFile(opts.destination, scan);
       const result = applyRule(rule, { source: source.events, destination: destination.events, clockOffsetUs: opts.clockOffsetUs });
       const unparsed = { source: source.unparsedCount, destination: destination.unparsedCount };
       if (!result.ok) {
@@ -226,9 +227,9 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
   return program;
 }
 
-async function readTraceFile(path: string): Promise<string> {
+async function readTraceFile(path: string, options: ParseOptions): Promise<ParsedTrace> {
   try {
-    return await readFile(path, 'utf8');
+    return await scanTraceFile(path, options);
   } catch (error) {
     throw new UsageError(`cannot read trace file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }

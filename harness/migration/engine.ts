@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { estimateAfterMigration, type ClockEstimator, type ClockOffset } from '../hosts/clock.ts';
 import type { HostTransport } from '../hosts/transport.ts';
-import { analyseMigration } from '../metrics/analyse.ts';
+import { analyseParsed, analysisEvents } from '../metrics/analyse.ts';
 import type { MetricRule } from '../metrics/rules.ts';
 import type { Profile, Variant } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
@@ -14,6 +14,7 @@ import { DEAD_GUEST_STATES, QemuInstance } from '../qemu/instance.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
 import type { RunStore } from '../results/store.ts';
 import type { IterationRecord } from '../results/types.ts';
+import { scanTraceFile } from '../traces/read.ts';
 import { cellKey, cellLabel, type Block, type Cell, type PlannedMigration } from './schedule.ts';
 
 export interface EngineHost {
@@ -391,13 +392,12 @@ async function buildRecord(
   // a trace file that vanished (deleted, disk gone) makes the measurement impossible, not failed
   const missing = [record.traces.source ? '' : `source trace ${sourceHostPath} on ${from.name}`, record.traces.destination ? '' : `destination trace ${destinationHostPath} on ${to.name}`].filter(Boolean);
   if (missing.length > 0) throw new MigrationFailure(`trace file missing: ${missing.join(', ')}`, 'invalid');
-  const [sourceText, destinationText] = await Promise.all([
-    o.store.readText(record.traces.source),
-    o.store.readText(record.traces.destination),
-  ]);
-  const analysis = analyseMigration({
-    sourceText,
-    destinationText,
+  const wanted = analysisEvents(o.metrics.rules, o.metrics.names, planned.cell.queuePairs);
+  const source = await scanTraceFile(join(o.store.dir, record.traces.source), { events: wanted });
+  const destination = await scanTraceFile(join(o.store.dir, record.traces.destination), { events: wanted });
+  const analysis = analyseParsed({
+    source,
+    destination,
     rules: o.metrics.rules,
     names: o.metrics.names,
     primary: o.metrics.primary,
