@@ -215,6 +215,33 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
     });
 
   program
+    .command('samples')
+    .description('From a pilot run (or several), how many migrations per variant detect a given change of the median downtime')
+    .argument('<run-dirs...>', 'results directories of pilot runs (their measured, usable migrations are pooled per cell)')
+    .option('--change <pct>', 'relative change of the median to detect', '10%')
+    .option('--power <p>', 'probability of detecting it', '0.8')
+    .option('--alpha <a>', 'two-sided significance level', '0.05')
+    .option('--json', 'print JSON')
+    .addHelpText('after', `
+Uses each cell's pilot median and robust spread (1.4826 × MAD) in the normal approximation
+n = 2 (z(1-alpha/2) + z(power))^2 sigma^2 / delta^2, divided by 3/pi for the rank test reports use.
+
+Example:
+  vdpa-bench samples results/local-20261126-030518-632e --change 10% --power 0.8`)
+    .action(async (dirs: string[], opts) => {
+      const { samplesFromRuns } = await import('../sampling/cli.ts');
+      const power = Number(opts.power);
+      const alpha = Number(opts.alpha);
+      if (!(power > 0 && power < 1)) throw new UsageError(`--power ${opts.power}: expected a probability such as 0.8`);
+      if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha ${opts.alpha}: expected a probability such as 0.05`);
+      const result = await samplesFromRuns(dirs, opts.change, power, alpha).catch((error: Error) => {
+        throw new UsageError(error.message);
+      });
+      out.stdout(opts.json ? JSON.stringify(result.rows) + '\n' : result.text);
+      if (result.rows.every((r) => r.estimate === null)) setExit(1);
+    });
+
+  program
     .command('schema')
     .description('Print (or write) the JSON Schema of profiles, for editors (yaml-language-server)')
     .option('-o, --out <file>', 'write to this file instead of stdout')

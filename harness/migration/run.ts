@@ -18,6 +18,8 @@ import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeS
 import { formatShard, shardBlocks, type Shard } from '../lab/shard.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
 import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
+import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
+import { describeDesign } from '../sampling/design.ts';
 import { runSchedule, RunInterrupted, type EngineHost, type MigrationHooks, type ProgressSink } from './engine.ts';
 import { buildSchedule, type Block } from './schedule.ts';
 
@@ -58,7 +60,8 @@ export function selectMatrix(profile: Profile, options: Pick<RunOptions, 'iterat
     variants,
     vmSizes,
     queuePairs: profile.matrix.queuePairs,
-    iterations: options.iterations ?? profile.iterations,
+    // a precision target runs each cell up to its maximum; the engine stops it earlier
+    iterations: options.iterations ?? profile.precision?.maxIterations ?? profile.iterations,
     warmup: options.warmup ?? profile.warmup,
   };
 }
@@ -190,6 +193,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
         seed: profile.design.seed,
         ...(shard ? { shard: formatShard(shard) } : {}),
       },
+      design: describeDesign(profile.design.order, profile.design.seed, profile.design.blockSize, selection.variants),
       accel: { requested: profile.vm.accel, used: accel.used, reason: accel.reason },
       hosts: facts,
       variants: variantFacts,
@@ -203,8 +207,10 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
     const current = manifest;
     await store.writeManifest(current);
     let records: IterationRecord[] = [];
+    const sampler = profile.precision && options.iterations === undefined ? new AdaptiveSampler(profile.precision) : undefined;
     try {
       records = await runSchedule(blocks, {
+        sampling: sampler,
         profile,
         store,
         hosts,
@@ -231,6 +237,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
       current.stateReason = (error as Error).message;
       throw error;
     } finally {
+      current.sampling = sampler ? sampler.manifest(current.state === 'completed' ? 'block-abandoned' : 'interrupted') : fixedSamplingManifest(records);
       current.finishedAt = new Date().toISOString();
       await store.writeManifest(current);
       await store.close();
