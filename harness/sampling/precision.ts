@@ -32,7 +32,16 @@ function logChoose(n: number, k: number): number {
  * The largest k (1-based) with P(Binomial(n, 1/2) < k) ≤ (1 − level) / 2: the interval is
  * [x_(k), x_(n+1−k)]. 0 when no order statistic qualifies (n too small).
  */
+const rankBounds = new Map<string, number>();
+
 export function medianRankBound(n: number, level = 0.95): number {
+  const key = `${n}:${level}`;
+  let k = rankBounds.get(key);
+  if (k === undefined) rankBounds.set(key, (k = computeRankBound(n, level)));
+  return k;
+}
+
+function computeRankBound(n: number, level: number): number {
   const tail = (1 - level) / 2;
   let cumulative = 0;
   let k = 0;
