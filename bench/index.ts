@@ -46,10 +46,14 @@ await section('report', async () => {
 });
 await section('adaptive', async () => {
   if (!overhead) throw new Error('needs the overhead run\'s recorded downtimes (BENCH_ONLY must include overhead)');
+  // each variant's downtimes divided by its median: the run's noise shape, pooled across variants
   const byVariant = new Map<string, number[]>();
   for (const r of overhead.records) if (!r.warmup && r.status === 'ok' && r.downtimeMs !== null) byVariant.set(r.variant, [...(byVariant.get(r.variant) ?? []), r.downtimeMs]);
-  const [variant, values] = [...byVariant.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? ['none', []];
-  benchAdaptive(values, `variant ${variant} of this run's local lab`, { medianCiHalfWidthPct: 15, minIterations: 8, maxIterations: 200 });
+  const pooled = [...byVariant.values()].flatMap((values) => {
+    const m = [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+    return values.map((v) => (v / m) * 100);
+  });
+  benchAdaptive(pooled, `${[...byVariant.keys()].join(' and ')} of this run's local lab, each scaled to a median of 100`, { medianCiHalfWidthPct: 25, minIterations: 8, maxIterations: 300 });
 });
 if (overhead) await rm(dirname(overhead.runDir), { recursive: true, force: true });
 say(`benchmarks took ${((Date.now() - started) / 1000).toFixed(0)} s${failures ? `; ${failures} could not be measured` : ''}`);
