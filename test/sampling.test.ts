@@ -86,3 +86,24 @@ test('change parsing and design sentences', (t) => {
   t.regex(describeDesign('randomized', 42, undefined, ['a', 'b']), /seed 42/);
   t.regex(describeDesign('sequential', 1, undefined, ['a', 'b']), /no protection against drift/);
 });
+
+test('samples from a pilot run directory: per cell, with a reason where it cannot estimate', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { samplesFromRuns } = await import('../harness/sampling/cli.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-samples-'));
+  try {
+    const values = [90, 110, 100, 100 - 10 / 1.4826, 100 + 10 / 1.4826];
+    const lines = [...values.map((v) => record('a', v)), record('a', 5, true), record('a', null), record('b', 100), record('b', 101)];
+    await writeFile(join(dir, 'iterations.ndjson'), lines.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const result = await samplesFromRuns([dir], '10%', 0.8, 0.05);
+    t.is(result.rows[0].estimate?.perVariantTTest, 16);
+    t.is(result.rows[0].pilot, 5, 'warm-ups and failed migrations are not pilot data');
+    t.is(result.rows[1].estimate, null);
+    t.regex(result.rows[1].reason!, /at least 3/);
+    await t.throwsAsync(samplesFromRuns([dir], 'lots', 0.8, 0.05), { message: /--change lots/ });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
