@@ -2,12 +2,14 @@
  * `npm run bench`: the harness's performance figures, each a ratio against a baseline measured in
  * the same run. Generated files go under the system temp directory and are deleted afterwards.
  * Environment: BENCH_TRACE_MB (default "100,1000"), BENCH_ITERATIONS (default 4 per variant),
- * BENCH_VM_SIZE (default 1G), BENCH_REPORT_MIGRATIONS (default 10000), BENCH_ONLY (comma list of
- * overhead,traces,report,adaptive).
+ * BENCH_VM_SIZE (default 1G), BENCH_REPORT_MIGRATIONS (default 10000), BENCH_RECORDED_RUN (results
+ * directory whose migrations the report benchmark repeats; default this run's), BENCH_ONLY (comma
+ * list of overhead,traces,report,adaptive).
  */
 import { cpus, totalmem } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { readIterations } from '../harness/results/store.ts';
 import { benchAdaptive } from './adaptive.ts';
 import { say } from './common.ts';
 import { benchOverhead } from './overhead.ts';
@@ -41,8 +43,11 @@ await section('traces', async () => {
   await benchTraces(sizes, 3);
 });
 await section('report', async () => {
-  if (!overhead) throw new Error('needs the overhead run\'s records (BENCH_ONLY must include overhead)');
-  await benchReport(overhead.records, overhead.runDir, Number(process.env.BENCH_REPORT_MIGRATIONS ?? 10000));
+  // recorded migrations to repeat: this run's local lab, or BENCH_RECORDED_RUN (a results directory)
+  const recordedDir = process.env.BENCH_RECORDED_RUN ?? overhead?.runDir;
+  if (!recordedDir) throw new Error('needs recorded migrations: include overhead in BENCH_ONLY or set BENCH_RECORDED_RUN');
+  const records = overhead && !process.env.BENCH_RECORDED_RUN ? overhead.records : (await readIterations(recordedDir)).records;
+  await benchReport(records, recordedDir, Number(process.env.BENCH_REPORT_MIGRATIONS ?? 10000));
 });
 await section('adaptive', async () => {
   if (!overhead) throw new Error('needs the overhead run\'s recorded downtimes (BENCH_ONLY must include overhead)');
