@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '../harness/migration/schedule.ts';
-import { analyseMigration, analyseParsed, metricEvents } from '../harness/metrics/analyse.ts';
+import { analyseMigration, analyseParsed, analysisEvents } from '../harness/metrics/analyse.ts';
 import { BUILTIN_METRICS, type MetricRule } from '../harness/metrics/rules.ts';
 import { parseTrace, type ParseOptions } from '../harness/traces/parse.ts';
 import { scanTraceFile } from '../harness/traces/read.ts';
@@ -122,7 +122,7 @@ test('analysis from scanned files equals analysis from the texts', async (t) => 
     const names = ['vdpa', 'vdpa-ready', 'runstate'];
     const common = { rules, names, primary: 'vdpa', clockOffsetUs: 0 };
     const fromText = analyseMigration({ ...common, sourceText, destinationText });
-    const wanted = metricEvents(rules, names);
+    const wanted = analysisEvents(rules, names);
     // a small chunk size puts many chunk boundaries inside lines
     const fromFiles = analyseParsed({ ...common, source: await scanTraceFile(join(dir, 'src.log'), { events: wanted }, 4096), destination: await scanTraceFile(join(dir, 'dst.log'), { events: wanted }, 4096) });
     t.deepEqual(fromFiles, fromText);
