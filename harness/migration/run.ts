@@ -208,6 +208,8 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
     await store.writeManifest(current);
     let records: IterationRecord[] = [];
     const sampler = profile.precision && options.iterations === undefined ? new AdaptiveSampler(profile.precision) : undefined;
+    // a resumed run's cells continue from what they had measured
+    for (const record of resume?.records ?? []) sampler?.recorded(record);
     try {
       records = await runSchedule(blocks, {
         sampling: sampler,
@@ -237,7 +239,7 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
       current.stateReason = (error as Error).message;
       throw error;
     } finally {
-      current.sampling = sampler ? sampler.manifest(current.state === 'completed' ? 'block-abandoned' : 'interrupted') : fixedSamplingManifest(records);
+      current.sampling = sampler ? sampler.manifest(current.state === 'completed' ? 'block-abandoned' : 'interrupted') : fixedSamplingManifest([...(resume?.records ?? []), ...records]);
       current.finishedAt = new Date().toISOString();
       await store.writeManifest(current);
       await store.close();
