@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { applyRule, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
+import { applyRule, eventsNeeded, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
 import { cleanupLeftovers } from '../labbox/netns.ts';
 import { RunInterrupted } from '../migration/engine.ts';
 import { CrossRunError } from '../report/compare-runs.ts';
@@ -14,7 +14,8 @@ import { runBenchmark, TOOL_VERSION } from '../migration/run.ts';
 import { loadProfile, ProfileError } from '../profile/load.ts';
 import { profileJsonSchema } from '../profile/json-schema.ts';
 import { planRun } from '../plan/plan.ts';
-import { formatTraceTime, parseTrace } from '../traces/parse.ts';
+import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/parse.ts';
+import { scanTraceFile } from '../traces/read.ts';
 import { ConsoleProgress, formatMs } from './progress.ts';
 import { ensureLocalQemu } from './qemu-install.ts';
 import { reportCommands, writeRunReports } from './report-commands.ts';
@@ -182,9 +183,10 @@ Trace formats: QEMU log backend (<= 10.0 "TID@SEC.USEC:event", >= 10.1 ISO "...Z
 Exit status 1 names the missing event when the metric cannot be applied.`)
     .action(async (opts) => {
       const rule = resolveRule(opts.metric);
-      const [sourceText, destinationText] = await Promise.all([readTraceFile(opts.source), readTraceFile(opts.destination)]);
-      const source = parseTrace(sourceText);
-      const destination = parseTrace(destinationText);
+      // streamed: only the events the rule looks at are kept, so a trace of any size fits in memory
+      const scan = { events: new Set(eventsNeeded([rule])) };
+      const source = await readTraceFile(opts.source, scan);
+      const destination = opts.destination === opts.source ? source : await readTraceFile(opts.destination, scan);
       const result = applyRule(rule, { source: source.events, destination: destination.events, clockOffsetUs: opts.clockOffsetUs });
       const unparsed = { source: source.unparsedCount, destination: destination.unparsedCount };
       if (!result.ok) {
@@ -227,6 +229,33 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
     });
 
   program
+    .command('samples')
+    .description('From a pilot run (or several), how many migrations per variant detect a given change of the median downtime')
+    .argument('<run-dirs...>', 'results directories of pilot runs (their measured, usable migrations are pooled per cell)')
+    .option('--change <pct>', 'relative change of the median to detect', '10%')
+    .option('--power <p>', 'probability of detecting it', '0.8')
+    .option('--alpha <a>', 'two-sided significance level', '0.05')
+    .option('--json', 'print JSON')
+    .addHelpText('after', `
+Uses each cell's pilot median and robust spread (1.4826 × MAD) in the normal approximation
+n = 2 (z(1-alpha/2) + z(power))^2 sigma^2 / delta^2, divided by 3/pi for the rank test reports use.
+
+Example:
+  vdpa-bench samples results/local-20261126-030518-632e --change 10% --power 0.8`)
+    .action(async (dirs: string[], opts) => {
+      const { samplesFromRuns } = await import('../sampling/cli.ts');
+      const power = Number(opts.power);
+      const alpha = Number(opts.alpha);
+      if (!(power > 0 && power < 1)) throw new UsageError(`--power ${opts.power}: expected a probability such as 0.8`);
+      if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha ${opts.alpha}: expected a probability such as 0.05`);
+      const result = await samplesFromRuns(dirs, opts.change, power, alpha).catch((error: Error) => {
+        throw new UsageError(error.message);
+      });
+      out.stdout(opts.json ? JSON.stringify(result.rows) + '\n' : result.text);
+      if (result.rows.every((r) => r.estimate === null)) setExit(1);
+    });
+
+  program
     .command('schema')
     .description('Print (or write) the JSON Schema of profiles, for editors (yaml-language-server)')
     .option('-o, --out <file>', 'write to this file instead of stdout')
@@ -239,9 +268,9 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
   return program;
 }
 
-async function readTraceFile(path: string): Promise<string> {
+async function readTraceFile(path: string, options: ParseOptions): Promise<ParsedTrace> {
   try {
-    return await readFile(path, 'utf8');
+    return await scanTraceFile(path, options);
   } catch (error) {
     throw new UsageError(`cannot read trace file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }

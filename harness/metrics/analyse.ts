@@ -2,7 +2,7 @@
  * Turns one migration's pair of trace texts into its metrics (pure): every requested rule is
  * applied; the primary one decides whether the migration is usable.
  */
-import { parseTrace } from '../traces/parse.ts';
+import { parseTrace, type ParsedTrace } from '../traces/parse.ts';
 import { computePhases, describeVdpaAnchors, PHASE_EVENTS } from './phases.ts';
 import { applyRule, eventsNeeded, resolveRule, type MetricRule, type TimeWindow } from './rules.ts';
 import type { IterationRecord } from '../results/types.ts';
@@ -22,12 +22,25 @@ export interface AnalyseInput {
 
 export type Analysis = Pick<IterationRecord, 'status' | 'reason' | 'downtimeMs' | 'metrics' | 'metricErrors' | 'metricAnchors' | 'unparsedTraceLines' | 'extra'>;
 
+/** The trace events the analysis looks at (the metrics', and a vDPA cell's phases): all a scanner needs to keep. */
+export function analysisEvents(ruleSet: Readonly<Record<string, MetricRule>>, names: readonly string[], queuePairs?: number | null): Set<string> {
+  const vdpaCell = queuePairs !== undefined && queuePairs !== null;
+  return new Set([...eventsNeeded(names.map((name) => resolveRule(name, ruleSet as Record<string, MetricRule>))), ...(vdpaCell ? PHASE_EVENTS : [])]);
+}
+
 export function analyseMigration(input: AnalyseInput): Analysis {
+  const wanted = analysisEvents(input.rules, input.names, input.queuePairs);
+  const { sourceText, destinationText, ...rest } = input;
+  return analyseParsed({ ...rest, source: parseTrace(sourceText, { events: wanted }), destination: parseTrace(destinationText, { events: wanted }) });
+}
+
+export type AnalyseParsedInput = Omit<AnalyseInput, 'sourceText' | 'destinationText'> & { source: ParsedTrace; destination: ParsedTrace };
+
+/** As analyseMigration, for traces already parsed or streamed (keeping at least analysisEvents). */
+export function analyseParsed(input: AnalyseParsedInput): Analysis {
   const rules = new Map(input.names.map((name) => [name, resolveRule(name, input.rules as Record<string, MetricRule>)]));
   const vdpaCell = input.queuePairs !== undefined && input.queuePairs !== null;
-  const wanted = new Set([...eventsNeeded(rules.values()), ...(vdpaCell ? PHASE_EVENTS : [])]);
-  const source = parseTrace(input.sourceText, { events: wanted });
-  const destination = parseTrace(input.destinationText, { events: wanted });
+  const { source, destination } = input;
   const metrics: Record<string, number | null> = {};
   const metricErrors: Record<string, string> = {};
   const metricAnchors: NonNullable<Analysis['metricAnchors']> = {};

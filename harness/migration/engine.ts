@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { estimateAfterMigration, type ClockEstimator, type ClockOffset } from '../hosts/clock.ts';
 import type { HostTransport } from '../hosts/transport.ts';
-import { analyseMigration } from '../metrics/analyse.ts';
+import { analyseParsed, analysisEvents } from '../metrics/analyse.ts';
 import type { MetricRule } from '../metrics/rules.ts';
 import type { Profile, Variant } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
@@ -14,6 +14,7 @@ import { DEAD_GUEST_STATES, QemuInstance } from '../qemu/instance.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
 import type { RunStore } from '../results/store.ts';
 import type { IterationRecord } from '../results/types.ts';
+import { scanTraceFile } from '../traces/read.ts';
 import { cellKey, cellLabel, type Block, type Cell, type PlannedMigration } from './schedule.ts';
 
 export interface EngineHost {
@@ -72,6 +73,13 @@ export interface EngineOptions {
   abandonedCells?: ReadonlySet<string>;
   /** Called when a cell reaches migration.maxConsecutiveFailures: the rest of it is skipped. */
   onCellAbandoned?(cell: Cell, reason: string, afterSeq: number): void | Promise<void>;
+  /** Adaptive sampling: a cell's remaining measured migrations are skipped once it is done. */
+  sampling?: CellSampling;
+}
+
+export interface CellSampling {
+  isDone(cell: Cell): boolean;
+  recorded(record: IterationRecord): void;
 }
 
 export interface ProgressSink {
@@ -103,6 +111,18 @@ interface QueryMigrate {
   'socket-address'?: { type: string; host?: string; port?: string }[];
 }
 
+interface Prepared {
+  destination: QemuInstance;
+  clock: ClockOffset;
+  startedAt: Date;
+  cycleStart: number;
+}
+
+/** A preparation that failed after its destination started: the destination must still be ended. */
+interface PrepareFailure {
+  destination?: QemuInstance;
+}
+
 class MigrationFailure extends Error {
   constructor(
     message: string,
@@ -120,7 +140,7 @@ export async function runSchedule(blocks: readonly Block[], options: EngineOptio
   for (const block of blocks) {
     if (abandoned.has(cellKey(block.cell))) continue;
     const pending = block.migrations.filter((m) => !options.done?.has(m.seq));
-    if (pending.length === 0) continue;
+    if (pending.length === 0 || options.sampling?.isDone(block.cell)) continue;
     throwIfAborted(options.signal);
     options.progress.blockStarted(block, total);
     const outcome = await runBlock(block, pending, options, total, streaks);
@@ -150,9 +170,13 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
   let current: QemuInstance | undefined;
   let abandonReason: string | undefined;
   const key = cellKey(block.cell);
+  const directoriesMade = new Set<EngineHost>();
   const launch = async (host: EngineHost, planned: PlannedMigration, role: 'src' | 'dst') => {
     const files = qemuFiles(host, planned, role);
-    await host.transport.run(['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')]);
+    if (!directoriesMade.has(host)) {
+      await host.transport.run(['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')]);
+      directoriesMade.add(host);
+    }
     const overrides: Partial<QemuLaunch> = {};
     for (const hook of o.hooks ?? []) if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant }));
     const argv = qemuArgs(launchSettings(o, block, variant, host, planned, role, files, overrides));
@@ -160,13 +184,47 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
   };
   const hostOf = (planned: PlannedMigration, side: 'from' | 'to') => o.hosts[(planned.direction === 0) === (side === 'from') ? 0 : 1];
 
+  /** Source ready (fresh, or its trace rotated to this migration's file) and destination up. */
+  const prepare = async (planned: PlannedMigration): Promise<Prepared> => {
+    const from = hostOf(planned, 'from');
+    const to = hostOf(planned, 'to');
+    const startedAt = new Date();
+    const cycleStart = performance.now();
+    if (!current || current.host !== from.transport) {
+      await current?.kill();
+      current = await launch(from, planned, 'src');
+    } else {
+      const sourceTrace = join(from.runDir, 'traces', `${fileSlug(planned)}-src-${from.name}.log`);
+      await current.rotateTrace(sourceTrace);
+    }
+    await requireRunning(current, 'source before migration');
+    const destination = await launch(to, planned, 'dst');
+    try {
+      const clock = await o.clock.estimate(from.transport, to.transport);
+      return { destination, clock, startedAt, cycleStart };
+    } catch (error) {
+      throw Object.assign(error as Error, { destination } satisfies PrepareFailure);
+    }
+  };
+  let upcoming: Promise<Prepared> | undefined;
+  /** A destination started for a migration that will not run now (failure, interruption) is ended. */
+  const discardUpcoming = async () => {
+    const pendingPrepare = upcoming;
+    upcoming = undefined;
+    if (!pendingPrepare) return;
+    const prepared = await pendingPrepare.catch((error: PrepareFailure) => (error.destination ? { destination: error.destination } : undefined));
+    await prepared?.destination.kill();
+  };
+
   try {
-    for (const planned of pending) {
+    for (let index = 0; index < pending.length; index++) {
+      const planned = pending[index];
       throwIfAborted(o.signal);
+      if (!planned.warmup && o.sampling?.isDone(planned.cell)) break;
       const from = hostOf(planned, 'from');
       const to = hostOf(planned, 'to');
-      const startedAt = new Date();
-      const cycleStart = performance.now();
+      let startedAt = new Date();
+      let cycleStart = performance.now();
       let destination: QemuInstance | undefined;
       let timing: MigrationTiming = {};
       let clock: ClockOffset = { offsetUs: 0, uncertaintyUs: 0, method: 'unmeasured' };
@@ -174,35 +232,48 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       // this migration's trace files, kept apart from `current`, which moves to the destination on success
       const tracePaths: { source?: string; destination?: string } = {};
       try {
-        if (!current || current.host !== from.transport) {
-          await current?.kill();
-          current = await launch(from, planned, 'src');
-        } else {
-          const sourceTrace = join(from.runDir, 'traces', `${fileSlug(planned)}-src-${from.name}.log`);
-          await current.rotateTrace(sourceTrace);
-        }
-        await requireRunning(current, 'source before migration');
-        destination = await launch(to, planned, 'dst');
-        clock = await o.clock.estimate(from.transport, to.transport);
-        for (const hook of o.hooks ?? []) await hook.beforeMigration?.({ planned, from, to, variant, source: current, destination });
-        tracePaths.source = current.currentTraceFile;
+        const ready = await (upcoming ?? prepare(planned));
+        upcoming = undefined;
+        ({ destination, clock, startedAt, cycleStart } = ready);
+        for (const hook of o.hooks ?? []) await hook.beforeMigration?.({ planned, from, to, variant, source: current!, destination });
+        tracePaths.source = current!.currentTraceFile;
         tracePaths.destination = destination.files.traceFile;
-        timing = await migrate(current, destination, variant, to, timeoutMs, o.signal);
+        timing = await migrate(current!, destination, variant, to, timeoutMs, o.signal);
         await requireRunning(destination, 'destination after migration');
         clock = await estimateAfterMigration(o.clock, clock, from.transport, to.transport);
-        const sourceTraceHost = current.currentTraceFile;
-        await current.stop();
+        const sourceTraceHost = current!.currentTraceFile;
+        // the old source goes first: the next destination may need its host resources (a vDPA device)
+        await current!.stop();
         current = destination;
         destination = undefined;
-        record = await buildRecord(planned, from, to, sourceTraceHost, current.files.traceFile, timing, clock, o, startedAt, cycleStart, current.qmpReadyMs);
-        let reboot = false;
-        for (const hook of o.hooks ?? []) if ((await hook.afterMigration?.({ planned, from, to, variant, record, destination: current }))?.rebootGuest) reboot = true;
-        if (reboot) {
+        const judgesGuest = (o.hooks ?? []).some((hook) => hook.afterMigration);
+        const finishing = (async () => {
+          const built = await buildRecord(planned, from, to, sourceTraceHost, current!.files.traceFile, timing, clock, o, startedAt, cycleStart, current!.qmpReadyMs);
+          let reboot = false;
+          for (const hook of o.hooks ?? []) if ((await hook.afterMigration?.({ planned, from, to, variant, record: built, destination: current }))?.rebootGuest) reboot = true;
+          return { built, reboot };
+        })();
+        // the next destination starts while this migration's traces are fetched and analysed, unless a
+        // hook still has to judge the guest: the next migration must not touch a guest that may be damaged
+        const following = pending[index + 1];
+        const startFollowing = () => {
+          if (following && !o.signal?.aborted && (following.warmup || !o.sampling?.isDone(following.cell))) {
+            upcoming = prepare(following);
+            upcoming.catch(() => undefined);
+          }
+        };
+        if (!judgesGuest) startFollowing();
+        const finished = await finishing;
+        record = finished.built;
+        if (finished.reboot) {
           o.progress.note(`migration ${planned.seq}: ${record.reason ?? 'guest damaged'}; booting a fresh guest`);
-          await current.kill();
+          await current!.kill();
           current = undefined;
         }
+        if (judgesGuest) startFollowing();
       } catch (error) {
+        await discardUpcoming();
+        destination ??= (error as PrepareFailure).destination;
         if (error instanceof RunInterrupted) {
           await destination?.kill();
           throw error;
@@ -220,6 +291,7 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       }
       await o.store.appendIteration(record);
       records.push(record);
+      o.sampling?.recorded(record);
       o.progress.migrationDone(record, planned, total);
       // invalid counts too: K migrations in a row without a usable measurement is a broken cell
       const streak = record.status === 'ok' ? 0 : (streaks.get(key) ?? 0) + 1;
@@ -232,6 +304,7 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       }
     }
   } finally {
+    await discardUpcoming();
     await current?.stop().catch(() => current?.kill());
   }
   return { records, abandonReason };
@@ -398,13 +471,12 @@ async function buildRecord(
   // a trace file that vanished (deleted, disk gone) makes the measurement impossible, not failed
   const missing = [record.traces.source ? '' : `source trace ${sourceHostPath} on ${from.name}`, record.traces.destination ? '' : `destination trace ${destinationHostPath} on ${to.name}`].filter(Boolean);
   if (missing.length > 0) throw new MigrationFailure(`trace file missing: ${missing.join(', ')}`, 'invalid');
-  const [sourceText, destinationText] = await Promise.all([
-    o.store.readText(record.traces.source),
-    o.store.readText(record.traces.destination),
-  ]);
-  const analysis = analyseMigration({
-    sourceText,
-    destinationText,
+  const wanted = analysisEvents(o.metrics.rules, o.metrics.names, planned.cell.queuePairs);
+  const source = await scanTraceFile(join(o.store.dir, record.traces.source), { events: wanted });
+  const destination = await scanTraceFile(join(o.store.dir, record.traces.destination), { events: wanted });
+  const analysis = analyseParsed({
+    source,
+    destination,
     rules: o.metrics.rules,
     names: o.metrics.names,
     primary: o.metrics.primary,

@@ -19,6 +19,8 @@ import { formatShard, shardBlocks, type Shard } from '../lab/shard.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
 import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
 import { needsLabBox, prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
+import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
+import { describeDesign } from '../sampling/design.ts';
 import { runSchedule, RunInterrupted, type EngineHost, type MigrationHooks, type ProgressSink } from './engine.ts';
 import { buildSchedule, type Block } from './schedule.ts';
 
@@ -59,7 +61,8 @@ export function selectMatrix(profile: Profile, options: Pick<RunOptions, 'iterat
     variants,
     vmSizes,
     queuePairs: profile.matrix.queuePairs,
-    iterations: options.iterations ?? profile.iterations,
+    // a precision target runs each cell up to its maximum; the engine stops it earlier
+    iterations: options.iterations ?? profile.precision?.maxIterations ?? profile.iterations,
     warmup: options.warmup ?? profile.warmup,
   };
 }
@@ -209,6 +212,7 @@ async function runOnHosts(
         seed: profile.design.seed,
         ...(shard ? { shard: formatShard(shard) } : {}),
       },
+      design: describeDesign(profile.design.order, profile.design.seed, profile.design.blockSize, selection.variants),
       accel: { requested: profile.vm.accel, used: accel.used, reason: accel.reason },
       hosts: facts,
       variants: variantFacts,
@@ -223,8 +227,12 @@ async function runOnHosts(
     const current = manifest;
     await store.writeManifest(current);
     let records: IterationRecord[] = [];
+    const sampler = profile.precision && options.iterations === undefined ? new AdaptiveSampler(profile.precision) : undefined;
+    // a resumed run's cells continue from what they had measured
+    for (const record of resume?.records ?? []) sampler?.recorded(record);
     try {
       records = await runSchedule(blocks, {
+        sampling: sampler,
         profile,
         store,
         hosts,
@@ -251,6 +259,7 @@ async function runOnHosts(
       current.stateReason = (error as Error).message;
       throw error;
     } finally {
+      current.sampling = sampler ? sampler.manifest(current.state === 'completed' ? 'block-abandoned' : 'interrupted') : fixedSamplingManifest([...(resume?.records ?? []), ...records]);
       current.finishedAt = new Date().toISOString();
       await store.writeManifest(current);
       await store.close();

@@ -235,6 +235,15 @@ export const profileSchema = z
       })
       .optional()
       .describe('A network lab on this machine: hosts use transport netns; the harness builds and removes the namespaces'),
+    precision: z
+      .strictObject({
+        medianCiHalfWidthPct: z.number().positive().describe('Stop a cell once the 95% confidence interval of its median downtime is narrower than ± this % of the median'),
+        minIterations: z.number().int().min(6).default(8).describe('Measured migrations before the rule may stop a cell (a median CI needs at least 6)'),
+        maxIterations: z.number().int().min(6).default(60).describe('A cell that never gets that precise stops here'),
+      })
+      .refine((p) => p.maxIterations >= p.minIterations, { message: 'maxIterations must be at least minIterations' })
+      .optional()
+      .describe('Adaptive sampling: measure each cell until its median is this precise, instead of a fixed iterations count (--iterations overrides it)'),
     migration: z
       .strictObject({
         timeout: durationString.default('10m').describe('A migration not completed by then is cancelled and recorded as failed'),

@@ -86,6 +86,17 @@ export interface VariantFacts {
   traceEventsMissing?: string[];
 }
 
+/** Why a cell stopped taking measurements: adaptive sampling's decision or the fixed count. */
+export interface CellStopRecord {
+  cell: string;
+  measured: number;
+  usable: number;
+  reason: 'precision-reached' | 'max-iterations' | 'fixed-count' | 'block-abandoned' | 'interrupted';
+  medianMs: number | null;
+  /** Half-width of the median's 95% confidence interval, % of the median. */
+  ciHalfWidthPct: number | null;
+}
+
 export interface RunManifest {
   runId: string;
   tool: { name: 'vdpa-bench'; version: string; gitCommit: string | null };
@@ -102,5 +113,8 @@ export interface RunManifest {
   metrics: { primary: string; names: string[] };
   /** Set-up sentence for reports: NIC, mode, queue pairs. */
   setup?: { nic?: string; mode?: string; queuePairs?: (number | null)[] };
+  /** How migrations were ordered, as a sentence for reports (interleaving, seed, blocks). */
+  design?: string;
+  sampling?: { mode: 'adaptive' | 'fixed'; target?: { medianCiHalfWidthPct: number; minIterations: number; maxIterations: number }; cells: CellStopRecord[] };
   [key: string]: unknown;
 }

@@ -68,31 +68,54 @@ export interface ParseOptions {
   events?: ReadonlySet<string>;
 }
 
+/**
+ * What parseTrace does with each line, shared with the streaming scanner (scan.ts) so both give
+ * the same result for the same bytes.
+ */
+export class TraceCollector {
+  readonly events: TraceEvent[] = [];
+  readonly unparsedSamples: UnparsedLine[] = [];
+  private readonly formats = new Set<TraceFormat>();
+  unparsedCount = 0;
+
+  constructor(readonly wanted?: ReadonlySet<string>) {}
+
+  /** One line of text (without its '\n'; a trailing '\r' is allowed), 1-based line number. */
+  line(lineText: string, lineNo: number): void {
+    if (lineText.trim() === '') return;
+    const event = parseTraceLine(lineText, lineNo);
+    if (!event) {
+      this.unparsedCount++;
+      if (this.unparsedSamples.length < SAMPLE_LIMIT) this.unparsedSamples.push({ line: lineNo, text: lineText.slice(0, 200) });
+      return;
+    }
+    this.formats.add(event.format);
+    if (this.wanted && !this.wanted.has(event.name)) return;
+    this.events.push(event);
+  }
+
+  /** A line known to parse as `format` whose event is not wanted (the scanner's fast path). */
+  sawFormat(format: TraceFormat): void {
+    this.formats.add(format);
+  }
+
+  result(): ParsedTrace {
+    return { events: this.events, unparsedCount: this.unparsedCount, unparsedSamples: this.unparsedSamples, formats: [...this.formats] };
+  }
+}
+
 export function parseTrace(text: string, options: ParseOptions = {}): ParsedTrace {
-  const events: TraceEvent[] = [];
-  const unparsedSamples: UnparsedLine[] = [];
-  const formats = new Set<TraceFormat>();
-  let unparsedCount = 0;
+  const collector = new TraceCollector(options.events);
   let lineNo = 0;
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     lineNo++;
-    const lineText = text.slice(start, end);
+    collector.line(text.slice(start, end), lineNo);
     start = end + 1;
-    if (lineText.trim() === '') continue;
-    const event = parseTraceLine(lineText, lineNo);
-    if (!event) {
-      unparsedCount++;
-      if (unparsedSamples.length < SAMPLE_LIMIT) unparsedSamples.push({ line: lineNo, text: lineText.slice(0, 200) });
-      continue;
-    }
-    formats.add(event.format);
-    if (options.events && !options.events.has(event.name)) continue;
-    events.push(event);
   }
-  return { events, unparsedCount, unparsedSamples, formats: [...formats] };
+  return collector.result();
 }
 
 export function formatTraceTime(timeUs: number): string {
