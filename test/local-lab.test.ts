@@ -47,7 +47,11 @@ test.serial('local lab: back-to-back migrations of both variants, downtimes matc
     t.is(record.metrics.runstate, record.downtimeMs as number);
     t.true(record.downtimeMs! > 0);
     t.true(record.qmp!.totalTimeMs! > 0);
-    t.true(record.downtimeMs! < record.qmp!.totalTimeMs!, `migration ${record.seq}: ${record.downtimeMs} ms vs total ${record.qmp!.totalTimeMs} ms`);
+    // The trace span must fall inside the migration as QMP saw it from both ends (source migrate ->
+    // destination completed). QMP's own total-time is the source's view only: on a loaded machine the
+    // destination can still be loading state when the source reports completion, so it is no bound.
+    t.true(record.downtimeMs! < record.migrationSpanMs!, `migration ${record.seq}: ${record.downtimeMs} ms vs migration ${record.migrationSpanMs} ms`);
+    t.true(record.migrationSpanMs! >= record.qmp!.totalTimeMs! - 1);
     t.is(record.qmp!.downtimeMs === null, false);
   }
   // ping-pong: each block alternates directions, and consecutive migrations share a QEMU process

@@ -468,6 +468,9 @@ async function buildRecord(
     source: { fromUs: timing.sourceSetup?.timeUs, toUs: timing.sourceCompleted?.timeUs },
     destination: { toUs: timing.destinationCompleted?.timeUs },
   };
+  if (timing.sourceSetup && timing.destinationCompleted) {
+    record.migrationSpanMs = (timing.destinationCompleted.timeUs - clock.offsetUs - timing.sourceSetup.timeUs) / 1000;
+  }
   // a trace file that vanished (deleted, disk gone) makes the measurement impossible, not failed
   const missing = [record.traces.source ? '' : `source trace ${sourceHostPath} on ${from.name}`, record.traces.destination ? '' : `destination trace ${destinationHostPath} on ${to.name}`].filter(Boolean);
   if (missing.length > 0) throw new MigrationFailure(`trace file missing: ${missing.join(', ')}`, 'invalid');

@@ -55,6 +55,12 @@ export interface IterationRecord {
   destinationQmpReadyMs: number | null;
   /** Harness wall time for this migration cycle: destination start → source quit, ms. */
   cycleMs: number;
+  /**
+   * Source `migrate` (its MIGRATION setup event) to the destination's completed event, ms, from
+   * QMP timestamps (destination corrected by the clock offset). QMP's total-time stops when the
+   * source is done, which can be before a busy destination has loaded the last state and resumed.
+   */
+  migrationSpanMs?: number;
   startedAt: string;
   finishedAt: string;
   unparsedTraceLines?: { source: number; destination: number };
