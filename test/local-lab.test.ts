@@ -51,7 +51,7 @@ test.serial('local lab: back-to-back migrations of both variants, downtimes matc
     // destination completed). QMP's own total-time is the source's view only: on a loaded machine the
     // destination can still be loading state when the source reports completion, so it is no bound.
     t.true(record.downtimeMs! < record.migrationSpanMs!, `migration ${record.seq}: ${record.downtimeMs} ms vs migration ${record.migrationSpanMs} ms`);
-    t.true(record.migrationSpanMs! >= record.qmp!.totalTimeMs! - 1);
+    t.true(record.migrationSpanMs! > 0);
     t.is(record.qmp!.downtimeMs === null, false);
   }
   // ping-pong: each block alternates directions, and consecutive migrations share a QEMU process
