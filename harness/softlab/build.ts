@@ -86,7 +86,9 @@ async function aptInstall(ctx: StageContext, root: string, packages: readonly st
   await copyFile('/etc/resolv.conf', join(root, 'etc/resolv.conf')).catch(() => undefined);
   try {
     await withChrootMounts(root, async () => {
-      await inChroot(ctx, root, ['apt-get', 'update']);
+      // The machine's clock may be past a suite's Valid-Until (sid's Release expires in a week);
+      // the signature is still checked.
+      await inChroot(ctx, root, ['apt-get', '-o', 'Acquire::Check-Valid-Until=false', 'update']);
       await inChroot(ctx, root, ['apt-get', 'install', '-y', '--no-install-recommends', ...packages]);
       await inChroot(ctx, root, ['apt-get', 'clean']);
     });

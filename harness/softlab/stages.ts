@@ -114,6 +114,9 @@ export async function runStages(stages: readonly Stage[], o: StageRunnerOptions)
     };
     try {
       await stage.run(ctx);
+    } catch (error) {
+      o.print(`✗ ${stage.name} failed after ${((performance.now() - started) / 1000).toFixed(1)} s: ${(error as Error).message}`);
+      throw error;
     } finally {
       clearInterval(heartbeat);
       await new Promise((r) => logStream.end(r));

@@ -1,0 +1,36 @@
+/** The migration hooks a profile calls for (vDPA device per process, guest device started, vdpa vs vdpa-ready). */
+import type { Profile } from '../profile/schema.ts';
+import { deviceStartedHook } from './device-started.ts';
+import type { MigrationHooks } from './engine.ts';
+import { readyGapHook } from './ready-gap-hook.ts';
+import { vdpaDeviceHook } from './vdpa-devices.ts';
+
+/**
+ * iPXE under nested TCG reaches DRIVER_OK 6–9 s after boot (more on a loaded machine) and lets
+ * the device go after some tens of seconds without DHCP: reset a guest that has not (re)started
+ * its device within 30 s, and give up on it after 3 minutes.
+ */
+export const FIRMWARE_DEVICE_WAIT = { rearmAfterMs: 30_000, timeoutMs: 180_000 };
+
+export function labHooks(profile: Profile, pair: readonly [string, string], note: (message: string) => void, metricNames: readonly string[]): MigrationHooks[] {
+  const hooks: MigrationHooks[] = [];
+  if (profile.variants.some((v) => v.memory)) hooks.push(variantMemoryHook(profile));
+  const pairHosts = profile.hosts.filter((h) => pair.includes(h.name));
+  if (pairHosts.some((h) => h.vdpa)) hooks.push(vdpaDeviceHook(profile, pair));
+  const vdpaNic = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);
+  if (vdpaNic && profile.vm.guest.kind === 'pxe') hooks.push(deviceStartedHook({ ...FIRMWARE_DEVICE_WAIT, note }));
+  if (metricNames.includes('vdpa') && metricNames.includes('vdpa-ready')) hooks.push(readyGapHook(profile.metrics.disagreementTolerancePct, note));
+  return hooks;
+}
+
+/** A variant's own guest-memory settings, applied over vm.memory for its QEMU processes. */
+export function variantMemoryHook(profile: Profile): MigrationHooks {
+  return {
+    launch({ variant }) {
+      if (!variant.memory) return {};
+      const memory = { ...profile.vm.memory };
+      for (const [k, v] of Object.entries(variant.memory)) if (v !== undefined) (memory as Record<string, unknown>)[k] = v;
+      return { vm: { ...profile.vm, memory } };
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import test from 'ava';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalTransport } from '../../harness/hosts/local.ts';
+import { readyGap } from '../../harness/metrics/ready-gap.ts';
+import { notStartedReason } from '../../harness/migration/device-started.ts';
+import { deviceForSide, pairSide, vhostVdpaNode } from '../../harness/migration/vdpa-devices.ts';
+import { profileSchema } from '../../harness/profile/schema.ts';
+import { qemuArgs, qemuInvocation } from '../../harness/qemu/command.ts';
+import { parseVirtioStatus } from '../../harness/qemu/virtio-status.ts';
+import { mountsUnder } from '../../harness/softlab/chroot.ts';
+import { softlabPaths } from '../../harness/softlab/paths.ts';
+import { checkProblems, labVmArgs, parseChecks } from '../../harness/softlab/vm.ts';
+
+test('mountsUnder finds mounts at and below a root, deepest first, decoding octal escapes', (t) => {
+  const mounts = [
+    'proc /proc proc rw 0 0',
+    'proc /cache/root/proc proc rw 0 0',
+    '/dev/vda /cache/root/dev ext4 rw 0 0',
+    'sysfs /cache/root\\040x/sys sysfs rw 0 0',
+    'tmpfs /cache/rootfs-other tmpfs rw 0 0',
+    'devpts /cache/root/dev/pts devpts rw 0 0',
+  ].join('\n');
+  t.deepEqual(mountsUnder(mounts, '/cache/root'), ['/cache/root/dev/pts', '/cache/root/proc', '/cache/root/dev']);
+  t.deepEqual(mountsUnder(mounts, '/cache/root x'), ['/cache/root x/sys']);
+});
+
+test('the lab VM listens on loopback only, boots the built kernel and never writes the cached image', (t) => {
+  const paths = softlabPaths('/c/soft,lab');
+  const argv = labVmArgs(paths, { port: 10022, memory: '6G', cpus: 2, qemu: 'qemu-system-x86_64' }, '/c/qmp.sock');
+  t.true(argv.includes('user,id=n0,hostfwd=tcp:127.0.0.1:10022-:22'));
+  t.true(argv.includes('file=/c/soft,,lab/labvm.ext4,format=raw,if=virtio,snapshot=on'));
+  t.is(argv[argv.indexOf('-kernel') + 1], '/c/soft,lab/vmlinuz');
+  t.is(argv[argv.indexOf('-accel') + 1], 'tcg,thread=multi');
+});
+
+test('lab VM checks: every pitfall found by hand is reported', (t) => {
+  const good = parseChecks(
+    [
+      'kernel=6.12.117+deb13-cloud-amd64',
+      'loopback=up',
+      'memlock=unlimited',
+      'mgmtdev=vdpasim_net',
+      ...['vhost_vdpa', 'vdpa_sim', 'vdpa_sim_net', 'vringh'].map((m) => `module=${m}`),
+      'qemu_system=QEMU emulator version 10.0.13 (Debian 1:10.0.13+ds-0+deb13u1)',
+      'qemu_sid=QEMU emulator version 11.1.3 (Debian 1:11.1.3+ds-1)',
+    ].join('\n'),
+  );
+  t.deepEqual(checkProblems(good), []);
+  const bad = parseChecks('kernel=6.12\nloopback=down\nmemlock=8192\nmodule=vhost_vdpa\nqemu_system=QEMU emulator version 7.2.15\n');
+  const problems = checkProblems(bad).join('\n');
+  t.regex(problems, /loopback is down/);
+  t.regex(problems, /RLIMIT_MEMLOCK is 8192/);
+  t.regex(problems, /vdpasim_net/);
+  t.regex(problems, /module vringh is not loaded/);
+  t.regex(problems, /not 10\.0\.x/);
+  t.regex(problems, /sid QEMU .* not 11\.x: not found/);
+});
+
+const profile = profileSchema.parse({
+  name: 'p',
+  hosts: [{ name: 'lab', vdpa: { driver: 'vdpa_sim_net', managementDevice: 'vdpasim_net', devices: [{ name: 'vdpa0', mac: '52:54:00:12:34:56' }, { name: 'vdpa1', mac: '52:54:00:12:34:57' }] } }],
+  variants: [{ name: 'after', qemu: { binary: '/usr/bin/qemu-system-x86_64', chroot: '/srv/sid' } }],
+  vm: { guest: { kind: 'pxe' }, nic: { kind: 'vdpa' } },
+  matrix: { vmSizes: ['256M'] },
+});
+
+test('source and destination on one lab host get different vDPA devices in both directions', (t) => {
+  for (const direction of [0, 1] as const) {
+    const src = deviceForSide(profile, ['lab', 'lab'], pairSide({ direction }, 'src'));
+    const dst = deviceForSide(profile, ['lab', 'lab'], pairSide({ direction }, 'dst'));
+    t.not(src, dst);
+    t.deepEqual([src, dst].sort(), ['vdpa0', 'vdpa1']);
+  }
+  // migration 2 reuses the destination of migration 1 as its source: same side, same device
+  t.is(deviceForSide(profile, ['lab', 'lab'], pairSide({ direction: 0 }, 'dst')), deviceForSide(profile, ['lab', 'lab'], pairSide({ direction: 1 }, 'src')));
+});
+
+test('a variant with qemu.chroot runs QEMU through chroot, and the rest of the command line is unchanged', (t) => {
+  const variant = profile.variants[0];
+  t.deepEqual(qemuInvocation(variant, '/usr/bin/qemu-system-x86_64'), ['chroot', '/srv/sid', '/usr/bin/qemu-system-x86_64']);
+  const argv = qemuArgs({
+    binary: '/usr/bin/qemu-system-x86_64', variant, vm: profile.vm, vmSize: '256M', queuePairs: 1, accel: 'tcg', name: 'n',
+    qmpSocket: '/w/q.sock', traceFile: '/w/t.log', consoleFile: '/w/c.log', traceEvents: ['vhost_vdpa_*'], defaultMemoryDir: '/w',
+    vhostVdpaDevice: '/dev/vhost-vdpa-1', incoming: true,
+  });
+  t.deepEqual(argv.slice(0, 4), ['chroot', '/srv/sid', '/usr/bin/qemu-system-x86_64', '-name']);
+  t.true(argv.includes('type=vhost-vdpa,vhostdev=/dev/vhost-vdpa-1,id=vdpa0'));
+  t.deepEqual(argv.slice(argv.indexOf('-boot'), argv.indexOf('-boot') + 2), ['-boot', 'n']);
+});
+
+test('a hostile vDPA device name reaches the resolver as data, never as shell', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vb-hostile-'));
+  const marker = join(dir, 'pwned');
+  const host = new LocalTransport('here');
+  for (const name of [`x; touch ${marker}`, `$(touch ${marker})`, `'"; touch ${marker}; echo "`]) {
+    const error = await t.throwsAsync(vhostVdpaNode(host, name));
+    t.regex(error!.message, /no vDPA device/);
+  }
+  t.false(existsSync(marker));
+});
+
+test('virtio status: DRIVER_OK and vhost-started as QEMU reports them', (t) => {
+  const started = parseVirtioStatus('/machine/peripheral-anon/device[0]/virtio-backend', {
+    status: { statuses: ['VIRTIO_CONFIG_S_ACKNOWLEDGE: Valid virtio device found', 'VIRTIO_CONFIG_S_DRIVER: Driver device found', 'VIRTIO_CONFIG_S_FEATURES_OK: Feature negotiation complete', 'VIRTIO_CONFIG_S_DRIVER_OK: Driver ready'] },
+    'vhost-started': true,
+  });
+  t.true(started.driverOk);
+  t.true(started.vhostStarted);
+  const idle = parseVirtioStatus('p', { status: { statuses: [] }, 'vhost-started': false });
+  t.false(idle.driverOk);
+});
+
+test('a migration whose source device was not started is invalid, with the reason', (t) => {
+  t.is(notStartedReason({ driverOk: true, vhostStarted: true, waitedMs: 10, rearms: 0, statuses: [] }), null);
+  t.regex(notStartedReason({ driverOk: false, vhostStarted: false, waitedMs: 180_000, rearms: 5, statuses: ['VIRTIO_CONFIG_S_ACKNOWLEDGE: x'] })!, /not started before migration .*180\.0 s and 5 re-arm.*ACKNOWLEDGE/);
+  t.regex(notStartedReason(undefined)!, /unknown/);
+});
+
+test('vdpa vs vdpa-ready: a gap beyond the tolerance is flagged, a missing metric gives no verdict', (t) => {
+  t.false(readyGap({ vdpa: 100, 'vdpa-ready': 110 }, 25)!.flagged);
+  const gap = readyGap({ vdpa: 112, 'vdpa-ready': 7_870 }, 25)!;
+  t.true(gap.flagged);
+  t.is(gap.gapMs, 7_758);
+  t.false(readyGap({ vdpa: 0.2, 'vdpa-ready': 0.9 }, 25)!.flagged, 'sub-millisecond gaps are timestamp noise');
+  t.is(readyGap({ vdpa: 100, 'vdpa-ready': null }, 25), null);
+});
