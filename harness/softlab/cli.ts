@@ -1,8 +1,8 @@
 /** `vdpa-bench softlab build|up|down|status`. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { buildSoftlab } from './build.ts';
 import { softlabPaths } from './paths.ts';
-import { DEFAULT_SSH_PORT, labDown, labUp, readState, type LabVmState } from './vm.ts';
+import { DEFAULT_SSH_PORT, labDown, labUp, readState, THP_MODES, type LabVmState } from './vm.ts';
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
@@ -40,9 +40,10 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
     .option('--port <n>', 'loopback port forwarded to the lab VM\'s sshd', (v) => Number(v), DEFAULT_SSH_PORT)
     .option('--memory <size>', 'lab VM memory', '6G')
     .option('--cpus <n>', 'lab VM vCPUs', (v) => Number(v), 2)
+    .addOption(new Option('--thp <mode>', 'transparent huge pages in the lab VM (guest memory of every QEMU in it)').choices([...THP_MODES]))
     .action(async (opts) => {
       const print = (line: string) => out.stderr(line + '\n');
-      const state = await labUp({ port: opts.port, memory: opts.memory, cpus: opts.cpus, print });
+      const state = await labUp({ port: opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, print });
       printState(state, out);
     });
 
@@ -70,7 +71,7 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
 function printState(state: LabVmState, out: Out): void {
   out.stdout(`lab VM up: pid ${state.pid}, booted in ${state.bootSeconds.toFixed(1)} s\n`);
   out.stdout(`  kernel ${state.checks.kernel}; ${state.checks.qemu.system} (system), ${state.checks.qemu.sid} (sid chroot)\n`);
-  out.stdout(`  vdpa mgmtdev: ${state.checks.mgmtdevs.join(', ')}; memlock ${state.checks.memlock}; loopback ${state.checks.loopbackUp ? 'up' : 'down'}\n`);
+  out.stdout(`  vdpa mgmtdev: ${state.checks.mgmtdevs.join(', ')}; memlock ${state.checks.memlock}; THP ${state.checks.thp ?? '?'}; loopback ${state.checks.loopbackUp ? 'up' : 'down'}\n`);
   out.stdout(`ssh: host ${state.host} port ${state.port} user ${state.user}\n`);
   out.stdout(`  identityFile: ${state.identityFile}\n  knownHostsFile: ${state.knownHostsFile}\n`);
   out.stdout(`  ssh -i ${state.identityFile} -o UserKnownHostsFile=${state.knownHostsFile} -p ${state.port} ${state.user}@${state.host}\n`);

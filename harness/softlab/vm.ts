@@ -43,6 +43,8 @@ export interface LabChecks {
   mgmtdevs: string[];
   modules: string[];
   qemu: { system: string; sid: string };
+  /** /sys/kernel/mm/transparent_hugepage/enabled, e.g. "[always] madvise never". */
+  thp?: string;
 }
 
 export const KERNEL_APPEND = 'root=/dev/vda rw console=ttyS0 quiet mitigations=off';
@@ -156,7 +158,17 @@ async function portFree(port: number): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function labUp(settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number }, paths: SoftlabPaths = softlabPaths()): Promise<LabVmState> {
+export const THP_MODES = ['always', 'madvise', 'never'] as const;
+export type ThpMode = (typeof THP_MODES)[number];
+
+/** Sets the lab VM's transparent-huge-page mode; prints the mode in force (e.g. "always madvise [never]"). */
+const THP_SCRIPT = String.raw`
+case "$1" in always|madvise|never) ;; *) echo "bad THP mode" >&2; exit 2 ;; esac
+echo "$1" > /sys/kernel/mm/transparent_hugepage/enabled
+cat /sys/kernel/mm/transparent_hugepage/enabled
+`;
+
+export async function labUp(settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode }, paths: SoftlabPaths = softlabPaths()): Promise<LabVmState> {
   const running = await readState(paths);
   if (running) {
     settings.print(`lab VM already up (pid ${running.pid}, port ${running.port})`);
@@ -203,6 +215,12 @@ export async function labUp(settings: Partial<LabVmSettings> & { print: (line: s
     await labDown({ print: settings.print }, paths);
     throw new Error(`the lab VM booted but is not usable:\n  ${problems.join('\n  ')}${check.stderr ? `\n  (stderr: ${String(check.stderr).trim()})` : ''}`);
   }
+  if (settings.thp) {
+    const thp = await execa(sshArgs(base, ['bash', '-s', '--', settings.thp])[0], sshArgs(base, ['bash', '-s', '--', settings.thp]).slice(1), { input: THP_SCRIPT, reject: false, timeout: 30_000 });
+    if (thp.exitCode !== 0) throw new Error(`setting THP to ${settings.thp} failed: ${String(thp.stderr).trim()}`);
+  }
+  const thpNow = await execa(sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled'])[0], sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled']).slice(1), { reject: false, timeout: 30_000 });
+  checks.thp = String(thpNow.stdout).trim();
   const state: LabVmState = { pid, ...base, qmpSocket, startedAt: new Date().toISOString(), bootSeconds, checks };
   await writeFile(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
   return state;
