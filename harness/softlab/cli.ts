@@ -40,10 +40,11 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
     .option('--port <n>', 'loopback port forwarded to the lab VM\'s sshd', (v) => Number(v), DEFAULT_SSH_PORT)
     .option('--memory <size>', 'lab VM memory', '6G')
     .option('--cpus <n>', 'lab VM vCPUs', (v) => Number(v), 2)
+    .option('--boot-timeout <seconds>', 'how long to wait for sshd (TCG on a busy machine is slow)', (v) => Number(v), 600)
     .addOption(new Option('--thp <mode>', 'transparent huge pages in the lab VM (guest memory of every QEMU in it)').choices([...THP_MODES]))
     .action(async (opts) => {
       const print = (line: string) => out.stderr(line + '\n');
-      const state = await labUp({ port: opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, print });
+      const state = await labUp({ port: opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, bootTimeoutMs: opts.bootTimeout * 1000, print });
       printState(state, out);
     });
 

@@ -47,7 +47,8 @@ export interface LabChecks {
   thp?: string;
 }
 
-export const KERNEL_APPEND = 'root=/dev/vda rw console=ttyS0 quiet mitigations=off';
+// Not quiet: the console log is the only record of a boot that goes wrong.
+export const KERNEL_APPEND = 'root=/dev/vda rw console=ttyS0 mitigations=off systemd.show_status=1';
 
 /** The lab VM's QEMU command line (pure; argv, never a shell string). */
 export function labVmArgs(paths: SoftlabPaths, s: LabVmSettings, qmpSocket: string): string[] {
