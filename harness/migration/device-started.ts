@@ -12,7 +12,10 @@ import type { MigrationHooks } from './engine.ts';
 export interface DeviceStartedOptions {
   /** How long to wait for DRIVER_OK in all, re-arms included. */
   timeoutMs: number;
-  /** A guest whose device is not started after this long is reset (iPXE gave up or never came). */
+  /**
+   * A guest that never started its device within this long is reset. Firmware on nested TCG on a
+   * busy machine can take over a minute to get there: too short a value resets it forever.
+   */
   rearmAfterMs: number;
   pollMs?: number;
   note?: (message: string) => void;
@@ -39,9 +42,16 @@ export function notStartedReason(source: SourceDeviceRecord | undefined): string
 export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
   const bySeq = new Map<number, SourceDeviceRecord>();
   const poll = o.pollMs ?? 250;
+  /** The guest had its device started at some point: it migrates with the guest, so one flag per block suffices. */
+  let seenStarted = false;
+  let block = -1;
   return {
     async beforeMigration({ planned, source }) {
       const started = Date.now();
+      if (planned.block !== block) {
+        block = planned.block;
+        seenStarted = false;
+      }
       let lastReset = started;
       let rearms = 0;
       let state: VirtioDeviceState | null = null;
@@ -51,14 +61,18 @@ export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
         if (state.driverOk) break;
         const now = Date.now();
         if (now - started >= o.timeoutMs) break;
-        if (now - lastReset >= o.rearmAfterMs) {
-          o.note?.(`migration ${planned.seq}: guest device not started after ${((now - lastReset) / 1000).toFixed(0)} s: system_reset to re-arm the firmware`);
+        // a driver that had started the device and let it go (iPXE gave up on DHCP) will not
+        // come back before the firmware's next boot attempt: reset at once
+        const gaveUp = seenStarted && rearms === 0;
+        if (gaveUp || now - lastReset >= o.rearmAfterMs) {
+          o.note?.(`migration ${planned.seq}: ${gaveUp ? 'the guest driver let the device go' : `guest device not started after ${((now - lastReset) / 1000).toFixed(0)} s`}: system_reset to re-arm the firmware`);
           await source.qmp.execute('system_reset');
           rearms++;
           lastReset = Date.now();
         }
         await new Promise((r) => setTimeout(r, poll));
       }
+      if (state.driverOk) seenStarted = true;
       bySeq.set(planned.seq, { driverOk: state.driverOk, vhostStarted: state.vhostStarted, waitedMs: Date.now() - started, rearms, statuses: state.statuses });
     },
     async afterMigration({ planned, record, destination }) {

@@ -6,11 +6,11 @@ import { readyGapHook } from './ready-gap-hook.ts';
 import { vdpaDeviceHook } from './vdpa-devices.ts';
 
 /**
- * iPXE under nested TCG reaches DRIVER_OK 6–9 s after boot (more on a loaded machine) and lets
- * the device go after some tens of seconds without DHCP: reset a guest that has not (re)started
- * its device within 30 s, and give up on it after 3 minutes.
+ * iPXE under nested TCG reaches DRIVER_OK 6–9 s after boot on an idle machine, but took over
+ * 60 s on a busy one; it lets the device go after some tens of seconds without DHCP. A guest that
+ * let its device go is reset at once; one that never started it, after 150 s; give up after 6 min.
  */
-export const FIRMWARE_DEVICE_WAIT = { rearmAfterMs: 30_000, timeoutMs: 180_000 };
+export const FIRMWARE_DEVICE_WAIT = { rearmAfterMs: 150_000, timeoutMs: 360_000 };
 
 export function labHooks(profile: Profile, pair: readonly [string, string], note: (message: string) => void, metricNames: readonly string[]): MigrationHooks[] {
   const hooks: MigrationHooks[] = [];
