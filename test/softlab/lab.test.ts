@@ -9,7 +9,8 @@ import { notStartedReason } from '../../harness/migration/device-started.ts';
 import { deviceForSide, pairSide, vhostVdpaNode } from '../../harness/migration/vdpa-devices.ts';
 import { profileSchema } from '../../harness/profile/schema.ts';
 import { qemuArgs, qemuInvocation } from '../../harness/qemu/command.ts';
-import { parseVirtioStatus } from '../../harness/qemu/virtio-status.ts';
+import { parseTrace } from '../../harness/traces/parse.ts';
+import { vhostDeviceState } from '../../harness/traces/vhost-device-state.ts';
 import { mountsUnder } from '../../harness/softlab/chroot.ts';
 import { softlabPaths } from '../../harness/softlab/paths.ts';
 import { checkProblems, labVmArgs, parseChecks } from '../../harness/softlab/vm.ts';
@@ -102,20 +103,28 @@ test('a hostile vDPA device name reaches the resolver as data, never as shell', 
   t.false(existsSync(marker));
 });
 
-test('virtio status: DRIVER_OK and vhost-started as QEMU reports them', (t) => {
-  const started = parseVirtioStatus('/machine/peripheral-anon/device[0]/virtio-backend', {
-    status: { statuses: ['VIRTIO_CONFIG_S_ACKNOWLEDGE: Valid virtio device found', 'VIRTIO_CONFIG_S_DRIVER: Driver device found', 'VIRTIO_CONFIG_S_FEATURES_OK: Feature negotiation complete', 'VIRTIO_CONFIG_S_DRIVER_OK: Driver ready'] },
-    'vhost-started': true,
-  });
-  t.true(started.driverOk);
-  t.true(started.vhostStarted);
-  const idle = parseVirtioStatus('p', { status: { statuses: [] }, 'vhost-started': false });
-  t.false(idle.driverOk);
+test('vhost device state replayed from a QEMU 10.0 trace: started by DRIVER_OK, stopped by a reset, carried across files', (t) => {
+  const line = (t: number, event: string, args: string) => `755@${t.toFixed(6)}:${event} ${args}`;
+  const boot = parseTrace([
+    line(1000, 'vhost_vdpa_reset_device', 'dev: 0x55b1d3dfdaf0'),
+    line(1001, 'vhost_vdpa_add_status', 'dev: 0x55b1d3dfdaf0 status: 0x3'),
+    line(1002, 'vhost_vdpa_add_status', 'dev: 0x55b1d3dfdaf0 status: 0x8'),
+    line(1003, 'vhost_vdpa_add_status', 'dev: 0x55b1d3dfdaf0 status: 0x4'),
+  ].join('\n')).events;
+  const started = vhostDeviceState(boot);
+  t.true(started.started);
+  t.is(started.decidedBy?.line, 4);
+  const gaveUp = vhostDeviceState(parseTrace(line(1040, 'vhost_vdpa_reset_device', 'dev: 0x1')).events, started);
+  t.false(gaveUp.started);
+  t.true(gaveUp.everStarted, 'a driver that let go is told apart from one that never came');
+  t.false(vhostDeviceState(parseTrace(line(1, 'vhost_vdpa_add_status', 'dev: 0x1 status: 0x3')).events).started);
+  t.true(vhostDeviceState([], started).started, 'an empty new file keeps the earlier state');
+  t.false(vhostDeviceState([]).everStarted ?? false);
 });
 
 test('a migration whose source device was not started is invalid, with the reason', (t) => {
-  t.is(notStartedReason({ driverOk: true, vhostStarted: true, waitedMs: 10, rearms: 0, statuses: [] }), null);
-  t.regex(notStartedReason({ driverOk: false, vhostStarted: false, waitedMs: 180_000, rearms: 5, statuses: ['VIRTIO_CONFIG_S_ACKNOWLEDGE: x'] })!, /not started before migration .*180\.0 s and 5 re-arm.*ACKNOWLEDGE/);
+  t.is(notStartedReason({ driverOk: true, waitedMs: 10, rearms: 0 }), null);
+  t.regex(notStartedReason({ driverOk: false, waitedMs: 180_000, rearms: 5, decidedBy: 'vhost_vdpa_reset_device dev: 0x1 (line 9)' })!, /not started before migration .*180\.0 s and 5 re-arm.*reset_device.*line 9/);
   t.regex(notStartedReason(undefined)!, /unknown/);
 });
 
