@@ -1,9 +1,8 @@
-/** The migration hooks a profile calls for (vDPA device per process, guest device started, vdpa vs vdpa-ready). */
+/** The migration hooks a profile calls for beyond lab preparation: variant memory, guest device started, vdpa vs vdpa-ready. */
 import type { Profile } from '../profile/schema.ts';
 import { deviceStartedHook } from './device-started.ts';
 import type { MigrationHooks } from './engine.ts';
 import { readyGapHook } from './ready-gap-hook.ts';
-import { vdpaDeviceHook } from './vdpa-devices.ts';
 
 /**
  * iPXE under nested TCG reaches DRIVER_OK 6–9 s after boot on an idle machine, but took over
@@ -15,8 +14,6 @@ export const FIRMWARE_DEVICE_WAIT = { rearmAfterMs: 150_000, timeoutMs: 360_000 
 export function labHooks(profile: Profile, pair: readonly [string, string], note: (message: string) => void, metricNames: readonly string[]): MigrationHooks[] {
   const hooks: MigrationHooks[] = [];
   if (profile.variants.some((v) => v.memory)) hooks.push(variantMemoryHook(profile));
-  const pairHosts = profile.hosts.filter((h) => pair.includes(h.name));
-  if (pairHosts.some((h) => h.vdpa)) hooks.push(vdpaDeviceHook(profile, pair));
   const vdpaNic = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);
   if (vdpaNic && profile.vm.guest.kind === 'pxe') hooks.push(deviceStartedHook({ ...FIRMWARE_DEVICE_WAIT, note }));
   if (metricNames.includes('vdpa') && metricNames.includes('vdpa-ready')) hooks.push(readyGapHook(profile.metrics.disagreementTolerancePct, note));
