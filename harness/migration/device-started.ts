@@ -25,7 +25,10 @@ export interface DeviceStartedOptions {
 }
 
 export interface SourceDeviceRecord {
+  /** Started when the harness last looked, just before `migrate`. */
   driverOk: boolean;
+  /** Started when the migration began (replayed from the source trace up to the MIGRATION setup event). */
+  driverOkAtMigrationStart?: boolean;
   waitedMs: number;
   rearms: number;
   /** The trace event that showed the state (file line in the source's trace). */
@@ -35,6 +38,9 @@ export interface SourceDeviceRecord {
 /** Why a migration must not count, or null when the source device was started (pure). */
 export function notStartedReason(source: SourceDeviceRecord | undefined): string | null {
   if (!source) return 'the guest device state before migration is unknown';
+  if (source.driverOk && source.driverOkAtMigrationStart === false) {
+    return `guest device not started when the migration began: the driver let it go just before (${source.decidedBy ?? 'source trace'})`;
+  }
   if (!source.driverOk) {
     return `guest device not started before migration (no DRIVER_OK on the source after ${(source.waitedMs / 1000).toFixed(1)} s and ${source.rearms} re-arm(s); last: ${source.decidedBy ?? 'no vhost_vdpa_add_status or reset in the trace'})`;
   }
@@ -43,15 +49,17 @@ export function notStartedReason(source: SourceDeviceRecord | undefined): string
 
 const wanted = new Set<string>(DEVICE_STATE_EVENTS);
 
-async function stateOf(q: QemuInstance, path: string, initial: DeviceState): Promise<DeviceState> {
+async function stateOf(q: QemuInstance, path: string, initial: DeviceState, untilUs?: number): Promise<DeviceState> {
   const text = await q.host.readFile(path).then((b) => b.toString('utf8'), () => '');
-  return vhostDeviceState(parseTrace(text, { events: wanted }).events, initial);
+  const events = parseTrace(text, { events: wanted }).events.filter((e) => untilUs === undefined || e.timeUs <= untilUs);
+  return vhostDeviceState(events, initial);
 }
 
 const describe = (s: DeviceState) => (s.decidedBy ? `${s.decidedBy.event} ${s.decidedBy.args} (line ${s.decidedBy.line})` : undefined);
 
 export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
   const bySeq = new Map<number, SourceDeviceRecord>();
+  const sourceFiles = new Map<number, { instance: QemuInstance; file: string; initial: DeviceState }>();
   /** A QEMU's earlier trace file (its trace is rotated per migration; events after our last look are in it). */
   const earlierFile = new WeakMap<QemuInstance, string>();
   const poll = o.pollMs ?? 1000;
@@ -78,10 +86,20 @@ export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
         state = await stateOf(source, source.currentTraceFile, initial);
       }
       bySeq.set(planned.seq, { driverOk: state.started, waitedMs: Date.now() - started, rearms, decidedBy: describe(state) });
+      sourceFiles.set(planned.seq, { instance: source, file: source.currentTraceFile, initial });
     },
     async afterMigration({ planned, record, destination }) {
       const source = bySeq.get(planned.seq);
       bySeq.delete(planned.seq);
+      const files = sourceFiles.get(planned.seq);
+      sourceFiles.delete(planned.seq);
+      // the driver can let go between our last look and `migrate`: decide from the trace itself
+      const migrationStartUs = record.windows?.source.fromUs;
+      if (source && files && migrationStartUs !== undefined) {
+        const atStart = await stateOf(files.instance, files.file, files.initial, migrationStartUs);
+        source.driverOkAtMigrationStart = atStart.started;
+        if (!atStart.started) source.decidedBy = describe(atStart);
+      }
       let destinationState: DeviceState | null = null;
       if (destination && record.status === 'ok') {
         destinationState = await stateOf(destination, destination.currentTraceFile, { started: false });

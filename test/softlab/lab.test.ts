@@ -98,6 +98,7 @@ test('a migration whose source device was not started is invalid, with the reaso
   t.is(notStartedReason({ driverOk: true, waitedMs: 10, rearms: 0 }), null);
   t.regex(notStartedReason({ driverOk: false, waitedMs: 180_000, rearms: 5, decidedBy: 'vhost_vdpa_reset_device dev: 0x1 (line 9)' })!, /not started before migration .*180\.0 s and 5 re-arm.*reset_device.*line 9/);
   t.regex(notStartedReason(undefined)!, /unknown/);
+  t.regex(notStartedReason({ driverOk: true, driverOkAtMigrationStart: false, waitedMs: 3, rearms: 0, decidedBy: 'vhost_vdpa_reset_device dev: 0x1 (line 41)' })!, /when the migration began.*line 41/);
 });
 
 test('vdpa vs vdpa-ready: a gap beyond the tolerance is flagged, a missing metric gives no verdict', (t) => {
