@@ -4,7 +4,7 @@
  * is cached. Independent stages run at the same time. Every stage is timed.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -51,9 +51,9 @@ export class StageError extends Error {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return readFile(path).then(
+  return stat(path).then(
     () => true,
-    (e: NodeJS.ErrnoException) => e.code === 'EISDIR',
+    () => false,
   );
 }
 
