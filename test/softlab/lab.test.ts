@@ -109,3 +109,19 @@ test('vdpa vs vdpa-ready: a gap beyond the tolerance is flagged, a missing metri
   t.false(readyGap({ vdpa: 0.2, 'vdpa-ready': 0.9 }, 25)!.flagged, 'sub-millisecond gaps are timestamp noise');
   t.is(readyGap({ vdpa: 100, 'vdpa-ready': null }, 25), null);
 });
+
+test('vrings: a guest that did not negotiate the control queue (iPXE) is complete with 2 per queue pair', async (t) => {
+  const { countVrings } = await import('../../harness/metrics/phases.ts');
+  // destination lines of a real soft-lab migration (QEMU 10.0.13, vdpa_sim_net, iPXE guest)
+  const base = [
+    '1224@1795666374.311300:vhost_vdpa_set_features dev: 0x55bc4f832af0 features: 0x300000000',
+    '1224@1795666379.121508:vhost_vdpa_set_vring_enable_one dev: 0x55bc4f832af0, idx: 0, enable: 1, r: 0',
+    '1224@1795666379.121568:vhost_vdpa_set_vring_enable_one dev: 0x55bc4f832af0, idx: 1, enable: 1, r: 0',
+  ];
+  t.true(countVrings(parseTrace(base.join('\n')).events, 1).ok);
+  const withCvq = [base[0].replace('0x300000000', '0x300020000'), ...base.slice(1)];
+  const r = countVrings(parseTrace(withCvq.join('\n')).events, 1);
+  t.false(r.ok);
+  t.regex(String((r as { problem?: string }).problem), /expected 3 .*missing idx 2/);
+  t.is(countVrings(parseTrace(base.slice(1).join('\n')).events, 1).ok, false, 'features not traced: the control vring is still expected');
+});
