@@ -22,6 +22,7 @@ import { reportCommands, writeRunReports } from './report-commands.ts';
 import { installInterruptHandlers, parseShardOption, registerLabCommands, resolveRunProfile } from './lab-commands.ts';
 import { LabBusyError } from '../lab/ownership.ts';
 import { ResumeError } from '../lab/resume.ts';
+import { addSoftlabCommands } from '../softlab/cli.ts';
 
 export class UsageError extends Error {}
 
@@ -215,6 +216,8 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
       out.stdout(`  end    ${formatTraceTime(result.end.timeUs)}  ${result.end.event} ${result.end.args}  (destination line ${result.end.line})\n`);
       if (unparsed.source + unparsed.destination > 0) out.stdout(`  unparsed lines: source ${unparsed.source}, destination ${unparsed.destination}\n`);
     });
+
+  addSoftlabCommands(program, out, setExit);
 
   program
     .command('lab')

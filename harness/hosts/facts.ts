@@ -44,17 +44,17 @@ export function parseKeyValues(text: string): Record<string, string> {
 }
 
 /** First line of `<binary> --version`, or an error that says how to get QEMU. */
-export async function qemuVersion(host: HostTransport, binary: string): Promise<string> {
-  const result = await host.run([binary, '--version'], { allowFailure: true, timeoutMs: 30_000 });
+export async function qemuVersion(host: HostTransport, binary: string | readonly string[]): Promise<string> {
+  const result = await host.run([...invocation(binary), '--version'], { allowFailure: true, timeoutMs: 30_000 });
   if (result.exitCode !== 0) {
-    throw new Error(`${host.hostName}: QEMU binary "${binary}" does not run (${(result.stderr || result.stdout).trim().split('\n')[0] || `exit ${result.exitCode}`})`);
+    throw new Error(`${host.hostName}: QEMU binary "${invocation(binary).join(" ")}" does not run (${(result.stderr || result.stdout).trim().split('\n')[0] || `exit ${result.exitCode}`})`);
   }
   return result.stdout.split('\n')[0].trim();
 }
 
 /** Event names this QEMU binary can trace (`-trace help`). */
-export async function qemuTraceEvents(host: HostTransport, binary: string): Promise<Set<string>> {
-  const result = await host.run([binary, '-trace', 'help'], { allowFailure: true, timeoutMs: 30_000 });
+export async function qemuTraceEvents(host: HostTransport, binary: string | readonly string[]): Promise<Set<string>> {
+  const result = await host.run([...invocation(binary), '-trace', 'help'], { allowFailure: true, timeoutMs: 30_000 });
   if (result.exitCode !== 0) throw new Error(`${host.hostName}: \`${binary} -trace help\` failed: ${result.stderr.trim().split('\n')[0]}`);
   return new Set(result.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[A-Za-z0-9_]+$/.test(l)));
 }
@@ -69,4 +69,9 @@ export function availableTraceEvents(requested: readonly string[], known: Readon
     (present ? enabled : missing).push(pattern);
   }
   return { enabled, missing };
+}
+
+/** A binary name, or a full invocation such as `chroot DIR binary`. */
+function invocation(binary: string | readonly string[]): readonly string[] {
+  return typeof binary === 'string' ? [binary] : binary;
 }

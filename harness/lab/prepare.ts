@@ -13,6 +13,7 @@ import { runCommand } from '../provision/command.ts';
 import { gatherVdpaHostFacts, type VdpaHostFacts } from '../provision/facts.ts';
 import { afterSetupChecks, beforeSetupChecks, PreflightError, qemuChecks, runChecks, timestampProbe, traceFormatOf, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { buildQemu, readPatches, type BuildRecord } from '../qemu/build.ts';
+import { qemuInvocation } from '../qemu/command.ts';
 import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, vdpaLaunchHook, type VdpaHost } from './vdpa.ts';
 
 export interface LabSelection {
@@ -106,8 +107,9 @@ export async function prepareLab(
       if (h.vdpa && vdpa) verify.push(...(await runChecks(t, afterSetupChecks({ config: h.vdpa, largestGuestBytes: largest }))));
       for (const [variant, perHost] of binaryOn) {
         const binary = perHost.get(h.name)!;
-        verify.push(...(await runChecks(t, qemuChecks(binary, requirements))));
-        const probe = await runCommand(t, timestampProbe(binary).command);
+        const invocation = qemuInvocation(profile.variants.find((v) => v.name === variant)!, binary);
+        verify.push(...(await runChecks(t, qemuChecks(invocation, requirements))));
+        const probe = await runCommand(t, timestampProbe(invocation).command);
         (manifest.qemu[h.name] ??= {})[variant] = { binary, traceFormat: traceFormatOf(probe.stderr) };
       }
     }

@@ -17,6 +17,7 @@ export const PHASE_EVENTS = [
   'vhost_vdpa_set_vring_ready',
   'vhost_vdpa_suspend',
   'vhost_vdpa_reset_device',
+  'vhost_vdpa_set_features',
 ] as const;
 
 const VIRTIO_CONFIG_S_DRIVER_OK = 0x4;
@@ -146,14 +147,25 @@ export function computePhases(input: PhaseInput): VdpaPhases {
 /**
  * A device with N queue pairs has 2N data vrings and a control vring (idx 2N): all 2N+1 must be
  * enabled on the destination, or the guest's network is not fully back when the metric says so.
+ * The control vring exists only when the guest negotiated VIRTIO_NET_F_CTRL_VQ (bit 17): iPXE,
+ * for one, does not, and then 2N is complete.
  */
+const VIRTIO_NET_F_CTRL_VQ = 1n << 17n;
+
+/** Whether the destination's last vhost_vdpa_set_features acked a control queue; null when not traced. */
+export function controlQueueNegotiated(events: readonly TraceEvent[]): boolean | null {
+  const set = events.filter((e) => e.name === 'vhost_vdpa_set_features');
+  const m = set.length ? /features: (0x[0-9a-fA-F]+)/.exec(set[set.length - 1].args) : null;
+  return m ? (BigInt(m[1]) & VIRTIO_NET_F_CTRL_VQ) !== 0n : null;
+}
+
 export function countVrings(events: readonly TraceEvent[], queuePairs: number): VdpaPhases['vrings'] {
   const enableOne = events.filter((e) => e.name === 'vhost_vdpa_set_vring_enable_one');
   const ready = events.filter((e) => e.name === 'vhost_vdpa_set_vring_ready');
   const source = enableOne.length > 0 ? enableOne : ready;
   const eventName = enableOne.length > 0 ? 'vhost_vdpa_set_vring_enable_one' : 'vhost_vdpa_set_vring_ready';
   if (source.length === 0) return { ok: null, reason: 'no vhost_vdpa_set_vring_enable_one or vhost_vdpa_set_vring_ready event on the destination' };
-  const expected = 2 * queuePairs + 1;
+  const expected = 2 * queuePairs + (controlQueueNegotiated(events) === false ? 0 : 1);
   const order: number[] = [];
   const failed: { idx: number; r: number }[] = [];
   for (const e of source) {

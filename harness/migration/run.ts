@@ -22,6 +22,8 @@ import { needsLabBox, prepareLabBox, type PreparedLabBox } from '../labbox/prepa
 import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
 import { describeDesign } from '../sampling/design.ts';
 import { runSchedule, RunInterrupted, type EngineHost, type MigrationHooks, type ProgressSink } from './engine.ts';
+import { qemuInvocation } from '../qemu/command.ts';
+import { labHooks } from './lab-hooks.ts';
 import { buildSchedule, type Block } from './schedule.ts';
 
 export interface RunOptions {
@@ -165,8 +167,9 @@ async function runOnHosts(
       const enabled = new Set(wanted);
       const missing = new Set<string>();
       for (const [hostName, transport] of transports) {
-        qemuVersions[hostName] = await qemuVersion(transport, binary);
-        const known = availableTraceEvents(wanted, await qemuTraceEvents(transport, binary));
+        const invocation = qemuInvocation(variant, binary);
+        qemuVersions[hostName] = await qemuVersion(transport, invocation);
+        const known = availableTraceEvents(wanted, await qemuTraceEvents(transport, invocation));
         for (const m of known.missing) {
           enabled.delete(m);
           missing.add(m);
@@ -240,7 +243,7 @@ async function runOnHosts(
         binaries,
         traceEvents,
         metrics,
-        hooks: [...(lab?.hooks ?? []), ...(box?.hooks ?? []), ...(options.hooks ?? [])],
+        hooks: [...(lab?.hooks ?? []), ...(box?.hooks ?? []), ...(options.hooks ?? []), ...labHooks(profile, [nameA, nameB], (m) => options.progress.note(m), metrics.names)],
         clock: options.clock ?? exchangeClock(),
         progress: options.progress,
         signal: options.signal,

@@ -97,6 +97,15 @@ export const variantSchema = z.strictObject({
   extraArgs: z.array(z.string()).default([]).describe('Extra QEMU arguments for this variant, one array element per argument'),
   capabilities: z.record(z.string(), z.boolean()).default({}).describe('migrate-set-capabilities, e.g. {multifd: true}'),
   parameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}).describe('migrate-set-parameters, e.g. {downtime-limit: 300}'),
+  memory: z
+    .strictObject({
+      backend: z.enum(['ram', 'file', 'memfd', 'hugepages']).optional(),
+      prealloc: z.boolean().optional(),
+      share: z.boolean().optional(),
+      reserve: z.boolean().optional(),
+    })
+    .optional()
+    .describe('Guest memory settings this variant changes from vm.memory (e.g. prealloc: true: pages faulted in before the guest runs)'),
 });
 
 const memorySchema = z.strictObject({

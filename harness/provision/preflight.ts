@@ -184,16 +184,18 @@ export interface EventRequirement {
   anyOf: string[];
 }
 
-export function qemuChecks(binary: string, requirements: readonly EventRequirement[]): HostCheck[] {
+export function qemuChecks(invocation: string | readonly string[], requirements: readonly EventRequirement[]): HostCheck[] {
+  const run = typeof invocation === 'string' ? [invocation] : [...invocation];
+  const binary = run.join(' ');
   return [
     {
       name: `QEMU ${binary}`,
-      command: argv([binary, '--version'], { allowFailure: true, timeoutMs: 30_000 }),
+      command: argv([...run, '--version'], { allowFailure: true, timeoutMs: 30_000 }),
       evaluate: (r) => (r.exitCode === 0 ? null : `QEMU binary ${binary} does not run (${(r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.exitCode}`})`),
     },
     {
       name: `trace events of ${binary}`,
-      command: argv([binary, '-trace', 'help'], { allowFailure: true, timeoutMs: 30_000 }),
+      command: argv([...run, '-trace', 'help'], { allowFailure: true, timeoutMs: 30_000 }),
       evaluate: (r) => {
         if (r.exitCode !== 0) return `${binary} -trace help failed (exit ${r.exitCode})`;
         const known = new Set(r.stdout.split('\n').map((l) => l.trim()));
@@ -201,7 +203,7 @@ export function qemuChecks(binary: string, requirements: readonly EventRequireme
         return missing.length === 0 ? null : missing.map((q) => `${binary} has no trace event ${q.anyOf.join(' or ')} (needed for ${q.purpose})`).join('; ');
       },
     },
-    timestampProbe(binary),
+    timestampProbe(run),
   ];
 }
 
@@ -212,10 +214,12 @@ const QMP_QUIT = '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n';
  * timestamped runstate_set line: a dtrace-only build prints nothing, a build without
  * `-msg timestamp=on` support prints lines without time.
  */
-export function timestampProbe(binary: string): HostCheck {
+export function timestampProbe(invocation: string | readonly string[]): HostCheck {
+  const run = typeof invocation === 'string' ? [invocation] : [...invocation];
+  const binary = run.join(' ');
   return {
     name: `timestamped trace output of ${binary}`,
-    command: argv([binary, '-machine', 'none', '-nodefaults', '-display', 'none', '-msg', 'timestamp=on', '-trace', 'enable=runstate_set', '-qmp', 'stdio'], {
+    command: argv([...run, '-machine', 'none', '-nodefaults', '-display', 'none', '-msg', 'timestamp=on', '-trace', 'enable=runstate_set', '-qmp', 'stdio'], {
       input: QMP_QUIT,
       allowFailure: true,
       timeoutMs: 30_000,

@@ -60,10 +60,18 @@ function onOff(v: boolean): string {
   return v ? 'on' : 'off';
 }
 
+/**
+ * How a variant's QEMU is invoked: the binary, or `chroot DIR binary` when the variant runs QEMU
+ * from another root filesystem (a newer distribution's build on the same host).
+ */
+export function qemuInvocation(variant: Pick<Variant, 'qemu'>, binary: string): string[] {
+  return variant.qemu.chroot ? ['chroot', variant.qemu.chroot, binary] : [binary];
+}
+
 export function qemuArgs(l: QemuLaunch): string[] {
   const sizeBytes = parseSize(l.vmSize);
   const args = [
-    l.binary,
+    ...qemuInvocation(l.variant, l.binary),
     '-name', l.name,
     '-nodefaults',
     '-no-user-config',

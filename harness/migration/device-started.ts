@@ -1,0 +1,123 @@
+/**
+ * A vDPA migration only measures something when the guest driver has started the device
+ * (DRIVER_OK): otherwise neither side suspends or enables vrings and the "downtime" is of an
+ * idle device. Firmware guests (iPXE) start the NIC some seconds after boot and let it go after
+ * some tens of seconds without DHCP, so before every migration this hook waits until the source
+ * QEMU's vhost device is started (replayed from its trace file), re-arms the guest with
+ * system_reset when the driver has let go, and afterwards marks a migration whose source device
+ * was not started as invalid.
+ */
+import type { QemuInstance } from '../qemu/instance.ts';
+import { parseTrace } from '../traces/parse.ts';
+import { DEVICE_STATE_EVENTS, vhostDeviceState, type DeviceState } from '../traces/vhost-device-state.ts';
+import type { MigrationHooks } from './engine.ts';
+
+export interface DeviceStartedOptions {
+  /** How long to wait for DRIVER_OK in all, re-arms included. */
+  timeoutMs: number;
+  /**
+   * A guest that never started its device within this long is reset. Firmware on nested TCG on a
+   * busy machine can take over a minute to get there: too short a value resets it forever.
+   */
+  rearmAfterMs: number;
+  pollMs?: number;
+  note?: (message: string) => void;
+}
+
+export interface SourceDeviceRecord {
+  /** Started when the harness last looked, just before `migrate`. */
+  driverOk: boolean;
+  /** Started when the migration began (replayed from the source trace up to the MIGRATION setup event). */
+  driverOkAtMigrationStart?: boolean;
+  waitedMs: number;
+  rearms: number;
+  /** The trace event that showed the state (file line in the source's trace). */
+  decidedBy?: string;
+}
+
+/** Why a migration must not count, or null when the source device was started (pure). */
+export function notStartedReason(source: SourceDeviceRecord | undefined): string | null {
+  if (!source) return 'the guest device state before migration is unknown';
+  if (source.driverOk && source.driverOkAtMigrationStart === false) {
+    return `guest device not started when the migration began: the driver let it go just before (${source.decidedBy ?? 'source trace'})`;
+  }
+  if (!source.driverOk) {
+    return `guest device not started before migration (no DRIVER_OK on the source after ${(source.waitedMs / 1000).toFixed(1)} s and ${source.rearms} re-arm(s); last: ${source.decidedBy ?? 'no vhost_vdpa_add_status or reset in the trace'})`;
+  }
+  return null;
+}
+
+const wanted = new Set<string>(DEVICE_STATE_EVENTS);
+
+async function stateOf(q: QemuInstance, path: string, initial: DeviceState, untilUs?: number): Promise<DeviceState> {
+  const text = await q.host.readFile(path).then((b) => b.toString('utf8'), () => '');
+  const events = parseTrace(text, { events: wanted }).events.filter((e) => untilUs === undefined || e.timeUs <= untilUs);
+  return vhostDeviceState(events, initial);
+}
+
+const describe = (s: DeviceState) => (s.decidedBy ? `${s.decidedBy.event} ${s.decidedBy.args} (line ${s.decidedBy.line})` : undefined);
+
+export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
+  const bySeq = new Map<number, SourceDeviceRecord>();
+  const sourceFiles = new Map<number, { instance: QemuInstance; file: string; initial: DeviceState }>();
+  /** A QEMU's earlier trace file (its trace is rotated per migration; events after our last look are in it). */
+  const earlierFile = new WeakMap<QemuInstance, string>();
+  const poll = o.pollMs ?? 1000;
+  return {
+    async beforeMigration({ planned, source }) {
+      const started = Date.now();
+      const earlier = earlierFile.get(source);
+      const initial = earlier && earlier !== source.currentTraceFile ? await stateOf(source, earlier, { started: false }) : { started: false };
+      let lastReset = started;
+      let rearms = 0;
+      let state = await stateOf(source, source.currentTraceFile, initial);
+      // a driver that had started the device and let it go (iPXE gave up on DHCP) will not come
+      // back before the firmware's next boot attempt: reset at once
+      let gaveUp = !state.started && Boolean(state.everStarted);
+      while (!state.started && Date.now() - started < o.timeoutMs) {
+        if (gaveUp || Date.now() - lastReset >= o.rearmAfterMs) {
+          o.note?.(`migration ${planned.seq}: ${gaveUp ? 'the guest driver let the device go' : `guest device not started after ${((Date.now() - lastReset) / 1000).toFixed(0)} s`}: system_reset to re-arm the firmware`);
+          await source.qmp.execute('system_reset');
+          rearms++;
+          gaveUp = false;
+          lastReset = Date.now();
+        }
+        await new Promise((r) => setTimeout(r, poll));
+        state = await stateOf(source, source.currentTraceFile, initial);
+      }
+      bySeq.set(planned.seq, { driverOk: state.started, waitedMs: Date.now() - started, rearms, decidedBy: describe(state) });
+      sourceFiles.set(planned.seq, { instance: source, file: source.currentTraceFile, initial });
+    },
+    async afterMigration({ planned, record, destination }) {
+      const source = bySeq.get(planned.seq);
+      bySeq.delete(planned.seq);
+      const files = sourceFiles.get(planned.seq);
+      sourceFiles.delete(planned.seq);
+      // the driver can let go between our last look and `migrate`: decide from the trace itself
+      const migrationStartUs = record.windows?.source.fromUs;
+      if (source && files && migrationStartUs !== undefined) {
+        const atStart = await stateOf(files.instance, files.file, files.initial, migrationStartUs);
+        source.driverOkAtMigrationStart = atStart.started;
+        if (!atStart.started) source.decidedBy = describe(atStart);
+      }
+      let destinationState: DeviceState | null = null;
+      if (destination && record.status === 'ok') {
+        destinationState = await stateOf(destination, destination.currentTraceFile, { started: false });
+        earlierFile.set(destination, destination.currentTraceFile);
+      }
+      record.extra = {
+        ...record.extra,
+        guestDevice: {
+          source: source ?? null,
+          destination: destinationState ? { driverOk: destinationState.started, decidedBy: describe(destinationState) ?? null } : null,
+        },
+      };
+      const reason = notStartedReason(source);
+      if (reason && record.status === 'ok') {
+        record.status = 'invalid';
+        record.reason = reason;
+        record.downtimeMs = null;
+      }
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/** The migration hooks a profile calls for beyond lab preparation: variant memory, guest device started, vdpa vs vdpa-ready. */
+import type { Profile } from '../profile/schema.ts';
+import { deviceStartedHook } from './device-started.ts';
+import type { MigrationHooks } from './engine.ts';
+import { readyGapHook } from './ready-gap-hook.ts';
+
+/**
+ * iPXE under nested TCG reaches DRIVER_OK 6–9 s after boot on an idle machine, but took over
+ * 60 s on a busy one; it lets the device go after some tens of seconds without DHCP. A guest that
+ * let its device go is reset at once; one that never started it, after 150 s; give up after 6 min.
+ */
+export const FIRMWARE_DEVICE_WAIT = { rearmAfterMs: 150_000, timeoutMs: 360_000 };
+
+export function labHooks(profile: Profile, pair: readonly [string, string], note: (message: string) => void, metricNames: readonly string[]): MigrationHooks[] {
+  const hooks: MigrationHooks[] = [];
+  if (profile.variants.some((v) => v.memory)) hooks.push(variantMemoryHook(profile));
+  const vdpaNic = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);
+  if (vdpaNic && profile.vm.guest.kind === 'pxe') hooks.push(deviceStartedHook({ ...FIRMWARE_DEVICE_WAIT, note }));
+  if (metricNames.includes('vdpa') && metricNames.includes('vdpa-ready')) hooks.push(readyGapHook(profile.metrics.disagreementTolerancePct, note));
+  return hooks;
+}
+
+/** A variant's own guest-memory settings, applied over vm.memory for its QEMU processes. */
+export function variantMemoryHook(profile: Profile): MigrationHooks {
+  return {
+    launch({ variant }) {
+      if (!variant.memory) return {};
+      const memory = { ...profile.vm.memory };
+      for (const [k, v] of Object.entries(variant.memory)) if (v !== undefined) (memory as Record<string, unknown>)[k] = v;
+      return { vm: { ...profile.vm, memory } };
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/** `vdpa-bench softlab build|up|down|status`. */
+import { Option, type Command } from 'commander';
+import { buildSoftlab } from './build.ts';
+import { softlabPaths } from './paths.ts';
+import { DEFAULT_SSH_PORT, labDown, labUp, readState, THP_MODES, type LabVmState } from './vm.ts';
+
+type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+
+export function addSoftlabCommands(program: Command, out: Out, setExit: (code: number) => void): void {
+  const softlab = program
+    .command('softlab')
+    .description('A software vDPA lab: a Linux VM (TCG) with vdpa_sim_net, QEMU 10.0 (trixie) and 11.x (sid chroot)')
+    .addHelpText('after', `
+The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CACHE/softlab, default
+~/.cache/vdpa-bench/softlab) and driven over ssh like any lab host (profiles/softlab.yaml).
+
+  vdpa-bench softlab build     # once: ~2-4 min, then cached
+  vdpa-bench softlab up        # boot the lab VM; prints the ssh host, port and key
+  vdpa-bench run profiles/softlab.yaml
+  vdpa-bench softlab down`);
+
+  softlab
+    .command('build')
+    .description('Build (or reuse) the lab VM image; prints how long each stage took')
+    .option('--mirror <url>', 'Debian mirror', 'http://deb.debian.org/debian')
+    .option('--image-size <size>', 'size of the ext4 image (sparse)', '6G')
+    .option('--force', 'rebuild every stage')
+    .action(async (opts) => {
+      const print = (line: string) => out.stderr(line + '\n');
+      const { timings, info, paths } = await buildSoftlab({ mirror: opts.mirror, imageSize: opts.imageSize, force: opts.force, print });
+      out.stdout('stage timings:\n');
+      for (const t of timings) out.stdout(`  ${t.name.padEnd(18)} ${t.cached ? 'cached' : `${t.seconds.toFixed(1)} s`}\n`);
+      if (info) out.stdout(`kernel ${info.kernelVersion}; QEMU ${info.qemu.trixie} (trixie), ${info.qemu.sid} (sid)\n`);
+      out.stdout(`${paths.image}\n`);
+    });
+
+  softlab
+    .command('up')
+    .description('Boot the lab VM (TCG) and wait for sshd; prints the ssh host, port and key')
+    .option('--port <n>', 'loopback port forwarded to the lab VM\'s sshd', (v) => Number(v), DEFAULT_SSH_PORT)
+    .option('--memory <size>', 'lab VM memory', '6G')
+    .option('--cpus <n>', 'lab VM vCPUs', (v) => Number(v), 2)
+    .option('--boot-timeout <seconds>', 'how long to wait for sshd (TCG on a busy machine is slow)', (v) => Number(v), 600)
+    .addOption(new Option('--thp <mode>', 'transparent huge pages in the lab VM (guest memory of every QEMU in it)').choices([...THP_MODES]))
+    .action(async (opts) => {
+      const print = (line: string) => out.stderr(line + '\n');
+      const state = await labUp({ port: opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, bootTimeoutMs: opts.bootTimeout * 1000, print });
+      printState(state, out);
+    });
+
+  softlab
+    .command('down')
+    .description('Stop the lab VM (its disk is a snapshot: nothing a run did is kept)')
+    .action(async () => {
+      await labDown({ print: (line) => out.stderr(line + '\n') });
+    });
+
+  softlab
+    .command('status')
+    .description('Say whether the lab VM is up and how to reach it')
+    .action(async () => {
+      const state = await readState(softlabPaths());
+      if (!state) {
+        out.stdout('lab VM is not running\n');
+        setExit(1);
+        return;
+      }
+      printState(state, out);
+    });
+}
+
+function printState(state: LabVmState, out: Out): void {
+  out.stdout(`lab VM up: pid ${state.pid}, booted in ${state.bootSeconds.toFixed(1)} s\n`);
+  out.stdout(`  kernel ${state.checks.kernel}; ${state.checks.qemu.system} (system), ${state.checks.qemu.sid} (sid chroot)\n`);
+  out.stdout(`  vdpa mgmtdev: ${state.checks.mgmtdevs.join(', ')}; memlock ${state.checks.memlock}; THP ${state.checks.thp ?? '?'}; loopback ${state.checks.loopbackUp ? 'up' : 'down'}\n`);
+  out.stdout(`ssh: host ${state.host} port ${state.port} user ${state.user}\n`);
+  out.stdout(`  identityFile: ${state.identityFile}\n  knownHostsFile: ${state.knownHostsFile}\n`);
+  out.stdout(`  ssh -i ${state.identityFile} -o UserKnownHostsFile=${state.knownHostsFile} -p ${state.port} ${state.user}@${state.host}\n`);
+}

@@ -1,0 +1,252 @@
+/**
+ * `softlab up` / `softlab down`: the lab VM as a detached QEMU process (TCG) on this machine,
+ * sshd reachable only on 127.0.0.1:<port>. The image is opened with snapshot=on, so every boot
+ * starts from the built image and nothing a run does survives `down`.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { QmpClient } from '../qemu/qmp.ts';
+import { LAB } from './paths.ts';
+import { softlabPaths, type SoftlabPaths } from './paths.ts';
+
+export const LAB_VM_NAME = 'vdpa-bench-softlab';
+export const DEFAULT_SSH_PORT = 10022;
+
+export interface LabVmSettings {
+  port: number;
+  memory: string;
+  cpus: number;
+  /** QEMU that runs the lab VM on this machine. */
+  qemu: string;
+}
+
+export interface LabVmState {
+  pid: number;
+  host: string;
+  port: number;
+  user: string;
+  identityFile: string;
+  knownHostsFile: string;
+  qmpSocket: string;
+  startedAt: string;
+  bootSeconds: number;
+  checks: LabChecks;
+}
+
+export interface LabChecks {
+  kernel: string;
+  loopbackUp: boolean;
+  memlock: string;
+  mgmtdevs: string[];
+  modules: string[];
+  qemu: { system: string; sid: string };
+  /** /sys/kernel/mm/transparent_hugepage/enabled, e.g. "[always] madvise never". */
+  thp?: string;
+}
+
+// Not quiet: the console log is the only record of a boot that goes wrong.
+export const KERNEL_APPEND = 'root=/dev/vda rw console=ttyS0 mitigations=off systemd.show_status=1';
+
+/** The lab VM's QEMU command line (pure; argv, never a shell string). */
+export function labVmArgs(paths: SoftlabPaths, s: LabVmSettings, qmpSocket: string): string[] {
+  return [
+    s.qemu,
+    '-name', LAB_VM_NAME,
+    '-nodefaults',
+    '-display', 'none',
+    '-machine', 'q35',
+    '-accel', 'tcg,thread=multi',
+    '-cpu', 'max',
+    '-smp', String(s.cpus),
+    '-m', s.memory,
+    '-kernel', paths.kernel,
+    '-initrd', paths.initrd,
+    '-append', KERNEL_APPEND,
+    '-drive', `file=${paths.image.replaceAll(',', ',,')},format=raw,if=virtio,snapshot=on`,
+    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${s.port}-:22`,
+    '-device', 'virtio-net-pci,netdev=n0',
+    '-serial', `file:${paths.consoleLog}`,
+    '-qmp', `unix:${qmpSocket.replaceAll(',', ',,')},server=on,wait=off`,
+    '-pidfile', paths.pidFile,
+    '-daemonize',
+  ];
+}
+
+export function sshArgs(state: Pick<LabVmState, 'host' | 'port' | 'user' | 'identityFile' | 'knownHostsFile'>, remote: readonly string[]): string[] {
+  return [
+    'ssh',
+    '-i', state.identityFile,
+    '-p', String(state.port),
+    '-o', 'BatchMode=yes',
+    '-o', 'IdentitiesOnly=yes',
+    '-o', `UserKnownHostsFile=${state.knownHostsFile}`,
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'ConnectTimeout=5',
+    '-o', 'LogLevel=ERROR',
+    `${state.user}@${state.host}`,
+    ...remote,
+  ];
+}
+
+/** Checks run inside the lab VM once sshd answers; one `key=value` per line. */
+export const CHECK_SCRIPT = `set -u
+echo "kernel=$(uname -r)"
+ip -o link show lo | grep -q 'state UNKNOWN\\|,UP' && echo loopback=up || echo loopback=down
+echo "memlock=$(ulimit -l)"
+vdpa mgmtdev show 2>/dev/null | sed -n 's/^\\([^: ]*\\):.*/mgmtdev=\\1/p'
+for m in vhost_vdpa vdpa_sim vdpa_sim_net vringh; do
+  [ -d /sys/module/$m ] && echo "module=$m"
+done
+echo "qemu_system=$(qemu-system-x86_64 --version | head -1)"
+echo "qemu_sid=$(chroot ${LAB.sidChroot} qemu-system-x86_64 --version | head -1)"
+`;
+
+export function parseChecks(text: string): LabChecks {
+  const values = (k: string) => text.split('\n').filter((l) => l.startsWith(`${k}=`)).map((l) => l.slice(k.length + 1).trim());
+  return {
+    kernel: values('kernel')[0] ?? '',
+    loopbackUp: values('loopback')[0] === 'up',
+    memlock: values('memlock')[0] ?? '',
+    mgmtdevs: values('mgmtdev'),
+    modules: values('module'),
+    qemu: { system: values('qemu_system')[0] ?? '', sid: values('qemu_sid')[0] ?? '' },
+  };
+}
+
+/** What is wrong with a booted lab VM, as sentences; empty when it is ready. */
+export function checkProblems(c: LabChecks): string[] {
+  const problems: string[] = [];
+  if (!c.loopbackUp) problems.push('loopback is down (migrations over 127.0.0.1 would fail: "Network is unreachable")');
+  if (c.memlock !== 'unlimited') problems.push(`RLIMIT_MEMLOCK is ${c.memlock || 'unknown'} KiB, not unlimited (dma_map of guest RAM fails: "vhost vdpa map fail!")`);
+  if (!c.mgmtdevs.includes('vdpasim_net')) problems.push('vdpa mgmtdev show does not list vdpasim_net (vdpa_sim_net not loaded?)');
+  for (const m of ['vhost_vdpa', 'vdpa_sim', 'vdpa_sim_net', 'vringh']) if (!c.modules.includes(m)) problems.push(`module ${m} is not loaded`);
+  if (!/QEMU emulator version 10\.0\./.test(c.qemu.system)) problems.push(`trixie QEMU is not 10.0.x: ${c.qemu.system || 'not found'}`);
+  if (!/QEMU emulator version 11\./.test(c.qemu.sid)) problems.push(`sid QEMU (chroot ${LAB.sidChroot}) is not 11.x: ${c.qemu.sid || 'not found'}`);
+  return problems;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Only a process that is our lab VM (by its -name) is ever signalled. */
+async function isLabVm(pid: number): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.split('\0').includes(LAB_VM_NAME);
+}
+
+export async function readState(paths: SoftlabPaths = softlabPaths()): Promise<LabVmState | null> {
+  const state = await readFile(paths.stateFile, 'utf8').then((t) => JSON.parse(t) as LabVmState, () => null);
+  if (!state) return null;
+  return pidAlive(state.pid) && (await isLabVm(state.pid)) ? state : null;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const THP_MODES = ['always', 'madvise', 'never'] as const;
+export type ThpMode = (typeof THP_MODES)[number];
+
+/** Sets the lab VM's transparent-huge-page mode; prints the mode in force (e.g. "always madvise [never]"). */
+const THP_SCRIPT = String.raw`
+case "$1" in always|madvise|never) ;; *) echo "bad THP mode" >&2; exit 2 ;; esac
+echo "$1" > /sys/kernel/mm/transparent_hugepage/enabled
+cat /sys/kernel/mm/transparent_hugepage/enabled
+`;
+
+export async function labUp(settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode }, paths: SoftlabPaths = softlabPaths()): Promise<LabVmState> {
+  const running = await readState(paths);
+  if (running) {
+    settings.print(`lab VM already up (pid ${running.pid}, port ${running.port})`);
+    return running;
+  }
+  for (const f of [paths.image, paths.kernel, paths.initrd, paths.sshKey, paths.hostKeyPub]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: run \`vdpa-bench softlab build\` first`);
+  }
+  const s: LabVmSettings = { port: settings.port ?? DEFAULT_SSH_PORT, memory: settings.memory ?? '6G', cpus: settings.cpus ?? 2, qemu: settings.qemu ?? 'qemu-system-x86_64' };
+  if (!(await portFree(s.port))) throw new Error(`127.0.0.1:${s.port} is in use: pick another with --port`);
+  await mkdir(paths.run, { recursive: true });
+  const qmpSocket = join(paths.run, 'qmp.sock');
+  await rm(paths.pidFile, { force: true });
+  await rm(paths.consoleLog, { force: true });
+  const hostKey = (await readFile(paths.hostKeyPub, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
+  await writeFile(paths.knownHosts, `[127.0.0.1]:${s.port} ${hostKey}\n`);
+
+  const started = performance.now();
+  settings.print(`booting the lab VM (TCG, ${s.cpus} vCPUs, ${s.memory}; console ${paths.consoleLog})`);
+  const argv = labVmArgs(paths, s, qmpSocket);
+  const launched = await execa(argv[0], argv.slice(1), { reject: false });
+  if (launched.exitCode !== 0) throw new Error(`lab VM did not start: ${String(launched.stderr).trim()}`);
+  const pid = Number((await readFile(paths.pidFile, 'utf8')).trim());
+
+  const base = { host: '127.0.0.1', port: s.port, user: 'root', identityFile: paths.sshKey, knownHostsFile: paths.knownHosts };
+  const deadline = Date.now() + (settings.bootTimeoutMs ?? 240_000);
+  let lastError = '';
+  for (;;) {
+    if (!pidAlive(pid)) throw new Error(`lab VM exited during boot; console: ${paths.consoleLog}`);
+    const probe = await execa(sshArgs(base, ['true'])[0], sshArgs(base, ['true']).slice(1), { reject: false, timeout: 15_000 });
+    if (probe.exitCode === 0) break;
+    lastError = String(probe.stderr).trim();
+    if (Date.now() > deadline) {
+      await labDown({ print: settings.print }, paths);
+      throw new Error(`sshd in the lab VM did not answer within ${(settings.bootTimeoutMs ?? 240_000) / 1000} s (${lastError}); console: ${paths.consoleLog}`);
+    }
+    await sleep(1000);
+  }
+  const bootSeconds = (performance.now() - started) / 1000;
+  const check = await execa(sshArgs(base, ['bash', '-s'])[0], sshArgs(base, ['bash', '-s']).slice(1), { input: CHECK_SCRIPT, reject: false, timeout: 60_000 });
+  const checks = parseChecks(String(check.stdout));
+  const problems = checkProblems(checks);
+  if (problems.length > 0) {
+    await labDown({ print: settings.print }, paths);
+    throw new Error(`the lab VM booted but is not usable:\n  ${problems.join('\n  ')}${check.stderr ? `\n  (stderr: ${String(check.stderr).trim()})` : ''}`);
+  }
+  if (settings.thp) {
+    const thp = await execa(sshArgs(base, ['bash', '-s', '--', settings.thp])[0], sshArgs(base, ['bash', '-s', '--', settings.thp]).slice(1), { input: THP_SCRIPT, reject: false, timeout: 30_000 });
+    if (thp.exitCode !== 0) throw new Error(`setting THP to ${settings.thp} failed: ${String(thp.stderr).trim()}`);
+  }
+  const thpNow = await execa(sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled'])[0], sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled']).slice(1), { reject: false, timeout: 30_000 });
+  checks.thp = String(thpNow.stdout).trim();
+  const state: LabVmState = { pid, ...base, qmpSocket, startedAt: new Date().toISOString(), bootSeconds, checks };
+  await writeFile(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
+  return state;
+}
+
+export async function labDown(o: { print: (line: string) => void }, paths: SoftlabPaths = softlabPaths()): Promise<boolean> {
+  const pid = Number(await readFile(paths.pidFile, 'utf8').catch(() => ''));
+  if (!pid || !pidAlive(pid) || !(await isLabVm(pid))) {
+    await rm(paths.stateFile, { force: true });
+    o.print('lab VM is not running');
+    return false;
+  }
+  const qmpSocket = join(paths.run, 'qmp.sock');
+  try {
+    const socket = createConnection(qmpSocket);
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const qmp = await QmpClient.connect(socket, 5_000);
+    await qmp.execute('quit').catch(() => undefined);
+    qmp.close();
+  } catch {
+    process.kill(pid, 'SIGTERM');
+  }
+  for (let i = 0; i < 100 && pidAlive(pid); i++) await sleep(100);
+  if (pidAlive(pid) && (await isLabVm(pid))) process.kill(pid, 'SIGKILL');
+  await rm(paths.stateFile, { force: true });
+  o.print(`lab VM stopped (pid ${pid})`);
+  return true;
+}
