@@ -106,9 +106,9 @@ export async function prepareLab(
       if (h.vdpa && vdpa) verify.push(...(await runChecks(t, afterSetupChecks({ config: h.vdpa, largestGuestBytes: largest }))));
       for (const [variant, perHost] of binaryOn) {
         const binary = perHost.get(h.name)!;
-        verify.push(...(await runChecks(t, qemuChecks(binary, requirements))));
-        const probe = await runCommand(t, timestampProbe(binary).command);
-        (manifest.qemu[h.name] ??= {})[variant] = { binary, traceFormat: traceFormatOf(probe.stderr) };
+        verify.push(...(await runChecks(t, qemuChecks(binary, requirements, profile.trace.backend))));
+        const traceFormat = profile.trace.backend === 'log' ? traceFormatOf((await runCommand(t, timestampProbe(binary).command)).stderr) : 'stap';
+        (manifest.qemu[h.name] ??= {})[variant] = { binary, traceFormat };
       }
     }
     if (verify.length > 0) throw new PreflightError(verify);
