@@ -149,3 +149,9 @@ test('host facts: ethtool, devlink, vdpa config, IOMMU and hugepages sections', 
   t.deepEqual(facts.devices.vdpa1, { error: 'kernel answers: No such device' });
   t.deepEqual(parseVdpaConfig('not json', 'vdpa0'), {});
 });
+
+test('with the stap backend the check is for qemu-trace-stap, not for timestamps from -trace', (t) => {
+  const checks = qemuChecks(QEMU, [], 'stap');
+  t.deepEqual(checks.map((c) => c.name), [`QEMU ${QEMU}`, `trace events of ${QEMU}`, 'qemu-trace-stap tool']);
+  t.is(checks[2].evaluate({ exitCode: 0, stdout: 'no\n', stderr: '' }), 'the qemu-trace-stap command is missing (dtrace builds trace through it: install the QEMU package that ships it (qemu-tools on Fedora/RHEL))');
+});

@@ -108,9 +108,9 @@ export async function prepareLab(
       for (const [variant, perHost] of binaryOn) {
         const binary = perHost.get(h.name)!;
         const invocation = qemuInvocation(profile.variants.find((v) => v.name === variant)!, binary);
-        verify.push(...(await runChecks(t, qemuChecks(invocation, requirements))));
-        const probe = await runCommand(t, timestampProbe(invocation).command);
-        (manifest.qemu[h.name] ??= {})[variant] = { binary, traceFormat: traceFormatOf(probe.stderr) };
+        verify.push(...(await runChecks(t, qemuChecks(invocation, requirements, profile.trace.backend))));
+        const traceFormat = profile.trace.backend === 'log' ? traceFormatOf((await runCommand(t, timestampProbe(invocation).command)).stderr) : 'stap';
+        (manifest.qemu[h.name] ??= {})[variant] = { binary, traceFormat };
       }
     }
     if (verify.length > 0) throw new PreflightError(verify);

@@ -101,7 +101,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       }
     }
     for (const v of variants) {
-      for (const check of qemuChecks(planBinary(v, host), eventRequirements(metrics.names, metrics.rules))) {
+      for (const check of qemuChecks(planBinary(v, host), eventRequirements(metrics.names, metrics.rules), profile.trace.backend)) {
         say(`# ${check.name}`);
         say(describeCommand(t, check.command));
       }

@@ -184,7 +184,11 @@ export interface EventRequirement {
   anyOf: string[];
 }
 
-export function qemuChecks(invocation: string | readonly string[], requirements: readonly EventRequirement[]): HostCheck[] {
+/**
+ * `backend` is the profile's trace.backend: with `log` the binary itself must write timestamped
+ * lines; with `stap` (dtrace builds) the events go through qemu-trace-stap, which must exist.
+ */
+export function qemuChecks(invocation: string | readonly string[], requirements: readonly EventRequirement[], backend: 'log' | 'stap' = 'log'): HostCheck[] {
   const run = typeof invocation === 'string' ? [invocation] : [...invocation];
   const binary = run.join(' ');
   return [
@@ -203,7 +207,7 @@ export function qemuChecks(invocation: string | readonly string[], requirements:
         return missing.length === 0 ? null : missing.map((q) => `${binary} has no trace event ${q.anyOf.join(' or ')} (needed for ${q.purpose})`).join('; ');
       },
     },
-    timestampProbe(run),
+    backend === 'log' ? timestampProbe(run) : toolCheck('qemu-trace-stap', 'dtrace builds trace through it: install the QEMU package that ships it (qemu-tools on Fedora/RHEL)'),
   ];
 }
 

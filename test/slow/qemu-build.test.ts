@@ -28,7 +28,11 @@ run('builds Debian QEMU 7.2 with a patch through the build path, then reuses the
   // deb-src entries in an apt configuration of the test's own: the system's sources stay untouched
   await mkdir(join(work, 'lists', 'partial'), { recursive: true });
   await writeFile(join(work, 'sources.list'), 'deb-src http://deb.debian.org/debian bookworm main\n');
-  await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...BUILD_PACKAGES], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  // only what is missing: dpkg's lock is shared with anything else installing on this machine
+  const installed = await execa('dpkg-query', ['-W', '-f', '${Package} ${db:Status-Status}\n', ...BUILD_PACKAGES], { reject: false });
+  const present = new Set(String(installed.stdout).split('\n').filter((l) => l.endsWith(' installed')).map((l) => l.split(' ')[0]));
+  const missing = BUILD_PACKAGES.filter((p) => !present.has(p));
+  if (missing.length > 0) await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
   await apt(['update', '-qq'], work);
   await apt(['source', '--download-only', '-qq', 'qemu'], work);
   const dsc = (await execa('sh', ['-c', 'ls qemu_*.dsc'], { cwd: work })).stdout.trim();
