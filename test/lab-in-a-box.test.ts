@@ -35,7 +35,7 @@ function alive(pid: number): boolean {
 
 /** Starts a run and resolves once its lab exists and a QEMU process runs in the first host namespace. */
 async function startRunUntilQemu(out: string) {
-  const child = execa(process.execPath, [BIN, 'run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--out', out], { cwd: REPO, reject: false });
+  const child = execa(process.execPath, [BIN, 'run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--out', out, '--workdir', join(out, 'hosts'), '--no-report'], { cwd: REPO, reject: false });
   const deadline = Date.now() + 600_000;
   let lab: OwnedLab | undefined;
   let qemu: number[] = [];
@@ -62,7 +62,7 @@ test.serial('a short real run records trace, QMP, network and integrity figures,
   const out = await mkdtemp(join(tmpdir(), 'vb-labbox-'));
   try {
     const before = new Set(await namespaces());
-    const r = await vdpaBench(['run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--out', out], { timeout: 18 * 60_000 });
+    const r = await vdpaBench(['run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--out', out, '--workdir', join(out, 'hosts'), '--no-report'], { timeout: 18 * 60_000 });
     t.is(r.exitCode, 0, r.stderr);
     const dir = lastLine(r.stdout);
     const manifest = (await readManifest(dir))!;

@@ -14,7 +14,7 @@ import { processesMatching } from './helpers/processes.ts';
 
 test.serial('local lab: back-to-back migrations of both variants, downtimes match the raw traces', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'vb-local-'));
-  const r = await vdpaBench(['run', 'profiles/local.yaml', '--vm-size', '512M', '--iterations', '2', '--warmup', '1', '--out', out]);
+  const r = await vdpaBench(['run', 'profiles/local.yaml', '--vm-size', '512M', '--iterations', '2', '--warmup', '1', '--out', out, '--workdir', join(out, 'hosts'), '--no-report']);
   t.is(r.exitCode, 0, r.stderr);
   const dir = lastLine(r.stdout);
   t.true(dir.startsWith(out), dir);
@@ -85,7 +85,7 @@ warmup: 0
 migration: { timeout: 20s }
 `,
   );
-  const r = await vdpaBench(['run', profile, '--out', out]);
+  const r = await vdpaBench(['run', profile, '--out', out, '--workdir', join(out, 'hosts'), '--no-report']);
   t.is(r.exitCode, 0, r.stderr);
   const dir = lastLine(r.stdout);
   const { records } = await readIterations(dir);

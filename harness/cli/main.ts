@@ -3,6 +3,7 @@
  * 2 bad input (profile, arguments), 130 interrupted.
  */
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { applyRule, eventsNeeded, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
@@ -62,6 +63,7 @@ export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: str
     .option('--reports <dir>', 'parent directory of the reports written at the end (<dir>/<run-id>/)', 'reports')
     .option('--no-report', 'do not write reports at the end')
     .option('--resume <run-dir>', 'continue an interrupted run: same profile (checked by sha256), same options, completed migrations not repeated')
+    .option('--workdir <dir>', "where QEMU writes traces, sockets and guest memory on every host (overrides the hosts' workdir; the lab lock lives there too, so give the same one to --resume)")
     .option('--shard <i/n>', 'run only slice i of n of the schedule (whole VM boots, dealt round-robin); combine with `merge`')
     .addHelpText('after', `
 A run boots the guest on the first host of the profile's pair and migrates it back and forth
@@ -86,6 +88,7 @@ Examples:
     .action(async (profileArg: string | undefined, opts) => {
       const profilePath = await resolveRunProfile(profileArg, opts.resume);
       const loaded = await loadProfile(profilePath);
+      if (opts.workdir) for (const host of loaded.profile.hosts) host.workdir = resolve(opts.workdir);
       const shard = opts.shard ? parseShardOption(opts.shard) : undefined;
       if (opts.resume && (opts.iterations !== undefined || opts.warmup !== undefined || opts.vmSize || opts.variant || shard)) {
         throw new UsageError('--resume repeats the options the run started with (from its manifest): drop -n/--warmup/--vm-size/--variant/--shard');

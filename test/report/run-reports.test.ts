@@ -9,7 +9,7 @@ import { lastLine, vdpaBench } from '../helpers/cli.ts';
 test('run writes reports/<run-id>/ and prints the summary on stderr', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-run-reports-'));
   try {
-    const result = await vdpaBench(['run', 'profiles/local.yaml', '--vm-size', '256M', '--iterations', '1', '--warmup', '0', '--out', join(dir, 'results'), '--reports', join(dir, 'reports')]);
+    const result = await vdpaBench(['run', 'profiles/local.yaml', '--vm-size', '256M', '--iterations', '1', '--warmup', '0', '--out', join(dir, 'results'), '--reports', join(dir, 'reports'), '--workdir', join(dir, 'hosts')]);
     t.is(result.exitCode, 0, result.stderr);
     const runDir = lastLine(result.stdout);
     await access(join(runDir, 'iterations.ndjson'));
