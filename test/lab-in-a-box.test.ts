@@ -43,7 +43,10 @@ async function startRunUntilQemu(out: string) {
     lab ??= (await readOwnedLabs()).find((l) => l.pid === child.pid);
     if (lab) {
       const hostA = lab.namespaces.find((n) => n.endsWith('-hostA'))!;
-      qemu = (await namespaces()).includes(hostA) ? await namespacePids(hostA) : [];
+      // only a guest QEMU (it has a QMP socket): `qemu -trace help` probes run in the namespace too and exit at once
+      const pids = (await namespaces()).includes(hostA) ? await namespacePids(hostA) : [];
+      qemu = [];
+      for (const pid of pids) if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('-qmp')) qemu.push(pid);
       if (qemu.length > 0) break;
     }
     await new Promise((r) => setTimeout(r, 200));
