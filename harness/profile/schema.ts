@@ -114,7 +114,6 @@ const memorySchema = z.strictObject({
   reserve: z.boolean().optional().describe('reserve=off lets a sparse guest larger than the host start'),
   share: z.boolean().optional(),
   prealloc: z.boolean().optional(),
-  thp: z.boolean().optional().describe('Transparent huge pages for guest RAM (memory-backend hugepages=...)'),
 });
 
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'an IPv4 address with prefix length, e.g. 10.98.0.2/24');

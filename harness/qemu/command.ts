@@ -47,7 +47,6 @@ export function memoryBackendArgs(vm: VmSettings, sizeBytes: number, defaultDir:
   if (m.reserve !== undefined) props.push(`reserve=${onOff(m.reserve)}`);
   if (m.share !== undefined) props.push(`share=${onOff(m.share)}`);
   if (m.prealloc !== undefined) props.push(`prealloc=${onOff(m.prealloc)}`);
-  if (m.thp !== undefined && m.backend !== 'hugepages') props.push(`hugepages=${onOff(m.thp)}`);
   return props.join(',');
 }
 
