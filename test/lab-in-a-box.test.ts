@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,13 +25,24 @@ async function namespacePids(ns: string): Promise<number[]> {
   return String(r.stdout).split('\n').filter(Boolean).map(Number);
 }
 
+/** Running, not merely a zombie: an orphan killed by cleanup stays a zombie until something reaps it. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+async function ended(pid: number, withinMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
 }
 
 /** Starts a run and resolves once its lab exists and a QEMU process runs in the first host namespace. */
@@ -119,7 +131,7 @@ test.serial('Ctrl-C removes the namespaces and the processes in them', async (t)
     t.is(r.exitCode, 130, String(r.stderr));
     const present = await namespaces();
     for (const ns of lab.namespaces) t.false(present.includes(ns), `${ns} removed`);
-    for (const pid of qemu) t.false(alive(pid), `QEMU ${pid} ended`);
+    for (const pid of qemu) t.true(await ended(pid), `QEMU ${pid} ended`);
     t.false((await readOwnedLabs()).some((l) => l.token === lab.token));
   } finally {
     await rm(out, { recursive: true, force: true });
@@ -143,7 +155,7 @@ test.serial('after the harness is killed (-9), cleanup removes exactly its lefto
     for (const ns of lab.namespaces) t.regex(r.stdout, new RegExp(`removed ${ns}$`, 'm'));
     const after = await namespaces();
     for (const ns of lab.namespaces) t.false(after.includes(ns), `${ns} removed`);
-    for (const pid of qemu) t.false(alive(pid), `QEMU ${pid} ended`);
+    for (const pid of qemu) t.true(await ended(pid), `QEMU ${pid} ended`);
     t.false((await readOwnedLabs()).some((l) => l.token === lab.token), 'ownership record removed');
   } finally {
     await rm(out, { recursive: true, force: true });
