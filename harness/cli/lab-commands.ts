@@ -4,7 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { openTransport } from '../hosts/open.ts';
 import { cleanLeftovers, describeCleanup, describeHolder, holderLiveness, readLock, releaseLock } from '../lab/ownership.ts';
 import { mergeShards } from '../lab/merge.ts';
@@ -19,6 +19,7 @@ import { historyReportHtml } from '../nightly/report.ts';
 import { loadProfile } from '../profile/load.ts';
 import { newRunId, readManifest } from '../results/store.ts';
 import { ConsoleProgress } from './progress.ts';
+import { collect, positiveInt, probability } from './options.ts';
 import { UsageError } from './main.ts';
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
@@ -69,17 +70,6 @@ export function installInterruptHandlers(stderr: (s: string) => void, profilePat
   };
 }
 
-const positiveInt = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
-  return n;
-};
-const probability = (value: string) => {
-  const n = Number(value);
-  if (!(n > 0 && n < 1)) throw new InvalidArgumentError('expected a number between 0 and 1');
-  return n;
-};
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerLabCommands(program: Command, out: Out, setExit: (code: number) => void): void {
   program

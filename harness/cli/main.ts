@@ -5,7 +5,6 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { applyRule, eventsNeeded, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
 import { cleanupLeftovers } from '../labbox/netns.ts';
 import { RunInterrupted } from '../migration/engine.ts';
@@ -19,6 +18,7 @@ import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/
 import { scanTraceFile } from '../traces/read.ts';
 import { ConsoleProgress, formatMs } from './progress.ts';
 import { ensureLocalQemu } from './qemu-install.ts';
+import { collect, nonNegativeInt, positiveInt } from './options.ts';
 import { reportCommands, writeRunReports } from './report-commands.ts';
 import { installInterruptHandlers, parseShardOption, registerLabCommands, resolveRunProfile } from './lab-commands.ts';
 import { LabBusyError } from '../lab/ownership.ts';
@@ -27,17 +27,6 @@ import { addSoftlabCommands } from '../softlab/cli.ts';
 
 export class UsageError extends Error {}
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-const positiveInt = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
-  return n;
-};
-const nonNegativeInt = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number ≥ 0');
-  return n;
-};
 const integer = (value: string) => {
   if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number of microseconds');
   return Number(value);

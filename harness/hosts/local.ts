@@ -3,7 +3,7 @@ import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { CommandError, shellJoin, type HostProcess, type HostTransport, type ProcessExit, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
+import { CommandError, shellJoin, toRunResult, type HostProcess, type HostTransport, type ProcessExit, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
 
 /**
  * Runs commands on this machine. `prefix` lets the netns transport reuse it unchanged
@@ -29,13 +29,7 @@ export class LocalTransport implements HostTransport {
       reject: false,
       stripFinalNewline: false,
     });
-    const out: RunResult = {
-      exitCode: result.exitCode ?? (result.timedOut ? 124 : 128),
-      stdout: String(result.stdout ?? ''),
-      stderr: result.timedOut ? `timed out after ${options.timeoutMs} ms\n${result.stderr ?? ''}` : String(result.stderr ?? ''),
-    };
-    // spawn failures (ENOENT) have no exit code and nothing on stderr: say why
-    if (result.failed && result.exitCode === undefined && !result.timedOut) out.stderr = String(result.message ?? 'failed to start');
+    const out = toRunResult(result, options.timeoutMs);
     if (out.exitCode !== 0 && !options.allowFailure) throw new CommandError(this.hostName, argv, out);
     return out;
   }

@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { Transport } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
-import { CommandError, shellJoin, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
+import { CommandError, shellJoin, toRunResult, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
 
 export type SshConfig = Omit<Extract<Transport, { kind: 'ssh' }>, 'kind'>;
 
@@ -181,11 +181,7 @@ export class SshTransport implements HostTransport {
       reject: false,
       stripFinalNewline: false,
     });
-    const out: RunResult = {
-      exitCode: result.exitCode ?? (result.timedOut ? 124 : 128),
-      stdout: String(result.stdout ?? ''),
-      stderr: result.timedOut ? `timed out after ${options.timeoutMs} ms\n${result.stderr ?? ''}` : String(result.stderr ?? ''),
-    };
+    const out = toRunResult(result, options.timeoutMs);
     this.throwIfConnectionFailed(out);
     if (out.exitCode !== 0 && !options.allowFailure) throw new CommandError(this.hostName, argv, out);
     return out;

@@ -88,3 +88,14 @@ export function shellQuote(word: string): string {
 export function shellJoin(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
+
+/** An execa result as a RunResult: a timeout says so, a spawn failure (ENOENT) says why. */
+export function toRunResult(result: { exitCode?: number; timedOut?: boolean; failed?: boolean; stdout?: unknown; stderr?: unknown; message?: string }, timeoutMs?: number): RunResult {
+  const out: RunResult = {
+    exitCode: result.exitCode ?? (result.timedOut ? 124 : 128),
+    stdout: String(result.stdout ?? ''),
+    stderr: result.timedOut ? `timed out after ${timeoutMs} ms\n${result.stderr ?? ''}` : String(result.stderr ?? ''),
+  };
+  if (result.failed && result.exitCode === undefined && !result.timedOut) out.stderr = String(result.message ?? 'failed to start');
+  return out;
+}
