@@ -1,7 +1,11 @@
 /** The `report` and `compare` subcommands, and the reports `run` writes when it finishes. */
 import { Command, InvalidArgumentError } from 'commander';
 import { relative } from 'node:path';
-import { compareRunDirs, REPORT_FORMATS, reportRun, type ReportFormat, type ReportOutcome } from '../report/index.ts';
+import { REPORT_FORMATS, type ReportFormat } from '../report/formats.ts';
+import type { ReportOutcome } from '../report/index.ts';
+
+// The renderers (Vega, Vega-Lite) take most of a second to load: only commands that report pay it.
+const renderers = () => import('../report/index.ts');
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
@@ -36,7 +40,7 @@ Examples:
   vdpa-bench report results/local-20250721-180000-ab12
   vdpa-bench report results/local-20250721-180000-ab12 --format text --format json --out /tmp/r`)
     .action(async (runDir: string, opts: { format?: ReportFormat[]; out?: string }) => {
-      printOutcome(await reportRun(runDir, { formats: opts.format, outDir: opts.out }), out);
+      printOutcome(await (await renderers()).reportRun(runDir, { formats: opts.format, outDir: opts.out }), out);
     });
 
   program
@@ -49,14 +53,14 @@ Examples:
     .option('-f, --format <format>', `${REPORT_FORMATS.join('|')} (repeatable; default all)`, format)
     .option('-o, --out <dir>', 'directory for the report files (default reports/compare-<baseline-id>-vs-<candidate-id>/)')
     .action(async (baselineDir: string, candidateDir: string, opts: { format?: ReportFormat[]; out?: string; baselineVariant?: string; candidateVariant?: string }) => {
-      printOutcome(await compareRunDirs(baselineDir, candidateDir, { formats: opts.format, outDir: opts.out, baselineVariant: opts.baselineVariant, candidateVariant: opts.candidateVariant }), out);
+      printOutcome(await (await renderers()).compareRunDirs(baselineDir, candidateDir, { formats: opts.format, outDir: opts.out, baselineVariant: opts.baselineVariant, candidateVariant: opts.candidateVariant }), out);
     });
 }
 
 /** After `run`: all formats into <reportsRoot>/<run-id>/, the text summary on stderr (stdout's last line stays the run directory). */
 export async function writeRunReports(runDir: string, reportsRoot: string, out: Out): Promise<void> {
   try {
-    const outcome = await reportRun(runDir, { reportsRoot });
+    const outcome = await (await renderers()).reportRun(runDir, { reportsRoot });
     out.stderr(`\n${outcome.text}`);
     out.stderr(`reports: ${shown(outcome.dir)}/ (${Object.values(outcome.files).map((p) => p.split('/').pop()).join(', ')})\n`);
   } catch (error) {

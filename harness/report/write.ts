@@ -6,8 +6,9 @@ import { renderMarkdown } from './markdown.ts';
 import type { Summary } from './summary.ts';
 import { renderText } from './text.ts';
 
-export const REPORT_FORMATS = ['text', 'md', 'html', 'json'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
+import { REPORT_FORMATS, type ReportFormat } from './formats.ts';
+
+export { REPORT_FORMATS, type ReportFormat };
 
 export const REPORT_FILES: Record<ReportFormat, string> = { text: 'summary.txt', md: 'report.md', html: 'report.html', json: 'summary.json' };
 
