@@ -132,3 +132,16 @@ test('console: kernel damage found as the hand runs saw it', (t) => {
   t.is(damageEvidence(text).length, 5);
   t.is(damageEvidence(text, 2).length, 2);
 });
+
+test('a variant with its own workload boots with its own command line; the others keep the profile one', async (t) => {
+  const { labHooks } = await import('../harness/labbox/hooks.ts');
+  const base = guest({ workload: { kind: 'dirty', workingSet: '256M', chunk: '16M', rate: '190M' } });
+  const idle = guestKernelCmdline({ ...base, workload: { kind: 'idle' } });
+  const hooks = labHooks({ guest: base, variantCmdlines: new Map([['idle', idle]]), bootTimeoutMs: 1000, note: () => {} });
+  const vm = profileSchema.shape.vm.parse({ guest: { kind: 'kernel', kernel: '/k', append: guestKernelCmdline(base) } });
+  const launchOf = (name: string) => hooks.launch!({ variant: { name } as never, vm, host: {} as never, role: 'src', planned: {} as never }) as { vm?: typeof vm };
+  const changed = launchOf('idle').vm!;
+  t.is(changed.guest.kind === 'kernel' ? changed.guest.append : '', idle);
+  t.notRegex(idle, /vb\.ws=/);
+  t.is(launchOf('dirty').vm, undefined);
+});

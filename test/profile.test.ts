@@ -114,3 +114,12 @@ test('loadProfile hashes the text and reports an unreadable file as a problem', 
   const error = await t.throwsAsync(loadProfile('/nonexistent/p.yaml'), { instanceOf: ProfileError });
   t.regex(error!.message, /^\/nonexistent\/p.yaml:1:1 \(profile\): cannot read the profile/);
 });
+
+test('a variant workload needs the built Linux guest, and says so where it is written', (t) => {
+  const text = good.replace('  - name: after\n', '  - name: after\n    workload: { kind: idle }\n');
+  const found = problems(text);
+  t.deepEqual(found.map((p) => p.path), ['variants.1.workload']);
+  t.is(found[0].line, 8);
+  t.regex(found[0].message, /needs vm\.guest\.kind: builtin-linux \(the guest here is firmware\)/);
+  t.deepEqual(problems(`${text}vm:\n  guest: { kind: builtin-linux }\n`), []);
+});

@@ -17,6 +17,8 @@ export const NETWORK_METRICS = ['network', 'network-rx-gap'] as const;
 
 export interface LabHookOptions {
   guest: BuiltinLinuxGuest;
+  /** Kernel command lines of variants that run their own workload (variant name → command line). */
+  variantCmdlines?: ReadonlyMap<string, string>;
   network?: { settings: NetworkLab; peer: HostTransport; prober: string; probeDir: string };
   /** How long a freshly booted guest may take to print vb-ready. */
   bootTimeoutMs: number;
@@ -52,7 +54,13 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
   };
 
   return {
-    launch: () => (o.network ? { tapInterface: TAP } : {}),
+    launch: ({ variant, vm }) => {
+      const append = o.variantCmdlines?.get(variant.name);
+      return {
+        ...(o.network ? { tapInterface: TAP } : {}),
+        ...(append !== undefined && vm.guest.kind === 'kernel' ? { vm: { ...vm, guest: { ...vm.guest, append } } } : {}),
+      };
+    },
 
     async beforeMigration({ planned, source, destination }) {
       await probe?.kill().catch(() => undefined);

@@ -38,16 +38,30 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
     if (host.transport.kind === 'ssh') throw new Error(`host ${host.name}: the builtin-linux guest is built on this machine, so its hosts must be local or netns (ssh hosts are not supported yet)`);
   }
   const cmdline = guestKernelCmdline(guest);
+  // a variant may run another workload: its own command line, checked before anything is built
+  const variantCmdlines = new Map(profile.variants.filter((v) => v.workload).map((v) => [v.name, guestKernelCmdline({ ...guest, workload: v.workload! })]));
   const built: BuiltGuest = await buildGuest(guest.kernelPackage, note);
   const effective: Profile = structuredClone(profile);
   effective.vm.guest = { kind: 'kernel', kernel: built.kernel, initrd: built.initrd, append: cmdline };
   const facts: Record<string, unknown> = {
-    guest: { kernelPackage: built.kernelPackage, kernelPackageVersion: built.kernelPackageVersion, kernelRelease: built.kernelRelease, busyboxVersion: built.busyboxVersion, modules: built.modules, initrdBytes: built.initrdBytes, cmdline, workload: guest.workload, dir: built.dir },
+    guest: {
+      kernelPackage: built.kernelPackage,
+      kernelPackageVersion: built.kernelPackageVersion,
+      kernelRelease: built.kernelRelease,
+      busyboxVersion: built.busyboxVersion,
+      modules: built.modules,
+      initrdBytes: built.initrdBytes,
+      cmdline,
+      workload: guest.workload,
+      ...(variantCmdlines.size > 0 ? { variants: Object.fromEntries(profile.variants.filter((v) => v.workload).map((v) => [v.name, { workload: v.workload, cmdline: variantCmdlines.get(v.name) }])) } : {}),
+      dir: built.dir,
+    },
   };
-  const bootTimeoutMs = Math.max(180_000, parseDuration(profile.migration.qmpTimeout));
+  const hookOptions = { guest, variantCmdlines, bootTimeoutMs: 0, note };
+  hookOptions.bootTimeoutMs = Math.max(180_000, parseDuration(profile.migration.qmpTimeout));
 
   if (!profile.network) {
-    return { profile: effective, hooks: [labHooks({ guest, bootTimeoutMs, note })], metricNames: [], facts, close: async () => {} };
+    return { profile: effective, hooks: [labHooks(hookOptions)], metricNames: [], facts, close: async () => {} };
   }
 
   const network = profile.network;
@@ -73,7 +87,7 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
     facts.network = { kind: network.kind, namespaces: lab.namespaces, peerAddress: network.peerAddress, guestAddress: guest.address, migrationAddresses: network.migrationAddresses, announce: network.announce, probe: { ...network.probe, tool: 'icmp-prober (raw ICMP, fixed rate, SO_TIMESTAMPNS)' } };
     return {
       profile: effective,
-      hooks: [labHooks({ guest, network: { settings: network, peer, prober, probeDir }, bootTimeoutMs, note })],
+      hooks: [labHooks({ ...hookOptions, network: { settings: network, peer, prober, probeDir } })],
       metricNames: [...NETWORK_METRICS],
       facts,
       close: () => lab.close(),

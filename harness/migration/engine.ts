@@ -7,7 +7,7 @@ import { estimateAfterMigration, type ClockEstimator, type ClockOffset } from '.
 import type { HostTransport } from '../hosts/transport.ts';
 import { analyseParsed, analysisEvents } from '../metrics/analyse.ts';
 import type { MetricRule } from '../metrics/rules.ts';
-import type { Profile, Variant } from '../profile/schema.ts';
+import type { Profile, Variant, VmSettings } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
 import { qemuArgs, type QemuLaunch } from '../qemu/command.ts';
 import { DEAD_GUEST_STATES, QemuInstance } from '../qemu/instance.ts';
@@ -39,7 +39,7 @@ export interface MigrationContext {
  */
 export interface MigrationHooks {
   /** Changes to one QEMU launch (e.g. the host's /dev/vhost-vdpa-N, a tap NIC). */
-  launch?(ctx: { host: EngineHost; role: 'src' | 'dst'; planned: PlannedMigration; variant: Variant }): Partial<QemuLaunch> | Promise<Partial<QemuLaunch>>;
+  launch?(ctx: { host: EngineHost; role: 'src' | 'dst'; planned: PlannedMigration; variant: Variant; vm: VmSettings }): Partial<QemuLaunch> | Promise<Partial<QemuLaunch>>;
   /** Runs once the destination is up, before `migrate` (start a probe here). */
   beforeMigration?(ctx: MigrationContext & { source: QemuInstance; destination: QemuInstance }): Promise<void>;
   /**
@@ -178,7 +178,8 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       directoriesMade.add(host);
     }
     const overrides: Partial<QemuLaunch> = {};
-    for (const hook of o.hooks ?? []) if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant }));
+    // each hook sees the VM settings earlier hooks made, so changes to different parts of it compose
+    for (const hook of o.hooks ?? []) if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant, vm: overrides.vm ?? o.profile.vm }));
     const argv = qemuArgs(launchSettings(o, block, variant, host, planned, role, files, overrides));
     return QemuInstance.launch(host.transport, argv, files, `${role} of migration ${planned.seq}`, qmpTimeoutMs);
   };
@@ -391,10 +392,13 @@ async function migrate(source: QemuInstance, destination: QemuInstance, variant:
   const migrateCommand = commands.migrate(actualPort);
   await source.qmp.execute(migrateCommand.execute, migrateCommand.arguments);
   const finished = source.qmp.waitForEvent(isMigration(['completed', 'failed', 'cancelled']), timeoutMs, 'migration completion', sourceMark);
+  // The listener goes when the migration ends: a run of thousands of migrations shares one signal.
+  let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
     if (!signal) return;
     if (signal.aborted) reject(new RunInterrupted());
-    signal.addEventListener('abort', () => reject(new RunInterrupted()), { once: true });
+    onAbort = () => reject(new RunInterrupted());
+    signal.addEventListener('abort', onAbort, { once: true });
   });
   let end: QmpEvent;
   try {
@@ -404,6 +408,8 @@ async function migrate(source: QemuInstance, destination: QemuInstance, variant:
     if (error instanceof RunInterrupted) throw error;
     if ((error as Error).name === 'QmpTimeoutError') throw new MigrationFailure(`migration did not complete within ${timeoutMs / 1000} s: cancelled`);
     throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   const info = await settledMigrationInfo(source, end.data?.status === 'completed');
   if (end.data?.status !== 'completed') {

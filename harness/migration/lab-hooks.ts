@@ -13,7 +13,7 @@ export const FIRMWARE_DEVICE_WAIT = { rearmAfterMs: 150_000, timeoutMs: 360_000 
 
 export function labHooks(profile: Profile, pair: readonly [string, string], note: (message: string) => void, metricNames: readonly string[]): MigrationHooks[] {
   const hooks: MigrationHooks[] = [];
-  if (profile.variants.some((v) => v.memory)) hooks.push(variantMemoryHook(profile));
+  if (profile.variants.some((v) => v.memory)) hooks.push(variantMemoryHook());
   const vdpaNic = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);
   if (vdpaNic && profile.vm.guest.kind === 'pxe') hooks.push(deviceStartedHook({ ...FIRMWARE_DEVICE_WAIT, note }));
   if (metricNames.includes('vdpa') && metricNames.includes('vdpa-ready')) hooks.push(readyGapHook(profile.metrics.disagreementTolerancePct, note));
@@ -21,13 +21,13 @@ export function labHooks(profile: Profile, pair: readonly [string, string], note
 }
 
 /** A variant's own guest-memory settings, applied over vm.memory for its QEMU processes. */
-export function variantMemoryHook(profile: Profile): MigrationHooks {
+export function variantMemoryHook(): MigrationHooks {
   return {
-    launch({ variant }) {
+    launch({ variant, vm }) {
       if (!variant.memory) return {};
-      const memory = { ...profile.vm.memory };
+      const memory = { ...vm.memory };
       for (const [k, v] of Object.entries(variant.memory)) if (v !== undefined) (memory as Record<string, unknown>)[k] = v;
-      return { vm: { ...profile.vm, memory } };
+      return { vm: { ...vm, memory } };
     },
   };
 }

@@ -220,7 +220,7 @@ async function runOnHosts(
       hosts: facts,
       variants: variantFacts,
       metrics: { primary: metrics.primary, names: [...metrics.names, ...(box?.metricNames ?? [])] },
-      setup: { nic: profile.vm.nic.kind === 'none' && selection.queuePairs.every((q) => q === null) ? 'no NIC' : undefined, queuePairs: selection.queuePairs },
+      setup: { ...nicSetup(profile, selection.queuePairs), queuePairs: selection.queuePairs },
       pair: [nameA, nameB],
       schedule: { blocks: blocks.length, migrations: blocks.reduce((n, b) => n + b.migrations.length, 0) },
       ...(lab ? { lab: lab.manifest } : {}),
@@ -331,4 +331,12 @@ async function collectHostLogs(host: EngineHost, runDir: string): Promise<void> 
     const relative = path.slice(host.runDir.length + 1);
     await host.transport.fetchFile(path, join(runDir, relative)).catch(() => undefined);
   }
+}
+
+/** The NIC and its datapath in the words of the report's set-up sentence (a vDPA lab's own facts may say more). */
+function nicSetup(profile: Profile, queuePairs: readonly (number | null)[]): { nic?: string; mode?: string } {
+  const nic = profile.vm.nic;
+  if (nic.kind === 'tap') return { nic: 'virtio-net-pci', mode: 'on a tap, QEMU userspace datapath' };
+  if (nic.kind === 'none' && queuePairs.every((q) => q === null)) return { nic: 'no NIC' };
+  return {};
 }

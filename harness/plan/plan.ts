@@ -142,7 +142,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       const launch = async (host: EngineHost, role: 'src' | 'dst') => {
         const files = qemuFiles(host, planned, role);
         const hostBinaries = new Map(variants.map((v) => [v.name, planBinary(v, profile.hosts.find((h) => h.name === host.name)!)]));
-        const overrides = hook?.launch ? await hook.launch({ host, role, planned, variant }) : {};
+        const overrides = hook?.launch ? await hook.launch({ host, role, planned, variant, vm: profile.vm }) : {};
         say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: ['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')] })}`);
         const argv = qemuArgs(launchSettings({ binaries: hostBinaries, profile, accel, traceEvents: new Map(variants.map((v) => [v.name, traceEvents])) }, block, variant, host, planned, role, files, overrides));
         say(`[${host.name}] start ${role === 'src' ? 'source' : 'destination'}${vdpa && overrides.vhostVdpaDevice ? ` (${overrides.vhostVdpaDevice.replace('/dev/vhost-vdpa-@', 'vDPA device ')})` : ''}: ${host.transport.describe(argv)}  >>${files.stderrFile} 2>&1`);

@@ -128,6 +128,9 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
   profile.pair?.forEach((h, i) => {
     if (!hostNames.has(h)) problems.push({ path: ['pair', i], message: `no host named "${h}" (hosts: ${[...hostNames].join(', ')})` });
   });
+  profile.variants.forEach((v, i) => {
+    if (v.workload && profile.vm.guest.kind !== 'builtin-linux') problems.push({ path: ['variants', i, 'workload'], message: `a variant workload needs vm.guest.kind: builtin-linux (the guest here is ${profile.vm.guest.kind})` });
+  });
   profile.matrix.variants?.forEach((v, i) => {
     if (!variantNames.has(v)) problems.push({ path: ['matrix', 'variants', i], message: `no variant named "${v}" (variants: ${[...variantNames].join(', ')})` });
   });

@@ -84,6 +84,18 @@ const qemuBuildSchema = z.strictObject({
   traceBackend: z.enum(['log', 'dtrace']).default('log'),
 });
 
+const workloadSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('idle') }).describe('The guest only answers the network and runs its integrity check'),
+  z
+    .strictObject({
+      kind: z.literal('dirty'),
+      workingSet: sizeString.default('256M').describe('Guest memory (a tmpfs buffer) the workload keeps rewriting'),
+      chunk: sizeString.default('16M').describe('Bytes copied per write (random, non-zero data)'),
+      rate: sizeString.optional().describe('Target bytes per second, e.g. 190M; omit to write as fast as the guest can'),
+    })
+    .describe('Copies random data between tmpfs buffers in a loop, dirtying memory at a steady rate'),
+]);
+
 export const variantSchema = z.strictObject({
   name,
   description: z.string().optional(),
@@ -106,6 +118,9 @@ export const variantSchema = z.strictObject({
     })
     .optional()
     .describe('Guest memory settings this variant changes from vm.memory (e.g. prealloc: true: pages faulted in before the guest runs)'),
+  workload: workloadSchema
+    .optional()
+    .describe("This variant's guest workload instead of vm.guest.workload (builtin-linux guests), e.g. {kind: idle} against a dirtying guest"),
 });
 
 const memorySchema = z.strictObject({
@@ -118,17 +133,6 @@ const memorySchema = z.strictObject({
 
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'an IPv4 address with prefix length, e.g. 10.98.0.2/24');
 
-const workloadSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('idle') }).describe('The guest only answers the network and runs its integrity check'),
-  z
-    .strictObject({
-      kind: z.literal('dirty'),
-      workingSet: sizeString.default('256M').describe('Guest memory (a tmpfs buffer) the workload keeps rewriting'),
-      chunk: sizeString.default('16M').describe('Bytes copied per write (random, non-zero data)'),
-      rate: sizeString.optional().describe('Target bytes per second, e.g. 190M; omit to write as fast as the guest can'),
-    })
-    .describe('Copies random data between tmpfs buffers in a loop, dirtying memory at a steady rate'),
-]);
 
 const builtinLinuxGuestSchema = z
   .strictObject({

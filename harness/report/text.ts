@@ -26,6 +26,7 @@ export function setupSentence(summary: Summary): string {
   let hardware: string;
   if (nic === 'no NIC') hardware = 'a guest without a NIC';
   else if (nic === UNKNOWN && mode === UNKNOWN) hardware = `an unknown NIC and mode (no set-up in the manifest) with ${qpText}`;
+  else if (counts.length === 0 && nic !== UNKNOWN) hardware = `a ${nic} NIC${mode === UNKNOWN ? '' : ` (${mode})`}`;
   else hardware = `${nic} NICs in ${mode} mode with ${qpText}`;
   const { baseline, candidate } = summary.settings;
   const metric = summary.metrics.find((m) => m.primary);

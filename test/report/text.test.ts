@@ -44,3 +44,12 @@ test('text: a vDPA lab manifest without a set-up sentence takes the NIC model fr
   t.regex(renderText(summary), /^Using Mellanox Technologies MT2892 Family \[ConnectX-6 Dx\] NICs in vhost-vDPA mode with 8 queue-pairs, /);
   t.deepEqual(summary.setup.hosts.map((h) => h.nicFirmware), ['22.31.1014 (MT_0000000359)', 'unknown']);
 });
+
+test('text: a tap NIC (the lab in a box) is named with its datapath, not as vDPA queue pairs', async (t) => {
+  const run = await loadRun(fixture);
+  const manifest = structuredClone(run.manifest!);
+  manifest.setup = { nic: 'virtio-net-pci', mode: 'on a tap, QEMU userspace datapath', queuePairs: [null] };
+  const records = run.records.map((r) => ({ ...r, queuePairs: null }));
+  const summary = buildSummary({ runs: [{ ...run, manifest, records }], settings: reportSettings(manifest), records });
+  t.regex(renderText(summary), /^Using a virtio-net-pci NIC \(on a tap, QEMU userspace datapath\), back-to-back live migrations, /);
+});

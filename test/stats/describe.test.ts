@@ -1,5 +1,6 @@
 import test from 'ava';
-import { bootstrapMeanMedian } from '../../harness/stats/bootstrap.ts';
+import { bootstrapMeanMedian, bootstrapMeans, bootstrapMedians } from '../../harness/stats/bootstrap.ts';
+import { seededRandom } from '../../harness/migration/schedule.ts';
 import { medianInPlace, selectInPlace } from '../../harness/stats/select.ts';
 import { describe, quantileSorted } from '../../harness/stats/describe.ts';
 import { modifiedZScores, outlierIndexes } from '../../harness/stats/outliers.ts';
@@ -65,4 +66,47 @@ test('quickselect finds every order statistic, also with ties and sorted input',
     const mid = (ascending[Math.floor((sample.length - 1) / 2)] + ascending[Math.ceil((sample.length - 1) / 2)]) / 2;
     t.is(medianInPlace(Float64Array.from(sample)), mid);
   }
+});
+
+test('bootstrap: medians drawn through order statistics have the distribution naive resampling gives', (t) => {
+  // Naive: draw n values with replacement, take the median. The two must agree in distribution
+  // (checked on quantiles, within Monte-Carlo error) for odd and even n and for tied data.
+  const random = seededRandom(3);
+  for (const values of [
+    Array.from({ length: 11 }, () => Math.round(random() * 1000)),
+    Array.from({ length: 40 }, () => 50 + random() ** 3 * 400),
+    [5, 5, 5, 6, 6, 9, 12, 12, 30, 31, 80, 80],
+  ]) {
+    const n = values.length;
+    const resamples = 40_000;
+    const naive = new Float64Array(resamples);
+    const draw = new Float64Array(n);
+    for (let r = 0; r < resamples; r++) {
+      for (let i = 0; i < n; i++) draw[i] = values[Math.floor(random() * n)];
+      naive[r] = medianInPlace(draw);
+    }
+    const fast = bootstrapMedians(Float64Array.from(values).sort(), resamples, seededRandom(11));
+    naive.sort();
+    fast.sort();
+    const spread = naive[Math.floor(0.99 * resamples)] - naive[Math.floor(0.01 * resamples)];
+    for (const p of [0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975]) {
+      const a = naive[Math.floor(p * resamples)];
+      const b = fast[Math.floor(p * resamples)];
+      t.true(Math.abs(a - b) <= 0.06 * spread + 1e-9, `n ${n} p ${p}: naive ${a} vs order-statistic ${b}`);
+    }
+    // Every resample median is a value of the sample or the mean of two of them.
+    const allowed = new Set(values.flatMap((a) => values.map((b) => (a + b) / 2)));
+    t.true(fast.every((m) => allowed.has(m)));
+  }
+});
+
+test('bootstrap: the inlined generator of the means draws the same resamples as seededRandom', (t) => {
+  const values = Float64Array.from([3.5, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5]);
+  const random = seededRandom(42);
+  const expected = Array.from({ length: 50 }, () => {
+    let sum = 0;
+    for (let i = 0; i < values.length; i++) sum += values[Math.floor(random() * values.length)];
+    return sum / values.length;
+  });
+  t.deepEqual([...bootstrapMeans(values, 50, 42)], expected);
 });

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { compareSamples } from '../../harness/stats/compare.ts';
-import { hodgesLehmann, pairwiseDifferences } from '../../harness/stats/hodges-lehmann.ts';
+import { differenceOrderStatistic, hodgesLehmann, pairwiseDifferences } from '../../harness/stats/hodges-lehmann.ts';
+import { seededRandom } from '../../harness/migration/schedule.ts';
 import { mannWhitney } from '../../harness/stats/mann-whitney.ts';
 import { exactUDistribution, midRanks } from '../../harness/stats/ranks.ts';
 
@@ -107,4 +108,23 @@ test('verdicts need significance and a change above the noise threshold', (t) =>
   const few = compareSamples([100, 101, 102], [50, 51, 52], settings);
   t.is(few.verdict, 'no significant change');
   t.regex(few.verdictReason, /smallest possible p is 0\.100/);
+});
+
+test('Hodges–Lehmann: selection over the difference matrix gives exactly the order statistics of all differences', (t) => {
+  const random = seededRandom(7);
+  for (const [m, n, grid] of [[1, 1, 0], [2, 5, 0], [13, 8, 0.5], [40, 40, 1], [60, 25, 0], [70, 90, 0.25]] as const) {
+    // Values on a grid give many ties; off the grid, differences that round.
+    const draw = () => (grid ? Math.round((random() * 50) / grid) * grid : random() * 1e3 + 0.1);
+    const first = Array.from({ length: m }, draw);
+    const second = Array.from({ length: n }, draw);
+    const all = pairwiseDifferences(first, second);
+    const x = Float64Array.from(first).sort();
+    const y = Float64Array.from(second).sort();
+    for (const k of new Set([0, 1, Math.floor(all.length / 2), all.length - 2, all.length - 1].filter((k) => k >= 0 && k < all.length))) {
+      t.is(differenceOrderStatistic(x, y, k, random), all[k], `m ${m} n ${n} k ${k}`);
+    }
+    const mid = all.length % 2 ? all[(all.length - 1) / 2] : (all[all.length / 2 - 1] + all[all.length / 2]) / 2;
+    t.is(hodgesLehmann(first, second).shift, mid);
+  }
+  t.throws(() => differenceOrderStatistic(new Float64Array([1]), new Float64Array([2]), 1, random), { instanceOf: RangeError });
 });
