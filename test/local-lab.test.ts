@@ -53,6 +53,10 @@ test.serial('local lab: back-to-back migrations of both variants, downtimes matc
     t.true(record.downtimeMs! < record.migrationSpanMs!, `migration ${record.seq}: ${record.downtimeMs} ms vs migration ${record.migrationSpanMs} ms`);
     t.true(record.migrationSpanMs! > 0);
     t.is(record.qmp!.downtimeMs === null, false);
+    // QEMU's RAM counters at completion: at least the final dirty sync, and pages sent one way or the other
+    const ram = record.qmp!.ram!;
+    t.true(ram.dirtySyncCount! >= 1, JSON.stringify(ram));
+    t.true(ram.transferredBytes! > 0 && ram.normalPages! + ram.zeroPages! > 0, JSON.stringify(ram));
   }
   // ping-pong: each block alternates directions, and consecutive migrations share a QEMU process
   const firstBlock = records.filter((x) => x.block === 1);

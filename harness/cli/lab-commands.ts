@@ -5,22 +5,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openTransport } from '../hosts/open.ts';
-import { cleanLeftovers, describeCleanup, describeHolder, holderLiveness, readLock, releaseLock } from '../lab/ownership.ts';
-import { mergeShards } from '../lab/merge.ts';
 import { parseShard, type Shard } from '../lab/shard.ts';
-import { RunInterrupted } from '../migration/engine.ts';
-import { runBenchmark } from '../migration/run.ts';
-import { compareNight, DEFAULT_NIGHTLY_OPTIONS, type NightlyOptions, type NightlyVerdict } from '../nightly/compare.ts';
-import { fingerprintChanges } from '../nightly/fingerprint.ts';
-import { loadHistory, loadRun, type HistoryRun } from '../nightly/history.ts';
-import { nightlyJunit } from '../nightly/junit.ts';
-import { historyReportHtml } from '../nightly/report.ts';
-import { loadProfile } from '../profile/load.ts';
+import { DEFAULT_NIGHTLY_OPTIONS, type NightlyOptions, type NightlyVerdict } from '../nightly/compare.ts';
+import type { HistoryRun } from '../nightly/history.ts';
 import { newRunId, readManifest } from '../results/store.ts';
-import { ConsoleProgress } from './progress.ts';
 import { collect, positiveInt, probability } from './options.ts';
-import { UsageError } from './main.ts';
+import { UsageError } from './usage-error.ts';
+
+// Command implementations load their modules when they run: `vdpa-bench downtime` and `--help`
+// should not pay for ssh, the engine and zod at start-up.
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
@@ -82,6 +75,9 @@ Only what can be proven to be vdpa-bench's is touched: run directories in a host
 owner record whose harness process is gone, and QEMU processes of our uid whose command line
 points into such a directory. A run whose harness still runs is left alone and named.`)
     .action(async (profilePath: string, opts) => {
+      const { loadProfile } = await import('../profile/load.ts');
+      const { openTransport } = await import('../hosts/open.ts');
+      const { cleanLeftovers, describeCleanup, describeHolder, holderLiveness, readLock, releaseLock } = await import('../lab/ownership.ts');
       const { profile } = await loadProfile(profilePath);
       let busy = false;
       for (const host of profile.hosts) {
@@ -111,6 +107,8 @@ points into such a directory. A run whose harness still runs is left alone and n
     .argument('<dir>', 'directory of run directories (e.g. the --history of nightly)')
     .option('--json', 'print JSON')
     .action(async (dir: string, opts) => {
+      const { loadHistory } = await import('../nightly/history.ts');
+      const { fingerprintChanges } = await import('../nightly/fingerprint.ts');
       const { runs, skipped } = await loadHistory(dir);
       if (opts.json) {
         out.stdout(JSON.stringify(runs.map((r) => ({ runId: r.manifest.runId, dir: r.dir, profile: r.manifest.profile.name, startedAt: r.manifest.startedAt, state: r.manifest.state, fingerprint: r.fingerprint.hash, lab: r.fingerprint.parts, ...counts(r) })), null, 2) + '\n');
@@ -134,6 +132,7 @@ points into such a directory. A run whose harness still runs is left alone and n
     .argument('<run-dirs...>', 'one run directory per shard')
     .option('-o, --out <dir>', 'parent directory of the merged run directory', 'results')
     .action(async (dirs: string[], opts) => {
+      const { mergeShards } = await import('../lab/merge.ts');
       const merged = await mergeShards(dirs, opts.out).catch((error) => {
         throw new UsageError((error as Error).message);
       });
@@ -166,6 +165,12 @@ pooled measurements of the last --window comparable nights. Change points (binar
 
 Written into tonight's run directory: nightly.json, nightly-junit.xml, history.html.`)
     .action(async (profilePath: string, opts) => {
+      const { loadProfile } = await import('../profile/load.ts');
+      const { runBenchmark } = await import('../migration/run.ts');
+      const { RunInterrupted } = await import('../migration/engine.ts');
+      const { compareNight } = await import('../nightly/compare.ts');
+      const { loadHistory, loadRun } = await import('../nightly/history.ts');
+      const { ConsoleProgress } = await import('./progress.ts');
       const loaded = await loadProfile(profilePath);
       const options: NightlyOptions = { window: opts.window, minBaselineNights: opts.minBaseline, alpha: opts.alpha, minSegment: opts.minSegment, noiseThresholdPct: loaded.profile.compare.noiseThresholdPct };
       const historyDir = resolve(opts.history);
@@ -213,6 +218,8 @@ function counts(run: HistoryRun) {
 }
 
 async function writeNightlyOutputs(verdict: NightlyVerdict, runs: HistoryRun[], runDir: string, junitPath?: string): Promise<void> {
+  const { nightlyJunit } = await import('../nightly/junit.ts');
+  const { historyReportHtml } = await import('../nightly/report.ts');
   const sameProfile = runs.filter((r) => r.manifest.profile.name === verdict.profile);
   const junit = nightlyJunit(verdict);
   await writeFile(join(runDir, 'nightly.json'), JSON.stringify(verdict, null, 2) + '\n');

@@ -6,26 +6,20 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { applyRule, eventsNeeded, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
-import { cleanupLeftovers } from '../labbox/netns.ts';
-import { RunInterrupted } from '../migration/engine.ts';
-import { CrossRunError } from '../report/compare-runs.ts';
-import { RunDataError } from '../report/load.ts';
-import { runBenchmark, TOOL_VERSION } from '../migration/run.ts';
-import { loadProfile, ProfileError } from '../profile/load.ts';
-import { profileJsonSchema } from '../profile/json-schema.ts';
-import { planRun } from '../plan/plan.ts';
 import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/parse.ts';
 import { scanTraceFile } from '../traces/read.ts';
-import { ConsoleProgress, formatMs } from './progress.ts';
-import { ensureLocalQemu } from './qemu-install.ts';
+import { TOOL_VERSION } from '../version.ts';
+import { formatMs } from './progress.ts';
 import { collect, nonNegativeInt, positiveInt } from './options.ts';
 import { reportCommands, writeRunReports } from './report-commands.ts';
 import { installInterruptHandlers, parseShardOption, registerLabCommands, resolveRunProfile } from './lab-commands.ts';
-import { LabBusyError } from '../lab/ownership.ts';
-import { ResumeError } from '../lab/resume.ts';
 import { addSoftlabCommands } from '../softlab/cli.ts';
+import { UsageError } from './usage-error.ts';
 
-export class UsageError extends Error {}
+// Everything else loads inside the command that needs it: start-up is paid by every
+// `downtime` over a trace and every --help, and zod, execa and the engine cost most of it.
+
+export { UsageError };
 
 const integer = (value: string) => {
   if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number of microseconds');
@@ -75,6 +69,10 @@ Examples:
   vdpa-bench run --resume results/local-20250101-010203-abcd
   vdpa-bench run profiles/lab.yaml --shard 2/4`)
     .action(async (profileArg: string | undefined, opts) => {
+      const { loadProfile } = await import('../profile/load.ts');
+      const { runBenchmark } = await import('../migration/run.ts');
+      const { ensureLocalQemu } = await import('./qemu-install.ts');
+      const { ConsoleProgress } = await import('./progress.ts');
       const profilePath = await resolveRunProfile(profileArg, opts.resume);
       const loaded = await loadProfile(profilePath);
       if (opts.workdir) for (const host of loaded.profile.hosts) host.workdir = resolve(opts.workdir);
@@ -130,6 +128,8 @@ Sections: per host preflight (read-only checks), set-up steps (check, then apply
 place), QEMU builds, verification, host facts; then every migration (QEMU command lines, QMP
 commands); then teardown (undo of what set-up applied). Review it before a run touches a lab.`)
     .action(async (profilePath: string, opts) => {
+      const { loadProfile } = await import('../profile/load.ts');
+      const { planRun } = await import('../plan/plan.ts');
       const loaded = await loadProfile(profilePath);
       try {
         out.stdout(await planRun(loaded, { iterations: opts.iterations, warmup: opts.warmup, vmSizes: opts.vmSize, variants: opts.variant }));
@@ -145,6 +145,7 @@ commands); then teardown (undo of what set-up applied). Review it before a run t
     .description('Check profiles against the schema; problems print as <file>:<line>:<col> <key>: <message>')
     .argument('<profiles...>', 'profile files')
     .action(async (files: string[]) => {
+      const { loadProfile, ProfileError } = await import('../profile/load.ts');
       let bad = false;
       for (const file of files) {
         try {
@@ -217,6 +218,7 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
     .command('cleanup')
     .description('Remove network namespaces (and processes in them) left by runs whose harness process died')
     .action(async () => {
+      const { cleanupLeftovers } = await import('../labbox/netns.ts');
       const report = await cleanupLeftovers();
       for (const ns of report.removed) out.stdout(`removed ${ns}\n`);
       for (const s of report.skipped) out.stdout(`kept ${s.token}: ${s.reason}\n`);
@@ -255,6 +257,7 @@ Example:
     .description('Print (or write) the JSON Schema of profiles, for editors (yaml-language-server)')
     .option('-o, --out <file>', 'write to this file instead of stdout')
     .action(async (opts) => {
+      const { profileJsonSchema } = await import('../profile/json-schema.ts');
       const text = JSON.stringify(profileJsonSchema(), null, 2) + '\n';
       if (opts.out) await writeFile(opts.out, text);
       else out.stdout(text);
@@ -280,6 +283,15 @@ export async function main(argv: string[]): Promise<number> {
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    // the modules an error class lives in are loaded by now if one of them threw it
+    const [{ ProfileError }, { LabBusyError }, { ResumeError }, { RunDataError }, { CrossRunError }, { RunInterrupted }] = await Promise.all([
+      import('../profile/load.ts'),
+      import('../lab/ownership.ts'),
+      import('../lab/resume.ts'),
+      import('../report/load.ts'),
+      import('../report/compare-runs.ts'),
+      import('../migration/engine.ts'),
+    ]);
     if (error instanceof ProfileError) {
       out.stderr(error.message + '\n');
       return 2;

@@ -13,7 +13,7 @@ import { qemuArgs, type QemuLaunch } from '../qemu/command.ts';
 import { DEAD_GUEST_STATES, QemuInstance } from '../qemu/instance.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
 import type { RunStore } from '../results/store.ts';
-import type { IterationRecord } from '../results/types.ts';
+import type { IterationRecord, MigrationRamStats } from '../results/types.ts';
 import { scanTraceFile } from '../traces/read.ts';
 import { cellKey, cellLabel, type Block, type Cell, type PlannedMigration } from './schedule.ts';
 
@@ -109,6 +109,23 @@ interface QueryMigrate {
   'setup-time'?: number;
   'error-desc'?: string;
   'socket-address'?: { type: string; host?: string; port?: string }[];
+  ram?: Record<string, number | undefined>;
+}
+
+/** query-migrate's ram counters in the record's names (pure). */
+export function ramStats(ram: Record<string, number | undefined> | undefined): MigrationRamStats | undefined {
+  if (!ram) return undefined;
+  const stats: MigrationRamStats = {
+    transferredBytes: ram.transferred,
+    normalPages: ram.normal,
+    zeroPages: ram.duplicate,
+    dirtySyncCount: ram['dirty-sync-count'],
+    mbps: ram.mbps,
+    precopyBytes: ram['precopy-bytes'],
+    downtimeBytes: ram['downtime-bytes'],
+  };
+  const present = Object.entries(stats).filter(([, v]) => typeof v === 'number');
+  return present.length ? (Object.fromEntries(present) as MigrationRamStats) : undefined;
 }
 
 interface Prepared {
@@ -469,7 +486,8 @@ async function buildRecord(
   record.destinationQmpReadyMs = destinationQmpReadyMs;
   await fetchTraces(record, from, to, sourceHostPath, destinationHostPath, o.store);
   const info = timing.info;
-  record.qmp = { downtimeMs: info?.downtime ?? null, totalTimeMs: info?.['total-time'] ?? null, setupTimeMs: info?.['setup-time'] ?? null };
+  const ram = ramStats(info?.ram);
+  record.qmp = { downtimeMs: info?.downtime ?? null, totalTimeMs: info?.['total-time'] ?? null, setupTimeMs: info?.['setup-time'] ?? null, ...(ram ? { ram } : {}) };
   record.windows = {
     source: { fromUs: timing.sourceSetup?.timeUs, toUs: timing.sourceCompleted?.timeUs },
     destination: { toUs: timing.destinationCompleted?.timeUs },

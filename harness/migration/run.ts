@@ -2,6 +2,7 @@
  * `run`: from a loaded profile to a finished results directory. Host preparation, facts and the
  * manifest live here; the migrations themselves are the engine's.
  */
+import { TOOL_VERSION } from '../version.ts';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { exchangeClock, type ClockEstimator } from '../hosts/clock.ts';
@@ -50,7 +51,7 @@ export interface RunOutcome {
   records: IterationRecord[];
 }
 
-export const TOOL_VERSION = '0.1.0';
+export { TOOL_VERSION };
 
 /** Applies command-line narrowing to the profile, with errors that name what exists. */
 export function selectMatrix(profile: Profile, options: Pick<RunOptions, 'iterations' | 'warmup' | 'vmSizes' | 'variants'>) {

@@ -97,11 +97,12 @@ function cellsSection(summary: Summary): string {
       td(ms(s?.p95), true),
       td(ms(s?.max), true),
       td(c.outlierSeqs.join(', ') || 'none'),
+      td(c.stop?.text ?? '—'),
     ];
   });
   return `<h2>Cells (${e(summary.primary)})</h2>
 <p>Measured ok migrations; warm-ups (${summary.totals.warmup}) are left out. Confidence intervals: ${e(summary.settings.ciMethod)}.</p>
-${table(['cell', 'success', 'failed / invalid', 'n', 'mean [95% CI]', 'median [95% CI]', 'sd', 'min', 'p95', 'max', 'outliers (seq)'], rows)}`;
+${table(['cell', 'success', 'failed / invalid', 'n', 'mean [95% CI]', 'median [95% CI]', 'sd', 'min', 'p95', 'max', 'outliers (seq)', 'stopped'], rows)}`;
 }
 
 function metricsSection(summary: Summary): string {

@@ -53,10 +53,10 @@ export function renderMarkdown(summary: Summary): string {
   out.push(`## Cells (metric ${primaryLabel}, measured ok migrations)`, '');
   out.push(
     table(
-      ['cell', 'success', 'n', 'mean [95% CI]', 'median [95% CI]', 'sd', 'min', 'p95', 'max', 'outliers (seq)'],
+      ['cell', 'success', 'n', 'mean [95% CI]', 'median [95% CI]', 'sd', 'min', 'p95', 'max', 'outliers (seq)', 'stopped'],
       summary.cells.map((c) => {
         const s = c.metrics[summary.primary];
-        return [c.label, rate(c.counts.ok, c.counts.measured), s?.n ?? 0, s ? `${ms(s.mean)} ${interval(s.meanCI)}` : '—', s ? `${ms(s.median)} ${interval(s.medianCI)}` : '—', ms(s?.sd), ms(s?.min), ms(s?.p95), ms(s?.max), c.outlierSeqs.join(', ') || 'none'];
+        return [c.label, rate(c.counts.ok, c.counts.measured), s?.n ?? 0, s ? `${ms(s.mean)} ${interval(s.meanCI)}` : '—', s ? `${ms(s.median)} ${interval(s.medianCI)}` : '—', ms(s?.sd), ms(s?.min), ms(s?.p95), ms(s?.max), c.outlierSeqs.join(', ') || 'none', c.stop?.text ?? '—'];
       }),
     ),
     '',

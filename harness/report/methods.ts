@@ -8,12 +8,15 @@ export function methodsParagraphs(summary: Summary): string[] {
   const runs = summary.runs
     .map((r) => `${r.runId} (profile ${r.profile}, ${r.state}, ${r.startedAt} → ${r.finishedAt}, ${r.tool}, design ${r.design}${r.seed !== null ? `, seed ${r.seed}` : ''}${r.manifest ? '' : ', no manifest'})`)
     .join('; ');
+  const designs = summary.runs.map((r) => `${summary.runs.length > 1 ? `${r.runId}: ` : ''}${r.designDescription ?? `${r.design} (the manifest has no design sentence)`}; sampling ${r.sampling ?? UNKNOWN}`);
+  const stops = summary.cells.filter((c) => c.stop).map((c) => `${c.label}: ${c.stop!.text}`);
   const cellsText = `${summary.cells.length} cell${summary.cells.length === 1 ? '' : 's'} (variant × VM size × queue pairs)`;
   const primary = summary.metrics.find((m) => m.primary);
   const clock = setup.clock;
   const uncertainty = clock.maxUncertaintyUs === null ? 'unknown' : clock.maxUncertaintyUs === 0 ? '0 µs (both ends on one machine, one clock)' : `at most ±${clock.maxUncertaintyUs} µs`;
   return [
     `Data: ${runs}. ${totals.migrations} migrations in ${cellsText}: ${totals.measured} measured (${totals.ok} ok, ${totals.failed} failed, ${totals.invalid} invalid) and ${totals.warmup} warm-up migrations, which are shown in the run-order chart but left out of every statistic. Failed and invalid migrations are counted in each cell's success rate, never dropped.`,
+    `Design: ${designs.join('. ')}.${stops.length ? ` Why each cell stopped: ${stops.join('; ')}.` : ''}`,
     `Metric: downtime by "${summary.primary}"${primary?.description ? ` — ${primary.description}` : ''}. Other metrics are shown beside it: ${summary.metrics.filter((m) => !m.primary).map((m) => m.label).join(', ') || 'none'}. A migration is marked when a trace metric differs from the primary by more than ${settings.disagreementTolerancePct}%; QMP's downtime is measured on the source only and is shown, not checked.`,
     `Statistics per cell over measured ok migrations: n, mean, median, sample standard deviation, min, max, p95 (linear interpolation). Confidence intervals of the mean and the median: ${settings.ciMethod}. Outliers: ${settings.outlierMethod}; they are flagged and kept.`,
     settings.baseline && settings.candidate

@@ -3,7 +3,7 @@
  * format this; they compute nothing of their own.
  */
 import { parseSize } from '../profile/size.ts';
-import type { HostFacts, IterationRecord, RunManifest } from '../results/types.ts';
+import type { CellStopRecord, HostFacts, IterationRecord, RunManifest } from '../results/types.ts';
 import { bootstrapMeanMedian, type BootstrapSettings, type Interval } from '../stats/bootstrap.ts';
 import { compareSamples, type Comparison } from '../stats/compare.ts';
 import { describe, median, type Description } from '../stats/describe.ts';
@@ -76,6 +76,14 @@ export interface CellSummary {
   disagreementSeqs: number[];
   /** The measured ok migration closest to the cell's median (primary metric): the one the phase timeline shows. */
   representativeSeq: number | null;
+  /** Why the cell stopped taking measurements, from the run's manifest; null when it does not say (older runs, merged relabelled runs). */
+  stop: CellStop | null;
+}
+
+export interface CellStop {
+  reason: CellStopRecord['reason'] | 'abandoned';
+  /** The reason in words, e.g. "precision reached: median 95% CI ±2.1% < 5% after 14". */
+  text: string;
 }
 
 export interface ComparisonRow {
@@ -98,6 +106,10 @@ export interface RunInfo {
   finishedAt: string;
   tool: string;
   design: string;
+  /** The run's own sentence for its design (interleaving, seed, blocks), when its manifest has one. */
+  designDescription: string | null;
+  /** Adaptive or fixed sampling, in words. */
+  sampling: string | null;
   seed: number | null;
   manifest: boolean;
 }
@@ -235,9 +247,45 @@ function runInfo(run: RunData): RunInfo {
     finishedAt: m?.finishedAt ?? run.records.at(-1)?.finishedAt ?? UNKNOWN,
     tool: m?.tool ? `${m.tool.name} ${m.tool.version}${m.tool.gitCommit ? ` (${m.tool.gitCommit.slice(0, 12)})` : ''}` : UNKNOWN,
     design: m?.options?.design ?? UNKNOWN,
+    designDescription: m?.design ?? null,
+    sampling: samplingText(m),
     seed: m?.options?.seed ?? null,
     manifest: m !== null,
   };
+}
+
+function samplingText(m: RunManifest | null): string | null {
+  const sampling = m?.sampling;
+  if (!sampling) return null;
+  if (sampling.mode === 'fixed' || !sampling.target) return `fixed count: ${m?.options?.iterations ?? UNKNOWN} measured migrations per cell`;
+  const t = sampling.target;
+  return `adaptive: a cell stops when its median's 95% CI half-width is below ${t.medianCiHalfWidthPct}% of the median (at least ${t.minIterations}, at most ${t.maxIterations} measured migrations)`;
+}
+
+const pctText = (v: number | null) => (v === null ? 'too few values for a median 95% CI' : `median 95% CI ±${v}%`);
+
+/** Each cell's stopping reason from a manifest (cells by label); abandonment wins over the sampler's record. */
+function cellStops(m: RunManifest | null): Map<string, CellStop> {
+  const stops = new Map<string, CellStop>();
+  if (!m) return stops;
+  const target = m.sampling?.target?.medianCiHalfWidthPct;
+  for (const c of m.sampling?.cells ?? []) {
+    const after = `after ${c.measured} measured (${c.usable} usable)`;
+    const text =
+      c.reason === 'precision-reached'
+        ? `precision reached: ${pctText(c.ciHalfWidthPct)} < ${target ?? UNKNOWN}% ${after}`
+        : c.reason === 'max-iterations'
+          ? `maximum count reached before the precision: ${pctText(c.ciHalfWidthPct)}${target !== undefined ? ` (target ${target}%)` : ''} ${after}`
+          : c.reason === 'fixed-count'
+            ? `fixed count: ${c.measured} measured, ${pctText(c.ciHalfWidthPct)}`
+            : c.reason === 'interrupted'
+              ? `run interrupted ${after}`
+              : `its guest boot was abandoned ${after}`;
+    stops.set(c.cell, { reason: c.reason, text });
+  }
+  const abandoned = (m.abandonedCells as { cell: { variant: string; vmSize: string; queuePairs: number | null }; reason: string; afterSeq: number }[] | undefined) ?? [];
+  for (const a of abandoned) stops.set(cellLabelOf(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
+  return stops;
 }
 
 export interface SummaryInput {
@@ -319,6 +367,7 @@ export function buildSummary(input: SummaryInput): Summary {
     }
   }
 
+  const stopsByRun = new Map(input.runs.map((run) => [run.runId, cellStops(run.manifest)]));
   const cellOrder = [...new Map(rows.map((r) => [r.cell, r])).values()].sort(
     (a, b) => variants.indexOf(a.variant) - variants.indexOf(b.variant) || sizeOrder(a.vmSize) - sizeOrder(b.vmSize) || a.vmSize.localeCompare(b.vmSize) || (a.queuePairs ?? -1) - (b.queuePairs ?? -1),
   );
@@ -358,6 +407,7 @@ export function buildSummary(input: SummaryInput): Summary {
       outlierSeqs: primaryRows.filter((r) => r.outlier).map((r) => r.seq),
       disagreementSeqs: ok.filter((r) => r.disagreements.length).map((r) => r.seq),
       representativeSeq,
+      stop: stopsByRun.get(first.run)?.get(cellLabelOf(first)) ?? null,
     };
   });
 

@@ -40,7 +40,7 @@ export interface IterationRecord {
   metrics: Record<string, number | null>;
   metricErrors?: Record<string, string>;
   metricAnchors?: Record<string, { start: MetricAnchorRecord; end: MetricAnchorRecord; fallback: boolean }>;
-  qmp: { downtimeMs: number | null; totalTimeMs: number | null; setupTimeMs: number | null } | null;
+  qmp: { downtimeMs: number | null; totalTimeMs: number | null; setupTimeMs: number | null; ram?: MigrationRamStats } | null;
   /** Trace files this migration used, relative to the run directory. */
   traces: { source: string; destination: string };
   /** The part of each trace file that belongs to this migration, µs in that host's clock (from QMP event timestamps). */
@@ -123,4 +123,22 @@ export interface RunManifest {
   design?: string;
   sampling?: { mode: 'adaptive' | 'fixed'; target?: { medianCiHalfWidthPct: number; minIterations: number; maxIterations: number }; cells: CellStopRecord[] };
   [key: string]: unknown;
+}
+
+/**
+ * The source's RAM counters from query-migrate at completion (what explains a downtime: how many
+ * dirty syncs it took, what was still sent while the guest was stopped). Fields a QEMU does not
+ * report are absent (downtime-bytes and precopy-bytes exist since QEMU 7.1).
+ */
+export interface MigrationRamStats {
+  transferredBytes?: number;
+  /** Pages sent with their contents. */
+  normalPages?: number;
+  /** Zero pages, sent as a flag ("duplicate" in QMP). */
+  zeroPages?: number;
+  dirtySyncCount?: number;
+  mbps?: number;
+  precopyBytes?: number;
+  /** Bytes sent while the guest was stopped. */
+  downtimeBytes?: number;
 }

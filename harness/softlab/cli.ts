@@ -1,8 +1,9 @@
 /** `vdpa-bench softlab build|up|down|status`. */
 import { Option, type Command } from 'commander';
-import { buildSoftlab } from './build.ts';
-import { softlabPaths } from './paths.ts';
-import { DEFAULT_SSH_PORT, labDown, labUp, readState, THP_MODES, type LabVmState } from './vm.ts';
+import { DEFAULT_SSH_PORT, softlabPaths, THP_MODES } from './paths.ts';
+import type { LabVmState } from './vm.ts';
+
+// build.ts and vm.ts (execa, QMP) load when a softlab command runs, not at every CLI start-up.
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
@@ -27,6 +28,7 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
     .option('--force', 'rebuild every stage')
     .action(async (opts) => {
       const print = (line: string) => out.stderr(line + '\n');
+      const { buildSoftlab } = await import('./build.ts');
       const { timings, info, paths } = await buildSoftlab({ mirror: opts.mirror, imageSize: opts.imageSize, force: opts.force, print });
       out.stdout('stage timings:\n');
       for (const t of timings) out.stdout(`  ${t.name.padEnd(18)} ${t.cached ? 'cached' : `${t.seconds.toFixed(1)} s`}\n`);
@@ -44,6 +46,7 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
     .addOption(new Option('--thp <mode>', 'transparent huge pages in the lab VM (guest memory of every QEMU in it)').choices([...THP_MODES]))
     .action(async (opts) => {
       const print = (line: string) => out.stderr(line + '\n');
+      const { labUp } = await import('./vm.ts');
       const state = await labUp({ port: opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, bootTimeoutMs: opts.bootTimeout * 1000, print });
       printState(state, out);
     });
@@ -52,6 +55,7 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
     .command('down')
     .description('Stop the lab VM (its disk is a snapshot: nothing a run did is kept)')
     .action(async () => {
+      const { labDown } = await import('./vm.ts');
       await labDown({ print: (line) => out.stderr(line + '\n') });
     });
 
@@ -59,6 +63,7 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
     .command('status')
     .description('Say whether the lab VM is up and how to reach it')
     .action(async () => {
+      const { readState } = await import('./vm.ts');
       const state = await readState(softlabPaths());
       if (!state) {
         out.stdout('lab VM is not running\n');

@@ -61,3 +61,9 @@ export const LAB = {
   workdir: '/var/tmp/vdpa-bench',
   moduleDir: 'updates/softlab',
 } as const;
+
+/** Loopback port forwarded to the lab VM's sshd unless `softlab up --port` says otherwise. */
+export const DEFAULT_SSH_PORT = 10022;
+
+export const THP_MODES = ['always', 'madvise', 'never'] as const;
+export type ThpMode = (typeof THP_MODES)[number];

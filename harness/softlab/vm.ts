@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { QmpClient } from '../qemu/qmp.ts';
 import { LAB } from './paths.ts';
-import { softlabPaths, type SoftlabPaths } from './paths.ts';
+import { DEFAULT_SSH_PORT, softlabPaths, THP_MODES, type SoftlabPaths, type ThpMode } from './paths.ts';
+
+export { DEFAULT_SSH_PORT, THP_MODES, type ThpMode };
 
 export const LAB_VM_NAME = 'vdpa-bench-softlab';
-export const DEFAULT_SSH_PORT = 10022;
 
 export interface LabVmSettings {
   port: number;
@@ -159,8 +160,6 @@ async function portFree(port: number): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export const THP_MODES = ['always', 'madvise', 'never'] as const;
-export type ThpMode = (typeof THP_MODES)[number];
 
 /** Sets the lab VM's transparent-huge-page mode; prints the mode in force (e.g. "always madvise [never]"). */
 const THP_SCRIPT = String.raw`

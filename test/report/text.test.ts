@@ -53,3 +53,30 @@ test('text: a tap NIC (the lab in a box) is named with its datapath, not as vDPA
   const summary = buildSummary({ runs: [{ ...run, manifest, records }], settings: reportSettings(manifest), records });
   t.regex(renderText(summary), /^Using a virtio-net-pci NIC \(on a tap, QEMU userspace datapath\), back-to-back live migrations, /);
 });
+
+test('methods and cells say how the run was designed and why each cell stopped', async (t) => {
+  const { renderMarkdown } = await import('../../harness/report/markdown.ts');
+  const run = await loadRun(fixture);
+  const manifest = structuredClone(run.manifest!);
+  manifest.design = 'interleaved ABBA: variants alternate before-after, then reversed, round by round (removes linear drift); one block (guest boot) per cell';
+  manifest.sampling = {
+    mode: 'adaptive',
+    target: { medianCiHalfWidthPct: 5, minIterations: 6, maxIterations: 30 },
+    cells: [
+      { cell: 'before 39G 8qp', measured: 9, usable: 9, reason: 'precision-reached', medianMs: 4700, ciHalfWidthPct: 1.2 },
+      { cell: 'after 39G 8qp', measured: 30, usable: 30, reason: 'max-iterations', medianMs: 200, ciHalfWidthPct: 7.5 },
+    ],
+  };
+  manifest.abandonedCells = [{ cell: { variant: 'after', vmSize: '128G', queuePairs: 8 }, reason: '3 migrations in a row not ok', afterSeq: 40, at: '2025-07-21T19:00:00Z' }];
+  const summary = buildSummary({ runs: [{ ...run, manifest }], settings: reportSettings(manifest), records: run.records });
+  const stop = (label: string) => summary.cells.find((c) => c.label === label)?.stop;
+  t.is(stop('before 39G 8qp')?.reason, 'precision-reached');
+  t.regex(stop('before 39G 8qp')!.text, /precision reached: median 95% CI ±1.2% < 5% after 9 measured/);
+  t.regex(stop('after 39G 8qp')!.text, /maximum count reached before the precision: median 95% CI ±7.5% \(target 5%\)/);
+  t.is(stop('after 128G 8qp')?.reason, 'abandoned');
+  t.is(stop('before 128G 8qp'), null, 'a cell the manifest does not mention has no stop');
+  const md = renderMarkdown(summary);
+  t.regex(md, /Design: interleaved ABBA: .*; sampling adaptive: a cell stops when its median's 95% CI half-width is below 5% of the median \(at least 6, at most 30/);
+  t.regex(md, /Why each cell stopped: .*after 128G 8qp: abandoned after migration 40: 3 migrations in a row not ok/);
+  t.regex(md, /\| cell \| success .* \| stopped \|/);
+});
