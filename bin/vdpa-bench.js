@@ -1,7 +1,24 @@
 #!/usr/bin/env node
-// The harness is TypeScript run through tsx, so a clone works after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI in dist/ when it was built from exactly these sources (npm ci builds it),
+// otherwise the TypeScript itself through tsx: an edited tree never runs stale code.
+import { readFileSync } from 'node:fs';
+import { sourceHash } from './source-hash.js';
 
-register();
-const { main } = await import('../harness/cli/main.ts');
+function compiledIsCurrent() {
+  if (process.env.VDPA_BENCH_TSX) return false;
+  try {
+    return readFileSync(new URL('../dist/source-hash', import.meta.url), 'utf8').trim() === sourceHash();
+  } catch {
+    return false;
+  }
+}
+
+let main;
+if (compiledIsCurrent()) {
+  ({ main } = await import('../dist/main.js'));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../harness/cli/main.ts'));
+}
 process.exitCode = await main(process.argv);

@@ -10,7 +10,8 @@
  * reported as "raced", never as a verdict.
  */
 import { readFile } from 'node:fs/promises';
+import { repoFile } from '../root.ts';
 
 export function guestInitScript(): Promise<string> {
-  return readFile(new URL('./init.sh', import.meta.url), 'utf8');
+  return readFile(repoFile('harness/guest/init.sh'), 'utf8');
 }

@@ -6,8 +6,9 @@ import { execa } from 'execa';
 import { cacheRoot } from '../guest/build.ts';
 import type { HostProcess, HostTransport } from '../hosts/transport.ts';
 import { parseProbeLog, type ProbeLog } from '../metrics/network.ts';
+import { repoFile } from '../root.ts';
 
-const SOURCE = new URL('./icmp-prober.c', import.meta.url);
+const SOURCE = repoFile('harness/labbox/icmp-prober.c');
 
 export async function buildProber(): Promise<string> {
   const source = await readFile(SOURCE);

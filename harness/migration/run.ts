@@ -3,6 +3,7 @@
  * manifest live here; the migrations themselves are the engine's.
  */
 import { TOOL_VERSION } from '../version.ts';
+import { REPO_ROOT } from '../root.ts';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { exchangeClock, type ClockEstimator } from '../hosts/clock.ts';
@@ -82,7 +83,7 @@ export function metricSetup(profile: Profile) {
 }
 
 async function gitCommit(): Promise<string | null> {
-  const result = await execa('git', ['rev-parse', 'HEAD'], { cwd: new URL('../..', import.meta.url).pathname, reject: false });
+  const result = await execa('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT.pathname, reject: false });
   return result.exitCode === 0 ? String(result.stdout).trim() : null;
 }
 
