@@ -123,3 +123,37 @@ test('a variant workload needs the built Linux guest, and says so where it is wr
   t.regex(found[0].message, /needs vm\.guest\.kind: builtin-linux \(the guest here is firmware\)/);
   t.deepEqual(problems(`${text}vm:\n  guest: { kind: builtin-linux }\n`), []);
 });
+
+test('lab-in-a-box mistakes are profile problems at their own position, before anything is built', async (t) => {
+  const base = (await readFile(new URL('../profiles/lab-in-a-box.yaml', import.meta.url), 'utf8'));
+  const at = (text: string) => problems(text).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  const line = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+  // a working set that is not whole chunks
+  const chunks = base.replace('workingSet: 256M, chunk: 16M', 'workingSet: 100M, chunk: 16M');
+  t.deepEqual(at(chunks), [`${line(chunks, 'workload: { kind: dirty')} vm.guest.workload: workload.workingSet 100M must be at least two whole chunks of 16M`]);
+  // a VM size too small for the workload's buffers
+  const small = base.replace('vmSizes: [512M, 1G]', 'vmSizes: [256M, 1G]');
+  const found = problems(small);
+  t.deepEqual(found.map((p) => p.path), ['matrix.vmSizes.0']);
+  t.regex(found[0].message, /a 256M guest cannot hold vm\.guest\.workload: its tmpfs buffers take 304M .* give at least 432M/);
+  t.is(found[0].line, line(small, 'vmSizes'));
+  // a network lab without a tap NIC, and a host that is not a namespace
+  const noTap = base.replace("nic: { kind: tap, mac: '52:54:00:98:00:02', guestAnnounce: true }", 'nic: { kind: none }').replace('transport: { kind: netns, namespace: hostB }', 'transport: { kind: local }');
+  t.deepEqual(problems(noTap).map((p) => p.path).sort(), ['hosts.1.transport.kind', 'vm.nic.kind']);
+  t.deepEqual(problems(base), []);
+});
+
+test('a bad lab-in-a-box profile makes run exit 2 with file:line:col and builds nothing', async (t) => {
+  const { vdpaBench } = await import('./helpers/cli.ts');
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'vb-labbox-profile-'));
+  const file = join(dir, 'bad.yaml');
+  const text = (await readFile(new URL('../profiles/lab-in-a-box.yaml', import.meta.url), 'utf8')).replace('workingSet: 256M, chunk: 16M', 'workingSet: 256M, chunk: 3M');
+  await writeFile(file, text);
+  const r = await vdpaBench(['run', file, '--out', join(dir, 'results'), '--workdir', join(dir, 'work')]);
+  t.is(r.exitCode, 2, r.stderr);
+  t.regex(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+ vm\\.guest\\.workload: workload\\.workingSet 256M must be at least two whole chunks of 3M`));
+  t.is(r.stdout, '');
+});

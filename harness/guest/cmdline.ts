@@ -26,3 +26,10 @@ export function guestKernelCmdline(guest: BuiltinLinuxGuest): string {
   }
   return args.join(' ');
 }
+
+/** The guest's /work tmpfs as its /init sizes it: working set, two source chunks, reference block and slack. */
+export function guestTmpfsBytes(guest: BuiltinLinuxGuest): number {
+  const ws = guest.workload.kind === 'dirty' ? wholeMiB(guest.workload.workingSet, 'workload.workingSet') : 0;
+  const chunk = guest.workload.kind === 'dirty' ? wholeMiB(guest.workload.chunk, 'workload.chunk') : 16;
+  return (ws + chunk * 2 + wholeMiB(guest.integrity.reference, 'integrity.reference') + 8) * MiB;
+}

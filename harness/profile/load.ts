@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { BUILTIN_METRICS } from '../metrics/rules.ts';
+import { checkLabBox } from './lab-box-checks.ts';
 import { profileSchema, type Profile } from './schema.ts';
 
 export interface ProfileProblem {
@@ -162,6 +163,7 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
   for (const [i, size] of profile.matrix.vmSizes.entries()) {
     if (profile.matrix.vmSizes.indexOf(size) !== i) problems.push({ path: ['matrix', 'vmSizes', i], message: `duplicate VM size "${size}"` });
   }
+  if (problems.every((p) => p.path[0] !== 'pair')) problems.push(...checkLabBox(profile, pairHosts(profile)));
   return problems;
 }
 
