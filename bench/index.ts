@@ -7,7 +7,7 @@
  * list of overhead,traces,report,adaptive).
  */
 import { cpus, totalmem } from 'node:os';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { readIterations } from '../harness/results/store.ts';
 import { benchAdaptive } from './adaptive.ts';
@@ -50,15 +50,18 @@ await section('report', async () => {
   await benchReport(records, recordedDir, Number(process.env.BENCH_REPORT_MIGRATIONS ?? 10000));
 });
 await section('adaptive', async () => {
-  if (!overhead) throw new Error('needs the overhead run\'s recorded downtimes (BENCH_ONLY must include overhead)');
-  // each variant's downtimes divided by its median: the run's noise shape, pooled across variants
-  const byVariant = new Map<string, number[]>();
-  for (const r of overhead.records) if (!r.warmup && r.status === 'ok' && r.downtimeMs !== null) byVariant.set(r.variant, [...(byVariant.get(r.variant) ?? []), r.downtimeMs]);
-  const pooled = [...byVariant.values()].flatMap((values) => {
+  // each cell's downtimes divided by its median: the noise shape, pooled across cells. Sources:
+  // this run's local lab (if measured) and a recorded lab-in-a-box run shipped in bench/data.
+  const cells = new Map<string, number[]>();
+  for (const r of overhead?.records ?? []) if (!r.warmup && r.status === 'ok' && r.downtimeMs !== null) cells.set(`this run: ${r.variant}`, [...(cells.get(`this run: ${r.variant}`) ?? []), r.downtimeMs]);
+  const recorded = JSON.parse(await readFile(new URL('./data/lab-in-a-box-downtimes.json', import.meta.url), 'utf8')) as { runId: string; cells: Record<string, number[]> };
+  for (const [cell, values] of Object.entries(recorded.cells)) cells.set(`${recorded.runId}: ${cell}`, values);
+  const pooled = [...cells.values()].filter((values) => values.length >= 3).flatMap((values) => {
     const m = [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
     return values.map((v) => (v / m) * 100);
   });
-  benchAdaptive(pooled, `${[...byVariant.keys()].join(' and ')} of this run's local lab, each scaled to a median of 100`, { medianCiHalfWidthPct: 25, minIterations: 8, maxIterations: 300 });
+  const sources = `${overhead ? "this run's local lab and " : ''}recorded run ${recorded.runId} (${Object.keys(recorded.cells).length} cells), each cell scaled to a median of 100`;
+  benchAdaptive(pooled, sources, { medianCiHalfWidthPct: 25, minIterations: 8, maxIterations: 300 });
 });
 if (overhead) await rm(dirname(overhead.runDir), { recursive: true, force: true });
 say(`benchmarks took ${((Date.now() - started) / 1000).toFixed(0)} s${failures ? `; ${failures} could not be measured` : ''}`);
