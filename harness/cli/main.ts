@@ -71,7 +71,7 @@ Examples:
     .action(async (profileArg: string | undefined, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
       const { runBenchmark } = await import('../migration/run.ts');
-      const { ensureLocalQemu } = await import('./qemu-install.ts');
+      const { ensureLocalPackages, labBoxNeeds, qemuNeed } = await import('./local-packages.ts');
       const { ConsoleProgress } = await import('./progress.ts');
       const profilePath = await resolveRunProfile(profileArg, opts.resume);
       const loaded = await loadProfile(profilePath);
@@ -80,12 +80,15 @@ Examples:
       if (opts.resume && (opts.iterations !== undefined || opts.warmup !== undefined || opts.vmSize || opts.variant || shard)) {
         throw new UsageError('--resume repeats the options the run started with (from its manifest): drop -n/--warmup/--vm-size/--variant/--shard');
       }
-      for (const variant of loaded.profile.variants) {
-        const usesLocal = loaded.profile.hosts.some((h) => h.transport.kind !== 'ssh');
-        if (usesLocal && variant.qemu.binary && !variant.qemu.chroot) {
-          const problem = await ensureLocalQemu(variant.qemu.binary, (l) => out.stderr(l + '\n'));
-          if (problem) throw new UsageError(problem);
-        }
+      // what this machine needs for a local run: installed when missing (as root) or named
+      const usesLocal = loaded.profile.hosts.some((h) => h.transport.kind !== 'ssh');
+      const binaries = new Set(usesLocal ? loaded.profile.variants.filter((v) => v.qemu.binary && !v.qemu.chroot).map((v) => v.qemu.binary!) : []);
+      const labBox = loaded.profile.vm.guest.kind === 'builtin-linux' || loaded.profile.network !== undefined;
+      const debianQemu = binaries.has('qemu-system-x86_64') ? [qemuNeed('qemu-system-x86_64')] : [];
+      const problem = await ensureLocalPackages([...debianQemu, ...(labBox ? labBoxNeeds : [])], (l) => out.stderr(l + '\n'), { aptLists: labBox });
+      if (problem) throw new UsageError(problem);
+      for (const binary of binaries) {
+        if (binary !== 'qemu-system-x86_64' && !(await qemuNeed(binary).present())) throw new UsageError(`QEMU binary "${binary}" was not found or does not run: check the variant's qemu.binary`);
       }
       const interruption = installInterruptHandlers(out.stderr, profilePath);
       const progress = new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations);
