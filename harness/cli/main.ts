@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { applyRule, eventsNeeded, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
 import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/parse.ts';
-import { scanTraceFile } from '../traces/read.ts';
+import { scanTraceFileParallel } from '../traces/read.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { formatMs } from './progress.ts';
 import { collect, nonNegativeInt, positiveInt } from './options.ts';
@@ -271,7 +271,7 @@ Example:
 
 async function readTraceFile(path: string, options: ParseOptions): Promise<ParsedTrace> {
   try {
-    return await scanTraceFile(path, options);
+    return await scanTraceFileParallel(path, options);
   } catch (error) {
     throw new UsageError(`cannot read trace file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }
