@@ -6,7 +6,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readOwnedLabs, type OwnedLab } from './helpers/labs.ts';
@@ -77,7 +77,8 @@ test.serial('a short real run records trace, QMP, network and integrity figures,
   const out = await mkdtemp(join(tmpdir(), 'vb-labbox-'));
   try {
     const before = new Set(await namespaces());
-    const r = await vdpaBench(['run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--out', out, '--workdir', join(out, 'hosts'), '--no-report'], { timeout: 18 * 60_000 });
+    // the dirtying variant and the idle control: each guest boots with its own workload
+    const r = await vdpaBench(['run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--variant', 'idle', '--out', out, '--workdir', join(out, 'hosts'), '--no-report'], { timeout: 18 * 60_000 });
     t.is(r.exitCode, 0, r.stderr);
     const dir = lastLine(r.stdout);
     const manifest = (await readManifest(dir))!;
@@ -88,8 +89,20 @@ test.serial('a short real run records trace, QMP, network and integrity figures,
     t.true(lab.guest.modules.includes('virtio_net'));
 
     const { records } = await readIterations(dir);
-    t.is(records.length, 1);
-    const record = records[0];
+    t.deepEqual(records.map((x) => x.variant).sort(), ['idle', 'limit-300ms']);
+    for (const x of records) {
+      const consoleText = await readFile(join(dir, 'console', (await readdir(join(dir, 'console'))).find((f) => f.startsWith(String(x.seq).padStart(4, '0')) && f.includes('-src-'))!), 'utf8');
+      t.regex(consoleText, x.variant === 'idle' ? /vb-ready .*ws_mb=0 / : /vb-ready .*ws_mb=256 .*rate_mbps=190 /, `${x.variant}'s guest runs its own workload`);
+      t.true(x.qmp!.ram!.dirtySyncCount! >= 1);
+    }
+    // Under TCG a migrated guest is sometimes damaged (about 1 in 20 here): then the harness must
+    // say so with the console evidence, and the other migration carries the figures.
+    for (const x of records.filter((r) => r.status !== 'ok')) {
+      t.regex(x.reason ?? '', /guest failed its checks after migration/, `${x.variant}: ${x.reason}`);
+      t.is(x.downtimeMs, null);
+    }
+    const record = records.find((x) => x.status === 'ok' && x.variant === 'limit-300ms') ?? records.find((x) => x.status === 'ok');
+    if (!record) return t.fail(`no migration was ok: ${records.map((x) => x.reason).join(' / ')}`);
     t.is(record.status, 'ok', record.reason);
     t.true(record.metrics.runstate! > 0);
     t.true(record.qmp!.downtimeMs! >= 0 && record.qmp!.totalTimeMs! > 0);
