@@ -32,12 +32,12 @@ interface SshLab {
 }
 
 /** Two ssh hosts on this machine through a fresh sshd; every QEMU the test starts points into `workdir`. */
-async function sshLab(t: { teardown(fn: () => Promise<void>): void }, name: string, migration: string): Promise<SshLab> {
+async function sshLab(t: { teardown(fn: () => Promise<void>): void }, name: string, migration: string, sshOptions: string[] = []): Promise<SshLab> {
   const sshd = await startSshd();
   const dir = await mkdtemp(join(tmpdir(), `vdpa-bench-${name}-`));
   const workdir = join(dir, 'work');
   await mkdir(workdir);
-  const transport = JSON.stringify({ kind: 'ssh', ...sshd.config, controlPersist: '10m' });
+  const transport = JSON.stringify({ kind: 'ssh', ...sshd.config, controlPersist: '10m', options: sshOptions });
   const profilePath = join(dir, 'profile.yaml');
   await writeFile(
     profilePath,
@@ -179,6 +179,45 @@ test('sshd dropped mid-migration and back 3 s later: that migration is failed wi
   t.deepEqual(outcome.manifest.abandonedCells, []);
   t.deepEqual(await qemuUnder(lab.workdir), [], 'no QEMU left behind');
   t.deepEqual(await readdir(lab.workdir), [], 'host run directory and lock removed');
+});
+
+test('the link goes silent mid-migration (no FIN; QEMU lives on under the frozen connection): keepalives notice, the run reconnects and ends the orphaned pair before booting a fresh one', async (t) => {
+  // the profile's keepalive options win over the transport's defaults (5 s × 3): lost within ~2 s
+  const lab = await sshLab(t, 'sshsilent', '{ timeout: 90s, reconnectTimeout: 60s }', ['ServerAliveInterval=1', 'ServerAliveCountMax=2']);
+  const loaded = await loadProfile(lab.profilePath);
+  const log: string[] = [];
+  const survivors: number[] = [];
+  const hooks: MigrationHooks[] = [
+    {
+      async beforeMigration({ planned, source, destination }) {
+        if (planned.seq !== 2) return;
+        const mark = source.qmp.events.length;
+        void source.qmp
+          .waitForEvent((e) => e.event === 'MIGRATION' && e.data?.status === 'active', 60_000, 'active', mark)
+          .then(() => new Promise((r) => setTimeout(r, 300)))
+          .then(async () => {
+            const frozenAt = Date.now();
+            const pids = await lab.sshd.freeze();
+            await lab.sshd.restart();
+            survivors.push(source.process.pid, destination.process.pid);
+            log.push(`sshd connections frozen (pids ${pids.join(', ')}), listener restarted in ${Date.now() - frozenAt} ms; the pair is pid ${survivors.join(', ')}`);
+          })
+          .catch((error) => log.push(`no freeze: ${(error as Error).message}`));
+      },
+    },
+  ];
+  const notes: string[] = [];
+  const outcome = await runBenchmark(loaded, { iterations: 3, outDir: lab.resultsDir, progress: silentProgress(notes), hooks });
+  t.log([...log, ...notes].join('\n'));
+  const { records } = await readIterations(outcome.dir);
+  t.deepEqual(records.map((r) => r.seq), [1, 2, 3]);
+  t.deepEqual(records.map((r) => r.status), ['ok', 'failed', 'ok'], summary(records));
+  t.regex(records[1].reason!, /^lost the connection to host[AB] \(ssh root@127\.0\.0\.1 port \d+: the master connection closed/);
+  t.is(survivors.length, 2, 'the pair was known when the link went silent');
+  const ended = notes.filter((n) => /ended \d+ QEMU process(es)? of this run that outlived the connection/.test(n)).join('\n');
+  for (const pid of survivors) t.regex(ended, new RegExp(`\\b${pid}\\b`), `QEMU pid ${pid} outlived the connection and was ended`);
+  t.is(outcome.manifest.state, 'completed', outcome.manifest.stateReason);
+  t.deepEqual(await qemuUnder(lab.workdir), [], 'no QEMU left behind');
 });
 
 test('sshd dropped and never back: the run stops failed naming the host and since when, keeps what it completed; once sshd is back cleanup clears the rest and --resume finishes the run', async (t) => {

@@ -27,7 +27,14 @@ export interface TestSshd {
    * client connection is cut, not just new logins refused. Returns the pids killed.
    */
   drop(): Promise<number[]>;
-  /** Starts the listener again on the same port with the same keys (after drop). */
+  /**
+   * The link goes silent instead: the processes serving connections are stopped (SIGSTOP), so
+   * no FIN or reply ever reaches the client and what runs under them on the host lives on, as
+   * when a cable is pulled; the listener is killed so a restart can take the port. Stopped
+   * processes are killed by stop(). Returns their pids.
+   */
+  freeze(): Promise<number[]>;
+  /** Starts the listener again on the same port with the same keys (after drop or freeze). */
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -58,6 +65,7 @@ export async function startSshd(): Promise<TestSshd> {
       throw error;
     }
     let running = true;
+    const frozen: number[] = [];
     return {
       port,
       dir,
@@ -87,6 +95,17 @@ export async function startSshd(): Promise<TestSshd> {
         running = false;
         return pids;
       },
+      async freeze() {
+        if (!running) return [];
+        const sessions = await sshdDescendants(listener.pid!);
+        for (const pid of sessions) signalIfAlive(pid, 'SIGSTOP');
+        frozen.push(...sessions);
+        listener.kill('SIGKILL');
+        // not `await listener`: the stopped processes hold its stderr pipe open
+        await processExit(listener);
+        running = false;
+        return sessions;
+      },
       async restart() {
         if (running) throw new Error('test sshd: restart while running');
         // the port was free a moment ago and nothing else binds 127.0.0.1:<this port> here
@@ -108,6 +127,7 @@ export async function startSshd(): Promise<TestSshd> {
           }
         }
         running = false;
+        for (const pid of frozen.splice(0)) signalIfAlive(pid, 'SIGKILL');
         await rm(dir, { recursive: true, force: true });
       },
     };
@@ -177,6 +197,19 @@ async function sshdDescendants(root: number): Promise<number[]> {
   };
   walk(root);
   return found;
+}
+
+function processExit(child: ResultPromise): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // it ended by itself meanwhile
+  }
 }
 
 async function freePort(): Promise<number> {
