@@ -78,7 +78,7 @@ function summary(records: IterationRecord[]): string {
   return records.map((r) => `${r.seq} ${r.status} ${r.reason ?? ''}`).join('\n');
 }
 
-test('the transport notices a dropped master, reconnects with backoff once sshd is back, and gives up with the time it was lost', async (t) => {
+test.serial('the transport notices a dropped master, reconnects with backoff once sshd is back, and gives up with the time it was lost', async (t) => {
   const sshd = await startSshd();
   const ssh = new SshTransport('flaky', sshd.config);
   t.teardown(async () => {
@@ -117,7 +117,7 @@ test('the transport notices a dropped master, reconnects with backoff once sshd 
   t.true(Date.now() - started < 1_000);
 });
 
-test('QEMU processes of the run that outlived a connection are ended; nothing else is touched', async (t) => {
+test.serial('QEMU processes of the run that outlived a connection are ended; nothing else is touched', async (t) => {
   const lab = await sshLab(t, 'orphans', '{}');
   const runDir = join(lab.workdir, "run-'$(x)");
   await mkdir(join(runDir, 'sock'), { recursive: true });
@@ -139,7 +139,7 @@ test('QEMU processes of the run that outlived a connection are ended; nothing el
   t.deepEqual(await endOrphanedQemu({ name: 'hostA', transport: ssh, runDir, migrationAddress: '127.0.0.1' }), [], 'nothing left to end');
 });
 
-test('sshd dropped mid-migration and back 3 s later: that migration is failed with the lost connection, the run reconnects and completes, nothing left behind', async (t) => {
+test.serial('sshd dropped mid-migration and back 3 s later: that migration is failed with the lost connection, the run reconnects and completes, nothing left behind', async (t) => {
   const lab = await sshLab(t, 'sshdrop', '{ timeout: 90s, reconnectTimeout: 60s }');
   const loaded = await loadProfile(lab.profilePath);
   const log: string[] = [];
@@ -181,7 +181,7 @@ test('sshd dropped mid-migration and back 3 s later: that migration is failed wi
   t.deepEqual(await readdir(lab.workdir), [], 'host run directory and lock removed');
 });
 
-test('the link goes silent mid-migration (no FIN; QEMU lives on under the frozen connection): keepalives notice, the run reconnects and ends the orphaned pair before booting a fresh one', async (t) => {
+test.serial('the link goes silent mid-migration (no FIN; QEMU lives on under the frozen connection): keepalives notice, the run reconnects and ends the orphaned pair before booting a fresh one', async (t) => {
   // the profile's keepalive options win over the transport's defaults (5 s × 3): lost within ~2 s
   const lab = await sshLab(t, 'sshsilent', '{ timeout: 90s, reconnectTimeout: 60s }', ['ServerAliveInterval=1', 'ServerAliveCountMax=2']);
   const loaded = await loadProfile(lab.profilePath);
@@ -220,7 +220,7 @@ test('the link goes silent mid-migration (no FIN; QEMU lives on under the frozen
   t.deepEqual(await qemuUnder(lab.workdir), [], 'no QEMU left behind');
 });
 
-test('sshd dropped and never back: the run stops failed naming the host and since when, keeps what it completed; once sshd is back cleanup clears the rest and --resume finishes the run', async (t) => {
+test.serial('sshd dropped and never back: the run stops failed naming the host and since when, keeps what it completed; once sshd is back cleanup clears the rest and --resume finishes the run', async (t) => {
   const lab = await sshLab(t, 'sshgone', '{ timeout: 90s, reconnectTimeout: 8s }');
   const runWorkdir = join(lab.dir, 'run-workdir');
   const child = execa('node', [BIN, 'run', lab.profilePath, '--iterations', '4', '--workdir', runWorkdir, '--out', lab.resultsDir], { reject: false, all: true });
@@ -244,9 +244,7 @@ test('sshd dropped and never back: the run stops failed naming the host and sinc
   t.regex(result.stderr, /vdpa-bench: error: host[AB]: unreachable since (\S+): ssh root@127\.0\.0\.1 port \d+: no connection within 8 s/);
   const since = Date.parse(/unreachable since (\S+):/.exec(result.stderr)![1]);
   t.true(since >= droppedAt - 1_000 && since <= droppedAt + 15_000, `since ${new Date(since).toISOString()}, dropped ${new Date(droppedAt).toISOString()}`);
-  t.regex(result.stderr, new RegExp(`kept in ${runDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   t.regex(result.stderr, /also unreachable: host[AB] since \d{4}-/, 'both hosts went with the one sshd');
-  t.regex(result.stderr, /Its 2 recorded migrations \(1 ok\) are kept in/);
   t.true(result.stderr.includes(`Once hostA and hostB are back, \`vdpa-bench cleanup ${lab.profilePath} --workdir ${runWorkdir}\` ends`), 'names the cleanup command');
   t.true(result.stderr.includes(`\`vdpa-bench run --resume ${runDir} --workdir ${runWorkdir}\` continues`), 'names the resume command');
 
@@ -256,11 +254,13 @@ test('sshd dropped and never back: the run stops failed naming the host and sinc
   t.truthy(manifest.finishedAt);
   const after = await recorded();
   t.deepEqual(after.slice(0, before.length), before, 'records written before the drop are untouched');
-  t.is(after.length, before.length + 1, 'only the migration in flight is added');
+  // one record may land between reading `before` and the drop; then the migration in flight, failed
+  t.true(after.length === before.length + 1 || after.length === before.length + 2, `${before.length} before, ${after.length} after`);
   const last = JSON.parse(after.at(-1)!) as IterationRecord;
   t.is(last.status, 'failed');
   t.regex(last.reason!, /^lost the connection to host[AB] \(ssh root@127\.0\.0\.1 port \d+: the master connection closed/);
-  for (const line of before) t.is((JSON.parse(line) as IterationRecord).status, 'ok');
+  for (const line of after.slice(0, -1)) t.is((JSON.parse(line) as IterationRecord).status, 'ok');
+  t.true(result.stderr.includes(`Its ${after.length} recorded migrations (${after.length - 1} ok) are kept in ${runDir} `), 'says what was kept and where');
   const report = await execa('node', [BIN, 'report', runDir, '--format', 'text', '--out', join(lab.dir, 'report')], { reject: false });
   t.is(report.exitCode, 0, report.stderr);
   t.regex(report.stdout, /slow/);
@@ -280,7 +280,7 @@ test('sshd dropped and never back: the run stops failed naming the host and sinc
   t.is(resumed.exitCode, 0, resumed.stderr);
   const { records } = await readIterations(runDir);
   t.deepEqual(records.map((r) => r.seq), [1, 2, 3, 4], 'each migration once: the failed one is not repeated');
-  t.deepEqual(records.map((r) => r.status), ['ok', 'failed', 'ok', 'ok'], summary(records));
+  t.deepEqual(records.map((r) => r.status), [...after.map((l) => (JSON.parse(l) as IterationRecord).status), 'ok', 'ok', 'ok'].slice(0, 4), summary(records));
   t.is(JSON.parse(await readFile(join(runDir, 'manifest.json'), 'utf8')).state, 'completed');
   t.deepEqual(await qemuUnder(runWorkdir), [], 'no QEMU left after the resumed run');
 });
