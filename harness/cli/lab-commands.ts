@@ -210,6 +210,7 @@ Written into tonight's run directory: nightly.json, nightly-junit.xml, history.h
           await runBenchmark(loaded, { iterations: opts.iterations, vmSizes: opts.vmSize, variants: opts.variant, outDir: historyDir, runId, progress: new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations), signal: interruption.signal, command: process.argv.slice(1) });
         } catch (error) {
           if (error instanceof RunInterrupted) throw error;
+          await explainStoppedRun(error, profilePath, undefined);
           runError = (error as Error).message;
         } finally {
           interruption.dispose();

@@ -33,7 +33,11 @@ export async function restoreConnections(lost: readonly LostHost[], timeoutMs: n
     lost.map(async ({ host }) => {
       const back = await host.transport.reconnect!(timeoutMs, { onRetry: note, signal });
       note(`${host.name}: connection back after ${(back.downMs / 1000).toFixed(1)} s (${back.attempts} attempt${back.attempts === 1 ? '' : 's'})`);
-      const ended = await endOrphanedQemu(host);
+      // not fatal: the run goes on, and the note tells the user to look for a stray QEMU on that host
+      const ended = await endOrphanedQemu(host).catch((error: Error) => {
+        note(`${host.name}: could not look for QEMU processes of this run that outlived the connection (look for QEMU with ${host.runDir}/sock/ in its command line): ${error.message}`);
+        return [];
+      });
       if (ended.length > 0) note(`${host.name}: ended ${ended.length} QEMU process${ended.length === 1 ? '' : 'es'} of this run that outlived the connection (pid ${ended.join(', ')})`);
     }),
   );
