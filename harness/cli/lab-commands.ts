@@ -63,6 +63,27 @@ export function installInterruptHandlers(stderr: (s: string) => void, profilePat
   };
 }
 
+/**
+ * A run stopped because a host stayed unreachable: its error message gets what the user does
+ * next — where the completed migrations are, and the cleanup command for once the host is back.
+ */
+export async function explainStoppedRun(error: unknown, profilePath: string, workdir: string | undefined): Promise<void> {
+  const { HostUnreachableError, shellJoin } = await import('../hosts/transport.ts');
+  if (!(error instanceof HostUnreachableError)) return;
+  const lines = [''];
+  if (error.runDir) {
+    const { readIterations } = await import('../results/store.ts');
+    const records = await readIterations(error.runDir).then((r) => r.records, () => []);
+    const ok = records.filter((r) => r.status === 'ok').length;
+    lines.push(`The run stopped (manifest state: failed). Its ${records.length} recorded migration${records.length === 1 ? '' : 's'} (${ok} ok) are kept in ${error.runDir} (\`vdpa-bench report\` reads them).`);
+  }
+  const workdirArgs = workdir ? ['--workdir', resolve(workdir)] : [];
+  const cleanup = shellJoin(['vdpa-bench', 'cleanup', profilePath, ...workdirArgs]);
+  const hosts = [error.host, ...error.alsoUnreachable];
+  const resume = error.runDir ? ` (or \`${shellJoin(['vdpa-bench', 'run', '--resume', error.runDir, ...workdirArgs])}\` continues the run where it stopped)` : '';
+  lines.push(`Once ${hosts.join(' and ')} ${hosts.length === 1 ? 'is' : 'are'} back, \`${cleanup}\` ends the QEMU processes this run left there and clears its lock${resume}.`);
+  error.message += lines.join('\n');
+}
 
 export function registerLabCommands(program: Command, out: Out, setExit: (code: number) => void): void {
   program
@@ -70,6 +91,7 @@ export function registerLabCommands(program: Command, out: Out, setExit: (code: 
     .description("End QEMU processes a dead vdpa-bench run left on the profile's hosts, remove its host directories and clear its stale lock")
     .argument('<profile>', 'lab profile (YAML)')
     .option('--break-lock', 'also clear a lock whose harness runs on another controller machine (only once you know it is gone)')
+    .option('--workdir <dir>', "the hosts' workdir, when the run was given --workdir")
     .addHelpText('after', `
 Only what can be proven to be vdpa-bench's is touched: run directories in a host's workdir with an
 owner record whose harness process is gone, and QEMU processes of our uid whose command line
@@ -79,6 +101,7 @@ points into such a directory. A run whose harness still runs is left alone and n
       const { openTransport } = await import('../hosts/open.ts');
       const { cleanLeftovers, describeCleanup, describeHolder, holderLiveness, readLock, releaseLock } = await import('../lab/ownership.ts');
       const { profile } = await loadProfile(profilePath);
+      if (opts.workdir) for (const host of profile.hosts) host.workdir = resolve(opts.workdir);
       let busy = false;
       for (const host of profile.hosts) {
         const transport = openTransport(host);
@@ -187,6 +210,7 @@ Written into tonight's run directory: nightly.json, nightly-junit.xml, history.h
           await runBenchmark(loaded, { iterations: opts.iterations, vmSizes: opts.vmSize, variants: opts.variant, outDir: historyDir, runId, progress: new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations), signal: interruption.signal, command: process.argv.slice(1) });
         } catch (error) {
           if (error instanceof RunInterrupted) throw error;
+          await explainStoppedRun(error, profilePath, undefined);
           runError = (error as Error).message;
         } finally {
           interruption.dispose();

@@ -13,7 +13,7 @@ import { TOOL_VERSION } from '../version.ts';
 import { formatMs } from './progress.ts';
 import { collect, nonNegativeInt, positiveInt } from './options.ts';
 import { reportCommands, writeRunReports } from './report-commands.ts';
-import { installInterruptHandlers, parseShardOption, registerLabCommands, resolveRunProfile } from './lab-commands.ts';
+import { explainStoppedRun, installInterruptHandlers, parseShardOption, registerLabCommands, resolveRunProfile } from './lab-commands.ts';
 import { addSoftlabCommands } from '../softlab/cli.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -112,6 +112,9 @@ Examples:
         if (opts.report) await writeRunReports(outcome.dir, opts.reports, out);
         out.stdout(outcome.dir + '\n');
         if (counts.ok === 0) setExit(1);
+      } catch (error) {
+        await explainStoppedRun(error, profilePath, opts.workdir);
+        throw error;
       } finally {
         interruption.dispose();
       }

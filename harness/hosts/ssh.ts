@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { Transport } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
-import { CommandError, shellJoin, toRunResult, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
+import { CommandError, HostUnreachableError, shellJoin, toRunResult, type ConnectionLoss, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type Reconnected, type ReconnectOptions, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
 
 export type SshConfig = Omit<Extract<Transport, { kind: 'ssh' }>, 'kind'>;
 
@@ -71,10 +71,25 @@ kill -TERM -- "-$watcher"
 echo "exit=$status"
 `;
 
+/** Waits between reconnect attempts: quick at first (an sshd restart), then every 15 s (a reboot). */
+const RECONNECT_BACKOFF_MS = [500, 1_000, 2_000, 4_000, 8_000, 15_000];
+
+/**
+ * Keepalives so a master on a dead link (host powered off, cable pulled: no FIN ever comes)
+ * notices within ~15 s and closes, like one whose sshd went away; and a bounded connect.
+ * After the profile's own options, so those win (ssh keeps the first value it is given).
+ */
+const LIVENESS_OPTIONS = ['ServerAliveInterval=5', 'ServerAliveCountMax=3', 'ConnectTimeout=15'];
+
 export class SshTransport implements HostTransport {
   readonly kind = 'ssh' as const;
   private controlDir?: Promise<string>;
   private master?: Promise<void>;
+  /** The local pid of the master connection in use: another pid (or none) means it was lost. */
+  private masterPid?: number;
+  private lostSince?: Date;
+  /** Set once reconnecting gave up: every later command fails with it at once. */
+  private unreachable?: HostUnreachableError;
   private forwards = 0;
   private closed = false;
   private readonly children = new Set<ResultPromise>();
@@ -110,6 +125,7 @@ export class SshTransport implements HostTransport {
     if (c.identityFile) args.push('-o', `IdentityFile=${configWord('identityFile', c.identityFile)}`, '-o', 'IdentitiesOnly=yes');
     if (c.knownHostsFile) args.push('-o', `UserKnownHostsFile=${configWord('knownHostsFile', c.knownHostsFile)}`);
     for (const option of c.options) args.push('-o', option);
+    for (const option of LIVENESS_OPTIONS) args.push('-o', option);
     return args;
   }
 
@@ -157,11 +173,84 @@ export class SshTransport implements HostTransport {
         this.master = undefined;
         throw new SshConnectionError(this.hostName, String(result.stderr || result.message));
       }
+      this.masterPid = (await this.runningMaster()) ?? undefined;
     })();
     return this.master;
   }
 
+  /** The pid of the master listening on our control socket, or null when there is none. */
+  private async runningMaster(): Promise<number | null> {
+    const result = await execa('ssh', [...(await this.sshOptions()), '-O', 'check', '--', this.config.host], { reject: false, stdin: 'ignore', timeout: 10_000 });
+    const pid = /pid=(\d+)/.exec(String(result.stderr))?.[1];
+    return result.exitCode === 0 && pid ? Number(pid) : null;
+  }
+
+  /** `ssh root@lab1 port 2222`: the connection in the words a lab engineer would check. */
+  private connectionName(): string {
+    const c = this.config;
+    return `ssh ${c.user ? `${c.user}@` : ''}${c.host}${c.port ? ` port ${c.port}` : ''}${c.jumpHost ? ` via ${c.jumpHost}` : ''}`;
+  }
+
+  async connectionLost(): Promise<ConnectionLoss | null> {
+    if (this.unreachable) return { since: this.unreachable.since, connection: this.connectionName(), detail: 'unreachable' };
+    // never connected (or closed on purpose): nothing was lost
+    if (this.closed || this.masterPid === undefined) return null;
+    const pid = await this.runningMaster();
+    if (pid === this.masterPid) return null;
+    this.lostSince ??= new Date();
+    // ControlMaster=auto lets a later command open a new master by itself; what ran over the old one is gone all the same
+    const detail = pid === null ? 'the master connection closed' : `the master connection (pid ${this.masterPid}) was replaced by pid ${pid}`;
+    return { since: this.lostSince, connection: this.connectionName(), detail };
+  }
+
+  async reconnect(timeoutMs: number, options: ReconnectOptions = {}): Promise<Reconnected> {
+    if (this.unreachable) throw this.unreachable;
+    const since = (this.lostSince ??= new Date());
+    const deadline = since.getTime() + timeoutMs;
+    let lastError = '';
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new Error(`${this.hostName}: the ssh transport is closed`);
+      try {
+        await this.replaceMaster();
+        this.lostSince = undefined;
+        return { since, attempts: attempt, downMs: Date.now() - since.getTime() };
+      } catch (error) {
+        lastError = error instanceof SshConnectionError ? error.stderr.trim().split('\n').pop()! : (error as Error).message;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || options.signal?.aborted) {
+        const gaveUp = options.signal?.aborted ? `gave up waiting (interrupted) after ${formatSeconds(Date.now() - since.getTime())}` : `no connection within ${formatSeconds(timeoutMs)}`;
+        this.unreachable = new HostUnreachableError(this.hostName, since, `${this.connectionName()}: ${gaveUp} (${attempt} attempt${attempt === 1 ? '' : 's'}; last: ${lastError || 'no message from ssh'})`);
+        throw this.unreachable;
+      }
+      const wait = Math.min(RECONNECT_BACKOFF_MS[Math.min(attempt - 1, RECONNECT_BACKOFF_MS.length - 1)], left);
+      options.onRetry?.(`${this.hostName}: reconnect attempt ${attempt} failed (${lastError}); next in ${formatSeconds(wait)}, giving up at ${new Date(deadline).toISOString()}`);
+      await abortableSleep(wait, options.signal);
+    }
+  }
+
+  /** A working master on our control path: one another command opened meanwhile, or a fresh one. */
+  private async replaceMaster(): Promise<void> {
+    const pid = await this.runningMaster();
+    if (pid !== null) {
+      const probe = await execa('ssh', [...(await this.sshOptions()), '--', this.config.host, 'true'], { reject: false, stdin: 'ignore', timeout: 20_000 });
+      if (probe.exitCode === 0) {
+        this.masterPid = pid;
+        this.master = Promise.resolve();
+        return;
+      }
+      // a master hung on a dead link: end it so a new one can take the control path
+      await execa('ssh', [...(await this.sshOptions()), '-O', 'exit', '--', this.config.host], { reject: false, stdin: 'ignore', timeout: 10_000 });
+    }
+    // a master killed outright leaves its socket behind, and ControlMaster=yes will not replace it
+    await rm(join(await this.privateDir(), 'master'), { force: true });
+    this.master = undefined;
+    this.masterPid = undefined;
+    await this.ensureMaster();
+  }
+
   private async sshArgv(remoteCommand: string): Promise<string[]> {
+    if (this.unreachable) throw this.unreachable;
     await this.ensureMaster();
     return [...(await this.sshOptions()), '--', this.config.host, remoteCommand];
   }
@@ -189,7 +278,10 @@ export class SshTransport implements HostTransport {
 
   /** A lost connection is never a command's answer, even when the caller allows failure. */
   private throwIfConnectionFailed(result: RunResult): void {
-    if (result.exitCode === 255 && SSH_FAILURE.test(result.stderr)) throw new SshConnectionError(this.hostName, result.stderr);
+    if (result.exitCode === 255 && SSH_FAILURE.test(result.stderr)) {
+      if (this.masterPid !== undefined) this.lostSince ??= new Date();
+      throw new SshConnectionError(this.hostName, result.stderr);
+    }
   }
 
   script(script: string, args: readonly string[] = [], options: RunOptions = {}): Promise<RunResult> {
@@ -272,6 +364,7 @@ export class SshTransport implements HostTransport {
 
   /** Control commands for the master (`-O forward`, `-O cancel`, `-O exit`). */
   private async control(args: readonly string[]): Promise<void> {
+    if (this.unreachable) throw this.unreachable;
     const result = await execa('ssh', [...(await this.sshOptions()), ...args, '--', this.config.host], { reject: false, stdin: 'ignore', timeout: 30_000 });
     if (result.exitCode !== 0) throw new Error(`${this.hostName}: ssh ${args.join(' ')}: ${String(result.stderr || result.message).trim()}`);
   }
@@ -322,6 +415,22 @@ export class SshTransport implements HostTransport {
     this.privateDirectory = undefined;
     this.jumpConfigFile = undefined;
   }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 60_000 === 0 && ms >= 60_000 ? `${ms / 60_000} min` : `${Math.round(ms / 100) / 10} s`;
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** ssh expands %-tokens in IdentityFile, UserKnownHostsFile and friends: a literal % is %%. */

@@ -62,7 +62,66 @@ export interface HostTransport {
   stream?(argv: readonly string[]): Promise<HostStream>;
   /** How this host would run argv, for `plan` output (shell-quoted, not executed). */
   describe(argv: readonly string[]): string;
+  /**
+   * Transports over a connection that can drop (ssh): whether the connection they have been
+   * using is gone (null: still up). Everything started or forwarded over a lost connection
+   * (QEMU's QMP sockets, its launch sessions) is gone with it.
+   */
+  connectionLost?(): Promise<ConnectionLoss | null>;
+  /**
+   * Re-establishes a lost connection, retrying with backoff until `timeoutMs` after the loss;
+   * throws HostUnreachableError when the host did not come back in time (after which every
+   * command fails at once with that error, so a run stops without waiting on each).
+   */
+  reconnect?(timeoutMs: number, options?: ReconnectOptions): Promise<Reconnected>;
   close(): Promise<void>;
+}
+
+export interface ConnectionLoss {
+  /** When the harness first saw the connection gone. */
+  since: Date;
+  /** Which connection, in the user's terms (e.g. `ssh root@lab1 port 22`). */
+  connection: string;
+  detail: string;
+}
+
+export interface ReconnectOptions {
+  /** Told about each failed attempt (for the run's log). */
+  onRetry?: (message: string) => void;
+  /** Stops waiting (the run is being interrupted). */
+  signal?: AbortSignal;
+}
+
+export interface Reconnected {
+  since: Date;
+  attempts: number;
+  /** From the loss being seen to the connection being back. */
+  downMs: number;
+}
+
+/** A host that stayed unreachable past the reconnect timeout: the run cannot go on. */
+export class HostUnreachableError extends Error {
+  constructor(
+    readonly host: string,
+    readonly since: Date,
+    readonly detail: string,
+  ) {
+    super(`${host}: unreachable since ${since.toISOString()}: ${detail}`);
+    this.name = 'HostUnreachableError';
+  }
+
+  /** The results directory of the run it stopped (set by the run, for the user's next steps). */
+  runDir?: string;
+  /** Other hosts of the pair that did not come back either (named in the message too). */
+  alsoUnreachable: string[] = [];
+
+  /** This error naming other hosts that stayed away as well. */
+  withOthers(others: readonly HostUnreachableError[]): HostUnreachableError {
+    if (others.length === 0) return this;
+    const combined = new HostUnreachableError(this.host, this.since, `${this.detail}; also unreachable: ${others.map((o) => `${o.host} since ${o.since.toISOString()}`).join(', ')}`);
+    combined.alsoUnreachable = others.map((o) => o.host);
+    return combined;
+  }
 }
 
 export class CommandError extends Error {

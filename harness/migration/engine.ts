@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { estimateAfterMigration, type ClockEstimator, type ClockOffset } from '../hosts/clock.ts';
-import type { HostTransport } from '../hosts/transport.ts';
+import type { HostTransport, HostUnreachableError } from '../hosts/transport.ts';
 import { analyseParsed, analysisEvents } from '../metrics/analyse.ts';
 import type { MetricRule } from '../metrics/rules.ts';
 import type { Profile, Variant, VmSettings } from '../profile/schema.ts';
@@ -15,6 +15,7 @@ import type { QmpEvent } from '../qemu/qmp.ts';
 import type { RunStore } from '../results/store.ts';
 import type { IterationRecord, MigrationRamStats } from '../results/types.ts';
 import { scanTraceFile } from '../traces/read.ts';
+import { describeLoss, lostConnections, restoreConnections } from './reconnect.ts';
 import { cellKey, cellLabel, type Block, type Cell, type PlannedMigration } from './schedule.ts';
 
 export interface EngineHost {
@@ -231,7 +232,8 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
     upcoming = undefined;
     if (!pendingPrepare) return;
     const prepared = await pendingPrepare.catch((error: PrepareFailure) => (error.destination ? { destination: error.destination } : undefined));
-    await prepared?.destination.kill();
+    // over a connection that dropped the kill fails; what it leaves is ended once the host is back
+    await prepared?.destination.kill().catch(() => undefined);
   };
 
   try {
@@ -247,6 +249,7 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       let timing: MigrationTiming = {};
       let clock: ClockOffset = { offsetUs: 0, uncertaintyUs: 0, method: 'unmeasured' };
       let record: IterationRecord;
+      let unreachable: HostUnreachableError | undefined;
       // this migration's trace files, kept apart from `current`, which moves to the destination on success
       const tracePaths: { source?: string; destination?: string } = {};
       try {
@@ -290,13 +293,20 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
         }
         if (judgesGuest) startFollowing();
       } catch (error) {
+        // a dropped host connection first: until it is back nothing on that host can be ended or fetched
+        const lost = error instanceof RunInterrupted ? [] : await lostConnections(o.hosts);
+        if (lost.length > 0) {
+          o.progress.note(`migration ${planned.seq}: ${describeLoss(lost)}; reconnecting (for up to ${o.profile.migration.reconnectTimeout})`);
+          unreachable = await restoreConnections(lost, parseDuration(o.profile.migration.reconnectTimeout), (m) => o.progress.note(m), o.signal);
+          throwIfAborted(o.signal);
+        }
         await discardUpcoming();
         destination ??= (error as PrepareFailure).destination;
         if (error instanceof RunInterrupted) {
           await destination?.kill();
           throw error;
         }
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = `${lost.length > 0 ? `${describeLoss(lost)}: ` : ''}${error instanceof Error ? error.message : String(error)}`;
         const status = error instanceof MigrationFailure ? error.status : 'failed';
         const sourceTrace = tracePaths.source ?? current?.currentTraceFile;
         const destinationTrace = tracePaths.destination ?? destination?.files.traceFile;
@@ -311,6 +321,8 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       records.push(record);
       o.sampling?.recorded(record);
       o.progress.migrationDone(record, planned, total);
+      // the migration lost with the host is recorded; the ones after it could only fail the same way
+      if (unreachable) throw unreachable;
       // invalid counts too: K migrations in a row without a usable measurement is a broken cell
       const streak = record.status === 'ok' ? 0 : (streaks.get(key) ?? 0) + 1;
       streaks.set(key, streak);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { exchangeClock, type ClockEstimator } from '../hosts/clock.ts';
 import { availableTraceEvents, gatherHostFacts, qemuTraceEvents, qemuVersion } from '../hosts/facts.ts';
 import { openTransport } from '../hosts/open.ts';
-import type { HostTransport } from '../hosts/transport.ts';
+import { HostUnreachableError, type HostTransport } from '../hosts/transport.ts';
 import { BUILTIN_METRICS, eventsNeeded, type MetricRule } from '../metrics/rules.ts';
 import { metricNames, matrixVariants, pairHosts, type LoadedProfile } from '../profile/load.ts';
 import type { Profile } from '../profile/schema.ts';
@@ -262,6 +262,7 @@ async function runOnHosts(
     } catch (error) {
       current.state = error instanceof RunInterrupted ? 'interrupted' : 'failed';
       current.stateReason = (error as Error).message;
+      if (error instanceof HostUnreachableError) error.runDir = store.dir;
       throw error;
     } finally {
       current.sampling = sampler ? sampler.manifest(current.state === 'completed' ? 'block-abandoned' : 'interrupted') : fixedSamplingManifest([...(resume?.records ?? []), ...records]);

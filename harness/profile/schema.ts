@@ -261,6 +261,11 @@ export const profileSchema = z
         timeout: durationString.default('10m').describe('A migration not completed by then is cancelled and recorded as failed'),
         port: z.number().int().min(0).max(65535).default(0).describe('Destination port; 0 lets QEMU pick a free one'),
         qmpTimeout: durationString.default('30s').describe('How long a starting QEMU may take to answer on QMP'),
+        reconnectTimeout: durationString
+          .default('2m')
+          .describe(
+            'A host whose connection drops (ssh: sshd restarted, host rebooted, link down) is reconnected with backoff for up to this long; the migration in flight is recorded failed, QEMU processes left on the host are ended and the run goes on. A host still unreachable after it stops the run (state failed, completed migrations kept)',
+          ),
         maxConsecutiveFailures: z.number().int().min(1).default(3).describe('A cell (variant × size × queue pairs) is abandoned after this many migrations in a row that are not ok (failed or invalid); the run goes on with the next cell'),
       })
       .prefault({}),
