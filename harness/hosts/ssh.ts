@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { Transport } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
-import { CommandError, HostUnreachableError, shellJoin, toRunResult, type ConnectionLoss, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type Reconnected, type ReconnectOptions, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
+import { bound, CommandError, HostUnreachableError, shellJoin, toRunResult, type ConnectionLoss, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type Reconnected, type ReconnectOptions, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
 
 export type SshConfig = Omit<Extract<Transport, { kind: 'ssh' }>, 'kind'>;
 
@@ -383,7 +383,7 @@ export class SshTransport implements HostTransport {
       stdout: child.stdout as Readable,
       close: async () => {
         child.stdin?.end();
-        await Promise.race([child, new Promise((r) => setTimeout(r, 2_000))]);
+        await Promise.race([child, bound(2_000)]);
         child.kill();
       },
     };
@@ -408,7 +408,7 @@ export class SshTransport implements HostTransport {
       await this.control(['-O', 'exit']).catch(() => undefined);
       this.master = undefined;
     }
-    await Promise.allSettled([...this.children].map((c) => Promise.race([c, new Promise((r) => setTimeout(r, 5_000))])));
+    await Promise.allSettled([...this.children].map((c) => Promise.race([c, bound(5_000)])));
     for (const c of this.children) c.kill('SIGKILL');
     if (this.controlDir) await rm(await this.controlDir, { recursive: true, force: true });
     this.controlDir = undefined;

@@ -158,3 +158,8 @@ export function toRunResult(result: { exitCode?: number; timedOut?: boolean; fai
   if (result.failed && result.exitCode === undefined && !result.timedOut) out.stderr = String(result.message ?? 'failed to start');
   return out;
 }
+
+/** A time limit for Promise.race that does not keep the process alive once the race is decided. */
+export function bound(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

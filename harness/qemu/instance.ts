@@ -1,7 +1,7 @@
 /**
  * One QEMU process on a host: started through the host's transport, reached over QMP.
  */
-import type { HostProcess, HostTransport } from '../hosts/transport.ts';
+import { bound, type HostProcess, type HostTransport } from '../hosts/transport.ts';
 import { QmpClient, QmpError } from './qmp.ts';
 
 export interface QemuFiles {
@@ -81,14 +81,14 @@ export class QemuInstance {
     const exited = await Promise.race([this.process.exited.then(() => true), sleep(timeoutMs).then(() => false)]);
     if (!exited) {
       await this.process.kill('SIGKILL');
-      await Promise.race([this.process.exited, sleep(5_000)]);
+      await Promise.race([this.process.exited, bound(5_000)]);
     }
     this.qmp.close();
   }
 
   async kill(): Promise<void> {
     await this.process.kill('SIGKILL');
-    await Promise.race([this.process.exited, sleep(5_000)]);
+    await Promise.race([this.process.exited, bound(5_000)]);
     this.qmp.close();
   }
 
