@@ -15,8 +15,7 @@ const hash = sourceHash();
 await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 await build({
-  // the trace scan worker is its own entry: harness/traces/read.ts starts it from beside its chunk
-  entryPoints: { main: join(ROOT, 'harness/cli/main.ts'), 'scan-worker': join(ROOT, 'harness/traces/scan-worker.ts') },
+  entryPoints: { main: join(ROOT, 'harness/cli/main.ts') },
   outdir: out,
   bundle: true,
   splitting: true,

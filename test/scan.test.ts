@@ -6,8 +6,8 @@ import { seededRandom } from '../harness/migration/schedule.ts';
 import { analyseMigration, analyseParsed, analysisEvents } from '../harness/metrics/analyse.ts';
 import { BUILTIN_METRICS, type MetricRule } from '../harness/metrics/rules.ts';
 import { parseTrace, type ParseOptions } from '../harness/traces/parse.ts';
-import { lineAlignedSplits, scanTraceFile } from '../harness/traces/read.ts';
-import { mergeScannedPieces, scanTrace, TraceScanner } from '../harness/traces/scan.ts';
+import { scanTraceFile } from '../harness/traces/read.ts';
+import { scanTrace } from '../harness/traces/scan.ts';
 import { traceLines, type GeneratedTrace } from '../bench/trace-gen.ts';
 
 /** Splits bytes at the given offsets (so chunk boundaries fall mid-line, mid-CRLF, mid-UTF-8). */
@@ -131,29 +131,4 @@ test('analysis from scanned files equals analysis from the texts', async (t) => 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-});
-
-test('a trace scanned in line-aligned pieces and merged is exactly the trace scanned whole (the parallel downtime path)', (t) => {
-  const random = seededRandom(5);
-  // the mixed lines repeated, so unparsed samples run past their limit and formats appear late
-  const text = Buffer.from((MIXED + '\n').repeat(7) + '2986097@1753122905.917608:vhost_vdpa_suspend no final newline');
-  for (const options of [{ events: VDPA }, {}] as ParseOptions[]) {
-    const whole = scanTrace([text], options);
-    for (const pieces of [1, 2, 3, 4, 7, 50]) {
-      const readAt = (position: number, length: number) => text.subarray(position, position + Math.min(length, 1 + Math.floor(random() * 40)));
-      const starts = lineAlignedSplits(text.length, pieces, readAt);
-      t.is(starts[0], 0);
-      for (const s of starts.slice(1)) t.is(text[s - 1], 10, `piece at ${s} starts a line`);
-      const scanned = starts.map((start, i) => {
-        const scanner = new TraceScanner(options);
-        const piece = text.subarray(start, starts[i + 1] ?? text.length);
-        for (const chunk of chunksAt(piece, [Math.floor(piece.length / 3)])) scanner.push(chunk);
-        const result = scanner.end();
-        return { result, lines: scanner.lines };
-      });
-      t.deepEqual(mergeScannedPieces(scanned), whole, `${pieces} pieces, ${options.events ? 'filtered' : 'all events'}`);
-    }
-  }
-  // a file of one line cannot be split; pieces past the end disappear
-  t.deepEqual(lineAlignedSplits(10, 4, () => Buffer.from('abcdefghij')), [0]);
 });

@@ -7,8 +7,7 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { applyRule, eventsNeeded, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
 import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/parse.ts';
-import { availableParallelism } from 'node:os';
-import { PARALLEL_MIN_BYTES, scanTraceFileParallel } from '../traces/read.ts';
+import { scanTraceFile } from '../traces/read.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { formatMs } from './progress.ts';
 import { collect, nonNegativeInt, positiveInt } from './options.ts';
@@ -175,7 +174,6 @@ commands); then teardown (undo of what set-up applied). Review it before a run t
     .addOption(new Option('--metric <name>', 'metric rule').choices(Object.keys(BUILTIN_METRICS)).default('vdpa'))
     .option('--clock-offset-us <n>', 'destination clock minus source clock, µs (destination times are corrected by it)', integer, 0)
     .option('--json', 'print JSON: {downtimeUs, start: {event, time}, end: {event, time}, ...}')
-    .option('--threads <n>', `threads that scan a trace over ${PARALLEL_MIN_BYTES >> 20} MB, each a piece of it (1: scan in one piece)`, positiveInt, Math.min(availableParallelism(), 4))
     .addHelpText('after', `
 Metrics (start = LAST matching event on the source, end = LAST on the destination):
 ${Object.entries(BUILTIN_METRICS).map(([name, r]) => `  ${name.padEnd(11)} ${r.description}`).join('\n')}
@@ -187,8 +185,8 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
       const rule = resolveRule(opts.metric);
       // streamed: only the events the rule looks at are kept, so a trace of any size fits in memory
       const scan = { events: new Set(eventsNeeded([rule])) };
-      const source = await readTraceFile(opts.source, scan, opts.threads);
-      const destination = opts.destination === opts.source ? source : await readTraceFile(opts.destination, scan, opts.threads);
+      const source = await readTraceFile(opts.source, scan);
+      const destination = opts.destination === opts.source ? source : await readTraceFile(opts.destination, scan);
       const result = applyRule(rule, { source: source.events, destination: destination.events, clockOffsetUs: opts.clockOffsetUs });
       const unparsed = { source: source.unparsedCount, destination: destination.unparsedCount };
       if (!result.ok) {
@@ -274,9 +272,9 @@ Example:
   return program;
 }
 
-async function readTraceFile(path: string, options: ParseOptions, threads: number): Promise<ParsedTrace> {
+async function readTraceFile(path: string, options: ParseOptions): Promise<ParsedTrace> {
   try {
-    return await scanTraceFileParallel(path, options, threads);
+    return await scanTraceFile(path, options);
   } catch (error) {
     throw new UsageError(`cannot read trace file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }

@@ -39,7 +39,7 @@ const LEGACY = /^(\d+)@(\d+)\.(\d{1,6}):([A-Za-z0-9_]+)(?: (.*))?$/;
 const ISO = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z ([A-Za-z0-9_]+)(?: (.*))?$/;
 const STAP = /^(\d+)@(\d{10,}) ([A-Za-z0-9_]+)(?: (.*))?$/;
 
-export const SAMPLE_LIMIT = 5;
+const SAMPLE_LIMIT = 5;
 
 export function parseTraceLine(text: string, line: number): TraceEvent | undefined {
   const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;

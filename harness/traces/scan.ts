@@ -9,7 +9,7 @@
  * (torn writes, warnings, '\r' inside a line, U+2028/2029), are decoded and given to the
  * line-based parser, so both paths agree by construction.
  */
-import { SAMPLE_LIMIT, TraceCollector, type ParsedTrace, type ParseOptions, type TraceEvent, type TraceFormat } from './parse.ts';
+import { TraceCollector, type ParsedTrace, type ParseOptions, type TraceEvent, type TraceFormat } from './parse.ts';
 
 const LF = 10;
 const CR = 13;
@@ -87,11 +87,6 @@ export class TraceScanner {
     }
     // the partial last line is copied: the caller may reuse its buffer for the next chunk
     if (start < b.length) this.carry = Buffer.from(b.subarray(start));
-  }
-
-  /** Lines seen so far, the last unterminated one included once end() has run. */
-  get lines(): number {
-    return this.lineNo;
   }
 
   end(): ParsedTrace {
@@ -244,20 +239,3 @@ export function scanTrace(chunks: Iterable<Uint8Array>, options: ParseOptions = 
   return scanner.end();
 }
 
-/**
- * One trace scanned in consecutive pieces (each starting at a line start, e.g. by parallel
- * workers), put back together: exactly what one scanner over the whole file returns. Line numbers
- * of later pieces move by the lines of the pieces before them; formats keep their first-seen order.
- */
-export function mergeScannedPieces(pieces: readonly { result: ParsedTrace; lines: number }[], sampleLimit = SAMPLE_LIMIT): ParsedTrace {
-  const merged: ParsedTrace = { events: [], unparsedCount: 0, unparsedSamples: [], formats: [] };
-  let offset = 0;
-  for (const { result, lines } of pieces) {
-    for (const event of result.events) merged.events.push(offset ? { ...event, line: event.line + offset } : event);
-    merged.unparsedCount += result.unparsedCount;
-    for (const sample of result.unparsedSamples) if (merged.unparsedSamples.length < sampleLimit) merged.unparsedSamples.push({ ...sample, line: sample.line + offset });
-    for (const format of result.formats) if (!merged.formats.includes(format)) merged.formats.push(format);
-    offset += lines;
-  }
-  return merged;
-}
