@@ -25,6 +25,7 @@ const UNDERSCORE = 95;
 const E2 = 0xe2;
 
 const FORMAT_BIT: Record<TraceFormat, number> = { 'log-legacy': 1, 'log-iso': 2, stap: 4 };
+const LEGACY_BIT = FORMAT_BIT['log-legacy'];
 
 const DIGIT = 1;
 const NAME = 2;
@@ -111,7 +112,7 @@ export class TraceScanner {
         if (!lastUnterminated) throw new Error('scanner: unterminated line inside a chunk');
         end = to;
       }
-      this.lineNo++;
+      const lineNo = ++this.lineNo;
       if (nextCr !== -1 && nextCr < start) nextCr = b.indexOf(CR, start);
       if (nextE2 !== -1 && nextE2 < start) nextE2 = b.indexOf(E2, start);
       let contentEnd = end;
@@ -123,9 +124,9 @@ export class TraceScanner {
       }
       const format = clean ? this.classify(b, start, contentEnd) : 0;
       if (format === 0 || this.isWanted(b)) {
-        const event = format === FORMAT_BIT['log-legacy'] ? this.legacyEvent(b, start, contentEnd) : undefined;
+        const event = format === LEGACY_BIT ? this.legacyEvent(b, start, contentEnd) : undefined;
         if (event) this.collector.events.push(event);
-        else this.collector.line(b.toString('utf8', start, end), this.lineNo);
+        else this.collector.line(b.toString('utf8', start, end), lineNo);
       }
       if (format !== 0 && (this.formatsSeen & format) === 0) {
         this.formatsSeen |= format;
@@ -178,24 +179,26 @@ export class TraceScanner {
 
   /**
    * The format bit of a line that parseTraceLine is sure to parse, with the event name's range
-   * in nameStart/nameEnd; 0 when the bytes do not prove it (the parser then decides).
+   * in nameStart/nameEnd; 0 when the bytes do not prove it (the parser then decides). The digit
+   * and name loops run without a bound: b[e] is '\n', '\r' or past the end of the buffer, none of
+   * which is a digit or a name byte.
    */
   private classify(b: Buffer, s: number, e: number): number {
     let i = s;
     const digitsFrom = i;
-    while (i < e && b[i] <= 57 && b[i] >= 48) i++;
+    while (b[i] <= 57 && b[i] >= 48) i++;
     if (i === digitsFrom || i >= e) return 0;
     let format: number;
     if (b[i] === AT) {
       i++;
       const secondsFrom = i;
-      while (i < e && b[i] <= 57 && b[i] >= 48) i++;
+      while (b[i] <= 57 && b[i] >= 48) i++;
       const seconds = i - secondsFrom;
       if (seconds === 0 || i >= e) return 0;
       if (b[i] === DOT) {
         i++;
         const fractionFrom = i;
-        while (i < e && b[i] <= 57 && b[i] >= 48) i++;
+        while (b[i] <= 57 && b[i] >= 48) i++;
         const fraction = i - fractionFrom;
         if (fraction < 1 || fraction > 6 || i >= e || b[i] !== COLON) return 0;
         i++;
@@ -216,7 +219,7 @@ export class TraceScanner {
       if (b[i] === DOT) {
         i++;
         const fractionFrom = i;
-        while (i < e && b[i] <= 57 && b[i] >= 48) i++;
+        while (b[i] <= 57 && b[i] >= 48) i++;
         if (i - fractionFrom < 1 || i - fractionFrom > 9) return 0;
       }
       if (i + 1 >= e || b[i] !== UPPER_Z || b[i + 1] !== SPACE) return 0;
@@ -224,7 +227,7 @@ export class TraceScanner {
       format = FORMAT_BIT['log-iso'];
     }
     const nameFrom = i;
-    while (i < e && (BYTE_CLASS[b[i]] & NAME) !== 0) i++;
+    while ((BYTE_CLASS[b[i]] & NAME) !== 0) i++;
     if (i === nameFrom || (i < e && b[i] !== SPACE)) return 0;
     this.nameStart = nameFrom;
     this.nameEnd = i;
