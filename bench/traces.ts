@@ -32,7 +32,8 @@ export async function benchTraces(sizes: number[], repeats: number): Promise<Tra
     const tinySrc = await writeTrace(tinySource, { bytes: 4096, side: 'source', seed: 13, iommuPairsPerStart: 4 });
     await writeTrace(tinyDestination, { bytes: 4096, side: 'destination', seed: 14, startUs: tinySrc.lastSuspendUs! + 35_000, iommuPairsPerStart: 4 });
     const startup = await best(repeats, [process.execPath, BIN, 'downtime', '--source', tinySource, '--destination', tinyDestination, '--json']);
-    say(`downtime command start-up (4 KB traces): ${fmt(startup.wallS)} s wall, ${fmt(startup.cpuS)} s CPU`);
+    const bareNode = await best(repeats, [process.execPath, '-e', '0']);
+    say(`downtime command start-up (4 KB traces): ${fmt(startup.wallS)} s wall, ${fmt(startup.cpuS)} s CPU (node itself: ${fmt(bareNode.wallS)} s wall)`);
     for (const bytes of sizes) {
       const source = join(dir, `source-${bytes}.log`);
       const destination = join(dir, `destination-${bytes}.log`);
