@@ -132,3 +132,18 @@ test('analysis from scanned files equals analysis from the texts', async (t) => 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('digit runs of every length next to the bytes just outside 0-9 are read as the parser reads them', (t) => {
+  const lines: string[] = [];
+  for (let n = 1; n <= 12; n++) {
+    const digits = '1234567890123'.slice(0, n);
+    for (const after of [':', ';', '<', '=', '>', '?', '/', '@', '.', ' ', 'Z']) {
+      lines.push(`${digits}@1753122905.917608:vhost_vdpa_suspend dev: 0x1`.replace('1753122905', `${digits}${after}5`));
+      lines.push(`4242@${digits}.${digits.slice(0, 6)}${after}vhost_vdpa_suspend dev: 0x1`);
+      lines.push(`${digits}${after}1753122905.917608:vhost_vdpa_suspend dev: 0x1`);
+    }
+  }
+  const text = lines.join('\n') + '\n';
+  const result = sameAsParser(t, text, { events: VDPA }, 'digit edges');
+  t.true(result.events.length > 10 && result.unparsedCount > 100);
+});
