@@ -12,20 +12,14 @@ import { metricSetup, runBenchmark } from '../harness/migration/run.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 import type { QemuInstance } from '../harness/qemu/instance.ts';
 import { readIterations } from '../harness/results/store.ts';
-import { faultLab, qemuUnder, silentProgress } from './helpers/fault-lab.ts';
+import { faultLab, qemuUnder, silentProgress, whenMigrationActive } from './helpers/fault-lab.ts';
 
 /** Kills a QEMU with SIGKILL once the migration is active (after `delayMs`), noting whether it had completed by then. */
 function killWhenActive(victim: QemuInstance, watch: QemuInstance, delayMs: number, log: string[]): void {
-  const mark = watch.qmp.events.length;
-  void watch.qmp
-    .waitForEvent((e) => e.event === 'MIGRATION' && e.data?.status === 'active', 60_000, 'active', mark)
-    .then(() => new Promise((r) => setTimeout(r, delayMs)))
-    .then(() => {
-      const completed = watch.qmp.events.slice(mark).some((e) => e.event === 'MIGRATION' && e.data?.status === 'completed');
-      log.push(`${victim.label}: killed pid ${victim.process.pid}${completed ? ' AFTER completion' : ' mid-migration'}`);
-      process.kill(victim.process.pid, 'SIGKILL');
-    })
-    .catch((error) => log.push(`no kill: ${(error as Error).message}`));
+  whenMigrationActive(watch, delayMs, log, (completed) => {
+    log.push(`${victim.label}: killed pid ${victim.process.pid}${completed ? ' AFTER completion' : ' mid-migration'}`);
+    process.kill(victim.process.pid, 'SIGKILL');
+  });
 }
 
 test('QEMU killed mid-migration (destination, source) or between migrations: recorded failed, pair restarted, run goes on, nothing left', async (t) => {

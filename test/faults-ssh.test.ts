@@ -5,10 +5,9 @@
  * Then sshd comes back on the same port (the run reconnects and goes on), or never does (the run
  * stops, failed, with what it completed; `cleanup` clears the rest once the host is back).
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SshTransport } from '../harness/hosts/ssh.ts';
 import { HostUnreachableError } from '../harness/hosts/transport.ts';
@@ -18,40 +17,23 @@ import { runBenchmark } from '../harness/migration/run.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 import { readIterations } from '../harness/results/store.ts';
 import type { IterationRecord } from '../harness/results/types.ts';
-import { qemuUnder, silentProgress, waitFor } from './helpers/fault-lab.ts';
+import { faultLab, qemuUnder, silentProgress, waitFor, whenMigrationActive, type FaultLab } from './helpers/fault-lab.ts';
 import { startSshd, type TestSshd } from './helpers/sshd.ts';
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
 
-interface SshLab {
-  dir: string;
-  workdir: string;
-  resultsDir: string;
-  profilePath: string;
+interface SshLab extends FaultLab {
   sshd: TestSshd;
 }
 
 /** Two ssh hosts on this machine through a fresh sshd; every QEMU the test starts points into `workdir`. */
-async function sshLab(t: { teardown(fn: () => Promise<void>): void }, name: string, migration: string, sshOptions: string[] = []): Promise<SshLab> {
+async function sshLab(t: Pick<ExecutionContext, 'teardown'>, name: string, migration: string, sshOptions: string[] = []): Promise<SshLab> {
   const sshd = await startSshd();
-  const dir = await mkdtemp(join(tmpdir(), `vdpa-bench-${name}-`));
-  const workdir = join(dir, 'work');
-  await mkdir(workdir);
-  const transport = JSON.stringify({ kind: 'ssh', ...sshd.config, controlPersist: '10m', options: sshOptions });
-  const profilePath = join(dir, 'profile.yaml');
-  await writeFile(
-    profilePath,
-    `name: ${name}
-hosts:
-  - { name: hostA, transport: ${transport}, workdir: ${JSON.stringify(workdir)} }
-  - { name: hostB, transport: ${transport}, workdir: ${JSON.stringify(workdir)} }
-vm:
-  accel: tcg
-  memory: { backend: file, share: true }
-design: { order: sequential }
-trace: { events: [runstate_set, migrate_set_state] }
-metrics: { primary: runstate }
-variants:
+  t.teardown(() => sshd.stop());
+  const lab = await faultLab(
+    t,
+    name,
+    `variants:
   - name: slow
     # 400 kB/s stretches a 256M firmware guest's migration to seconds: a window to drop the host in
     parameters: { max-bandwidth: 400000 }
@@ -59,19 +41,10 @@ matrix: { vmSizes: [256M] }
 warmup: 0
 migration: ${migration}
 `,
+    { kind: 'ssh', ...sshd.config, controlPersist: '10m', options: sshOptions },
   );
-  t.teardown(async () => {
-    for (const p of await qemuUnder(workdir)) {
-      try {
-        process.kill(p.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await sshd.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { dir, workdir, resultsDir: join(dir, 'results'), profilePath, sshd };
+  await mkdir(lab.workdir);
+  return { ...lab, sshd };
 }
 
 function summary(records: IterationRecord[]): string {
@@ -148,17 +121,11 @@ test.serial('sshd dropped mid-migration and back 3 s later: that migration is fa
     {
       async beforeMigration({ planned, source }) {
         if (planned.seq !== 2) return;
-        const mark = source.qmp.events.length;
-        void source.qmp
-          .waitForEvent((e) => e.event === 'MIGRATION' && e.data?.status === 'active', 60_000, 'active', mark)
-          .then(() => new Promise((r) => setTimeout(r, 300)))
-          .then(async () => {
-            const completed = source.qmp.events.slice(mark).some((e) => e.event === 'MIGRATION' && e.data?.status === 'completed');
-            const pids = await lab.sshd.drop();
-            log.push(`sshd dropped (pids ${pids.join(', ')})${completed ? ' AFTER completion' : ' mid-migration'} at ${new Date().toISOString()}`);
-            restarted = new Promise<void>((r) => setTimeout(r, 3_000)).then(() => lab.sshd.restart()).then(() => void log.push(`sshd back at ${new Date().toISOString()}`));
-          })
-          .catch((error) => log.push(`no drop: ${(error as Error).message}`));
+        whenMigrationActive(source, 300, log, async (completed) => {
+          const pids = await lab.sshd.drop();
+          log.push(`sshd dropped (pids ${pids.join(', ')})${completed ? ' AFTER completion' : ' mid-migration'} at ${new Date().toISOString()}`);
+          restarted = new Promise<void>((r) => setTimeout(r, 3_000)).then(() => lab.sshd.restart()).then(() => void log.push(`sshd back at ${new Date().toISOString()}`));
+        });
       },
     },
   ];
@@ -191,18 +158,13 @@ test.serial('the link goes silent mid-migration (no FIN; QEMU lives on under the
     {
       async beforeMigration({ planned, source, destination }) {
         if (planned.seq !== 2) return;
-        const mark = source.qmp.events.length;
-        void source.qmp
-          .waitForEvent((e) => e.event === 'MIGRATION' && e.data?.status === 'active', 60_000, 'active', mark)
-          .then(() => new Promise((r) => setTimeout(r, 300)))
-          .then(async () => {
-            const frozenAt = Date.now();
-            const pids = await lab.sshd.freeze();
-            await lab.sshd.restart();
-            survivors.push(source.process.pid, destination.process.pid);
-            log.push(`sshd connections frozen (pids ${pids.join(', ')}), listener restarted in ${Date.now() - frozenAt} ms; the pair is pid ${survivors.join(', ')}`);
-          })
-          .catch((error) => log.push(`no freeze: ${(error as Error).message}`));
+        whenMigrationActive(source, 300, log, async () => {
+          const frozenAt = Date.now();
+          const pids = await lab.sshd.freeze();
+          await lab.sshd.restart();
+          survivors.push(source.process.pid, destination.process.pid);
+          log.push(`sshd connections frozen (pids ${pids.join(', ')}), listener restarted in ${Date.now() - frozenAt} ms; the pair is pid ${survivors.join(', ')}`);
+        });
       },
     },
   ];

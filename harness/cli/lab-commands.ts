@@ -9,7 +9,7 @@ import { parseShard, type Shard } from '../lab/shard.ts';
 import { DEFAULT_NIGHTLY_OPTIONS, type NightlyOptions, type NightlyVerdict } from '../nightly/compare.ts';
 import type { HistoryRun } from '../nightly/history.ts';
 import { newRunId, readManifest } from '../results/store.ts';
-import { collect, positiveInt, probability } from './options.ts';
+import { matrixOptions, positiveInt, probability } from './options.ts';
 import { UsageError } from './usage-error.ts';
 
 // Command implementations load their modules when they run: `vdpa-bench downtime` and `--help`
@@ -164,20 +164,20 @@ points into such a directory. A run whose harness still runs is left alone and n
       out.stdout(merged.dir + '\n');
     });
 
-  program
-    .command('nightly')
-    .description('Run the profile, then compare each cell with the trailing window of earlier comparable nights; exit 0 no regression, 1 regression, 2 the run could not be made')
-    .argument('<profile>', 'lab profile (YAML)')
-    .option('--history <dir>', 'results history: tonight is written here, earlier nights are read from here', 'results/nightly')
-    .option('--from-run <run-dir>', 'judge this existing run (e.g. a merged sharded run) instead of running')
-    .option('--window <nights>', 'earlier comparable nights pooled as the baseline', positiveInt, DEFAULT_NIGHTLY_OPTIONS.window)
-    .option('--min-baseline <nights>', 'fewest earlier nights before a cell gets a verdict', positiveInt, DEFAULT_NIGHTLY_OPTIONS.minBaselineNights)
-    .option('--alpha <p>', 'significance level of the Mann–Whitney tests', probability, DEFAULT_NIGHTLY_OPTIONS.alpha)
-    .option('--min-segment <nights>', 'fewest nights on each side of a change point', positiveInt, DEFAULT_NIGHTLY_OPTIONS.minSegment)
-    .option('--junit <file>', 'also write the JUnit XML here (it is always written into the run directory)')
-    .option('-n, --iterations <n>', 'measured migrations per cell (overrides the profile)', positiveInt)
-    .option('--vm-size <size>', 'only this VM size (repeatable)', collect)
-    .option('--variant <name>', 'only this variant (repeatable)', collect)
+  matrixOptions(
+    program
+      .command('nightly')
+      .description('Run the profile, then compare each cell with the trailing window of earlier comparable nights; exit 0 no regression, 1 regression, 2 the run could not be made')
+      .argument('<profile>', 'lab profile (YAML)')
+      .option('--history <dir>', 'results history: tonight is written here, earlier nights are read from here', 'results/nightly')
+      .option('--from-run <run-dir>', 'judge this existing run (e.g. a merged sharded run) instead of running')
+      .option('--window <nights>', 'earlier comparable nights pooled as the baseline', positiveInt, DEFAULT_NIGHTLY_OPTIONS.window)
+      .option('--min-baseline <nights>', 'fewest earlier nights before a cell gets a verdict', positiveInt, DEFAULT_NIGHTLY_OPTIONS.minBaselineNights)
+      .option('--alpha <p>', 'significance level of the Mann–Whitney tests', probability, DEFAULT_NIGHTLY_OPTIONS.alpha)
+      .option('--min-segment <nights>', 'fewest nights on each side of a change point', positiveInt, DEFAULT_NIGHTLY_OPTIONS.minSegment)
+      .option('--junit <file>', 'also write the JUnit XML here (it is always written into the run directory)'),
+    { warmup: false },
+  )
     .addHelpText('after', `
 Comparable nights: same profile name and the same lab fingerprint (host kernels, CPUs, firmware,
 QEMU builds and their migration settings, accel); a fingerprint change is reported and older

@@ -31,6 +31,11 @@ async function aptListsPresent(): Promise<boolean> {
   return files.some((f) => f.endsWith('_Packages') || f.endsWith('_Packages.lz4'));
 }
 
+async function missingOf(needs: LocalNeed[]): Promise<LocalNeed[]> {
+  const present = await Promise.all(needs.map((n) => n.present()));
+  return needs.filter((_, i) => !present[i]);
+}
+
 export const installCommand = (packages: string[]) => `sudo apt-get update && sudo apt-get install -y ${packages.join(' ')}`;
 
 /**
@@ -38,8 +43,7 @@ export const installCommand = (packages: string[]) => `sudo apt-get update && su
  * downloads Debian packages itself (the lab-in-a-box guest), so apt must know the archive.
  */
 export async function ensureLocalPackages(needs: LocalNeed[], log: (line: string) => void, options: { aptLists?: boolean } = {}): Promise<string | null> {
-  const missing: LocalNeed[] = [];
-  for (const need of needs) if (!(await need.present())) missing.push(need);
+  const missing = await missingOf(needs);
   const needLists = options.aptLists === true && !(await aptListsPresent());
   if (missing.length === 0 && !needLists) return null;
   const packages = [...new Set(missing.flatMap((n) => n.packages))];
@@ -56,9 +60,7 @@ export async function ensureLocalPackages(needs: LocalNeed[], log: (line: string
   if (update.exitCode !== 0) log(`apt-get update failed (${String(update.stderr).trim().split('\n').pop()})${packages.length ? '; trying the install anyway' : ''}`);
   if (packages.length === 0) return update.exitCode === 0 ? null : `apt-get update failed: ${String(update.stderr).trim().split('\n').slice(-2).join(' ')}`;
   const install = await execa('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { reject: false, env, stdout: 'ignore', stderr: 'pipe' });
-  const still = [];
-  for (const need of missing) if (!(await need.present())) still.push(need);
-  if (install.exitCode !== 0 || still.length > 0) {
+  if (install.exitCode !== 0 || (await missingOf(missing)).length > 0) {
     return `installing ${packages.join(' ')} failed:\n  ${String(install.stderr).trim().split('\n').slice(-3).join('\n  ')}\nInstall by hand with:\n  ${installCommand(packages)}`;
   }
   log(`installed ${packages.join(' ')}`);

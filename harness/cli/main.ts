@@ -10,7 +10,7 @@ import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/
 import { scanTraceFile } from '../traces/read.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { formatMs } from './progress.ts';
-import { collect, nonNegativeInt, positiveInt } from './options.ts';
+import { matrixOptions } from './options.ts';
 import { reportCommands, writeRunReports } from './report-commands.ts';
 import { explainStoppedRun, installInterruptHandlers, parseShardOption, registerLabCommands, resolveRunProfile } from './lab-commands.ts';
 import { addSoftlabCommands } from '../softlab/cli.ts';
@@ -34,14 +34,12 @@ export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: str
     .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
     .exitOverride();
 
-  program
-    .command('run')
-    .description('Run the benchmark a profile describes and write a results directory (printed as the last line of stdout)')
-    .argument('[profile]', 'lab profile (YAML), e.g. profiles/local.yaml (with --resume: default the one the run used)')
-    .option('-n, --iterations <n>', 'measured migrations per cell (overrides the profile)', positiveInt)
-    .option('--warmup <n>', 'warm-up migrations per VM boot (overrides the profile)', nonNegativeInt)
-    .option('--vm-size <size>', 'only this VM size (repeatable), e.g. --vm-size 1G', collect)
-    .option('--variant <name>', 'only this variant (repeatable)', collect)
+  matrixOptions(
+    program
+      .command('run')
+      .description('Run the benchmark a profile describes and write a results directory (printed as the last line of stdout)')
+      .argument('[profile]', 'lab profile (YAML), e.g. profiles/local.yaml (with --resume: default the one the run used)'),
+  )
     .option('-o, --out <dir>', 'parent directory of the run directory', 'results')
     .option('--reports <dir>', 'parent directory of the reports written at the end (<dir>/<run-id>/)', 'reports')
     .option('--no-report', 'do not write reports at the end')
@@ -72,6 +70,7 @@ Examples:
       const { loadProfile } = await import('../profile/load.ts');
       const { runBenchmark } = await import('../migration/run.ts');
       const { ensureLocalPackages, labBoxNeeds, qemuNeed } = await import('./local-packages.ts');
+      const { needsLabBox } = await import('../profile/lab-box-checks.ts');
       const { ConsoleProgress } = await import('./progress.ts');
       const profilePath = await resolveRunProfile(profileArg, opts.resume);
       const loaded = await loadProfile(profilePath);
@@ -83,7 +82,8 @@ Examples:
       // what this machine needs for a local run: installed when missing (as root) or named
       const usesLocal = loaded.profile.hosts.some((h) => h.transport.kind !== 'ssh');
       const binaries = new Set(usesLocal ? loaded.profile.variants.filter((v) => v.qemu.binary && !v.qemu.chroot).map((v) => v.qemu.binary!) : []);
-      const labBox = loaded.profile.vm.guest.kind === 'builtin-linux' || loaded.profile.network !== undefined;
+      const labBox = needsLabBox(loaded.profile);
+      if (loaded.profile.network && process.getuid?.() !== 0) throw new UsageError(`${profilePath}: the lab in a box creates network namespaces, taps and bridges: run it as root (sudo npx vdpa-bench run ...)`);
       const debianQemu = binaries.has('qemu-system-x86_64') ? [qemuNeed('qemu-system-x86_64')] : [];
       const problem = await ensureLocalPackages([...debianQemu, ...(labBox ? labBoxNeeds : [])], (l) => out.stderr(l + '\n'), { aptLists: labBox });
       if (problem) throw new UsageError(problem);
@@ -121,14 +121,12 @@ Examples:
 
   reportCommands(program, out);
 
-  program
-    .command('plan')
-    .description('Print, per host and in order, every command a run of the profile would execute, without executing anything')
-    .argument('<profile>', 'lab profile (YAML), e.g. profiles/cx6dx-lab.yaml')
-    .option('-n, --iterations <n>', 'measured migrations per cell (overrides the profile)', positiveInt)
-    .option('--warmup <n>', 'warm-up migrations per VM boot (overrides the profile)', nonNegativeInt)
-    .option('--vm-size <size>', 'only this VM size (repeatable)', collect)
-    .option('--variant <name>', 'only this variant (repeatable)', collect)
+  matrixOptions(
+    program
+      .command('plan')
+      .description('Print, per host and in order, every command a run of the profile would execute, without executing anything')
+      .argument('<profile>', 'lab profile (YAML), e.g. profiles/cx6dx-lab.yaml'),
+  )
     .addHelpText('after', `
 Sections: per host preflight (read-only checks), set-up steps (check, then apply when not in
 place), QEMU builds, verification, host facts; then every migration (QEMU command lines, QMP
@@ -289,6 +287,10 @@ export async function main(argv: string[]): Promise<number> {
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof UsageError) {
+      out.stderr(`vdpa-bench: ${error.message}\n`);
+      return 2;
+    }
     // the modules an error class lives in are loaded by now if one of them threw it
     const [{ ProfileError }, { LabBusyError }, { ResumeError }, { RunDataError }, { CrossRunError }, { RunInterrupted }] = await Promise.all([
       import('../profile/load.ts'),
@@ -306,7 +308,7 @@ export async function main(argv: string[]): Promise<number> {
       out.stderr(`vdpa-bench: ${error.message}\n`);
       return 2;
     }
-    if (error instanceof UsageError || error instanceof RunDataError || error instanceof CrossRunError) {
+    if (error instanceof RunDataError || error instanceof CrossRunError) {
       out.stderr(`vdpa-bench: ${error.message}\n`);
       return 2;
     }

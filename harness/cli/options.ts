@@ -1,5 +1,5 @@
 /** Parsers for command-line option values, shared by every subcommand. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -20,3 +20,10 @@ export const probability = (value: string) => {
   if (!(n > 0 && n < 1)) throw new InvalidArgumentError('expected a number between 0 and 1');
   return n;
 };
+
+/** The options that narrow a profile's matrix, shared by run, plan and nightly (nightly keeps the profile's warm-ups). */
+export function matrixOptions(command: Command, { warmup = true } = {}): Command {
+  command.option('-n, --iterations <n>', 'measured migrations per cell (overrides the profile)', positiveInt);
+  if (warmup) command.option('--warmup <n>', 'warm-up migrations per VM boot (overrides the profile)', nonNegativeInt);
+  return command.option('--vm-size <size>', 'only this VM size (repeatable), e.g. --vm-size 1G', collect).option('--variant <name>', 'only this variant (repeatable)', collect);
+}

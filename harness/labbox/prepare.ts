@@ -9,6 +9,7 @@ import { buildGuest, type BuiltGuest } from '../guest/build.ts';
 import { guestKernelCmdline } from '../guest/cmdline.ts';
 import { NetnsTransport } from '../hosts/local.ts';
 import type { MigrationHooks } from '../migration/engine.ts';
+import { checkLabBox } from '../profile/lab-box-checks.ts';
 import { pairHosts } from '../profile/load.ts';
 import type { Profile } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
@@ -25,18 +26,14 @@ export interface PreparedLabBox {
   close(): Promise<void>;
 }
 
-export function needsLabBox(profile: Profile): boolean {
-  return profile.vm.guest.kind === 'builtin-linux' || profile.network !== undefined;
-}
-
 export async function prepareLabBox(profile: Profile, runDir: string, note: (message: string) => void): Promise<PreparedLabBox> {
-  const guest = profile.vm.guest;
-  if (guest.kind !== 'builtin-linux') throw new Error('network: bridged-netns needs vm.guest.kind: builtin-linux (the guest must answer the probe on a known address)');
+  // loadProfile has run these checks; a profile built another way gets the same words here
   const [nameA, nameB] = pairHosts(profile);
+  const problems = checkLabBox(profile, [nameA, nameB]);
+  if (problems.length > 0) throw new Error(problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; '));
+  const guest = profile.vm.guest;
+  if (guest.kind !== 'builtin-linux') throw new Error(`vm.guest.kind: the lab in a box needs builtin-linux (the guest here is ${guest.kind})`);
   const pair = [nameA, nameB].map((n) => profile.hosts.find((h) => h.name === n)!);
-  for (const host of pair) {
-    if (host.transport.kind === 'ssh') throw new Error(`host ${host.name}: the builtin-linux guest is built on this machine, so its hosts must be local or netns (ssh hosts are not supported yet)`);
-  }
   const cmdline = guestKernelCmdline(guest);
   // a variant may run another workload: its own command line, checked before anything is built
   const variantCmdlines = new Map(profile.variants.filter((v) => v.workload).map((v) => [v.name, guestKernelCmdline({ ...guest, workload: v.workload! })]));
@@ -57,20 +54,15 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
       dir: built.dir,
     },
   };
-  const hookOptions = { guest, variantCmdlines, bootTimeoutMs: 0, note };
-  hookOptions.bootTimeoutMs = Math.max(180_000, parseDuration(profile.migration.qmpTimeout));
+  const hookOptions = { guest, variantCmdlines, bootTimeoutMs: Math.max(180_000, parseDuration(profile.migration.qmpTimeout)), note };
 
   if (!profile.network) {
     return { profile: effective, hooks: [labHooks(hookOptions)], metricNames: [], facts, close: async () => {} };
   }
 
   const network = profile.network;
-  if (profile.vm.nic.kind !== 'tap') throw new Error('network: bridged-netns needs vm.nic.kind: tap (the guest NIC sits on a tap in each host namespace)');
-  const labels = pair.map((host) => {
-    if (host.transport.kind !== 'netns') throw new Error(`host ${host.name}: network: bridged-netns needs transport {kind: netns} on both hosts of the pair`);
-    return host.transport.namespace;
-  }) as [string, string];
-  if (nameA === nameB) throw new Error('network: bridged-netns needs two distinct hosts in the pair');
+  // checkLabBox made both hosts of the pair netns hosts
+  const labels = pair.map((host) => (host.transport.kind === 'netns' ? host.transport.namespace : host.name)) as [string, string];
   const removed = await cleanupLeftovers();
   if (removed.removed.length > 0) note(`removed leftovers of earlier runs that died: ${removed.removed.join(', ')}`);
   const prober = await buildProber();

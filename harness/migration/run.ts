@@ -20,7 +20,8 @@ import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeS
 import { formatShard, shardBlocks, type Shard } from '../lab/shard.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
 import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
-import { needsLabBox, prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
+import { prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
+import { needsLabBox } from '../profile/lab-box-checks.ts';
 import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
 import { describeDesign } from '../sampling/design.ts';
 import { runSchedule, RunInterrupted, type EngineHost, type MigrationHooks, type ProgressSink } from './engine.ts';

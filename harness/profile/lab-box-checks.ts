@@ -9,6 +9,11 @@ import { parseSize } from './size.ts';
 
 type Problem = { path: (string | number)[]; message: string };
 
+/** Whether a run of this profile builds the Linux guest (and, with `network`, the namespaced lab). */
+export function needsLabBox(profile: Profile): boolean {
+  return profile.vm.guest.kind === 'builtin-linux' || profile.network !== undefined;
+}
+
 /** Kernel, initramfs and the guest's own processes, measured at ~70 MiB used after boot; with room. */
 const GUEST_BASE_BYTES = 128 * 1024 * 1024;
 

@@ -70,7 +70,7 @@ function gammaVariate(shape: number, random: () => number, normal: () => number)
 }
 
 /** Beta(a, b) for a, b ≥ 1. */
-export function betaVariate(a: number, b: number, random: () => number, normal: () => number): number {
+function betaVariate(a: number, b: number, random: () => number, normal: () => number): number {
   const x = gammaVariate(a, random, normal);
   return x / (x + gammaVariate(b, random, normal));
 }

@@ -17,12 +17,6 @@ export interface HodgesLehmannResult {
   method: 'exact' | 'normal approximation';
 }
 
-export function pairwiseDifferences(first: readonly number[], second: readonly number[]): number[] {
-  const differences: number[] = [];
-  for (const y of second) for (const x of first) differences.push(y - x);
-  return differences.sort((a, b) => a - b);
-}
-
 /**
  * The k-th smallest (0-based) of all differences second[j] − first[i], without forming them: a
  * randomized selection over the sorted difference matrix (Monahan, ACM TOMS algorithm 616). Row j

@@ -7,6 +7,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
+import type { QemuInstance } from '../../harness/qemu/instance.ts';
 
 export interface FaultLab {
   dir: string;
@@ -15,7 +16,11 @@ export interface FaultLab {
   profilePath: string;
 }
 
-export async function faultLab(t: ExecutionContext, name: string, body: string): Promise<FaultLab> {
+/**
+ * Two hosts on this machine (`transport`: local unless given, e.g. ssh through a test sshd), every
+ * QEMU the test starts pointing into `workdir`, all of it removed when the test ends.
+ */
+export async function faultLab(t: Pick<ExecutionContext, 'teardown'>, name: string, body: string, transport: unknown = { kind: 'local' }): Promise<FaultLab> {
   const dir = await mkdtemp(join(tmpdir(), `vdpa-bench-${name}-`));
   const workdir = join(dir, 'work');
   const profilePath = join(dir, 'profile.yaml');
@@ -23,8 +28,8 @@ export async function faultLab(t: ExecutionContext, name: string, body: string):
     profilePath,
     `name: ${name}
 hosts:
-  - { name: hostA, transport: { kind: local }, workdir: ${JSON.stringify(workdir)} }
-  - { name: hostB, transport: { kind: local }, workdir: ${JSON.stringify(workdir)} }
+  - { name: hostA, transport: ${JSON.stringify(transport)}, workdir: ${JSON.stringify(workdir)} }
+  - { name: hostB, transport: ${JSON.stringify(transport)}, workdir: ${JSON.stringify(workdir)} }
 vm:
   accel: tcg
   memory: { backend: file, share: true }
@@ -75,4 +80,17 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 export function silentProgress(notes: string[] = []) {
   return { blockStarted() {}, migrationDone() {}, note: (m: string) => void notes.push(m) };
+}
+
+/**
+ * Runs `fault` once the source reports the migration active (after `delayMs`), telling it whether
+ * the migration had already completed by then; a migration that never becomes active is logged.
+ */
+export function whenMigrationActive(source: QemuInstance, delayMs: number, log: string[], fault: (completedAlready: boolean) => void | Promise<void>): void {
+  const mark = source.qmp.events.length;
+  void source.qmp
+    .waitForEvent((e) => e.event === 'MIGRATION' && e.data?.status === 'active', 60_000, 'active', mark)
+    .then(() => new Promise((r) => setTimeout(r, delayMs)))
+    .then(() => fault(source.qmp.events.slice(mark).some((e) => e.event === 'MIGRATION' && e.data?.status === 'completed')))
+    .catch((error) => log.push(`no fault injected: ${(error as Error).message}`));
 }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { compareSamples } from '../../harness/stats/compare.ts';
-import { differenceOrderStatistic, hodgesLehmann, pairwiseDifferences } from '../../harness/stats/hodges-lehmann.ts';
+import { differenceOrderStatistic, hodgesLehmann } from '../../harness/stats/hodges-lehmann.ts';
 import { seededRandom } from '../../harness/migration/schedule.ts';
 import { mannWhitney } from '../../harness/stats/mann-whitney.ts';
 import { exactUDistribution, midRanks } from '../../harness/stats/ranks.ts';
@@ -12,6 +12,13 @@ import { exactUDistribution, midRanks } from '../../harness/stats/ranks.ts';
 const x = [0.8, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46];
 const y = [1.15, 0.88, 0.9, 0.74, 1.21];
 const close = (a: number, b: number, eps = 1e-9) => Math.abs(a - b) < eps;
+
+/** Every difference second − first, sorted: the brute-force oracle the selection is checked against. */
+function pairwiseDifferences(first: readonly number[], second: readonly number[]): number[] {
+  const differences: number[] = [];
+  for (const y of second) for (const x of first) differences.push(y - x);
+  return differences.sort((a, b) => a - b);
+}
 
 test('Mann–Whitney: textbook example (Hollander & Wolfe), exact', (t) => {
   const result = mannWhitney(x, y);
