@@ -1,5 +1,5 @@
 /**
- * ssh transport latency against a throw-away local sshd (the test helper): a command with and
+ * ssh transport latency against a throw-away local sshd (testbed/sshd.ts, shared with the tests): a command with and
  * without the multiplexed master, a QMP-sized unix socket round trip through the forward, and the
  * clock estimate between two transports to this machine.
  * Run: npx tsx bench/ssh-latency.ts [commands=30]
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { quantile } from 'simple-statistics';
 import { exchangeClock } from '../harness/hosts/clock.ts';
 import { SshTransport } from '../harness/hosts/ssh.ts';
-import { startSshd } from '../test/helpers/sshd.ts';
+import { startSshd } from '../testbed/sshd.ts';
 
 const count = Number(process.argv[2] ?? 30);
 

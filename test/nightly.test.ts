@@ -7,9 +7,9 @@ import { execa } from 'execa';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mannWhitney, detectChangePoints, median } from '../harness/nightly/stats.ts';
+import { mannWhitney, detectChangePoints, median } from '../harness/stats/change-points.ts';
 import { buildSchedule } from '../harness/migration/schedule.ts';
-import { shardBlocks, parseShard } from '../harness/lab/shard.ts';
+import { shardBlocks, parseShard } from '../harness/run/shard.ts';
 import { seededRandom } from '../harness/migration/schedule.ts';
 import type { IterationRecord, RunManifest } from '../harness/results/types.ts';
 

@@ -68,7 +68,7 @@ Examples:
   vdpa-bench run profiles/lab.yaml --shard 2/4`)
     .action(async (profileArg: string | undefined, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
-      const { runBenchmark } = await import('../migration/run.ts');
+      const { runBenchmark } = await import('../run/run.ts');
       const { ensureLocalPackages, labBoxNeeds, qemuNeed } = await import('./local-packages.ts');
       const { needsLabBox } = await import('../profile/lab-box-checks.ts');
       const { ConsoleProgress } = await import('./progress.ts');
@@ -294,8 +294,8 @@ export async function main(argv: string[]): Promise<number> {
     // the modules an error class lives in are loaded by now if one of them threw it
     const [{ ProfileError }, { LabBusyError }, { ResumeError }, { RunDataError }, { CrossRunError }, { RunInterrupted }] = await Promise.all([
       import('../profile/load.ts'),
-      import('../lab/ownership.ts'),
-      import('../lab/resume.ts'),
+      import('../run/ownership.ts'),
+      import('../run/resume.ts'),
       import('../report/load.ts'),
       import('../report/compare-runs.ts'),
       import('../migration/engine.ts'),

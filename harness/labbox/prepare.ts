@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { buildGuest, type BuiltGuest } from '../guest/build.ts';
-import { guestKernelCmdline } from '../guest/cmdline.ts';
+import { guestKernelCmdline } from '../profile/guest-cmdline.ts';
 import { NetnsTransport } from '../hosts/local.ts';
 import type { MigrationHooks } from '../migration/engine.ts';
 import { checkLabBox } from '../profile/lab-box-checks.ts';

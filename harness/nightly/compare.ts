@@ -7,9 +7,9 @@
  */
 import { cellKey, cellLabel, type Cell } from '../migration/schedule.ts';
 import type { IterationRecord } from '../results/types.ts';
-import { fingerprintChanges } from './fingerprint.ts';
+import { fingerprintChanges } from '../results/fingerprint.ts';
 import type { HistoryRun } from './history.ts';
-import { detectChangePoints, mannWhitney, median } from './stats.ts';
+import { detectChangePoints, mannWhitney, median } from '../stats/change-points.ts';
 
 export type CellVerdictKind = 'regression' | 'improvement' | 'ok' | 'no-baseline' | 'no-data';
 

@@ -15,19 +15,19 @@ import { metricNames, matrixVariants, pairHosts, type LoadedProfile } from '../p
 import type { Profile } from '../profile/schema.ts';
 import { parseSize } from '../profile/size.ts';
 import { newRunId, RunStore } from '../results/store.ts';
-import { acquireLock, cleanLeftovers, describeCleanup, ownerRecord, releaseLock, writeOwnerRecord } from '../lab/ownership.ts';
-import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeState } from '../lab/resume.ts';
-import { formatShard, shardBlocks, type Shard } from '../lab/shard.ts';
+import { acquireLock, cleanLeftovers, describeCleanup, ownerRecord, releaseLock, writeOwnerRecord } from './ownership.ts';
+import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeState } from './resume.ts';
+import { formatShard, shardBlocks, type Shard } from './shard.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
 import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
 import { prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
 import { needsLabBox } from '../profile/lab-box-checks.ts';
 import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
 import { describeDesign } from '../sampling/design.ts';
-import { runSchedule, RunInterrupted, type EngineHost, type MigrationHooks, type ProgressSink } from './engine.ts';
+import { runSchedule, RunInterrupted, type EngineHost, type MigrationHooks, type ProgressSink } from '../migration/engine.ts';
 import { qemuInvocation } from '../qemu/command.ts';
-import { labHooks } from './lab-hooks.ts';
-import { buildSchedule, type Block } from './schedule.ts';
+import { labHooks } from '../migration/lab-hooks.ts';
+import { buildSchedule, type Block } from '../migration/schedule.ts';
 
 export interface RunOptions {
   iterations?: number;

@@ -5,9 +5,9 @@
  * the normal approximation with tie and continuity corrections above. Change points: binary
  * segmentation over nights with a minimum segment length.
  */
-import { EXACT_LIMIT, mannWhitney as twoSidedMannWhitney } from '../stats/mann-whitney.ts';
-import { normalCdf } from '../stats/normal.ts';
-import { midRanks, subsetSumCounts } from '../stats/ranks.ts';
+import { EXACT_LIMIT, mannWhitney as twoSidedMannWhitney } from './mann-whitney.ts';
+import { normalCdf } from './normal.ts';
+import { midRanks, subsetSumCounts } from './ranks.ts';
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;
