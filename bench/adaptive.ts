@@ -5,7 +5,7 @@
  * design needs one count for every cell: the smallest n at which 90% of the noisiest kind of cell
  * reach the precision target. The adaptive rule stops each cell as soon as it is that precise.
  */
-import { seededRandom } from '../harness/migration/schedule.ts';
+import { seededRandom } from '../harness/stats/random.ts';
 import { medianInterval, shouldStop, type PrecisionTarget } from '../harness/sampling/precision.ts';
 import { fmt, median, say } from './common.ts';
 

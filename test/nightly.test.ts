@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { mannWhitney, detectChangePoints, median } from '../harness/stats/change-points.ts';
 import { buildSchedule } from '../harness/migration/schedule.ts';
 import { shardBlocks, parseShard } from '../harness/run/shard.ts';
-import { seededRandom } from '../harness/migration/schedule.ts';
+import { seededRandom } from '../harness/stats/random.ts';
 import type { IterationRecord, RunManifest } from '../harness/results/types.ts';
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seededRandom } from '../harness/migration/schedule.ts';
+import { seededRandom } from '../harness/stats/random.ts';
 import { analyseMigration, analyseParsed, analysisEvents } from '../harness/metrics/analyse.ts';
 import { BUILTIN_METRICS, type MetricRule } from '../harness/metrics/rules.ts';
 import { parseTrace, type ParseOptions } from '../harness/traces/parse.ts';

@@ -16,7 +16,8 @@ import type { RunStore } from '../results/store.ts';
 import type { IterationRecord, MigrationRamStats } from '../results/types.ts';
 import { scanTraceFile } from '../traces/read.ts';
 import { describeLoss, lostConnections, restoreConnections } from './reconnect.ts';
-import { cellKey, cellLabel, type Block, type Cell, type PlannedMigration } from './schedule.ts';
+import { type Block, type PlannedMigration } from './schedule.ts';
+import { cellKey, cellLabel, type Cell } from '../profile/cell.ts';
 
 export interface EngineHost {
   name: string;

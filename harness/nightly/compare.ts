@@ -5,7 +5,7 @@
  * Comparable = same profile, same lab fingerprint. Change points are searched across all
  * comparable nights including tonight.
  */
-import { cellKey, cellLabel, type Cell } from '../migration/schedule.ts';
+import { cellKey, cellLabel, cellOf, type Cell } from '../profile/cell.ts';
 import type { IterationRecord } from '../results/types.ts';
 import { fingerprintChanges } from '../results/fingerprint.ts';
 import type { HistoryRun } from './history.ts';
@@ -57,7 +57,7 @@ export interface NightlyVerdict {
 
 function samples(records: readonly IterationRecord[], key: string): number[] {
   return records
-    .filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs }) === key)
+    .filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey(r) === key)
     .map((r) => r.downtimeMs as number);
 }
 
@@ -67,7 +67,7 @@ export function plannedCells(run: HistoryRun): Cell[] {
   const cells: Cell[] = [];
   for (const vmSize of o.vmSizes) for (const queuePairs of o.queuePairs) for (const variant of o.variants) cells.push({ variant, vmSize, queuePairs });
   for (const r of run.records) {
-    const cell = { variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs };
+    const cell = cellOf(r);
     if (!cells.some((c) => cellKey(c) === cellKey(cell))) cells.push(cell);
   }
   return cells;
@@ -86,7 +86,7 @@ export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[]
   const cells = plannedCells(tonight).map((cell): CellVerdict => {
     const key = cellKey(cell);
     const tonightSamples = samples(tonight.records, key);
-    const notOk = tonight.records.filter((r) => !r.warmup && r.status !== 'ok' && cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs }) === key).length;
+    const notOk = tonight.records.filter((r) => !r.warmup && r.status !== 'ok' && cellKey(r) === key).length;
     const withData = comparable.filter((h) => samples(h.records, key).length > 0);
     const window = withData.slice(-options.window);
     const baselineSamples = window.flatMap((h) => samples(h.records, key));

@@ -2,7 +2,7 @@
  * The history report (pure): one self-contained HTML page, an SVG chart per cell with every
  * night's samples, its median, tonight's verdict, change points and fingerprint changes marked.
  */
-import { cellKey, type Cell } from '../migration/schedule.ts';
+import { cellKey, type Cell } from '../profile/cell.ts';
 import type { CellVerdict, NightlyVerdict } from './compare.ts';
 import type { HistoryRun } from './history.ts';
 import { escapeXml } from './junit.ts';
@@ -11,7 +11,7 @@ import { median } from '../stats/change-points.ts';
 const VERDICT_COLOUR: Record<string, string> = { regression: '#c62828', improvement: '#2e7d32', ok: '#1565c0', 'no-baseline': '#777', 'no-data': '#ef6c00' };
 
 function nightSamples(run: HistoryRun, cell: Cell): number[] {
-  return run.records.filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs }) === cellKey(cell)).map((r) => r.downtimeMs as number);
+  return run.records.filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey(r) === cellKey(cell)).map((r) => r.downtimeMs as number);
 }
 
 export function cellChart(runs: readonly HistoryRun[], verdict: CellVerdict, tonightRunId: string): string {

@@ -9,7 +9,7 @@ import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaP
 import { PHASE_EVENTS } from '../metrics/phases.ts';
 import { launchSettings, migrationQmpCommands, qemuFiles, type EngineHost } from '../migration/engine.ts';
 import { metricSetup, scheduleFor, selectMatrix, type RunOptions } from '../run/run.ts';
-import { cellLabel } from '../migration/schedule.ts';
+import { cellLabel } from '../profile/cell.ts';
 import { pairHosts, type LoadedProfile } from '../profile/load.ts';
 import type { Host, Variant } from '../profile/schema.ts';
 import { describeCommand } from '../hosts/command.ts';

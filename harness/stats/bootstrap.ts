@@ -10,7 +10,7 @@
  * The mean still resamples values one by one (there is no such shortcut for a sum), from its own
  * stream seeded with seed + 1.
  */
-import { seededRandom } from '../migration/schedule.ts';
+import { seededRandom } from './random.ts';
 
 export interface BootstrapSettings {
   resamples: number;

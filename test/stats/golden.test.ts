@@ -30,7 +30,7 @@ import { describe } from '../../harness/stats/describe.ts';
 import { hodgesLehmann } from '../../harness/stats/hodges-lehmann.ts';
 import { mannWhitney } from '../../harness/stats/mann-whitney.ts';
 import { modifiedZScores, outlierIndexes } from '../../harness/stats/outliers.ts';
-import { seededRandom } from '../../harness/migration/schedule.ts';
+import { seededRandom } from '../../harness/stats/random.ts';
 
 const GOLDEN = new URL('./golden.json', import.meta.url);
 const SEED_RUN = new URL('../fixtures/seed-run', import.meta.url).pathname;
