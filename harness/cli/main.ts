@@ -5,7 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { applyRule, eventsNeeded, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
+import { applyRule, eventsNeeded, resolveRule } from '../metrics/rules.ts';
+import { BUILTIN_METRICS } from '../profile/metric-rules.ts';
 import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/parse.ts';
 import { scanTraceFile } from '../traces/read.ts';
 import { TOOL_VERSION } from '../version.ts';

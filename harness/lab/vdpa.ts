@@ -5,8 +5,7 @@
  */
 import type { MigrationHooks } from '../migration/engine.ts';
 import type { PlannedMigration } from '../migration/schedule.ts';
-import type { MetricRule } from '../metrics/rules.ts';
-import type { Host, Profile } from '../profile/schema.ts';
+import type { Host, MetricRule, Profile } from '../profile/schema.ts';
 import { parseSize } from '../profile/size.ts';
 import type { EventRequirement } from '../provision/preflight.ts';
 import { vdpaSetupSteps, type ProvisionStep } from '../provision/steps.ts';
