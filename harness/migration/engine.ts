@@ -3,7 +3,8 @@
  * pair of trace files per migration and turns them into downtime records.
  */
 import { join } from 'node:path';
-import { estimateAfterMigration, type ClockEstimator, type ClockOffset } from '../hosts/clock.ts';
+import { estimateAfterMigration, type ClockEstimator } from '../hosts/clock.ts';
+import type { ClockEstimate, IterationRecord, MigrationRamStats } from '../results/types.ts';
 import type { HostTransport, HostUnreachableError } from '../hosts/transport.ts';
 import { analyseParsed, analysisEvents } from '../metrics/analyse.ts';
 import type { MetricRule, Profile, Variant, VmSettings } from '../profile/schema.ts';
@@ -12,7 +13,6 @@ import { qemuArgs, type QemuLaunch } from '../qemu/command.ts';
 import { DEAD_GUEST_STATES, QemuInstance } from '../qemu/instance.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
 import type { RunStore } from '../results/store.ts';
-import type { IterationRecord, MigrationRamStats } from '../results/types.ts';
 import { scanTraceFile } from '../traces/read.ts';
 import { describeLoss, lostConnections, restoreConnections } from './reconnect.ts';
 import { type Block, type PlannedMigration } from './schedule.ts';
@@ -131,7 +131,7 @@ export function ramStats(ram: Record<string, number | undefined> | undefined): M
 
 interface Prepared {
   destination: QemuInstance;
-  clock: ClockOffset;
+  clock: ClockEstimate;
   startedAt: Date;
   cycleStart: number;
 }
@@ -247,7 +247,7 @@ async function runBlock(block: Block, pending: PlannedMigration[], o: EngineOpti
       let cycleStart = performance.now();
       let destination: QemuInstance | undefined;
       let timing: MigrationTiming = {};
-      let clock: ClockOffset = { offsetUs: 0, uncertaintyUs: 0, method: 'unmeasured' };
+      let clock: ClockEstimate = { offsetUs: 0, uncertaintyUs: 0, method: 'unmeasured' };
       let record: IterationRecord;
       let unreachable: HostUnreachableError | undefined;
       // this migration's trace files, kept apart from `current`, which moves to the destination on success
@@ -488,7 +488,7 @@ async function buildRecord(
   sourceHostPath: string,
   destinationHostPath: string,
   timing: MigrationTiming,
-  clock: ClockOffset,
+  clock: ClockEstimate,
   o: EngineOptions,
   startedAt: Date,
   cycleStart: number,
@@ -528,7 +528,7 @@ async function buildRecord(
   return record;
 }
 
-function baseRecord(planned: PlannedMigration, from: EngineHost, to: EngineHost, o: EngineOptions, startedAt: Date, cycleStart: number, clock: ClockOffset): IterationRecord {
+function baseRecord(planned: PlannedMigration, from: EngineHost, to: EngineHost, o: EngineOptions, startedAt: Date, cycleStart: number, clock: ClockEstimate): IterationRecord {
   return {
     seq: planned.seq,
     block: planned.block,
@@ -554,7 +554,7 @@ function baseRecord(planned: PlannedMigration, from: EngineHost, to: EngineHost,
   };
 }
 
-function failedRecord(planned: PlannedMigration, from: EngineHost, to: EngineHost, status: 'failed' | 'invalid', reason: string, o: EngineOptions, startedAt: Date, cycleStart: number, clock: ClockOffset): IterationRecord {
+function failedRecord(planned: PlannedMigration, from: EngineHost, to: EngineHost, status: 'failed' | 'invalid', reason: string, o: EngineOptions, startedAt: Date, cycleStart: number, clock: ClockEstimate): IterationRecord {
   const record = baseRecord(planned, from, to, o, startedAt, cycleStart, clock);
   record.status = status;
   record.reason = reason;
