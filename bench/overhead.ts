@@ -8,7 +8,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ProgressSink } from '../harness/migration/engine.ts';
+import type { ProgressSink } from '../harness/migration/interfaces.ts';
 import { runBenchmark } from '../harness/run/run.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 import type { IterationRecord } from '../harness/results/types.ts';

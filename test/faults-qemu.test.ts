@@ -7,7 +7,7 @@ import test from 'ava';
 import { access, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyseMigration } from '../harness/metrics/analyse.ts';
-import type { MigrationHooks } from '../harness/migration/engine.ts';
+import type { MigrationHooks } from '../harness/migration/interfaces.ts';
 import { metricSetup, runBenchmark } from '../harness/run/run.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 import type { QemuInstance } from '../harness/qemu/instance.ts';

@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SshTransport } from '../harness/hosts/ssh.ts';
 import { HostUnreachableError } from '../harness/hosts/transport.ts';
-import type { MigrationHooks } from '../harness/migration/engine.ts';
+import type { MigrationHooks } from '../harness/migration/interfaces.ts';
 import { endOrphanedQemu } from '../harness/migration/reconnect.ts';
 import { runBenchmark } from '../harness/run/run.ts';
 import { loadProfile } from '../harness/profile/load.ts';

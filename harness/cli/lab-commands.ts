@@ -190,7 +190,7 @@ Written into tonight's run directory: nightly.json, nightly-junit.xml, history.h
     .action(async (profilePath: string, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
       const { runBenchmark } = await import('../run/run.ts');
-      const { RunInterrupted } = await import('../migration/engine.ts');
+      const { RunInterrupted } = await import('../migration/interfaces.ts');
       const { compareNight } = await import('../nightly/compare.ts');
       const { loadHistory, loadRun } = await import('../nightly/history.ts');
       const { ConsoleProgress } = await import('./progress.ts');

@@ -299,7 +299,7 @@ export async function main(argv: string[]): Promise<number> {
       import('../run/resume.ts'),
       import('../report/load.ts'),
       import('../report/compare-runs.ts'),
-      import('../migration/engine.ts'),
+      import('../migration/interfaces.ts'),
     ]);
     if (error instanceof ProfileError) {
       out.stderr(error.message + '\n');

@@ -1,5 +1,5 @@
 /** Progress while a run goes: one line per migration; on a TTY, a live status line too. */
-import type { ProgressSink } from '../migration/engine.ts';
+import type { ProgressSink } from '../migration/interfaces.ts';
 import { type Block, type PlannedMigration } from '../migration/schedule.ts';
 import { cellLabel } from '../profile/cell.ts';
 import type { IterationRecord } from '../results/types.ts';

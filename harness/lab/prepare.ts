@@ -6,7 +6,7 @@
 import type { HostTransport } from '../hosts/transport.ts';
 import { PHASE_EVENTS } from '../metrics/phases.ts';
 import type { MetricRule, Profile } from '../profile/schema.ts';
-import type { MigrationHooks } from '../migration/engine.ts';
+import type { MigrationHooks } from '../migration/interfaces.ts';
 import { applySteps, ProvisionLedger, undoSteps, type StepOutcome } from '../provision/apply.ts';
 import { runCommand } from '../hosts/command.ts';
 import { gatherVdpaHostFacts, type VdpaHostFacts } from '../provision/facts.ts';

@@ -3,7 +3,7 @@
  * QEMU process opens, and the engine hook that hands it to the launch. Pure where it can be, so
  * `plan` and `run` share it.
  */
-import type { MigrationHooks } from '../migration/engine.ts';
+import type { MigrationHooks } from '../migration/interfaces.ts';
 import type { PlannedMigration } from '../migration/schedule.ts';
 import type { Host, MetricRule, Profile } from '../profile/schema.ts';
 import { parseSize } from '../profile/size.ts';

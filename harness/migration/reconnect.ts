@@ -6,7 +6,7 @@
  * with a fresh pair; a host that stays away stops the run (HostUnreachableError).
  */
 import { HostUnreachableError, type ConnectionLoss } from '../hosts/transport.ts';
-import type { EngineHost } from './engine.ts';
+import type { EngineHost } from './interfaces.ts';
 
 export interface LostHost {
   host: EngineHost;

@@ -2,7 +2,7 @@
  * The engine's view of adaptive sampling: per cell, the measured downtimes so far and whether
  * the cell is done; afterwards, what the manifest records about why each cell stopped.
  */
-import type { CellSampling } from '../migration/engine.ts';
+import type { CellSampling } from '../migration/interfaces.ts';
 import { cellKey, cellLabel, cellOf, type Cell } from '../profile/cell.ts';
 import type { CellStopRecord, IterationRecord, RunManifest } from '../results/types.ts';
 import { shouldStop, type PrecisionTarget, type StopReason } from './precision.ts';
