@@ -101,6 +101,18 @@ async function figures() {
   const nightsOfOneCell = history.map((h) => okMeasured(h.records).filter((r) => r.variant === 'after' && r.vmSize === '39G').map((r) => r.downtimeMs!));
   const changePoints = detectChangePoints(nightsOfOneCell, { minSegment: 3, alpha: 0.01, noisePct: 5 });
 
+  // Large samples (normal approximations, Hodges–Lehmann by selection) and tied ones (mid-ranks):
+  // drawn from the seed run's downtimes with a fixed seed.
+  const pool = okMeasured(records).map((r) => r.downtimeMs!);
+  const draw = seededRandom(5);
+  const resample = (n: number, scale: number, digits: number) =>
+    Array.from({ length: n }, () => Math.round(pool[Math.floor(draw() * pool.length)] * scale * (1 + (draw() - 0.5) * 0.2) * 10 ** digits) / 10 ** digits);
+  const largeBaseline = resample(60, 1, 3);
+  const largeCandidate = resample(80, 0.9, 3);
+  const tiedBaseline = resample(12, 1, -2);
+  const tiedCandidate = resample(15, 1.05, -2);
+  const large = { baseline: sampleFigures(largeBaseline), comparison: twoSampleFigures(largeBaseline, largeCandidate), tied: twoSampleFigures(tiedBaseline, tiedCandidate) };
+
   const sampler = new AdaptiveSampler({ medianCiHalfWidthPct: 10, minIterations: 6, maxIterations: 12 });
   for (const r of records) sampler.recorded(r);
   const sampling = { adaptive: sampler.manifest('interrupted'), fixed: fixedSamplingManifest(records) };
@@ -125,7 +137,7 @@ async function figures() {
   }
 
   // Through JSON, so the comparison sees exactly what the file holds (Infinity and NaN become null).
-  return JSON.parse(JSON.stringify({ seedRun: { perCell, comparisons, nightly, changePoints, sampling }, recorded: { cells: recordedCells, comparison: recordedComparison, adaptiveBench } })) as unknown;
+  return JSON.parse(JSON.stringify({ seedRun: { perCell, comparisons, nightly, changePoints, sampling, large }, recorded: { cells: recordedCells, comparison: recordedComparison, adaptiveBench } })) as unknown;
 }
 
 test('statistics figures of the recorded runs are the pinned ones', async (t) => {
