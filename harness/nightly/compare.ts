@@ -9,7 +9,9 @@ import { cellKey, cellLabel, cellOf, type Cell } from '../profile/cell.ts';
 import type { IterationRecord } from '../results/types.ts';
 import { fingerprintChanges } from '../results/fingerprint.ts';
 import type { HistoryRun } from './history.ts';
-import { detectChangePoints, mannWhitney, median } from '../stats/change-points.ts';
+import { detectChangePoints } from '../stats/change-points.ts';
+import { median } from '../stats/describe.ts';
+import { mannWhitney } from '../stats/mann-whitney.ts';
 
 export type CellVerdictKind = 'regression' | 'improvement' | 'ok' | 'no-baseline' | 'no-data';
 
@@ -124,12 +126,12 @@ export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[]
     const worse = mannWhitney(tonightSamples, baselineSamples, 'greater');
     const better = mannWhitney(tonightSamples, baselineSamples, 'less');
     const describe = `median ${verdict.tonight.medianMs!.toFixed(2)} ms vs ${baselineMedian.toFixed(2)} ms over ${window.length} nights (${changePct >= 0 ? '+' : ''}${changePct.toFixed(1)}%)`;
-    if (worse.pValue < options.alpha && changePct > options.noiseThresholdPct) {
-      Object.assign(verdict, { verdict: 'regression', pValue: worse.pValue, test: worse.method, reason: `${describe}, Mann–Whitney p=${worse.pValue.toPrecision(3)} < ${options.alpha}` });
-    } else if (better.pValue < options.alpha && changePct < -options.noiseThresholdPct) {
-      Object.assign(verdict, { verdict: 'improvement', pValue: better.pValue, test: better.method, reason: `${describe}, Mann–Whitney p=${better.pValue.toPrecision(3)}` });
+    if (worse.p < options.alpha && changePct > options.noiseThresholdPct) {
+      Object.assign(verdict, { verdict: 'regression', pValue: worse.p, test: worse.method, reason: `${describe}, Mann–Whitney p=${worse.p.toPrecision(3)} < ${options.alpha}` });
+    } else if (better.p < options.alpha && changePct < -options.noiseThresholdPct) {
+      Object.assign(verdict, { verdict: 'improvement', pValue: better.p, test: better.method, reason: `${describe}, Mann–Whitney p=${better.p.toPrecision(3)}` });
     } else {
-      const p = Math.min(worse.pValue, better.pValue);
+      const p = Math.min(worse.p, better.p);
       const why = Math.abs(changePct) <= options.noiseThresholdPct ? `within the ${options.noiseThresholdPct}% noise threshold` : `not significant (p=${p.toPrecision(3)} ≥ ${options.alpha})`;
       Object.assign(verdict, { verdict: 'ok', pValue: p, test: worse.method, reason: `${describe}: ${why}` });
     }

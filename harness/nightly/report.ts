@@ -6,7 +6,7 @@ import { cellKey, type Cell } from '../profile/cell.ts';
 import type { CellVerdict, NightlyVerdict } from './compare.ts';
 import type { HistoryRun } from './history.ts';
 import { escapeXml } from './junit.ts';
-import { median } from '../stats/change-points.ts';
+import { median } from '../stats/describe.ts';
 
 const VERDICT_COLOUR: Record<string, string> = { regression: '#c62828', improvement: '#2e7d32', ok: '#1565c0', 'no-baseline': '#777', 'no-data': '#ef6c00' };
 

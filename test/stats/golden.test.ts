@@ -18,7 +18,7 @@ import { benchAdaptive } from '../../bench/adaptive.ts';
 import { compareNight, DEFAULT_NIGHTLY_OPTIONS } from '../../harness/nightly/compare.ts';
 import { labFingerprint } from '../../harness/results/fingerprint.ts';
 import type { HistoryRun } from '../../harness/nightly/history.ts';
-import { detectChangePoints, mannWhitney as nightlyMannWhitney } from '../../harness/stats/change-points.ts';
+import { detectChangePoints } from '../../harness/stats/change-points.ts';
 import { readIterations, readManifest } from '../../harness/results/store.ts';
 import type { IterationRecord, RunManifest } from '../../harness/results/types.ts';
 import { AdaptiveSampler, fixedSamplingManifest } from '../../harness/sampling/adaptive.ts';
@@ -28,7 +28,7 @@ import { bootstrapMeanMedian } from '../../harness/stats/bootstrap.ts';
 import { compareSamples } from '../../harness/stats/compare.ts';
 import { describe } from '../../harness/stats/describe.ts';
 import { hodgesLehmann } from '../../harness/stats/hodges-lehmann.ts';
-import { mannWhitney } from '../../harness/stats/mann-whitney.ts';
+import { mannWhitney, type Alternative } from '../../harness/stats/mann-whitney.ts';
 import { modifiedZScores, outlierIndexes } from '../../harness/stats/outliers.ts';
 import { seededRandom } from '../../harness/stats/random.ts';
 
@@ -57,6 +57,12 @@ function sampleFigures(values: readonly number[]) {
     robustSigma: values.length ? robustSigma(values) : null,
     sampleSize: values.length >= 3 ? estimateSamples({ values, change: 0.1, power: 0.8, alpha: 0.05 }) : null,
   };
+}
+
+/** The one-sided test as nightly used it before the two Mann–Whitney tests became one: same figures, its field names. */
+function nightlyMannWhitney(a: readonly number[], b: readonly number[], alternative: Alternative) {
+  const r = mannWhitney(a, b, alternative);
+  return { u: r.uFirst, pValue: r.p, method: r.method };
 }
 
 function twoSampleFigures(baseline: readonly number[], candidate: readonly number[]) {
