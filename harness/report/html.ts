@@ -6,7 +6,7 @@
 import { cellLabel } from '../profile/cell.ts';
 import { formatP } from '../stats/compare.ts';
 import { distributionCharts, phaseCharts, runOrderCharts, type ChartSpec } from './charts.ts';
-import { escapeHtml as e } from './escape.ts';
+import { escapeMarkup as e } from './escape.ts';
 import { interval, ms, pct, queuePairsText, rate, signedMs } from './format.ts';
 import { methodsParagraphs } from './methods.ts';
 import { renderSvg } from './render-svg.ts';
