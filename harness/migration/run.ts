@@ -15,7 +15,8 @@ import { metricNames, matrixVariants, pairHosts, type LoadedProfile } from '../p
 import type { Profile } from '../profile/schema.ts';
 import { parseSize } from '../profile/size.ts';
 import { newRunId, RunStore } from '../results/store.ts';
-import { acquireLock, cleanLeftovers, describeCleanup, ownerRecord, releaseLock, writeOwnerRecord } from '../lab/ownership.ts';
+import { cleanLeftovers, describeCleanup, ownerRecord, writeOwnerRecord } from '../lab/ownership.ts';
+import { acquireLock, type LabLock, type RecoveredRun } from '../lab/lock.ts';
 import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeState } from '../lab/resume.ts';
 import { formatShard, shardBlocks, type Shard } from '../lab/shard.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
@@ -140,13 +141,15 @@ async function runOnHosts(
   const startedAt = new Date().toISOString();
   let lab: PreparedLab | undefined;
   const owner = ownerRecord(runId, options.command);
-  const locks: { host: EngineHost; content: string }[] = [];
+  const locks: LabLock[] = [];
+  const recovered: RecoveredRun[] = [];
   let manifest: RunManifest | undefined;
   try {
     // the lock comes first: nothing on a host is touched while another run owns the lab
     for (const host of hosts) {
-      const content = await acquireLock(host.transport, workdirOf(host.name), owner, { resumeRunId: resume?.manifest.runId, note: (m) => options.progress.note(m), profilePath: loaded.file });
-      locks.push({ host, content });
+      const lock = await acquireLock(host.transport, workdirOf(host.name), owner, { note: (m) => options.progress.note(m) });
+      locks.push(lock);
+      if (lock.recovered) recovered.push(lock.recovered);
     }
     for (const host of hosts) {
       for (const report of await cleanLeftovers(host.transport, workdirOf(host.name), { resumeRunId: resume?.manifest.runId })) {
@@ -230,6 +233,8 @@ async function runOnHosts(
       abandonedCells: [],
       ...(box ? { labBox: box.facts } : {}),
     };
+    // runs whose harness died holding the lab: taken over, their QEMU ended (resumes keep a list of their own)
+    if (recovered.length > 0) manifest.recovered = [...((manifest.recovered as RecoveredRun[] | undefined) ?? []), ...recovered];
     const current = manifest;
     await store.writeManifest(current);
     let records: IterationRecord[] = [];
@@ -290,6 +295,7 @@ async function runOnHosts(
           hosts: [],
           variants: [],
           metrics: { primary: metrics.primary, names: metrics.names },
+          ...(recovered.length > 0 ? { recovered } : {}),
         })
         .catch(() => undefined);
     }
@@ -301,7 +307,7 @@ async function runOnHosts(
       await Promise.allSettled(hosts.map((h) => collectHostLogs(h, store.dir)));
       await Promise.allSettled([...hosts.map((h) => h.transport.run(['rm', '-rf', '--', h.runDir], { allowFailure: true }))]);
     }
-    await Promise.allSettled(locks.map((l) => releaseLock(l.host.transport, workdirOf(l.host.name), l.content)));
+    await Promise.allSettled(locks.map((l) => l.release()));
     await Promise.allSettled([...transports.values()].map((t) => t.close()));
   }
 }
