@@ -68,7 +68,7 @@ test('lock: the kernel lock decides, not the record: a record whose pid is dead 
   const holder = execa('bash', ['-c', 'exec 9<>"$1" && flock 9 && exec sleep 60', 'holder', join(workdir, 'vdpa-bench.lock')], { reject: false });
   t.teardown(() => void holder.kill('SIGKILL'));
   await new Promise((r) => setTimeout(r, 300));
-  const busy = await t.throwsAsync(acquireLock(host, workdir, ownerRecord('run-2')), { instanceOf: LabBusyError });
+  const busy = await t.throwsAsync(acquireLock(host, workdir, ownerRecord('run-2'), { exitGraceMs: 0 }), { instanceOf: LabBusyError });
   t.regex(busy!.message, /the lab is busy: run run-dead-pid .*still holds/);
   holder.kill('SIGKILL');
   await holder;

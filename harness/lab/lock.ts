@@ -75,7 +75,11 @@ export interface LabLock {
 export interface LockOptions {
   note?: (message: string) => void;
   timeoutMs?: number;
+  /** How long a lock still held for a harness that provably died here is waited for. */
+  exitGraceMs?: number;
 }
+
+const EXIT_GRACE_MS = 15_000;
 
 const answerTimeout = 30_000;
 
@@ -85,6 +89,19 @@ const answerTimeout = 30_000;
  * a record naming this very process and shares it (its release is a no-op).
  */
 export async function acquireLock(host: HostTransport, workdir: string, owner: OwnerRecord, options: LockOptions = {}): Promise<LabLock> {
+  const deadline = Date.now() + (options.exitGraceMs ?? EXIT_GRACE_MS);
+  for (;;) {
+    try {
+      return await tryLock(host, workdir, owner, options);
+    } catch (error) {
+      // the harness is provably gone but its holder on the host has not seen EOF yet (ssh carries it): a moment more
+      if (!(error instanceof LabBusyError) || !error.holder || holderLiveness(error.holder) !== 'dead' || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function tryLock(host: HostTransport, workdir: string, owner: OwnerRecord, options: LockOptions): Promise<LabLock> {
   const content = JSON.stringify(owner);
   const lockPath = join(workdir, LOCK_FILE);
   const timeoutMs = options.timeoutMs ?? answerTimeout;
