@@ -17,6 +17,8 @@ import { factsCommand } from '../provision/facts.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild, readPatches } from '../qemu/build.ts';
 import { qemuArgs } from '../qemu/command.ts';
+import { needsLabBox } from '../profile/lab-box-checks.ts';
+import { planLabBox } from './lab-box.ts';
 
 export const PLAN_RUN_ID = 'RUN_ID';
 
@@ -35,7 +37,9 @@ export function planBinary(variant: Variant, host: Host): string {
 }
 
 export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}): Promise<string> {
-  const { profile } = loaded;
+  // the lab in a box plans on the profile as prepareLabBox rewrites it (namespaced hosts, built guest)
+  const box = needsLabBox(loaded.profile) ? await planLabBox(loaded.profile, join('RESULTS', PLAN_RUN_ID)) : undefined;
+  const profile = box?.profile ?? loaded.profile;
   const selection = selectMatrix(profile, options);
   const blocks = scheduleFor(profile, selection);
   const metrics = metricSetup(profile);
@@ -58,6 +62,11 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   say(`# ${PLAN_RUN_ID} is the run id chosen at start. In builds: COMMIT is the commit the ref resolves to, KEY the build's`);
   say(`# cache key (sha256 of commit + patch hashes + configure line), BUILD_RECORD.json what the manifest records of the build.`);
   if (vdpa) say(`# /dev/vhost-vdpa-@NAME is the character device of vDPA device NAME, resolved after set-up; PREVIOUS in teardown is the state set-up found.`);
+
+  if (box) {
+    say();
+    for (const line of box.lines) say(line);
+  }
 
   const patchesByVariant = new Map<string, { path: string; sha256: string }[]>();
   for (const v of variants) {
@@ -126,7 +135,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   const pair: [EngineHost, EngineHost] = [engineHost(nameA), engineHost(nameB)];
   const sameHost = nameA === nameB;
   const devicePaths = new Map(hosts.filter((h) => h.vdpa).map((h) => [h.name, new Map(h.vdpa!.devices.map((d) => [d.name, devicePlaceholder(d.name)]))]));
-  const hook = vdpa ? vdpaLaunchHook(devicePaths, sameHost, hosts.filter((h): h is VdpaHost => !!h.vdpa)) : undefined;
+  const hooks = [...(vdpa ? [vdpaLaunchHook(devicePaths, sameHost, hosts.filter((h): h is VdpaHost => !!h.vdpa))] : []), ...(box?.hooks ?? [])];
   const qmp = (host: EngineHost, who: string, command: { execute: string; arguments?: unknown }) => say(`[${host.name}] QMP ${who}: ${JSON.stringify(command)}`);
 
   say();
@@ -142,7 +151,8 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       const launch = async (host: EngineHost, role: 'src' | 'dst') => {
         const files = qemuFiles(host, planned, role);
         const hostBinaries = new Map(variants.map((v) => [v.name, planBinary(v, profile.hosts.find((h) => h.name === host.name)!)]));
-        const overrides = hook?.launch ? await hook.launch({ host, role, planned, variant, vm: profile.vm }) : {};
+        let overrides: Awaited<ReturnType<NonNullable<(typeof hooks)[number]['launch']>>> = {};
+        for (const h of hooks) if (h.launch) overrides = { ...overrides, ...(await h.launch({ host, role, planned, variant, vm: overrides.vm ?? profile.vm })) };
         say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: ['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')] })}`);
         const argv = qemuArgs(launchSettings({ binaries: hostBinaries, profile, accel, traceEvents: new Map(variants.map((v) => [v.name, traceEvents])) }, block, variant, host, planned, role, files, overrides));
         say(`[${host.name}] start ${role === 'src' ? 'source' : 'destination'}${vdpa && overrides.vhostVdpaDevice ? ` (${overrides.vhostVdpaDevice.replace('/dev/vhost-vdpa-@', 'vDPA device ')})` : ''}: ${host.transport.describe(argv)}  >>${files.stderrFile} 2>&1`);
@@ -152,6 +162,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       else qmp(from, 'source', { execute: 'human-monitor-command', arguments: { 'command-line': `logfile ${qemuFiles(from, planned, 'src').traceFile}` } });
       qmp(from, 'source', { execute: 'query-status' });
       await launch(to, 'dst');
+      for (const line of box?.beforeMigration(planned.seq) ?? []) say(line);
       const commands = migrationQmpCommands(variant, to.migrationAddress);
       for (const c of commands.setUp) {
         qmp(from, 'source', c);
@@ -164,6 +175,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       qmp(from, 'source', { execute: 'query-migrate' });
       qmp(to, 'destination', { execute: 'query-status' });
       qmp(from, 'source', { execute: 'quit' });
+      for (const line of box?.afterMigration(planned.seq) ?? []) say(line);
       current = to;
     }
     if (current) qmp(current, 'last destination', { execute: 'quit' });
@@ -184,6 +196,10 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
         for (const c of s.undo(undefined)) say(`undo ${s.title}: ${describeCommand(t, c)}`);
       }
     }
+  }
+  if (box && box.teardown.length > 0) {
+    say(`## lab in a box`);
+    for (const line of box.teardown) say(line);
   }
   await Promise.allSettled([...transports.values()].map((t) => t.close()));
   return out.join('\n') + '\n';
