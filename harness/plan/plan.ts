@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import { openTransport } from '../hosts/open.ts';
-import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, vdpaLaunchHook, type VdpaHost } from '../lab/vdpa.ts';
+import { buildRoot, deviceFor, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, queuePairCounts, queuePairProblems, vdpaLaunchHook, type VdpaHost } from '../lab/vdpa.ts';
+import { queuePairStep } from '../provision/steps.ts';
 import { PHASE_EVENTS } from '../metrics/phases.ts';
 import { launchSettings, migrationQmpCommands, qemuFiles, type EngineHost } from '../migration/engine.ts';
 import { metricSetup, scheduleFor, selectMatrix, type RunOptions } from '../migration/run.ts';
@@ -61,6 +62,10 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   say(`# ${blocks.length} VM boots, ${blocks.reduce((n, b) => n + b.migrations.length, 0)} migrations; pair ${nameA} <-> ${nameB}; accel ${accel}${profile.vm.accel === 'auto' ? ' (auto: kvm when /dev/kvm works on both hosts, else tcg)' : ''}`);
   say(`# ${PLAN_RUN_ID} is the run id chosen at start. In builds: COMMIT is the commit the ref resolves to, KEY the build's`);
   say(`# cache key (sha256 of commit + patch hashes + configure line), BUILD_RECORD.json what the manifest records of the build.`);
+  const sweep = vdpa ? queuePairCounts(selection.queuePairs) : [];
+  if (sweep.length > 1) say(`# queue-pair sweep ${sweep.join(', ')}: devices are created with max_vqp ${sweep[0]} and re-created before each VM boot that needs another count.`);
+  const vdpaPairHosts = hosts.filter((h): h is VdpaHost => vdpa && !!h.vdpa);
+  for (const problem of vdpa ? queuePairProblems(vdpaPairHosts, selection.queuePairs) : []) say(`# PREFLIGHT REFUSES THIS RUN before touching any host: ${problem}`);
   if (vdpa) say(`# /dev/vhost-vdpa-@NAME is the character device of vDPA device NAME, resolved after set-up; PREVIOUS in teardown is the state set-up found.`);
 
   if (box) {
@@ -140,9 +145,24 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
 
   say();
   say(`== migrations (in order) ==`);
+  let devicesHave = queuePairs;
   for (const block of blocks) {
     const variant = variants.find((v) => v.name === block.cell.variant)!;
     say();
+    const want = block.cell.queuePairs;
+    if (vdpa && want !== null && want !== devicesHave) {
+      say(`### before VM boot ${block.index}: vDPA devices re-created with max_vqp ${want} (was ${devicesHave ?? 'the default'}; the ledger records it, teardown restores it)`);
+      for (const h of vdpaPairHosts) {
+        const t = transports.get(h.name)!;
+        for (const d of h.vdpa.devices) {
+          const s = queuePairStep(d, h.vdpa.managementDevice, h.vdpa.driver, want);
+          say(`[${h.name}] check: ${describeCommand(t, s.check)}`);
+          for (const c of s.apply(undefined)) say(`[${h.name}] apply: ${describeCommand(t, c)}`);
+          say(`[${h.name}] resolve ${devicePlaceholder(d.name)}: ${describeCommand(t, vhostVdpaDeviceCommand(d.name)).split('\n')[0]}  # script: harness/provision/preflight.ts`);
+        }
+      }
+      devicesHave = want;
+    }
     say(`### VM boot ${block.index}: ${cellLabel(block.cell)} (${block.migrations.length} migrations)`);
     let current: EngineHost | undefined;
     for (const planned of block.migrations) {
@@ -175,6 +195,10 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       qmp(from, 'source', { execute: 'query-migrate' });
       qmp(to, 'destination', { execute: 'query-status' });
       qmp(from, 'source', { execute: 'quit' });
+      if (vdpa && to.name && vdpaPairHosts.some((h) => h.name === to.name)) {
+        const device = deviceFor(vdpaPairHosts.find((h) => h.name === to.name)!.vdpa.devices.map((d) => d.name), sameHost, planned, 'dst');
+        say(`[${to.name}] negotiated queue pairs for the record: ${to.transport.describe(['vdpa', '-j', 'dev', 'config', 'show', device])}`);
+      }
       for (const line of box?.afterMigration(planned.seq) ?? []) say(line);
       current = to;
     }
@@ -192,6 +216,9 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     say(describeCommand(t, { kind: 'argv', argv: ['rm', '-rf', '--', eh.runDir] }));
     if (vdpa && host.vdpa) {
       say(`# undo, in reverse, only the set-up steps this run applied (restoring the state it found)`);
+      if (sweep.length > 1) {
+        for (const d of host.vdpa.devices) for (const c of queuePairStep(d, host.vdpa.managementDevice, host.vdpa.driver, sweep[0]).undo(undefined)) say(`undo vDPA device ${d.name} re-created per cell: ${describeCommand(t, c)}`);
+      }
       for (const s of [...hostSetupSteps(host as VdpaHost, profile, queuePairs)].reverse()) {
         for (const c of s.undo(undefined)) say(`undo ${s.title}: ${describeCommand(t, c)}`);
       }
