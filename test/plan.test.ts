@@ -69,7 +69,7 @@ test('both lab profiles validate', async (t) => {
   }
 });
 
-test('cx6dx-lab plan: per host preflight, set-up, both builds, verification; migrations; teardown, in that order', async (t) => {
+test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, verification; migrations; teardown, in that order', async (t) => {
   const text = await plan('profiles/cx6dx-lab.yaml');
   const hostA = indexOf(text, '== host lab-a (ssh) ==');
   const hostB = indexOf(text, '== host lab-b (ssh) ==');
@@ -78,7 +78,8 @@ test('cx6dx-lab plan: per host preflight, set-up, both builds, verification; mig
   t.true(hostA < hostB && hostB < migrations && migrations < teardown);
   for (const [start, end, host] of [[hostA, hostB, 'lab-a'], [hostB, migrations, 'lab-b']] as const) {
     const section = text.slice(start, end);
-    const order = ['## 1. preflight', '## 2. set-up', '## 3. QEMU builds', '## 4. verify after set-up', '## 5. host facts'].map((h) => indexOf(section, h));
+    const order = ['## 1. site scripts', '## 2. preflight', '## 3. set-up', '## 4. QEMU builds', '## 5. verify after set-up', '## 6. host facts'].map((h) => indexOf(section, h));
+    t.regex(section, /site script \S*\/profiles\/site\/cpu-governor\.mjs args \[\]  # from setup/);
     t.deepEqual([...order].sort((a, b) => a - b), order);
     const ssh = `ssh -l root -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
     t.true(section.includes(ssh));

@@ -17,6 +17,8 @@ import { parseSize } from '../profile/size.ts';
 import { newRunId, RunStore } from '../results/store.ts';
 import { cleanLeftovers, describeCleanup, ownerRecord, writeOwnerRecord } from '../lab/ownership.ts';
 import { acquireLock, type LabLock, type RecoveredRun } from '../lab/lock.ts';
+import { ProvisionLedger } from '../provision/apply.ts';
+import { applySiteScripts, siteScriptsFor, undoSiteScripts, type SiteOutcome } from '../provision/site-scripts.ts';
 import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeState } from '../lab/resume.ts';
 import { formatShard, shardBlocks, type Shard } from '../lab/shard.ts';
 import type { HostFacts, IterationRecord, RunManifest, VariantFacts } from '../results/types.ts';
@@ -142,6 +144,9 @@ async function runOnHosts(
   let lab: PreparedLab | undefined;
   const owner = ownerRecord(runId, options.command);
   const locks: LabLock[] = [];
+  const site = siteScriptsFor(profile, loaded.file, [nameA, nameB]);
+  const siteLedger = new ProvisionLedger();
+  let siteOutcomes: SiteOutcome[] = [];
   const recovered: RecoveredRun[] = [];
   let manifest: RunManifest | undefined;
   try {
@@ -157,6 +162,8 @@ async function runOnHosts(
       }
       await writeOwnerRecord(host.transport, host.runDir, owner);
     }
+    // the site's own set-up (zx scripts) before the lab's: firmware and CPU settings come first
+    if (site.length > 0) siteOutcomes = await applySiteScripts(transports, site, siteLedger, (line) => options.progress.note(line));
     if (needsLab(profile, selection)) {
       lab = await prepareLab(profile, loaded.file, transports, selection, metrics, [nameA, nameB], (line) => options.progress.note(line));
     }
@@ -230,6 +237,7 @@ async function runOnHosts(
       pair: [nameA, nameB],
       schedule: { blocks: blocks.length, migrations: blocks.reduce((n, b) => n + b.migrations.length, 0) },
       ...(lab ? { lab: lab.manifest } : {}),
+      ...(site.length > 0 ? { siteSetup: { scripts: siteOutcomes, ledger: siteLedger } } : {}),
       abandonedCells: [],
       ...(box ? { labBox: box.facts } : {}),
     };
@@ -303,6 +311,8 @@ async function runOnHosts(
   } finally {
     const leftovers = await lab?.teardown().catch((error: Error) => [error.message]);
     if (leftovers?.length) options.progress.note(`teardown could not undo: ${leftovers.join('; ')}`);
+    const siteLeftovers = await undoSiteScripts(transports, site, siteLedger);
+    if (siteLeftovers.length > 0) options.progress.note(`teardown could not undo: ${siteLeftovers.join('; ')}`);
     if (locks.length > 0) {
       await Promise.allSettled(hosts.map((h) => collectHostLogs(h, store.dir)));
       await Promise.allSettled([...hosts.map((h) => h.transport.run(['rm', '-rf', '--', h.runDir], { allowFailure: true }))]);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openTransport } from '../hosts/open.ts';
 import { buildRoot, deviceFor, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, queuePairCounts, queuePairProblems, vdpaLaunchHook, type VdpaHost } from '../lab/vdpa.ts';
 import { queuePairStep } from '../provision/steps.ts';
+import { describeSiteScripts, siteScriptsFor } from '../provision/site-scripts.ts';
 import { PHASE_EVENTS } from '../metrics/phases.ts';
 import { launchSettings, migrationQmpCommands, qemuFiles, type EngineHost } from '../migration/engine.ts';
 import { metricSetup, scheduleFor, selectMatrix, type RunOptions } from '../migration/run.ts';
@@ -52,6 +53,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   const hosts = pairNames.map((n) => profile.hosts.find((h) => h.name === n)!);
   // transports only describe here; opening one starts no connection
   const transports = new Map(hosts.map((h) => [h.name, openTransport(h)]));
+  const site = siteScriptsFor(profile, loaded.file, pairNames);
   const variants = selection.variants.map((n) => profile.variants.find((v) => v.name === n)!);
   const accel = profile.vm.accel === 'tcg' ? 'tcg' : 'kvm';
   const out: string[] = [];
@@ -85,6 +87,11 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     say(`== host ${host.name} (${host.transport.kind}) ==`);
     const vdpaHost = vdpa && host.vdpa ? (host as VdpaHost) : undefined;
     let step = 1;
+    const siteLines = describeSiteScripts(site, host.name, t);
+    if (siteLines.length > 0) {
+      say(`## ${step++}. site scripts (zx; the ledger records what apply changed)`);
+      for (const line of siteLines) say(line);
+    }
     if (vdpaHost) {
       say(`## ${step++}. preflight (read-only; every failing check is reported, then the run stops)`);
       for (const check of beforeSetupChecks({ config: vdpaHost.vdpa, largestGuestBytes: largestGuestBytes(selection.vmSizes) })) {
@@ -209,6 +216,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   say(`== teardown ==`);
   for (const host of hosts) {
     const t = transports.get(host.name)!;
+    for (const s of [...site].reverse().filter((x) => x.host === host.name)) say(`# undo() of site script ${s.path} args ${JSON.stringify(s.args)}, when its apply() ran: back to what its check() found`);
     const eh = engineHost(host.name);
     say(`## host ${host.name}`);
     say(`# console and stderr files come home, then the host's run directory goes`);
