@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { faultLab, qemuUnder, waitFor } from './helpers/fault-lab.ts';
-import { startSshd } from './helpers/sshd.ts';
+import { startSshd } from '../testbed/sshd.ts';
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
 

@@ -9,9 +9,9 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile, appendFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTransport } from '../harness/hosts/local.ts';
-import { cleanLeftovers, LabBusyError, ownerRecord, writeOwnerRecord } from '../harness/lab/ownership.ts';
-import { acquireLock } from '../harness/lab/lock.ts';
-import { loadResumeState, ResumeError } from '../harness/lab/resume.ts';
+import { cleanLeftovers, LabBusyError, ownerRecord, writeOwnerRecord } from '../harness/run/ownership.ts';
+import { acquireLock } from '../harness/run/lock.ts';
+import { loadResumeState, ResumeError } from '../harness/run/resume.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 
 const host = new LocalTransport('hostA');
@@ -88,8 +88,8 @@ test('lock: a killed holder releases it; the next run takes it over and ends tha
   const deadRunId = 'dead-run';
   const child = execa(process.execPath, ['--import=tsx', '-e', `
     const { LocalTransport } = await import(${JSON.stringify(new URL('../harness/hosts/local.ts', import.meta.url).pathname)});
-    const { acquireLock } = await import(${JSON.stringify(new URL('../harness/lab/lock.ts', import.meta.url).pathname)});
-    const { ownerRecord, writeOwnerRecord } = await import(${JSON.stringify(new URL('../harness/lab/ownership.ts', import.meta.url).pathname)});
+    const { acquireLock } = await import(${JSON.stringify(new URL('../harness/run/lock.ts', import.meta.url).pathname)});
+    const { ownerRecord, writeOwnerRecord } = await import(${JSON.stringify(new URL('../harness/run/ownership.ts', import.meta.url).pathname)});
     const workdir = process.argv[1];
     const owner = ownerRecord(${JSON.stringify(deadRunId)}, ['vdpa-bench', 'run']);
     await acquireLock(new LocalTransport('hostA'), workdir, owner);

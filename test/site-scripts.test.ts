@@ -17,7 +17,7 @@ import type { HostTransport } from '../harness/hosts/transport.ts';
 import { ProvisionLedger } from '../harness/provision/apply.ts';
 import { applySiteScripts, siteScriptsFor, undoSiteScripts, type PlannedSiteScript } from '../harness/provision/site-scripts.ts';
 import { parseProfile } from '../harness/profile/load.ts';
-import { startSshd } from './helpers/sshd.ts';
+import { startSshd } from '../testbed/sshd.ts';
 
 const SCRIPT = new URL('../profiles/site/cpu-governor.mjs', import.meta.url).pathname;
 const HOSTILE_GOVERNOR = `perf'x "q" $(touch pwned) ;y`;

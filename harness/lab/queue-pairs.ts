@@ -6,9 +6,9 @@
  * the record keeps it.
  */
 import type { HostTransport } from '../hosts/transport.ts';
-import type { MigrationHooks } from '../migration/engine.ts';
+import type { MigrationHooks } from '../migration/interfaces.ts';
 import { applySteps, type ProvisionLedger } from '../provision/apply.ts';
-import { runCommand } from '../provision/command.ts';
+import { runCommand } from '../hosts/command.ts';
 import { vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { parseVdpaConfig, queuePairStep, type VdpaDeviceConfig } from '../provision/steps.ts';
 import { deviceFor, type VdpaHost } from './vdpa.ts';

@@ -6,13 +6,13 @@
  */
 import { join } from 'node:path';
 import { describeGuestBuild } from '../guest/build.ts';
-import { guestKernelCmdline } from '../guest/cmdline.ts';
+import { guestKernelCmdline } from '../profile/guest-cmdline.ts';
 import { NetnsTransport } from '../hosts/local.ts';
 import { shellJoin } from '../hosts/transport.ts';
 import { labHooks } from '../labbox/hooks.ts';
 import { namespaceName, netnsLabCommands } from '../labbox/netns.ts';
 import { proberArgv, proberBuild } from '../labbox/prober.ts';
-import type { MigrationHooks } from '../migration/engine.ts';
+import type { MigrationHooks } from '../migration/interfaces.ts';
 import { pairHosts } from '../profile/load.ts';
 import type { Profile } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
