@@ -12,7 +12,7 @@
  * refused, naming it.
  */
 import { join } from 'node:path';
-import { openSession, type HostSession } from '../hosts/session.ts';
+import { openSession, type HostSession } from '../hosts/line-session.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import { describeHolder, endRunQemu, holderLiveness, LabBusyError, LOCK_FILE, parseOwner, type OwnerRecord } from './ownership.ts';
 

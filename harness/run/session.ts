@@ -57,6 +57,8 @@ export class LabSession {
       const lock = await acquireLock(host.transport, this.workdirOf(host), owner, { note: options.note });
       this.locks.push(lock);
       if (lock.recovered) this.recovered.push(lock.recovered);
+      // its holder ends with the connection: from then on another run could take the lab
+      void lock.lost.then(() => options.note(`${host.name}: the lab lock's holder ended with the connection to the host; the lock is free until this run ends`));
     }
     for (const host of this.hosts) {
       for (const report of await cleanLeftovers(host.transport, this.workdirOf(host), { resumeRunId: options.resumeRunId })) {
