@@ -131,14 +131,20 @@ async function tryLock(host: HostTransport, workdir: string, owner: OwnerRecord,
     const taken = await session.nextLine(timeoutMs);
     if (taken !== 'acquired') throw new Error(`${host.hostName}: cannot take the lab lock: ${taken.replace(/^error /, '')}`);
     let released = false;
-    const lost = session.ended.then(() => (released ? new Promise<void>(() => {}) : undefined));
+    let ended = false;
+    const lost = session.ended.then(() => {
+      ended = true;
+      return released ? new Promise<void>(() => {}) : undefined;
+    });
     const lock: LabLock = {
       content,
       lost,
       release: async () => {
         if (released) return;
         released = true;
-        await releaseHeld(session, timeoutMs);
+        // a holder gone with its connection left the file naming this run: remove it if still ours and free
+        if (ended) await host.script(RELEASE_LOST, [workdir, content], { allowFailure: true, timeoutMs }).catch(() => undefined);
+        else await releaseHeld(session, timeoutMs);
       },
     };
     // our own record: this run re-takes a lock it lost with its connection, nothing to end
@@ -150,6 +156,16 @@ async function tryLock(host: HostTransport, workdir: string, owner: OwnerRecord,
     throw error;
   }
 }
+
+const RELEASE_LOST = String.raw`
+set -u
+lock=$1/vdpa-bench.lock
+[ -e "$lock" ] || exit 0
+exec 9<>"$lock" || exit 0
+flock -n 9 || exit 0
+[ "$(cat -- "$lock")" = "$2" ] && rm -f -- "$lock"
+exit 0
+`;
 
 async function releaseHeld(session: HostSession, timeoutMs: number): Promise<void> {
   session.send('release');

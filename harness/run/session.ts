@@ -16,7 +16,7 @@ import type { Profile } from '../profile/schema.ts';
 import { ProvisionLedger } from '../provision/apply.ts';
 import { applySiteScripts, siteScriptsFor, undoSiteScripts, type PlannedSiteScript, type SiteOutcome } from '../provision/site-scripts.ts';
 import { acquireLock, type LabLock, type RecoveredRun } from './lock.ts';
-import { cleanLeftovers, describeCleanup, writeOwnerRecord, type OwnerRecord } from './ownership.ts';
+import { cleanLeftovers, describeCleanup, LabBusyError, writeOwnerRecord, type OwnerRecord } from './ownership.ts';
 import type { MetricSetup, RunSelection } from './selection.ts';
 
 type Note = (message: string) => void;
@@ -57,8 +57,7 @@ export class LabSession {
       const lock = await acquireLock(host.transport, this.workdirOf(host), owner, { note: options.note });
       this.locks.push(lock);
       if (lock.recovered) this.recovered.push(lock.recovered);
-      // its holder ends with the connection: from then on another run could take the lab
-      void lock.lost.then(() => options.note(`${host.name}: the lab lock's holder ended with the connection to the host; the lock is free until this run ends`));
+      this.keepLock(host, lock, owner, options.note);
     }
     for (const host of this.hosts) {
       for (const report of await cleanLeftovers(host.transport, this.workdirOf(host), { resumeRunId: options.resumeRunId })) {
@@ -66,6 +65,34 @@ export class LabSession {
       }
       await writeOwnerRecord(host.transport, host.runDir, owner);
     }
+  }
+
+  private closing = false;
+
+  /**
+   * The lock's holder ends with the connection (ssh dropped): the lock is retaken with this run's
+   * own record once the connection is back (the engine reconnects), so no other run can take the
+   * lab over meanwhile unnoticed.
+   */
+  private keepLock(host: EngineHost, lock: LabLock, owner: OwnerRecord, note: Note): void {
+    void lock.lost.then(async () => {
+      note(`${host.name}: the lab lock's holder ended with the connection; retaking it once the host is back`);
+      while (!this.closing) {
+        try {
+          const again = await acquireLock(host.transport, this.workdirOf(host), owner, {});
+          this.locks.push(again);
+          note(`${host.name}: lab lock retaken`);
+          this.keepLock(host, again, owner, note);
+          return;
+        } catch (error) {
+          if (error instanceof LabBusyError) {
+            note(`${host.name}: another run took the lab while the connection was down: ${error.message}`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 2_000).unref());
+        }
+      }
+    });
   }
 
   async prepareLab(profileFile: string, selection: RunSelection, metrics: MetricSetup, note: Note): Promise<PreparedLab | undefined> {
@@ -86,6 +113,7 @@ export class LabSession {
 
   /** `localRunDir`: where the run's results go (the hosts' logs are fetched into it). */
   async close(localRunDir: string, note: Note): Promise<void> {
+    this.closing = true;
     const leftovers = await this.lab?.teardown().catch((error: Error) => [error.message]);
     if (leftovers?.length) note(`teardown could not undo: ${leftovers.join('; ')}`);
     const siteLeftovers = await undoSiteScripts(this.transports, this.site, this.siteLedger);
