@@ -9,7 +9,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile, appendFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTransport } from '../harness/hosts/local.ts';
-import { acquireLock, cleanLeftovers, LabBusyError, ownerRecord, releaseLock, writeOwnerRecord, type OwnerRecord } from '../harness/run/ownership.ts';
+import { cleanLeftovers, LabBusyError, ownerRecord, writeOwnerRecord } from '../harness/run/ownership.ts';
+import { acquireLock } from '../harness/run/lock.ts';
 import { loadResumeState, ResumeError } from '../harness/run/resume.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 
@@ -23,37 +24,105 @@ async function hostileWorkdir(t: import('ava').ExecutionContext): Promise<string
   return workdir;
 }
 
+async function waitForOutput(child: import('execa').ResultPromise, text: string): Promise<void> {
+  let seen = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(text)) resolve();
+    });
+    void child.then((r) => reject(new Error(`exited before "${text}": ${r.stderr}`)));
+  });
+}
+
 async function deadPid(): Promise<number> {
   const child = execa('true');
   await child;
   return child.pid!;
 }
 
-test('lock: one holder; re-entrant for the same run in the same process; a live holder is busy; a dead one is stale and kept', async (t) => {
+test('lock: one holder; re-entrant for the same run in the same process; a live holder is busy; release removes the file', async (t) => {
   const workdir = await hostileWorkdir(t);
   const mine = ownerRecord('run-1');
-  const content = await acquireLock(host, workdir, mine);
-  t.is(await acquireLock(host, workdir, mine), content, 'second host of the same run on the same machine');
-  const other = { ...ownerRecord('run-2') };
-  const busy = await t.throwsAsync(acquireLock(host, workdir, other), { instanceOf: LabBusyError });
-  t.regex(busy!.message, /the lab is busy: run run-1 by \S+, pid \d+ on /);
-  await releaseLock(host, workdir, content);
-  const dead: OwnerRecord = { ...ownerRecord('run-3'), pid: await deadPid() };
-  const deadContent = await acquireLock(host, workdir, dead);
-  const stale = await t.throwsAsync(acquireLock(host, workdir, other, { profilePath: 'lab.yaml' }), { instanceOf: LabBusyError });
-  t.regex(stale!.message, /stale lock .*run run-3 .*that process is gone\. It was not taken over\. Run `vdpa-bench cleanup lab\.yaml`/);
-  t.is((await readFile(join(workdir, 'vdpa-bench.lock'), 'utf8')).trim(), deadContent, 'not stolen');
-  // the run itself, resumed, takes its own stale lock over
-  const resumed = ownerRecord('run-3');
-  const notes: string[] = [];
-  await acquireLock(host, workdir, resumed, { resumeRunId: 'run-3', note: (m) => notes.push(m) });
-  t.regex(notes[0], /took over the stale lock of the run being resumed/);
-  t.is(JSON.parse(await readFile(join(workdir, 'vdpa-bench.lock'), 'utf8')).pid, process.pid);
-  const theirs = { ...dead, controller: 'some-other-controller' };
-  await writeFile(join(workdir, 'vdpa-bench.lock'), JSON.stringify(theirs) + '\n');
-  const remote = await t.throwsAsync(acquireLock(host, workdir, other), { instanceOf: LabBusyError });
-  t.regex(remote!.message, /runs on another controller, some-other-controller/);
+  const lock = await acquireLock(host, workdir, mine);
+  const again = await acquireLock(host, workdir, mine);
+  t.is(again.content, lock.content, 'second host of the same run on the same machine');
+  const busy = await t.throwsAsync(acquireLock(host, workdir, ownerRecord('run-2')), { instanceOf: LabBusyError });
+  t.regex(busy!.message, /the lab is busy: run run-1 by \S+, pid \d+ on .*still holds/);
+  await again.release();
+  t.truthy(await readFile(join(workdir, 'vdpa-bench.lock'), 'utf8'), 'the shared acquisition does not release');
+  await lock.release();
+  await t.throwsAsync(readFile(join(workdir, 'vdpa-bench.lock')), { code: 'ENOENT' });
+  const next = await acquireLock(host, workdir, ownerRecord('run-2'));
+  t.falsy(next.recovered, 'a released lock is simply free');
+  await next.release();
   await t.throwsAsync(readFile(join(workdir, '..', 'pwned')), undefined, 'no shell ran the path');
+});
+
+test('lock: the kernel lock decides, not the record: a record whose pid is dead but whose flock is held is a live run', async (t) => {
+  const workdir = await hostileWorkdir(t);
+  const record = { ...ownerRecord('run-dead-pid'), pid: await deadPid() };
+  await writeFile(join(workdir, 'vdpa-bench.lock'), JSON.stringify(record) + '\n');
+  // another process (not this harness) holds the flock on the file
+  // (exec: one process holds the lock, so killing it releases it)
+  const holder = execa('bash', ['-c', 'exec 9<>"$1" && flock 9 && exec sleep 60', 'holder', join(workdir, 'vdpa-bench.lock')], { reject: false });
+  t.teardown(() => void holder.kill('SIGKILL'));
+  await new Promise((r) => setTimeout(r, 300));
+  const busy = await t.throwsAsync(acquireLock(host, workdir, ownerRecord('run-2'), { exitGraceMs: 0 }), { instanceOf: LabBusyError });
+  t.regex(busy!.message, /the lab is busy: run run-dead-pid .*still holds/);
+  holder.kill('SIGKILL');
+  await holder;
+  const notes: string[] = [];
+  const lock = await acquireLock(host, workdir, ownerRecord('run-2'), { note: (m: string) => void notes.push(m) });
+  t.is(lock.recovered?.runId, 'run-dead-pid', 'the holder died: taken over');
+  t.regex(notes[0], /took over the lock of run run-dead-pid .*that harness is gone/);
+  await lock.release();
+});
+
+test('lock: a killed holder releases it; the next run takes it over and ends that run\'s QEMU (only ours, only that run\'s)', async (t) => {
+  const workdir = await hostileWorkdir(t);
+  const fakeQemu = join(workdir, '..', 'qemu-system-x86_64');
+  await copyFile('/bin/bash', fakeQemu);
+  await execa('chmod', ['+x', fakeQemu]);
+  // a harness of its own in a child process: takes the lock, writes its owner record, then is SIGKILLed
+  const deadRunId = 'dead-run';
+  const child = execa(process.execPath, ['--import=tsx', '-e', `
+    const { LocalTransport } = await import(${JSON.stringify(new URL('../harness/hosts/local.ts', import.meta.url).pathname)});
+    const { acquireLock } = await import(${JSON.stringify(new URL('../harness/run/lock.ts', import.meta.url).pathname)});
+    const { ownerRecord, writeOwnerRecord } = await import(${JSON.stringify(new URL('../harness/run/ownership.ts', import.meta.url).pathname)});
+    const workdir = process.argv[1];
+    const owner = ownerRecord(${JSON.stringify(deadRunId)}, ['vdpa-bench', 'run']);
+    await acquireLock(new LocalTransport('hostA'), workdir, owner);
+    await writeOwnerRecord(new LocalTransport('hostA'), workdir + '/${deadRunId}', owner);
+    console.log('locked');
+    setInterval(() => {}, 1000);
+  `, workdir], { reject: false, cwd: new URL('..', import.meta.url).pathname });
+  await waitForOutput(child, 'locked');
+  const start = (file: string, runDir: string) => execa(file, ['-c', 'while :; do sleep 1; done', `${runDir}/sock/0001-src.sock`], { reject: false });
+  const victim = start(fakeQemu, join(workdir, deadRunId));
+  const notQemu = start('/bin/bash', join(workdir, deadRunId));
+  const otherRun = start(fakeQemu, join(workdir, 'other-run'));
+  t.teardown(() => {
+    for (const c of [victim, notQemu, otherRun]) c.kill('SIGKILL');
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const busy = await t.throwsAsync(acquireLock(host, workdir, ownerRecord('run-2')), { instanceOf: LabBusyError });
+  t.regex(busy!.message, /the lab is busy: run dead-run/, 'refused while the harness lives');
+
+  child.kill('SIGKILL');
+  await child;
+  const started = Date.now();
+  const notes: string[] = [];
+  const lock = await acquireLock(host, workdir, ownerRecord('run-2'), { note: (m: string) => void notes.push(m) });
+  t.log(`takeover took ${Date.now() - started} ms: ${notes.join('; ')}`);
+  t.deepEqual(lock.recovered?.processesEnded, [victim.pid]);
+  t.is(lock.recovered?.runId, deadRunId);
+  t.is(lock.recovered?.pid, child.pid);
+  t.is((await victim).signal, 'SIGKILL');
+  t.is(notQemu.exitCode, null, 'a non-QEMU process is never ended');
+  t.is(otherRun.exitCode, null, 'another run\'s QEMU is not this run\'s');
+  t.is(JSON.parse(await readFile(join(workdir, 'vdpa-bench.lock'), 'utf8')).runId, 'run-2');
+  await lock.release();
 });
 
 test('cleanup ends only QEMU-named processes pointing into a run directory whose owner is dead', async (t) => {

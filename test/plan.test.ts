@@ -1,6 +1,7 @@
 import test from 'ava';
 import { buildProgram } from '../harness/cli/main.ts';
-import { LocalTransport } from '../harness/hosts/local.ts';
+import { LocalTransport, NetnsTransport } from '../harness/hosts/local.ts';
+import { readdir } from 'node:fs/promises';
 import { registerTransport } from '../harness/hosts/open.ts';
 import { deviceFor } from '../harness/lab/vdpa.ts';
 import { planRun } from '../harness/plan/plan.ts';
@@ -8,8 +9,8 @@ import { loadProfile, parseProfile } from '../harness/profile/load.ts';
 
 // every local host in this file records what it is asked to execute: plan must ask nothing
 const executed: string[] = [];
-registerTransport('local', (host) => {
-  const real = new LocalTransport(host.name);
+for (const kind of ['local', 'netns'] as const) registerTransport(kind, (host) => {
+  const real = host.transport.kind === 'netns' ? new NetnsTransport(host.name, host.transport.namespace) : new LocalTransport(host.name);
   const refuse = (what: string) => async () => {
     executed.push(`${host.name}: ${what}`);
     throw new Error('plan executed a command');
@@ -27,6 +28,38 @@ function indexOf(text: string, needle: string, from = 0): number {
   return i;
 }
 
+test('plan succeeds on every shipped profile, executing nothing', async (t) => {
+  const files = (await readdir('profiles')).filter((f) => f.endsWith('.yaml'));
+  t.true(files.length >= 6, files.join(', '));
+  for (const file of files) {
+    const text = await plan(`profiles/${file}`);
+    t.regex(text, /== migrations \(in order\) ==/, file);
+    t.regex(text, /\] start source\b/, file);
+  }
+  t.deepEqual(executed, []);
+});
+
+test('lab-in-a-box plan: the guest build, the prober build and the namespaced network as steps, then QEMU on the namespaces with its tap', async (t) => {
+  const text = await plan('profiles/lab-in-a-box.yaml');
+  let at = indexOf(text, '== lab in a box');
+  at = indexOf(text, 'apt-cache depends linux-image-cloud-amd64', at);
+  at = indexOf(text, 'apt-get download -q IMAGE=VERSION busybox-static=VERSION', at);
+  at = indexOf(text, '## ICMP prober build', at);
+  at = indexOf(text, 'gcc -O2 -Wall -o ', at);
+  at = indexOf(text, 'ip netns add vbTOKEN-hostA', at);
+  at = indexOf(text, 'ip -n vbTOKEN-hostA link add mig0 type veth peer name mig0 netns vbTOKEN-hostB', at);
+  at = indexOf(text, 'ip -n vbTOKEN-hostB tuntap add dev tap0 mode tap', at);
+  at = indexOf(text, 'ip -n vbTOKEN-peer addr add 10.98.0.1/24 dev br0', at);
+  at = indexOf(text, '== host hostA (netns) ==', at);
+  at = indexOf(text, '[hostA] start source: ip netns exec vbTOKEN-hostA qemu-system-x86_64 ', at);
+  at = indexOf(text, '-netdev tap,id=n0,ifname=tap0,script=no,downscript=no', at);
+  at = indexOf(text, '[peer] start the probe: ip netns exec vbTOKEN-peer ', at);
+  at = indexOf(text, '"uri":"tcp:10.99.0.2:0"', at);
+  indexOf(text, 'ip netns delete vbTOKEN-peer', at);
+  t.regex(text, /-append 'console=ttyS0 [^']*vb\.ip=10\.98\.0\.2\/24[^']*vb\.rate=190'/, 'the dirtying variants boot with the workload');
+  t.deepEqual(executed, []);
+});
+
 test('both lab profiles validate', async (t) => {
   for (const file of ['profiles/cx6dx-lab.yaml', 'profiles/vdpasim.yaml']) {
     const lines: string[] = [];
@@ -36,7 +69,7 @@ test('both lab profiles validate', async (t) => {
   }
 });
 
-test('cx6dx-lab plan: per host preflight, set-up, both builds, verification; migrations; teardown, in that order', async (t) => {
+test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, verification; migrations; teardown, in that order', async (t) => {
   const text = await plan('profiles/cx6dx-lab.yaml');
   const hostA = indexOf(text, '== host lab-a (ssh) ==');
   const hostB = indexOf(text, '== host lab-b (ssh) ==');
@@ -45,7 +78,8 @@ test('cx6dx-lab plan: per host preflight, set-up, both builds, verification; mig
   t.true(hostA < hostB && hostB < migrations && migrations < teardown);
   for (const [start, end, host] of [[hostA, hostB, 'lab-a'], [hostB, migrations, 'lab-b']] as const) {
     const section = text.slice(start, end);
-    const order = ['## 1. preflight', '## 2. set-up', '## 3. QEMU builds', '## 4. verify after set-up', '## 5. host facts'].map((h) => indexOf(section, h));
+    const order = ['## 1. site scripts', '## 2. preflight', '## 3. set-up', '## 4. QEMU builds', '## 5. verify after set-up', '## 6. host facts'].map((h) => indexOf(section, h));
+    t.regex(section, /site script \S*\/profiles\/site\/cpu-governor\.mjs args \[\]  # from setup/);
     t.deepEqual([...order].sort((a, b) => a - b), order);
     const ssh = `ssh -l root -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
     t.true(section.includes(ssh));

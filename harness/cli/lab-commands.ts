@@ -99,23 +99,22 @@ points into such a directory. A run whose harness still runs is left alone and n
     .action(async (profilePath: string, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
       const { openTransport } = await import('../hosts/open.ts');
-      const { cleanLeftovers, describeCleanup, describeHolder, holderLiveness, readLock, releaseLock } = await import('../run/ownership.ts');
+      const { cleanLeftovers, describeCleanup, describeHolder } = await import('../run/ownership.ts');
+      const { clearStaleLock } = await import('../run/lock.ts');
       const { profile } = await loadProfile(profilePath);
       if (opts.workdir) for (const host of profile.hosts) host.workdir = resolve(opts.workdir);
       let busy = false;
       for (const host of profile.hosts) {
         const transport = openTransport(host);
         try {
-          for (const report of await cleanLeftovers(transport, host.workdir, { breakUnknown: opts.breakLock })) out.stdout(describeCleanup(report) + '\n');
-          const lock = await readLock(transport, host.workdir);
-          if (!lock) continue;
-          const liveness = lock.holder ? holderLiveness(lock.holder) : 'unknown';
-          if (lock.holder && (liveness === 'dead' || (liveness === 'unknown' && opts.breakLock))) {
-            await releaseLock(transport, host.workdir, lock.text);
-            out.stdout(`${host.name}: cleared the stale lock of ${describeHolder(lock.holder)}\n`);
-          } else {
+          // the lock first: once no process holds it, its run is provably gone, wherever its harness ran
+          const lock = await clearStaleLock(transport, host.workdir);
+          const named = lock.holder ? describeHolder(lock.holder) : `unreadable owner record ${JSON.stringify(lock.text.slice(0, 80))}`;
+          if (lock.state === 'cleared') out.stdout(`${host.name}: cleared the stale lock of ${named}\n`);
+          for (const report of await cleanLeftovers(transport, host.workdir, { breakUnknown: opts.breakLock, goneRunId: lock.state === 'cleared' ? lock.holder?.runId : undefined })) out.stdout(describeCleanup(report) + '\n');
+          if (lock.state === 'held') {
             busy = true;
-            out.stderr(`${host.name}: lock kept: ${lock.holder ? `${describeHolder(lock.holder)} (${liveness === 'alive' ? 'still running' : 'on another controller: --break-lock once you know it is gone'})` : `unreadable lock ${join(host.workdir, 'vdpa-bench.lock')}`}\n`);
+            out.stderr(`${host.name}: lock kept: ${named} still holds ${join(host.workdir, 'vdpa-bench.lock')}\n`);
           }
         } finally {
           await transport.close();

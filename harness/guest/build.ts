@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { cpioArchive, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } from './cpio.ts';
 import { guestInitScript } from './init-script.ts';
 import { loadOrder, parseModulesDep } from './modules.ts';
+import { shellJoin } from '../hosts/transport.ts';
 
 /** Modules the guest needs for its NIC; the rest come from modules.dep. */
 export const GUEST_MODULES = ['virtio_net', 'virtio_pci'];
@@ -142,4 +143,29 @@ export async function buildGuest(kernelPackage: string, log: (line: string) => v
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * What buildGuest does, as `plan` shows it: the same commands in the same order (on this
+ * machine, in a temporary directory under the cache), skipped when the cache has the guest.
+ */
+export function describeGuestBuild(kernelPackage: string): { dir: string; lines: string[] } {
+  const versioned = /^linux-image-\d/.test(kernelPackage);
+  const image = versioned ? kernelPackage : 'IMAGE';
+  const dir = join(cacheRoot(), 'guest', `${image}-GUEST_KEY`);
+  const lines = [
+    ...(versioned ? [] : [`# IMAGE: the versioned linux-image package ${kernelPackage} depends on`, shellJoin(['apt-cache', 'depends', kernelPackage])]),
+    `# candidate versions (the cache key GUEST_KEY covers them, /init and the module list ${GUEST_MODULES.join(' ')})`,
+    shellJoin(['apt-cache', 'policy', image]),
+    shellJoin(['apt-cache', 'policy', BUSYBOX_PACKAGE]),
+    `# only when ${dir}/guest.json is missing:`,
+    shellJoin(['apt-get', 'download', '-q', `${image}=VERSION`, `${BUSYBOX_PACKAGE}=VERSION`]),
+    shellJoin(['dpkg-deb', '-x', `${image}_VERSION_amd64.deb`, 'kernel']),
+    shellJoin(['dpkg-deb', '-x', `${BUSYBOX_PACKAGE}_VERSION_amd64.deb`, 'busybox']),
+    shellJoin(['depmod', '-b', 'kernel', 'RELEASE']),
+    shellJoin(['busybox/bin/busybox', '--list']),
+    `# initrd.gz: busybox, its applets, the modules in modules.dep order and /init (harness/guest/init.sh), written as a gzip'd cpio by the harness itself`,
+    `# kernel: ${dir}/vmlinuz, initrd: ${dir}/initrd.gz`,
+  ];
+  return { dir, lines };
 }

@@ -1,9 +1,9 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { CommandError, shellJoin, toRunResult, type HostProcess, type HostTransport, type ProcessExit, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
+import { bound, CommandError, shellJoin, toRunResult, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
 
 /**
  * Runs commands on this machine. `prefix` lets the netns transport reuse it unchanged
@@ -50,6 +50,28 @@ export class LocalTransport implements HostTransport {
       cleanup: true,
     });
     return await LocalProcess.spawned(child);
+  }
+
+  /**
+   * A long-lived command with its stdin and stdout (lock holders, responders). Its stdin is a pipe
+   * from this process: when the harness dies, even by SIGKILL, the command reads EOF.
+   */
+  async stream(argv: readonly string[]): Promise<HostStream> {
+    const [file, ...args] = this.wrap(argv);
+    const child = execa(file, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'ignore', reject: false, buffer: false, cleanup: true });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', reject);
+    });
+    return {
+      stdin: child.stdin as Writable,
+      stdout: child.stdout as Readable,
+      close: async () => {
+        child.stdin?.end();
+        await Promise.race([child, bound(2_000)]);
+        child.kill();
+      },
+    };
   }
 
   readFile(path: string): Promise<Buffer> {

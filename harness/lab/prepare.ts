@@ -13,7 +13,9 @@ import { gatherVdpaHostFacts, type VdpaHostFacts } from '../provision/facts.ts';
 import { afterSetupChecks, beforeSetupChecks, PreflightError, qemuChecks, runChecks, timestampProbe, traceFormatOf, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { buildQemu, readPatches, type BuildRecord } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
-import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, vdpaLaunchHook, type VdpaHost } from './vdpa.ts';
+import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, queuePairProblems, vdpaLaunchHook, type VdpaHost } from './vdpa.ts';
+import { queuePairHooks } from './queue-pairs.ts';
+import { queuePairStep } from '../provision/steps.ts';
 
 export interface LabSelection {
   variants: string[];
@@ -61,13 +63,18 @@ export async function prepareLab(
   const ledger = new ProvisionLedger();
   const manifest: LabManifest = { builds: [], provisioning: {}, vdpaHosts: {}, vhostVdpaDevices: {}, qemu: {}, ledger };
   const stepsOf = (h: VdpaHost) => hostSetupSteps(h, profile, queuePairs);
+  // a sweep's per-cell re-creations are undone by their own step (found by id in the ledger)
+  const undoableOf = (h: VdpaHost) => [...stepsOf(h), ...h.vdpa.devices.map((d) => queuePairStep(d, h.vdpa.managementDevice, h.vdpa.driver, queuePairs ?? 1))];
 
   const teardown = async () => {
     const problems: string[] = [];
-    for (const h of [...vdpaHosts].reverse()) problems.push(...(await undoSteps(transports.get(h.name)!, stepsOf(h), ledger)).map((p) => `${h.name}: ${p}`));
+    for (const h of [...vdpaHosts].reverse()) problems.push(...(await undoSteps(transports.get(h.name)!, undoableOf(h), ledger)).map((p) => `${h.name}: ${p}`));
     return problems;
   };
 
+  // what the devices cannot do at all is said before anything on a host is looked at
+  const impossible = queuePairProblems(vdpaHosts, selection.queuePairs);
+  if (impossible.length > 0) throw new PreflightError(impossible);
   const preflight = (await Promise.all(vdpaHosts.map((h) => runChecks(transports.get(h.name)!, beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest }))))).flat();
   if (preflight.length > 0) throw new PreflightError(preflight);
 
@@ -131,7 +138,10 @@ export async function prepareLab(
     if (differing.length > 0) {
       hooks.push({ launch: ({ host, variant }) => ({ binary: binaryOn.get(variant.name)!.get(host.name)! }) });
     }
-    if (vdpa) hooks.push(vdpaLaunchHook(devicePaths, pair[0] === pair[1], vdpaHosts));
+    if (vdpa) {
+      hooks.push(vdpaLaunchHook(devicePaths, pair[0] === pair[1], vdpaHosts));
+      hooks.push(queuePairHooks({ transports, hosts: vdpaHosts, devicePaths, ledger, initial: queuePairs, sameHost: pair[0] === pair[1], log }));
+    }
     const traceEvents = vdpa ? [...new Set([...metrics.traceEvents, ...PHASE_EVENTS])] : [...metrics.traceEvents];
     return { binaries, hooks, traceEvents, manifest, teardown };
   } catch (error) {

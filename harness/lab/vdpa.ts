@@ -16,14 +16,36 @@ export function isVdpaProfile(profile: Profile, queuePairs: readonly (number | n
   return profile.vm.nic.kind === 'vdpa' || queuePairs.some((q) => q !== null);
 }
 
+/** The distinct queue-pair counts of the matrix, in order (several: a sweep). */
+export function queuePairCounts(queuePairs: readonly (number | null)[]): number[] {
+  return [...new Set(queuePairs.filter((q): q is number => q !== null))];
+}
+
 /**
- * The queue-pair count devices are created with (`vdpa dev add ... max_vqp`). A device's count is
- * fixed at creation, so one run covers one count.
+ * The queue-pair count devices are created with at set-up (`vdpa dev add ... max_vqp`): the
+ * first of the matrix. A device's count is fixed at creation, so a sweep re-creates the devices
+ * whenever a cell needs another count (queue-pairs.ts).
  */
 export function deviceQueuePairs(queuePairs: readonly (number | null)[]): number | null {
-  const counts = [...new Set(queuePairs.filter((q): q is number => q !== null))];
-  if (counts.length > 1) throw new Error(`matrix.queuePairs has ${counts.join(', ')}: vDPA devices are created with one max_vqp per run; run once per queue-pair count (a profile per count)`);
-  return counts[0] ?? null;
+  return queuePairCounts(queuePairs)[0] ?? null;
+}
+
+/** Management devices with a single queue pair: no sweep, no count above 1. */
+const SINGLE_QUEUE_PAIR: Partial<Record<VdpaHost['vdpa']['driver'], string>> = {
+  vdpa_sim_net: 'the vDPA simulator (vdpa_sim_net) has one queue pair and rejects max_vqp',
+  vduse: 'a VDUSE device is created here with one queue pair',
+};
+
+/** Preflight for the matrix's queue pairs (pure): what a host's vDPA device cannot do. */
+export function queuePairProblems(hosts: readonly VdpaHost[], queuePairs: readonly (number | null)[]): string[] {
+  const counts = queuePairCounts(queuePairs);
+  const problems: string[] = [];
+  for (const h of hosts) {
+    const why = SINGLE_QUEUE_PAIR[h.vdpa.driver];
+    const beyond = counts.filter((c) => c > 1);
+    if (why && beyond.length > 0) problems.push(`${h.name}: matrix.queuePairs asks for ${counts.join(', ')} queue pairs, but ${why}: a queue-pair sweep needs a NIC (mlx5_vdpa); use queuePairs: [1]`);
+  }
+  return problems;
 }
 
 /** Source clones and installed QEMU builds: kept across runs (run directories are not). */

@@ -41,6 +41,33 @@ export function namespaceName(token: string, label: string): string {
   return `${NAMESPACE_PREFIX}${token}-${label}`;
 }
 
+/**
+ * The `ip` commands (arguments after `ip`) that build the lab, in order: what createNetnsLab runs
+ * and `plan` shows. `namespaces` maps each label to its namespace name.
+ */
+export function netnsLabCommands(spec: NetnsLabSpec, namespaces: Readonly<Record<string, string>>): string[][] {
+  const out: string[][] = [];
+  for (const label of [...spec.hosts, spec.peer]) out.push(['netns', 'add', namespaces[label]], ['-n', namespaces[label], 'link', 'set', 'lo', 'up']);
+  const [a, b] = spec.hosts.map((h) => namespaces[h]);
+  const peer = namespaces[spec.peer];
+  out.push(['-n', a, 'link', 'add', MIGRATION_LINK, 'type', 'veth', 'peer', 'name', MIGRATION_LINK, 'netns', b]);
+  for (const [ns, address] of [[a, spec.migrationAddresses[0]], [b, spec.migrationAddresses[1]]]) {
+    out.push(['-n', ns, 'addr', 'add', address, 'dev', MIGRATION_LINK], ['-n', ns, 'link', 'set', MIGRATION_LINK, 'up']);
+  }
+  out.push(['-n', peer, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+  for (const [i, ns] of [a, b].entries()) {
+    const downlink = `d${'AB'[i]}`;
+    out.push(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+    out.push(['-n', ns, 'tuntap', 'add', 'dev', TAP, 'mode', 'tap']);
+    out.push(['-n', ns, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', downlink, 'netns', peer]);
+    for (const port of [TAP, 'up0']) out.push(['-n', ns, 'link', 'set', port, 'master', 'br0'], ['-n', ns, 'link', 'set', port, 'up']);
+    out.push(['-n', ns, 'link', 'set', 'br0', 'up']);
+    out.push(['-n', peer, 'link', 'set', downlink, 'master', 'br0'], ['-n', peer, 'link', 'set', downlink, 'up']);
+  }
+  out.push(['-n', peer, 'addr', 'add', spec.peerAddress, 'dev', 'br0'], ['-n', peer, 'link', 'set', 'br0', 'up']);
+  return out;
+}
+
 export async function createNetnsLab(spec: NetnsLabSpec): Promise<NetnsLab> {
   const labels = [...spec.hosts, spec.peer];
   if (new Set(labels).size !== labels.length) throw new Error(`network lab: hosts and peer need distinct names (got ${labels.join(', ')})`);
@@ -57,33 +84,7 @@ export async function createNetnsLab(spec: NetnsLabSpec): Promise<NetnsLab> {
   await writeRecord(record);
   const lab: NetnsLab = { token, namespaces, close: () => removeNamespaces(record) };
   try {
-    for (const ns of Object.values(namespaces)) {
-      await ip(['netns', 'add', ns]);
-      await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    }
-    const [a, b] = spec.hosts.map((h) => namespaces[h]);
-    const peer = namespaces[spec.peer];
-    await ip(['-n', a, 'link', 'add', MIGRATION_LINK, 'type', 'veth', 'peer', 'name', MIGRATION_LINK, 'netns', b]);
-    for (const [ns, address] of [[a, spec.migrationAddresses[0]], [b, spec.migrationAddresses[1]]]) {
-      await ip(['-n', ns, 'addr', 'add', address, 'dev', MIGRATION_LINK]);
-      await ip(['-n', ns, 'link', 'set', MIGRATION_LINK, 'up']);
-    }
-    await ip(['-n', peer, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-    for (const [i, ns] of [a, b].entries()) {
-      const downlink = `d${'AB'[i]}`;
-      await ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-      await ip(['-n', ns, 'tuntap', 'add', 'dev', TAP, 'mode', 'tap']);
-      await ip(['-n', ns, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', downlink, 'netns', peer]);
-      for (const port of [TAP, 'up0']) {
-        await ip(['-n', ns, 'link', 'set', port, 'master', 'br0']);
-        await ip(['-n', ns, 'link', 'set', port, 'up']);
-      }
-      await ip(['-n', ns, 'link', 'set', 'br0', 'up']);
-      await ip(['-n', peer, 'link', 'set', downlink, 'master', 'br0']);
-      await ip(['-n', peer, 'link', 'set', downlink, 'up']);
-    }
-    await ip(['-n', peer, 'addr', 'add', spec.peerAddress, 'dev', 'br0']);
-    await ip(['-n', peer, 'link', 'set', 'br0', 'up']);
+    for (const args of netnsLabCommands(spec, namespaces)) await ip(args);
   } catch (error) {
     await lab.close().catch(() => undefined);
     throw error;

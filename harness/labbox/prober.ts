@@ -1,7 +1,7 @@
 /** Builds the ICMP prober (gcc, cached by source hash) and runs it in the peer namespace. */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { cacheRoot } from '../guest/build.ts';
 import type { HostProcess, HostTransport } from '../hosts/transport.ts';
@@ -10,16 +10,28 @@ import { repoFile } from '../root.ts';
 
 const SOURCE = repoFile('harness/labbox/icmp-prober.c');
 
-export async function buildProber(): Promise<string> {
+/** Where the prober for this source lives in the cache, and the gcc command that builds it there. */
+export async function proberBuild(): Promise<{ binary: string; gcc: string[] }> {
   const source = await readFile(SOURCE);
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
-  const dir = join(cacheRoot(), 'bin');
-  const binary = join(dir, `icmp-prober-${hash}`);
+  const binary = join(cacheRoot(), 'bin', `icmp-prober-${hash}`);
+  return { binary, gcc: ['gcc', '-O2', '-Wall', '-o', binary, SOURCE.pathname] };
+}
+
+/** The prober's command line: `rateHz` echo requests a second to `target` for at most `maxSeconds`. */
+export function proberArgv(binary: string, target: string, rateHz: number, replyTimeoutMs: number, maxSeconds = 900): string[] {
+  return [binary, '-t', target, '-r', String(rateHz), '-n', String(rateHz * maxSeconds), '-d', String(Math.ceil(replyTimeoutMs))];
+}
+
+export async function buildProber(): Promise<string> {
+  const { binary, gcc } = await proberBuild();
+  const dir = dirname(binary);
   const exists = await execa('test', ['-x', binary], { reject: false });
   if (exists.exitCode === 0) return binary;
   await mkdir(dir, { recursive: true });
   const partial = `${binary}.${process.pid}.tmp`;
-  const result = await execa('gcc', ['-O2', '-Wall', '-o', partial, SOURCE.pathname], { reject: false });
+  // built under a temporary name, renamed into place: a concurrent run never sees half a binary
+  const result = await execa(gcc[0], gcc.map((a) => (a === binary ? partial : a)).slice(1), { reject: false });
   if (result.exitCode !== 0) throw new Error(`building the ICMP prober failed (gcc ${result.failed && result.exitCode === undefined ? 'not found' : `exited ${result.exitCode}`}): ${String(result.stderr ?? result.message).trim()}`);
   await rename(partial, binary);
   return binary;
@@ -34,7 +46,7 @@ export class RunningProbe {
 
   static async start(host: HostTransport, binary: string, target: string, rateHz: number, replyTimeoutMs: number, outputFile: string, maxSeconds = 900): Promise<RunningProbe> {
     await host.run(['rm', '-f', outputFile]);
-    const process = await host.start([binary, '-t', target, '-r', String(rateHz), '-n', String(rateHz * maxSeconds), '-d', String(Math.ceil(replyTimeoutMs))], { stdoutFile: outputFile, stderrFile: `${outputFile}.err` });
+    const process = await host.start(proberArgv(binary, target, rateHz, replyTimeoutMs, maxSeconds), { stdoutFile: outputFile, stderrFile: `${outputFile}.err` });
     return new RunningProbe(process, outputFile, host);
   }
 

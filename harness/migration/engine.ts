@@ -20,6 +20,7 @@ export async function runSchedule(blocks: readonly Block[], options: EngineOptio
     if (pending.length === 0 || options.sampling?.isDone(block.cell)) continue;
     throwIfAborted(options.signal);
     options.progress.blockStarted(block, total);
+    for (const hook of options.hooks ?? []) await hook.beforeBlock?.({ block });
     const outcome = await runBlock(block, pending, options, total, streaks);
     records.push(...outcome.records);
     if (outcome.abandonReason) {

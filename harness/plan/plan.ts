@@ -5,7 +5,9 @@
  */
 import { join } from 'node:path';
 import { openTransport } from '../hosts/open.ts';
-import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, vdpaLaunchHook, type VdpaHost } from '../lab/vdpa.ts';
+import { buildRoot, deviceFor, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, queuePairCounts, queuePairProblems, vdpaLaunchHook, type VdpaHost } from '../lab/vdpa.ts';
+import { queuePairStep } from '../provision/steps.ts';
+import { describeSiteScripts, siteScriptsFor } from '../provision/site-scripts.ts';
 import { PHASE_EVENTS } from '../metrics/phases.ts';
 import { migrationQmpCommands } from '../migration/migrate.ts';
 import { launchSettings, qemuFiles } from '../migration/launch.ts';
@@ -19,6 +21,8 @@ import { factsCommand } from '../provision/facts.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild, readPatches } from '../qemu/build.ts';
 import { qemuArgs } from '../qemu/command.ts';
+import { needsLabBox } from '../profile/lab-box-checks.ts';
+import { planLabBox } from './lab-box.ts';
 
 export const PLAN_RUN_ID = 'RUN_ID';
 
@@ -37,7 +41,9 @@ export function planBinary(variant: Variant, host: Host): string {
 }
 
 export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}): Promise<string> {
-  const { profile } = loaded;
+  // the lab in a box plans on the profile as prepareLabBox rewrites it (namespaced hosts, built guest)
+  const box = needsLabBox(loaded.profile) ? await planLabBox(loaded.profile, join('RESULTS', PLAN_RUN_ID)) : undefined;
+  const profile = box?.profile ?? loaded.profile;
   const selection = selectMatrix(profile, options);
   const blocks = scheduleFor(profile, selection);
   const metrics = metricSetup(profile);
@@ -49,6 +55,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   const hosts = pairNames.map((n) => profile.hosts.find((h) => h.name === n)!);
   // transports only describe here; opening one starts no connection
   const transports = new Map(hosts.map((h) => [h.name, openTransport(h)]));
+  const site = siteScriptsFor(profile, loaded.file, pairNames);
   const variants = selection.variants.map((n) => profile.variants.find((v) => v.name === n)!);
   const accel = profile.vm.accel === 'tcg' ? 'tcg' : 'kvm';
   const out: string[] = [];
@@ -59,7 +66,16 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   say(`# ${blocks.length} VM boots, ${blocks.reduce((n, b) => n + b.migrations.length, 0)} migrations; pair ${nameA} <-> ${nameB}; accel ${accel}${profile.vm.accel === 'auto' ? ' (auto: kvm when /dev/kvm works on both hosts, else tcg)' : ''}`);
   say(`# ${PLAN_RUN_ID} is the run id chosen at start. In builds: COMMIT is the commit the ref resolves to, KEY the build's`);
   say(`# cache key (sha256 of commit + patch hashes + configure line), BUILD_RECORD.json what the manifest records of the build.`);
+  const sweep = vdpa ? queuePairCounts(selection.queuePairs) : [];
+  if (sweep.length > 1) say(`# queue-pair sweep ${sweep.join(', ')}: devices are created with max_vqp ${sweep[0]} and re-created before each VM boot that needs another count.`);
+  const vdpaPairHosts = hosts.filter((h): h is VdpaHost => vdpa && !!h.vdpa);
+  for (const problem of vdpa ? queuePairProblems(vdpaPairHosts, selection.queuePairs) : []) say(`# PREFLIGHT REFUSES THIS RUN before touching any host: ${problem}`);
   if (vdpa) say(`# /dev/vhost-vdpa-@NAME is the character device of vDPA device NAME, resolved after set-up; PREVIOUS in teardown is the state set-up found.`);
+
+  if (box) {
+    say();
+    for (const line of box.lines) say(line);
+  }
 
   const patchesByVariant = new Map<string, { path: string; sha256: string }[]>();
   for (const v of variants) {
@@ -73,6 +89,11 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     say(`== host ${host.name} (${host.transport.kind}) ==`);
     const vdpaHost = vdpa && host.vdpa ? (host as VdpaHost) : undefined;
     let step = 1;
+    const siteLines = describeSiteScripts(site, host.name, t);
+    if (siteLines.length > 0) {
+      say(`## ${step++}. site scripts (zx; the ledger records what apply changed)`);
+      for (const line of siteLines) say(line);
+    }
     if (vdpaHost) {
       say(`## ${step++}. preflight (read-only; every failing check is reported, then the run stops)`);
       for (const check of beforeSetupChecks({ config: vdpaHost.vdpa, largestGuestBytes: largestGuestBytes(selection.vmSizes) })) {
@@ -128,14 +149,29 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   const pair: [EngineHost, EngineHost] = [engineHost(nameA), engineHost(nameB)];
   const sameHost = nameA === nameB;
   const devicePaths = new Map(hosts.filter((h) => h.vdpa).map((h) => [h.name, new Map(h.vdpa!.devices.map((d) => [d.name, devicePlaceholder(d.name)]))]));
-  const hook = vdpa ? vdpaLaunchHook(devicePaths, sameHost, hosts.filter((h): h is VdpaHost => !!h.vdpa)) : undefined;
+  const hooks = [...(vdpa ? [vdpaLaunchHook(devicePaths, sameHost, hosts.filter((h): h is VdpaHost => !!h.vdpa))] : []), ...(box?.hooks ?? [])];
   const qmp = (host: EngineHost, who: string, command: { execute: string; arguments?: unknown }) => say(`[${host.name}] QMP ${who}: ${JSON.stringify(command)}`);
 
   say();
   say(`== migrations (in order) ==`);
+  let devicesHave = queuePairs;
   for (const block of blocks) {
     const variant = variants.find((v) => v.name === block.cell.variant)!;
     say();
+    const want = block.cell.queuePairs;
+    if (vdpa && want !== null && want !== devicesHave) {
+      say(`### before VM boot ${block.index}: vDPA devices re-created with max_vqp ${want} (was ${devicesHave ?? 'the default'}; the ledger records it, teardown restores it)`);
+      for (const h of vdpaPairHosts) {
+        const t = transports.get(h.name)!;
+        for (const d of h.vdpa.devices) {
+          const s = queuePairStep(d, h.vdpa.managementDevice, h.vdpa.driver, want);
+          say(`[${h.name}] check: ${describeCommand(t, s.check)}`);
+          for (const c of s.apply(undefined)) say(`[${h.name}] apply: ${describeCommand(t, c)}`);
+          say(`[${h.name}] resolve ${devicePlaceholder(d.name)}: ${describeCommand(t, vhostVdpaDeviceCommand(d.name)).split('\n')[0]}  # script: harness/provision/preflight.ts`);
+        }
+      }
+      devicesHave = want;
+    }
     say(`### VM boot ${block.index}: ${cellLabel(block.cell)} (${block.migrations.length} migrations)`);
     let current: EngineHost | undefined;
     for (const planned of block.migrations) {
@@ -144,7 +180,8 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       const launch = async (host: EngineHost, role: 'src' | 'dst') => {
         const files = qemuFiles(host, planned, role);
         const hostBinaries = new Map(variants.map((v) => [v.name, planBinary(v, profile.hosts.find((h) => h.name === host.name)!)]));
-        const overrides = hook?.launch ? await hook.launch({ host, role, planned, variant, vm: profile.vm }) : {};
+        let overrides: Awaited<ReturnType<NonNullable<(typeof hooks)[number]['launch']>>> = {};
+        for (const h of hooks) if (h.launch) overrides = { ...overrides, ...(await h.launch({ host, role, planned, variant, vm: overrides.vm ?? profile.vm })) };
         say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: ['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')] })}`);
         const argv = qemuArgs(launchSettings({ binaries: hostBinaries, profile, accel, traceEvents: new Map(variants.map((v) => [v.name, traceEvents])) }, block, variant, host, planned, role, files, overrides));
         say(`[${host.name}] start ${role === 'src' ? 'source' : 'destination'}${vdpa && overrides.vhostVdpaDevice ? ` (${overrides.vhostVdpaDevice.replace('/dev/vhost-vdpa-@', 'vDPA device ')})` : ''}: ${host.transport.describe(argv)}  >>${files.stderrFile} 2>&1`);
@@ -154,6 +191,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       else qmp(from, 'source', { execute: 'human-monitor-command', arguments: { 'command-line': `logfile ${qemuFiles(from, planned, 'src').traceFile}` } });
       qmp(from, 'source', { execute: 'query-status' });
       await launch(to, 'dst');
+      for (const line of box?.beforeMigration(planned.seq) ?? []) say(line);
       const commands = migrationQmpCommands(variant, to.migrationAddress);
       for (const c of commands.setUp) {
         qmp(from, 'source', c);
@@ -166,6 +204,11 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       qmp(from, 'source', { execute: 'query-migrate' });
       qmp(to, 'destination', { execute: 'query-status' });
       qmp(from, 'source', { execute: 'quit' });
+      if (vdpa && to.name && vdpaPairHosts.some((h) => h.name === to.name)) {
+        const device = deviceFor(vdpaPairHosts.find((h) => h.name === to.name)!.vdpa.devices.map((d) => d.name), sameHost, planned, 'dst');
+        say(`[${to.name}] negotiated queue pairs for the record: ${to.transport.describe(['vdpa', '-j', 'dev', 'config', 'show', device])}`);
+      }
+      for (const line of box?.afterMigration(planned.seq) ?? []) say(line);
       current = to;
     }
     if (current) qmp(current, 'last destination', { execute: 'quit' });
@@ -175,6 +218,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   say(`== teardown ==`);
   for (const host of hosts) {
     const t = transports.get(host.name)!;
+    for (const s of [...site].reverse().filter((x) => x.host === host.name)) say(`# undo() of site script ${s.path} args ${JSON.stringify(s.args)}, when its apply() ran: back to what its check() found`);
     const eh = engineHost(host.name);
     say(`## host ${host.name}`);
     say(`# console and stderr files come home, then the host's run directory goes`);
@@ -182,10 +226,17 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     say(describeCommand(t, { kind: 'argv', argv: ['rm', '-rf', '--', eh.runDir] }));
     if (vdpa && host.vdpa) {
       say(`# undo, in reverse, only the set-up steps this run applied (restoring the state it found)`);
+      if (sweep.length > 1) {
+        for (const d of host.vdpa.devices) for (const c of queuePairStep(d, host.vdpa.managementDevice, host.vdpa.driver, sweep[0]).undo(undefined)) say(`undo vDPA device ${d.name} re-created per cell: ${describeCommand(t, c)}`);
+      }
       for (const s of [...hostSetupSteps(host as VdpaHost, profile, queuePairs)].reverse()) {
         for (const c of s.undo(undefined)) say(`undo ${s.title}: ${describeCommand(t, c)}`);
       }
     }
+  }
+  if (box && box.teardown.length > 0) {
+    say(`## lab in a box`);
+    for (const line of box.teardown) say(line);
   }
   await Promise.allSettled([...transports.values()].map((t) => t.close()));
   return out.join('\n') + '\n';

@@ -66,12 +66,21 @@ const vdpaHostSchema = z.strictObject({
   hugepages: z.strictObject({ size: sizeString, count: z.number().int().min(0) }).optional(),
 });
 
+/** A zx site script and its arguments (path relative to the profile file). */
+export const siteScriptSchema = z
+  .strictObject({
+    script: z.string().regex(/\.mjs$/, 'a zx script: a .mjs file exporting check, apply and undo').describe('Path of the .mjs script, relative to the profile file'),
+    args: z.array(z.string()).default([]).describe('Arguments the script receives as `args` (data, never shell text)'),
+  })
+  .describe('A site set-up script: check() reports the state found, apply() changes it, undo() puts back what check() found');
+
 export const hostSchema = z.strictObject({
   name,
   transport: transportSchema.default({ kind: 'local' }),
   workdir: z.string().min(1).default('/var/tmp/vdpa-bench').describe('Where QEMU writes traces and sockets on this host'),
   migrationAddress: z.string().min(1).default('127.0.0.1').describe('Address the other host reaches this one on for the migration stream'),
   vdpa: vdpaHostSchema.optional(),
+  setup: z.array(siteScriptSchema).default([]).describe("zx scripts run on this host before the run (after the lab-wide setup) and undone after it"),
 });
 
 const qemuBuildSchema = z.strictObject({
@@ -211,6 +220,7 @@ export const profileSchema = z
     name,
     description: z.string().optional(),
     hosts: z.array(hostSchema).min(1),
+    setup: z.array(siteScriptSchema).default([]).describe('zx scripts run on every host of the pair before the run, and undone after it'),
     pair: z.tuple([name, name]).optional().describe('The two hosts that migrate back and forth; default the first two (or the only one twice)'),
     variants: z.array(variantSchema).min(1),
     vm: vmSchema.prefault({}),
@@ -301,3 +311,4 @@ export type Transport = z.output<typeof transportSchema>;
 export type MetricRule = z.output<typeof metricRuleSchema>;
 export type BuiltinLinuxGuest = z.output<typeof builtinLinuxGuestSchema>;
 export type NetworkLab = NonNullable<Profile['network']>;
+export type SiteScript = z.output<typeof siteScriptSchema>;

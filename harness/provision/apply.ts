@@ -88,7 +88,8 @@ export async function applySteps(host: HostTransport, steps: readonly ProvisionS
 export async function undoSteps(host: HostTransport, steps: readonly ProvisionStep[], ledger: ProvisionLedger): Promise<string[]> {
   const problems: string[] = [];
   const byId = new Map(steps.map((s) => [s.id, s]));
-  const mine = ledger.entries.filter((e) => e.host === host.hostName).reverse();
+  // a step applied several times (a device re-created per cell) is undone once, to the state found before its first apply
+  const mine = ledger.entries.filter((e, i, all) => e.host === host.hostName && all.findIndex((f) => f.host === e.host && f.step === e.step) === i).reverse();
   for (const entry of mine) {
     const step = byId.get(entry.step);
     if (!step) {

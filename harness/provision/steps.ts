@@ -145,10 +145,19 @@ else
 fi
 `;
 
-export function vdpaDeviceStep(device: { name: string; mac: string }, managementDevice: string, queuePairs: number | null): ProvisionStep {
+/**
+ * `vdpa dev add` for a device. vdpa_sim_net and VDUSE have one queue pair and reject max_vqp; a
+ * NIC takes the count here (1 too, so a sweep's single-pair cell is what it says), and QEMU takes
+ * it from the device.
+ */
+export function vdpaAddCommand(device: { name: string; mac: string }, managementDevice: string, queuePairs: number | null, driver?: VdpaHostConfig['driver']): string[] {
   const add = ['vdpa', 'dev', 'add', 'name', device.name, 'mgmtdev', managementDevice, 'mac', device.mac];
-  // vdpa_sim_net and VDUSE have one queue pair and reject max_vqp; a NIC takes the count here, and QEMU takes it from the device
-  if (queuePairs !== null && queuePairs > 1) add.push('max_vqp', String(queuePairs));
+  if (queuePairs !== null && (queuePairs > 1 || driver === 'mlx5_vdpa')) add.push('max_vqp', String(queuePairs));
+  return add;
+}
+
+export function vdpaDeviceStep(device: { name: string; mac: string }, managementDevice: string, queuePairs: number | null, driver?: VdpaHostConfig['driver']): ProvisionStep {
+  const add = vdpaAddCommand(device, managementDevice, queuePairs, driver);
   return {
     id: `vdpa-dev:${device.name}`,
     title: `vDPA device ${device.name} on ${managementDevice}${queuePairs && queuePairs > 1 ? ` with ${queuePairs} queue pairs` : ''}`,
@@ -182,6 +191,43 @@ export function parseVdpaConfig(json: string, name: string): VdpaDeviceConfig {
   } catch {
     return {};
   }
+}
+
+/**
+ * A device's queue-pair count from `vdpa -j dev show NAME` (it holds whatever the driver
+ * negotiated or not): `initial_config.max_vq_pairs` on kernels that report the creation
+ * attributes, else from `max_vqs` (2 per pair + the control queue: 9 → 4).
+ */
+export function parseDeviceQueuePairs(json: string, name: string): number | undefined {
+  try {
+    const dev = (JSON.parse(json) as { dev?: Record<string, { max_vqs?: number; initial_config?: { max_vq_pairs?: number }; virtio_config?: { max_vq_pairs?: number } }> }).dev?.[name];
+    const configured = dev?.initial_config?.max_vq_pairs ?? dev?.virtio_config?.max_vq_pairs;
+    if (configured !== undefined) return configured;
+    if (dev?.max_vqs !== undefined && dev.max_vqs >= 3 && dev.max_vqs % 2 === 1) return (dev.max_vqs - 1) / 2;
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A queue-pair sweep's per-cell step: the device deleted and created again with this cell's
+ * max_vqp (a device's count is fixed at creation), bound to vhost_vdpa again. Undo re-creates
+ * it with the count it had before; `default` means created without max_vqp.
+ */
+export function queuePairStep(device: { name: string; mac: string }, managementDevice: string, driver: VdpaHostConfig['driver'], count: number): ProvisionStep {
+  const recreate = (qp: number | null) => [argv(['vdpa', 'dev', 'del', device.name]), argv(vdpaAddCommand(device, managementDevice, qp, driver)), script(VDPA_REBIND, [device.name, 'vhost_vdpa'])];
+  return {
+    id: `vdpa-qp:${device.name}`,
+    title: `vDPA device ${device.name} re-created with max_vqp ${count}`,
+    check: argv(['vdpa', '-j', 'dev', 'show', device.name]),
+    inspect: (r) => {
+      const qp = parseDeviceQueuePairs(r.stdout, device.name);
+      return { satisfied: qp === count, state: qp === undefined ? 'default' : String(qp), detail: qp === undefined ? 'queue pairs unknown' : `${qp} queue pair${qp === 1 ? '' : 's'}` };
+    },
+    apply: () => recreate(count),
+    undo: (previous) => (previous === undefined ? recreate(null).map((c) => (c.kind === 'argv' && c.argv[2] === 'add' ? argv([...c.argv, 'max_vqp', RECORDED]) : c)) : recreate(previous === 'default' ? null : Number(previous))),
+  };
 }
 
 const VDPA_DRIVER = String.raw`
@@ -229,7 +275,7 @@ export function vdpaSetupSteps({ config, vm, queuePairs }: SetupInput): Provisio
   }
   for (const module of modulesFor(config)) steps.push(moduleStep(module));
   for (const device of config.devices) {
-    steps.push(vdpaDeviceStep(device, config.managementDevice, queuePairs));
+    steps.push(vdpaDeviceStep(device, config.managementDevice, queuePairs, config.driver));
     steps.push(bindStep(device.name));
   }
   return steps;

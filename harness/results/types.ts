@@ -64,6 +64,8 @@ export interface IterationRecord {
   startedAt: string;
   finishedAt: string;
   unparsedTraceLines?: { source: number; destination: number };
+  /** vDPA cells: what `vdpa dev config show` said of the destination's device after the migration. */
+  negotiatedQueuePairs?: { host: string; device: string; queuePairs: number | null; maxVqPairs?: number; mq: boolean | null };
   /** Free-form extras that later labs attach (phases, network probe, integrity). */
   extra?: Record<string, unknown>;
 }

@@ -1,7 +1,7 @@
 /**
  * Who is running on a lab host, and what a dead harness left behind.
  *
- * Each host's workdir holds `vdpa-bench.lock` (one run per lab at a time) and, per run,
+ * Each host's workdir holds `vdpa-bench.lock` (one run per lab at a time, see lock.ts) and, per run,
  * `<runId>/vdpa-bench-owner.json`. A QEMU process belongs to a run when its command line points
  * into that run's directory (its QMP socket lives in `<workdir>/<runId>/sock/`) and it runs
  * under our uid: that is the proof required before ending it. A lock or owner record is stale
@@ -12,7 +12,7 @@ import { hostname, userInfo } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostTransport } from '../hosts/transport.ts';
-import { endQemuProcess, findQemuProcesses, type QemuProcess } from '../qemu/processes.ts';
+import { endQemuProcess, endQemuProcesses, findQemuProcesses, type QemuProcess } from '../qemu/processes.ts';
 
 export const LOCK_FILE = 'vdpa-bench.lock';
 export const OWNER_FILE = 'vdpa-bench-owner.json';
@@ -60,80 +60,6 @@ export class LabBusyError extends Error {
 
 export function describeHolder(holder: OwnerRecord): string {
   return `run ${holder.runId} by ${holder.user}, pid ${holder.pid} on ${holder.controller}, started ${holder.startedAt}`;
-}
-
-const ACQUIRE_SCRIPT = String.raw`
-set -u
-workdir=$1; content=$2
-mkdir -p -- "$workdir" || exit 4
-if ( set -o noclobber; printf '%s\n' "$content" > "$workdir/vdpa-bench.lock" ) 2>/dev/null; then
-  echo acquired; exit 0
-fi
-cat -- "$workdir/vdpa-bench.lock" 2>/dev/null
-exit 3
-`;
-
-const OVERWRITE_SCRIPT = String.raw`
-set -u
-workdir=$1; expected=$2; content=$3
-[ "$(cat -- "$workdir/vdpa-bench.lock" 2>/dev/null)" = "$expected" ] || { echo "the lock changed under us"; exit 3; }
-printf '%s\n' "$content" > "$workdir/vdpa-bench.lock"
-`;
-
-const RELEASE_SCRIPT = String.raw`
-set -u
-lock=$1/vdpa-bench.lock
-[ -f "$lock" ] || exit 0
-[ "$(cat -- "$lock")" = "$2" ] && rm -f -- "$lock"
-exit 0
-`;
-
-export interface LockOptions {
-  /** Resume of this run: a stale lock held by the same run id is taken over (and reported). */
-  resumeRunId?: string;
-  note?: (message: string) => void;
-  /** The profile file, so the advice names the exact command. */
-  profilePath?: string;
-}
-
-/**
- * Takes the lab lock in a host's workdir. Re-entrant for the same run in the same process (two
- * profile hosts on one machine share a workdir). Returns the text to release it with.
- */
-export async function acquireLock(host: HostTransport, workdir: string, owner: OwnerRecord, options: LockOptions = {}): Promise<string> {
-  const content = JSON.stringify(owner);
-  const result = await host.script(ACQUIRE_SCRIPT, [workdir, content], { allowFailure: true, timeoutMs: 30_000 });
-  if (result.exitCode === 0) return content;
-  if (result.exitCode !== 3) throw new Error(`${host.hostName}: cannot create the lock in ${workdir}: ${(result.stderr || result.stdout).trim() || `exit ${result.exitCode}`}`);
-  const text = result.stdout.trim();
-  const holder = parseOwner(text);
-  const lockPath = join(workdir, LOCK_FILE);
-  if (!holder) {
-    throw new LabBusyError(`${host.hostName}: ${lockPath} exists but is not a vdpa-bench lock (${JSON.stringify(text.slice(0, 120))}); remove it by hand if no run is going`, null, true);
-  }
-  if (holder.runId === owner.runId && holder.pid === owner.pid && holder.controller === owner.controller) return text;
-  const liveness = holderLiveness(holder);
-  if (holder.runId === options.resumeRunId && liveness === 'dead') {
-    const overwrite = await host.script(OVERWRITE_SCRIPT, [workdir, text, content], { allowFailure: true, timeoutMs: 30_000 });
-    if (overwrite.exitCode !== 0) throw new LabBusyError(`${host.hostName}: ${lockPath}: ${overwrite.stdout.trim() || 'could not take over the lock'}`, holder, true);
-    options.note?.(`${host.hostName}: took over the stale lock of the run being resumed (${describeHolder(holder)}: process gone)`);
-    return content;
-  }
-  if (liveness === 'dead') {
-    throw new LabBusyError(
-      `${host.hostName}: stale lock ${lockPath}: ${describeHolder(holder)}, and that process is gone. ` +
-        `It was not taken over. Run \`vdpa-bench cleanup ${options.profilePath ?? '<profile>'}\` to end that run's leftover QEMU processes and clear the lock` +
-        ` (or \`vdpa-bench run --resume <its run dir>\` to continue it).`,
-      holder,
-      true,
-    );
-  }
-  const where = liveness === 'unknown' ? ` (it runs on another controller, ${holder.controller}: check there; \`vdpa-bench cleanup ${options.profilePath ?? '<profile>'} --break-lock\` clears it once you know it is gone)` : '';
-  throw new LabBusyError(`${host.hostName}: the lab is busy: ${describeHolder(holder)}${where}`, holder, false);
-}
-
-export async function releaseLock(host: HostTransport, workdir: string, content: string): Promise<void> {
-  await host.script(RELEASE_SCRIPT, [workdir, content], { allowFailure: true, timeoutMs: 30_000 });
 }
 
 export async function readLock(host: HostTransport, workdir: string): Promise<{ text: string; holder: OwnerRecord | null } | null> {
@@ -189,6 +115,17 @@ export async function scanHost(host: HostTransport, workdir: string): Promise<Ho
   return [...dirs.values()];
 }
 
+/**
+ * Ends the QEMU processes of one run (ours by uid, its socket directory in their command line)
+ * and removes its host directory; for a run whose lock holder is provably gone. Returns the pids.
+ */
+export async function endRunQemu(host: HostTransport, workdir: string, runId: string): Promise<number[]> {
+  const runDir = join(workdir, runId);
+  const ended = await endQemuProcesses(host, `${runDir}/sock/`);
+  await host.run(['rm', '-rf', '--', runDir], { allowFailure: true });
+  return ended;
+}
+
 export interface CleanupReport {
   host: string;
   runDir: string;
@@ -200,14 +137,15 @@ export interface CleanupReport {
 
 /**
  * Ends the QEMU processes of run directories whose harness is gone and removes those
- * directories. `also` names a run whose owner counts as gone (the run being resumed).
+ * directories. `goneRunId` names a run proven gone another way (its lock was free), wherever
+ * its harness ran.
  */
-export async function cleanLeftovers(host: HostTransport, workdir: string, options: { resumeRunId?: string; keepDirOf?: string; breakUnknown?: boolean } = {}): Promise<CleanupReport[]> {
+export async function cleanLeftovers(host: HostTransport, workdir: string, options: { resumeRunId?: string; keepDirOf?: string; breakUnknown?: boolean; goneRunId?: string } = {}): Promise<CleanupReport[]> {
   const reports: CleanupReport[] = [];
   for (const entry of await scanHost(host, workdir)) {
     const runId = entry.owner?.runId ?? null;
     const report: CleanupReport = { host: host.hostName, runDir: entry.dir, runId, killed: [], removed: false };
-    const gone = entry.liveness === 'dead' || (entry.liveness === 'unknown' && options.breakUnknown === true && entry.owner !== null);
+    const gone = entry.liveness === 'dead' || (runId !== null && runId === options.goneRunId) || (entry.liveness === 'unknown' && options.breakUnknown === true && entry.owner !== null);
     if (!gone) {
       if (entry.owner?.pid !== process.pid) report.skipped = entry.liveness === 'alive' ? `its harness is running (${describeHolder(entry.owner!)})` : `its owner cannot be checked from here (${entry.owner ? describeHolder(entry.owner) : 'unreadable owner record'})`;
       if (report.skipped) reports.push(report);

@@ -93,11 +93,15 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
     const variants = await inspectVariants(run.profile, run.selection.variants, session.transports, lab?.traceEvents ?? run.metrics.traceEvents, lab, run.note);
     const labFacts: LabFacts = { hosts: hostFacts, variants: variants.facts, accel: chooseAccel(run.profile.vm.accel, hostFacts), pair: session.pair, blocks: run.blocks, lab, box: run.box };
     manifest = run.resume ? resumedManifest(run.resume.manifest, labFacts, run, run.resume.done.size) : await startedManifest(run, labFacts);
+    // runs taken over (a resumed run keeps the ones it recorded before) and the site set-up
+    const facts = session.manifestFacts();
+    if (facts.recovered) facts.recovered = [...((manifest.recovered as unknown[] | undefined) ?? []), ...(facts.recovered as unknown[])];
+    Object.assign(manifest, facts);
     await run.store.writeManifest(manifest);
     return await measure(run, session, manifest, variants, labFacts.accel.used);
   } catch (error) {
     // a run that stopped before its schedule started still leaves a manifest that says why
-    if (!manifest && !run.resume) await run.store.writeManifest(notStartedManifest(run, error)).catch(() => undefined);
+    if (!manifest && !run.resume) await run.store.writeManifest({ ...notStartedManifest(run, error), ...session.manifestFacts() }).catch(() => undefined);
     throw error;
   } finally {
     await session.close(run.store.dir, run.note);

@@ -13,7 +13,10 @@ import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
 import type { EngineHost } from '../migration/interfaces.ts';
 import { pairHosts } from '../profile/load.ts';
 import type { Profile } from '../profile/schema.ts';
-import { acquireLock, cleanLeftovers, describeCleanup, releaseLock, writeOwnerRecord, type OwnerRecord } from './ownership.ts';
+import { ProvisionLedger } from '../provision/apply.ts';
+import { applySiteScripts, siteScriptsFor, undoSiteScripts, type PlannedSiteScript, type SiteOutcome } from '../provision/site-scripts.ts';
+import { acquireLock, type LabLock, type RecoveredRun } from './lock.ts';
+import { cleanLeftovers, describeCleanup, LabBusyError, writeOwnerRecord, type OwnerRecord } from './ownership.ts';
 import type { MetricSetup, RunSelection } from './selection.ts';
 
 type Note = (message: string) => void;
@@ -24,7 +27,12 @@ export class LabSession {
   readonly hosts: [EngineHost, EngineHost];
   /** The lab set up for the run (vDPA devices, QEMU builds), when it needs more than the hosts as they are. */
   lab: PreparedLab | undefined;
-  private readonly locks: { host: EngineHost; content: string }[] = [];
+  private readonly locks: LabLock[] = [];
+  /** Runs whose harness died holding the lab, taken over by claim(). */
+  readonly recovered: RecoveredRun[] = [];
+  private site: PlannedSiteScript[] = [];
+  private readonly siteLedger = new ProvisionLedger();
+  private siteOutcomes: SiteOutcome[] = [];
 
   constructor(
     private readonly profile: Profile,
@@ -45,8 +53,11 @@ export class LabSession {
 
   async claim(owner: OwnerRecord, options: { resumeRunId?: string; profilePath: string; note: Note }): Promise<void> {
     for (const host of this.hosts) {
-      const content = await acquireLock(host.transport, this.workdirOf(host), owner, { resumeRunId: options.resumeRunId, note: options.note, profilePath: options.profilePath });
-      this.locks.push({ host, content });
+      // a lock whose holder died is taken over here, that run's QEMU ended (lock.ts)
+      const lock = await acquireLock(host.transport, this.workdirOf(host), owner, { note: options.note });
+      this.locks.push(lock);
+      if (lock.recovered) this.recovered.push(lock.recovered);
+      this.keepLock(host, lock, owner, options.note);
     }
     for (const host of this.hosts) {
       for (const report of await cleanLeftovers(host.transport, this.workdirOf(host), { resumeRunId: options.resumeRunId })) {
@@ -56,20 +67,62 @@ export class LabSession {
     }
   }
 
+  private closing = false;
+
+  /**
+   * The lock's holder ends with the connection (ssh dropped): the lock is retaken with this run's
+   * own record once the connection is back (the engine reconnects), so no other run can take the
+   * lab over meanwhile unnoticed.
+   */
+  private keepLock(host: EngineHost, lock: LabLock, owner: OwnerRecord, note: Note): void {
+    void lock.lost.then(async () => {
+      note(`${host.name}: the lab lock's holder ended with the connection; retaking it once the host is back`);
+      while (!this.closing) {
+        try {
+          const again = await acquireLock(host.transport, this.workdirOf(host), owner, {});
+          this.locks.push(again);
+          note(`${host.name}: lab lock retaken`);
+          this.keepLock(host, again, owner, note);
+          return;
+        } catch (error) {
+          if (error instanceof LabBusyError) {
+            note(`${host.name}: another run took the lab while the connection was down: ${error.message}`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 2_000).unref());
+        }
+      }
+    });
+  }
+
   async prepareLab(profileFile: string, selection: RunSelection, metrics: MetricSetup, note: Note): Promise<PreparedLab | undefined> {
+    // the site's own set-up (zx scripts) before the lab's: firmware and CPU settings come first
+    this.site = siteScriptsFor(this.profile, profileFile, this.pair);
+    if (this.site.length > 0) this.siteOutcomes = await applySiteScripts(this.transports, this.site, this.siteLedger, note);
     if (needsLab(this.profile, selection)) this.lab = await prepareLab(this.profile, profileFile, this.transports, selection, metrics, this.pair, note);
     return this.lab;
   }
 
+  /** What the manifest records of the claim and the site set-up. */
+  manifestFacts(): Record<string, unknown> {
+    return {
+      ...(this.recovered.length > 0 ? { recovered: this.recovered } : {}),
+      ...(this.site.length > 0 ? { siteSetup: { scripts: this.siteOutcomes, ledger: this.siteLedger } } : {}),
+    };
+  }
+
   /** `localRunDir`: where the run's results go (the hosts' logs are fetched into it). */
   async close(localRunDir: string, note: Note): Promise<void> {
+    this.closing = true;
     const leftovers = await this.lab?.teardown().catch((error: Error) => [error.message]);
     if (leftovers?.length) note(`teardown could not undo: ${leftovers.join('; ')}`);
+    const siteLeftovers = await undoSiteScripts(this.transports, this.site, this.siteLedger);
+    if (siteLeftovers.length > 0) note(`teardown could not undo: ${siteLeftovers.join('; ')}`);
     if (this.locks.length > 0) {
       await Promise.allSettled(this.hosts.map((h) => collectHostLogs(h, localRunDir)));
       await Promise.allSettled([...this.hosts.map((h) => h.transport.run(['rm', '-rf', '--', h.runDir], { allowFailure: true }))]);
     }
-    await Promise.allSettled(this.locks.map((l) => releaseLock(l.host.transport, this.workdirOf(l.host), l.content)));
+    await Promise.allSettled(this.locks.map((l) => l.release()));
     await Promise.allSettled([...this.transports.values()].map((t) => t.close()));
   }
 }

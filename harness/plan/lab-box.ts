@@ -1,0 +1,97 @@
+/**
+ * `plan` for the lab in a box: the guest build, the prober build and the namespaced network as
+ * the steps they are, and the profile as the run would see it after prepareLabBox (hosts on
+ * their namespaces, the guest as kernel + initrd, a tap per host), so the migrations section
+ * shows the real QEMU command lines. Names only known at start are placeholders.
+ */
+import { join } from 'node:path';
+import { describeGuestBuild } from '../guest/build.ts';
+import { guestKernelCmdline } from '../profile/guest-cmdline.ts';
+import { NetnsTransport } from '../hosts/local.ts';
+import { shellJoin } from '../hosts/transport.ts';
+import { labHooks } from '../labbox/hooks.ts';
+import { namespaceName, netnsLabCommands } from '../labbox/netns.ts';
+import { proberArgv, proberBuild } from '../labbox/prober.ts';
+import type { MigrationHooks } from '../migration/interfaces.ts';
+import { pairHosts } from '../profile/load.ts';
+import type { Profile } from '../profile/schema.ts';
+import { parseDuration } from '../profile/size.ts';
+
+export const NETNS_TOKEN = 'TOKEN';
+
+export interface PlannedLabBox {
+  /** The profile as the engine runs it (hosts and guest rewritten). */
+  profile: Profile;
+  hooks: MigrationHooks[];
+  /** The set-up section, printed before the hosts. */
+  lines: string[];
+  /** What happens around each migration beyond QMP (the probe), for the migrations section. */
+  beforeMigration(seq: number): string[];
+  afterMigration(seq: number): string[];
+  teardown: string[];
+}
+
+export async function planLabBox(profile: Profile, runDirPlaceholder: string): Promise<PlannedLabBox> {
+  const guest = profile.vm.guest;
+  if (guest.kind !== 'builtin-linux') throw new Error(`vm.guest.kind: the lab in a box needs builtin-linux (the guest here is ${guest.kind})`);
+  const lines: string[] = [];
+  const say = (line: string) => lines.push(line);
+  const cmdline = guestKernelCmdline(guest);
+  const variantCmdlines = new Map(profile.variants.filter((v) => v.workload).map((v) => [v.name, guestKernelCmdline({ ...guest, workload: v.workload! })]));
+  const build = describeGuestBuild(guest.kernelPackage);
+  const effective: Profile = structuredClone(profile);
+  effective.vm.guest = { kind: 'kernel', kernel: join(build.dir, 'vmlinuz'), initrd: join(build.dir, 'initrd.gz'), append: cmdline };
+
+  say(`== lab in a box (on this machine, as root) ==`);
+  say(`## guest build: ${guest.kernelPackage} + busybox-static, cached (GUEST_KEY: hash of both package versions, /init and the module list)`);
+  for (const l of build.lines) say(l);
+  say(`# kernel command line: ${cmdline}`);
+  for (const [name, line] of variantCmdlines) say(`# variant ${name}'s kernel command line: ${line}`);
+
+  const network = profile.network;
+  if (!network) {
+    const note = () => undefined;
+    return { profile: effective, hooks: [labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note })], lines, beforeMigration: (seq) => [`# before migration ${seq}: wait for vb-ready on the source console`], afterMigration: (seq) => [`# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout})`], teardown: [] };
+  }
+  const [nameA, nameB] = pairHosts(profile);
+  const pair = [nameA, nameB].map((n) => profile.hosts.find((h) => h.name === n)!);
+  const labels = pair.map((h) => (h.transport.kind === 'netns' ? h.transport.namespace : h.name)) as [string, string];
+  const namespaces = Object.fromEntries([...labels, network.peer].map((l) => [l, namespaceName(NETNS_TOKEN, l)]));
+  const prober = await proberBuild();
+  say(`## ICMP prober build (only when ${prober.binary} is missing)`);
+  say(shellJoin(prober.gcc));
+  say(`## network namespaces: ${Object.values(namespaces).join(', ')} (${NETNS_TOKEN}: 6 hex digits chosen at start; leftovers of dead runs are removed first)`);
+  say(`# a veth link mig0 for the migration stream, a bridge br0 per namespace, a tap0 per host for the guest NIC, veths up0/dA/dB joining them into one L2 segment`);
+  for (const args of netnsLabCommands({ hosts: labels, peer: network.peer, peerAddress: network.peerAddress, migrationAddresses: network.migrationAddresses }, namespaces)) say(shellJoin(['ip', ...args]));
+
+  effective.hosts = effective.hosts.map((host) => {
+    const index = pair.findIndex((p) => p.name === host.name);
+    if (index < 0 || host.transport.kind !== 'netns') return host;
+    return { ...host, transport: { kind: 'netns', namespace: namespaces[host.transport.namespace] }, migrationAddress: network.migrationAddresses[index].split('/')[0] };
+  });
+  const peer = new NetnsTransport(network.peer, namespaces[network.peer]);
+  const probeDir = join(runDirPlaceholder, 'probes');
+  const hooks = [labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note: () => undefined, network: { settings: network, peer, prober: prober.binary, probeDir } })];
+  const guestIp = guest.address.split('/')[0];
+  return {
+    profile: effective,
+    hooks,
+    lines,
+    beforeMigration: (seq) => {
+      const file = join(probeDir, `${String(seq).padStart(4, '0')}.txt`);
+      const argv = proberArgv(prober.binary, guestIp, network.probe.rate, parseDuration(network.probe.replyTimeout));
+      const announce = Object.entries({ 'announce-rounds': network.announce.rounds, 'announce-initial': network.announce.initial, 'announce-max': network.announce.max, 'announce-step': network.announce.step }).filter(([, v]) => v !== undefined);
+      return [
+        `# before migration ${seq}: wait for vb-ready on the source console; the guest must answer the peer`,
+        `[${network.peer}] ${peer.describe([prober.binary, '-t', guestIp, '-r', '100', '-u', '120'])}`,
+        ...(announce.length > 0 ? [`[both] QMP: ${JSON.stringify({ execute: 'migrate-set-parameters', arguments: Object.fromEntries(announce) })}`] : []),
+        `[${network.peer}] start the probe: ${peer.describe(argv)}  >${file} 2>${file}.err`,
+      ];
+    },
+    afterMigration: (seq) => {
+      const file = join(probeDir, `${String(seq).padStart(4, '0')}.txt`);
+      return [`# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout}), probe tail ${network.probe.tail}, then SIGTERM the probe and read ${file}`];
+    },
+    teardown: [`# the network lab: processes left in its namespaces are ended, then`, ...Object.values(namespaces).map((ns) => shellJoin(['ip', 'netns', 'delete', ns]))],
+  };
+}
