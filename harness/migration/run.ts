@@ -169,8 +169,11 @@ async function runOnHosts(
       const wanted = lab?.traceEvents ?? metrics.traceEvents;
       const enabled = new Set(wanted);
       const missing = new Set<string>();
+      const debian: NonNullable<VariantFacts['debian']> = {};
       for (const [hostName, transport] of transports) {
-        const invocation = qemuInvocation(variant, binary);
+        const root = lab?.roots.get(name)?.get(hostName);
+        if (root) debian[hostName] = { suite: root.suite, root: root.root, package: root.package, version: root.version, mirror: root.mirror };
+        const invocation = qemuInvocation(variant, binary, root?.root);
         qemuVersions[hostName] = await qemuVersion(transport, invocation);
         const known = availableTraceEvents(wanted, await qemuTraceEvents(transport, invocation));
         for (const m of known.missing) {
@@ -188,6 +191,7 @@ async function runOnHosts(
         extraArgs: variant.extraArgs,
         traceEvents: [...enabled],
         traceEventsMissing: [...missing],
+        ...(Object.keys(debian).length ? { debian } : {}),
       });
       if (missing.size > 0) options.progress.note(`${name}: QEMU cannot trace ${[...missing].join(', ')}; metrics that need them will say so`);
     }
