@@ -20,7 +20,7 @@ export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 export const REMOTE_QEMU_ROOTS = '/var/cache/vdpa-bench/qemu-roots';
 
 const SUITE = /^[a-z][a-z0-9-]{0,31}$/;
-const MIRROR = /^(https?|file):\/\/[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+$/;
+const MIRROR = /^(https?|file):\/\/[A-Za-z0-9._~:/@%+=,-]+$/;
 /** /proc/self/mounts escapes these: a path holding one could not be checked for mounts below it. */
 const MOUNTS_ESCAPED = /[\s\\]/;
 

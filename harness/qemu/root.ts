@@ -12,7 +12,7 @@
 import { posix } from 'node:path';
 
 /** Bound into every root: devices, sysfs, and where runs keep traces, sockets, caches and guests. */
-export const STANDARD_BINDS = ['/dev', '/sys', '/root', '/tmp', '/var/tmp', '/run'] as const;
+export const STANDARD_BINDS = ['/dev', '/sys', '/root', '/tmp', '/run', '/var/tmp'] as const;
 
 /** Inside a root the binary a Debian suite's qemu-system-x86 installs. */
 export const ROOT_QEMU_BINARY = '/usr/bin/qemu-system-x86_64';
