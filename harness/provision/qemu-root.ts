@@ -125,13 +125,14 @@ export function parseRootOutcome(stdout: string): { action: 'cached' | 'built' |
 
 const HAS_TOOLS = String.raw`
 [ "$(id -u)" = 0 ] || echo "root (debootstrap, chroot and the bind mounts need it)"
-for t in debootstrap chroot unshare flock mount; do
+for t in "$@"; do
   command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || [ -x "/sbin/$t" ] || echo "the $t command (apt-get install debootstrap util-linux coreutils)"
 done
 `;
 
-export function toolsCommand(): HostCommand {
-  return script(HAS_TOOLS, [], { timeoutMs: 30_000 });
+/** Running QEMU from a root needs chroot, unshare and mount; making one also debootstrap and flock. */
+export function toolsCommand(building: boolean): HostCommand {
+  return script(HAS_TOOLS, [...(building ? ['debootstrap', 'flock'] : []), 'chroot', 'unshare', 'mount'], { timeoutMs: 30_000 });
 }
 
 /**
@@ -142,11 +143,12 @@ export function toolsCommand(): HostCommand {
 export async function provisionQemuRoot(host: HostTransport, o: { rootsDir: string; suite: string; refresh?: boolean; log?: (line: string) => void }): Promise<QemuRootRecord> {
   const started = performance.now();
   const dir = suiteRoot(o.rootsDir, o.suite);
-  const missing = (await runCommand(host, toolsCommand())).stdout.trim();
-  if (missing) throw new Error(`${host.hostName}: a Debian ${o.suite} QEMU root needs ${missing.split('\n').join('; ')}`);
   const mirror = parseMirror((await runCommand(host, mirrorCommand())).stdout);
   const check = parseRootOutcome((await runCommand(host, qemuRootCommand(dir, o.suite, mirror, 'check'))).stdout);
-  if (!check || o.refresh) o.log?.(`${host.hostName}: debootstrap ${o.suite} with ${QEMU_ROOT_PACKAGES.join(', ')} into ${dir} from ${mirror} (a few minutes)…`);
+  const building = !check || o.refresh === true;
+  const missing = (await runCommand(host, toolsCommand(building))).stdout.trim();
+  if (missing) throw new Error(`${host.hostName}: a Debian ${o.suite} QEMU root needs ${missing.split('\n').join('; ')}`);
+  if (building) o.log?.(`${host.hostName}: debootstrap ${o.suite} with ${QEMU_ROOT_PACKAGES.join(', ')} into ${dir} from ${mirror} (a few minutes)…`);
   const result = await runCommand(host, qemuRootCommand(dir, o.suite, mirror, o.refresh ? 'refresh' : 'ensure'));
   const outcome = parseRootOutcome(result.stdout);
   if (!outcome) throw new Error(`${host.hostName}: provisioning the ${o.suite} root in ${dir} said nothing usable: ${result.stdout.trim().slice(-200)}`);
@@ -156,13 +158,18 @@ export async function provisionQemuRoot(host: HostTransport, o: { rootsDir: stri
   return { suite: o.suite, host: host.hostName, root: dir, package: QEMU_PACKAGE, version: outcome.version, mirror, action, seconds };
 }
 
+/** The exact version of a package installed in a root (what the manifest records). */
+export function packageVersionArgv(root: string, pkg: string = QEMU_PACKAGE): string[] {
+  return ['chroot', root, 'dpkg-query', '-W', '-f=${Version}', pkg];
+}
+
 /** What `plan` prints for one suite root on one host. */
 export function describeQemuRootSteps(rootsDir: string, suite: string): { title: string; command: HostCommand }[] {
   const dir = suiteRoot(rootsDir, suite);
   return [
-    { title: 'tools and root', command: toolsCommand() },
+    { title: 'tools and root (debootstrap and flock only when the root must be made)', command: toolsCommand(true) },
     { title: "the host's Debian mirror (MIRROR below; deb.debian.org when none)", command: mirrorCommand() },
     { title: `${suite} root ${dir}: reused when its ${QEMU_PACKAGE} is installed, else debootstrapped (refresh: rebuilt)`, command: qemuRootCommand(dir, suite, 'http://MIRROR/debian', 'ensure') },
-    { title: 'the exact package version for the manifest', command: argv(['chroot', dir, 'dpkg-query', '-W', '-f=${Version}', QEMU_PACKAGE]) },
+    { title: 'the exact package version for the manifest', command: argv(packageVersionArgv(dir)) },
   ];
 }
