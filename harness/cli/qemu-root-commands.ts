@@ -54,7 +54,7 @@ async function qemuRootAction(action: 'show' | 'build' | 'refresh' | 'remove', s
     import('../hosts/local.ts'),
     import('../guest/build.ts'),
     import('../provision/qemu-root.ts'),
-    import('../provision/command.ts'),
+    import('../hosts/command.ts'),
   ]);
   let hosts: { name: string; qemuRoots?: string; transport: { kind: 'local' | 'ssh' | 'netns' } }[] = [{ name: 'this machine', transport: { kind: 'local' } }];
   if (profilePath) {

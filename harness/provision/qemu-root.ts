@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import type { HostTransport } from '../hosts/transport.ts';
 import type { Host } from '../profile/schema.ts';
-import { argv, runCommand, script, type HostCommand } from './command.ts';
+import { argv, runCommand, script, type HostCommand } from '../hosts/command.ts';
 
 /** What a root gets beside the base system: QEMU, SeaBIOS and the iPXE option ROMs (virtio-net's ROM). */
 export const QEMU_ROOT_PACKAGES = ['qemu-system-x86', 'seabios', 'ipxe-qemu'] as const;
