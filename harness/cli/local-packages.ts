@@ -19,6 +19,13 @@ export const QEMU_PACKAGE = 'qemu-system-x86';
 
 export const qemuNeed = (binary: string): LocalNeed => ({ what: `QEMU (${binary})`, packages: [QEMU_PACKAGE], present: () => runs(binary, ['--version']) });
 
+/** A `qemu.debian` variant on this machine: its suite's root filesystem is made with debootstrap. */
+export const debootstrapNeed: LocalNeed = {
+  what: 'debootstrap, for the Debian suite a variant runs QEMU from',
+  packages: ['debootstrap'],
+  present: async () => (await runs('debootstrap', ['--version'])) || (await runs('test', ['-x', '/usr/sbin/debootstrap'])),
+};
+
 /** The lab in a box: the prober is compiled with gcc, the guest's modules indexed by depmod, the namespaces made with ip. */
 export const labBoxNeeds: LocalNeed[] = [
   { what: 'a C compiler for the ICMP prober (gcc, libc headers)', packages: ['gcc', 'libc6-dev'], present: async () => (await runs('gcc', ['--version'])) && (await runs('test', ['-e', '/usr/include/stdio.h'])) },

@@ -15,6 +15,7 @@ import { matrixOptions } from './options.ts';
 import { reportCommands, writeRunReports } from './report-commands.ts';
 import { explainStoppedRun, installInterruptHandlers, parseShardOption, registerLabCommands, resolveRunProfile } from './lab-commands.ts';
 import { addSoftlabCommands } from '../softlab/cli.ts';
+import { addQemuRootCommands } from './qemu-root-commands.ts';
 import { UsageError } from './usage-error.ts';
 
 // Everything else loads inside the command that needs it: start-up is paid by every
@@ -70,7 +71,7 @@ Examples:
     .action(async (profileArg: string | undefined, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
       const { runBenchmark } = await import('../run/run.ts');
-      const { ensureLocalPackages, labBoxNeeds, qemuNeed } = await import('./local-packages.ts');
+      const { debootstrapNeed, ensureLocalPackages, labBoxNeeds, qemuNeed } = await import('./local-packages.ts');
       const { needsLabBox } = await import('../profile/lab-box-checks.ts');
       const { ConsoleProgress } = await import('./progress.ts');
       const profilePath = await resolveRunProfile(profileArg, opts.resume);
@@ -86,7 +87,8 @@ Examples:
       const labBox = needsLabBox(loaded.profile);
       if (loaded.profile.network && process.getuid?.() !== 0) throw new UsageError(`${profilePath}: the lab in a box creates network namespaces, taps and bridges: run it as root (sudo npx vdpa-bench run ...)`);
       const debianQemu = binaries.has('qemu-system-x86_64') ? [qemuNeed('qemu-system-x86_64')] : [];
-      const problem = await ensureLocalPackages([...debianQemu, ...(labBox ? labBoxNeeds : [])], (l) => out.stderr(l + '\n'), { aptLists: labBox });
+      const suiteRoots = usesLocal && loaded.profile.variants.some((v) => v.qemu.debian) ? [debootstrapNeed] : [];
+      const problem = await ensureLocalPackages([...debianQemu, ...suiteRoots, ...(labBox ? labBoxNeeds : [])], (l) => out.stderr(l + '\n'), { aptLists: labBox });
       if (problem) throw new UsageError(problem);
       for (const binary of binaries) {
         if (binary !== 'qemu-system-x86_64' && !(await qemuNeed(binary).present())) throw new UsageError(`QEMU binary "${binary}" was not found or does not run: check the variant's qemu.binary`);
@@ -216,6 +218,7 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
     });
 
   addSoftlabCommands(program, out, setExit);
+  addQemuRootCommands(program, out, setExit);
 
   program
     .command('lab')

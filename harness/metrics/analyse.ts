@@ -4,6 +4,7 @@
  */
 import { parseTrace, type ParsedTrace } from '../traces/parse.ts';
 import { computePhases, describeVdpaAnchors, PHASE_EVENTS } from './phases.ts';
+import { CHECKPOINT_EVENT, downtimePhases } from './downtime-phases.ts';
 import { applyRule, eventsNeeded, resolveRule, type TimeWindow } from './rules.ts';
 import { type MetricRule } from '../profile/schema.ts';
 import type { IterationRecord } from '../results/types.ts';
@@ -26,7 +27,7 @@ export type Analysis = Pick<IterationRecord, 'status' | 'reason' | 'downtimeMs' 
 /** The trace events the analysis looks at (the metrics', and a vDPA cell's phases): all a scanner needs to keep. */
 export function analysisEvents(ruleSet: Readonly<Record<string, MetricRule>>, names: readonly string[], queuePairs?: number | null): Set<string> {
   const vdpaCell = queuePairs !== undefined && queuePairs !== null;
-  return new Set([...eventsNeeded(names.map((name) => resolveRule(name, ruleSet as Record<string, MetricRule>))), ...(vdpaCell ? PHASE_EVENTS : [])]);
+  return new Set([...eventsNeeded(names.map((name) => resolveRule(name, ruleSet as Record<string, MetricRule>))), CHECKPOINT_EVENT, ...(vdpaCell ? PHASE_EVENTS : [])]);
 }
 
 export function analyseMigration(input: AnalyseInput): Analysis {
@@ -69,6 +70,9 @@ export function analyseParsed(input: AnalyseParsedInput): Analysis {
   };
   if (Object.keys(metricErrors).length > 0) analysis.metricErrors = metricErrors;
   if (analysis.status === 'invalid') analysis.reason = `primary metric ${input.primary}: ${metricErrors[input.primary]}${unparsedNote(source, 'source')}${unparsedNote(destination, 'destination')}`;
+  // QEMU >= 8.2: where the downtime went (source stop, state saved, destination load, guest start)
+  const checkpoints = downtimePhases({ source: source.events, destination: destination.events, clockOffsetUs: input.clockOffsetUs, windows: input.windows });
+  if (checkpoints) analysis.extra = { ...analysis.extra, downtimePhases: checkpoints };
   if (vdpaCell) {
     // the overlap is judged against the seed's span when it could be computed, else the primary's
     const windowMetric = metricAnchors.vdpa ? 'vdpa' : metricAnchors[input.primary] ? input.primary : undefined;
@@ -82,7 +86,7 @@ export function analyseParsed(input: AnalyseParsedInput): Analysis {
       destinationQmpReadyMs: input.destinationQmpReadyMs,
     });
     const vdpaRule = metricAnchors.vdpa ?? metricAnchors['vdpa-ready'];
-    analysis.extra = { phases: { ...phases, vdpaRule: vdpaRule ? describeVdpaAnchors(vdpaRule.start.event, vdpaRule.end.event) : null } };
+    analysis.extra = { ...analysis.extra, phases: { ...phases, vdpaRule: vdpaRule ? describeVdpaAnchors(vdpaRule.start.event, vdpaRule.end.event) : null } };
     if ('problem' in phases.vrings && phases.vrings.problem && analysis.status === 'ok') {
       analysis.status = 'invalid';
       analysis.reason = phases.vrings.problem;

@@ -20,9 +20,13 @@ import { describeCommand } from '../hosts/command.ts';
 import { factsCommand } from '../provision/facts.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild, readPatches } from '../qemu/build.ts';
-import { qemuArgs } from '../qemu/command.ts';
+import { qemuArgs, qemuInvocation } from '../qemu/command.ts';
 import { needsLabBox } from '../profile/lab-box-checks.ts';
 import { planLabBox } from './lab-box.ts';
+import { invocationLabel, ROOT_QEMU_BINARY } from '../qemu/root.ts';
+import { describeQemuRootSteps, qemuRootsDir, suiteRoot } from '../provision/qemu-root.ts';
+import { cacheRoot } from '../guest/build.ts';
+import { LocalTransport } from '../hosts/local.ts';
 
 export const PLAN_RUN_ID = 'RUN_ID';
 
@@ -35,9 +39,15 @@ export function devicePlaceholder(name: string): string {
 
 /** The binary a variant runs on a host: its own, or the one its build installs (key shown as KEY). */
 export function planBinary(variant: Variant, host: Host): string {
+  if (variant.qemu.debian) return ROOT_QEMU_BINARY;
   const build = variant.qemu.build;
   if (!build) return variant.qemu.binary ?? 'qemu-system-x86_64';
   return join(buildLayout(build, variant.name, buildRoot(host), 'KEY').prefix, 'bin', binaryName(build));
+}
+
+/** The root filesystem a `qemu.debian` variant's QEMU runs from on a host. */
+export function planRoot(variant: Variant, host: Host): string | undefined {
+  return variant.qemu.debian ? suiteRoot(qemuRootsDir(host, cacheRoot()), variant.qemu.debian) : undefined;
 }
 
 export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}): Promise<string> {
@@ -116,6 +126,17 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
         for (const line of describeBuild(t, v.name, b, patchesByVariant.get(v.name) ?? [], buildRoot(host))) say(line);
       }
     }
+    const suites = [...new Set(variants.map((v) => v.qemu.debian).filter((s): s is string => !!s))];
+    if (suites.length > 0) {
+      const maker = host.transport.kind === 'netns' ? new LocalTransport(host.name) : t;
+      say(`## ${step++}. QEMU from Debian suites (${suites.join(', ')}): a root filesystem per suite, cached on the host${host.transport.kind === 'netns' ? ' (made outside the namespace: same filesystem, mirror reachable)' : ''}`);
+      for (const suite of suites) {
+        for (const s of describeQemuRootSteps(qemuRootsDir(host, cacheRoot()), suite)) {
+          say(`# ${s.title}`);
+          say(describeCommand(maker, s.command));
+        }
+      }
+    }
     say(`## ${step++}. verify${vdpaHost ? ' after set-up' : ''}: QEMU binaries, trace events, timestamps${vdpaHost ? ', vDPA devices' : ''}`);
     if (vdpaHost) {
       for (const check of afterSetupChecks({ config: vdpaHost.vdpa, largestGuestBytes: largestGuestBytes(selection.vmSizes) })) {
@@ -124,7 +145,8 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       }
     }
     for (const v of variants) {
-      for (const check of qemuChecks(planBinary(v, host), eventRequirements(metrics.names, metrics.rules), profile.trace.backend)) {
+      const invocation = qemuInvocation(v, planBinary(v, host), planRoot(v, host));
+      for (const check of qemuChecks(invocation, eventRequirements([profile.metrics.primary], metrics.rules), profile.trace.backend, invocationLabel(invocation))) {
         say(`# ${check.name}`);
         say(describeCommand(t, check.command));
       }
@@ -182,6 +204,8 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
         const hostBinaries = new Map(variants.map((v) => [v.name, planBinary(v, profile.hosts.find((h) => h.name === host.name)!)]));
         let overrides: Awaited<ReturnType<NonNullable<(typeof hooks)[number]['launch']>>> = {};
         for (const h of hooks) if (h.launch) overrides = { ...overrides, ...(await h.launch({ host, role, planned, variant, vm: overrides.vm ?? profile.vm })) };
+        const root = planRoot(variant, profile.hosts.find((h) => h.name === host.name)!);
+        if (root) overrides = { ...overrides, root };
         say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: ['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')] })}`);
         const argv = qemuArgs(launchSettings({ binaries: hostBinaries, profile, accel, traceEvents: new Map(variants.map((v) => [v.name, traceEvents])) }, block, variant, host, planned, role, files, overrides));
         say(`[${host.name}] start ${role === 'src' ? 'source' : 'destination'}${vdpa && overrides.vhostVdpaDevice ? ` (${overrides.vhostVdpaDevice.replace('/dev/vhost-vdpa-@', 'vDPA device ')})` : ''}: ${host.transport.describe(argv)}  >>${files.stderrFile} 2>&1`);

@@ -146,7 +146,7 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
     if (!metricNames.has(m)) problems.push({ path: ['metrics', 'use', i], message: `unknown metric "${m}" (known: ${known})` });
   });
   profile.variants.forEach((v, i) => {
-    if (!v.qemu.binary && !v.qemu.build) problems.push({ path: ['variants', i, 'qemu'], message: 'give either binary or build' });
+    if (!v.qemu.binary && !v.qemu.build && !v.qemu.debian) problems.push({ path: ['variants', i, 'qemu'], message: 'give binary, build or debian (a Debian suite, e.g. trixie)' });
     if (v.qemu.build && !v.qemu.build.git && !v.qemu.build.sourceDir) problems.push({ path: ['variants', i, 'qemu', 'build'], message: 'give git (with ref) or sourceDir' });
   });
   const usesVdpa = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);

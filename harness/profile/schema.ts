@@ -81,6 +81,11 @@ export const hostSchema = z.strictObject({
   migrationAddress: z.string().min(1).default('127.0.0.1').describe('Address the other host reaches this one on for the migration stream'),
   vdpa: vdpaHostSchema.optional(),
   setup: z.array(siteScriptSchema).default([]).describe("zx scripts run on this host before the run (after the lab-wide setup) and undone after it"),
+  qemuRoots: z
+    .string()
+    .regex(/^\//, 'an absolute path')
+    .optional()
+    .describe('Where root filesystems for qemu.debian variants live on this host (one directory per suite); default /var/cache/vdpa-bench/qemu-roots over ssh, the harness cache on this machine'),
 });
 
 const qemuBuildSchema = z.strictObject({
@@ -105,6 +110,9 @@ const workloadSchema = z.discriminatedUnion('kind', [
     .describe('Copies random data between tmpfs buffers in a loop, dirtying memory at a steady rate'),
 ]);
 
+/** A Debian suite or codename: it names a directory on the host and a debootstrap argument. */
+export const debianSuite = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a Debian suite or codename, e.g. trixie, sid, bookworm');
+
 export const variantSchema = z.strictObject({
   name,
   description: z.string().optional(),
@@ -113,7 +121,11 @@ export const variantSchema = z.strictObject({
       binary: z.string().min(1).optional().describe('QEMU binary on the hosts (a name on PATH or an absolute path)'),
       build: qemuBuildSchema.optional(),
       chroot: z.string().min(1).optional().describe('Run QEMU inside this root filesystem (e.g. a newer distribution)'),
+      debian: debianSuite
+        .optional()
+        .describe("Run this Debian suite's qemu-system-x86 (bookworm, trixie, sid, ...) from a minimal root filesystem the harness debootstraps on each host, cached per suite"),
     })
+    .refine((q) => !q.debian || (!q.binary && !q.build && !q.chroot), { message: 'qemu.debian names the QEMU by itself: drop binary, build and chroot' })
     .default({ binary: 'qemu-system-x86_64' }),
   extraArgs: z.array(z.string()).default([]).describe('Extra QEMU arguments for this variant, one array element per argument'),
   capabilities: z.record(z.string(), z.boolean()).default({}).describe('migrate-set-capabilities, e.g. {multifd: true}'),

@@ -188,9 +188,9 @@ export interface EventRequirement {
  * `backend` is the profile's trace.backend: with `log` the binary itself must write timestamped
  * lines; with `stap` (dtrace builds) the events go through qemu-trace-stap, which must exist.
  */
-export function qemuChecks(invocation: string | readonly string[], requirements: readonly EventRequirement[], backend: 'log' | 'stap' = 'log'): HostCheck[] {
+export function qemuChecks(invocation: string | readonly string[], requirements: readonly EventRequirement[], backend: 'log' | 'stap' = 'log', label?: string): HostCheck[] {
   const run = typeof invocation === 'string' ? [invocation] : [...invocation];
-  const binary = run.join(' ');
+  const binary = label ?? run.join(' ');
   return [
     {
       name: `QEMU ${binary}`,
@@ -207,7 +207,7 @@ export function qemuChecks(invocation: string | readonly string[], requirements:
         return missing.length === 0 ? null : missing.map((q) => `${binary} has no trace event ${q.anyOf.join(' or ')} (needed for ${q.purpose})`).join('; ');
       },
     },
-    backend === 'log' ? timestampProbe(run) : toolCheck('qemu-trace-stap', 'dtrace builds trace through it: install the QEMU package that ships it (qemu-tools on Fedora/RHEL)'),
+    backend === 'log' ? timestampProbe(run, label) : toolCheck('qemu-trace-stap', 'dtrace builds trace through it: install the QEMU package that ships it (qemu-tools on Fedora/RHEL)'),
   ];
 }
 
@@ -218,9 +218,9 @@ const QMP_QUIT = '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n';
  * timestamped runstate_set line: a dtrace-only build prints nothing, a build without
  * `-msg timestamp=on` support prints lines without time.
  */
-export function timestampProbe(invocation: string | readonly string[]): HostCheck {
+export function timestampProbe(invocation: string | readonly string[], label?: string): HostCheck {
   const run = typeof invocation === 'string' ? [invocation] : [...invocation];
-  const binary = run.join(' ');
+  const binary = label ?? run.join(' ');
   return {
     name: `timestamped trace output of ${binary}`,
     command: argv([...run, '-machine', 'none', '-nodefaults', '-display', 'none', '-msg', 'timestamp=on', '-trace', 'enable=runstate_set', '-qmp', 'stdio'], {

@@ -3,6 +3,7 @@
  */
 import type { Variant, VmSettings } from '../profile/schema.ts';
 import { parseSize, sizeToMiB } from '../profile/size.ts';
+import { bindPlan, directoriesOf, rootedInvocation } from './root.ts';
 
 export interface QemuLaunch {
   binary: string;
@@ -23,6 +24,8 @@ export interface QemuLaunch {
   /** Host tap interface for a `nic: {kind: tap}` guest (pre-created, persistent). */
   tapInterface?: string;
   incoming: boolean;
+  /** Root filesystem QEMU runs from (a provisioned Debian suite); `variant.qemu.chroot` otherwise. */
+  root?: string;
 }
 
 export function memoryBackendArgs(vm: VmSettings, sizeBytes: number, defaultDir: string): string {
@@ -60,17 +63,31 @@ function onOff(v: boolean): string {
 }
 
 /**
- * How a variant's QEMU is invoked: the binary, or `chroot DIR binary` when the variant runs QEMU
- * from another root filesystem (a newer distribution's build on the same host).
+ * How a variant's QEMU is invoked: the binary, or the binary inside a root filesystem (a Debian
+ * suite's root the harness provisioned, or the variant's `qemu.chroot`) with the directories the
+ * launch uses bound in at the same paths (qemu/root.ts).
  */
-export function qemuInvocation(variant: Pick<Variant, 'qemu'>, binary: string): string[] {
-  return variant.qemu.chroot ? ['chroot', variant.qemu.chroot, binary] : [binary];
+export function qemuInvocation(variant: Pick<Variant, 'qemu'>, binary: string, root?: string, uses: { dirs?: readonly string[]; mounts?: readonly string[] } = {}): string[] {
+  const dir = root ?? variant.qemu.chroot;
+  return dir ? rootedInvocation(dir, binary, bindPlan(dir, uses.dirs, uses.mounts)) : [binary];
+}
+
+/** Directories a launch hands QEMU paths in (its files, guest images), and a memory backend's mount. */
+export function launchPaths(l: QemuLaunch): { dirs: string[]; mounts: string[] } {
+  const g = l.vm.guest;
+  const images = g.kind === 'kernel' ? [g.kernel, g.initrd] : g.kind === 'disk' ? [g.image] : [];
+  const m = l.vm.memory;
+  const memoryDir = m.backend === 'file' ? (m.path ?? l.defaultMemoryDir) : m.backend === 'hugepages' ? (m.path ?? '/dev/hugepages') : undefined;
+  return {
+    dirs: directoriesOf([l.qmpSocket, l.traceFile, l.consoleFile, ...images]),
+    mounts: memoryDir ? [memoryDir] : [],
+  };
 }
 
 export function qemuArgs(l: QemuLaunch): string[] {
   const sizeBytes = parseSize(l.vmSize);
   const args = [
-    ...qemuInvocation(l.variant, l.binary),
+    ...qemuInvocation(l.variant, l.binary, l.root, launchPaths(l)),
     '-name', l.name,
     '-nodefaults',
     '-no-user-config',

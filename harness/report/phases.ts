@@ -96,11 +96,18 @@ export function phaseNotes(record: IterationRecord): string[] {
   return isVdpaShape(value) ? vdpaRawPhases(value).notes : [];
 }
 
+/** QEMU's own downtime phases (harness/metrics/downtime-phases.ts: source stop ... device start), as timeline rows. */
+function checkpointRawPhases(record: IterationRecord): RawPhase[] {
+  const value = (record.extra?.downtimePhases as { phases?: unknown } | undefined)?.phases;
+  return rawPhases(value).map((p) => ({ ...p, name: `checkpoint: ${p.name}` }));
+}
+
 /** The record's phases, plus the primary downtime window itself as the reference row; null when it has none. */
 export function recordPhases(record: IterationRecord): Phase[] | null {
-  const value = record.extra?.phases;
+  const value = record.extra?.phases ?? (record.extra?.downtimePhases ? [] : undefined);
   if (isVdpaShape(value)) {
-    const { raw, zeroUs, windowName } = vdpaRawPhases(value);
+    const { raw: vdpaRaw, zeroUs, windowName } = vdpaRawPhases(value);
+    const raw = [...vdpaRaw, ...checkpointRawPhases(record)];
     if (raw.length === 0) return null;
     const anchors = record.metricAnchors?.[record.primaryMetric];
     const zero = zeroUs ?? anchors?.start.timeUs ?? Math.min(...raw.map((p) => p.startUs!));
@@ -109,7 +116,7 @@ export function recordPhases(record: IterationRecord): Phase[] | null {
     for (const p of raw) phases.push({ name: p.name, startMs: (p.startUs! - zero) / 1000, endMs: (p.endUs! - zero) / 1000, side: p.side, instant: p.startUs === p.endUs });
     return phases;
   }
-  const raw = rawPhases(value);
+  const raw = [...rawPhases(value), ...checkpointRawPhases(record)];
   if (raw.length === 0) return null;
   const anchors = record.metricAnchors?.[record.primaryMetric];
   const absolute = raw.filter((p) => p.startUs !== undefined);

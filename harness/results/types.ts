@@ -92,6 +92,8 @@ export interface VariantFacts {
   /** Trace events enabled, and those the profile asked for that this QEMU does not have. */
   traceEvents?: string[];
   traceEventsMissing?: string[];
+  /** A `qemu.debian` variant: the suite's root filesystem and the exact qemu-system-x86 version, per host. */
+  debian?: Record<string, { suite: string; root: string; package: string; version: string; mirror: string }>;
 }
 
 /** Why a cell stopped taking measurements: adaptive sampling's decision or the fixed count. */

@@ -35,8 +35,11 @@ export async function inspectVariants(
     const qemuVersions: Record<string, string> = {};
     const enabled = new Set(wantedEvents);
     const missing = new Set<string>();
+    const debian: NonNullable<VariantFacts['debian']> = {};
     for (const [hostName, transport] of transports) {
-      const invocation = qemuInvocation(variant, binary);
+      const root = lab?.roots.get(name)?.get(hostName);
+      if (root) debian[hostName] = { suite: root.suite, root: root.root, package: root.package, version: root.version, mirror: root.mirror };
+      const invocation = qemuInvocation(variant, binary, root?.root);
       qemuVersions[hostName] = await qemuVersion(transport, invocation);
       const known = availableTraceEvents(wantedEvents, await qemuTraceEvents(transport, invocation));
       for (const m of known.missing) {
@@ -54,6 +57,7 @@ export async function inspectVariants(
       extraArgs: variant.extraArgs,
       traceEvents: [...enabled],
       traceEventsMissing: [...missing],
+      ...(Object.keys(debian).length ? { debian } : {}),
     });
     if (missing.size > 0) note(`${name}: QEMU cannot trace ${[...missing].join(', ')}; metrics that need them will say so`);
   }

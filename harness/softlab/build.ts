@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { inChroot, removeRoot, withChrootMounts } from './chroot.ts';
 import { FSTAB, HOSTS, kbuildFile, MEMLOCK_PAM, MEMLOCK_SYSTEMD, MODPROBE_CONF, SETUP_SCRIPT, SETUP_UNIT, SSHD_CONF } from './guest-files.ts';
 import { LAB, softlabPaths, type SoftlabPaths } from './paths.ts';
+import { debootstrapArgv, packageVersionArgv, QEMU_ROOT_PACKAGES } from '../provision/qemu-root.ts';
 import { runStages, type Stage, type StageContext, type StageTiming } from './stages.ts';
 
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
@@ -36,7 +37,8 @@ export const TRIXIE_PACKAGES = [
   'procps',
 ] as const;
 
-export const SID_PACKAGES = ['qemu-system-x86', 'seabios', 'ipxe-qemu'] as const;
+/** The sid root is a Debian suite root like any `qemu: { debian: sid }` variant's (provision/qemu-root.ts). */
+export const SID_PACKAGES = QEMU_ROOT_PACKAGES;
 
 /** Sources of the simulator, as paths inside linux-source-6.12.tar.xz. */
 export const VDPA_SIM_SOURCES = [
@@ -77,7 +79,7 @@ async function writeInto(root: string, path: string, text: string, mode = 0o644)
 async function debootstrap(ctx: StageContext, suite: string, root: string, mirror: string): Promise<void> {
   await removeRoot(root);
   await mkdir(dirname(root), { recursive: true });
-  await ctx.exec(['debootstrap', '--variant=minbase', suite, root, mirror]);
+  await ctx.exec(debootstrapArgv(suite, root, mirror));
 }
 
 /** apt-get install inside a root, with daemons kept from starting (policy-rc.d). */
@@ -98,7 +100,7 @@ async function aptInstall(ctx: StageContext, root: string, packages: readonly st
 }
 
 async function packageVersion(root: string, pkg: string): Promise<string> {
-  const r = await execa('chroot', [root, 'dpkg-query', '-W', '-f=${Version}', pkg]);
+  const r = await execa(packageVersionArgv(root, pkg)[0], packageVersionArgv(root, pkg).slice(1));
   return String(r.stdout).trim();
 }
 
