@@ -83,7 +83,7 @@ export function balancedRounds(iterations: number, warmup: number, variants: num
   if (iterations % 2 === 0) return { sizes: [iterations / 2, iterations / 2], reversed: [false, true] };
   // Mean-position spread between the first and last slot, in migrations: imbalance × (variants − 1) / iterations.
   const spread = (imbalance: number) => (imbalance * Math.max(1, variants - 1)) / iterations;
-  let best: { plan: RoundPlan; imbalance: number } | null = null;
+  let best = null as { plan: RoundPlan; imbalance: number } | null;
   for (let rounds = 2; rounds <= Math.min(4, iterations); rounds++) {
     for (const sizes of compositions(iterations, rounds)) {
       for (let mask = 0; mask < 1 << rounds; mask++) {
