@@ -17,7 +17,7 @@ export const INVALID_COLOUR = '#000000';
 export const KIND = {
   measured: 'measured',
   warmup: 'warm-up (not in statistics)',
-  invalid: 'invalid: guest damaged (not in statistics)',
+  invalid: 'invalid (not in statistics)',
   outlier: 'outlier (kept)',
 } as const;
 
@@ -28,11 +28,16 @@ export function variantColour(variants: string[]) {
 }
 
 /** A log axis when the values span more than 10×: one idle control must not squeeze the compared pair into a corner. */
-export function axisScale(values: number[]): { type: 'log' | 'linear'; zero?: boolean; note: string } {
+export function axisScale(values: number[]): { scale: { type: 'log' | 'linear'; zero?: boolean }; note: string } {
   const positive = values.filter((v) => v > 0);
-  if (positive.length && Math.max(...positive) / Math.min(...positive) > 10 && positive.length === values.length) return { type: 'log', note: ' (log scale: the values span more than 10×)' };
-  return { type: 'linear', zero: false, note: '' };
+  if (positive.length && Math.max(...positive) / Math.min(...positive) > 10 && positive.length === values.length) return { scale: { type: 'log' }, note: ', log scale' };
+  return { scale: { type: 'linear', zero: false }, note: '' };
 }
+
+/** The legend draws each shape outlined, so the invalid X (a stroke, not an area) shows there too. */
+export const shapeLegend = { symbolStrokeColor: '#000000', symbolStrokeWidth: 1.5, symbolFillColor: '#666666' };
+/** Invalid migrations as their own layer: a black X, stroked, at the measured value. */
+export const invalidMark = { type: 'point', shape: INVALID_SHAPE, filled: false, size: 110, strokeWidth: 2.2, color: INVALID_COLOUR, opacity: 1 };
 
 /** Deterministic jitter in [0, 1) so the same data always draws the same picture. */
 export const jitter = (seq: number) => (((seq * 0.6180339887) % 1) + 1) % 1;

@@ -4,7 +4,7 @@
  * Invalid migrations are drawn at their measured value with their own mark, never at 0.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { axisScale, config, groupKey, groupLabel, INVALID_COLOUR, jitter, KIND, kindScale, VEGA_LITE_SCHEMA, variantColour } from './chart-style.ts';
+import { axisScale, config, groupKey, groupLabel, invalidMark, jitter, KIND, kindScale, shapeLegend, VEGA_LITE_SCHEMA, variantColour } from './chart-style.ts';
 import { MIN_N_FOR_INTERVAL, type MigrationRow, type Summary } from './model.ts';
 import type { Phase } from './phases.ts';
 
@@ -41,7 +41,7 @@ export function distributionCharts(summary: Summary): ChartSpec[] {
     const points = rows.map((r) => ({ seq: r.seq, variant: r.variant, downtime: r.values[summary.primary], jitter: jitter(r.seq), kind: kindOf(r) }));
     const scale = axisScale(points.map((p) => p.downtime!));
     const y = { field: 'variant', type: 'nominal' as const, title: null, sort: variants, axis: { labelLimit: 220 } };
-    const x = { field: 'downtime', type: 'quantitative' as const, title: `downtime, ms (${summary.primary})${scale.note}`, scale };
+    const x = { field: 'downtime', type: 'quantitative' as const, title: `downtime, ms (${summary.primary}${scale.note})`, scale: scale.scale };
     const medians = variants.map((v) => ({ variant: v, downtime: summary.cells.find((c) => c.variant === v && groupKey(c) === g.key)?.metrics[summary.primary]?.median ?? null })).filter((m) => m.downtime !== null);
     const layers: unknown[] = [];
     if (boxed.length) {
@@ -52,17 +52,13 @@ export function distributionCharts(summary: Summary): ChartSpec[] {
       });
     }
     layers.push({ data: { values: medians }, mark: { type: 'tick', thickness: 3, size: 30, color: '#08306b' }, encoding: { y, x } });
+    const yOffset = { field: 'jitter', type: 'quantitative', scale: { domain: [0, 1], range: [BAND_STEP / 2 - 13, BAND_STEP / 2 + 13] } };
     layers.push({
-      data: { values: points },
-      mark: { type: 'point', filled: true, size: 60, opacity: 0.9, strokeWidth: 2 },
-      encoding: {
-        y,
-        x,
-        yOffset: { field: 'jitter', type: 'quantitative', scale: { domain: [0, 1], range: [BAND_STEP / 2 - 13, BAND_STEP / 2 + 13] } },
-        shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration' },
-        color: { condition: { test: `datum.kind === '${KIND.invalid}'`, value: INVALID_COLOUR }, field: 'variant', type: 'nominal', scale: variantColour(summary.variants), legend: null },
-      },
+      data: { values: points.filter((p) => p.kind !== KIND.invalid) },
+      mark: { type: 'point', filled: true, size: 60, opacity: 0.9 },
+      encoding: { y, x, yOffset, shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration', legend: shapeLegend }, color: { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), legend: null } },
     });
+    layers.push({ data: { values: points.filter((p) => p.kind === KIND.invalid) }, mark: invalidMark, encoding: { y, x, yOffset } });
     const small = variants.filter((v) => !boxed.includes(v));
     return {
       id: `distribution-${i + 1}`,
@@ -86,16 +82,17 @@ export function runOrderCharts(summary: Summary): ChartSpec[] {
     const scale = axisScale([...points.map((p) => p.downtime!), ...limits.map((l) => l.limit!)]);
     const colour = { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), title: 'variant' };
     const x = { field: 'order', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, title: runs ? 'migration (run order; the candidate run after the baseline run)' : 'migration (run order, seq)' };
-    const y = { field: 'downtime', type: 'quantitative', title: `downtime, ms (${summary.primary})${scale.note}`, scale };
+    const y = { field: 'downtime', type: 'quantitative', title: `downtime, ms (${summary.primary}${scale.note})`, scale: scale.scale };
     const layers: unknown[] = [
       { data: { values: points.filter((p) => p.kind !== KIND.invalid) }, mark: { type: 'line', strokeOpacity: 0.35 }, encoding: { x, y, color: colour, detail: { field: 'variant' } } },
       {
-        data: { values: points },
-        mark: { type: 'point', filled: true, size: 60, strokeWidth: 2 },
-        encoding: { x, y, shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration' }, color: { ...colour, condition: { test: `datum.kind === '${KIND.invalid}'`, value: INVALID_COLOUR } }, opacity: { condition: { test: `datum.kind === '${KIND.warmup}'`, value: 0.5 }, value: 1 } },
+        data: { values: points.filter((p) => p.kind !== KIND.invalid) },
+        mark: { type: 'point', filled: true, size: 60 },
+        encoding: { x, y, shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration', legend: shapeLegend }, color: colour, opacity: { condition: { test: `datum.kind === '${KIND.warmup}'`, value: 0.5 }, value: 1 } },
       },
+      { data: { values: points.filter((p) => p.kind === KIND.invalid) }, mark: invalidMark, encoding: { x, y } },
     ];
-    if (limits.length) layers.push({ data: { values: limits }, mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1.5 }, encoding: { y: { field: 'limit', type: 'quantitative' }, color: { ...colour, legend: null } } });
+    if (limits.length) layers.push({ data: { values: limits }, mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1.5 }, encoding: { y: { field: 'limit', type: 'quantitative' }, color: colour } });
     return {
       id: `run-order-${i + 1}`,
       title: `Run order: ${g.label}`,

@@ -1,8 +1,10 @@
 /** The cost side and the forest plot as Vega-Lite specs (pure): what a shorter downtime cost, and every before/after shift with its interval. */
 import type { TopLevelSpec } from 'vega-lite';
 import type { ChartSpec } from './charts.ts';
-import { axisScale, config, INVALID_COLOUR, VARIANT_SHAPES, VEGA_LITE_SCHEMA, variantColour } from './chart-style.ts';
+import { axisScale, config, INVALID_SHAPE, invalidMark, shapeLegend, VARIANT_SHAPES, VEGA_LITE_SCHEMA, variantColour } from './chart-style.ts';
 import type { MigrationCost, Summary } from './model.ts';
+
+const INVALID_LABEL = 'invalid (not in statistics)';
 
 const COST_AXES: { key: keyof MigrationCost; id: string; title: string; scaleBy: number; caption: string }[] = [
   { key: 'totalTimeMs', id: 'cost-total-time', title: 'total migration time, ms (QMP total-time)', scaleBy: 1, caption: 'what the downtime cost in migration time' },
@@ -19,24 +21,27 @@ export function costCharts(summary: Summary): ChartSpec[] {
     const y = axisScale(points.map((p) => p.downtime!));
     const x = axisScale(points.map((p) => p.cost));
     const limits = summary.cells.filter((c) => c.downtimeLimitMs !== null).map((c) => ({ variant: c.variant, limit: c.downtimeLimitMs }));
+    const xEnc = { field: 'cost', type: 'quantitative', title: `${axis.title}${x.note}`, scale: x.scale };
+    const yEnc = { field: 'downtime', type: 'quantitative', title: `downtime, ms (${summary.primary}${y.note})`, scale: y.scale };
     const layers: unknown[] = [
       {
-        data: { values: points },
+        data: { values: points.filter((p) => !p.invalid) },
         mark: { type: 'point', filled: true, size: 70, opacity: 0.85 },
         encoding: {
-          x: { field: 'cost', type: 'quantitative', title: `${axis.title}${x.note}`, scale: x },
-          y: { field: 'downtime', type: 'quantitative', title: `downtime, ms (${summary.primary})${y.note}`, scale: y },
-          color: { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), title: 'variant', condition: { test: 'datum.invalid', value: INVALID_COLOUR } },
-          shape: { field: 'size', type: 'nominal', scale: { domain: sizes, range: VARIANT_SHAPES.slice(0, sizes.length) }, title: 'VM size' },
+          x: xEnc,
+          y: yEnc,
+          color: { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), title: 'variant' },
+          shape: { field: 'size', type: 'nominal', scale: { domain: [...sizes, INVALID_LABEL], range: [...VARIANT_SHAPES.slice(0, sizes.length), INVALID_SHAPE] }, title: 'VM size', legend: shapeLegend },
         },
       },
+      { data: { values: points.filter((p) => p.invalid) }, mark: invalidMark, encoding: { x: xEnc, y: yEnc } },
     ];
-    if (limits.length) layers.push({ data: { values: [...new Map(limits.map((l) => [l.variant, l])).values()] }, mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'limit', type: 'quantitative' }, color: { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), legend: null } } });
+    if (limits.length) layers.push({ data: { values: [...new Map(limits.map((l) => [l.variant, l])).values()] }, mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'limit', type: 'quantitative' }, color: { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), title: 'variant' } } });
     return [
       {
         id: axis.id,
         title: `Downtime against ${axis.title.split(',')[0]}`,
-        caption: `One point per measured migration: ${axis.caption}. Shape: VM size; colour: variant; black points are invalid migrations (not in the statistics). Dashed lines: each variant's downtime-limit.`,
+        caption: `One point per measured migration: ${axis.caption}. Shape: VM size; colour: variant; black X marks are invalid migrations at their measured value (not in the statistics). Dashed lines: each variant's downtime-limit.`,
         spec: { $schema: VEGA_LITE_SCHEMA, config, width: 560, height: 300, layer: layers } as TopLevelSpec,
       },
     ];
