@@ -47,13 +47,13 @@ export function costCells(c: CellSummary, primary?: string): string[] {
   return [c.label, ms(median), c.downtimeLimitMs === null ? '—' : `${c.downtimeLimitMs} ms`, ms(c.cost.totalTimeMs), bytes(c.cost.transferredBytes), bytes(c.cost.downtimeBytes), c.cost.dirtySyncCount === null ? '—' : String(c.cost.dirtySyncCount)];
 }
 
-export const AGREEMENT_HEADER = ['metric', 'n', 'mean difference (metric − primary)', 'limits of agreement (±1.96 sd)', 'migrations off the offset beyond tolerance'];
+export const AGREEMENT_HEADER = ['metric', 'n', 'mean difference (metric − primary)', 'limits of agreement (±1.96 sd)', 'the pair', 'migrations outside tolerance and limits'];
 
 export function agreementCells(a: AgreementRow): string[] {
-  return [a.metric, String(a.n), a.meanDiffMs === null ? '—' : signedMs(a.meanDiffMs), a.limits ? `[${signedMs(a.limits[0])}, ${signedMs(a.limits[1])}]` : '—', a.flaggedSeqs.length ? a.flaggedSeqs.join(', ') : 'none'];
+  return [a.metric, String(a.n), a.meanDiffMs === null ? '—' : signedMs(a.meanDiffMs), a.limits ? `[${signedMs(a.limits[0])}, ${signedMs(a.limits[1])}]` : '—', a.verdict, a.flaggedSeqs.length ? a.flaggedSeqs.join(', ') : 'none'];
 }
 
 export function agreementSentence(summary: Summary): string {
   const s = summary.settings;
-  return `Each metric against ${summary.primary} on measured ok migrations: its systematic offset (mean difference) and limits of agreement are shown once per pair; a migration is flagged only when its difference leaves the offset by more than ${s.agreementToleranceMs} ms + ${s.disagreementTolerancePct}% of the primary. QMP's source-side downtime is checked as a lower bound of the trace span instead (a warning when it exceeds the span plus the clock uncertainty).`;
+  return `Each metric against ${summary.primary} on measured ok migrations: its systematic offset (mean difference) and limits of agreement are shown once per pair; each pair is judged once against a tolerance of ${s.agreementToleranceMs} ms + ${s.disagreementTolerancePct}% of the primary (agrees, steady offset, or varies apart), and a migration is flagged only when its difference lies outside both that tolerance and the pair's limits of agreement. QMP's source-side downtime is checked as a lower bound of the trace span instead (a warning when it exceeds the span plus the clock uncertainty).`;
 }

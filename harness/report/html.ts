@@ -56,7 +56,7 @@ function contextSection(summary: Summary): string {
   const variants = summary.variantTable.length
     ? table('Every setting that differs between the variants (settings they share are left out).', ['setting', ...summary.variants.map(e)], summary.variantTable.map((r) => [td(r.setting), ...summary.variants.map((v) => td(r.values[v]))]))
     : '<p>The variants differ in no recorded setting.</p>';
-  return `<p id="platform">${e(summary.platform)}</p><h2 id="variants">What differs between the variants</h2>${variants}`;
+  return `<h2 id="variants">What differs between the variants</h2>${variants}`;
 }
 
 function comparisonSection(summary: Summary, forest: string): string {

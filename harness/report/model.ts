@@ -174,7 +174,9 @@ export interface AgreementRow {
   meanDiffMs: number | null;
   /** Mean ± 1.96 sd of the differences. */
   limits: Interval | null;
-  /** Migrations whose difference is off the offset by more than abs + rel·|primary|. */
+  /** The pair in words: agrees, steady offset, or varies apart. */
+  verdict: string;
+  /** Migrations whose difference lies outside both the tolerance and the limits of agreement. */
   flaggedSeqs: number[];
 }
 

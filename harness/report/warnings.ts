@@ -48,26 +48,23 @@ function notOkWarnings(rows: MigrationRow[], cells: CellSummary[], primary: stri
     });
 }
 
-/** Invalid migrations whose values sit on one side of the ok ones: dropping them moves the mean (selection bias). */
+/**
+ * Invalid migrations whose values all sit on one side of their cell's ok median (at least two of
+ * them): dropping them moves the cell's statistics, a possible selection bias worth a sentence.
+ */
 function selectionBias(rows: MigrationRow[], cells: CellSummary[], primary: string): ReportWarning[] {
   const evidence: string[] = [];
-  let below = 0;
-  let above = 0;
   for (const c of cells) {
     const inCell = rows.filter((r) => r.cell === c.key && !r.warmup && r.values[primary] !== null);
     const ok = inCell.filter((r) => r.status === 'ok').map((r) => r.values[primary]!);
     const invalid = inCell.filter((r) => r.status === 'invalid').map((r) => r.values[primary]!);
-    if (!ok.length || !invalid.length) continue;
+    if (!ok.length || invalid.length < 2) continue;
     const mid = median(ok);
-    below += invalid.filter((v) => v < mid).length;
-    above += invalid.filter((v) => v > mid).length;
-    const all = [...ok, ...invalid];
-    evidence.push(`${c.label}: invalid ${invalid.map((v) => ms(v)).join(', ')} against ok median ${ms(mid)}; mean with them ${ms(mean(all))}, without ${ms(mean(ok))}`);
+    const side = invalid.every((v) => v < mid) ? 'below' : invalid.every((v) => v > mid) ? 'above' : null;
+    if (!side) continue;
+    evidence.push(`${c.label}: all ${invalid.length} invalid ${side} the ok median ${ms(mid)} (${invalid.map((v) => ms(v)).join(', ')}); mean with them ${ms(mean([...ok, ...invalid]))}, without ${ms(mean(ok))}`);
   }
-  const total = below + above;
-  if (total < 2 || (below !== total && above !== total)) return [];
-  const side = below === total ? 'below' : 'above';
-  return [{ kind: 'selection-bias', message: `All ${total} measured invalid migrations have ${side}-median downtimes of their cells: leaving them out moves each cell's statistics ${side === 'below' ? 'up' : 'down'} (possible selection bias; a switchover that breaks the guest may itself be ${side === 'below' ? 'short' : 'long'}).`, evidence }];
+  return evidence.length ? [{ kind: 'selection-bias', message: `Invalid migrations differ systematically from the ok ones in ${plural(evidence.length, 'cell')}: leaving them out moves those cells' statistics (possible selection bias; what breaks the guest may also shape its downtime).`, evidence }] : [];
 }
 
 function smallCells(cells: CellSummary[], comparisons: ComparisonRow[], primary: string): ReportWarning[] {
