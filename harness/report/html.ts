@@ -21,8 +21,8 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 8p
 pre.summary { background: #f6f8fa; border: 1px solid var(--line); padding: 12px; white-space: pre-wrap; font-size: 13px; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; width: 100%; table-layout: auto; }
 caption { caption-side: top; text-align: left; color: var(--muted); font-size: 12px; padding: 2px 0 4px; }
-th, td { border: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; white-space: normal; overflow-wrap: anywhere; }
-th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; white-space: normal; overflow-wrap: break-word; }
+th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .improvement { color: var(--good); font-weight: 600; } .regression { color: var(--bad); font-weight: 600; } .no-significant-change { color: var(--muted); }
 .warnings { border-left: 4px solid var(--warn); background: #fff8e1; padding: 8px 12px; margin: 12px 0; }
 .warnings li { margin-bottom: 6px; } .warnings ul ul { color: #444; font-size: 12px; }
