@@ -2,7 +2,8 @@ import test from 'ava';
 import { AdaptiveSampler, fixedSamplingManifest } from '../harness/sampling/adaptive.ts';
 import { describeDesign } from '../harness/sampling/design.ts';
 import { medianInterval, medianRankBound, shouldStop } from '../harness/sampling/precision.ts';
-import { estimateSamples, normalQuantile, parseChange, robustSigma, twoSampleSize } from '../harness/sampling/samples.ts';
+import { estimateSamples, parseChange, robustSigma, twoSampleSize } from '../harness/sampling/samples.ts';
+import { normalQuantile } from '../harness/stats/normal.ts';
 import type { IterationRecord } from '../harness/results/types.ts';
 
 test('median CI ranks match the binomial tables (n=6, 10, 20) and need n >= 6', (t) => {
@@ -35,7 +36,7 @@ test('stopping rule: precision reached only after the minimum; the maximum alway
 
 function record(variant: string, downtimeMs: number | null, warmup = false): IterationRecord {
   return {
-    seq: 0, block: 1, variant, vmSize: '1G', queuePairs: null, iteration: 1, warmup, from: 'a', to: 'b',
+    seq: 1, block: 1, variant, vmSize: '1G', queuePairs: null, iteration: 1, warmup, from: 'a', to: 'b',
     status: downtimeMs === null ? 'failed' : 'ok', downtimeMs, primaryMetric: 'runstate', metrics: {}, qmp: null,
     traces: { source: '', destination: '' }, clock: { offsetUs: 0, uncertaintyUs: 0, method: 'same-machine' }, accel: 'tcg',
     destinationQmpReadyMs: null, cycleMs: 0, startedAt: '', finishedAt: '',

@@ -4,17 +4,17 @@
  * marked. Charts go through the same Vega-Lite → SVG path as the run reports.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { cellKey, type Cell } from '../migration/schedule.ts';
+import { cellKey, type Cell } from '../profile/cell.ts';
+import { escapeMarkup } from '../report/escape.ts';
 import { renderSvg } from '../report/render-svg.ts';
 import type { CellVerdict, NightlyVerdict } from './compare.ts';
 import type { HistoryRun } from './history.ts';
-import { escapeXml } from './junit.ts';
-import { median } from './stats.ts';
+import { median } from '../stats/describe.ts';
 
 const VERDICT_COLOUR: Record<string, string> = { regression: '#c62828', improvement: '#2e7d32', ok: '#1565c0', 'no-baseline': '#777', 'no-data': '#ef6c00' };
 
 function nightSamples(run: HistoryRun, cell: Cell): number[] {
-  return run.records.filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs }) === cellKey(cell)).map((r) => r.downtimeMs as number);
+  return run.records.filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey(r) === cellKey(cell)).map((r) => r.downtimeMs as number);
 }
 
 /** One cell's history as a Vega-Lite spec; null when the history has no ok measurement of it. */
@@ -48,23 +48,23 @@ export function cellChartSpec(runs: readonly HistoryRun[], verdict: CellVerdict,
 export async function cellChart(runs: readonly HistoryRun[], verdict: CellVerdict, tonightRunId: string): Promise<string> {
   const spec = cellChartSpec(runs, verdict, tonightRunId);
   if (!spec) return `<p class="empty">No ok measurements of this cell in the history.</p>`;
-  const title = `downtime per night: ${escapeXml(verdict.label)}`;
+  const title = `downtime per night: ${escapeMarkup(verdict.label)}`;
   return (await renderSvg(spec)).replace(/^<svg /, `<svg role="img" aria-label="${title}" `).replace(/^(<svg[^>]*>)/, `$1<title>${title}</title>`);
 }
 
 export async function historyReportHtml(verdict: NightlyVerdict, runs: readonly HistoryRun[]): Promise<string> {
   const rows = verdict.cells
-    .map((c) => `<tr><td>${escapeXml(c.label)}</td><td style="color:${VERDICT_COLOUR[c.verdict]};font-weight:bold">${c.verdict}</td><td>${c.tonight.medianMs?.toFixed(2) ?? '—'}</td><td>${c.baseline.medianMs?.toFixed(2) ?? '—'}</td><td>${c.changePct === null ? '—' : `${c.changePct >= 0 ? '+' : ''}${c.changePct.toFixed(1)}%`}</td><td>${c.pValue === null ? '—' : c.pValue.toPrecision(3)}</td><td>${escapeXml(c.reason)}</td></tr>`)
+    .map((c) => `<tr><td>${escapeMarkup(c.label)}</td><td style="color:${VERDICT_COLOUR[c.verdict]};font-weight:bold">${c.verdict}</td><td>${c.tonight.medianMs?.toFixed(2) ?? '—'}</td><td>${c.baseline.medianMs?.toFixed(2) ?? '—'}</td><td>${c.changePct === null ? '—' : `${c.changePct >= 0 ? '+' : ''}${c.changePct.toFixed(1)}%`}</td><td>${c.pValue === null ? '—' : c.pValue.toPrecision(3)}</td><td>${escapeMarkup(c.reason)}</td></tr>`)
     .join('\n');
-  const charts = (await Promise.all(verdict.cells.map(async (c) => `<section><h2>${escapeXml(c.label)} <small style="color:${VERDICT_COLOUR[c.verdict]}">${c.verdict}</small></h2>${await cellChart(runs, c, verdict.runId)}</section>`))).join('\n');
+  const charts = (await Promise.all(verdict.cells.map(async (c) => `<section><h2>${escapeMarkup(c.label)} <small style="color:${VERDICT_COLOUR[c.verdict]}">${c.verdict}</small></h2>${await cellChart(runs, c, verdict.runId)}</section>`))).join('\n');
   const fp = verdict.fingerprintChange
-    ? `<div class="warn"><b>Lab fingerprint changed</b> since ${escapeXml(verdict.fingerprintChange.previousRunId)}; earlier nights with the old fingerprint are shown but not compared:<ul>${verdict.fingerprintChange.changes.map((c) => `<li>${escapeXml(c)}</li>`).join('')}</ul></div>`
+    ? `<div class="warn"><b>Lab fingerprint changed</b> since ${escapeMarkup(verdict.fingerprintChange.previousRunId)}; earlier nights with the old fingerprint are shown but not compared:<ul>${verdict.fingerprintChange.changes.map((c) => `<li>${escapeMarkup(c)}</li>`).join('')}</ul></div>`
     : '';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vdpa-bench nightly: ${escapeXml(verdict.profile)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>vdpa-bench nightly: ${escapeMarkup(verdict.profile)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:900px}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left}.warn{background:#fff3e0;padding:8px;border-left:4px solid #ef6c00}small{font-size:60%}</style></head>
-<body><h1>Nightly ${escapeXml(verdict.profile)}: ${verdict.regression ? '<span style="color:#c62828">regression</span>' : 'no regression'}</h1>
-<p>Run ${escapeXml(verdict.runId)}, lab fingerprint ${escapeXml(verdict.fingerprint)}; compared with ${verdict.cells[0]?.baseline.nights.length ?? 0} of ${verdict.comparableNights.length} comparable earlier nights (window ${verdict.options.window}); regression = one-sided Mann–Whitney p &lt; ${verdict.options.alpha} and a median change above ${verdict.options.noiseThresholdPct}%. Change points need ${verdict.options.minSegment} nights on each side. Grey dots: measured migrations; blue line: nightly median; ring: tonight's verdict; red dashes: change points; purple dots: fingerprint changes.</p>
+<body><h1>Nightly ${escapeMarkup(verdict.profile)}: ${verdict.regression ? '<span style="color:#c62828">regression</span>' : 'no regression'}</h1>
+<p>Run ${escapeMarkup(verdict.runId)}, lab fingerprint ${escapeMarkup(verdict.fingerprint)}; compared with ${verdict.cells[0]?.baseline.nights.length ?? 0} of ${verdict.comparableNights.length} comparable earlier nights (window ${verdict.options.window}); regression = one-sided Mann–Whitney p &lt; ${verdict.options.alpha} and a median change above ${verdict.options.noiseThresholdPct}%. Change points need ${verdict.options.minSegment} nights on each side. Grey dots: measured migrations; blue line: nightly median; ring: tonight's verdict; red dashes: change points; purple dots: fingerprint changes.</p>
 ${fp}
 <table><tr><th>cell</th><th>verdict</th><th>tonight median, ms</th><th>baseline median, ms</th><th>change</th><th>p</th><th>why</th></tr>
 ${rows}</table>

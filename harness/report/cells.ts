@@ -1,9 +1,10 @@
 /** Step of the report model: per cell counts, statistics (only where n supports them), cost side and outliers. */
+import { cellLabel } from '../profile/cell.ts';
 import { bootstrapMeanMedian, type BootstrapSettings } from '../stats/bootstrap.ts';
 import { describe, median } from '../stats/describe.ts';
 import { outlierIndexes } from '../stats/outliers.ts';
 import { parseSize } from '../profile/size.ts';
-import { cellLabelOf, MIN_N_FOR_INTERVAL, type CellStop, type CellSummary, type MetricInfo, type MetricStats, type MigrationCost, type MigrationRow } from './model.ts';
+import { MIN_N_FOR_INTERVAL, type CellStop, type CellSummary, type MetricInfo, type MetricStats, type MigrationCost, type MigrationRow } from './model.ts';
 
 export function sizeOrder(size: string): number {
   try {
@@ -56,7 +57,7 @@ export function cellSummaries(input: CellInput): CellSummary[] {
     for (const i of outlierIndexes(primaryValues)) primaryRows[i].outlier = true;
     return {
       key: first.cell,
-      label: cellLabelOf(first),
+      label: cellLabel(first),
       variant: first.variant,
       vmSize: first.vmSize,
       queuePairs: first.queuePairs,
@@ -75,7 +76,7 @@ export function cellSummaries(input: CellInput): CellSummary[] {
       outlierSeqs: primaryRows.filter((r) => r.outlier).map((r) => r.seq),
       disagreementSeqs: ok.filter((r) => r.disagreements.length).map((r) => r.seq),
       representativeSeq: representative(primaryRows, primary),
-      stop: input.stopOf(first.run, cellLabelOf(first)),
+      stop: input.stopOf(first.run, cellLabel(first)),
     };
   });
 }

@@ -241,7 +241,5 @@ export interface RunData {
   seqFromFile?: boolean;
 }
 
-export const cellKeyOf = (r: { variant: string; vmSize: string; queuePairs: number | null }) => `${r.variant}|${r.vmSize}|${r.queuePairs ?? '-'}`;
-export const cellLabelOf = (r: { variant: string; vmSize: string; queuePairs: number | null }) => `${r.variant} ${r.vmSize}${r.queuePairs !== null ? ` ${r.queuePairs}qp` : ''}`;
 /** A migration's value of a metric, if it is a finite number. */
 export const finite = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);

@@ -1,6 +1,7 @@
 /** Step of the report model: one row per migration, every metric and the cost side at its measured value. */
+import { cellKey } from '../profile/cell.ts';
 import type { IterationRecord } from '../results/types.ts';
-import { cellKeyOf, finite, UNKNOWN, type MetricInfo, type MigrationCost, type MigrationRow, type RunData } from './model.ts';
+import { finite, UNKNOWN, type MetricInfo, type MigrationCost, type MigrationRow, type RunData } from './model.ts';
 import { phaseNotes, recordPhases } from './phases.ts';
 import { metricValue } from './run-info.ts';
 
@@ -21,7 +22,7 @@ export function migrationRows(records: IterationRecord[], runs: RunData[], metri
     seq: r.seq,
     run: runs[runOf(r)]?.runId ?? UNKNOWN,
     block: r.block,
-    cell: cellKeyOf(r),
+    cell: cellKey(r),
     variant: r.variant,
     vmSize: r.vmSize,
     queuePairs: r.queuePairs ?? null,

@@ -1,6 +1,7 @@
 /** Steps of the report model: what ran and on what (metrics, set-up, platform, runs, cell stops). */
+import { cellLabel } from '../profile/cell.ts';
 import type { HostFacts, IterationRecord, RunManifest } from '../results/types.ts';
-import { cellLabelOf, finite, QMP_METRIC, UNKNOWN, type CellStop, type MetricInfo, type RunData, type RunInfo, type Summary } from './model.ts';
+import { finite, QMP_METRIC, UNKNOWN, type CellStop, type MetricInfo, type RunData, type RunInfo, type Summary } from './model.ts';
 import type { ReportSettings } from './settings.ts';
 
 export function metricValue(record: IterationRecord, name: string): number | null {
@@ -124,7 +125,7 @@ export function cellStops(m: RunManifest | null): Map<string, CellStop> {
     stops.set(c.cell, { reason: c.reason, text });
   }
   const abandoned = (m.abandonedCells as { cell: { variant: string; vmSize: string; queuePairs: number | null }; reason: string; afterSeq: number }[] | undefined) ?? [];
-  for (const a of abandoned) stops.set(cellLabelOf(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
+  for (const a of abandoned) stops.set(cellLabel(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
   return stops;
 }
 

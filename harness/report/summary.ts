@@ -3,13 +3,14 @@
  * migration, metric agreement, cells, before/after comparisons, the order as run, the variant
  * table, warnings. Renderers (text, md, html, json) only format the result.
  */
+import { cellKey } from '../profile/cell.ts';
 import type { IterationRecord, RunManifest } from '../results/types.ts';
 import { compareSamples } from '../stats/compare.ts';
 import { EXACT_LIMIT } from '../stats/mann-whitney.ts';
 import { OUTLIER_METHOD } from '../stats/outliers.ts';
 import { AGREEMENT_TOLERANCE_MS, metricAgreement } from './agreement.ts';
 import { cellSummaries } from './cells.ts';
-import { cellKeyOf, MIN_N_FOR_INTERVAL, SUMMARY_SCHEMA, type CellSummary, type ComparisonRow, type MetricInfo, type MigrationRow, type ReportWarning, type RunData, type Summary } from './model.ts';
+import { MIN_N_FOR_INTERVAL, SUMMARY_SCHEMA, type CellSummary, type ComparisonRow, type MetricInfo, type MigrationRow, type ReportWarning, type RunData, type Summary } from './model.ts';
 import { runOrder } from './order.ts';
 import { okValues, migrationRows } from './rows.ts';
 import { cellStops, metricList, platformSentence, runInfo, setupOf } from './run-info.ts';
@@ -74,8 +75,8 @@ function comparisonsOf(pair: Pair | null, cells: CellSummary[], rows: MigrationR
       queuePairs: group.queuePairs,
       baseline: pair.baseline,
       candidate: pair.candidate,
-      baselineCell: base?.key ?? cellKeyOf({ variant: pair.baseline, vmSize: group.vmSize, queuePairs: group.queuePairs }),
-      candidateCell: cand?.key ?? cellKeyOf({ variant: pair.candidate, vmSize: group.vmSize, queuePairs: group.queuePairs }),
+      baselineCell: base?.key ?? cellKey({ variant: pair.baseline, vmSize: group.vmSize, queuePairs: group.queuePairs }),
+      candidateCell: cand?.key ?? cellKey({ variant: pair.candidate, vmSize: group.vmSize, queuePairs: group.queuePairs }),
       metrics: {},
     };
     for (const m of metrics) {
