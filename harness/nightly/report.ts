@@ -7,6 +7,8 @@ import type { TopLevelSpec } from 'vega-lite';
 import { cellKey, type Cell } from '../profile/cell.ts';
 import { escapeMarkup } from '../report/escape.ts';
 import { renderSvg } from '../report/render-svg.ts';
+import { reportSettings } from '../report/settings.ts';
+import { buildSummary, type ReportWarning } from '../report/summary.ts';
 import type { CellVerdict, NightlyVerdict } from './compare.ts';
 import type { HistoryRun } from './history.ts';
 import { median } from '../stats/describe.ts';
@@ -52,11 +54,23 @@ export async function cellChart(runs: readonly HistoryRun[], verdict: CellVerdic
   return (await renderSvg(spec)).replace(/^<svg /, `<svg role="img" aria-label="${title}" `).replace(/^(<svg[^>]*>)/, `$1<title>${title}</title>`);
 }
 
+/** Tonight's run's own warnings (damaged guests, TCG, small n, ...): they travel with the nightly verdict too. */
+export function tonightWarnings(verdict: NightlyVerdict, runs: readonly HistoryRun[]): ReportWarning[] {
+  const run = runs.find((r) => r.manifest.runId === verdict.runId);
+  if (!run) return [];
+  const data = { runId: run.manifest.runId, dir: run.dir, manifest: run.manifest, records: run.records, tornLines: run.tornLines };
+  return buildSummary({ runs: [data], settings: reportSettings(run.manifest), records: run.records }).warnings;
+}
+
 export async function historyReportHtml(verdict: NightlyVerdict, runs: readonly HistoryRun[]): Promise<string> {
   const rows = verdict.cells
     .map((c) => `<tr><td>${escapeMarkup(c.label)}</td><td style="color:${VERDICT_COLOUR[c.verdict]};font-weight:bold">${c.verdict}</td><td>${c.tonight.medianMs?.toFixed(2) ?? '—'}</td><td>${c.baseline.medianMs?.toFixed(2) ?? '—'}</td><td>${c.changePct === null ? '—' : `${c.changePct >= 0 ? '+' : ''}${c.changePct.toFixed(1)}%`}</td><td>${c.pValue === null ? '—' : c.pValue.toPrecision(3)}</td><td>${escapeMarkup(c.reason)}</td></tr>`)
     .join('\n');
   const charts = (await Promise.all(verdict.cells.map(async (c) => `<section><h2>${escapeMarkup(c.label)} <small style="color:${VERDICT_COLOUR[c.verdict]}">${c.verdict}</small></h2>${await cellChart(runs, c, verdict.runId)}</section>`))).join('\n');
+  const warnings = tonightWarnings(verdict, runs);
+  const tonight = warnings.length
+    ? `<div class="warn"><b>Tonight's run: warnings</b><ul>${warnings.map((w) => `<li>${escapeMarkup(w.message)}${w.evidence.length ? `<ul>${w.evidence.map((x) => `<li>${escapeMarkup(x)}</li>`).join('')}</ul>` : ''}</li>`).join('')}</ul></div>`
+    : '';
   const fp = verdict.fingerprintChange
     ? `<div class="warn"><b>Lab fingerprint changed</b> since ${escapeMarkup(verdict.fingerprintChange.previousRunId)}; earlier nights with the old fingerprint are shown but not compared:<ul>${verdict.fingerprintChange.changes.map((c) => `<li>${escapeMarkup(c)}</li>`).join('')}</ul></div>`
     : '';
@@ -65,6 +79,7 @@ export async function historyReportHtml(verdict: NightlyVerdict, runs: readonly 
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:900px}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left}.warn{background:#fff3e0;padding:8px;border-left:4px solid #ef6c00}small{font-size:60%}</style></head>
 <body><h1>Nightly ${escapeMarkup(verdict.profile)}: ${verdict.regression ? '<span style="color:#c62828">regression</span>' : 'no regression'}</h1>
 <p>Run ${escapeMarkup(verdict.runId)}, lab fingerprint ${escapeMarkup(verdict.fingerprint)}; compared with ${verdict.cells[0]?.baseline.nights.length ?? 0} of ${verdict.comparableNights.length} comparable earlier nights (window ${verdict.options.window}); regression = one-sided Mann–Whitney p &lt; ${verdict.options.alpha} and a median change above ${verdict.options.noiseThresholdPct}%. Change points need ${verdict.options.minSegment} nights on each side. Grey dots: measured migrations; blue line: nightly median; ring: tonight's verdict; red dashes: change points; purple dots: fingerprint changes.</p>
+${tonight}
 ${fp}
 <table><tr><th>cell</th><th>verdict</th><th>tonight median, ms</th><th>baseline median, ms</th><th>change</th><th>p</th><th>why</th></tr>
 ${rows}</table>
