@@ -26,7 +26,7 @@ th, td { border: 1px solid var(--line); padding: 4px 6px; text-align: left; vert
 th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .improvement { color: var(--good); font-weight: 600; } .regression { color: var(--bad); font-weight: 600; } .no-significant-change { color: var(--muted); }
 .warnings { border-left: 4px solid var(--warn); background: #fff8e1; padding: 8px 12px; margin: 12px 0; }
-.warnings li { margin-bottom: 6px; } .warnings ul ul { color: #444; font-size: 12px; }
+.warnings li { margin-bottom: 6px; } .warnings ul ul, .warnings details { color: #444; font-size: 12px; } .warnings details { margin-left: 40px; }
 .primary { background: #eef6ff; }
 tr.not-ok td { color: var(--bad); } tr.warmup td { color: var(--muted); }
 .flag { display: inline-block; font-size: 11px; padding: 0 5px; border-radius: 3px; margin-right: 3px; }
@@ -49,7 +49,12 @@ const tdHtml = (html: string, num = false) => `<td${num ? ' class="num"' : ''}>$
 
 function warningsBlock(summary: Summary): string {
   if (!summary.warnings.length) return '<div class="warnings" id="warnings"><b>Warnings: none.</b></div>';
-  const items = summary.warnings.map((w) => `<li data-kind="${e(w.kind)}">${e(w.message)}${w.evidence.length ? `<ul>${w.evidence.map((x) => `<li>${e(x)}</li>`).join('')}</ul>` : ''}</li>`).join('');
+  // The first evidence lines show; the rest fold, so one long list does not push the headline off the screen.
+  const shown = 3;
+  const list = (lines: string[]) => `<ul>${lines.map((x) => `<li>${e(x)}</li>`).join('')}</ul>`;
+  const evidence = (lines: string[]) =>
+    lines.length <= shown + 1 ? list(lines) : `${list(lines.slice(0, shown))}<details><summary>${lines.length - shown} more</summary>${list(lines.slice(shown))}</details>`;
+  const items = summary.warnings.map((w) => `<li data-kind="${e(w.kind)}">${e(w.message)}${w.evidence.length ? evidence(w.evidence) : ''}</li>`).join('');
   return `<div class="warnings" id="warnings"><b>Warnings (${summary.warnings.length})</b><ul>${items}</ul></div>`;
 }
 

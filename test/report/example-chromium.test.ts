@@ -29,6 +29,8 @@ interface Line {
 
 interface PageFacts {
   warnings: string;
+  /** With the folded evidence. */
+  warningsAll: string;
   variants: string[];
   methods: string;
   runOrder: { label: string; stroke: string | null; d: string }[];
@@ -69,10 +71,12 @@ test('the example run in Chromium: warnings with evidence, invalid migrations at
       // A string, not a function: tsx's name helpers do not exist in the page.
       return p.evaluate(`(() => {
         const text = (selector) => (document.querySelector(selector) || {}).innerText || '';
+        const allText = (selector) => (document.querySelector(selector) || {}).textContent || '';
         const symbols = (figure) =>
           [...document.querySelectorAll(\`#\${figure} svg path[aria-roledescription="point"]\`)].map((p) => ({ label: p.getAttribute('aria-label') ?? '', stroke: p.getAttribute('stroke'), d: p.getAttribute('d') ?? '' }));
         return {
           warnings: text('#warnings'),
+          warningsAll: allText('#warnings'),
           variants: [...document.querySelectorAll('#variants + table tbody tr')].map((tr) => tr.innerText),
           methods: text('#methods + .methods'),
           runOrder: [...document.querySelectorAll('figure[id^="run-order-"]')].flatMap((f) => symbols(f.id)),
@@ -88,7 +92,8 @@ test('the example run in Chromium: warnings with evidence, invalid migrations at
     const invalid = lines.filter((l) => l.status === 'invalid');
     t.true(invalid.length > 0, 'the example run has damaged guests');
     t.regex(page.warnings, new RegExp(`${invalid.length} of ${lines.length} migrations left the guest damaged`));
-    for (const l of invalid) t.true(page.warnings.includes(`migration ${l.seq} (${l.variant} ${l.vmSize}`), `warning evidence for migration ${l.seq}`);
+    for (const l of invalid) t.true(page.warningsAll.includes(`migration ${l.seq} (${l.variant} ${l.vmSize}`), `warning evidence for migration ${l.seq}`);
+    t.true(page.warnings.includes(`migration ${invalid[0].seq} (`), 'the first evidence lines are visible without a click');
     t.regex(page.warnings, /destination console: .*(BUG|WARNING)/);
     t.regex(page.warnings, /TCG/);
 
