@@ -1,7 +1,7 @@
 /**
- * The harness's layers, checked in `npm test` (docs/architecture.md draws them). A module may
- * import from its own folder and from any LOWER layer, never from a higher one nor from another
- * folder of its own layer. Lowest first:
+ * The harness's layers, checked in `npm test`. A module may import from its own folder and from
+ * any LOWER layer, never from a higher one nor from another folder of its own layer. Lowest first.
+ * docs/architecture.md draws them; test/architecture.test.ts checks the drawing against these rules.
  */
 const LAYERS = [
   ['stats', 'traces', 'root.ts', 'version.ts'], // pure leaves: statistics, trace parsing, paths

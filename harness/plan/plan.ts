@@ -10,7 +10,7 @@ import { PHASE_EVENTS } from '../metrics/phases.ts';
 import { migrationQmpCommands } from '../migration/migrate.ts';
 import { launchSettings, qemuFiles } from '../migration/launch.ts';
 import { type EngineHost } from '../migration/interfaces.ts';
-import { metricSetup, scheduleFor, selectMatrix, type RunOptions } from '../run/run.ts';
+import { metricSetup, scheduleFor, selectMatrix, type MatrixNarrowing } from '../run/selection.ts';
 import { cellLabel } from '../profile/cell.ts';
 import { pairHosts, type LoadedProfile } from '../profile/load.ts';
 import type { Host, Variant } from '../profile/schema.ts';
@@ -22,7 +22,7 @@ import { qemuArgs } from '../qemu/command.ts';
 
 export const PLAN_RUN_ID = 'RUN_ID';
 
-export type PlanOptions = Pick<RunOptions, 'iterations' | 'warmup' | 'vmSizes' | 'variants'>;
+export type PlanOptions = MatrixNarrowing;
 
 /** Placeholder for a vDPA device's character device until set-up has created it. */
 export function devicePlaceholder(name: string): string {

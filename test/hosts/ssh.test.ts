@@ -11,7 +11,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exchangeClock } from '../../harness/hosts/clock.ts';
-import { SshConnectionError, SshTransport } from '../../harness/hosts/ssh.ts';
+import { SshTransport } from '../../harness/hosts/ssh.ts';
+import { SshConnectionError } from '../../harness/hosts/ssh-process.ts';
 import { shellJoin } from '../../harness/hosts/transport.ts';
 import { startSshd, type TestSshd } from '../../testbed/sshd.ts';
 
