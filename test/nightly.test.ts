@@ -218,6 +218,8 @@ test('nightly against a seeded history: an injected regression fails its cell on
   const html = await readFile(join(tonight, 'history.html'), 'utf8');
   t.regex(html, /<svg[^>]*>.*tonight: regression/s);
   t.is((html.match(/<svg/g) ?? []).length, 2, 'one chart per cell');
+  // Tonight's run's own warnings travel with the verdict: its variants ran one block each.
+  t.regex(html, /Tonight's run: warnings.*Variants were not counterbalanced in run order for 1G.*precopy×6 → pause×6/s);
 });
 
 test('nightly: a regression below the noise threshold is not one; a fingerprint change is reported, not compared', async (t) => {

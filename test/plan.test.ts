@@ -109,9 +109,9 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
       t.true(section.includes(needle), `${host} section lacks ${needle}`);
     }
   }
-  // the seed's matrix: 2 sizes x 2 variants, interleaved, 10 measured + 1 warm-up per boot
-  t.is(text.match(/^### VM boot /gm)!.length, 4);
-  t.is(text.match(/^# migration \d+: /gm)!.length, 44);
+  // the seed's matrix: 2 sizes x 2 variants, interleaved ABBA in two blocks of 5 measured + 1 warm-up per boot
+  t.is(text.match(/^### VM boot /gm)!.length, 8);
+  t.is(text.match(/^# migration \d+: /gm)!.length, 48);
   const firstLaunch = text.slice(migrations).split('\n').find((l) => l.includes('start source'))!;
   for (const needle of [
     'before-KEY/bin/qemu-system-x86_64',

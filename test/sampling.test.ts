@@ -36,7 +36,7 @@ test('stopping rule: precision reached only after the minimum; the maximum alway
 
 function record(variant: string, downtimeMs: number | null, warmup = false): IterationRecord {
   return {
-    seq: 0, block: 1, variant, vmSize: '1G', queuePairs: null, iteration: 1, warmup, from: 'a', to: 'b',
+    seq: 1, block: 1, variant, vmSize: '1G', queuePairs: null, iteration: 1, warmup, from: 'a', to: 'b',
     status: downtimeMs === null ? 'failed' : 'ok', downtimeMs, primaryMetric: 'runstate', metrics: {}, qmp: null,
     traces: { source: '', destination: '' }, clock: { offsetUs: 0, uncertaintyUs: 0, method: 'same-machine' }, accel: 'tcg',
     destinationQmpReadyMs: null, cycleMs: 0, startedAt: '', finishedAt: '',

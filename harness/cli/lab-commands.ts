@@ -247,7 +247,7 @@ async function writeNightlyOutputs(verdict: NightlyVerdict, runs: HistoryRun[], 
   const junit = nightlyJunit(verdict);
   await writeFile(join(runDir, 'nightly.json'), JSON.stringify(verdict, null, 2) + '\n');
   await writeFile(join(runDir, 'nightly-junit.xml'), junit);
-  await writeFile(join(runDir, 'history.html'), historyReportHtml(verdict, sameProfile));
+  await writeFile(join(runDir, 'history.html'), await historyReportHtml(verdict, sameProfile));
   if (junitPath) await writeFile(junitPath, junit);
 }
 

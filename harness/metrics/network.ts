@@ -5,6 +5,12 @@
  * which also counts replies the guest queued while it warmed up.
  */
 
+/** What each network metric means, for reports (the lab in a box records them beside the trace rules). */
+export const NETWORK_METRIC_DESCRIPTIONS: Record<string, string> = {
+  network: 'network-visible downtime: longest run of consecutive lost probes × the probe period (neither direction carried traffic), from a fixed-rate ICMP prober in the peer namespace',
+  'network-rx-gap': 'longest gap between two probe replies as they arrived at the peer; also counts replies the guest queued while it warmed up, so it runs a steady offset above `network`',
+};
+
 export interface Probe {
   seq: number;
   sentUs: number;

@@ -1,10 +1,12 @@
 /**
  * Vega-Lite specs for the HTML report (pure): data in, spec out. Field names are fixed here; labels
  * from the profile or traces travel only as data values and titles, which Vega escapes in SVG text.
+ * Invalid migrations are drawn at their measured value with their own mark, never at 0.
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { axisScale, config, groupKey, groupLabel, invalidMark, jitter, KIND, kindScale, shapeLegend, VEGA_LITE_SCHEMA, variantColour } from './chart-style.ts';
+import { MIN_N_FOR_INTERVAL, type MigrationRow, type Summary } from './model.ts';
 import type { Phase } from './phases.ts';
-import type { MigrationRow, Summary } from './summary.ts';
 
 export interface ChartSpec {
   id: string;
@@ -13,102 +15,89 @@ export interface ChartSpec {
   spec: TopLevelSpec;
 }
 
-const FONT = { font: 'system-ui, sans-serif', labelFont: 'system-ui, sans-serif', titleFont: 'system-ui, sans-serif' };
-const config = { font: FONT.font, axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 }, legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 260 }, view: { stroke: '#ccc' } };
-
 const BAND_STEP = 46;
 
-/** Deterministic jitter in [0, 1) so the same data always draws the same picture. */
-const jitter = (seq: number) => ((seq * 0.6180339887) % 1 + 1) % 1;
-
-const groupKey = (r: { vmSize: string; queuePairs: number | null }) => `${r.vmSize}|${r.queuePairs ?? '-'}`;
-const groupLabel = (r: { vmSize: string; queuePairs: number | null }) => `${r.vmSize} VM${r.queuePairs !== null ? `, ${r.queuePairs} queue pairs` : ''}`;
-
-function groups(summary: Summary): { key: string; label: string; vmSize: string; queuePairs: number | null }[] {
+export function groups(summary: Summary): { key: string; label: string; vmSize: string; queuePairs: number | null }[] {
   const seen = new Map<string, { key: string; label: string; vmSize: string; queuePairs: number | null }>();
   for (const c of summary.cells) if (!seen.has(groupKey(c))) seen.set(groupKey(c), { key: groupKey(c), label: groupLabel(c), vmSize: c.vmSize, queuePairs: c.queuePairs });
   return [...seen.values()];
 }
 
-function primaryPoint(row: MigrationRow, primary: string) {
-  return { seq: row.seq, variant: row.variant, downtime: row.values[primary], jitter: jitter(row.seq), kind: row.outlier ? 'outlier (kept)' : 'migration', iteration: row.iteration };
+function kindOf(row: MigrationRow): string {
+  if (row.status === 'invalid') return KIND.invalid;
+  if (row.warmup) return KIND.warmup;
+  return row.outlier ? KIND.outlier : KIND.measured;
 }
 
-/** Per VM size: each variant's distribution as a box (min–max whiskers) with every measured ok migration as a point. */
+/** Rows drawn at a value: ok and invalid migrations with a primary value (failed ones have none). */
+const drawable = (rows: MigrationRow[], primary: string) => rows.filter((r) => r.status !== 'failed' && r.values[primary] !== null && r.values[primary] !== undefined);
+
+/** Per VM size: each variant's measured migrations as points, with a box only where n supports one. */
 export function distributionCharts(summary: Summary): ChartSpec[] {
   return groups(summary).map((g, i) => {
-    const rows = summary.migrations.filter((r) => groupKey(r) === g.key && !r.warmup && r.status === 'ok' && r.values[summary.primary] !== null);
+    const rows = drawable(summary.migrations.filter((r) => groupKey(r) === g.key && !r.warmup), summary.primary);
     const variants = summary.variants.filter((v) => rows.some((r) => r.variant === v));
+    const boxed = variants.filter((v) => (summary.cells.find((c) => c.variant === v && groupKey(c) === g.key)?.metrics[summary.primary]?.n ?? 0) >= MIN_N_FOR_INTERVAL);
+    const points = rows.map((r) => ({ seq: r.seq, variant: r.variant, downtime: r.values[summary.primary], jitter: jitter(r.seq), kind: kindOf(r) }));
+    const scale = axisScale(points.map((p) => p.downtime!));
     const y = { field: 'variant', type: 'nominal' as const, title: null, sort: variants, axis: { labelLimit: 220 } };
-    const x = { field: 'downtime', type: 'quantitative' as const, title: `downtime, ms (${summary.primary})`, scale: { zero: false } };
+    const x = { field: 'downtime', type: 'quantitative' as const, title: `downtime, ms (${summary.primary}${scale.note})`, scale: scale.scale };
+    const medians = variants.map((v) => ({ variant: v, downtime: summary.cells.find((c) => c.variant === v && groupKey(c) === g.key)?.metrics[summary.primary]?.median ?? null })).filter((m) => m.downtime !== null);
+    const layers: unknown[] = [];
+    if (boxed.length) {
+      layers.push({
+        data: { values: points.filter((p) => boxed.includes(p.variant) && p.kind !== KIND.invalid) },
+        mark: { type: 'boxplot', extent: 'min-max', size: 26, box: { color: '#c6dbef', stroke: '#6b8fb3' }, median: { color: '#08306b', size: 26 }, rule: { color: '#6b8fb3' }, ticks: { color: '#6b8fb3', size: 12 } },
+        encoding: { y, x },
+      });
+    }
+    layers.push({ data: { values: medians }, mark: { type: 'tick', thickness: 3, size: 30, color: '#08306b' }, encoding: { y, x } });
+    const yOffset = { field: 'jitter', type: 'quantitative', scale: { domain: [0, 1], range: [BAND_STEP / 2 - 13, BAND_STEP / 2 + 13] } };
+    layers.push({
+      data: { values: points.filter((p) => p.kind !== KIND.invalid) },
+      mark: { type: 'point', filled: true, size: 60, opacity: 0.9 },
+      encoding: { y, x, yOffset, shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration', legend: shapeLegend }, color: { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), legend: null } },
+    });
+    layers.push({ data: { values: points.filter((p) => p.kind === KIND.invalid) }, mark: invalidMark, encoding: { y, x, yOffset } });
+    const small = variants.filter((v) => !boxed.includes(v));
     return {
       id: `distribution-${i + 1}`,
       title: `Distribution: ${g.label}`,
-      caption: `Box: quartiles and median, whiskers min–max. Every measured ok migration is a point (vertical jitter only); outliers by the modified z-score are drawn as red diamonds and kept. Metric: ${summary.primary}.`,
-      spec: {
-        $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-        config,
-        width: 640,
-        height: { step: BAND_STEP },
-        data: { values: rows.map((r) => primaryPoint(r, summary.primary)) },
-        layer: [
-          { mark: { type: 'boxplot', extent: 'min-max', size: 26, box: { color: '#c6dbef', stroke: '#6b8fb3' }, median: { color: '#08306b', size: 26 }, rule: { color: '#6b8fb3' }, ticks: { color: '#6b8fb3', size: 12 } }, encoding: { y, x } },
-          {
-            mark: { type: 'point', filled: true, size: 48, opacity: 0.9 },
-            encoding: {
-              y,
-              x,
-              // Offsets count from the start of the band (step 46, padding 0.1 at both sides): centre ±13 px.
-              yOffset: { field: 'jitter', type: 'quantitative', scale: { domain: [0, 1], range: [BAND_STEP / 2 - 13, BAND_STEP / 2 + 13] } },
-              shape: { field: 'kind', type: 'nominal', scale: { domain: ['migration', 'outlier (kept)'], range: ['circle', 'diamond'] }, title: null },
-              color: { field: 'kind', type: 'nominal', scale: { domain: ['migration', 'outlier (kept)'], range: ['#333', '#d62728'] }, title: null },
-            },
-          },
-        ],
-      } as TopLevelSpec,
+      caption: `Every measured migration is a point (vertical jitter only); the dark tick is the median of the ok ones. ${boxed.length ? `Box: quartiles, whiskers min–max, drawn from n = ${MIN_N_FOR_INTERVAL} on. ` : ''}${small.length ? `${small.join(', ')}: n too small for a box or an interval (points and median only). ` : ''}Invalid migrations are black X marks at their measured value, left out of the statistics. Metric: ${summary.primary}.`,
+      spec: { $schema: VEGA_LITE_SCHEMA, config, width: 640, height: { step: BAND_STEP }, layer: layers } as TopLevelSpec,
     };
   });
 }
 
-/** Per VM size: downtime of every migration in run order (warm-ups hollow, failures as red crosses on the axis). */
+/** Per VM size: every migration in run order at its value, with the variants' downtime-limits as reference lines. */
 export function runOrderCharts(summary: Summary): ChartSpec[] {
   return groups(summary).map((g, i) => {
     const runs = new Set(summary.migrations.map((r) => r.run)).size > 1;
     // Two runs number their migrations from 1 each: place them one after the other instead.
     const position = new Map(summary.migrations.map((r, index) => [r, runs ? index + 1 : r.seq]));
     const rows = summary.migrations.filter((r) => groupKey(r) === g.key);
-    const points = rows
-      .filter((r) => r.status === 'ok' && r.values[summary.primary] !== null)
-      .map((r) => ({ order: position.get(r)!, variant: r.variant, downtime: r.values[summary.primary], phase: r.warmup ? 'warm-up (not in statistics)' : 'measured', run: r.run }));
-    const failures = rows.filter((r) => r.status !== 'ok').map((r) => ({ order: position.get(r)!, variant: r.variant, status: `${r.status}${r.warmup ? ' (warm-up)' : ''}` }));
+    const points = drawable(rows, summary.primary).map((r) => ({ order: position.get(r)!, variant: r.variant, downtime: r.values[summary.primary], kind: kindOf(r) }));
+    const failed = rows.filter((r) => r.status === 'failed' || r.values[summary.primary] === null);
+    const limits = summary.cells.filter((c) => groupKey(c) === g.key && c.downtimeLimitMs !== null).map((c) => ({ variant: c.variant, limit: c.downtimeLimitMs }));
+    const scale = axisScale([...points.map((p) => p.downtime!), ...limits.map((l) => l.limit!)]);
+    const colour = { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), title: 'variant' };
+    const x = { field: 'order', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, title: runs ? 'migration (run order; the candidate run after the baseline run)' : 'migration (run order, seq)' };
+    const y = { field: 'downtime', type: 'quantitative', title: `downtime, ms (${summary.primary}${scale.note})`, scale: scale.scale };
     const layers: unknown[] = [
+      { data: { values: points.filter((p) => p.kind !== KIND.invalid) }, mark: { type: 'line', strokeOpacity: 0.35 }, encoding: { x, y, color: colour, detail: { field: 'variant' } } },
       {
-        data: { values: points },
-        mark: { type: 'line', strokeOpacity: 0.35, point: false },
-        encoding: { x: { field: 'order', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, title: runs ? 'migration (run order; the candidate run after the baseline run)' : 'migration (run order, seq)' }, y: { field: 'downtime', type: 'quantitative', title: `downtime, ms (${summary.primary})` }, color: { field: 'variant', type: 'nominal', sort: summary.variants, title: 'variant' }, detail: { field: 'variant' } },
+        data: { values: points.filter((p) => p.kind !== KIND.invalid) },
+        mark: { type: 'point', filled: true, size: 60 },
+        encoding: { x, y, shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration', legend: shapeLegend }, color: colour, opacity: { condition: { test: `datum.kind === '${KIND.warmup}'`, value: 0.5 }, value: 1 } },
       },
-      ...(['measured', 'warm-up'] as const).map((phase) => ({
-        data: { values: points.filter((p) => p.phase.startsWith(phase)) },
-        mark: phase === 'measured' ? { type: 'point', shape: 'circle', size: 55, filled: true, opacity: 1 } : { type: 'point', shape: 'square', size: 70, filled: false, strokeWidth: 1.5 },
-        encoding: {
-          x: { field: 'order', type: 'quantitative' },
-          y: { field: 'downtime', type: 'quantitative' },
-          color: { field: 'variant', type: 'nominal', sort: summary.variants, title: 'variant' },
-        },
-      })),
+      { data: { values: points.filter((p) => p.kind === KIND.invalid) }, mark: invalidMark, encoding: { x, y } },
     ];
-    if (failures.length) {
-      layers.push({
-        data: { values: failures },
-        mark: { type: 'point', shape: 'cross', size: 90, color: '#d62728', filled: true },
-        encoding: { x: { field: 'order', type: 'quantitative' }, y: { datum: 0 } },
-      });
-    }
+    if (limits.length) layers.push({ data: { values: limits }, mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1.5 }, encoding: { y: { field: 'limit', type: 'quantitative' }, color: colour } });
     return {
       id: `run-order-${i + 1}`,
       title: `Run order: ${g.label}`,
-      caption: `Every migration of this VM size in the order it ran: drift and warm-up effects show here. Filled circles are measured migrations; hollow squares are warm-ups (left out of statistics)${failures.length ? `; red crosses at 0 are ${failures.length} failed or invalid migration(s) (no downtime)` : ''}.`,
-      spec: { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config, width: 640, height: 220, layer: layers } as TopLevelSpec,
+      caption: `Every migration of this VM size in the order it ran: drift and warm-up effects show here. Circles are measured migrations, squares (faded) warm-ups, diamonds outliers (kept), black X marks invalid migrations at their measured value (not in the statistics).${limits.length ? ' Dashed lines: each variant\'s configured downtime-limit.' : ''}${failed.length ? ` ${failed.length} migration(s) without a value (failed) are not drawn; see the failures table.` : ''}`,
+      spec: { $schema: VEGA_LITE_SCHEMA, config, width: 640, height: 240, layer: layers } as TopLevelSpec,
     };
   });
 }
@@ -124,15 +113,16 @@ export function phaseCharts(summary: Summary): ChartSpec[] {
     const bars = phases.filter((p) => !p.instant).map((p) => ({ phase: p.name, start: p.startMs, end: p.endMs, side: p.side ?? 'downtime window' }));
     const instants = phases.filter((p) => p.instant).map((p) => ({ phase: p.name, at: p.startMs, side: p.side ?? 'downtime window' }));
     const y = { field: 'phase', type: 'nominal' as const, sort: order, title: null, axis: { labelLimit: 240 } };
+    const title = 'ms from the source freeze (start of the downtime window)';
     const layers: unknown[] = [];
-    if (bars.length) layers.push({ data: { values: bars }, mark: { type: 'bar', height: 14 }, encoding: { y, x: { field: 'start', type: 'quantitative', title: 'ms from the source freeze (start of the downtime window)' }, x2: { field: 'end' }, color: { field: 'side', type: 'nominal', title: 'side' } } });
-    if (instants.length) layers.push({ data: { values: instants }, mark: { type: 'tick', thickness: 3, size: 18 }, encoding: { y, x: { field: 'at', type: 'quantitative', title: 'ms from the source freeze (start of the downtime window)' }, color: { field: 'side', type: 'nominal', title: 'side' } } });
+    if (bars.length) layers.push({ data: { values: bars }, mark: { type: 'bar', height: 14 }, encoding: { y, x: { field: 'start', type: 'quantitative', title }, x2: { field: 'end' }, color: { field: 'side', type: 'nominal', title: 'side' } } });
+    if (instants.length) layers.push({ data: { values: instants }, mark: { type: 'tick', thickness: 3, size: 18 }, encoding: { y, x: { field: 'at', type: 'quantitative', title }, color: { field: 'side', type: 'nominal', title: 'side' } } });
     layers.push({ data: { values: [{ at: 0 }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#555' }, encoding: { x: { field: 'at', type: 'quantitative' } } });
     charts.push({
       id: `phases-${i + 1}`,
       title: `Phases: ${cell.label}, migration ${row.seq}`,
       caption: `The migration closest to the cell's median downtime (${row.values[summary.primary]?.toFixed(1)} ms). The dashed line is the source freeze; bars are phases from the traces, ticks are instants.${row.phaseNotes.length ? ` ${row.phaseNotes.join('; ')}.` : ''}`,
-      spec: { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config, width: 640, height: { step: 26 }, layer: layers } as TopLevelSpec,
+      spec: { $schema: VEGA_LITE_SCHEMA, config, width: 640, height: { step: 26 }, layer: layers } as TopLevelSpec,
     });
   });
   return charts;

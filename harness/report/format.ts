@@ -1,5 +1,6 @@
 /** Number formatting shared by the renderers (pure). */
 import type { Interval } from '../stats/bootstrap.ts';
+import { SMALL_N_TEXT, type AgreementRow, type CellSummary, type Summary } from './model.ts';
 
 /** A downtime in ms, in the unit a reader expects: "2.09 s" or "48.2 ms". */
 export function ms(value: number | null | undefined): string {
@@ -27,4 +28,32 @@ export function rate(ok: number, total: number): string {
 
 export function queuePairsText(qp: number | null): string {
   return qp === null ? 'no vDPA NIC' : `${qp} qp`;
+}
+
+/** A bootstrap interval, or why there is none. */
+export function ciText(ci: Interval | null | undefined, shown: boolean): string {
+  return shown ? interval(ci) : `(${SMALL_N_TEXT})`;
+}
+
+export function bytes(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return value >= 1e9 ? `${(value / 1e9).toFixed(2)} GB` : value >= 1e6 ? `${(value / 1e6).toFixed(1)} MB` : `${(value / 1e3).toFixed(1)} kB`;
+}
+
+export const COST_HEADER = ['cell', 'downtime (median)', 'downtime-limit', 'total time', 'bytes transferred', 'bytes sent while stopped', 'dirty-sync rounds'];
+
+export function costCells(c: CellSummary, primary?: string): string[] {
+  const median = primary ? c.metrics[primary]?.median : Object.values(c.metrics)[0]?.median;
+  return [c.label, ms(median), c.downtimeLimitMs === null ? '—' : `${c.downtimeLimitMs} ms`, ms(c.cost.totalTimeMs), bytes(c.cost.transferredBytes), bytes(c.cost.downtimeBytes), c.cost.dirtySyncCount === null ? '—' : String(c.cost.dirtySyncCount)];
+}
+
+export const AGREEMENT_HEADER = ['metric', 'n', 'mean difference (metric − primary)', 'limits of agreement (±1.96 sd)', 'the pair', 'migrations outside tolerance and limits'];
+
+export function agreementCells(a: AgreementRow): string[] {
+  return [a.metric, String(a.n), a.meanDiffMs === null ? '—' : signedMs(a.meanDiffMs), a.limits ? `[${signedMs(a.limits[0])}, ${signedMs(a.limits[1])}]` : '—', a.verdict, a.flaggedSeqs.length ? a.flaggedSeqs.join(', ') : 'none'];
+}
+
+export function agreementSentence(summary: Summary): string {
+  const s = summary.settings;
+  return `Each metric against ${summary.primary} on measured ok migrations: its systematic offset (mean difference) and limits of agreement are shown once per pair; each pair is judged once against a tolerance of ${s.agreementToleranceMs} ms + ${s.disagreementTolerancePct}% of the primary (agrees, steady offset, or varies apart), and a migration is flagged only when its difference lies outside both that tolerance and the pair's limits of agreement. QMP's source-side downtime is checked as a lower bound of the trace span instead (a warning when it exceeds the span plus the clock uncertainty).`;
 }

@@ -6,30 +6,32 @@
 import { cellLabel } from '../profile/cell.ts';
 import { formatP } from '../stats/compare.ts';
 import { distributionCharts, phaseCharts, runOrderCharts, type ChartSpec } from './charts.ts';
+import { costCharts, forestChart } from './cost-charts.ts';
 import { escapeMarkup as e } from './escape.ts';
-import { interval, ms, pct, queuePairsText, rate, signedMs } from './format.ts';
+import { AGREEMENT_HEADER, agreementCells, agreementSentence, ciText, COST_HEADER, costCells, interval, ms, pct, queuePairsText, rate, signedMs } from './format.ts';
 import { methodsParagraphs } from './methods.ts';
 import { renderSvg } from './render-svg.ts';
-import type { MigrationRow, Summary } from './summary.ts';
+import { SMALL_N_TEXT, type MigrationRow, type Summary } from './summary.ts';
 import { renderText } from './text.ts';
 
 const STYLE = `
-:root { color-scheme: light; --fg:#1b1b1b; --muted:#666; --line:#ddd; --good:#1a7f37; --bad:#c62828; --warn:#8a6d00; }
-body { font: 14px/1.45 system-ui, sans-serif; color: var(--fg); margin: 0 auto; max-width: 1400px; padding: 24px; }
+:root { color-scheme: light; --fg:#1b1b1b; --muted:#666; --line:#ddd; --good:#1a7f37; --bad:#b00020; --warn:#8a6d00; }
+body { font: 14px/1.45 system-ui, sans-serif; color: var(--fg); margin: 0 auto; max-width: 1400px; padding: 24px; box-sizing: border-box; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
 .sub { color: var(--muted); margin: 0 0 16px; }
 pre.summary { background: #f6f8fa; border: 1px solid var(--line); padding: 12px; white-space: pre-wrap; font-size: 13px; }
-table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
-th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; } td { white-space: nowrap; } td.wrap { white-space: normal; min-width: 240px; }
-.scroll { overflow-x: auto; max-width: 100%; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; width: 100%; table-layout: auto; }
+caption { caption-side: top; text-align: left; color: var(--muted); font-size: 12px; padding: 2px 0 4px; }
+th, td { border: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; white-space: normal; overflow-wrap: break-word; }
+th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .improvement { color: var(--good); font-weight: 600; } .regression { color: var(--bad); font-weight: 600; } .no-significant-change { color: var(--muted); }
-.warnings { border-left: 4px solid var(--warn); background: #fff8e1; padding: 8px 12px; }
+.warnings { border-left: 4px solid var(--warn); background: #fff8e1; padding: 8px 12px; margin: 12px 0; }
+.warnings li { margin-bottom: 6px; } .warnings ul ul, .warnings details { color: #444; font-size: 12px; } .warnings details { margin-left: 40px; }
 .primary { background: #eef6ff; }
 tr.not-ok td { color: var(--bad); } tr.warmup td { color: var(--muted); }
 .flag { display: inline-block; font-size: 11px; padding: 0 5px; border-radius: 3px; margin-right: 3px; }
 .flag.outlier { background: #fde2e1; color: var(--bad); } .flag.disagree { background: #fff3cd; color: var(--warn); }
-figure { margin: 16px 0 24px; } figcaption { color: var(--muted); font-size: 12px; max-width: 760px; }
+figure { margin: 16px 0 24px; } figcaption { color: var(--muted); font-size: 12px; max-width: 900px; }
 figure svg { max-width: 100%; height: auto; }
 .methods p { max-width: 900px; }
 details summary { cursor: pointer; }
@@ -37,16 +39,34 @@ details summary { cursor: pointer; }
 
 const verdictClass = (verdict: string) => verdict.replace(/\s+/g, '-');
 
-function table(header: string[], rows: string[][], rowClasses: string[] = []): string {
-  return `<div class="scroll"><table><thead><tr>${header.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows
+function table(caption: string, header: string[], rows: string[][], rowClasses: string[] = []): string {
+  return `<table><caption>${e(caption)}</caption><thead><tr>${header.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r, i) => `<tr${rowClasses[i] ? ` class="${rowClasses[i]}"` : ''}>${r.join('')}</tr>`)
-    .join('')}</tbody></table></div>`;
+    .join('')}</tbody></table>`;
 }
 const td = (text: string, num = false) => `<td${num ? ' class="num"' : ''}>${e(text)}</td>`;
 const tdHtml = (html: string, num = false) => `<td${num ? ' class="num"' : ''}>${html}</td>`;
 
-function comparisonSection(summary: Summary): string {
-  if (!summary.comparisons.length) return `<h2>Before/after</h2><p>No comparison: ${e(summary.warnings.find((w) => w.includes('compar')) ?? `${summary.variants.length} variant(s) in the data`)}.</p>`;
+function warningsBlock(summary: Summary): string {
+  if (!summary.warnings.length) return '<div class="warnings" id="warnings"><b>Warnings: none.</b></div>';
+  // The first evidence lines show; the rest fold, so one long list does not push the headline off the screen.
+  const shown = 3;
+  const list = (lines: string[]) => `<ul>${lines.map((x) => `<li>${e(x)}</li>`).join('')}</ul>`;
+  const evidence = (lines: string[]) =>
+    lines.length <= shown + 1 ? list(lines) : `${list(lines.slice(0, shown))}<details><summary>${lines.length - shown} more</summary>${list(lines.slice(shown))}</details>`;
+  const items = summary.warnings.map((w) => `<li data-kind="${e(w.kind)}">${e(w.message)}${w.evidence.length ? evidence(w.evidence) : ''}</li>`).join('');
+  return `<div class="warnings" id="warnings"><b>Warnings (${summary.warnings.length})</b><ul>${items}</ul></div>`;
+}
+
+function contextSection(summary: Summary): string {
+  const variants = summary.variantTable.length
+    ? table('Every setting that differs between the variants (settings they share are left out).', ['setting', ...summary.variants.map(e)], summary.variantTable.map((r) => [td(r.setting), ...summary.variants.map((v) => td(r.values[v]))]))
+    : '<p>The variants differ in no recorded setting.</p>';
+  return `<h2 id="variants">What differs between the variants</h2>${variants}`;
+}
+
+function comparisonSection(summary: Summary, forest: string): string {
+  if (!summary.comparisons.length) return `<h2>Before/after</h2><p>No comparison: ${e(summary.warnings.find((w) => w.kind === 'comparison')?.message ?? `${summary.variants.length} variant(s) in the data`)}.</p>`;
   const rows: string[][] = [];
   const classes: string[] = [];
   for (const row of summary.comparisons) {
@@ -66,7 +86,7 @@ function comparisonSection(summary: Summary): string {
         td(`${ms(c.medianBaseline)} → ${ms(c.medianCandidate)} (${signedMs(c.diffMedians)})`, true),
         tdHtml(`${e(signedMs(c.hodgesLehmann.shift))} ${e(interval(c.hodgesLehmann.ci))} <small>${(c.hodgesLehmann.achievedConfidence * 100).toFixed(1)}%</small>`, true),
         tdHtml(`<span title="${e(c.mannWhitney.method)}">${e(formatP(c.mannWhitney.p))}${c.mannWhitney.method === 'normal approximation' ? '*' : ''}</span>`, true),
-        tdHtml(`<span class="${verdictClass(c.verdict)}" title="${e(c.verdictReason)}">${e(c.verdict)}</span>`),
+        tdHtml(`<span class="${verdictClass(c.verdict)}">${e(c.verdict)}</span>`),
       ]);
     });
   }
@@ -76,11 +96,11 @@ function comparisonSection(summary: Summary): string {
       return c && !('error' in c) ? `<li>${e(row.vmSize)}, ${e(queuePairsText(row.queuePairs))}: <span class="${verdictClass(c.verdict)}">${e(c.verdict)}</span> — ${e(c.verdictReason)}</li>` : '';
     })
     .join('');
-  return `<h2>Before/after: ${e(summary.settings.baseline)} → ${e(summary.settings.candidate)}</h2>
+  return `<h2 id="before-after">Before/after: ${e(summary.settings.baseline)} → ${e(summary.settings.candidate)}</h2>
 <p>Chosen by ${e(summary.settings.pairSource)}. Negative changes are shorter downtime. Verdicts need p &lt; ${e(summary.settings.alpha)} and a change of the mean above ${e(summary.settings.noiseThresholdPct)}%.</p>
-${table(['VM', 'queue pairs', 'metric', 'n', 'mean', 'Δ mean', 'median (Δ)', 'Hodges–Lehmann shift [CI] level', 'p', 'verdict'], rows, classes)}
-<p class="sub">p: two-sided Mann–Whitney U, exact permutation distribution (mid-ranks when tied) unless marked * (normal approximation). CI level: the confidence the Hodges–Lehmann interval actually has (exact intervals are conservative; tiny samples cannot reach 95%).</p>
-<ul>${reasons}</ul>`;
+${table('p: two-sided Mann–Whitney U, exact unless marked * (normal approximation). The level after the Hodges–Lehmann interval is the confidence it actually has (tiny samples cannot reach 95%).', ['VM', 'queue pairs', 'metric', 'n', 'mean', 'Δ mean', 'median (Δ)', 'Hodges–Lehmann shift [CI] level', 'p', 'verdict'], rows, classes)}
+<ul class="verdicts">${reasons}</ul>
+${forest}`;
 }
 
 function cellsSection(summary: Summary): string {
@@ -91,19 +111,25 @@ function cellsSection(summary: Summary): string {
       td(rate(c.counts.ok, c.counts.measured), true),
       td(`${c.counts.failed} / ${c.counts.invalid}`, true),
       td(String(s?.n ?? 0), true),
-      td(s ? `${ms(s.mean)} ${interval(s.meanCI)}` : '—', true),
-      td(s ? `${ms(s.median)} ${interval(s.medianCI)}` : '—', true),
+      td(s ? `${ms(s.mean)} ${ciText(s.meanCI, s.intervals)}` : '—', true),
+      td(s ? `${ms(s.median)} ${ciText(s.medianCI, s.intervals)}` : '—', true),
       td(ms(s?.sd), true),
       td(ms(s?.min), true),
-      td(ms(s?.p95), true),
+      td(s && !s.intervals ? SMALL_N_TEXT : ms(s?.p95), true),
       td(ms(s?.max), true),
       td(c.outlierSeqs.join(', ') || 'none'),
       td(c.stop?.text ?? '—'),
     ];
   });
-  return `<h2>Cells (${e(summary.primary)})</h2>
-<p>Measured ok migrations; warm-ups (${summary.totals.warmup}) are left out. Confidence intervals: ${e(summary.settings.ciMethod)}.</p>
-${table(['cell', 'success', 'failed / invalid', 'n', 'mean [95% CI]', 'median [95% CI]', 'sd', 'min', 'p95', 'max', 'outliers (seq)', 'stopped'], rows)}`;
+  return `<h2 id="cells">Cells (${e(summary.primary)})</h2>
+${table(`Measured ok migrations; warm-ups (${summary.totals.warmup}) and invalid migrations are left out. Intervals and p95 from n = ${summary.settings.minNForInterval} on: ${summary.settings.ciMethod}.`, ['cell', 'success', 'failed / invalid', 'n', 'mean [95% CI]', 'median [95% CI]', 'sd', 'min', 'p95', 'max', 'outliers (seq)', 'stopped'], rows)}`;
+}
+
+function costSection(summary: Summary, charts: string): string {
+  const rows = summary.cells.map((c) => costCells(c, summary.primary).map((x, i) => td(x, i > 0)));
+  return `<h2 id="cost">Cost side</h2>
+${table('Medians over measured ok migrations, from QMP on the source: what each downtime cost.', COST_HEADER, rows)}
+${charts}`;
 }
 
 function metricsSection(summary: Summary): string {
@@ -112,18 +138,26 @@ function metricsSection(summary: Summary): string {
     td(c.label),
     ...summary.metrics.map((m) => {
       const s = c.metrics[m.name];
-      return tdHtml(s ? `${e(ms(s.median))}<br><small>mean ${e(ms(s.mean))} ${e(interval(s.meanCI))}<br>n ${s.n}</small>` : '—', true);
+      return tdHtml(s ? `${e(ms(s.median))}<br><small>mean ${e(ms(s.mean))} ${e(ciText(s.meanCI, s.intervals))}<br>n ${s.n}</small>` : '—', true);
     }),
   ]);
-  const descriptions = summary.metrics.map((m) => `<li><b>${e(m.label)}</b>${m.primary ? ' (primary)' : ''}: ${e(m.description ?? 'no description')}${m.checked ? '' : ' — shown, not checked for disagreement'}</li>`).join('');
-  return `<h2>Every metric, side by side</h2><p>Median of each metric per cell, with the mean, its 95% CI and n (measured ok migrations); the primary metric first.</p>${table(header, rows)}<ul>${descriptions}</ul>`;
+  const descriptions = summary.metrics.map((m) => `<li><b>${e(m.label)}</b>${m.primary ? ' (primary)' : ''}: ${e(m.description ?? 'no description recorded for this metric')}</li>`).join('');
+  const agreement = summary.agreement.length ? `<h3>Agreement with ${e(summary.primary)}</h3><p>${e(agreementSentence(summary))}</p>${table('Bland–Altman: systematic offset and limits of agreement per metric pair.', AGREEMENT_HEADER, summary.agreement.map((a) => agreementCells(a).map((x, i) => td(x, i > 0 && i < 4))))}` : '';
+  return `<h2 id="metrics">Every metric, side by side</h2>${table('Median of each metric per cell, with the mean, its 95% CI and n (measured ok migrations); the primary metric first.', header, rows)}<ul>${descriptions}</ul>${agreement}`;
 }
 
-function flags(row: MigrationRow, tolerance: number): string {
+function flags(row: MigrationRow): string {
   const out: string[] = [];
   if (row.outlier) out.push('<span class="flag outlier" title="modified z-score above 3.5 within its cell">outlier</span>');
-  for (const d of row.disagreements) out.push(`<span class="flag disagree" title="${e(`${d.metric} ${ms(d.value)} vs primary ${ms(d.primaryValue)}: ${d.pct.toFixed(0)}% > ${tolerance}%`)}">${e(d.metric)} disagrees ${e(d.pct.toFixed(0))}%</span>`);
+  for (const d of row.disagreements) out.push(`<span class="flag disagree" title="${e(`${d.metric} ${ms(d.value)} vs primary ${ms(d.primaryValue)}: ${ms(d.offFromOffsetMs)} off the pair's offset > tolerance ${ms(d.toleranceMs)}`)}">${e(d.metric)} off by ${e(ms(d.offFromOffsetMs))}</span>`);
   return out.join('');
+}
+
+function failuresSection(summary: Summary): string {
+  const notOk = summary.migrations.filter((r) => r.status !== 'ok');
+  if (!notOk.length) return '<h2 id="failures">Failed and invalid migrations</h2><p>None.</p>';
+  const rows = notOk.map((r) => [td(String(r.seq), true), td(`${r.variant} ${r.vmSize}`), td(r.warmup ? `warm-up ${r.iteration}` : String(r.iteration)), td(r.status), td(ms(r.values[summary.primary]), true), td(r.reason ?? 'unknown')]);
+  return `<h2 id="failures">Failed and invalid migrations</h2>${table('Left out of the statistics; invalid ones are drawn at their measured value in every chart.', ['seq', 'cell', 'iteration', 'status', `measured ${e(summary.primary)}`, 'reason'], rows)}`;
 }
 
 function migrationsSection(summary: Summary): string {
@@ -140,28 +174,26 @@ function migrationsSection(summary: Summary): string {
       td(`${r.from} → ${r.to}`),
       td(r.status),
       ...summary.metrics.map((m) => td(ms(r.values[m.name]), true)),
-      tdHtml(flags(r, summary.settings.disagreementTolerancePct)),
-      `<td class="wrap">${e(r.reason ?? '')}</td>`,
+      tdHtml(flags(r)),
+      td(r.reason ?? ''),
     ];
   });
-  const disagreeing = summary.migrations.filter((r) => r.disagreements.length).length;
-  return `<h2>Every migration</h2>
-<p>${summary.migrations.length} migrations; ${disagreeing} with metrics that disagree by more than ${e(summary.settings.disagreementTolerancePct)}% (marked), ${summary.migrations.filter((r) => r.outlier).length} outlier(s) (flagged, kept).</p>
-<details${summary.migrations.length <= 300 ? ' open' : ''}><summary>Table (${summary.migrations.length} rows)</summary>${table(header, rows, classes)}</details>`;
+  return `<h2 id="migrations">Every migration</h2>
+<details${summary.migrations.length <= 300 ? ' open' : ''}><summary>Table (${summary.migrations.length} rows)</summary>${table(`${summary.migrations.length} migrations in run order; ${summary.migrations.filter((r) => r.disagreements.length).length} with a metric off its offset from the primary (marked), ${summary.migrations.filter((r) => r.outlier).length} outlier(s) (flagged, kept).`, header, rows, classes)}</details>`;
 }
 
+/** An accessible chart: role="img" and a title on the SVG itself, so a screen reader names it. */
 async function figure(chart: ChartSpec): Promise<string> {
-  const svg = await renderSvg(chart.spec);
+  const svg = (await renderSvg(chart.spec)).replace(/^<svg /, `<svg role="img" aria-label="${e(chart.title)}" `).replace(/^(<svg[^>]*>)/, `$1<title>${e(chart.title)}</title>`);
   return `<figure id="${e(chart.id)}" class="chart"><figcaption><b>${e(chart.title)}</b></figcaption>${svg}<figcaption>${e(chart.caption)}</figcaption></figure>`;
 }
 
+const figures = async (charts: ChartSpec[]) => (await Promise.all(charts.map(figure))).join('\n');
+
 export async function renderHtml(summary: Summary): Promise<string> {
-  const distribution = await Promise.all(distributionCharts(summary).map(figure));
-  const runOrder = await Promise.all(runOrderCharts(summary).map(figure));
-  const phases = await Promise.all(phaseCharts(summary).map(figure));
   const hasPhases = summary.migrations.some((r) => r.phases);
-  const warnings = summary.warnings.length ? `<div class="warnings"><b>Warnings</b><ul>${summary.warnings.map((w) => `<li>${e(w)}</li>`).join('')}</ul></div>` : '';
   const run = summary.runs.map((r) => `${r.runId} · profile ${r.profile} · ${r.state} · ${r.startedAt}`).join(' | ');
+  const phases = hasPhases ? await figures(phaseCharts(summary)) : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -170,19 +202,21 @@ export async function renderHtml(summary: Summary): Promise<string> {
 <body>
 <h1>${e(summary.title)}</h1>
 <p class="sub">${e(run)}</p>
-<pre class="summary">${e(renderText(summary))}</pre>
-${warnings}
-${comparisonSection(summary)}
-<h2>Distributions</h2>
-${distribution.join('\n') || '<p>No ok measured migrations to draw.</p>'}
+${warningsBlock(summary)}
+<pre class="summary">${e(renderText(summary, { warnings: false }))}</pre>
+${contextSection(summary)}
+${comparisonSection(summary, await figures(forestChart(summary)))}
+<h2 id="distributions">Distributions</h2>
+${(await figures(distributionCharts(summary))) || '<p>No measured migrations with a value to draw.</p>'}
 ${cellsSection(summary)}
+${costSection(summary, await figures(costCharts(summary)))}
 ${metricsSection(summary)}
-<h2>Downtime in run order</h2>
-${runOrder.join('\n')}
-<h2>Phase timelines</h2>
-${hasPhases ? phases.join('\n') || '<p>No representative migration carries phases.</p>' : '<p>These records carry no phase data (<code>extra.phases</code>): no timeline to draw.</p>'}
+<h2 id="run-order">Downtime in run order</h2>
+${await figures(runOrderCharts(summary))}
+${phases ? `<h2 id="phases">Phase timelines</h2>\n${phases}` : ''}
+${failuresSection(summary)}
 ${migrationsSection(summary)}
-<h2>Methods</h2>
+<h2 id="methods">Methods</h2>
 <div class="methods">${methodsParagraphs(summary).map((p) => `<p>${e(p)}</p>`).join('')}</div>
 <p class="sub">Generated by vdpa-bench from ${e(summary.runs.map((r) => r.dir ?? r.runId).join(' and '))}. Numbers in summary.json.</p>
 </body></html>

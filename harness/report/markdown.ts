@@ -1,8 +1,8 @@
 /** The Markdown report: tables with n, median, CI and p per row, and a methods section written from the data. */
 import { formatP, type Comparison } from '../stats/compare.ts';
-import { interval, ms, pct, queuePairsText, rate, signedMs } from './format.ts';
+import { AGREEMENT_HEADER, agreementCells, agreementSentence, ciText, COST_HEADER, costCells, interval, ms, pct, queuePairsText, rate, signedMs } from './format.ts';
 import { methodsParagraphs } from './methods.ts';
-import type { Summary } from './summary.ts';
+import { SMALL_N_TEXT, type Summary } from './summary.ts';
 import { renderText } from './text.ts';
 
 /** Table cells: pipes and line breaks would break the table; the rest is Markdown-inert enough for a report. */
@@ -29,7 +29,11 @@ export const COMPARISON_HEADER = ['VM', 'queue pairs', 'n (base/cand)', 'baselin
 
 export function renderMarkdown(summary: Summary): string {
   const out: string[] = [`# ${summary.title}`, '', '```', renderText(summary).trimEnd(), '```', ''];
-  if (summary.warnings.length) out.push('> **Warnings**', ...summary.warnings.map((w) => `> - ${cell(w)}`), '');
+  if (summary.warnings.length) out.push('> **Warnings**', '>', ...summary.warnings.flatMap((w) => [`> - ${cell(w.message)}`, ...w.evidence.map((x) => `>   - ${cell(x)}`)]), '');
+  out.push(summary.platform, '');
+  if (summary.variantTable.length) {
+    out.push('## What differs between the variants', '', table(['setting', ...summary.variants], summary.variantTable.map((r) => [r.setting, ...summary.variants.map((v) => r.values[v])])), '');
+  }
 
   const primaryLabel = summary.primary;
   if (summary.comparisons.length) {
@@ -56,11 +60,13 @@ export function renderMarkdown(summary: Summary): string {
       ['cell', 'success', 'n', 'mean [95% CI]', 'median [95% CI]', 'sd', 'min', 'p95', 'max', 'outliers (seq)', 'stopped'],
       summary.cells.map((c) => {
         const s = c.metrics[summary.primary];
-        return [c.label, rate(c.counts.ok, c.counts.measured), s?.n ?? 0, s ? `${ms(s.mean)} ${interval(s.meanCI)}` : '—', s ? `${ms(s.median)} ${interval(s.medianCI)}` : '—', ms(s?.sd), ms(s?.min), ms(s?.p95), ms(s?.max), c.outlierSeqs.join(', ') || 'none', c.stop?.text ?? '—'];
+        return [c.label, rate(c.counts.ok, c.counts.measured), s?.n ?? 0, s ? `${ms(s.mean)} ${ciText(s.meanCI, s.intervals)}` : '—', s ? `${ms(s.median)} ${ciText(s.medianCI, s.intervals)}` : '—', ms(s?.sd), ms(s?.min), s?.intervals ? ms(s.p95) : SMALL_N_TEXT, ms(s?.max), c.outlierSeqs.join(', ') || 'none', c.stop?.text ?? '—'];
       }),
     ),
     '',
   );
+  out.push('## Cost side (medians of measured ok migrations; QMP, source side)', '');
+  out.push(table(COST_HEADER, summary.cells.map((c) => costCells(c, summary.primary))), '');
 
   out.push('## Every metric side by side (median, mean, n)', '');
   out.push(
@@ -70,28 +76,16 @@ export function renderMarkdown(summary: Summary): string {
     ),
     '',
   );
-  for (const m of summary.metrics) if (m.description) out.push(`- **${cell(m.label)}**: ${cell(m.description)}`);
+  for (const m of summary.metrics) out.push(`- **${cell(m.label)}**: ${cell(m.description ?? 'no description recorded for this metric')}`);
   out.push('');
 
-  const disagreeing = summary.migrations.filter((r) => r.disagreements.length);
-  out.push(`## Metric disagreements (> ${summary.settings.disagreementTolerancePct}% from the primary)`, '');
-  const checked = summary.metrics.filter((m) => !m.primary && m.checked);
-  if (checked.length === 0) out.push('Only one trace metric was computed: nothing to check.', '');
-  else if (disagreeing.length === 0) out.push(`None: ${checked.map((m) => m.name).join(', ')} agree with ${summary.primary} on every ok migration.`, '');
-  else {
-    out.push(
-      table(
-        ['seq', 'cell', 'primary', 'metric', 'value', 'off by'],
-        disagreeing.flatMap((r) => r.disagreements.map((d) => [r.seq, `${r.variant} ${r.vmSize}`, ms(d.primaryValue), d.metric, ms(d.value), `${d.pct.toFixed(0)}%`])),
-      ),
-      '',
-    );
-  }
-
+  out.push(`## Metric agreement with ${summary.primary}`, '');
+  if (summary.agreement.length === 0) out.push('Only one trace metric was computed: nothing to check.', '');
+  else out.push(agreementSentence(summary), '', table(AGREEMENT_HEADER, summary.agreement.map((a) => agreementCells(a))), '');
   const notOk = summary.migrations.filter((r) => r.status !== 'ok');
   out.push('## Failed and invalid migrations', '');
   if (notOk.length === 0) out.push('None.', '');
-  else out.push(table(['seq', 'cell', 'iteration', 'status', 'reason'], notOk.map((r) => [r.seq, `${r.variant} ${r.vmSize}`, r.warmup ? `warm-up ${r.iteration}` : r.iteration, r.status, r.reason ?? 'unknown'])), '');
+  else out.push(table(['seq', 'cell', 'iteration', 'status', `measured ${summary.primary}`, 'reason'], notOk.map((r) => [r.seq, `${r.variant} ${r.vmSize}`, r.warmup ? `warm-up ${r.iteration}` : r.iteration, r.status, ms(r.values[summary.primary]), r.reason ?? 'unknown'])), '');
 
   out.push('## Methods', '', ...methodsParagraphs(summary).flatMap((p) => [p.replace(/</g, '&lt;'), '']));
   return out.join('\n');

@@ -4,6 +4,7 @@
  * report says so.
  */
 import { parse as parseYaml } from 'yaml';
+import { NETWORK_METRIC_DESCRIPTIONS } from '../metrics/network.ts';
 import { BUILTIN_METRICS } from '../profile/metric-rules.ts';
 import { parseProfile } from '../profile/load.ts';
 import type { RunManifest } from '../results/types.ts';
@@ -22,6 +23,8 @@ export interface ReportSettings {
   metricDescriptions: Record<string, string>;
   /** From the profile: the guest NIC kind and the hosts' vDPA drivers, for the set-up sentence when the manifest has no set-up. */
   nic?: { kind: string; drivers: string[] };
+  /** Per variant, every setting the profile gives it, flattened ("parameters.downtime-limit": "300"). */
+  variantSettings: Record<string, Record<string, string>>;
   /** Where the settings came from, for the methods section. */
   source: 'profile' | 'defaults';
   warnings: string[];
@@ -30,7 +33,7 @@ export interface ReportSettings {
 export const DEFAULT_NOISE_THRESHOLD_PCT = 5;
 export const DEFAULT_DISAGREEMENT_TOLERANCE_PCT = 25;
 
-const builtinDescriptions = (): Record<string, string> => Object.fromEntries(Object.entries(BUILTIN_METRICS).map(([name, rule]) => [name, rule.description]));
+const builtinDescriptions = (): Record<string, string> => ({ ...Object.fromEntries(Object.entries(BUILTIN_METRICS).map(([name, rule]) => [name, rule.description])), ...NETWORK_METRIC_DESCRIPTIONS, downtimeMs: 'the primary downtime as the record states it (downtimeMs, the record format\'s primary metric)' });
 
 export function reportSettings(manifest: RunManifest | null): ReportSettings {
   const settings: ReportSettings = {
@@ -42,6 +45,7 @@ export function reportSettings(manifest: RunManifest | null): ReportSettings {
     bootstrap: DEFAULT_BOOTSTRAP,
     metricDescriptions: builtinDescriptions(),
     source: 'defaults',
+    variantSettings: {},
     warnings: [],
   };
   const text = manifest?.profile?.text;
@@ -58,6 +62,7 @@ export function reportSettings(manifest: RunManifest | null): ReportSettings {
     settings.disagreementTolerancePct = profile.metrics.disagreementTolerancePct;
     for (const [name, rule] of Object.entries(profile.metrics.rules)) if (rule.description) settings.metricDescriptions[name] = rule.description;
     settings.nic = { kind: profile.vm.nic?.kind ?? 'none', drivers: [...new Set(profile.hosts.flatMap((h) => (h.vdpa ? [h.vdpa.driver] : [])))] };
+    settings.variantSettings = Object.fromEntries(profile.variants.map((v) => [v.name, variantSettingsOf(v, profile)]));
     settings.source = 'profile';
   } catch (error) {
     // A profile from another version of the schema: take what is recognisable, say what was not.
@@ -84,4 +89,24 @@ function lenientYaml(text: string): any {
   } catch {
     return null;
   }
+}
+
+type Profile = ReturnType<typeof parseProfile>;
+
+/** A variant's settings, flattened to strings, with the run-wide workload where the variant does not set its own. */
+function variantSettingsOf(v: Profile['variants'][number], profile: Profile): Record<string, string> {
+  const out: Record<string, string> = {};
+  const put = (prefix: string, value: unknown) => {
+    if (value === undefined) return;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) for (const [k, x] of Object.entries(value)) put(`${prefix}.${k}`, x);
+    else out[prefix] = Array.isArray(value) ? value.join(' ') : String(value);
+  };
+  put('qemu', v.qemu);
+  put('capabilities', v.capabilities);
+  put('parameters', v.parameters);
+  put('memory', { ...profile.vm.memory, ...v.memory });
+  const guest = profile.vm.guest as { workload?: unknown } | undefined;
+  put('workload', v.workload ?? guest?.workload);
+  if (v.extraArgs.length) out.extraArgs = v.extraArgs.join(' ');
+  return out;
 }

@@ -5,7 +5,7 @@
  * of a second would hide the change), preceded by one set-up sentence that names the metric.
  */
 import type { Comparison } from '../stats/compare.ts';
-import { pPhrase } from '../stats/compare.ts';
+import { formatP, pPhrase } from '../stats/compare.ts';
 import type { CellSummary, ComparisonRow, Summary } from './summary.ts';
 import { UNKNOWN } from './summary.ts';
 
@@ -58,7 +58,8 @@ function singleLine(cell: CellSummary, primary: string): string {
   return `${amount(stats.mean, seconds)} (n = ${stats.n}, median ${amount(stats.median, seconds)})`;
 }
 
-export function renderText(summary: Summary): string {
+/** The seed's lines, their uncertainty, the platform and (unless the page shows them itself) the warnings. */
+export function renderText(summary: Summary, options: { warnings?: boolean } = {}): string {
   const lines = [setupSentence(summary)];
   const multipleQp = new Set(summary.cells.map((c) => c.queuePairs)).size > 1;
   const entries: { label: string; text: string }[] = [];
@@ -71,7 +72,39 @@ export function renderText(summary: Summary): string {
   for (const e of entries) lines.push(`- ${e.label.padEnd(width)}${e.text}`);
   const { measured, ok, failed, invalid } = summary.totals;
   if (failed + invalid > 0) lines.push(`(${failed + invalid} of ${measured} measured migrations failed or were invalid: ${failed} failed, ${invalid} invalid; ${ok} ok)`);
+  // The seed's lines above stay exactly in its form (a cover letter copies them); what they need to be read follows.
+  lines.push(...uncertaintyLines(summary, multipleQp), summary.platform, ...(options.warnings === false ? [] : warningLines(summary)));
   return lines.join('\n') + '\n';
+}
+
+/** One line per seed-form line, in the same order: the Hodges–Lehmann shift with its interval, p and n. */
+function uncertaintyLines(summary: Summary, multipleQp: boolean): string[] {
+  if (!summary.comparisons.length) return [];
+  const rows = summary.comparisons.map((row) => {
+    const c = row.metrics[summary.primary];
+    if (!c || 'error' in c) return { label: label(row, multipleQp), text: c?.error ?? 'no comparison' };
+    const seconds = Math.max(c.meanBaseline, c.meanCandidate) >= 1000;
+    const hl = c.hodgesLehmann;
+    const level = `${(hl.achievedConfidence * 100).toFixed(1)}%`;
+    const minimumP = c.mannWhitney.minimumP;
+    const floor = minimumP !== null && minimumP >= summary.settings.alpha ? `; with n = ${c.nBaseline}/${c.nCandidate} the smallest attainable p is ${formatP(minimumP)}` : '';
+    return { label: label(row, multipleQp), text: `shift ${signed(hl.shift, seconds)} [${signed(hl.ci[0], seconds)}, ${signed(hl.ci[1], seconds)}] (${level} interval), ${pPhrase(c.mannWhitney.p)}, n = ${c.nBaseline}/${c.nCandidate}${floor}` };
+  });
+  const width = Math.max(0, ...rows.map((r) => r.label.length)) + 2;
+  return [`Uncertainty of each line (Hodges–Lehmann shift ${summary.settings.candidate} − ${summary.settings.baseline} [interval], two-sided Mann–Whitney p, n):`, ...rows.map((r) => `  ${r.label.padEnd(width)}${r.text}`)];
+}
+
+const EVIDENCE_LINES = 4;
+
+function warningLines(summary: Summary): string[] {
+  if (!summary.warnings.length) return ['Warnings: none.'];
+  const out = [`Warnings (${summary.warnings.length}):`];
+  for (const w of summary.warnings) {
+    out.push(`! ${w.message}`);
+    for (const line of w.evidence.slice(0, EVIDENCE_LINES)) out.push(`    ${line}`);
+    if (w.evidence.length > EVIDENCE_LINES) out.push(`    (and ${w.evidence.length - EVIDENCE_LINES} more in report.md and summary.json)`);
+  }
+  return out;
 }
 
 function rowText(row: ComparisonRow, primary: string): string {

@@ -15,7 +15,7 @@ export function labFingerprint(manifest: RunManifest): Fingerprint {
   for (const host of [...manifest.hosts].sort((a, b) => a.name.localeCompare(b.name))) {
     parts[`${host.name} kernel`] = String(host.kernel ?? '?');
     parts[`${host.name} cpu`] = String(host.cpuModel ?? '?');
-    for (const key of ['biosVersion', 'biosDate', 'nicFirmware']) if (host[key] !== undefined) parts[`${host.name} ${key}`] = String(host[key]);
+    for (const key of ['biosVersion', 'biosDate', 'nicFirmware'] as const) if (host[key] !== undefined) parts[`${host.name} ${key}`] = String(host[key]);
   }
   for (const variant of [...manifest.variants].sort((a, b) => a.name.localeCompare(b.name))) {
     for (const [host, version] of Object.entries(variant.qemuVersion).sort()) parts[`${variant.name} QEMU on ${host}`] = version;

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { describeIssues, ITERATION_SCHEMA, iterationRecordSchema, MANIFEST_SCHEMA, runManifestSchema } from './schema.ts';
 import type { IterationRecord, RunManifest } from './types.ts';
 
 export const ITERATIONS_FILE = 'iterations.ndjson';
@@ -38,13 +39,13 @@ export class RunStore {
 
   async writeManifest(manifest: RunManifest): Promise<void> {
     const tmp = join(this.dir, `.${MANIFEST_FILE}.tmp`);
-    await writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
+    await writeFile(tmp, JSON.stringify({ schema: MANIFEST_SCHEMA, ...manifest }, null, 2) + '\n');
     await rename(tmp, join(this.dir, MANIFEST_FILE));
   }
 
   async appendIteration(record: IterationRecord): Promise<void> {
     this.iterations ??= await open(join(this.dir, ITERATIONS_FILE), 'a');
-    await this.iterations.write(JSON.stringify(record) + '\n');
+    await this.iterations.write(JSON.stringify({ schema: ITERATION_SCHEMA, ...record }) + '\n');
     await this.iterations.datasync();
   }
 
@@ -63,20 +64,71 @@ export interface ReadIterations {
   records: IterationRecord[];
   /** Lines that were not complete JSON (a torn last line after a crash). */
   tornLines: number[];
+  /** Whether seq was missing and taken from the file order. */
+  seqFromFile: boolean;
 }
 
+export class ResultsFormatError extends Error {}
+
+/**
+ * Records in the documented format, validated and completed: seq from the file order and blocks
+ * from runs of one cell where a lab does not record them, counts within a cell, and "downtimeMs"
+ * as the primary metric where none is named. A record that does not validate is an error naming
+ * its line and field; a line that is not JSON at all is a torn write and is only reported.
+ */
 export function parseIterations(text: string): ReadIterations {
   const records: IterationRecord[] = [];
   const tornLines: number[] = [];
+  const problems: string[] = [];
+  let seqFromFile = false;
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
+    let value: unknown;
     try {
-      records.push(JSON.parse(line) as IterationRecord);
+      value = JSON.parse(line);
     } catch {
       tornLines.push(i + 1);
+      return;
     }
+    const parsed = iterationRecordSchema.safeParse(value);
+    if (!parsed.success) {
+      problems.push(`line ${i + 1}: ${describeIssues(parsed.error)}`);
+      return;
+    }
+    seqFromFile ||= parsed.data.seq === undefined;
+    records.push(completeRecord(parsed.data, records));
   });
-  return { records, tornLines };
+  if (problems.length) throw new ResultsFormatError(`${ITERATIONS_FILE} does not match the record format (docs/schemas/iteration-record.schema.json): ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`);
+  return { records, tornLines, seqFromFile };
+}
+
+type RecordInput = ReturnType<typeof iterationRecordSchema.parse>;
+
+function completeRecord(input: RecordInput, earlier: IterationRecord[]): IterationRecord {
+  const previous = earlier.at(-1);
+  const sameCell = (r: IterationRecord) => r.variant === input.variant && r.vmSize === input.vmSize && r.queuePairs === (input.queuePairs ?? null);
+  const warmup = input.warmup ?? false;
+  const block = input.block ?? (previous && sameCell(previous) ? previous.block : (previous?.block ?? 0) + 1);
+  return {
+    ...input,
+    seq: input.seq ?? earlier.length + 1,
+    block,
+    queuePairs: input.queuePairs ?? null,
+    iteration: input.iteration ?? earlier.filter((r) => sameCell(r) && r.warmup === warmup).length + 1,
+    warmup,
+    from: input.from ?? 'unknown',
+    to: input.to ?? 'unknown',
+    downtimeMs: input.downtimeMs ?? null,
+    primaryMetric: input.primaryMetric ?? 'downtimeMs',
+    metrics: input.metrics ?? {},
+    qmp: input.qmp ?? null,
+    traces: input.traces ?? { source: '', destination: '' },
+    accel: input.accel ?? 'unknown',
+    destinationQmpReadyMs: input.destinationQmpReadyMs ?? null,
+    cycleMs: input.cycleMs ?? Number.NaN,
+    startedAt: input.startedAt ?? '',
+    finishedAt: input.finishedAt ?? '',
+  };
 }
 
 export async function readIterations(runDir: string): Promise<ReadIterations> {
@@ -84,13 +136,28 @@ export async function readIterations(runDir: string): Promise<ReadIterations> {
     if (error.code === 'ENOENT') throw new Error(`${runDir}: no ${ITERATIONS_FILE} (is this a vdpa-bench run directory?)`);
     throw error;
   });
-  return parseIterations(text);
+  try {
+    return parseIterations(text);
+  } catch (error) {
+    throw new ResultsFormatError(`${runDir}/${(error as Error).message}`);
+  }
 }
 
+/** The run's manifest, validated; null when there is none (records from another lab may come without). */
 export async function readManifest(runDir: string): Promise<RunManifest | null> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(join(runDir, MANIFEST_FILE), 'utf8')) as RunManifest;
+    text = await readFile(join(runDir, MANIFEST_FILE), 'utf8');
   } catch {
     return null;
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ResultsFormatError(`${runDir}/${MANIFEST_FILE}: not JSON (${(error as Error).message})`);
+  }
+  const parsed = runManifestSchema.safeParse(value);
+  if (!parsed.success) throw new ResultsFormatError(`${runDir}/${MANIFEST_FILE} does not match the manifest format (docs/schemas/manifest.schema.json): ${describeIssues(parsed.error)}`);
+  return parsed.data;
 }

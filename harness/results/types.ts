@@ -18,6 +18,8 @@ export interface ClockEstimate {
 }
 
 export interface IterationRecord {
+  /** Format version (ITERATION_SCHEMA in schema.ts); stamped by the store on write. */
+  schema?: string;
   /** Position of this migration in the run (1-based), across all cells. */
   seq: number;
   /** VM boot (block) this migration belongs to. */
@@ -49,7 +51,8 @@ export interface IterationRecord {
    * Destination-minus-source clock offset applied to destination times. Measured hosts carry
    * the estimates made before and after the migration (the offset used is their midpoint).
    */
-  clock: ClockEstimate & { before?: ClockEstimate; after?: ClockEstimate };
+  /** Absent in records from labs that do not measure it. */
+  clock?: ClockEstimate & { before?: ClockEstimate; after?: ClockEstimate };
   accel: string;
   /** Destination QEMU spawn → QMP greeting, ms (its QMP blackout at start-up). */
   destinationQmpReadyMs: number | null;
@@ -77,8 +80,13 @@ export interface HostFacts {
   cpuModel?: string;
   cpus?: number;
   memTotalKiB?: number;
+  kernelCmdline?: string;
+  biosVersion?: string;
+  biosDate?: string;
   kvm?: { usable: boolean; reason: string };
-  [key: string]: unknown;
+  timeSync?: unknown;
+  /** Recorded by vDPA labs that know it (see also manifest.lab.vdpaHosts). */
+  nicFirmware?: string;
 }
 
 export interface VariantFacts {
@@ -126,7 +134,19 @@ export interface RunManifest {
   /** How migrations were ordered, as a sentence for reports (interleaving, seed, blocks). */
   design?: string;
   sampling?: { mode: 'adaptive' | 'fixed'; target?: { medianCiHalfWidthPct: number; minIterations: number; maxIterations: number }; cells: CellStopRecord[] };
-  [key: string]: unknown;
+  /** Format version (MANIFEST_SCHEMA in schema.ts); stamped by the store on write. */
+  schema?: string;
+  /** The two hosts migrated between. */
+  pair?: string[];
+  schedule?: { blocks: number; migrations: number };
+  abandonedCells?: { cell: { variant: string; vmSize: string; queuePairs: number | null }; reason: string; afterSeq: number; at: string }[];
+  resumes?: unknown[];
+  /** vDPA lab facts (harness/lab/prepare.ts). */
+  lab?: unknown;
+  /** Lab-in-a-box facts: guest build, namespaces. */
+  labBox?: unknown;
+  /** The shards a merged run came from. */
+  mergedFrom?: Record<string, unknown>[];
 }
 
 /**

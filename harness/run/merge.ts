@@ -74,7 +74,7 @@ export async function mergeShards(dirs: readonly string[], outDir: string, runId
       blocks: shards.reduce((n, s) => n + ((s.manifest.schedule as { blocks?: number })?.blocks ?? 0), 0),
       migrations: shards.reduce((n, s) => n + ((s.manifest.schedule as { migrations?: number })?.migrations ?? 0), 0),
     },
-    abandonedCells: shards.flatMap((s) => (s.manifest.abandonedCells as unknown[] | undefined) ?? []),
+    abandonedCells: shards.flatMap((s) => s.manifest.abandonedCells ?? []),
     mergedFrom: shards.map((s) => ({ runId: s.manifest.runId, dir: s.dir, shard: s.manifest.options.shard, state: s.manifest.state, hosts: s.manifest.hosts, variants: s.manifest.variants, fingerprint: labFingerprint(s.manifest).hash })),
   };
   delete manifest.options.shard;

@@ -78,18 +78,18 @@ test('a local-lab run through ssh: every downtime matches its raw traces, clocks
     t.is(record.status, 'ok', record.reason);
     t.deepEqual([record.from, record.to].sort(), ['hostA', 'hostB']);
     // the clock: measured before and after, both hosts are this machine
-    t.is(record.clock.method, 'ntp-exchange');
-    t.truthy(record.clock.before && record.clock.after);
-    t.true(record.clock.uncertaintyUs > 0);
-    t.true(Math.abs(record.clock.offsetUs) <= record.clock.uncertaintyUs, JSON.stringify(record.clock));
-    t.log(`seq ${record.seq}: downtime ${record.downtimeMs} ms, clock ${record.clock.offsetUs} ± ${record.clock.uncertaintyUs} µs`);
+    t.is(record.clock!.method, 'ntp-exchange');
+    t.truthy(record.clock!.before && record.clock!.after);
+    t.true(record.clock!.uncertaintyUs > 0);
+    t.true(Math.abs(record.clock!.offsetUs) <= record.clock!.uncertaintyUs, JSON.stringify(record.clock));
+    t.log(`seq ${record.seq}: downtime ${record.downtimeMs} ms, clock ${record.clock!.offsetUs} ± ${record.clock!.uncertaintyUs} µs`);
 
     const source = await readFile(join(outcome.dir, record.traces.source), 'utf8');
     const destination = await readFile(join(outcome.dir, record.traces.destination), 'utf8');
     const start = lastRunstate(source, /new_state \d+ \(finish-migrate\)/, record.windows?.source);
     const end = lastRunstate(destination, /\(inmigrate\) new_state \d+ \(running\)/, record.windows?.destination);
     if (start === undefined || end === undefined) return t.fail(`seq ${record.seq}: runstate events missing from the fetched traces`);
-    const expectedMs = (end - record.clock.offsetUs - start) / 1000;
+    const expectedMs = (end - record.clock!.offsetUs - start) / 1000;
     t.is(record.metrics.runstate, expectedMs);
     t.is(record.downtimeMs, expectedMs);
     t.true(expectedMs > 0);

@@ -91,7 +91,7 @@ test('bad input: a missing directory and a record without its cell are clear err
   await writeFile(join(dir, 'iterations.ndjson'), '{"seq": 1, "variant": "a", "status": "ok"}\n');
   const broken = await cli(['report', dir]);
   t.is(broken.exitCode, 2);
-  t.regex(broken.stderr, /record 1 \(seq 1\): missing or wrong vmSize \(string\)/);
+  t.regex(broken.stderr, /iterations\.ndjson does not match the record format .*line 1: vmSize: /);
   const format = await cli(['report', fixture, '--format', 'pdf']);
   t.is(format.exitCode, 2);
   t.regex(format.stderr, /expected one of text, md, html, json/);
