@@ -162,7 +162,8 @@ test('resume: refuses a changed profile and a completed run; a torn last line is
   const loaded = await loadProfile(profile);
   const dir = join(root, 'run');
   await mkdir(dir);
-  const manifest = { runId: 'p-1', profile: { path: profile, name: 'p', sha256: loaded.sha256, text: loaded.text }, state: 'running', options: { iterations: 5, warmup: 1, vmSizes: ['256M'], variants: ['v'], queuePairs: [null], design: 'sequential', seed: 1 }, hosts: [], variants: [] };
+  // a whole manifest: resume reads it through the manifest format's validation
+  const manifest = { runId: 'p-1', tool: { name: 'vdpa-bench', version: '0', gitCommit: null }, profile: { path: profile, name: 'p', sha256: loaded.sha256, text: loaded.text }, startedAt: '2026-11-28T00:00:00.000Z', finishedAt: null, state: 'running', command: ['run', profile], accel: { requested: 'auto', used: 'tcg', reason: 'test' }, metrics: { primary: 'runstate', names: ['runstate'] }, options: { iterations: 5, warmup: 1, vmSizes: ['256M'], variants: ['v'], queuePairs: [null], design: 'sequential', seed: 1 }, hosts: [], variants: [] };
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
   const good = JSON.stringify({ seq: 1, variant: 'v', vmSize: '256M', queuePairs: null, warmup: true, status: 'ok' });
   await writeFile(join(dir, 'iterations.ndjson'), `${good}\n{"seq":2,"variant":"v","vmSi`);

@@ -26,9 +26,13 @@ test('cx6dx-lab with queuePairs [4, 8]: devices created with 4, re-created with 
   t.regex(plan, /# queue-pair sweep 4, 8: devices are created with max_vqp 4/);
   t.regex(plan, /apply: ssh .* lab-a\.example\.com 'vdpa dev add name vdpa0 mgmtdev pci\/0000:3b:00\.2 mac 52:54:00:6d:78:01 max_vqp 4'/);
   const boots = [...plan.matchAll(/^### VM boot (\d+): (\S+) (\S+) (\d+)qp/gm)].map((m) => ({ index: Number(m[1]), qp: Number(m[4]), at: m.index! }));
-  t.deepEqual(boots.map((b) => b.qp), [4, 4, 8, 8, 4, 4, 8, 8]);
+  t.is(boots[0].qp, 4, 'the devices are created with the first cell\'s count');
+  t.deepEqual([...new Set(boots.map((b) => b.qp))].sort((a, b) => a - b), [4, 8]);
+  // the schedule interleaves cells, so the count changes several times: re-created exactly there
+  const changes = boots.flatMap((b, i) => (i > 0 && b.qp !== boots[i - 1].qp ? [[b.index, b.qp, boots[i - 1].qp]] : []));
+  t.true(changes.length >= 3, `an interleaved sweep changes the count more than once (${changes.length})`);
   const recreations = [...plan.matchAll(/^### before VM boot (\d+): vDPA devices re-created with max_vqp (\d+) \(was (\d+)/gm)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
-  t.deepEqual(recreations, [[3, 8, 4], [5, 4, 8], [7, 8, 4]], 're-created exactly where the count changes');
+  t.deepEqual(recreations, changes, 're-created exactly where the count changes');
   for (const host of ['lab-a', 'lab-b']) t.regex(plan, new RegExp(`\\[${host}\\] apply: .*'vdpa dev del vdpa0'\\n\\[${host}\\] apply: .*max_vqp 8'`));
   // each boot's QEMU has the vectors of its count: 2N+2
   for (const [i, b] of boots.entries()) {

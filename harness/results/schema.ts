@@ -60,6 +60,10 @@ export const iterationRecordSchema = z
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
     unparsedTraceLines: z.strictObject({ source: z.number().int(), destination: z.number().int() }).optional(),
+    negotiatedQueuePairs: z
+      .strictObject({ host: z.string(), device: z.string(), queuePairs: z.number().nullable(), maxVqPairs: z.number().optional(), mq: z.boolean().nullable() })
+      .optional()
+      .describe("the destination vDPA device's negotiated queue pairs (vdpa dev config show) after the migration"),
     extra: z.record(z.string(), z.unknown()).optional().describe('lab extras by name (phases, network, integrity)'),
   })
   .describe('One migration: one line of iterations.ndjson');
@@ -73,6 +77,10 @@ const variantFacts = z.strictObject({
   extraArgs: z.array(z.string()),
   traceEvents: z.array(z.string()).optional(),
   traceEventsMissing: z.array(z.string()).optional(),
+  debian: z
+    .record(z.string(), z.strictObject({ suite: z.string(), root: z.string(), package: z.string(), version: z.string(), mirror: z.string() }))
+    .optional()
+    .describe('a qemu.debian variant: per host, the root filesystem and the exact qemu-system-x86 version'),
 });
 
 const hostFacts = z.strictObject({
@@ -141,6 +149,11 @@ export const runManifestSchema = z
     resumes: z.array(z.strictObject({ at: z.string(), command: z.array(z.string()), alreadyRecorded: z.number() })).optional().describe('each --resume of this run'),
     lab: z.record(z.string(), z.unknown()).optional().describe('vDPA lab facts (harness/lab/prepare.ts)'),
     labBox: z.record(z.string(), z.unknown()).optional().describe('lab-in-a-box facts: guest build, namespaces'),
+    recovered: z
+      .array(z.strictObject({ host: z.string(), runId: z.string().nullable(), pid: z.number().nullable(), controller: z.string().optional(), processesEnded: z.array(z.number()) }))
+      .optional()
+      .describe('runs whose lock this run took over because their harness was gone, and the QEMU processes of theirs it ended'),
+    siteSetup: z.record(z.string(), z.unknown()).optional().describe('zx site scripts: what each found, applied and undid'),
     mergedFrom: z.array(z.record(z.string(), z.unknown())).optional().describe('the shards a merged run came from'),
   })
   .describe('One run: manifest.json');

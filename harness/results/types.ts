@@ -145,6 +145,10 @@ export interface RunManifest {
   lab?: unknown;
   /** Lab-in-a-box facts: guest build, namespaces. */
   labBox?: unknown;
+  /** Runs whose lock this run took over because their harness was gone (harness/run/lock.ts). */
+  recovered?: { host: string; runId: string | null; pid: number | null; controller?: string; processesEnded: number[] }[];
+  /** zx site scripts: what each found, applied and undid. */
+  siteSetup?: Record<string, unknown>;
   /** The shards a merged run came from. */
   mergedFrom?: Record<string, unknown>[];
 }

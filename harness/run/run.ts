@@ -95,7 +95,7 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
     manifest = run.resume ? resumedManifest(run.resume.manifest, labFacts, run, run.resume.done.size) : await startedManifest(run, labFacts);
     // runs taken over (a resumed run keeps the ones it recorded before) and the site set-up
     const facts = session.manifestFacts();
-    if (facts.recovered) facts.recovered = [...((manifest.recovered as unknown[] | undefined) ?? []), ...(facts.recovered as unknown[])];
+    if (facts.recovered) facts.recovered = [...(manifest.recovered ?? []), ...facts.recovered];
     Object.assign(manifest, facts);
     await run.store.writeManifest(manifest);
     return await measure(run, session, manifest, variants, labFacts.accel.used);

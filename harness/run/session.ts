@@ -6,6 +6,7 @@
  * stderr files fetched home, the run directories removed, the locks released, the connections
  * closed.
  */
+import type { RunManifest } from '../results/types.ts';
 import { join } from 'node:path';
 import { openTransport } from '../hosts/open.ts';
 import type { HostTransport } from '../hosts/transport.ts';
@@ -104,7 +105,7 @@ export class LabSession {
   }
 
   /** What the manifest records of the claim and the site set-up. */
-  manifestFacts(): Record<string, unknown> {
+  manifestFacts(): Pick<RunManifest, 'recovered' | 'siteSetup'> {
     return {
       ...(this.recovered.length > 0 ? { recovered: this.recovered } : {}),
       ...(this.site.length > 0 ? { siteSetup: { scripts: this.siteOutcomes, ledger: this.siteLedger } } : {}),
