@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { SshConfig } from '../../harness/hosts/ssh.ts';
+import { SSHD } from './requires.ts';
 
-export const SSHD = '/usr/sbin/sshd';
 
 export interface TestSshd {
   port: number;
