@@ -59,7 +59,9 @@ export function requires(...needs: Need[]): TestFn {
   const gate =
     (register: Register): Register =>
     (title) =>
-      mustFail ? register(title, (t: { fail: (message: string) => void }) => t.fail(`${reason} (CI must provide it: .ci/run installs it)`)) : avaTest.skip(`${title} [skipped: ${reason}]`, () => {});
+      mustFail
+        ? register(title, (t: { fail: (message: string) => void }) => t.fail(`${reason} (CI must provide it: .ci/run installs it)`))
+        : avaTest.skip(`${title} [skipped: ${reason}]`, () => {});
   const noHook = Object.assign(() => {}, { always: () => {} });
   const gated = Object.assign(gate(avaTest as Register), {
     serial: gate(avaTest.serial as Register),

@@ -2,7 +2,7 @@
  * The HTML report in real headless Chromium: it opens from a file with no network, logs no errors,
  * and every chart has drawn marks. Hostile labels from the data stay text.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
