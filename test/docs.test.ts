@@ -40,6 +40,12 @@ test('every relative link in README.md and docs/ points at an existing file', (t
 });
 
 test('the link finder sees links and images, and skips URLs, anchors and code', (t) => {
-  const text = ['[a](docs/a.md#part) ![img](docs/i.png "title") [web](https://example.org) [here](#top)', '`[not](a link.md)`', '```', '[nor](this.md)', '```'].join('\n');
+  const text = [
+    '[a](docs/a.md#part) ![img](docs/i.png "title") [web](https://example.org) [here](#top)',
+    '`[not](a link.md)`',
+    '```',
+    '[nor](this.md)',
+    '```',
+  ].join('\n');
   t.deepEqual(relativeLinks(text), ['docs/a.md', 'docs/i.png']);
 });
