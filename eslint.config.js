@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'results/', 'reports/', 'test/fixtures/', 'docs/examples/'] },
+  { ignores: ['dist/', 'node_modules/', 'results/', 'reports/', 'test/fixtures/', 'docs/examples/', '.dependency-cruiser.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,8 +6,9 @@
 import { access, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyseMigration } from '../harness/metrics/analyse.ts';
-import type { MigrationHooks } from '../harness/migration/engine.ts';
-import { metricSetup, runBenchmark } from '../harness/migration/run.ts';
+import type { MigrationHooks } from '../harness/migration/interfaces.ts';
+import { runBenchmark } from '../harness/run/run.ts';
+import { metricSetup } from '../harness/run/selection.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 import type { QemuInstance } from '../harness/qemu/instance.ts';
 import { readIterations } from '../harness/results/store.ts';

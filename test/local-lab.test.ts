@@ -5,7 +5,8 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyRule, BUILTIN_METRICS } from '../harness/metrics/rules.ts';
+import { applyRule } from '../harness/metrics/rules.ts';
+import { BUILTIN_METRICS } from '../harness/profile/metric-rules.ts';
 import { readIterations, readManifest } from '../harness/results/store.ts';
 import { parseTrace } from '../harness/traces/parse.ts';
 import { lastLine, vdpaBench } from './helpers/cli.ts';

@@ -14,12 +14,12 @@
 import avaTest, { type TestFn } from 'ava';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { SSHD } from '../../testbed/sshd.ts';
 
 export type Need = 'root' | 'qemu' | 'sshd' | 'chromium';
 
-/** Where the tests find the programs they start (test:unit points both at its failing stub). */
+/** Where the tests find Chromium (test:unit points it at a failing stub; SSHD likewise in testbed/sshd.ts). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const SSHD = process.env.SSHD_PATH ?? '/usr/sbin/sshd';
 
 export const UNIT_MODE = process.env.VDPA_BENCH_UNIT === '1';
 const IN_CI = process.env.CI === 'true';
