@@ -65,7 +65,7 @@ test('validate prints file:line:col key: message and exits 2', async (t) => {
 test('every subcommand has help', async (t) => {
   const top = await vdpaBench(['--help']);
   t.is(top.exitCode, 0);
-  const commands = [...top.stdout.matchAll(/^  (\w[\w-]*) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
+  const commands = [...top.stdout.matchAll(/^ {2}(\w[\w-]*) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
   t.true(commands.includes('run') && commands.includes('downtime') && commands.includes('validate'));
   for (const command of commands) {
     const r = await vdpaBench([command, '--help']);

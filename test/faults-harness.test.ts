@@ -2,11 +2,13 @@
  * Faults of the harness itself, through the real command line: kill -9 mid-run then the next run
  * and --resume, Ctrl-C (SIGINT) once and twice, and `cleanup`.
  */
-import test from 'ava';
 import { execa } from 'execa';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { faultLab, qemuUnder, waitFor, type FaultLab } from './helpers/fault-lab.ts';
+import { requires } from './helpers/requires.ts';
+
+const test = requires('qemu');
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
 

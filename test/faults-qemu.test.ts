@@ -3,7 +3,6 @@
  * mid-migration and between migrations, a migration that cannot converge before its timeout,
  * a trace file deleted under QEMU, and a torn trace line.
  */
-import test from 'ava';
 import { access, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyseMigration } from '../harness/metrics/analyse.ts';
@@ -14,6 +13,9 @@ import { loadProfile } from '../harness/profile/load.ts';
 import type { QemuInstance } from '../harness/qemu/instance.ts';
 import { readIterations } from '../harness/results/store.ts';
 import { faultLab, qemuUnder, silentProgress, whenMigrationActive } from './helpers/fault-lab.ts';
+import { requires } from './helpers/requires.ts';
+
+const test = requires('qemu');
 
 /** Kills a QEMU with SIGKILL once the migration is active (after `delayMs`), noting whether it had completed by then. */
 function killWhenActive(victim: QemuInstance, watch: QemuInstance, delayMs: number, log: string[]): void {

@@ -5,10 +5,10 @@
  * Then sshd comes back on the same port (the run reconnects and goes on), or never does (the run
  * stops, failed, with what it completed; `cleanup` clears the rest once the host is back).
  */
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { SshTransport } from '../harness/hosts/ssh.ts';
 import { HostUnreachableError } from '../harness/hosts/transport.ts';
 import type { MigrationHooks } from '../harness/migration/interfaces.ts';
@@ -19,6 +19,9 @@ import { readIterations } from '../harness/results/store.ts';
 import type { IterationRecord } from '../harness/results/types.ts';
 import { faultLab, qemuUnder, silentProgress, waitFor, whenMigrationActive, type FaultLab } from './helpers/fault-lab.ts';
 import { startSshd, type TestSshd } from '../testbed/sshd.ts';
+import { requires } from './helpers/requires.ts';
+
+const test = requires('root', 'sshd', 'qemu');
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
 
@@ -45,6 +48,13 @@ migration: ${migration}
   );
   await mkdir(lab.workdir);
   return { ...lab, sshd };
+}
+
+/** Whether the source trace of the migration whose files start with `prefix` (under any run directory in `workdir`) has `line` yet. */
+async function sourceTraceShows(workdir: string, prefix: string, line: string): Promise<boolean> {
+  const files = (await readdir(workdir, { recursive: true }).catch(() => [] as string[])).filter((f) => basename(f).startsWith(prefix) && /-src-.*\.log$/.test(f));
+  for (const file of files) if ((await readFile(join(workdir, file), 'utf8').catch(() => '')).includes(line)) return true;
+  return false;
 }
 
 function summary(records: IterationRecord[]): string {
@@ -85,9 +95,13 @@ test.serial('the transport notices a dropped master, reconnects with backoff onc
   const gaveUp = await t.throwsAsync(ssh.reconnect(1_500), { instanceOf: HostUnreachableError });
   t.true(gaveUp!.since.getTime() >= lostAt - 1_000 && gaveUp!.since.getTime() <= Date.now());
   t.regex(gaveUp!.message, /^flaky: unreachable since \d{4}-\d\d-\d\dT[\d:.]+Z: ssh root@127\.0\.0\.1 port \d+: no connection within 1\.5 s \(\d+ attempts; last: .*Connection refused\)$/);
-  const started = Date.now();
-  await t.throwsAsync(ssh.run(['true']), { is: gaveUp }, 'later commands fail at once with the same error');
-  t.true(Date.now() - started < 1_000);
+  // at once: rejected before the event loop turns, so no connection was attempted and no timer waited
+  const later = ssh.run(['true']).then(
+    () => 'resolved',
+    (error: unknown) => error,
+  );
+  const settled = await Promise.race([later, new Promise((resolve) => setImmediate(() => resolve('still pending after one turn of the event loop')))]);
+  t.is(settled, gaveUp, 'later commands fail at once with the same error');
 });
 
 test.serial('QEMU processes of the run that outlived a connection are ended; nothing else is touched', async (t) => {
@@ -193,7 +207,7 @@ test.serial('sshd dropped and never back: the run stops failed naming the host a
   const recorded = async () => (await readFile(join(runDir, 'iterations.ndjson'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
   await waitFor('the first migration to be recorded', async () => (await recorded()).length >= 1, 150_000);
   await waitFor('a destination QEMU for migration 2', async () => (await qemuUnder(runWorkdir)).some((p) => p.cmdline.includes('vdpa-bench-2-dst')), 60_000);
-  await new Promise((r) => setTimeout(r, 1_500));
+  await waitFor('migration 2 to be active on its source', () => sourceTraceShows(runWorkdir, '0002-', 'migrate_set_state new state active'), 60_000);
   const before = await recorded();
   const droppedAt = Date.now();
   await lab.sshd.drop();
@@ -202,7 +216,8 @@ test.serial('sshd dropped and never back: the run stops failed naming the host a
   t.log(result.all);
   t.log(`the run stopped ${stoppedAfterMs} ms after sshd went away`);
   t.is(result.exitCode, 1);
-  t.true(stoppedAfterMs < 60_000, 'stops soon after the reconnect timeout, not cell after cell');
+  // it stops after one reconnect window ("no connection within 8 s" below), not cell after cell:
+  // no migration after the one in flight is recorded (the count of records after the drop, below)
   t.regex(result.stderr, /vdpa-bench: error: host[AB]: unreachable since (\S+): ssh root@127\.0\.0\.1 port \d+: no connection within 8 s/);
   const since = Date.parse(/unreachable since (\S+):/.exec(result.stderr)![1]);
   t.true(since >= droppedAt - 1_000 && since <= droppedAt + 15_000, `since ${new Date(since).toISOString()}, dropped ${new Date(droppedAt).toISOString()}`);

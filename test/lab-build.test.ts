@@ -4,7 +4,6 @@
  * installed binary is this machine's QEMU. The run must build it once for two hosts on one
  * machine, verify it, migrate with it and record the build; the next build is a cache hit.
  */
-import test from 'ava';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,9 @@ import { LocalTransport } from '../harness/hosts/local.ts';
 import { buildQemu } from '../harness/qemu/build.ts';
 import { readIterations, readManifest } from '../harness/results/store.ts';
 import { lastLine, vdpaBench } from './helpers/cli.ts';
+import { requires } from './helpers/requires.ts';
+
+const test = requires('qemu');
 
 const CONFIGURE = `#!/bin/sh
 # records how it was called, then writes a Makefile that installs a QEMU wrapper into --prefix

@@ -3,7 +3,6 @@
  * namespaces, probed from a third; and the namespaces gone afterwards, after Ctrl-C, and after
  * the harness was killed and the next cleanup ran.
  */
-import test from 'ava';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -12,9 +11,11 @@ import { join } from 'node:path';
 import { readOwnedLabs, type OwnedLab } from './helpers/labs.ts';
 import { BIN, lastLine, REPO, vdpaBench } from './helpers/cli.ts';
 import { readIterations, readManifest } from '../harness/results/store.ts';
+import { requires } from './helpers/requires.ts';
+
+const test = requires('root', 'qemu');
 
 const CUT_DOWN = ['--vm-size', '512M', '--variant', 'limit-300ms', '--iterations', '1', '--warmup', '0'];
-const isRoot = process.getuid?.() === 0;
 
 async function namespaces(): Promise<string[]> {
   return String((await execa('ip', ['netns', 'list'])).stdout).split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
@@ -72,7 +73,6 @@ async function startRunUntilQemu(out: string) {
 }
 
 test.serial('a short real run records trace, QMP, network and integrity figures, then removes its namespaces', async (t) => {
-  if (!isRoot) return t.fail('needs root: it creates network namespaces');
   t.timeout(20 * 60_000);
   const out = await mkdtemp(join(tmpdir(), 'vb-labbox-'));
   try {
@@ -134,7 +134,6 @@ test.serial('a short real run records trace, QMP, network and integrity figures,
 });
 
 test.serial('Ctrl-C removes the namespaces and the processes in them', async (t) => {
-  if (!isRoot) return t.fail('needs root: it creates network namespaces');
   t.timeout(15 * 60_000);
   const out = await mkdtemp(join(tmpdir(), 'vb-labbox-int-'));
   try {
@@ -152,7 +151,6 @@ test.serial('Ctrl-C removes the namespaces and the processes in them', async (t)
 });
 
 test.serial('after the harness is killed (-9), cleanup removes exactly its leftovers', async (t) => {
-  if (!isRoot) return t.fail('needs root: it creates network namespaces');
   t.timeout(15 * 60_000);
   const out = await mkdtemp(join(tmpdir(), 'vb-labbox-kill-'));
   try {

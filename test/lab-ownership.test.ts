@@ -13,6 +13,7 @@ import { cleanLeftovers, LabBusyError, ownerRecord, writeOwnerRecord } from '../
 import { acquireLock } from '../harness/run/lock.ts';
 import { loadResumeState, ResumeError } from '../harness/run/resume.ts';
 import { loadProfile } from '../harness/profile/load.ts';
+import { waitFor } from './helpers/fault-lab.ts';
 
 const host = new LocalTransport('hostA');
 
@@ -142,7 +143,9 @@ test('cleanup ends only QEMU-named processes pointing into a run directory whose
   t.teardown(() => {
     for (const c of [victim, bystanderNotQemu, liveRunsQemu]) c.kill('SIGKILL');
   });
-  await new Promise((r) => setTimeout(r, 300));
+  // each stand-in counts once it has exec'd: its command line then carries the socket path
+  const execd = async (c: typeof victim) => (await readFile(`/proc/${c.pid}/cmdline`, 'utf8').catch(() => '')).includes('/sock/0001-src.sock');
+  await waitFor('the stand-ins to start', async () => (await Promise.all([victim, bystanderNotQemu, liveRunsQemu].map(execd))).every(Boolean), 10_000, 20);
   const reports = await cleanLeftovers(host, workdir);
   const dead = reports.find((r) => r.runId === 'dead-run')!;
   t.deepEqual(dead.killed, [victim.pid]);

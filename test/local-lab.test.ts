@@ -2,7 +2,6 @@
  * The real thing: QEMU processes on this machine migrating back and forth, traced, measured.
  * Every recorded downtime is checked against the two raw trace files it names.
  */
-import test from 'ava';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,9 @@ import { readIterations, readManifest } from '../harness/results/store.ts';
 import { parseTrace } from '../harness/traces/parse.ts';
 import { lastLine, vdpaBench } from './helpers/cli.ts';
 import { processesMatching } from './helpers/processes.ts';
+import { requires } from './helpers/requires.ts';
+
+const test = requires('qemu');
 
 test.serial('local lab: back-to-back migrations of both variants, downtimes match the raw traces', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'vb-local-'));

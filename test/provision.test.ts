@@ -7,11 +7,12 @@ import { applySteps, ProvisionLedger, undoSteps } from '../harness/provision/app
 import { parseVdpaHostFacts } from '../harness/provision/facts.ts';
 import { beforeSetupChecks, memlockCheck, qemuChecks, runChecks } from '../harness/provision/preflight.ts';
 import { hugepageStep, parseVdpaConfig, vfStep } from '../harness/provision/steps.ts';
+import { requires } from './helpers/requires.ts';
 
 const local = new LocalTransport('here');
 const QEMU = 'qemu-system-x86_64';
 
-test('QEMU checks on the real Debian QEMU: events its trace help lists pass, a missing one is named', async (t) => {
+requires('qemu')('QEMU checks on the real Debian QEMU: events its trace help lists pass, a missing one is named', async (t) => {
   const ok = await runChecks(local, qemuChecks(QEMU, [
     { purpose: 'the vdpa metric start', anyOf: ['vhost_vdpa_suspend', 'vhost_vdpa_reset_device'] },
     { purpose: 'the runstate metric', anyOf: ['runstate_set'] },

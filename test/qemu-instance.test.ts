@@ -7,13 +7,14 @@ import { parseProfile } from '../harness/profile/load.ts';
 import { qemuArgs } from '../harness/qemu/command.ts';
 import { hmpQuote, QemuInstance } from '../harness/qemu/instance.ts';
 import { QmpError } from '../harness/qemu/qmp.ts';
+import { requires } from './helpers/requires.ts';
 
 test('hmpQuote escapes what HMP would otherwise split or end on', (t) => {
   t.is(hmpQuote('/a b/c'), '"/a b/c"');
   t.is(hmpQuote('x"y\\z\nw'), '"x\\"y\\\\z\\nw"');
 });
 
-test('a real QEMU: QMP greets, errors are typed, the trace file rotates to a hostile path', async (t) => {
+requires('qemu')('a real QEMU: QMP greets, errors are typed, the trace file rotates to a hostile path', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vb qemu "x" '));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const profile = parseProfile('name: t\nhosts: [{name: a}]\nvariants: [{name: v}]\nmatrix: {vmSizes: [128M]}\n');

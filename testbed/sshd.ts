@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { SshConfig } from '../harness/hosts/ssh.ts';
 
-export const SSHD = '/usr/sbin/sshd';
+/** The sshd the tests start (npm run test:unit points it at a stub that fails). */
+export const SSHD = process.env.SSHD_PATH ?? '/usr/sbin/sshd';
 
 export interface TestSshd {
   port: number;

@@ -1,13 +1,10 @@
 /** Real headless Debian Chromium through playwright-core, with a fresh profile directory per launch. */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { CHROMIUM } from './requires.ts';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-export const chromiumMissing = (): string | null => (existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (apt-get install chromium)`);
 
 export async function withBrowser<T>(use: (context: BrowserContext) => Promise<T>): Promise<T> {
   const profile = await mkdtemp(join(tmpdir(), 'vdpa-bench-chromium-'));

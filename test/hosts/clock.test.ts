@@ -57,7 +57,8 @@ test('before and after estimates combine to their midpoint, widened by their dis
 test('clock readings parse to µs without losing digits', (t) => {
   t.is(parseEpochSeconds('1764126000.123456\n'), 1_764_126_000_123_456);
   t.is(parseEpochSeconds('1764126000,000001'), 1_764_126_000_000_001);
-  t.is(parseEpochSeconds('1764126000.123456789'), 1_764_126_000_123_456.789);
+  // ...456.789 µs is not a double: the nearest one, which parsing must give, is ...456.75
+  t.is(parseEpochSeconds('1764126000.123456789'), 1_764_126_000_123_456.75);
   t.is(parseEpochSeconds('1764126000'), 1_764_126_000_000_000);
   t.throws(() => parseEpochSeconds(''), { message: /not a clock reading/ });
   t.throws(() => parseEpochSeconds('bash: EPOCHREALTIME'), { message: /not a clock reading/ });

@@ -2,7 +2,6 @@
  * The ssh transport against a real sshd on 127.0.0.1 (testbed/sshd.ts). The "remote" host
  * is this machine, so what arrived can be checked directly on the local filesystem and /proc.
  */
-import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -15,6 +14,9 @@ import { SshTransport } from '../../harness/hosts/ssh.ts';
 import { SshConnectionError } from '../../harness/hosts/ssh-process.ts';
 import { shellJoin } from '../../harness/hosts/transport.ts';
 import { startSshd, type TestSshd } from '../../testbed/sshd.ts';
+import { requires } from '../helpers/requires.ts';
+
+const test = requires('root', 'sshd');
 
 let sshd: TestSshd;
 let ssh: SshTransport;
@@ -152,8 +154,9 @@ test.serial('unix sockets on the host are reached through the master, even with 
   const error = await t.throwsAsync(ssh.connectUnixSocket(join(scratch, 'nobody-listens.sock')));
   t.is((error as NodeJS.ErrnoException).code, 'ENOENT');
   // cancelled forwards leave no sockets behind in the private directory
-  await new Promise((r) => setTimeout(r, 500));
-  t.deepEqual((await readdir(ssh.privateDirectory!)).filter((f) => f.startsWith('fwd')), []);
+  const forwards = async () => (await readdir(ssh.privateDirectory!)).filter((f) => f.startsWith('fwd'));
+  await eventually(async () => (await forwards()).length === 0);
+  t.deepEqual(await forwards(), []);
 });
 
 test.serial('commands share one authenticated connection', async (t) => {

@@ -2,7 +2,6 @@
  * The local lab driven through the ssh transport against a real sshd: QEMU launches, QMP,
  * trace rotation, file transfer and clock probes all go over OpenSSH to 127.0.0.1.
  */
-import test from 'ava';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,9 @@ import { loadProfile } from '../../harness/profile/load.ts';
 import { runBenchmark } from '../../harness/run/run.ts';
 import type { IterationRecord } from '../../harness/results/types.ts';
 import { startSshd, type TestSshd } from '../../testbed/sshd.ts';
+import { requires } from '../helpers/requires.ts';
+
+const test = requires('root', 'sshd', 'qemu');
 
 const PROFILE = new URL('../../profiles/local-ssh.yaml', import.meta.url).pathname;
 

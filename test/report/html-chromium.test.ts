@@ -2,8 +2,7 @@
  * The HTML report in real headless Chromium: it opens from a file with no network, logs no errors,
  * and every chart has drawn marks. Hostile labels from the data stay text.
  */
-import test from 'ava';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -11,7 +10,10 @@ import { renderHtml } from '../../harness/report/html.ts';
 import { loadRun } from '../../harness/report/load.ts';
 import { reportSettings } from '../../harness/report/settings.ts';
 import { buildSummary } from '../../harness/report/summary.ts';
-import { chromiumMissing, withBrowser } from '../helpers/chromium.ts';
+import { withBrowser } from '../helpers/chromium.ts';
+import { requires } from '../helpers/requires.ts';
+
+const test = requires('chromium');
 
 const fixture = fileURLToPath(new URL('../fixtures/seed-run', import.meta.url));
 const HOSTILE = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>&amp;"'`;
@@ -63,8 +65,6 @@ async function open(html: string): Promise<PageFacts> {
 }
 
 test('the fixture report: no console errors, no network, every chart drawn (distributions, run order, phases)', async (t) => {
-  const missing = chromiumMissing();
-  if (missing) return t.fail(missing);
   const run = await loadRun(fixture);
   const summary = buildSummary({ runs: [run], settings: reportSettings(run.manifest), records: run.records });
   const page = await open(await renderHtml(summary));
@@ -81,8 +81,6 @@ test('the fixture report: no console errors, no network, every chart drawn (dist
 });
 
 test('hostile labels from the data are text, not markup; records without phases skip the timeline', async (t) => {
-  const missing = chromiumMissing();
-  if (missing) return t.fail(missing);
   const run = await loadRun(fixture);
   const records = run.records.map((r) => ({ ...r, variant: r.variant === 'after' ? HOSTILE : r.variant, extra: undefined, reason: r.reason ? `${r.reason} ${HOSTILE}` : r.reason }));
   const summary = buildSummary({ runs: [{ ...run, manifest: null, records }], settings: reportSettings(null), records });

@@ -1,10 +1,12 @@
 /** `run` ends by writing the reports and printing the text summary; stdout's last line stays the run directory. Real QEMU, two short migrations. */
-import test from 'ava';
 import { access, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Summary } from '../../harness/report/summary.ts';
 import { lastLine, vdpaBench } from '../helpers/cli.ts';
+import { requires } from '../helpers/requires.ts';
+
+const test = requires('qemu');
 
 test('run writes reports/<run-id>/ and prints the summary on stderr', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-run-reports-'));
