@@ -3,7 +3,6 @@
  * reported and read back from the page headless Chromium renders at 1400 px: what a reviewer who
  * publishes the number must see is there, and the methods sentence matches iterations.ndjson.
  */
-import test from 'ava';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,10 @@ import { renderHtml } from '../../harness/report/html.ts';
 import { loadRun } from '../../harness/report/load.ts';
 import { reportSettings } from '../../harness/report/settings.ts';
 import { buildSummary } from '../../harness/report/summary.ts';
-import { chromiumMissing, withBrowser } from '../helpers/chromium.ts';
+import { withBrowser } from '../helpers/chromium.ts';
+import { requires } from '../helpers/requires.ts';
+
+const test = requires('chromium');
 
 const example = fileURLToPath(new URL('../../docs/examples/lab-in-a-box', import.meta.url));
 
@@ -55,8 +57,6 @@ function blocksFromLines(lines: Line[]): Map<string, string> {
 }
 
 test('the example run in Chromium: warnings with evidence, invalid migrations at their value, variant table, cost charts, forest plot, methods as run', async (t) => {
-  const missing = chromiumMissing();
-  if (missing) return t.fail(missing);
   const lines = (await readFile(join(example, 'iterations.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Line);
   const run = await loadRun(example);
   const summary = buildSummary({ runs: [run], settings: reportSettings(run.manifest), records: run.records });
