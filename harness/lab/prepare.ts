@@ -69,7 +69,7 @@ export async function prepareLab(
     return problems;
   };
 
-  const preflight = (await Promise.all(vdpaHosts.map((h) => runChecks(transports.get(h.name)!, beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest }))))).flat();
+  const preflight = (await Promise.all(vdpaHosts.map((h) => runChecks(transports.get(h.name)!, beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest, queuePairs: queuePairs ?? undefined }))))).flat();
   if (preflight.length > 0) throw new PreflightError(preflight);
 
   try {

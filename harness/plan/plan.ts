@@ -73,7 +73,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     let step = 1;
     if (vdpaHost) {
       say(`## ${step++}. preflight (read-only; every failing check is reported, then the run stops)`);
-      for (const check of beforeSetupChecks({ config: vdpaHost.vdpa, largestGuestBytes: largestGuestBytes(selection.vmSizes) })) {
+      for (const check of beforeSetupChecks({ config: vdpaHost.vdpa, largestGuestBytes: largestGuestBytes(selection.vmSizes), queuePairs: queuePairs ?? undefined })) {
         say(`# ${check.name}`);
         say(describeCommand(t, check.command));
       }
