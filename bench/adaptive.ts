@@ -5,8 +5,9 @@
  * design needs one count for every cell: the smallest n at which 90% of the noisiest kind of cell
  * reach the precision target. The adaptive rule stops each cell as soon as it is that precise.
  */
-import { seededRandom } from '../harness/migration/schedule.ts';
+import { seededRandom } from '../harness/stats/random.ts';
 import { medianInterval, shouldStop, type PrecisionTarget } from '../harness/sampling/precision.ts';
+import { standardDeviation } from '../harness/stats/describe.ts';
 import { fmt, median, say } from './common.ts';
 
 export interface AdaptiveResult {
@@ -22,18 +23,14 @@ function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
-function sd(values: readonly number[]): number {
-  const m = values.reduce((a, b) => a + b, 0) / values.length;
-  return Math.sqrt(values.reduce((a, b) => a + (b - m) ** 2, 0) / (values.length - 1));
-}
-
 export function benchAdaptive(recorded: readonly number[], source: string, target: PrecisionTarget, seed = 1): AdaptiveResult {
   if (recorded.length < 3) throw new Error(`adaptive-sampling benchmark: ${recorded.length} recorded downtimes, need at least 3`);
   const random = seededRandom(seed);
   const center = median(recorded);
   const sorted = [...recorded].sort((a, b) => a - b);
   const iqr = sorted[Math.floor(0.75 * (sorted.length - 1))] - sorted[Math.floor(0.25 * (sorted.length - 1))];
-  const bandwidth = 0.9 * Math.min(sd(recorded), iqr / 1.34 || sd(recorded)) * recorded.length ** -0.2;
+  const sd = standardDeviation(recorded)!;
+  const bandwidth = 0.9 * Math.min(sd, iqr / 1.34 || sd) * recorded.length ** -0.2;
   const spreads = [0.25, 0.5, 1];
   const cellsPerSpread = 200;
   const draw = (spread: number) => {

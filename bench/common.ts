@@ -1,6 +1,7 @@
 /** Shared bits of the benchmarks: timing child processes with GNU time, medians, formatting. */
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
+import { median as statsMedian } from '../harness/stats/describe.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = fileURLToPath(new URL('../bin/vdpa-bench.js', import.meta.url));
@@ -32,10 +33,9 @@ export async function best(n: number, argv: string[]): Promise<Timed> {
   return winner!;
 }
 
+/** The harness's median; NaN for no values, which fmt prints as such. */
 export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  return values.length === 0 ? NaN : statsMedian(values);
 }
 
 export const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));

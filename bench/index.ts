@@ -57,6 +57,7 @@ await section('adaptive', async () => {
   const recorded = JSON.parse(await readFile(new URL('./data/lab-in-a-box-downtimes.json', import.meta.url), 'utf8')) as { runId: string; cells: Record<string, number[]> };
   for (const [cell, values] of Object.entries(recorded.cells)) cells.set(`${recorded.runId}: ${cell}`, values);
   const pooled = [...cells.values()].filter((values) => values.length >= 3).flatMap((values) => {
+    // the lower median: a recorded value, so every cell holds exactly 100
     const m = [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
     return values.map((v) => (v / m) * 100);
   });

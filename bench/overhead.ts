@@ -8,8 +8,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ProgressSink } from '../harness/migration/engine.ts';
-import { runBenchmark } from '../harness/migration/run.ts';
+import type { ProgressSink } from '../harness/migration/interfaces.ts';
+import { runBenchmark } from '../harness/run/run.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 import type { IterationRecord } from '../harness/results/types.ts';
 import { fmt, median, REPO, say } from './common.ts';

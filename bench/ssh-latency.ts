@@ -1,5 +1,5 @@
 /**
- * ssh transport latency against a throw-away local sshd (the test helper): a command with and
+ * ssh transport latency against a throw-away local sshd (testbed/sshd.ts, shared with the tests): a command with and
  * without the multiplexed master, a QMP-sized unix socket round trip through the forward, and the
  * clock estimate between two transports to this machine.
  * Run: npx tsx bench/ssh-latency.ts [commands=30]
@@ -9,15 +9,17 @@ import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { quantile } from 'simple-statistics';
 import { exchangeClock } from '../harness/hosts/clock.ts';
 import { SshTransport } from '../harness/hosts/ssh.ts';
-import { startSshd } from '../test/helpers/sshd.ts';
+import { quantileSorted, sorted } from '../harness/stats/describe.ts';
+import { startSshd } from '../testbed/sshd.ts';
 
 const count = Number(process.argv[2] ?? 30);
 
 function summary(label: string, ms: number[]): void {
-  console.log(`${label.padEnd(48)} median ${quantile(ms, 0.5).toFixed(1)} ms  p10 ${quantile(ms, 0.1).toFixed(1)}  p90 ${quantile(ms, 0.9).toFixed(1)}  (n=${ms.length})`);
+  const ascending = sorted(ms);
+  const at = (p: number) => quantileSorted(ascending, p).toFixed(1);
+  console.log(`${label.padEnd(48)} median ${at(0.5)} ms  p10 ${at(0.1)}  p90 ${at(0.9)}  (n=${ms.length})`);
 }
 
 async function timed(n: number, f: () => Promise<unknown>): Promise<number[]> {

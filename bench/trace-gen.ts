@@ -5,7 +5,7 @@
  * /work/shared/notes/qemu-vdpa-facts.md). Deterministic from a seed, so a benchmark is repeatable.
  */
 import { createWriteStream } from 'node:fs';
-import { seededRandom } from '../harness/migration/schedule.ts';
+import { seededRandom } from '../harness/stats/random.ts';
 
 const DEV = '0x55d0c1a3b2c0';
 const SHARED = '0x55d0c1a4f010';

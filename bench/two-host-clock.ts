@@ -7,7 +7,8 @@
  * Run: npx tsx bench/two-host-clock.ts [--estimates 10] [--step 2.5]
  */
 import { quantile } from 'simple-statistics';
-import { exchangeClock, offsetFromSamples, pairOffset, parseEpochSeconds, type ClockOffset, type ClockSample } from '../harness/hosts/clock.ts';
+import { exchangeClock, offsetFromSamples, pairOffset, parseEpochSeconds, type ClockSample } from '../harness/hosts/clock.ts';
+import type { ClockEstimate as ClockOffset } from '../harness/results/types.ts';
 import { harnessNowUs, LineResponder } from '../harness/hosts/line-responder.ts';
 import type { HostTransport } from '../harness/hosts/transport.ts';
 import { stepClock } from '../harness/softlab/clock-step.ts';

@@ -11,14 +11,14 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SshTransport } from '../harness/hosts/ssh.ts';
 import { HostUnreachableError } from '../harness/hosts/transport.ts';
-import type { MigrationHooks } from '../harness/migration/engine.ts';
+import type { MigrationHooks } from '../harness/migration/interfaces.ts';
 import { endOrphanedQemu } from '../harness/migration/reconnect.ts';
-import { runBenchmark } from '../harness/migration/run.ts';
+import { runBenchmark } from '../harness/run/run.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 import { readIterations } from '../harness/results/store.ts';
 import type { IterationRecord } from '../harness/results/types.ts';
 import { faultLab, qemuUnder, silentProgress, waitFor, whenMigrationActive, type FaultLab } from './helpers/fault-lab.ts';
-import { startSshd, type TestSshd } from './helpers/sshd.ts';
+import { startSshd, type TestSshd } from '../testbed/sshd.ts';
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
 

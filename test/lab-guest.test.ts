@@ -2,7 +2,7 @@
 import test from 'ava';
 import { consoleTail, damageEvidence, guestReady, integrityVerdict, lastWorkloadRate } from '../harness/guest/console.ts';
 import { cpioArchive, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG } from '../harness/guest/cpio.ts';
-import { guestKernelCmdline } from '../harness/guest/cmdline.ts';
+import { guestKernelCmdline } from '../harness/profile/guest-cmdline.ts';
 import { imagePackageFromDepends } from '../harness/guest/build.ts';
 import { loadOrder, moduleName, parseModulesDep } from '../harness/guest/modules.ts';
 import { profileSchema } from '../harness/profile/schema.ts';

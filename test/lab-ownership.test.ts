@@ -9,8 +9,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile, appendFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTransport } from '../harness/hosts/local.ts';
-import { acquireLock, cleanLeftovers, LabBusyError, ownerRecord, releaseLock, writeOwnerRecord, type OwnerRecord } from '../harness/lab/ownership.ts';
-import { loadResumeState, ResumeError } from '../harness/lab/resume.ts';
+import { acquireLock, cleanLeftovers, LabBusyError, ownerRecord, releaseLock, writeOwnerRecord, type OwnerRecord } from '../harness/run/ownership.ts';
+import { loadResumeState, ResumeError } from '../harness/run/resume.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 
 const host = new LocalTransport('hostA');

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { analyseMigration } from '../harness/metrics/analyse.ts';
-import { applyRule, BUILTIN_METRICS, eventsNeeded } from '../harness/metrics/rules.ts';
+import { applyRule, eventsNeeded } from '../harness/metrics/rules.ts';
+import { BUILTIN_METRICS } from '../harness/profile/metric-rules.ts';
 import { parseTrace } from '../harness/traces/parse.ts';
 
 const legacy = (t: number, event: string, args: string) => `4242@${(t / 1e6).toFixed(6)}:${event} ${args}`;

@@ -7,10 +7,12 @@ import { execa } from 'execa';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mannWhitney, detectChangePoints, median } from '../harness/nightly/stats.ts';
+import { detectChangePoints } from '../harness/stats/change-points.ts';
+import { median } from '../harness/stats/describe.ts';
+import { mannWhitney } from '../harness/stats/mann-whitney.ts';
 import { buildSchedule } from '../harness/migration/schedule.ts';
-import { shardBlocks, parseShard } from '../harness/lab/shard.ts';
-import { seededRandom } from '../harness/migration/schedule.ts';
+import { shardBlocks, parseShard } from '../harness/run/shard.ts';
+import { seededRandom } from '../harness/stats/random.ts';
 import type { IterationRecord, RunManifest } from '../harness/results/types.ts';
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
@@ -19,16 +21,19 @@ test('Mann–Whitney: exact small-sample p-values and the normal approximation a
   // every a above every b: U = 9, P(U ≥ 9) = 1 / C(6,3) = 0.05
   const r = mannWhitney([4, 5, 6], [1, 2, 3], 'greater');
   t.is(r.method, 'exact');
-  t.is(r.u, 9);
-  t.is(r.pValue, 0.05);
-  t.is(mannWhitney([4, 5, 6], [1, 2, 3], 'less').pValue, 1);
-  t.is(mannWhitney([4, 5, 6], [1, 2, 3]).pValue, 0.1);
+  t.is(r.uFirst, 9);
+  t.is(r.p, 0.05);
+  // one-sided, the most extreme arrangement is the only one as extreme: p is the smallest possible
+  t.is(r.minimumP, 0.05);
+  t.is(mannWhitney([1, 2, 3], [4, 5, 6], 'less').minimumP, 0.05);
+  t.is(mannWhitney([4, 5, 6], [1, 2, 3], 'less').p, 1);
+  t.is(mannWhitney([4, 5, 6], [1, 2, 3]).p, 0.1);
   // ties keep an exact p (mid-ranks): checked against brute-force enumeration of all C(11,5) splits
   const a = [1, 2, 3, 4, 5];
   const b = [3, 4, 5, 6, 7, 8];
   const tied = mannWhitney(a, b, 'less');
   t.is(tied.method, 'exact (mid-ranks, ties)');
-  t.is(tied.u, 4.5);
+  t.is(tied.uFirst, 4.5);
   const pooled = [...a, ...b];
   const uOf = (xs: number[], ys: number[]) => xs.reduce((s, x) => s + ys.reduce((q, y) => q + (x > y ? 1 : x === y ? 0.5 : 0), 0), 0);
   let atMost = 0;
@@ -43,13 +48,13 @@ test('Mann–Whitney: exact small-sample p-values and the normal approximation a
     for (let i = start; i < pooled.length; i++) choose(i + 1, [...picked, i]);
   };
   choose(0, []);
-  t.true(Math.abs(tied.pValue - atMost / all) < 1e-12, `${tied.pValue} vs ${atMost}/${all}`);
+  t.true(Math.abs(tied.p - atMost / all) < 1e-12, `${tied.p} vs ${atMost}/${all}`);
   // large samples: the normal approximation, one-sided
   const big = mannWhitney(Array.from({ length: 60 }, (_, i) => i + 10), Array.from({ length: 60 }, (_, i) => i), 'greater');
   t.is(big.method, 'normal approximation');
-  t.true(big.pValue < 0.01 && big.pValue > 0);
+  t.true(big.p < 0.01 && big.p > 0);
   // exact, no ties, m=n=5: U = 3 (5>4, 7>4, 7>6); P(U ≤ 3) = (1+1+2+3)/252
-  t.is(mannWhitney([1, 2, 3, 5, 7], [4, 6, 8, 9, 10], "less").pValue, 7 / 252);
+  t.is(mannWhitney([1, 2, 3, 5, 7], [4, 6, 8, 9, 10], "less").p, 7 / 252);
   t.throws(() => mannWhitney([], [1], 'greater'), { message: /non-empty/ });
 });
 

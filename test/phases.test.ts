@@ -1,7 +1,8 @@
 import test from 'ava';
 import { analyseMigration } from '../harness/metrics/analyse.ts';
 import { computePhases, countVrings, type VdpaPhases } from '../harness/metrics/phases.ts';
-import { BUILTIN_METRICS, type MetricRule } from '../harness/metrics/rules.ts';
+import { type MetricRule } from '../harness/profile/schema.ts';
+import { BUILTIN_METRICS } from '../harness/profile/metric-rules.ts';
 import { parseTrace } from '../harness/traces/parse.ts';
 import { destinationLines, render, sourceLines, T0, type Format, type Scenario } from './helpers/vdpa-traces.ts';
 

@@ -2,7 +2,8 @@ import test from 'ava';
 import { AdaptiveSampler, fixedSamplingManifest } from '../harness/sampling/adaptive.ts';
 import { describeDesign } from '../harness/sampling/design.ts';
 import { medianInterval, medianRankBound, shouldStop } from '../harness/sampling/precision.ts';
-import { estimateSamples, normalQuantile, parseChange, robustSigma, twoSampleSize } from '../harness/sampling/samples.ts';
+import { estimateSamples, parseChange, robustSigma, twoSampleSize } from '../harness/sampling/samples.ts';
+import { normalQuantile } from '../harness/stats/normal.ts';
 import type { IterationRecord } from '../harness/results/types.ts';
 
 test('median CI ranks match the binomial tables (n=6, 10, 20) and need n >= 6', (t) => {

@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseShard, type Shard } from '../lab/shard.ts';
+import { parseShard, type Shard } from '../run/shard.ts';
 import { DEFAULT_NIGHTLY_OPTIONS, type NightlyOptions, type NightlyVerdict } from '../nightly/compare.ts';
 import type { HistoryRun } from '../nightly/history.ts';
 import { newRunId, readManifest } from '../results/store.ts';
@@ -99,7 +99,7 @@ points into such a directory. A run whose harness still runs is left alone and n
     .action(async (profilePath: string, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
       const { openTransport } = await import('../hosts/open.ts');
-      const { cleanLeftovers, describeCleanup, describeHolder, holderLiveness, readLock, releaseLock } = await import('../lab/ownership.ts');
+      const { cleanLeftovers, describeCleanup, describeHolder, holderLiveness, readLock, releaseLock } = await import('../run/ownership.ts');
       const { profile } = await loadProfile(profilePath);
       if (opts.workdir) for (const host of profile.hosts) host.workdir = resolve(opts.workdir);
       let busy = false;
@@ -131,7 +131,7 @@ points into such a directory. A run whose harness still runs is left alone and n
     .option('--json', 'print JSON')
     .action(async (dir: string, opts) => {
       const { loadHistory } = await import('../nightly/history.ts');
-      const { fingerprintChanges } = await import('../nightly/fingerprint.ts');
+      const { fingerprintChanges } = await import('../results/fingerprint.ts');
       const { runs, skipped } = await loadHistory(dir);
       if (opts.json) {
         out.stdout(JSON.stringify(runs.map((r) => ({ runId: r.manifest.runId, dir: r.dir, profile: r.manifest.profile.name, startedAt: r.manifest.startedAt, state: r.manifest.state, fingerprint: r.fingerprint.hash, lab: r.fingerprint.parts, ...counts(r) })), null, 2) + '\n');
@@ -155,7 +155,7 @@ points into such a directory. A run whose harness still runs is left alone and n
     .argument('<run-dirs...>', 'one run directory per shard')
     .option('-o, --out <dir>', 'parent directory of the merged run directory', 'results')
     .action(async (dirs: string[], opts) => {
-      const { mergeShards } = await import('../lab/merge.ts');
+      const { mergeShards } = await import('../run/merge.ts');
       const merged = await mergeShards(dirs, opts.out).catch((error) => {
         throw new UsageError((error as Error).message);
       });
@@ -189,8 +189,8 @@ pooled measurements of the last --window comparable nights. Change points (binar
 Written into tonight's run directory: nightly.json, nightly-junit.xml, history.html.`)
     .action(async (profilePath: string, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
-      const { runBenchmark } = await import('../migration/run.ts');
-      const { RunInterrupted } = await import('../migration/engine.ts');
+      const { runBenchmark } = await import('../run/run.ts');
+      const { RunInterrupted } = await import('../migration/interfaces.ts');
       const { compareNight } = await import('../nightly/compare.ts');
       const { loadHistory, loadRun } = await import('../nightly/history.ts');
       const { ConsoleProgress } = await import('./progress.ts');

@@ -5,7 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { applyRule, eventsNeeded, resolveRule, BUILTIN_METRICS } from '../metrics/rules.ts';
+import { applyRule, eventsNeeded, resolveRule } from '../metrics/rules.ts';
+import { BUILTIN_METRICS } from '../profile/metric-rules.ts';
 import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/parse.ts';
 import { scanTraceFile } from '../traces/read.ts';
 import { TOOL_VERSION } from '../version.ts';
@@ -68,7 +69,7 @@ Examples:
   vdpa-bench run profiles/lab.yaml --shard 2/4`)
     .action(async (profileArg: string | undefined, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
-      const { runBenchmark } = await import('../migration/run.ts');
+      const { runBenchmark } = await import('../run/run.ts');
       const { ensureLocalPackages, labBoxNeeds, qemuNeed } = await import('./local-packages.ts');
       const { needsLabBox } = await import('../profile/lab-box-checks.ts');
       const { ConsoleProgress } = await import('./progress.ts');
@@ -294,11 +295,11 @@ export async function main(argv: string[]): Promise<number> {
     // the modules an error class lives in are loaded by now if one of them threw it
     const [{ ProfileError }, { LabBusyError }, { ResumeError }, { RunDataError }, { CrossRunError }, { RunInterrupted }] = await Promise.all([
       import('../profile/load.ts'),
-      import('../lab/ownership.ts'),
-      import('../lab/resume.ts'),
+      import('../run/ownership.ts'),
+      import('../run/resume.ts'),
       import('../report/load.ts'),
       import('../report/compare-runs.ts'),
-      import('../migration/engine.ts'),
+      import('../migration/interfaces.ts'),
     ]);
     if (error instanceof ProfileError) {
       out.stderr(error.message + '\n');

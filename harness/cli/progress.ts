@@ -1,6 +1,7 @@
 /** Progress while a run goes: one line per migration; on a TTY, a live status line too. */
-import type { ProgressSink } from '../migration/engine.ts';
-import { cellLabel, type Block, type PlannedMigration } from '../migration/schedule.ts';
+import type { ProgressSink } from '../migration/interfaces.ts';
+import { type Block, type PlannedMigration } from '../migration/schedule.ts';
+import { cellLabel } from '../profile/cell.ts';
 import type { IterationRecord } from '../results/types.ts';
 
 export function formatMs(ms: number | null | undefined): string {

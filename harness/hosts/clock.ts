@@ -2,22 +2,15 @@
  * Destination-minus-source clock offset. Two hosts on one machine share a clock; hosts on
  * different machines need a measured offset, or the cross-host downtime is off by their skew.
  */
+import type { ClockEstimate } from '../results/types.ts';
 import { harnessNowUs, persistentResponder } from './line-responder.ts';
 import type { HostTransport } from './transport.ts';
 
 export { harnessNowUs };
 
-export interface ClockOffset {
-  offsetUs: number;
-  uncertaintyUs: number;
-  method: string;
-  /** Round trip of the winning sample per host (measured estimates only). */
-  roundTripUs?: { from: number; to: number };
-}
-
 export interface ClockEstimator {
   /** Offset of `to`'s clock relative to `from`'s clock. */
-  estimate(from: HostTransport, to: HostTransport): Promise<ClockOffset>;
+  estimate(from: HostTransport, to: HostTransport): Promise<ClockEstimate>;
 }
 
 export function sharesClock(a: HostTransport, b: HostTransport): boolean {
@@ -41,7 +34,7 @@ export interface ClockSample {
 }
 
 /** A host's clock minus the harness's clock. */
-export interface HostClockOffset {
+export interface HostClockEstimate {
   offsetUs: number;
   /** Half the round trip of the sample used: the host read its clock somewhere in it. */
   uncertaintyUs: number;
@@ -53,7 +46,7 @@ export interface HostClockOffset {
  * NTP-style: the host read its clock between send and receive, so its offset lies within
  * ±RTT/2 of (remote − midpoint). The sample with the shortest round trip bounds it tightest.
  */
-export function offsetFromSamples(samples: readonly ClockSample[]): HostClockOffset {
+export function offsetFromSamples(samples: readonly ClockSample[]): HostClockEstimate {
   const valid = samples.filter((s) => Number.isFinite(s.sentUs) && Number.isFinite(s.remoteUs) && s.receivedUs >= s.sentUs);
   if (valid.length === 0) throw new Error('no usable clock samples');
   const best = valid.reduce((a, b) => (b.receivedUs - b.sentUs < a.receivedUs - a.sentUs ? b : a));
@@ -67,7 +60,7 @@ export function offsetFromSamples(samples: readonly ClockSample[]): HostClockOff
 }
 
 /** `to` minus `from`, both measured against the harness's clock: the uncertainties add up. */
-export function pairOffset(from: HostClockOffset, to: HostClockOffset, method: string): ClockOffset {
+export function pairOffset(from: HostClockEstimate, to: HostClockEstimate, method: string): ClockEstimate {
   return {
     offsetUs: Math.round(to.offsetUs - from.offsetUs),
     uncertaintyUs: Math.ceil(to.uncertaintyUs + from.uncertaintyUs),
@@ -79,7 +72,7 @@ export function pairOffset(from: HostClockOffset, to: HostClockOffset, method: s
  * Before and after one migration: the switchover lies between the two, so the midpoint is
  * used, widened by half their disagreement (drift, or a clock step during the migration).
  */
-export function combineEstimates(before: ClockOffset, after: ClockOffset): ClockOffset & { before: ClockOffset; after: ClockOffset } {
+export function combineEstimates(before: ClockEstimate, after: ClockEstimate): ClockEstimate & { before: ClockEstimate; after: ClockEstimate } {
   return {
     offsetUs: Math.round((before.offsetUs + after.offsetUs) / 2),
     uncertaintyUs: Math.ceil(Math.max(before.uncertaintyUs, after.uncertaintyUs) + Math.abs(after.offsetUs - before.offsetUs) / 2),
@@ -176,7 +169,7 @@ export function exchangeClock(samplesPerHost = 16): ClockEstimator {
  * The estimate after a migration, combined with the one before it. A failed second estimate
  * keeps the first and says so: the migration itself is still measured.
  */
-export async function estimateAfterMigration(estimator: ClockEstimator, before: ClockOffset, from: HostTransport, to: HostTransport): Promise<ClockOffset> {
+export async function estimateAfterMigration(estimator: ClockEstimator, before: ClockEstimate, from: HostTransport, to: HostTransport): Promise<ClockEstimate> {
   if (before.method === 'same-machine') return before;
   try {
     return combineEstimates(before, await estimator.estimate(from, to));

@@ -17,12 +17,12 @@ import { pipeline } from 'node:stream/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { Transport } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
-import { bound, CommandError, HostUnreachableError, shellJoin, toRunResult, type ConnectionLoss, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type Reconnected, type ReconnectOptions, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
+import { abortableSleep, formatSeconds, RECONNECT_BACKOFF_MS } from './reconnect-wait.ts';
+import { configWord } from './ssh-config.ts';
+import { SSH_FAILURE, SshConnectionError, SshProcess, START_WRAPPER } from './ssh-process.ts';
+import { bound, CommandError, HostUnreachableError, shellJoin, toRunResult, type ConnectionLoss, type HostProcess, type HostStream, type HostTransport, type Reconnected, type ReconnectOptions, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
 
 export type SshConfig = Omit<Extract<Transport, { kind: 'ssh' }>, 'kind'>;
-
-/** ssh exits 255 for its own failures; these stderr lines tell them from a remote command's 255. */
-const SSH_FAILURE = /^(ssh: |kex_exchange_identification|Connection (closed|timed out|refused|reset)|Permission denied \(|Host key verification failed|.*port \d+: Connection|mux_client_|Control socket connect|ssh_exchange_identification|banner exchange)/m;
 
 /** Characters `ssh -L local:remote` carries unchanged in a unix socket path (no ':', spaces, brackets, '%'). */
 const FORWARDABLE_PATH = /^[A-Za-z0-9_./+=,@-]+$/;
@@ -39,40 +39,6 @@ if [ -n "$2" ]; then d=$(mktemp -d /tmp/vb-fwd-XXXXXXXX) && ln -s -- "$1" "$d/s"
 `;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-export class SshConnectionError extends Error {
-  constructor(
-    readonly host: string,
-    readonly stderr: string,
-  ) {
-    super(`${host}: ssh could not reach the host: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no message from ssh'}`);
-    this.name = 'SshConnectionError';
-  }
-}
-
-/**
- * Runs a command in the background on the host and reports its pid, then its exit status.
- * The harness holds the session's stdin open for the life of the process: when the harness or
- * its connection goes away, stdin reaches EOF and the process is terminated, as a local child
- * would be. `set -m` keeps the default SIGINT/SIGQUIT handling in the background job.
- */
-const START_WRAPPER = String.raw`
-out=$1 err=$2; shift 2
-for f in "$out" "$err"; do [ "$f" = /dev/null ] || mkdir -p -- "$(dirname -- "$f")" || exit 125; done
-set -m
-"$@" </dev/null >>"$out" 2>>"$err" &
-child=$!
-echo "pid=$child"
-exec 2>/dev/null
-{ cat >/dev/null; kill -TERM "$child"; } &
-watcher=$!
-wait "$child"; status=$?
-kill -TERM -- "-$watcher"
-echo "exit=$status"
-`;
-
-/** Waits between reconnect attempts: quick at first (an sshd restart), then every 15 s (a reboot). */
-const RECONNECT_BACKOFF_MS = [500, 1_000, 2_000, 4_000, 8_000, 15_000];
 
 /**
  * Keepalives so a master on a dead link (host powered off, cable pulled: no FIN ever comes)
@@ -415,99 +381,4 @@ export class SshTransport implements HostTransport {
     this.privateDirectory = undefined;
     this.jumpConfigFile = undefined;
   }
-}
-
-function formatSeconds(ms: number): string {
-  return ms % 60_000 === 0 && ms >= 60_000 ? `${ms / 60_000} min` : `${Math.round(ms / 100) / 10} s`;
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** ssh expands %-tokens in IdentityFile, UserKnownHostsFile and friends: a literal % is %%. */
-function escapeTokens(path: string): string {
-  return path.replaceAll('%', '%%');
-}
-
-/**
- * One double-quoted ssh_config argument (for -o and our config file). ssh's tokeniser has no
- * escape for a double quote, and expands ${VAR}: values it cannot carry are refused.
- */
-function configWord(field: string, value: string): string {
-  if (/["\\\x00-\x1f\x7f]|\$\{/.test(value)) throw new Error(`ssh ${field} ${JSON.stringify(value)}: double quotes, backslashes, "\${" and control characters cannot be passed to ssh's configuration`);
-  return `"${escapeTokens(value)}"`;
-}
-
-class SshProcess implements HostProcess {
-  alive = true;
-  readonly exited: Promise<ProcessExit>;
-  private constructor(
-    private readonly transport: SshTransport,
-    readonly pid: number,
-    lines: AsyncIterator<string>,
-    child: ResultPromise,
-  ) {
-    this.exited = (async () => {
-      let exit: ProcessExit = { code: 255, signal: null };
-      for (let next = await lines.next(); !next.done; next = await lines.next()) {
-        const status = /^exit=(\d+)$/.exec(next.value);
-        if (status) exit = exitFromStatus(Number(status[1]));
-      }
-      await child;
-      this.alive = false;
-      return exit;
-    })();
-  }
-
-  static async started(transport: SshTransport, child: ResultPromise): Promise<SshProcess> {
-    const lines = readLines(child.stdout as Readable);
-    const stderr: string[] = [];
-    child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString('utf8')));
-    const first = await lines.next();
-    const pid = !first.done ? /^pid=(\d+)$/.exec(first.value)?.[1] : undefined;
-    if (!pid) {
-      const result = await child;
-      const text = stderr.join('');
-      if (result.exitCode === 255 && SSH_FAILURE.test(text)) throw new SshConnectionError(transport.hostName, text);
-      throw new Error(`${transport.hostName}: could not start the process (exit ${result.exitCode}): ${text.trim() || 'no output'}`);
-    }
-    return new SshProcess(transport, Number(pid), lines, child);
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (this.alive) await this.transport.signal(this.pid, signal);
-  }
-}
-
-/** bash reports a process killed by signal N as status 128+N. */
-export function exitFromStatus(status: number): ProcessExit {
-  if (status > 128 && status < 128 + 65) {
-    const name = SIGNAL_NAMES[status - 128];
-    if (name) return { code: null, signal: name };
-  }
-  return { code: status, signal: null };
-}
-
-const SIGNAL_NAMES: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM' };
-
-async function* readLines(stream: Readable): AsyncGenerator<string> {
-  let buffered = '';
-  for await (const chunk of stream) {
-    buffered += chunk.toString('utf8');
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
-  }
-  if (buffered) yield buffered;
 }

@@ -5,11 +5,10 @@
  */
 import type { HostTransport } from '../hosts/transport.ts';
 import { PHASE_EVENTS } from '../metrics/phases.ts';
-import type { MetricRule } from '../metrics/rules.ts';
-import type { MigrationHooks } from '../migration/engine.ts';
-import type { Profile } from '../profile/schema.ts';
+import type { MetricRule, Profile } from '../profile/schema.ts';
+import type { MigrationHooks } from '../migration/interfaces.ts';
 import { applySteps, ProvisionLedger, undoSteps, type StepOutcome } from '../provision/apply.ts';
-import { runCommand } from '../provision/command.ts';
+import { runCommand } from '../hosts/command.ts';
 import { gatherVdpaHostFacts, type VdpaHostFacts } from '../provision/facts.ts';
 import { afterSetupChecks, beforeSetupChecks, PreflightError, qemuChecks, runChecks, timestampProbe, traceFormatOf, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { buildQemu, readPatches, type BuildRecord } from '../qemu/build.ts';

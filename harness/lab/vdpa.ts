@@ -3,10 +3,9 @@
  * QEMU process opens, and the engine hook that hands it to the launch. Pure where it can be, so
  * `plan` and `run` share it.
  */
-import type { MigrationHooks } from '../migration/engine.ts';
+import type { MigrationHooks } from '../migration/interfaces.ts';
 import type { PlannedMigration } from '../migration/schedule.ts';
-import type { MetricRule } from '../metrics/rules.ts';
-import type { Host, Profile } from '../profile/schema.ts';
+import type { Host, MetricRule, Profile } from '../profile/schema.ts';
 import { parseSize } from '../profile/size.ts';
 import type { EventRequirement } from '../provision/preflight.ts';
 import { vdpaSetupSteps, type ProvisionStep } from '../provision/steps.ts';

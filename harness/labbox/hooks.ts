@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { consoleTail, damageEvidence, guestReady, integrityVerdict, lastWorkloadRate } from '../guest/console.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import { networkDowntime, type NetworkDowntime } from '../metrics/network.ts';
-import type { MigrationHooks } from '../migration/engine.ts';
+import type { MigrationHooks } from '../migration/interfaces.ts';
 import type { BuiltinLinuxGuest, NetworkLab } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
 import type { QemuInstance } from '../qemu/instance.ts';

@@ -6,9 +6,9 @@
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { buildGuest, type BuiltGuest } from '../guest/build.ts';
-import { guestKernelCmdline } from '../guest/cmdline.ts';
+import { guestKernelCmdline } from '../profile/guest-cmdline.ts';
 import { NetnsTransport } from '../hosts/local.ts';
-import type { MigrationHooks } from '../migration/engine.ts';
+import type { MigrationHooks } from '../migration/interfaces.ts';
 import { checkLabBox } from '../profile/lab-box-checks.ts';
 import { pairHosts } from '../profile/load.ts';
 import type { Profile } from '../profile/schema.ts';

@@ -4,7 +4,8 @@
  */
 import { parseTrace, type ParsedTrace } from '../traces/parse.ts';
 import { computePhases, describeVdpaAnchors, PHASE_EVENTS } from './phases.ts';
-import { applyRule, eventsNeeded, resolveRule, type MetricRule, type TimeWindow } from './rules.ts';
+import { applyRule, eventsNeeded, resolveRule, type TimeWindow } from './rules.ts';
+import { type MetricRule } from '../profile/schema.ts';
 import type { IterationRecord } from '../results/types.ts';
 
 export interface AnalyseInput {

@@ -10,7 +10,7 @@
 import type { QemuInstance } from '../qemu/instance.ts';
 import { parseTrace } from '../traces/parse.ts';
 import { DEVICE_STATE_EVENTS, vhostDeviceState, type DeviceState } from '../traces/vhost-device-state.ts';
-import type { MigrationHooks } from './engine.ts';
+import type { MigrationHooks } from './interfaces.ts';
 
 export interface DeviceStartedOptions {
   /** How long to wait for DRIVER_OK in all, re-arms included. */

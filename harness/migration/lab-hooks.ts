@@ -1,7 +1,7 @@
 /** The migration hooks a profile calls for beyond lab preparation: variant memory, guest device started, vdpa vs vdpa-ready. */
 import type { Profile } from '../profile/schema.ts';
 import { deviceStartedHook } from './device-started.ts';
-import type { MigrationHooks } from './engine.ts';
+import type { MigrationHooks } from './interfaces.ts';
 import { readyGapHook } from './ready-gap-hook.ts';
 
 /**

@@ -1,6 +1,6 @@
 /** Records vdpa vs vdpa-ready on every migration that has both, and says so when they differ. */
 import { describeReadyGap, readyGap } from '../metrics/ready-gap.ts';
-import type { MigrationHooks } from './engine.ts';
+import type { MigrationHooks } from './interfaces.ts';
 
 export function readyGapHook(tolerancePct: number, note?: (message: string) => void): MigrationHooks {
   return {

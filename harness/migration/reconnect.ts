@@ -6,7 +6,8 @@
  * with a fresh pair; a host that stays away stops the run (HostUnreachableError).
  */
 import { HostUnreachableError, type ConnectionLoss } from '../hosts/transport.ts';
-import type { EngineHost } from './engine.ts';
+import { endQemuProcesses } from '../qemu/processes.ts';
+import type { EngineHost } from './interfaces.ts';
 
 export interface LostHost {
   host: EngineHost;
@@ -50,33 +51,7 @@ export async function restoreConnections(lost: readonly LostHost[], timeoutMs: n
   return unreachable[0]?.withOthers(unreachable.slice(1));
 }
 
-// Our uid's processes whose program is a QEMU and whose command line points into this run's
-// socket directory: after a drop the harness holds no QMP connection to any of them, so every
-// one is an orphan. The marker arrives as "$1" (data); this script's own command line holds it
-// too, which the program-name check rules out.
-const END_ORPHANS_SCRIPT = String.raw`
-set -u
-marker=$1
-uid=$(id -u)
-pids=
-for f in $(grep -lzF -- "$marker" /proc/[0-9]*/cmdline 2>/dev/null); do
-  d=$(dirname -- "$f"); pid=$(basename -- "$d")
-  [ "$(stat -c %u "$d" 2>/dev/null)" = "$uid" ] || continue
-  argv0=$(head -zn1 "$f" 2>/dev/null | tr -d '\0')
-  case $(basename -- "$argv0") in *qemu*) ;; *) continue ;; esac
-  kill -9 "$pid" 2>/dev/null && pids="$pids $pid"
-done
-for pid in $pids; do
-  for _ in $(seq 1 50); do
-    [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || break
-    sleep 0.1
-  done
-  echo "$pid"
-done
-`;
-
 /** Ends this run's QEMU processes on a host (by their QMP socket directory); returns their pids. */
 export async function endOrphanedQemu(host: EngineHost): Promise<number[]> {
-  const result = await host.transport.script(END_ORPHANS_SCRIPT, [`${host.runDir}/sock/`], { timeoutMs: 60_000 });
-  return result.stdout.split('\n').filter(Boolean).map(Number);
+  return endQemuProcesses(host.transport, `${host.runDir}/sock/`);
 }

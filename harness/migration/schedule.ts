@@ -3,12 +3,8 @@
  * back-to-back migrations A→B, B→A, ...: its warm-ups first, then measured migrations.
  * Interleaving variants in ABBA or seeded random blocks removes drift bias between them.
  */
-
-export interface Cell {
-  variant: string;
-  vmSize: string;
-  queuePairs: number | null;
-}
+import { cellKey, type Cell } from '../profile/cell.ts';
+import { seededRandom } from '../stats/random.ts';
 
 export interface PlannedMigration {
   seq: number;
@@ -39,26 +35,6 @@ export interface ScheduleInput {
   /** Measured migrations per block; default all of a cell's iterations in one block. */
   blockSize?: number;
   seed: number;
-}
-
-export function cellKey(cell: Cell): string {
-  return `${cell.variant}|${cell.vmSize}|${cell.queuePairs ?? '-'}`;
-}
-
-export function cellLabel(cell: Cell): string {
-  return `${cell.variant} ${cell.vmSize}${cell.queuePairs !== null ? ` ${cell.queuePairs}qp` : ''}`;
-}
-
-/** mulberry32: small, fast and reproducible from a recorded seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function buildSchedule(input: ScheduleInput): Block[] {

@@ -5,11 +5,13 @@
  * Comparable = same profile, same lab fingerprint. Change points are searched across all
  * comparable nights including tonight.
  */
-import { cellKey, cellLabel, type Cell } from '../migration/schedule.ts';
+import { cellKey, cellLabel, cellOf, type Cell } from '../profile/cell.ts';
 import type { IterationRecord } from '../results/types.ts';
-import { fingerprintChanges } from './fingerprint.ts';
+import { fingerprintChanges } from '../results/fingerprint.ts';
 import type { HistoryRun } from './history.ts';
-import { detectChangePoints, mannWhitney, median } from './stats.ts';
+import { detectChangePoints } from '../stats/change-points.ts';
+import { median } from '../stats/describe.ts';
+import { mannWhitney } from '../stats/mann-whitney.ts';
 
 export type CellVerdictKind = 'regression' | 'improvement' | 'ok' | 'no-baseline' | 'no-data';
 
@@ -57,7 +59,7 @@ export interface NightlyVerdict {
 
 function samples(records: readonly IterationRecord[], key: string): number[] {
   return records
-    .filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs }) === key)
+    .filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey(r) === key)
     .map((r) => r.downtimeMs as number);
 }
 
@@ -67,7 +69,7 @@ export function plannedCells(run: HistoryRun): Cell[] {
   const cells: Cell[] = [];
   for (const vmSize of o.vmSizes) for (const queuePairs of o.queuePairs) for (const variant of o.variants) cells.push({ variant, vmSize, queuePairs });
   for (const r of run.records) {
-    const cell = { variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs };
+    const cell = cellOf(r);
     if (!cells.some((c) => cellKey(c) === cellKey(cell))) cells.push(cell);
   }
   return cells;
@@ -86,7 +88,7 @@ export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[]
   const cells = plannedCells(tonight).map((cell): CellVerdict => {
     const key = cellKey(cell);
     const tonightSamples = samples(tonight.records, key);
-    const notOk = tonight.records.filter((r) => !r.warmup && r.status !== 'ok' && cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs }) === key).length;
+    const notOk = tonight.records.filter((r) => !r.warmup && r.status !== 'ok' && cellKey(r) === key).length;
     const withData = comparable.filter((h) => samples(h.records, key).length > 0);
     const window = withData.slice(-options.window);
     const baselineSamples = window.flatMap((h) => samples(h.records, key));
@@ -124,12 +126,12 @@ export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[]
     const worse = mannWhitney(tonightSamples, baselineSamples, 'greater');
     const better = mannWhitney(tonightSamples, baselineSamples, 'less');
     const describe = `median ${verdict.tonight.medianMs!.toFixed(2)} ms vs ${baselineMedian.toFixed(2)} ms over ${window.length} nights (${changePct >= 0 ? '+' : ''}${changePct.toFixed(1)}%)`;
-    if (worse.pValue < options.alpha && changePct > options.noiseThresholdPct) {
-      Object.assign(verdict, { verdict: 'regression', pValue: worse.pValue, test: worse.method, reason: `${describe}, Mann–Whitney p=${worse.pValue.toPrecision(3)} < ${options.alpha}` });
-    } else if (better.pValue < options.alpha && changePct < -options.noiseThresholdPct) {
-      Object.assign(verdict, { verdict: 'improvement', pValue: better.pValue, test: better.method, reason: `${describe}, Mann–Whitney p=${better.pValue.toPrecision(3)}` });
+    if (worse.p < options.alpha && changePct > options.noiseThresholdPct) {
+      Object.assign(verdict, { verdict: 'regression', pValue: worse.p, test: worse.method, reason: `${describe}, Mann–Whitney p=${worse.p.toPrecision(3)} < ${options.alpha}` });
+    } else if (better.p < options.alpha && changePct < -options.noiseThresholdPct) {
+      Object.assign(verdict, { verdict: 'improvement', pValue: better.p, test: better.method, reason: `${describe}, Mann–Whitney p=${better.p.toPrecision(3)}` });
     } else {
-      const p = Math.min(worse.pValue, better.pValue);
+      const p = Math.min(worse.p, better.p);
       const why = Math.abs(changePct) <= options.noiseThresholdPct ? `within the ${options.noiseThresholdPct}% noise threshold` : `not significant (p=${p.toPrecision(3)} ≥ ${options.alpha})`;
       Object.assign(verdict, { verdict: 'ok', pValue: p, test: worse.method, reason: `${describe}: ${why}` });
     }

@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readIterations, readManifest } from '../results/store.ts';
 import type { IterationRecord, RunManifest } from '../results/types.ts';
-import { labFingerprint, type Fingerprint } from './fingerprint.ts';
+import { labFingerprint, type Fingerprint } from '../results/fingerprint.ts';
 
 export interface HistoryRun {
   dir: string;

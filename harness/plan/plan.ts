@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { openTransport } from '../hosts/open.ts';
 import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, vdpaLaunchHook, type VdpaHost } from '../lab/vdpa.ts';
 import { PHASE_EVENTS } from '../metrics/phases.ts';
-import { launchSettings, migrationQmpCommands, qemuFiles, type EngineHost } from '../migration/engine.ts';
-import { metricSetup, scheduleFor, selectMatrix, type RunOptions } from '../migration/run.ts';
-import { cellLabel } from '../migration/schedule.ts';
+import { migrationQmpCommands } from '../migration/migrate.ts';
+import { launchSettings, qemuFiles } from '../migration/launch.ts';
+import { type EngineHost } from '../migration/interfaces.ts';
+import { metricSetup, scheduleFor, selectMatrix, type MatrixNarrowing } from '../run/selection.ts';
+import { cellLabel } from '../profile/cell.ts';
 import { pairHosts, type LoadedProfile } from '../profile/load.ts';
 import type { Host, Variant } from '../profile/schema.ts';
-import { describeCommand } from '../provision/command.ts';
+import { describeCommand } from '../hosts/command.ts';
 import { factsCommand } from '../provision/facts.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild, readPatches } from '../qemu/build.ts';
@@ -20,7 +22,7 @@ import { qemuArgs } from '../qemu/command.ts';
 
 export const PLAN_RUN_ID = 'RUN_ID';
 
-export type PlanOptions = Pick<RunOptions, 'iterations' | 'warmup' | 'vmSizes' | 'variants'>;
+export type PlanOptions = MatrixNarrowing;
 
 /** Placeholder for a vDPA device's character device until set-up has created it. */
 export function devicePlaceholder(name: string): string {

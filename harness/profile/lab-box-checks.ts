@@ -3,7 +3,7 @@
  * workload fits its memory, a network lab has the guest, NIC and hosts it needs. Found at load
  * time, so they print as file:line:col like any other profile problem, before anything is built.
  */
-import { guestKernelCmdline, guestTmpfsBytes } from '../guest/cmdline.ts';
+import { guestKernelCmdline, guestTmpfsBytes } from './guest-cmdline.ts';
 import type { BuiltinLinuxGuest, Profile } from './schema.ts';
 import { parseSize } from './size.ts';
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { BUILTIN_METRICS } from '../metrics/rules.ts';
+import { BUILTIN_METRICS } from './metric-rules.ts';
 import { checkLabBox } from './lab-box-checks.ts';
 import { profileSchema, type Profile } from './schema.ts';
 

@@ -3,7 +3,7 @@
  * exactly that (in reverse) and nothing the lab had before.
  */
 import type { HostTransport } from '../hosts/transport.ts';
-import { runCommand } from './command.ts';
+import { runCommand } from '../hosts/command.ts';
 import type { Inspection, ProvisionStep } from './steps.ts';
 
 export interface LedgerEntry {

@@ -3,8 +3,8 @@
  * queue pairs, IOMMU mode and hugepages. Gathered by one read-only script; parsing is pure.
  */
 import type { HostTransport } from '../hosts/transport.ts';
-import { script } from './command.ts';
-import { runCommand } from './command.ts';
+import { script } from '../hosts/command.ts';
+import { runCommand } from '../hosts/command.ts';
 import { parseVdpaConfig, type VdpaHostConfig } from './steps.ts';
 
 // "$1" is the PF (may be empty), the rest are vDPA device names; sections start with "### key"

@@ -7,7 +7,7 @@ import type { RunResult } from '../hosts/transport.ts';
 import { parseSize } from '../profile/size.ts';
 import { parseTraceLine } from '../traces/parse.ts';
 import type { HostTransport } from '../hosts/transport.ts';
-import { argv, runCommand, script, type HostCommand } from './command.ts';
+import { argv, runCommand, script, type HostCommand } from '../hosts/command.ts';
 import { hugepageSysfsPath, modulesFor, parseEswitchMode, type VdpaHostConfig } from './steps.ts';
 
 export interface HostCheck {

@@ -7,7 +7,7 @@
 import type { RunResult } from '../hosts/transport.ts';
 import type { Host, VmSettings } from '../profile/schema.ts';
 import { parseSize } from '../profile/size.ts';
-import { argv, script, type HostCommand } from './command.ts';
+import { argv, script, type HostCommand } from '../hosts/command.ts';
 
 export interface Inspection {
   satisfied: boolean;

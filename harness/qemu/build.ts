@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { HostTransport } from '../hosts/transport.ts';
 import type { Variant } from '../profile/schema.ts';
-import { argv, describeCommand, runCommand, script, type HostCommand } from '../provision/command.ts';
+import { argv, describeCommand, runCommand, script, type HostCommand } from '../hosts/command.ts';
 
 export type BuildSpec = NonNullable<Variant['qemu']['build']>;
 

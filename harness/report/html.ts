@@ -3,9 +3,10 @@
  * build time, and inlined; there is no script in the page and a Content-Security-Policy that allows
  * none, so the file opens offline and a hostile label cannot run.
  */
+import { cellLabel } from '../profile/cell.ts';
 import { formatP } from '../stats/compare.ts';
 import { distributionCharts, phaseCharts, runOrderCharts, type ChartSpec } from './charts.ts';
-import { escapeHtml as e } from './escape.ts';
+import { escapeMarkup as e } from './escape.ts';
 import { interval, ms, pct, queuePairsText, rate, signedMs } from './format.ts';
 import { methodsParagraphs } from './methods.ts';
 import { renderSvg } from './render-svg.ts';
@@ -134,7 +135,7 @@ function migrationsSection(summary: Summary): string {
     return [
       ...(runs ? [td(r.run)] : []),
       td(String(r.seq), true),
-      td(`${r.variant} ${r.vmSize}${r.queuePairs !== null ? ` ${r.queuePairs}qp` : ''}`),
+      td(cellLabel(r)),
       td(r.warmup ? `warm-up ${r.iteration}` : String(r.iteration)),
       td(`${r.from} → ${r.to}`),
       td(r.status),

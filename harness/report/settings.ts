@@ -4,7 +4,7 @@
  * report says so.
  */
 import { parse as parseYaml } from 'yaml';
-import { BUILTIN_METRICS } from '../metrics/rules.ts';
+import { BUILTIN_METRICS } from '../profile/metric-rules.ts';
 import { parseProfile } from '../profile/load.ts';
 import type { RunManifest } from '../results/types.ts';
 import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from '../stats/bootstrap.ts';

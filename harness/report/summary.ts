@@ -2,6 +2,7 @@
  * A run's records → every number a report shows (pure). Renderers (text, md, html, json) only
  * format this; they compute nothing of their own.
  */
+import { cellKey, cellLabel } from '../profile/cell.ts';
 import { parseSize } from '../profile/size.ts';
 import type { CellStopRecord, HostFacts, IterationRecord, RunManifest } from '../results/types.ts';
 import { bootstrapMeanMedian, type BootstrapSettings, type Interval } from '../stats/bootstrap.ts';
@@ -160,9 +161,6 @@ export interface RunData {
   tornLines?: number[];
 }
 
-export const cellKeyOf = (r: { variant: string; vmSize: string; queuePairs: number | null }) => `${r.variant}|${r.vmSize}|${r.queuePairs ?? '-'}`;
-export const cellLabelOf = (r: { variant: string; vmSize: string; queuePairs: number | null }) => `${r.variant} ${r.vmSize}${r.queuePairs !== null ? ` ${r.queuePairs}qp` : ''}`;
-
 function sizeOrder(size: string): number {
   try {
     return parseSize(size);
@@ -284,7 +282,7 @@ function cellStops(m: RunManifest | null): Map<string, CellStop> {
     stops.set(c.cell, { reason: c.reason, text });
   }
   const abandoned = (m.abandonedCells as { cell: { variant: string; vmSize: string; queuePairs: number | null }; reason: string; afterSeq: number }[] | undefined) ?? [];
-  for (const a of abandoned) stops.set(cellLabelOf(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
+  for (const a of abandoned) stops.set(cellLabel(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
   return stops;
 }
 
@@ -336,7 +334,7 @@ export function buildSummary(input: SummaryInput): Summary {
     seq: r.seq,
     run: input.runs[runIndex(r)]?.runId ?? UNKNOWN,
     block: r.block,
-    cell: cellKeyOf(r),
+    cell: cellKey(r),
     variant: r.variant,
     vmSize: r.vmSize,
     queuePairs: r.queuePairs ?? null,
@@ -390,7 +388,7 @@ export function buildSummary(input: SummaryInput): Summary {
     const measuredCount = measured.length;
     return {
       key: first.cell,
-      label: cellLabelOf(first),
+      label: cellLabel(first),
       variant: first.variant,
       vmSize: first.vmSize,
       queuePairs: first.queuePairs,
@@ -407,7 +405,7 @@ export function buildSummary(input: SummaryInput): Summary {
       outlierSeqs: primaryRows.filter((r) => r.outlier).map((r) => r.seq),
       disagreementSeqs: ok.filter((r) => r.disagreements.length).map((r) => r.seq),
       representativeSeq,
-      stop: stopsByRun.get(first.run)?.get(cellLabelOf(first)) ?? null,
+      stop: stopsByRun.get(first.run)?.get(cellLabel(first)) ?? null,
     };
   });
 
@@ -424,8 +422,8 @@ export function buildSummary(input: SummaryInput): Summary {
         queuePairs: group.queuePairs,
         baseline: pair.baseline,
         candidate: pair.candidate,
-        baselineCell: base?.key ?? cellKeyOf({ variant: pair.baseline, vmSize: group.vmSize, queuePairs: group.queuePairs }),
-        candidateCell: cand?.key ?? cellKeyOf({ variant: pair.candidate, vmSize: group.vmSize, queuePairs: group.queuePairs }),
+        baselineCell: base?.key ?? cellKey({ variant: pair.baseline, vmSize: group.vmSize, queuePairs: group.queuePairs }),
+        candidateCell: cand?.key ?? cellKey({ variant: pair.candidate, vmSize: group.vmSize, queuePairs: group.queuePairs }),
         metrics: {},
       };
       for (const m of metrics) {

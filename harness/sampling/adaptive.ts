@@ -2,8 +2,8 @@
  * The engine's view of adaptive sampling: per cell, the measured downtimes so far and whether
  * the cell is done; afterwards, what the manifest records about why each cell stopped.
  */
-import type { CellSampling } from '../migration/engine.ts';
-import { cellKey, cellLabel, type Cell } from '../migration/schedule.ts';
+import type { CellSampling } from '../migration/interfaces.ts';
+import { cellKey, cellLabel, cellOf, type Cell } from '../profile/cell.ts';
 import type { CellStopRecord, IterationRecord, RunManifest } from '../results/types.ts';
 import { shouldStop, type PrecisionTarget, type StopReason } from './precision.ts';
 
@@ -28,7 +28,7 @@ export class AdaptiveSampler implements CellSampling {
 
   recorded(record: IterationRecord): void {
     if (record.warmup) return;
-    const s = this.state({ variant: record.variant, vmSize: record.vmSize, queuePairs: record.queuePairs });
+    const s = this.state(cellOf(record));
     s.attempts++;
     if (record.status === 'ok' && record.downtimeMs !== null) s.values.push(record.downtimeMs);
     const decision = shouldStop(s.values, s.attempts, this.target);
@@ -58,7 +58,7 @@ export function fixedSamplingManifest(records: readonly IterationRecord[]): Samp
   const cells = new Map<string, { cell: Cell; measured: number; values: number[] }>();
   for (const r of records) {
     if (r.warmup) continue;
-    const cell = { variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs };
+    const cell = cellOf(r);
     const key = cellKey(cell);
     const s = cells.get(key) ?? { cell, measured: 0, values: [] };
     cells.set(key, s);

@@ -1,5 +1,5 @@
 /** `vdpa-bench samples`: pilot runs in, per-cell sample sizes out. */
-import { cellKey, cellLabel, type Cell } from '../migration/schedule.ts';
+import { cellKey, cellLabel, cellOf, type Cell } from '../profile/cell.ts';
 import { readIterations } from '../results/store.ts';
 import { estimateSamples, parseChange, type SampleSizeEstimate } from './samples.ts';
 
@@ -17,7 +17,7 @@ export async function samplesFromRuns(dirs: string[], changeText: string, power:
     const { records } = await readIterations(dir);
     for (const r of records) {
       if (r.warmup || r.status !== 'ok' || r.downtimeMs === null) continue;
-      const cell = { variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs };
+      const cell = cellOf(r);
       const entry = cells.get(cellKey(cell)) ?? { cell, values: [] };
       cells.set(cellKey(cell), entry);
       entry.values.push(r.downtimeMs);

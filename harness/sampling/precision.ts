@@ -3,6 +3,7 @@
  * measuring it. The 95% confidence interval of a median is distribution-free: it runs between two
  * order statistics chosen from the binomial(n, 1/2) distribution, so no normality is assumed.
  */
+import { medianSorted, sorted as ascending } from '../stats/describe.ts';
 
 export interface MedianInterval {
   n: number;
@@ -14,11 +15,6 @@ export interface MedianInterval {
   halfWidthPct: number | null;
   /** The interval's actual coverage (order statistics give it in steps, ≥ 0.95). */
   coverage: number | null;
-}
-
-function median(sorted: readonly number[]): number {
-  const n = sorted.length;
-  return n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
 /** log C(n, k) via log-gamma-free summation (n stays in the thousands here). */
@@ -61,10 +57,10 @@ function coverageOf(n: number, k: number): number {
 }
 
 export function medianInterval(values: readonly number[], level = 0.95): MedianInterval {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = ascending(values);
   const n = sorted.length;
   if (n === 0) return { n, median: NaN, low: null, high: null, halfWidthPct: null, coverage: null };
-  const m = median(sorted);
+  const m = medianSorted(sorted);
   const k = medianRankBound(n, level);
   if (k < 1) return { n, median: m, low: null, high: null, halfWidthPct: null, coverage: null };
   const low = sorted[k - 1];

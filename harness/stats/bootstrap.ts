@@ -10,7 +10,8 @@
  * The mean still resamples values one by one (there is no such shortcut for a sum), from its own
  * stream seeded with seed + 1.
  */
-import { seededRandom } from '../migration/schedule.ts';
+import { quantileSorted } from './describe.ts';
+import { seededRandom } from './random.ts';
 
 export interface BootstrapSettings {
   resamples: number;
@@ -26,12 +27,7 @@ export function percentileInterval(estimates: Float64Array | number[], confidenc
   if (estimates instanceof Float64Array) estimates.sort();
   else estimates.sort((a, b) => a - b);
   const tail = (1 - confidence) / 2;
-  const at = (p: number) => {
-    const h = (estimates.length - 1) * p;
-    const lo = Math.floor(h);
-    return estimates[lo] + (h - lo) * (estimates[Math.ceil(h)] - estimates[lo]);
-  };
-  return [at(tail), at(1 - tail)];
+  return [quantileSorted(estimates, tail), quantileSorted(estimates, 1 - tail)];
 }
 
 /** Standard normal variates from uniforms (Box–Muller; the second value of each pair is kept). */

@@ -7,7 +7,7 @@
 import { EXACT_LIMIT } from './mann-whitney.ts';
 import { normalQuantile } from './normal.ts';
 import { exactUDistribution } from './ranks.ts';
-import { seededRandom } from '../migration/schedule.ts';
+import { seededRandom } from './random.ts';
 
 export interface HodgesLehmannResult {
   shift: number;

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { combineEstimates, offsetFromSamples, pairOffset, parseEpochSeconds, type ClockSample } from '../../harness/hosts/clock.ts';
 import { analyseMigration } from '../../harness/metrics/analyse.ts';
-import { applyRule, BUILTIN_METRICS } from '../../harness/metrics/rules.ts';
+import { applyRule } from '../../harness/metrics/rules.ts';
+import { BUILTIN_METRICS } from '../../harness/profile/metric-rules.ts';
 import { parseTrace } from '../../harness/traces/parse.ts';
 
 /** A host whose clock is `trueOffsetUs` ahead of the harness, read `outUs` after the send and answered `backUs` later. */

@@ -1,5 +1,5 @@
 /**
- * The ssh transport against a real sshd on 127.0.0.1 (test/helpers/sshd.ts). The "remote" host
+ * The ssh transport against a real sshd on 127.0.0.1 (testbed/sshd.ts). The "remote" host
  * is this machine, so what arrived can be checked directly on the local filesystem and /proc.
  */
 import test from 'ava';
@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLOCK_RESPONDER, exchangeClock } from '../../harness/hosts/clock.ts';
 import { persistentResponder } from '../../harness/hosts/line-responder.ts';
-import { SshConnectionError, SshTransport } from '../../harness/hosts/ssh.ts';
+import { SshTransport } from '../../harness/hosts/ssh.ts';
+import { SshConnectionError } from '../../harness/hosts/ssh-process.ts';
 import { shellJoin } from '../../harness/hosts/transport.ts';
-import { startSshd, type TestSshd } from '../helpers/sshd.ts';
+import { startSshd, type TestSshd } from '../../testbed/sshd.ts';
 
 let sshd: TestSshd;
 let ssh: SshTransport;

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadProfile } from '../../harness/profile/load.ts';
-import { runBenchmark } from '../../harness/migration/run.ts';
+import { runBenchmark } from '../../harness/run/run.ts';
 import type { IterationRecord } from '../../harness/results/types.ts';
-import { startSshd, type TestSshd } from '../helpers/sshd.ts';
+import { startSshd, type TestSshd } from '../../testbed/sshd.ts';
 
 const PROFILE = new URL('../../profiles/local-ssh.yaml', import.meta.url).pathname;
 

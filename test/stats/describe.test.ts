@@ -1,6 +1,6 @@
 import test from 'ava';
 import { bootstrapMeanMedian, bootstrapMeans, bootstrapMedians } from '../../harness/stats/bootstrap.ts';
-import { seededRandom } from '../../harness/migration/schedule.ts';
+import { seededRandom } from '../../harness/stats/random.ts';
 import { describe, quantileSorted } from '../../harness/stats/describe.ts';
 import { modifiedZScores, outlierIndexes } from '../../harness/stats/outliers.ts';
 

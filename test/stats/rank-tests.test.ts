@@ -1,7 +1,7 @@
 import test from 'ava';
 import { compareSamples } from '../../harness/stats/compare.ts';
 import { differenceOrderStatistic, hodgesLehmann } from '../../harness/stats/hodges-lehmann.ts';
-import { seededRandom } from '../../harness/migration/schedule.ts';
+import { seededRandom } from '../../harness/stats/random.ts';
 import { mannWhitney } from '../../harness/stats/mann-whitney.ts';
 import { exactUDistribution, midRanks } from '../../harness/stats/ranks.ts';
 

@@ -1,6 +1,6 @@
 /** The kernel command line that carries a builtin-linux guest's settings to its /init (pure). */
-import type { BuiltinLinuxGuest } from '../profile/schema.ts';
-import { parseDuration, parseSize } from '../profile/size.ts';
+import type { BuiltinLinuxGuest } from './schema.ts';
+import { parseDuration, parseSize } from './size.ts';
 
 const MiB = 1024 * 1024;
 

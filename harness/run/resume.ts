@@ -5,7 +5,8 @@
 import { open, readFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LoadedProfile } from '../profile/load.ts';
-import { cellKey, type Block } from '../migration/schedule.ts';
+import { type Block } from '../migration/schedule.ts';
+import { cellKey } from '../profile/cell.ts';
 import { ITERATIONS_FILE, parseIterations, readManifest } from '../results/store.ts';
 import type { IterationRecord, RunManifest } from '../results/types.ts';
 import { parseShard, type Shard } from './shard.ts';
@@ -49,7 +50,7 @@ export async function loadResumeState(runDir: string, loaded: LoadedProfile): Pr
   const done = new Set(records.map((r) => r.seq));
   const failureStreaks = new Map<string, number>();
   for (const r of records) {
-    const key = cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs });
+    const key = cellKey(r);
     failureStreaks.set(key, r.status === 'ok' ? 0 : (failureStreaks.get(key) ?? 0) + 1);
   }
   const abandoned = (manifest.abandonedCells as AbandonedCell[] | undefined) ?? [];
@@ -69,7 +70,7 @@ export function checkScheduleMatches(blocks: readonly Block[], state: ResumeStat
   const planned = new Map(blocks.flatMap((b) => b.migrations).map((m) => [m.seq, m]));
   for (const r of state.records) {
     const m = planned.get(r.seq);
-    if (!m || cellKey(m.cell) !== cellKey({ variant: r.variant, vmSize: r.vmSize, queuePairs: r.queuePairs }) || m.warmup !== r.warmup) {
+    if (!m || cellKey(m.cell) !== cellKey(r) || m.warmup !== r.warmup) {
       throw new ResumeError(`recorded migration seq ${r.seq} (${r.variant} ${r.vmSize}) is not in the schedule rebuilt from the manifest's options: the run directory and profile do not belong together`);
     }
   }

@@ -4,7 +4,7 @@
  */
 import { cp, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { labFingerprint } from '../nightly/fingerprint.ts';
+import { labFingerprint } from '../results/fingerprint.ts';
 import { newRunId, readIterations, readManifest, RunStore } from '../results/store.ts';
 import type { IterationRecord, RunManifest } from '../results/types.ts';
 import { parseShard } from './shard.ts';

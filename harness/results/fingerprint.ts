@@ -3,7 +3,7 @@
  * the hosts (kernel, CPU, firmware), the QEMU builds and their migration settings, the accel.
  */
 import { createHash } from 'node:crypto';
-import type { RunManifest } from '../results/types.ts';
+import type { RunManifest } from './types.ts';
 
 export interface Fingerprint {
   hash: string;

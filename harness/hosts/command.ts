@@ -3,7 +3,7 @@
  * the host's transport; `plan` prints it with the same transport's describe(). Profile values only
  * ever travel as argv elements or as "$1"... of a `bash -s` script, never spliced into shell text.
  */
-import { shellQuote, type HostTransport, type RunResult } from '../hosts/transport.ts';
+import { shellQuote, type HostTransport, type RunResult } from './transport.ts';
 
 export type HostCommand =
   | { kind: 'argv'; argv: string[]; input?: string; inputLabel?: string; allowFailure?: boolean; timeoutMs?: number }

@@ -1,5 +1,5 @@
 /**
- * A real OpenSSH server for the tests: its own sshd on 127.0.0.1 and a free port, with a
+ * A real OpenSSH server for the tests and benchmarks: its own sshd on 127.0.0.1 and a free port, with a
  * throw-away host key and user key in a temp dir. Nothing outside that dir is touched, except
  * creating sshd's privilege separation directory (/run/sshd) when it is missing.
  */
@@ -8,7 +8,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import type { SshConfig } from '../../harness/hosts/ssh.ts';
+import type { SshConfig } from '../harness/hosts/ssh.ts';
 
 export const SSHD = '/usr/sbin/sshd';
 

@@ -12,6 +12,7 @@ import { hostname, userInfo } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostTransport } from '../hosts/transport.ts';
+import { endQemuProcess, findQemuProcesses, type QemuProcess } from '../qemu/processes.ts';
 
 export const LOCK_FILE = 'vdpa-bench.lock';
 export const OWNER_FILE = 'vdpa-bench-owner.json';
@@ -160,59 +161,33 @@ export interface HostRunDir {
   dir: string;
   owner: OwnerRecord | null;
   liveness: Liveness;
-  processes: { pid: number; cmdline: string }[];
+  processes: QemuProcess[];
 }
 
-// Lists run directories with an owner record and our own processes whose command line points
-// into one of them. NUL-separated argv is shown with spaces; matching happens on the harness side.
-const SCAN_SCRIPT = String.raw`
+// Lists run directories with an owner record (the record's text on one line).
+const OWNERS_SCRIPT = String.raw`
 set -u
 workdir=$1
-uid=$(id -u)
 for owner in "$workdir"/*/vdpa-bench-owner.json; do
   [ -f "$owner" ] || continue
-  printf 'OWNER\t%s\t%s\n' "$(dirname -- "$owner")" "$(tr -d '\n\t' < "$owner")"
-done
-# one grep over every command line (NUL-separated arguments as records), then only the matches are looked at
-grep -lzF -- "$workdir/" /proc/[0-9]*/cmdline 2>/dev/null | while IFS= read -r f; do
-  d=$(dirname -- "$f")
-  [ "$(stat -c %u "$d" 2>/dev/null)" = "$uid" ] || continue
-  cmd=$(tr '\0\n\t' '   ' < "$f" 2>/dev/null) || continue
-  printf 'PROC\t%s\t%s\n' "$(basename -- "$d")" "$cmd"
+  printf '%s\t%s\n' "$(dirname -- "$owner")" "$(tr -d '\n\t' < "$owner")"
 done
 `;
 
 export async function scanHost(host: HostTransport, workdir: string): Promise<HostRunDir[]> {
-  const result = await host.script(SCAN_SCRIPT, [workdir], { allowFailure: true, timeoutMs: 60_000 });
+  const result = await host.script(OWNERS_SCRIPT, [workdir], { allowFailure: true, timeoutMs: 60_000 });
   const dirs = new Map<string, HostRunDir>();
-  const processes: { pid: number; cmdline: string }[] = [];
-  for (const line of result.stdout.split('\n')) {
-    const [kind, a, ...rest] = line.split('\t');
-    const b = rest.join('\t');
-    if (kind === 'OWNER') {
-      const owner = parseOwner(b);
-      dirs.set(a, { dir: a, owner, liveness: owner ? holderLiveness(owner) : 'unknown', processes: [] });
-    } else if (kind === 'PROC') {
-      processes.push({ pid: Number(a), cmdline: b });
-    }
+  for (const line of result.stdout.split('\n').filter(Boolean)) {
+    const [dir, ...record] = line.split('\t');
+    const owner = parseOwner(record.join('\t'));
+    dirs.set(dir, { dir, owner, liveness: owner ? holderLiveness(owner) : 'unknown', processes: [] });
   }
-  for (const proc of processes) {
-    const words = proc.cmdline.split(' ');
-    if (!/qemu/.test(words[0]?.split('/').pop() ?? '')) continue;
+  if (dirs.size === 0) return [];
+  for (const proc of await findQemuProcesses(host, `${workdir}/`)) {
     for (const entry of dirs.values()) if (proc.cmdline.includes(`${entry.dir}/sock/`)) entry.processes.push(proc);
   }
   return [...dirs.values()];
 }
-
-// Re-checks the command line right before the kill: a pid can be reused between scan and kill.
-const KILL_SCRIPT = String.raw`
-set -u
-pid=$1; marker=$2
-cmd=$(tr '\0\n\t' '   ' < "/proc/$pid/cmdline" 2>/dev/null) || exit 0
-case $cmd in *"$marker"*) kill -9 "$pid" 2>/dev/null ;; *) exit 0 ;; esac
-for _ in $(seq 1 50); do [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || exit 0; sleep 0.1; done
-echo "pid $pid did not exit"; exit 1
-`;
 
 export interface CleanupReport {
   host: string;
@@ -239,7 +214,7 @@ export async function cleanLeftovers(host: HostTransport, workdir: string, optio
       continue;
     }
     for (const proc of entry.processes) {
-      await host.script(KILL_SCRIPT, [String(proc.pid), `${entry.dir}/sock/`], { timeoutMs: 30_000 });
+      await endQemuProcess(host, proc.pid, `${entry.dir}/sock/`);
       report.killed.push(proc.pid);
     }
     if (runId !== options.keepDirOf) {

@@ -1,0 +1,91 @@
+/**
+ * The harness's layers, checked in `npm test`. A module may import from its own folder and from
+ * any LOWER layer, never from a higher one nor from another folder of its own layer. Lowest first.
+ * docs/architecture.md draws them; test/architecture.test.ts checks the drawing against these rules.
+ */
+const LAYERS = [
+  ['stats', 'traces', 'root.ts', 'version.ts'], // pure leaves: statistics, trace parsing, paths
+  ['profile'], // the vocabulary: profile schema, cells, metric rules
+  ['results'], // the results format and store
+  ['metrics'], // downtime metrics and phases from traces (pure)
+  ['hosts'], // the one transport interface, ssh/local/netns, clocks, host commands
+  ['guest', 'provision', 'qemu'], // guest images; host set-up steps; QEMU builds, launches, QMP
+  ['migration'], // the migration engine
+  ['sampling', 'lab', 'labbox', 'softlab'], // adaptive sampling; the labs around a run
+  ['run'], // run orchestration: lab session, manifest, resume, shards
+  ['report', 'plan'], // reports of runs; the dry-run plan
+  ['nightly'], // nightly verdicts (reports them through report/)
+  ['cli'], // the command line
+];
+
+const path = (name) => `^harness/${name.replace(/\./g, '\\.')}${name.endsWith('.ts') ? '$' : '/'}`;
+const any = (names) => `(${names.map(path).join('|')})`;
+
+const layerRules = LAYERS.flatMap((layer, rank) =>
+  layer.map((name) => {
+    const higher = LAYERS.slice(rank + 1).flat();
+    const siblings = layer.filter((other) => other !== name);
+    const forbidden = [...higher, ...siblings];
+    return {
+      name: `layer-${name.replace('.ts', '')}`,
+      comment: `harness/${name} (layer ${rank}) may import only its own folder and layers below ${rank}`,
+      severity: 'error',
+      from: { path: path(name) },
+      to: { path: any(forbidden) },
+    };
+  }),
+).filter((rule) => rule.to.path !== '()');
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'No import cycles anywhere: a cycle means two modules are one concept or an interface is in the wrong file',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    ...layerRules,
+    {
+      name: 'pure-statistics-and-metrics',
+      comment: 'Statistics and metrics are pure functions: no file system, processes or network',
+      severity: 'error',
+      from: { path: '^harness/(stats|metrics)/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'harness-is-self-contained',
+      comment: 'The harness ships alone: it never imports tests, benchmarks or the testbed',
+      severity: 'error',
+      from: { path: '^harness/' },
+      to: { path: '^(test|bench|testbed)/' },
+    },
+    {
+      name: 'bench-and-testbed-not-into-tests',
+      comment: 'Benchmarks and the testbed stand on their own; what tests and benchmarks share lives in testbed/',
+      severity: 'error',
+      from: { path: '^(bench|testbed)/' },
+      to: { path: '^test/' },
+    },
+    {
+      name: 'harness-uses-runtime-dependencies',
+      comment: 'A devDependency is not installed with the package',
+      severity: 'error',
+      from: { path: '^harness/' },
+      to: { dependencyTypes: ['npm-dev'] },
+    },
+    {
+      name: 'resolvable',
+      comment: 'Every import resolves',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.mjs', '.cjs', '.json', '.d.ts'] },
+  },
+};

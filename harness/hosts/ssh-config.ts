@@ -1,0 +1,18 @@
+/**
+ * Values in ssh's own configuration language (-o options and ssh_config files), which has its own
+ * quoting and expansions: what it can carry is quoted, what it cannot is refused.
+ */
+
+/** ssh expands %-tokens in IdentityFile, UserKnownHostsFile and friends: a literal % is %%. */
+function escapeTokens(path: string): string {
+  return path.replaceAll('%', '%%');
+}
+
+/**
+ * One double-quoted ssh_config argument (for -o and our config file). ssh's tokeniser has no
+ * escape for a double quote, and expands ${VAR}: values it cannot carry are refused.
+ */
+export function configWord(field: string, value: string): string {
+  if (/["\\\x00-\x1f\x7f]|\$\{/.test(value)) throw new Error(`ssh ${field} ${JSON.stringify(value)}: double quotes, backslashes, "\${" and control characters cannot be passed to ssh's configuration`);
+  return `"${escapeTokens(value)}"`;
+}

@@ -1,0 +1,96 @@
+/**
+ * The migration engine's contract with the layers above it: the hosts it migrates between, the
+ * options a run gives it, the hooks a lab plugs in, where it reports progress and sampling
+ * decisions, and the error it throws when the run is interrupted.
+ */
+import type { ClockEstimator } from '../hosts/clock.ts';
+import type { HostTransport } from '../hosts/transport.ts';
+import type { Cell } from '../profile/cell.ts';
+import type { MetricRule, Profile, Variant, VmSettings } from '../profile/schema.ts';
+import type { QemuLaunch } from '../qemu/command.ts';
+import type { QemuInstance } from '../qemu/instance.ts';
+import type { RunStore } from '../results/store.ts';
+import type { IterationRecord } from '../results/types.ts';
+import type { Block, PlannedMigration } from './schedule.ts';
+
+export interface EngineHost {
+  name: string;
+  transport: HostTransport;
+  /** This run's directory on the host: traces, sockets, consoles. */
+  runDir: string;
+  migrationAddress: string;
+}
+
+/** What a hook sees of one migration. */
+export interface MigrationContext {
+  planned: PlannedMigration;
+  from: EngineHost;
+  to: EngineHost;
+  variant: Variant;
+}
+
+/**
+ * Extension points for labs that need more than two QEMU processes: a NIC per host (vDPA device,
+ * tap), a network probe running across the switchover, a guest-integrity check afterwards.
+ */
+export interface MigrationHooks {
+  /** Changes to one QEMU launch (e.g. the host's /dev/vhost-vdpa-N, a tap NIC). */
+  launch?(ctx: { host: EngineHost; role: 'src' | 'dst'; planned: PlannedMigration; variant: Variant; vm: VmSettings }): Partial<QemuLaunch> | Promise<Partial<QemuLaunch>>;
+  /** Runs once the destination is up, before `migrate` (start a probe here). */
+  beforeMigration?(ctx: MigrationContext & { source: QemuInstance; destination: QemuInstance }): Promise<void>;
+  /**
+   * Runs after the record is built (traces analysed) and before it is written: may add to
+   * record.extra or record.metrics, or mark the record invalid with a reason. `rebootGuest`: the
+   * guest is damaged; the engine boots a fresh one before the next migration.
+   */
+  afterMigration?(ctx: MigrationContext & { record: IterationRecord; destination?: QemuInstance }): Promise<void | { rebootGuest?: boolean }>;
+}
+
+export interface EngineOptions {
+  hooks?: readonly MigrationHooks[];
+  profile: Profile;
+  store: RunStore;
+  hosts: [EngineHost, EngineHost];
+  accel: 'kvm' | 'tcg';
+  binaries: ReadonlyMap<string, string>;
+  /** Trace events to enable, per variant (only those its QEMU binary knows). */
+  traceEvents: ReadonlyMap<string, readonly string[]>;
+  metrics: { primary: string; names: readonly string[]; rules: Readonly<Record<string, MetricRule>> };
+  clock: ClockEstimator;
+  progress: ProgressSink;
+  signal?: AbortSignal;
+  /** Migrations already recorded (resume): skipped, keyed by seq. */
+  done?: ReadonlySet<number>;
+  /**
+   * Failed migrations in a row per cell (cellKey) carried over from before a resume, and cells
+   * already given up on: a resumed run abandons exactly what an uninterrupted one would have.
+   */
+  failureStreaks?: Map<string, number>;
+  abandonedCells?: ReadonlySet<string>;
+  /** Called when a cell reaches migration.maxConsecutiveFailures: the rest of it is skipped. */
+  onCellAbandoned?(cell: Cell, reason: string, afterSeq: number): void | Promise<void>;
+  /** Adaptive sampling: a cell's remaining measured migrations are skipped once it is done. */
+  sampling?: CellSampling;
+}
+
+export interface CellSampling {
+  isDone(cell: Cell): boolean;
+  recorded(record: IterationRecord): void;
+}
+
+export interface ProgressSink {
+  blockStarted(block: Block, total: number): void;
+  migrationDone(record: IterationRecord, planned: PlannedMigration, total: number): void;
+  note(message: string): void;
+}
+
+export class RunInterrupted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'RunInterrupted';
+  }
+}
+
+export function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new RunInterrupted();
+}

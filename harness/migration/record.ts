@@ -1,0 +1,130 @@
+/**
+ * One migration's record: the fields every record has, the traces fetched from both hosts, and
+ * for a completed migration the QMP figures and the metrics computed from the traces.
+ */
+import { join } from 'node:path';
+import { analyseParsed, analysisEvents } from '../metrics/analyse.ts';
+import type { RunStore } from '../results/store.ts';
+import type { ClockEstimate, IterationRecord } from '../results/types.ts';
+import { scanTraceFile } from '../traces/read.ts';
+import type { EngineHost, EngineOptions } from './interfaces.ts';
+import { MigrationFailure, ramStats, type MigrationTiming } from './migrate.ts';
+import type { PlannedMigration } from './schedule.ts';
+
+/** What every record of one migration is built from, whether the migration succeeded or not. */
+export interface RecordContext {
+  planned: PlannedMigration;
+  from: EngineHost;
+  to: EngineHost;
+  startedAt: Date;
+  /** performance.now() when this migration's cycle began (source ready, destination starting). */
+  cycleStart: number;
+  clock: ClockEstimate;
+}
+
+/** The parts of the engine's options a record needs. */
+export type RecordSettings = Pick<EngineOptions, 'store' | 'metrics' | 'accel'>;
+
+/** A migration QEMU completed: its QMP figures and where its traces are on the hosts. */
+export interface CompletedMigration {
+  timing: MigrationTiming;
+  sourceTrace: string;
+  destinationTrace: string;
+  destinationQmpReadyMs: number;
+}
+
+/** Host paths of a migration's two trace files (either may be missing when a process never started). */
+export interface TracePaths {
+  source?: string;
+  destination?: string;
+}
+
+export async function fetchTraces(record: IterationRecord, ctx: Pick<RecordContext, 'from' | 'to'>, paths: TracePaths, store: RunStore): Promise<void> {
+  const fetchOne = async (host: EngineHost, path: string | undefined, key: 'source' | 'destination') => {
+    if (!path) return;
+    const relative = join('traces', path.split('/').pop()!);
+    try {
+      await host.transport.fetchFile(path, join(store.dir, relative));
+      record.traces[key] = relative;
+    } catch {
+      // a process that never started has no trace file; the record already says why it failed
+    }
+  };
+  await Promise.all([fetchOne(ctx.from, paths.source, 'source'), fetchOne(ctx.to, paths.destination, 'destination')]);
+}
+
+export async function buildRecord(ctx: RecordContext, migration: CompletedMigration, o: RecordSettings): Promise<IterationRecord> {
+  const { timing, destinationQmpReadyMs } = migration;
+  const record = baseRecord(ctx, o);
+  record.destinationQmpReadyMs = destinationQmpReadyMs;
+  await fetchTraces(record, ctx, { source: migration.sourceTrace, destination: migration.destinationTrace }, o.store);
+  const info = timing.info;
+  const ram = ramStats(info?.ram);
+  record.qmp = { downtimeMs: info?.downtime ?? null, totalTimeMs: info?.['total-time'] ?? null, setupTimeMs: info?.['setup-time'] ?? null, ...(ram ? { ram } : {}) };
+  record.windows = {
+    source: { fromUs: timing.sourceSetup?.timeUs, toUs: timing.sourceCompleted?.timeUs },
+    destination: { toUs: timing.destinationCompleted?.timeUs },
+  };
+  if (timing.sourceSetup && timing.destinationCompleted) {
+    record.migrationSpanMs = (timing.destinationCompleted.timeUs - ctx.clock.offsetUs - timing.sourceSetup.timeUs) / 1000;
+  }
+  // a trace file that vanished (deleted, disk gone) makes the measurement impossible, not failed
+  const missing = [
+    record.traces.source ? '' : `source trace ${migration.sourceTrace} on ${ctx.from.name}`,
+    record.traces.destination ? '' : `destination trace ${migration.destinationTrace} on ${ctx.to.name}`,
+  ].filter(Boolean);
+  if (missing.length > 0) throw new MigrationFailure(`trace file missing: ${missing.join(', ')}`, 'invalid');
+  const queuePairs = ctx.planned.cell.queuePairs;
+  const wanted = analysisEvents(o.metrics.rules, o.metrics.names, queuePairs);
+  const source = await scanTraceFile(join(o.store.dir, record.traces.source), { events: wanted });
+  const destination = await scanTraceFile(join(o.store.dir, record.traces.destination), { events: wanted });
+  const analysis = analyseParsed({
+    source,
+    destination,
+    rules: o.metrics.rules,
+    names: o.metrics.names,
+    primary: o.metrics.primary,
+    clockOffsetUs: ctx.clock.offsetUs,
+    windows: record.windows,
+    queuePairs,
+    destinationQmpReadyMs,
+  });
+  Object.assign(record, analysis);
+  return record;
+}
+
+/** The record of a migration that gave no measurement: every metric null, the reason named. */
+export function failedRecord(ctx: RecordContext, status: 'failed' | 'invalid', reason: string, o: RecordSettings): IterationRecord {
+  const record = baseRecord(ctx, o);
+  record.status = status;
+  record.reason = reason;
+  for (const name of o.metrics.names) record.metrics[name] = null;
+  return record;
+}
+
+function baseRecord(ctx: RecordContext, o: RecordSettings): IterationRecord {
+  const { planned } = ctx;
+  return {
+    seq: planned.seq,
+    block: planned.block,
+    variant: planned.cell.variant,
+    vmSize: planned.cell.vmSize,
+    queuePairs: planned.cell.queuePairs,
+    iteration: planned.iteration,
+    warmup: planned.warmup,
+    from: ctx.from.name,
+    to: ctx.to.name,
+    status: 'ok',
+    downtimeMs: null,
+    primaryMetric: o.metrics.primary,
+    metrics: {},
+    qmp: null,
+    traces: { source: '', destination: '' },
+    clock: ctx.clock,
+    accel: o.accel,
+    destinationQmpReadyMs: null,
+    cycleMs: Math.round(performance.now() - ctx.cycleStart),
+    startedAt: ctx.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * `run`: from a loaded profile to a finished results directory, in named steps: choose what to
+ * measure, claim and prepare the lab (a LabSession), look at the hosts and QEMU builds, write the
+ * manifest, measure (the engine), and leave the lab as it was. The migrations themselves are the
+ * engine's.
+ */
+import { exchangeClock, type ClockEstimator } from '../hosts/clock.ts';
+import { gatherHostFacts } from '../hosts/facts.ts';
+import { HostUnreachableError } from '../hosts/transport.ts';
+import { prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
+import { runSchedule } from '../migration/engine.ts';
+import { RunInterrupted, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
+import { labHooks } from '../migration/lab-hooks.ts';
+import type { Block } from '../migration/schedule.ts';
+import { needsLabBox } from '../profile/lab-box-checks.ts';
+import type { LoadedProfile } from '../profile/load.ts';
+import type { Profile } from '../profile/schema.ts';
+import { newRunId, RunStore } from '../results/store.ts';
+import type { IterationRecord, RunManifest } from '../results/types.ts';
+import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
+import { chooseAccel, notStartedManifest, resumedManifest, startedManifest, type LabFacts, type RunBasics } from './manifest.ts';
+import { ownerRecord } from './ownership.ts';
+import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeState } from './resume.ts';
+import { metricSetup, scheduleFor, selectionFromManifest, selectMatrix, type MatrixNarrowing } from './selection.ts';
+import { LabSession } from './session.ts';
+import { shardBlocks, type Shard } from './shard.ts';
+import { inspectVariants, type RunVariants } from './variants.ts';
+
+export interface RunOptions extends MatrixNarrowing {
+  outDir: string;
+  runId?: string;
+  progress: ProgressSink;
+  signal?: AbortSignal;
+  clock?: ClockEstimator;
+  command?: string[];
+  /** Continue the interrupted run in this directory (its options win over the ones above). */
+  resumeDir?: string;
+  /** Run only this slice of the schedule (by block). */
+  shard?: Shard;
+  hooks?: readonly MigrationHooks[];
+}
+
+export interface RunOutcome {
+  dir: string;
+  manifest: RunManifest;
+  records: IterationRecord[];
+}
+
+/** One run in progress: what it measures, where it writes, what it continues. */
+interface RunContext extends RunBasics {
+  options: RunOptions;
+  store: RunStore;
+  blocks: Block[];
+  box: PreparedLabBox | undefined;
+  resume: ResumeState | undefined;
+  note: (message: string) => void;
+}
+
+export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): Promise<RunOutcome> {
+  selectMatrix(loaded.profile, options); // bad narrowing fails before anything is built
+  const resume: ResumeState | undefined = options.resumeDir ? await loadResumeState(options.resumeDir, loaded) : undefined;
+  const runId = resume?.manifest.runId ?? options.runId ?? newRunId(loaded.profile.name);
+  const store = resume ? await RunStore.open(options.resumeDir!) : await RunStore.create(options.outDir, runId);
+  if (resume?.repairedTornLine) options.progress.note('the last line of iterations.ndjson was torn (crash mid-write): moved to iterations.torn');
+  // the lab in a box (built guest, namespaced hosts) rewrites hosts and guest for this run only
+  const box = needsLabBox(loaded.profile) ? await prepareLabBox(loaded.profile, store.dir, (m) => options.progress.note(m)) : undefined;
+  try {
+    return await runOnHosts(planRun(loaded, box?.profile ?? loaded.profile, options, { runId, store, box, resume }));
+  } finally {
+    await box?.close();
+  }
+}
+
+/** What the run measures: the selection (a resumed run's own), its slice of the schedule, its metrics. */
+function planRun(loaded: LoadedProfile, profile: Profile, options: RunOptions, run: Pick<RunContext, 'runId' | 'store' | 'box' | 'resume'>): RunContext {
+  const { resume } = run;
+  const selection = resume ? selectionFromManifest(resume.manifest) : selectMatrix(profile, options);
+  const shard = resume ? resume.shard : options.shard;
+  const fullSchedule = scheduleFor(profile, selection);
+  const blocks = shard ? shardBlocks(fullSchedule, shard) : fullSchedule;
+  if (resume) checkScheduleMatches(blocks, resume);
+  const note = (message: string) => options.progress.note(message);
+  return { ...run, loaded, profile, options, selection, shard, blocks, metrics: metricSetup(profile), startedAt: new Date().toISOString(), command: options.command ?? [], note };
+}
+
+async function runOnHosts(run: RunContext): Promise<RunOutcome> {
+  const session = new LabSession(run.profile, run.runId);
+  let manifest: RunManifest | undefined;
+  try {
+    await session.claim(ownerRecord(run.runId, run.options.command), { resumeRunId: run.resume?.manifest.runId, profilePath: run.loaded.file, note: run.note });
+    const lab = await session.prepareLab(run.loaded.file, run.selection, run.metrics, run.note);
+    const hostFacts = await Promise.all([...session.transports.values()].map(gatherHostFacts));
+    const variants = await inspectVariants(run.profile, run.selection.variants, session.transports, lab?.traceEvents ?? run.metrics.traceEvents, lab, run.note);
+    const labFacts: LabFacts = { hosts: hostFacts, variants: variants.facts, accel: chooseAccel(run.profile.vm.accel, hostFacts), pair: session.pair, blocks: run.blocks, lab, box: run.box };
+    manifest = run.resume ? resumedManifest(run.resume.manifest, labFacts, run, run.resume.done.size) : await startedManifest(run, labFacts);
+    await run.store.writeManifest(manifest);
+    return await measure(run, session, manifest, variants, labFacts.accel.used);
+  } catch (error) {
+    // a run that stopped before its schedule started still leaves a manifest that says why
+    if (!manifest && !run.resume) await run.store.writeManifest(notStartedManifest(run, error)).catch(() => undefined);
+    throw error;
+  } finally {
+    await session.close(run.store.dir, run.note);
+  }
+}
+
+/** The schedule through the engine; the manifest records how it ended and why each cell stopped. */
+async function measure(run: RunContext, session: LabSession, manifest: RunManifest, variants: RunVariants, accel: 'kvm' | 'tcg'): Promise<RunOutcome> {
+  const { profile, options, store, resume } = run;
+  let records: IterationRecord[] = [];
+  const sampler = profile.precision && options.iterations === undefined ? new AdaptiveSampler(profile.precision) : undefined;
+  // a resumed run's cells continue from what they had measured
+  for (const record of resume?.records ?? []) sampler?.recorded(record);
+  try {
+    records = await runSchedule(run.blocks, {
+      sampling: sampler,
+      profile,
+      store,
+      hosts: session.hosts,
+      accel,
+      binaries: variants.binaries,
+      traceEvents: variants.traceEvents,
+      metrics: run.metrics,
+      hooks: [...(session.lab?.hooks ?? []), ...(run.box?.hooks ?? []), ...(options.hooks ?? []), ...labHooks(profile, session.pair, run.note, run.metrics.names)],
+      clock: options.clock ?? exchangeClock(),
+      progress: options.progress,
+      signal: options.signal,
+      done: resume?.done,
+      failureStreaks: resume?.failureStreaks,
+      abandonedCells: resume?.abandonedCells,
+      onCellAbandoned: async (cell, reason, afterSeq) => {
+        const entry: AbandonedCell = { cell, reason, afterSeq, at: new Date().toISOString() };
+        manifest.abandonedCells = [...((manifest.abandonedCells as AbandonedCell[] | undefined) ?? []), entry];
+        await store.writeManifest(manifest);
+      },
+    });
+    manifest.state = 'completed';
+  } catch (error) {
+    manifest.state = error instanceof RunInterrupted ? 'interrupted' : 'failed';
+    manifest.stateReason = (error as Error).message;
+    if (error instanceof HostUnreachableError) error.runDir = store.dir;
+    throw error;
+  } finally {
+    manifest.sampling = sampler ? sampler.manifest(manifest.state === 'completed' ? 'block-abandoned' : 'interrupted') : fixedSamplingManifest([...(resume?.records ?? []), ...records]);
+    manifest.finishedAt = new Date().toISOString();
+    await store.writeManifest(manifest);
+    await store.close();
+  }
+  return { dir: store.dir, manifest, records: resume ? [...resume.records, ...records] : records };
+}
