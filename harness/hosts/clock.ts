@@ -3,7 +3,10 @@
  * different machines need a measured offset, or the cross-host downtime is off by their skew.
  */
 import type { ClockEstimate } from '../results/types.ts';
+import { harnessNowUs, persistentResponder } from './line-responder.ts';
 import type { HostTransport } from './transport.ts';
+
+export { harnessNowUs };
 
 export interface ClockEstimator {
   /** Offset of `to`'s clock relative to `from`'s clock. */
@@ -87,11 +90,6 @@ export function parseEpochSeconds(text: string): number {
   return Number(match[1]) * 1e6 + Number(fraction.slice(0, 6)) + Number(`0.${fraction.slice(6)}`);
 }
 
-/** The harness's wall clock with sub-µs resolution (Date.now() has only ms). */
-export function harnessNowUs(): number {
-  return (performance.timeOrigin + performance.now()) * 1000;
-}
-
 /** Answers each line on stdin with the host's wall clock; EPOCHREALTIME (bash 5) needs no fork. */
 export const CLOCK_RESPONDER = ['bash', '-c', 'while IFS= read -r _; do t=$EPOCHREALTIME; [ -n "$t" ] || t=$(date +%s.%N); echo "$t"; done'];
 
@@ -113,19 +111,16 @@ async function openClockProbe(host: HostTransport, timeoutMs: number): Promise<C
     };
   }
   if (!host.stream) throw new Error(`${host.hostName}: the ${host.kind} transport cannot probe the host's clock`);
-  const stream = await host.stream(CLOCK_RESPONDER);
-  const lines = lineReader(stream.stdout);
+  // kept open across estimates: a sample is one round trip on an open session, not a session set-up
+  const responder = persistentResponder(host, CLOCK_RESPONDER, timeoutMs);
   return {
     async sample() {
-      const sentUs = harnessNowUs();
-      stream.stdin.write('\n');
-      const line = await lines.next(timeoutMs).catch((error: Error) => {
+      const { answer, sentUs, receivedUs } = await responder.request().catch((error: Error) => {
         throw new Error(`${host.hostName}: clock probe: ${error.message}`);
       });
-      const receivedUs = harnessNowUs();
-      return { sentUs, remoteUs: parseEpochSeconds(line), receivedUs };
+      return { sentUs, remoteUs: parseEpochSeconds(answer), receivedUs };
     },
-    close: () => stream.close(),
+    close: async () => undefined,
   };
 }
 
@@ -151,49 +146,11 @@ export async function sampleClocks(a: HostTransport, b: HostTransport, count: nu
   }
 }
 
-function lineReader(stream: NodeJS.ReadableStream) {
-  let buffered = '';
-  let ended = false;
-  let waiter: (() => void) | undefined;
-  stream.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    waiter?.();
-  });
-  stream.on('end', () => {
-    ended = true;
-    waiter?.();
-  });
-  return {
-    async next(timeoutMs: number): Promise<string> {
-      const limit = Date.now() + timeoutMs;
-      for (;;) {
-        const newline = buffered.indexOf('\n');
-        if (newline >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          return line;
-        }
-        if (ended) throw new Error('clock probe ended without an answer');
-        const left = limit - Date.now();
-        if (left <= 0) throw new Error('clock probe did not answer');
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          waiter = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        waiter = undefined;
-      }
-    },
-  };
-}
-
 /**
  * Measures hosts that do not share the harness's clock (ssh) with an NTP-style exchange and
  * falls back to the same-machine answer for hosts that do.
  */
-export function exchangeClock(samplesPerHost = 8): ClockEstimator {
+export function exchangeClock(samplesPerHost = 16): ClockEstimator {
   return {
     async estimate(from, to) {
       if (sharesClock(from, to)) return sameMachineClock.estimate(from, to);

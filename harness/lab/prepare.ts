@@ -13,7 +13,7 @@ import { gatherVdpaHostFacts, type VdpaHostFacts } from '../provision/facts.ts';
 import { afterSetupChecks, beforeSetupChecks, PreflightError, qemuChecks, runChecks, timestampProbe, traceFormatOf, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { buildQemu, readPatches, type BuildRecord } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
-import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, queuePairProblems, vdpaLaunchHook, type VdpaHost } from './vdpa.ts';
+import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, queuePairCounts, queuePairProblems, vdpaLaunchHook, type VdpaHost } from './vdpa.ts';
 import { queuePairHooks } from './queue-pairs.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { invocationLabel, ROOT_QEMU_BINARY } from '../qemu/root.ts';
@@ -83,7 +83,9 @@ export async function prepareLab(
   // what the devices cannot do at all is said before anything on a host is looked at
   const impossible = queuePairProblems(vdpaHosts, selection.queuePairs);
   if (impossible.length > 0) throw new PreflightError(impossible);
-  const preflight = (await Promise.all(vdpaHosts.map((h) => runChecks(transports.get(h.name)!, beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest }))))).flat();
+  // and what a host's management device offers, before set-up (the largest count of a sweep)
+  const mostQueuePairs = Math.max(1, ...queuePairCounts(selection.queuePairs));
+  const preflight = (await Promise.all(vdpaHosts.map((h) => runChecks(transports.get(h.name)!, beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest, queuePairs: mostQueuePairs }))))).flat();
   if (preflight.length > 0) throw new PreflightError(preflight);
 
   try {

@@ -106,7 +106,7 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     }
     if (vdpaHost) {
       say(`## ${step++}. preflight (read-only; every failing check is reported, then the run stops)`);
-      for (const check of beforeSetupChecks({ config: vdpaHost.vdpa, largestGuestBytes: largestGuestBytes(selection.vmSizes) })) {
+      for (const check of beforeSetupChecks({ config: vdpaHost.vdpa, largestGuestBytes: largestGuestBytes(selection.vmSizes), queuePairs: Math.max(1, ...queuePairCounts(selection.queuePairs)) })) {
         say(`# ${check.name}`);
         say(describeCommand(t, check.command));
       }

@@ -1,6 +1,6 @@
 /** `vdpa-bench softlab build|up|down|status`. */
 import { Option, type Command } from 'commander';
-import { DEFAULT_SSH_PORT, softlabPaths, THP_MODES } from './paths.ts';
+import { DEFAULT_PAIR_PORT, DEFAULT_SSH_PORT, softlabPaths, THP_MODES } from './paths.ts';
 import type { LabVmState } from './vm.ts';
 
 // build.ts and vm.ts (execa, QMP) load when a softlab command runs, not at every CLI start-up.
@@ -44,8 +44,19 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
     .option('--cpus <n>', 'lab VM vCPUs', (v) => Number(v), 2)
     .option('--boot-timeout <seconds>', 'how long to wait for sshd (TCG on a busy machine is slow)', (v) => Number(v), 600)
     .addOption(new Option('--thp <mode>', 'transparent huge pages in the lab VM (guest memory of every QEMU in it)').choices([...THP_MODES]))
+    .option('--two-hosts', `two lab VMs, hostA and hostB (sshd on --port and the next port; default ${DEFAULT_PAIR_PORT}), joined by a private link for the migration stream (profiles/softlab-two-hosts.yaml)`)
     .action(async (opts) => {
       const print = (line: string) => out.stderr(line + '\n');
+      if (opts.twoHosts) {
+        const { pairUp } = await import('./pair.ts');
+        const pair = await pairUp({ port: opts.port === DEFAULT_SSH_PORT ? DEFAULT_PAIR_PORT : opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, bootTimeoutMs: opts.bootTimeout * 1000, print });
+        for (const host of pair.hosts) {
+          out.stdout(`== ${host.name}: link ${host.linkInterface} ${host.linkAddress} (migrationAddress)\n`);
+          printState(host, out);
+        }
+        out.stdout(`link: QEMU stream netdev over ${pair.linkSocket}\n`);
+        return;
+      }
       const { labUp } = await import('./vm.ts');
       const state = await labUp({ port: opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, bootTimeoutMs: opts.bootTimeout * 1000, print });
       printState(state, out);
@@ -54,15 +65,53 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
   softlab
     .command('down')
     .description('Stop the lab VM (its disk is a snapshot: nothing a run did is kept)')
-    .action(async () => {
+    .option('--two-hosts', 'stop the two-host lab (hostA, hostB)')
+    .action(async (opts) => {
+      if (opts.twoHosts) {
+        const { pairDown } = await import('./pair.ts');
+        await pairDown({ print: (line) => out.stderr(line + '\n') });
+        return;
+      }
       const { labDown } = await import('./vm.ts');
       await labDown({ print: (line) => out.stderr(line + '\n') });
     });
 
   softlab
+    .command('clock-step')
+    .description('Step a two-host lab VM\'s wall clock by an exact amount (clock_adjtime ADJ_SETOFFSET), to test the cross-host clock estimate')
+    .argument('<host>', 'hostA or hostB')
+    .argument('<seconds>', 'the step, e.g. 2.5 or -0.75')
+    .action(async (host: string, seconds: string) => {
+      const { pairTransport } = await import('./pair.ts');
+      const { stepClock } = await import('./clock-step.ts');
+      const step = Number(seconds);
+      if (!/^[+-]?\d+(\.\d+)?$/.test(seconds) || !Number.isFinite(step)) throw new Error(`not a number of seconds: ${JSON.stringify(seconds)}`);
+      const transport = await pairTransport(host);
+      try {
+        await stepClock(transport, step);
+        out.stdout(`${host}: clock stepped by ${step} s\n`);
+      } finally {
+        await transport.close();
+      }
+    });
+
+  softlab
     .command('status')
     .description('Say whether the lab VM is up and how to reach it')
-    .action(async () => {
+    .option('--two-hosts', 'the two-host lab (hostA, hostB)')
+    .action(async (opts) => {
+      if (opts.twoHosts) {
+        const { pairStatus } = await import('./pair.ts');
+        for (const { name, state } of await pairStatus()) {
+          out.stdout(`== ${name}\n`);
+          if (state) printState(state, out);
+          else {
+            out.stdout(`${name} is not running\n`);
+            setExit(1);
+          }
+        }
+        return;
+      }
       const { readState } = await import('./vm.ts');
       const state = await readState(softlabPaths());
       if (!state) {

@@ -64,6 +64,8 @@ export const LAB = {
 
 /** Loopback port forwarded to the lab VM's sshd unless `softlab up --port` says otherwise. */
 export const DEFAULT_SSH_PORT = 10022;
+/** hostA's sshd port in the two-host lab (`softlab up --two-hosts`); hostB's is the next. */
+export const DEFAULT_PAIR_PORT = 10031;
 
 export const THP_MODES = ['always', 'madvise', 'never'] as const;
 export type ThpMode = (typeof THP_MODES)[number];

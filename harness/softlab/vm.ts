@@ -16,6 +16,27 @@ export { DEFAULT_SSH_PORT, THP_MODES, type ThpMode };
 
 export const LAB_VM_NAME = 'vdpa-bench-softlab';
 
+/**
+ * One lab VM on this machine: its QEMU name (how down/status recognise the process), its run
+ * directory (pid, console, QMP socket, state) and its known_hosts file. One-VM mode has one
+ * instance; the two-host lab (pair.ts) has two, joined by a private link.
+ */
+export interface LabInstance {
+  vmName: string;
+  run: string;
+  knownHosts: string;
+  /** Second NIC on a QEMU stream netdev over a unix socket: the migration link. */
+  link?: { socket: string; server: boolean; mac: string };
+}
+
+export function singleInstance(paths: SoftlabPaths): LabInstance {
+  return { vmName: LAB_VM_NAME, run: paths.run, knownHosts: paths.knownHosts };
+}
+
+function instanceFiles(i: LabInstance) {
+  return { pidFile: join(i.run, 'qemu.pid'), consoleLog: join(i.run, 'console.log'), stateFile: join(i.run, 'state.json'), qmpSocket: join(i.run, 'qmp.sock') };
+}
+
 export interface LabVmSettings {
   port: number;
   memory: string;
@@ -52,10 +73,17 @@ export interface LabChecks {
 export const KERNEL_APPEND = 'root=/dev/vda rw console=ttyS0 mitigations=off systemd.show_status=1';
 
 /** The lab VM's QEMU command line (pure; argv, never a shell string). */
-export function labVmArgs(paths: SoftlabPaths, s: LabVmSettings, qmpSocket: string): string[] {
+export function labVmArgs(paths: SoftlabPaths, s: LabVmSettings, qmpSocket: string, instance: LabInstance = singleInstance(paths)): string[] {
+  const files = instanceFiles(instance);
+  const link = instance.link
+    ? [
+        '-netdev', `stream,id=link,server=${instance.link.server ? 'on' : 'off'},addr.type=unix,addr.path=${instance.link.socket.replaceAll(',', ',,')}`,
+        '-device', `virtio-net-pci,netdev=link,mac=${instance.link.mac}`,
+      ]
+    : [];
   return [
     s.qemu,
-    '-name', LAB_VM_NAME,
+    '-name', instance.vmName,
     '-nodefaults',
     '-display', 'none',
     '-machine', 'q35',
@@ -69,9 +97,10 @@ export function labVmArgs(paths: SoftlabPaths, s: LabVmSettings, qmpSocket: stri
     '-drive', `file=${paths.image.replaceAll(',', ',,')},format=raw,if=virtio,snapshot=on`,
     '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${s.port}-:22`,
     '-device', 'virtio-net-pci,netdev=n0',
-    '-serial', `file:${paths.consoleLog}`,
+    ...link,
+    '-serial', `file:${files.consoleLog}`,
     '-qmp', `unix:${qmpSocket.replaceAll(',', ',,')},server=on,wait=off`,
-    '-pidfile', paths.pidFile,
+    '-pidfile', files.pidFile,
     '-daemonize',
   ];
 }
@@ -139,15 +168,15 @@ function pidAlive(pid: number): boolean {
 }
 
 /** Only a process that is our lab VM (by its -name) is ever signalled. */
-async function isLabVm(pid: number): Promise<boolean> {
+async function isLabVm(pid: number, vmName: string): Promise<boolean> {
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return cmdline.split('\0').includes(LAB_VM_NAME);
+  return cmdline.split('\0').includes(vmName);
 }
 
-export async function readState(paths: SoftlabPaths = softlabPaths()): Promise<LabVmState | null> {
-  const state = await readFile(paths.stateFile, 'utf8').then((t) => JSON.parse(t) as LabVmState, () => null);
+export async function readState(paths: SoftlabPaths = softlabPaths(), instance: LabInstance = singleInstance(paths)): Promise<LabVmState | null> {
+  const state = await readFile(instanceFiles(instance).stateFile, 'utf8').then((t) => JSON.parse(t) as LabVmState, () => null);
   if (!state) return null;
-  return pidAlive(state.pid) && (await isLabVm(state.pid)) ? state : null;
+  return pidAlive(state.pid) && (await isLabVm(state.pid, instance.vmName)) ? state : null;
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -168,10 +197,11 @@ echo "$1" > /sys/kernel/mm/transparent_hugepage/enabled
 cat /sys/kernel/mm/transparent_hugepage/enabled
 `;
 
-export async function labUp(settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode }, paths: SoftlabPaths = softlabPaths()): Promise<LabVmState> {
-  const running = await readState(paths);
+export async function labUp(settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode }, paths: SoftlabPaths = softlabPaths(), instance: LabInstance = singleInstance(paths)): Promise<LabVmState> {
+  const files = instanceFiles(instance);
+  const running = await readState(paths, instance);
   if (running) {
-    settings.print(`lab VM already up (pid ${running.pid}, port ${running.port})`);
+    settings.print(`${instance.vmName} already up (pid ${running.pid}, port ${running.port})`);
     return running;
   }
   for (const f of [paths.image, paths.kernel, paths.initrd, paths.sshKey, paths.hostKeyPub]) {
@@ -179,31 +209,33 @@ export async function labUp(settings: Partial<LabVmSettings> & { print: (line: s
   }
   const s: LabVmSettings = { port: settings.port ?? DEFAULT_SSH_PORT, memory: settings.memory ?? '6G', cpus: settings.cpus ?? 2, qemu: settings.qemu ?? 'qemu-system-x86_64' };
   if (!(await portFree(s.port))) throw new Error(`127.0.0.1:${s.port} is in use: pick another with --port`);
-  await mkdir(paths.run, { recursive: true });
-  const qmpSocket = join(paths.run, 'qmp.sock');
-  await rm(paths.pidFile, { force: true });
-  await rm(paths.consoleLog, { force: true });
+  await mkdir(instance.run, { recursive: true });
+  const qmpSocket = files.qmpSocket;
+  await rm(files.pidFile, { force: true });
+  await rm(files.consoleLog, { force: true });
+  // a server's stale socket from a killed lab would refuse the bind
+  if (instance.link?.server) await rm(instance.link.socket, { force: true });
   const hostKey = (await readFile(paths.hostKeyPub, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
-  await writeFile(paths.knownHosts, `[127.0.0.1]:${s.port} ${hostKey}\n`);
+  await writeFile(instance.knownHosts, `[127.0.0.1]:${s.port} ${hostKey}\n`);
 
   const started = performance.now();
-  settings.print(`booting the lab VM (TCG, ${s.cpus} vCPUs, ${s.memory}; console ${paths.consoleLog})`);
-  const argv = labVmArgs(paths, s, qmpSocket);
+  settings.print(`booting ${instance.vmName} (TCG, ${s.cpus} vCPUs, ${s.memory}; console ${files.consoleLog})`);
+  const argv = labVmArgs(paths, s, qmpSocket, instance);
   const launched = await execa(argv[0], argv.slice(1), { reject: false });
-  if (launched.exitCode !== 0) throw new Error(`lab VM did not start: ${String(launched.stderr).trim()}`);
-  const pid = Number((await readFile(paths.pidFile, 'utf8')).trim());
+  if (launched.exitCode !== 0) throw new Error(`${instance.vmName} did not start: ${String(launched.stderr).trim()}`);
+  const pid = Number((await readFile(files.pidFile, 'utf8')).trim());
 
-  const base = { host: '127.0.0.1', port: s.port, user: 'root', identityFile: paths.sshKey, knownHostsFile: paths.knownHosts };
+  const base = { host: '127.0.0.1', port: s.port, user: 'root', identityFile: paths.sshKey, knownHostsFile: instance.knownHosts };
   const deadline = Date.now() + (settings.bootTimeoutMs ?? 240_000);
   let lastError = '';
   for (;;) {
-    if (!pidAlive(pid)) throw new Error(`lab VM exited during boot; console: ${paths.consoleLog}`);
+    if (!pidAlive(pid)) throw new Error(`${instance.vmName} exited during boot; console: ${files.consoleLog}`);
     const probe = await execa(sshArgs(base, ['true'])[0], sshArgs(base, ['true']).slice(1), { reject: false, timeout: 15_000 });
     if (probe.exitCode === 0) break;
     lastError = String(probe.stderr).trim();
     if (Date.now() > deadline) {
-      await labDown({ print: settings.print }, paths);
-      throw new Error(`sshd in the lab VM did not answer within ${(settings.bootTimeoutMs ?? 240_000) / 1000} s (${lastError}); console: ${paths.consoleLog}`);
+      await labDown({ print: settings.print }, paths, instance);
+      throw new Error(`sshd in ${instance.vmName} did not answer within ${(settings.bootTimeoutMs ?? 240_000) / 1000} s (${lastError}); console: ${files.consoleLog}`);
     }
     await sleep(1000);
   }
@@ -212,8 +244,8 @@ export async function labUp(settings: Partial<LabVmSettings> & { print: (line: s
   const checks = parseChecks(String(check.stdout));
   const problems = checkProblems(checks);
   if (problems.length > 0) {
-    await labDown({ print: settings.print }, paths);
-    throw new Error(`the lab VM booted but is not usable:\n  ${problems.join('\n  ')}${check.stderr ? `\n  (stderr: ${String(check.stderr).trim()})` : ''}`);
+    await labDown({ print: settings.print }, paths, instance);
+    throw new Error(`${instance.vmName} booted but is not usable:\n  ${problems.join('\n  ')}${check.stderr ? `\n  (stderr: ${String(check.stderr).trim()})` : ''}`);
   }
   if (settings.thp) {
     const thp = await execa(sshArgs(base, ['bash', '-s', '--', settings.thp])[0], sshArgs(base, ['bash', '-s', '--', settings.thp]).slice(1), { input: THP_SCRIPT, reject: false, timeout: 30_000 });
@@ -222,18 +254,19 @@ export async function labUp(settings: Partial<LabVmSettings> & { print: (line: s
   const thpNow = await execa(sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled'])[0], sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled']).slice(1), { reject: false, timeout: 30_000 });
   checks.thp = String(thpNow.stdout).trim();
   const state: LabVmState = { pid, ...base, qmpSocket, startedAt: new Date().toISOString(), bootSeconds, checks };
-  await writeFile(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
+  await writeFile(files.stateFile, JSON.stringify(state, null, 2) + '\n');
   return state;
 }
 
-export async function labDown(o: { print: (line: string) => void }, paths: SoftlabPaths = softlabPaths()): Promise<boolean> {
-  const pid = Number(await readFile(paths.pidFile, 'utf8').catch(() => ''));
-  if (!pid || !pidAlive(pid) || !(await isLabVm(pid))) {
-    await rm(paths.stateFile, { force: true });
-    o.print('lab VM is not running');
+export async function labDown(o: { print: (line: string) => void }, paths: SoftlabPaths = softlabPaths(), instance: LabInstance = singleInstance(paths)): Promise<boolean> {
+  const files = instanceFiles(instance);
+  const pid = Number(await readFile(files.pidFile, 'utf8').catch(() => ''));
+  if (!pid || !pidAlive(pid) || !(await isLabVm(pid, instance.vmName))) {
+    await rm(files.stateFile, { force: true });
+    o.print(`${instance.vmName} is not running`);
     return false;
   }
-  const qmpSocket = join(paths.run, 'qmp.sock');
+  const qmpSocket = files.qmpSocket;
   try {
     const socket = createConnection(qmpSocket);
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
@@ -244,8 +277,8 @@ export async function labDown(o: { print: (line: string) => void }, paths: Softl
     process.kill(pid, 'SIGTERM');
   }
   for (let i = 0; i < 100 && pidAlive(pid); i++) await sleep(100);
-  if (pidAlive(pid) && (await isLabVm(pid))) process.kill(pid, 'SIGKILL');
-  await rm(paths.stateFile, { force: true });
-  o.print(`lab VM stopped (pid ${pid})`);
+  if (pidAlive(pid) && (await isLabVm(pid, instance.vmName))) process.kill(pid, 'SIGKILL');
+  await rm(files.stateFile, { force: true });
+  o.print(`${instance.vmName} stopped (pid ${pid})`);
   return true;
 }

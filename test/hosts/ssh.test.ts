@@ -9,7 +9,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exchangeClock } from '../../harness/hosts/clock.ts';
+import { CLOCK_RESPONDER, exchangeClock } from '../../harness/hosts/clock.ts';
+import { persistentResponder } from '../../harness/hosts/line-responder.ts';
 import { SshTransport } from '../../harness/hosts/ssh.ts';
 import { SshConnectionError } from '../../harness/hosts/ssh-process.ts';
 import { shellJoin } from '../../harness/hosts/transport.ts';
@@ -175,6 +176,30 @@ test.serial('two transports to this machine measure a clock offset of ~0 within 
     t.is(estimate.method, 'ntp-exchange');
     t.true(estimate.uncertaintyUs > 0);
     t.true(Math.abs(estimate.offsetUs) <= estimate.uncertaintyUs, JSON.stringify(estimate));
+  } finally {
+    await other.close();
+  }
+});
+
+test.serial('a persistent responder answers over one remote process across estimates, and a new one once closed', async (t) => {
+  const other = new SshTransport('sshhost3', sshd.config);
+  try {
+    await exchangeClock(4).estimate(ssh, other);
+    await exchangeClock(4).estimate(ssh, other);
+    const clock = persistentResponder(other, CLOCK_RESPONDER);
+    t.is(clock.starts, 1, 'the second estimate reused the first one\'s responder');
+    // a responder that answers with its own pid: the same process answers every request
+    const pids = persistentResponder(other, ['bash', '-c', 'while IFS= read -r line; do echo "$$ $line"; done']);
+    const first = (await pids.request("it's; $(touch /tmp/vb-pwned) `id`")).answer;
+    const second = (await pids.request('again')).answer;
+    t.is(first.split(' ')[0], second.split(' ')[0]);
+    t.is(first.slice(first.indexOf(' ') + 1), "it's; $(touch /tmp/vb-pwned) `id`", 'a request reaches the process as data');
+    t.false(existsSync('/tmp/vb-pwned'));
+    await pids.close();
+    const third = (await pids.request('after')).answer;
+    t.not(third.split(' ')[0], first.split(' ')[0]);
+    t.is(pids.starts, 2);
+    await t.throwsAsync(pids.request('two\nlines'), { message: /one line/ });
   } finally {
     await other.close();
   }

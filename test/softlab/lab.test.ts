@@ -129,3 +129,24 @@ test('vrings: a guest that did not negotiate the control queue (iPXE) is complet
   t.regex(String((r as { problem?: string }).problem), /expected 3 .*missing idx 2/);
   t.is(countVrings(parseTrace(base.slice(1).join('\n')).events, 1).ok, false, 'features not traced: the control vring is still expected');
 });
+
+test('two-host lab: each VM has its own name, run directory, port and known_hosts; the link is a unix-socket stream netdev, hostA listening', async (t) => {
+  const { pairInstance, PAIR_HOSTS } = await import('../../harness/softlab/pair.ts');
+  const paths = softlabPaths('/c/lab');
+  const [a, b] = PAIR_HOSTS.map((h) => pairInstance(paths, h));
+  t.not(a.vmName, b.vmName);
+  t.not(a.run, b.run);
+  t.not(a.knownHosts, b.knownHosts);
+  t.is(a.link!.socket, b.link!.socket);
+  const argvA = labVmArgs(paths, { port: 10031, memory: '4G', cpus: 2, qemu: 'q' }, '/c/a.sock', a);
+  const argvB = labVmArgs(paths, { port: 10032, memory: '4G', cpus: 2, qemu: 'q' }, '/c/b.sock', b);
+  t.true(argvA.includes('stream,id=link,server=on,addr.type=unix,addr.path=/c/lab/run/hostA/link.sock'));
+  t.true(argvB.includes('stream,id=link,server=off,addr.type=unix,addr.path=/c/lab/run/hostA/link.sock'));
+  t.true(argvB.includes('virtio-net-pci,netdev=link,mac=52:54:00:0d:13:0b'));
+  t.is(argvA[argvA.indexOf('-pidfile') + 1], '/c/lab/run/hostA/qemu.pid');
+  t.true(argvB.includes('user,id=n0,hostfwd=tcp:127.0.0.1:10032-:22'));
+  // one-VM mode keeps its own files and name
+  const single = labVmArgs(paths, { port: 10022, memory: '6G', cpus: 2, qemu: 'q' }, '/c/qmp.sock');
+  t.is(single[single.indexOf('-name') + 1], 'vdpa-bench-softlab');
+  t.false(single.some((w) => w.includes('stream')));
+});
