@@ -222,7 +222,7 @@ export const metricRuleSchema = z.strictObject({
 
 const designSchema = z.strictObject({
   order: z.enum(['sequential', 'interleaved', 'randomized']).default('sequential').describe('interleaved: ABBA blocks across variants; randomized: shuffled blocks (seeded)'),
-  blockSize: z.number().int().min(1).optional().describe('Measured migrations per block (one VM boot per block); default: all iterations in one block'),
+  blockSize: z.number().int().min(1).optional().describe('Measured migrations per block (one VM boot per block); default: sequential runs one block per cell; interleaved and randomized split each cell into at least two blocks chosen so every variant has the same mean position in run order'),
   seed: z.number().int().default(1),
 });
 
