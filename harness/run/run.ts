@@ -98,7 +98,7 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
     if (facts.recovered) facts.recovered = [...(manifest.recovered ?? []), ...facts.recovered];
     Object.assign(manifest, facts);
     await run.store.writeManifest(manifest);
-    return await measure(run, session, manifest, variants, labFacts.accel.used);
+    return await measure(run, session, manifest, { variants, accel: labFacts.accel.used });
   } catch (error) {
     // a run that stopped before its schedule started still leaves a manifest that says why
     if (!manifest && !run.resume) await run.store.writeManifest({ ...notStartedManifest(run, error), ...session.manifestFacts() }).catch(() => undefined);
@@ -108,8 +108,14 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
   }
 }
 
+/** What the lab turned out to run: the variants' binaries and trace events, and the accelerator QEMU used. */
+interface MeasuredLab {
+  variants: RunVariants;
+  accel: 'kvm' | 'tcg';
+}
+
 /** The schedule through the engine; the manifest records how it ended and why each cell stopped. */
-async function measure(run: RunContext, session: LabSession, manifest: RunManifest, variants: RunVariants, accel: 'kvm' | 'tcg'): Promise<RunOutcome> {
+async function measure(run: RunContext, session: LabSession, manifest: RunManifest, { variants, accel }: MeasuredLab): Promise<RunOutcome> {
   const { profile, options, store, resume } = run;
   let records: IterationRecord[] = [];
   const sampler = profile.precision && options.iterations === undefined ? new AdaptiveSampler(profile.precision) : undefined;
