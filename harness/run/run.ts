@@ -90,7 +90,7 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
     await session.claim(ownerRecord(run.runId, run.options.command), { resumeRunId: run.resume?.manifest.runId, profilePath: run.loaded.file, note: run.note });
     const lab = await session.prepareLab(run.loaded.file, run.selection, run.metrics, run.note);
     const hostFacts = await Promise.all([...session.transports.values()].map(gatherHostFacts));
-    const variants = await inspectVariants(run.profile, run.selection.variants, session.transports, lab?.traceEvents ?? run.metrics.traceEvents, lab, run.note);
+    const variants = await inspectVariants({ profile: run.profile, variantNames: run.selection.variants, wantedEvents: lab?.traceEvents ?? run.metrics.traceEvents }, session.transports, lab, run.note);
     const labFacts: LabFacts = { hosts: hostFacts, variants: variants.facts, accel: chooseAccel(run.profile.vm.accel, hostFacts), pair: session.pair, blocks: run.blocks, lab, box: run.box };
     manifest = run.resume ? resumedManifest(run.resume.manifest, labFacts, run, run.resume.done.size) : await startedManifest(run, labFacts);
     // runs taken over (a resumed run keeps the ones it recorded before) and the site set-up
