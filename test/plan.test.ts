@@ -81,7 +81,7 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
   for (const [start, end, host] of [[hostA, hostB, 'lab-a'], [hostB, migrations, 'lab-b']] as const) {
     const section = text.slice(start, end);
     const order = ['## 1. site scripts', '## 2. preflight', '## 3. set-up', '## 4. QEMU builds', '## 5. verify after set-up', '## 6. host facts'].map((h) => indexOf(section, h));
-    t.regex(section, /site script \S*\/profiles\/site\/cpu-governor\.mjs args \[\]  # from setup/);
+    t.regex(section, /site script \S*\/profiles\/site\/cpu-governor\.mjs args \[\] {2}# from setup/);
     t.deepEqual([...order].sort((a, b) => a - b), order);
     const ssh = `ssh -l root -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
     t.true(section.includes(ssh));

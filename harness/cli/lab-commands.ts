@@ -4,7 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import type { Command, OptionValues } from 'commander';
 import { parseShard, type Shard } from '../run/shard.ts';
 import { DEFAULT_NIGHTLY_OPTIONS, type NightlyOptions, type NightlyVerdict } from '../nightly/compare.ts';
 import type { HistoryRun } from '../nightly/history.ts';
@@ -86,6 +86,13 @@ export async function explainStoppedRun(error: unknown, profilePath: string, wor
 }
 
 export function registerLabCommands(program: Command, out: Out, setExit: (code: number) => void): void {
+  addCleanupCommand(program, out, setExit);
+  addHistoryCommand(program, out);
+  addMergeCommand(program, out);
+  addNightlyCommand(program, out, setExit);
+}
+
+function addCleanupCommand(program: Command, out: Out, setExit: (code: number) => void): void {
   program
     .command('cleanup')
     .description("End QEMU processes a dead vdpa-bench run left on the profile's hosts, remove its host directories and clear its stale lock")
@@ -122,7 +129,9 @@ points into such a directory. A run whose harness still runs is left alone and n
       }
       if (busy) setExit(1);
     });
+}
 
+function addHistoryCommand(program: Command, out: Out): void {
   program
     .command('history')
     .description('List the runs in a results directory with their lab fingerprints (and what changed between them)')
@@ -147,7 +156,9 @@ points into such a directory. A run whose harness still runs is left alone and n
       if (runs.length === 0) out.stderr(`${dir}: no run directories\n`);
       for (const s of skipped) out.stderr(`skipped ${s}\n`);
     });
+}
 
+function addMergeCommand(program: Command, out: Out): void {
   program
     .command('merge')
     .description('Combine the run directories of all shards (run --shard i/n) into one run directory')
@@ -162,7 +173,9 @@ points into such a directory. A run whose harness still runs is left alone and n
       out.stderr(`${merged.records.length} migrations from ${dirs.length} shards\n`);
       out.stdout(merged.dir + '\n');
     });
+}
 
+function addNightlyCommand(program: Command, out: Out, setExit: (code: number) => void): void {
   matrixOptions(
     program
       .command('nightly')
@@ -186,53 +199,56 @@ pooled measurements of the last --window comparable nights. Change points (binar
 --min-segment nights each side) are reported for every cell.
 
 Written into tonight's run directory: nightly.json, nightly-junit.xml, history.html.`)
-    .action(async (profilePath: string, opts) => {
-      const { loadProfile } = await import('../profile/load.ts');
-      const { runBenchmark } = await import('../run/run.ts');
-      const { RunInterrupted } = await import('../migration/interfaces.ts');
-      const { compareNight } = await import('../nightly/compare.ts');
-      const { loadHistory, loadRun } = await import('../nightly/history.ts');
-      const { ConsoleProgress } = await import('./progress.ts');
-      const loaded = await loadProfile(profilePath);
-      const options: NightlyOptions = { window: opts.window, minBaselineNights: opts.minBaseline, alpha: opts.alpha, minSegment: opts.minSegment, noiseThresholdPct: loaded.profile.compare.noiseThresholdPct };
-      const historyDir = resolve(opts.history);
-      let tonight: HistoryRun;
-      let runError: string | undefined;
-      if (opts.fromRun) {
-        tonight = await loadRun(resolve(opts.fromRun));
-        if (tonight.manifest.profile.name !== loaded.profile.name) throw new UsageError(`--from-run ${opts.fromRun}: ran profile "${tonight.manifest.profile.name}", not "${loaded.profile.name}"`);
-      } else {
-        await mkdir(historyDir, { recursive: true });
-        const runId = newRunId(loaded.profile.name);
-        const interruption = installInterruptHandlers(out.stderr, profilePath);
-        try {
-          await runBenchmark(loaded, { iterations: opts.iterations, vmSizes: opts.vmSize, variants: opts.variant, outDir: historyDir, runId, progress: new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations), signal: interruption.signal, command: process.argv.slice(1) });
-        } catch (error) {
-          if (error instanceof RunInterrupted) throw error;
-          await explainStoppedRun(error, profilePath, undefined);
-          runError = (error as Error).message;
-        } finally {
-          interruption.dispose();
-        }
-        tonight = await loadRun(join(historyDir, runId)).catch(() => ({ dir: join(historyDir, runId), manifest: null }) as unknown as HistoryRun);
-        if (!tonight.manifest) {
-          out.stderr(`vdpa-bench nightly: the run could not be made: ${runError ?? 'no manifest written'}\n`);
-          setExit(2);
-          return;
-        }
-      }
-      const { runs } = await loadHistory(historyDir);
-      const verdict = compareNight(tonight, runs, options);
-      const anyData = verdict.cells.some((c) => c.tonight.n > 0);
-      if (runError || tonight.manifest.state === 'failed' || !anyData) {
-        verdict.exitCode = 2;
-        verdict.runError = runError ?? tonight.manifest.stateReason ?? (anyData ? undefined : 'no cell has an ok measured migration');
-      }
-      await writeNightlyOutputs(verdict, [...runs.filter((r) => r.manifest.runId !== tonight.manifest.runId), tonight].sort((a, b) => a.manifest.startedAt.localeCompare(b.manifest.startedAt)), tonight.dir, opts.junit);
-      printVerdict(verdict, out);
-      out.stdout(tonight.dir + '\n');
-      setExit(verdict.exitCode);
-    });
+    .action((profilePath: string, opts: OptionValues) => nightlyAction(profilePath, opts, out, setExit));
+}
+
+/** `nightly`: tonight's run (or --from-run), compared with the history; the exit code is the verdict. */
+async function nightlyAction(profilePath: string, opts: OptionValues, out: Out, setExit: (code: number) => void): Promise<void> {
+  const { loadProfile } = await import('../profile/load.ts');
+  const { runBenchmark } = await import('../run/run.ts');
+  const { RunInterrupted } = await import('../migration/interfaces.ts');
+  const { compareNight } = await import('../nightly/compare.ts');
+  const { loadHistory, loadRun } = await import('../nightly/history.ts');
+  const { ConsoleProgress } = await import('./progress.ts');
+  const loaded = await loadProfile(profilePath);
+  const options: NightlyOptions = { window: opts.window, minBaselineNights: opts.minBaseline, alpha: opts.alpha, minSegment: opts.minSegment, noiseThresholdPct: loaded.profile.compare.noiseThresholdPct };
+  const historyDir = resolve(opts.history);
+  let tonight: HistoryRun;
+  let runError: string | undefined;
+  if (opts.fromRun) {
+    tonight = await loadRun(resolve(opts.fromRun));
+    if (tonight.manifest.profile.name !== loaded.profile.name) throw new UsageError(`--from-run ${opts.fromRun}: ran profile "${tonight.manifest.profile.name}", not "${loaded.profile.name}"`);
+  } else {
+    await mkdir(historyDir, { recursive: true });
+    const runId = newRunId(loaded.profile.name);
+    const interruption = installInterruptHandlers(out.stderr, profilePath);
+    try {
+      await runBenchmark(loaded, { iterations: opts.iterations, vmSizes: opts.vmSize, variants: opts.variant, outDir: historyDir, runId, progress: new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations), signal: interruption.signal, command: process.argv.slice(1) });
+    } catch (error) {
+      if (error instanceof RunInterrupted) throw error;
+      await explainStoppedRun(error, profilePath, undefined);
+      runError = (error as Error).message;
+    } finally {
+      interruption.dispose();
+    }
+    tonight = await loadRun(join(historyDir, runId)).catch(() => ({ dir: join(historyDir, runId), manifest: null }) as unknown as HistoryRun);
+    if (!tonight.manifest) {
+      out.stderr(`vdpa-bench nightly: the run could not be made: ${runError ?? 'no manifest written'}\n`);
+      setExit(2);
+      return;
+    }
+  }
+  const { runs } = await loadHistory(historyDir);
+  const verdict = compareNight(tonight, runs, options);
+  const anyData = verdict.cells.some((c) => c.tonight.n > 0);
+  if (runError || tonight.manifest.state === 'failed' || !anyData) {
+    verdict.exitCode = 2;
+    verdict.runError = runError ?? tonight.manifest.stateReason ?? (anyData ? undefined : 'no cell has an ok measured migration');
+  }
+  await writeNightlyOutputs(verdict, [...runs.filter((r) => r.manifest.runId !== tonight.manifest.runId), tonight].sort((a, b) => a.manifest.startedAt.localeCompare(b.manifest.startedAt)), tonight.dir, opts.junit);
+  printVerdict(verdict, out);
+  out.stdout(tonight.dir + '\n');
+  setExit(verdict.exitCode);
 }
 
 function counts(run: HistoryRun) {

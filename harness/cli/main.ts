@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option, type OptionValues } from 'commander';
 import { applyRule, eventsNeeded, resolveRule } from '../metrics/rules.ts';
 import { BUILTIN_METRICS } from '../profile/metric-rules.ts';
 import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/parse.ts';
@@ -28,14 +28,31 @@ const integer = (value: string) => {
   return Number(value);
 };
 
-export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: string) => void }, setExit: (code: number) => void): Command {
+/** Where the command line writes: standard output and standard error (tests capture them). */
+type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+
+export function buildProgram(out: Out, setExit: (code: number) => void): Command {
   const program = new Command('vdpa-bench')
     .description('Live-migration downtime benchmarks for QEMU guests with vhost-vDPA NICs: back-to-back migrations between two hosts, traced on both sides, with guest-visible downtime computed from the traces.')
     .version(TOOL_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
     .exitOverride();
+  addRunCommand(program, out, setExit);
+  reportCommands(program, out);
+  addPlanCommand(program, out);
+  registerLabCommands(program, out, setExit);
+  addValidateCommand(program, out, setExit);
+  addDowntimeCommand(program, out, setExit);
+  addSoftlabCommands(program, out, setExit);
+  addQemuRootCommands(program, out, setExit);
+  addLabCommand(program, out);
+  addSamplesCommand(program, out, setExit);
+  addSchemaCommand(program, out);
+  return program;
+}
 
+function addRunCommand(program: Command, out: Out, setExit: (code: number) => void): void {
   matrixOptions(
     program
       .command('run')
@@ -68,62 +85,65 @@ Examples:
   vdpa-bench run profiles/local.yaml --vm-size 1G --iterations 3 --warmup 0
   vdpa-bench run --resume results/local-20250101-010203-abcd
   vdpa-bench run profiles/lab.yaml --shard 2/4`)
-    .action(async (profileArg: string | undefined, opts) => {
-      const { loadProfile } = await import('../profile/load.ts');
-      const { runBenchmark } = await import('../run/run.ts');
-      const { debootstrapNeed, ensureLocalPackages, labBoxNeeds, qemuNeed } = await import('./local-packages.ts');
-      const { needsLabBox } = await import('../profile/lab-box-checks.ts');
-      const { ConsoleProgress } = await import('./progress.ts');
-      const profilePath = await resolveRunProfile(profileArg, opts.resume);
-      const loaded = await loadProfile(profilePath);
-      if (opts.workdir) for (const host of loaded.profile.hosts) host.workdir = resolve(opts.workdir);
-      const shard = opts.shard ? parseShardOption(opts.shard) : undefined;
-      if (opts.resume && (opts.iterations !== undefined || opts.warmup !== undefined || opts.vmSize || opts.variant || shard)) {
-        throw new UsageError('--resume repeats the options the run started with (from its manifest): drop -n/--warmup/--vm-size/--variant/--shard');
-      }
-      // what this machine needs for a local run: installed when missing (as root) or named
-      const usesLocal = loaded.profile.hosts.some((h) => h.transport.kind !== 'ssh');
-      const binaries = new Set(usesLocal ? loaded.profile.variants.filter((v) => v.qemu.binary && !v.qemu.chroot).map((v) => v.qemu.binary!) : []);
-      const labBox = needsLabBox(loaded.profile);
-      if (loaded.profile.network && process.getuid?.() !== 0) throw new UsageError(`${profilePath}: the lab in a box creates network namespaces, taps and bridges: run it as root (sudo npx vdpa-bench run ...)`);
-      const debianQemu = binaries.has('qemu-system-x86_64') ? [qemuNeed('qemu-system-x86_64')] : [];
-      const suiteRoots = usesLocal && loaded.profile.variants.some((v) => v.qemu.debian) ? [debootstrapNeed] : [];
-      const problem = await ensureLocalPackages([...debianQemu, ...suiteRoots, ...(labBox ? labBoxNeeds : [])], (l) => out.stderr(l + '\n'), { aptLists: labBox });
-      if (problem) throw new UsageError(problem);
-      for (const binary of binaries) {
-        if (binary !== 'qemu-system-x86_64' && !(await qemuNeed(binary).present())) throw new UsageError(`QEMU binary "${binary}" was not found or does not run: check the variant's qemu.binary`);
-      }
-      const interruption = installInterruptHandlers(out.stderr, profilePath);
-      const progress = new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations);
-      try {
-        const outcome = await runBenchmark(loaded, {
-          iterations: opts.iterations,
-          warmup: opts.warmup,
-          vmSizes: opts.vmSize,
-          variants: opts.variant,
-          outDir: opts.out,
-          progress,
-          signal: interruption.signal,
-          command: process.argv.slice(1),
-          resumeDir: opts.resume,
-          shard,
-        });
-        const counts = { ok: 0, failed: 0, invalid: 0 };
-        for (const r of outcome.records) counts[r.status]++;
-        out.stderr(`${outcome.records.length} migrations: ${counts.ok} ok, ${counts.failed} failed, ${counts.invalid} invalid\n`);
-        if (opts.report) await writeRunReports(outcome.dir, opts.reports, out);
-        out.stdout(outcome.dir + '\n');
-        if (counts.ok === 0) setExit(1);
-      } catch (error) {
-        await explainStoppedRun(error, profilePath, opts.workdir);
-        throw error;
-      } finally {
-        interruption.dispose();
-      }
+    .action((profileArg: string | undefined, opts: OptionValues) => runAction(profileArg, opts, out, setExit));
+}
+
+/** `run`: checks what this machine needs, runs the benchmark, reports and prints the run directory. */
+async function runAction(profileArg: string | undefined, opts: OptionValues, out: Out, setExit: (code: number) => void): Promise<void> {
+  const { loadProfile } = await import('../profile/load.ts');
+  const { runBenchmark } = await import('../run/run.ts');
+  const { debootstrapNeed, ensureLocalPackages, labBoxNeeds, qemuNeed } = await import('./local-packages.ts');
+  const { needsLabBox } = await import('../profile/lab-box-checks.ts');
+  const { ConsoleProgress } = await import('./progress.ts');
+  const profilePath = await resolveRunProfile(profileArg, opts.resume);
+  const loaded = await loadProfile(profilePath);
+  if (opts.workdir) for (const host of loaded.profile.hosts) host.workdir = resolve(opts.workdir);
+  const shard = opts.shard ? parseShardOption(opts.shard) : undefined;
+  if (opts.resume && (opts.iterations !== undefined || opts.warmup !== undefined || opts.vmSize || opts.variant || shard)) {
+    throw new UsageError('--resume repeats the options the run started with (from its manifest): drop -n/--warmup/--vm-size/--variant/--shard');
+  }
+  // what this machine needs for a local run: installed when missing (as root) or named
+  const usesLocal = loaded.profile.hosts.some((h) => h.transport.kind !== 'ssh');
+  const binaries = new Set(usesLocal ? loaded.profile.variants.filter((v) => v.qemu.binary && !v.qemu.chroot).map((v) => v.qemu.binary!) : []);
+  const labBox = needsLabBox(loaded.profile);
+  if (loaded.profile.network && process.getuid?.() !== 0) throw new UsageError(`${profilePath}: the lab in a box creates network namespaces, taps and bridges: run it as root (sudo npx vdpa-bench run ...)`);
+  const debianQemu = binaries.has('qemu-system-x86_64') ? [qemuNeed('qemu-system-x86_64')] : [];
+  const suiteRoots = usesLocal && loaded.profile.variants.some((v) => v.qemu.debian) ? [debootstrapNeed] : [];
+  const problem = await ensureLocalPackages([...debianQemu, ...suiteRoots, ...(labBox ? labBoxNeeds : [])], (l) => out.stderr(l + '\n'), { aptLists: labBox });
+  if (problem) throw new UsageError(problem);
+  for (const binary of binaries) {
+    if (binary !== 'qemu-system-x86_64' && !(await qemuNeed(binary).present())) throw new UsageError(`QEMU binary "${binary}" was not found or does not run: check the variant's qemu.binary`);
+  }
+  const interruption = installInterruptHandlers(out.stderr, profilePath);
+  const progress = new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations);
+  try {
+    const outcome = await runBenchmark(loaded, {
+      iterations: opts.iterations,
+      warmup: opts.warmup,
+      vmSizes: opts.vmSize,
+      variants: opts.variant,
+      outDir: opts.out,
+      progress,
+      signal: interruption.signal,
+      command: process.argv.slice(1),
+      resumeDir: opts.resume,
+      shard,
     });
+    const counts = { ok: 0, failed: 0, invalid: 0 };
+    for (const r of outcome.records) counts[r.status]++;
+    out.stderr(`${outcome.records.length} migrations: ${counts.ok} ok, ${counts.failed} failed, ${counts.invalid} invalid\n`);
+    if (opts.report) await writeRunReports(outcome.dir, opts.reports, out);
+    out.stdout(outcome.dir + '\n');
+    if (counts.ok === 0) setExit(1);
+  } catch (error) {
+    await explainStoppedRun(error, profilePath, opts.workdir);
+    throw error;
+  } finally {
+    interruption.dispose();
+  }
+}
 
-  reportCommands(program, out);
-
+function addPlanCommand(program: Command, out: Out): void {
   matrixOptions(
     program
       .command('plan')
@@ -144,9 +164,9 @@ commands); then teardown (undo of what set-up applied). Review it before a run t
         throw new UsageError((error as Error).message);
       }
     });
+}
 
-  registerLabCommands(program, out, setExit);
-
+function addValidateCommand(program: Command, out: Out, setExit: (code: number) => void): void {
   program
     .command('validate')
     .description('Check profiles against the schema; problems print as <file>:<line>:<col> <key>: <message>')
@@ -166,7 +186,9 @@ commands); then teardown (undo of what set-up applied). Review it before a run t
       }
       if (bad) setExit(2);
     });
+}
 
+function addDowntimeCommand(program: Command, out: Out, setExit: (code: number) => void): void {
   program
     .command('downtime')
     .description('Apply a downtime metric to a source and a destination trace file')
@@ -216,10 +238,9 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
       out.stdout(`  end    ${formatTraceTime(result.end.timeUs)}  ${result.end.event} ${result.end.args}  (destination line ${result.end.line})\n`);
       if (unparsed.source + unparsed.destination > 0) out.stdout(`  unparsed lines: source ${unparsed.source}, destination ${unparsed.destination}\n`);
     });
+}
 
-  addSoftlabCommands(program, out, setExit);
-  addQemuRootCommands(program, out, setExit);
-
+function addLabCommand(program: Command, out: Out): void {
   program
     .command('lab')
     .description('Lab-in-a-box housekeeping')
@@ -232,7 +253,9 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
       for (const s of report.skipped) out.stdout(`kept ${s.token}: ${s.reason}\n`);
       if (report.removed.length === 0) out.stdout('nothing to remove\n');
     });
+}
 
+function addSamplesCommand(program: Command, out: Out, setExit: (code: number) => void): void {
   program
     .command('samples')
     .description('From a pilot run (or several), how many migrations per variant detect a given change of the median downtime')
@@ -259,7 +282,9 @@ Example:
       out.stdout(opts.json ? JSON.stringify(result.rows) + '\n' : result.text);
       if (result.rows.every((r) => r.estimate === null)) setExit(1);
     });
+}
 
+function addSchemaCommand(program: Command, out: Out): void {
   program
     .command('schema')
     .description('Print (or write) the JSON Schema of profiles, for editors (yaml-language-server)')
@@ -270,8 +295,6 @@ Example:
       if (opts.out) await writeFile(opts.out, text);
       else out.stdout(text);
     });
-
-  return program;
 }
 
 async function readTraceFile(path: string, options: ParseOptions): Promise<ParsedTrace> {

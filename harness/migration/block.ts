@@ -48,7 +48,13 @@ interface Attempt extends RecordContext {
 
 const unmeasuredClock = (): ClockEstimate => ({ offsetUs: 0, uncertaintyUs: 0, method: 'unmeasured' });
 
-export async function runBlock(block: Block, pending: readonly PlannedMigration[], o: EngineOptions, total: number, streaks: Map<string, number>): Promise<BlockOutcome> {
+/** What the schedule carries from block to block: its migration count and each cell's run of consecutive failures. */
+export interface ScheduleTally {
+  total: number;
+  streaks: Map<string, number>;
+}
+
+export async function runBlock(block: Block, pending: readonly PlannedMigration[], o: EngineOptions, { total, streaks }: ScheduleTally): Promise<BlockOutcome> {
   const run = new BlockRun(block, o);
   const records: IterationRecord[] = [];
   try {

@@ -21,7 +21,7 @@ export async function runSchedule(blocks: readonly Block[], options: EngineOptio
     throwIfAborted(options.signal);
     options.progress.blockStarted(block, total);
     for (const hook of options.hooks ?? []) await hook.beforeBlock?.({ block });
-    const outcome = await runBlock(block, pending, options, total, streaks);
+    const outcome = await runBlock(block, pending, options, { total, streaks });
     records.push(...outcome.records);
     if (outcome.abandonReason) {
       abandoned.add(cellKey(block.cell));

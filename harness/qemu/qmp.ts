@@ -17,6 +17,17 @@ export interface QmpGreeting {
   capabilities: string[];
 }
 
+/** One line QEMU writes on the QMP socket: a greeting, an event or a reply to a command. */
+interface QmpMessage {
+  QMP?: QmpGreeting;
+  event?: string;
+  data?: Record<string, unknown>;
+  timestamp?: { seconds: number; microseconds: number };
+  id?: unknown;
+  return?: unknown;
+  error?: { class: string; desc: string };
+}
+
 export class QmpError extends Error {
   constructor(
     readonly command: string,
@@ -172,14 +183,14 @@ export class QmpClient extends EventEmitter {
   }
 
   private onMessage(line: string): void {
-    let message: Record<string, any>;
+    let message: QmpMessage;
     try {
       message = JSON.parse(line);
     } catch {
       return; // QEMU never sends partial JSON per line; ignore noise rather than die mid-run
     }
     if (message.QMP) {
-      this.greetingWaiter?.(message.QMP as QmpGreeting);
+      this.greetingWaiter?.(message.QMP);
       return;
     }
     if (message.event) {

@@ -61,7 +61,14 @@ function choosePair(variants: string[], settings: ReportSettings, warnings: Repo
   return null;
 }
 
-function comparisonsOf(pair: Pair | null, cells: CellSummary[], rows: MigrationRow[], metrics: MetricInfo[], settings: ReportSettings): ComparisonRow[] {
+/** What a summary compares: the cells, the migrations they hold and the metrics measured on them. */
+interface SummaryTables {
+  cells: CellSummary[];
+  rows: MigrationRow[];
+  metrics: MetricInfo[];
+}
+
+function comparisonsOf(pair: Pair | null, { cells, rows, metrics }: SummaryTables, settings: ReportSettings): ComparisonRow[] {
   if (!pair) return [];
   const groups = [...new Map(cells.map((c) => [`${c.vmSize}|${c.queuePairs}`, c])).values()];
   const out: ComparisonRow[] = [];
@@ -131,7 +138,7 @@ export function buildSummary(input: SummaryInput): Summary {
     downtimeLimits: downtimeLimits(variants, settings.variantSettings, manifests),
     stopOf: (run, label) => stops.get(run)?.get(label) ?? null,
   });
-  const comparisons = comparisonsOf(pair, cells, rows, metrics, settings);
+  const comparisons = comparisonsOf(pair, { cells, rows, metrics }, settings);
   const order = runOrder(rows, variants, input.runs.some((r) => r.seqFromFile) ? 'file order' : 'records', input.runs.length);
   const setup = setupOf(manifests, records, input.variantNameInManifest ?? ((_, v) => v), settings);
   const measured = rows.filter((r) => !r.warmup);

@@ -149,7 +149,7 @@ async function tryLock(host: HostTransport, workdir: string, owner: OwnerRecord,
     };
     // our own record: this run re-takes a lock it lost with its connection, nothing to end
     const ours = previous?.runId === owner.runId && previous.pid === owner.pid && previous.controller === owner.controller;
-    if (text && !ours) lock.recovered = await recoverDeadRun(host, workdir, text, previous, options.note);
+    if (text && !ours) lock.recovered = await recoverDeadRun(host, workdir, { text, previous }, options.note);
     return lock;
   } catch (error) {
     await session.close().catch(() => undefined);
@@ -173,8 +173,14 @@ async function releaseHeld(session: HostSession, timeoutMs: number): Promise<voi
   await session.close();
 }
 
+/** A lock file this run took over: its raw content and the owner record parsed from it, if it is one. */
+interface TakenOverLock {
+  text: string;
+  previous: OwnerRecord | null;
+}
+
 /** Ends the QEMU processes of the run whose lock was taken over and says so. */
-async function recoverDeadRun(host: HostTransport, workdir: string, text: string, previous: OwnerRecord | null, note?: (m: string) => void): Promise<RecoveredRun> {
+async function recoverDeadRun(host: HostTransport, workdir: string, { text, previous }: TakenOverLock, note?: (m: string) => void): Promise<RecoveredRun> {
   const lockPath = join(workdir, LOCK_FILE);
   if (!previous) {
     note?.(`${host.hostName}: took over ${lockPath}: no process held it, and its content is not an owner record (${JSON.stringify(text.slice(0, 80))}); no run to end`);

@@ -90,7 +90,7 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
     await session.claim(ownerRecord(run.runId, run.options.command), { resumeRunId: run.resume?.manifest.runId, profilePath: run.loaded.file, note: run.note });
     const lab = await session.prepareLab(run.loaded.file, run.selection, run.metrics, run.note);
     const hostFacts = await Promise.all([...session.transports.values()].map(gatherHostFacts));
-    const variants = await inspectVariants(run.profile, run.selection.variants, session.transports, lab?.traceEvents ?? run.metrics.traceEvents, lab, run.note);
+    const variants = await inspectVariants({ profile: run.profile, variantNames: run.selection.variants, wantedEvents: lab?.traceEvents ?? run.metrics.traceEvents }, session.transports, lab, run.note);
     const labFacts: LabFacts = { hosts: hostFacts, variants: variants.facts, accel: chooseAccel(run.profile.vm.accel, hostFacts), pair: session.pair, blocks: run.blocks, lab, box: run.box };
     manifest = run.resume ? resumedManifest(run.resume.manifest, labFacts, run, run.resume.done.size) : await startedManifest(run, labFacts);
     // runs taken over (a resumed run keeps the ones it recorded before) and the site set-up
@@ -98,7 +98,7 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
     if (facts.recovered) facts.recovered = [...(manifest.recovered ?? []), ...facts.recovered];
     Object.assign(manifest, facts);
     await run.store.writeManifest(manifest);
-    return await measure(run, session, manifest, variants, labFacts.accel.used);
+    return await measure(run, session, manifest, { variants, accel: labFacts.accel.used });
   } catch (error) {
     // a run that stopped before its schedule started still leaves a manifest that says why
     if (!manifest && !run.resume) await run.store.writeManifest({ ...notStartedManifest(run, error), ...session.manifestFacts() }).catch(() => undefined);
@@ -108,8 +108,14 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
   }
 }
 
+/** What the lab turned out to run: the variants' binaries and trace events, and the accelerator QEMU used. */
+interface MeasuredLab {
+  variants: RunVariants;
+  accel: 'kvm' | 'tcg';
+}
+
 /** The schedule through the engine; the manifest records how it ended and why each cell stopped. */
-async function measure(run: RunContext, session: LabSession, manifest: RunManifest, variants: RunVariants, accel: 'kvm' | 'tcg'): Promise<RunOutcome> {
+async function measure(run: RunContext, session: LabSession, manifest: RunManifest, { variants, accel }: MeasuredLab): Promise<RunOutcome> {
   const { profile, options, store, resume } = run;
   let records: IterationRecord[] = [];
   const sampler = profile.precision && options.iterations === undefined ? new AdaptiveSampler(profile.precision) : undefined;

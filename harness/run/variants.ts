@@ -19,11 +19,16 @@ export interface RunVariants {
   facts: VariantFacts[];
 }
 
+/** Which variants of which profile to inspect, and the trace events the run's metrics want. */
+export interface VariantsToInspect {
+  profile: Profile;
+  variantNames: readonly string[];
+  wantedEvents: readonly string[];
+}
+
 export async function inspectVariants(
-  profile: Profile,
-  variantNames: readonly string[],
+  { profile, variantNames, wantedEvents }: VariantsToInspect,
   transports: ReadonlyMap<string, HostTransport>,
-  wantedEvents: readonly string[],
   lab: PreparedLab | undefined,
   note: (message: string) => void,
 ): Promise<RunVariants> {

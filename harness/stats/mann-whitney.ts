@@ -34,14 +34,20 @@ export function mannWhitney(first: readonly number[], second: readonly number[],
   const uFirst = rankSum - (m * (m + 1)) / 2;
   const u = Math.min(uFirst, m * n - uFirst);
   if (m < EXACT_LIMIT && n < EXACT_LIMIT) {
-    const { p, minimumP } = exactP(ranks, m, n, rankSum, alternative);
+    const { p, minimumP } = exactP(ranks, { m, n }, rankSum, alternative);
     return { uFirst, u, p, method: ties.length ? 'exact (mid-ranks, ties)' : 'exact', minimumP };
   }
-  return { uFirst, u, p: approximateP(uFirst, m, n, ties, alternative), method: 'normal approximation', minimumP: null };
+  return { uFirst, u, p: approximateP(uFirst, { m, n }, ties, alternative), method: 'normal approximation', minimumP: null };
+}
+
+/** Sizes of the first (m) and second (n) sample. */
+interface SampleSizes {
+  m: number;
+  n: number;
 }
 
 /** p from the rank sum's permutation distribution; doubled mid-ranks are integers, so it is a subset-sum count. */
-function exactP(ranks: readonly number[], m: number, n: number, rankSum: number, alternative: Alternative): { p: number; minimumP: number } {
+function exactP(ranks: readonly number[], { m, n }: SampleSizes, rankSum: number, alternative: Alternative): { p: number; minimumP: number } {
   const counts = subsetSumCounts(ranks.map((r) => Math.round(r * 2)), m);
   const all = counts.reduce((a, b) => a + b, 0);
   const observed = Math.round(rankSum * 2);
@@ -70,7 +76,7 @@ function exactP(ranks: readonly number[], m: number, n: number, rankSum: number,
   return { p: Math.min(1, extreme / all), minimumP: mostExtreme / all };
 }
 
-function approximateP(uFirst: number, m: number, n: number, ties: readonly number[], alternative: Alternative): number {
+function approximateP(uFirst: number, { m, n }: SampleSizes, ties: readonly number[], alternative: Alternative): number {
   const total = m + n;
   const tieTerm = ties.reduce((a, t) => a + t ** 3 - t, 0) / (total * (total - 1));
   const sigma = Math.sqrt(((m * n) / 12) * (total + 1 - tieTerm));
