@@ -81,9 +81,15 @@ export function benchAdaptive(recorded: readonly number[], source: string, targe
   const adaptiveMean = adaptiveTotal / cells;
   const savingPct = (1 - adaptiveTotal / (fixedN * cells)) * 100;
   const result = { fixedN, adaptiveMean, savingPct, adaptiveMetPct: (adaptiveMet / cells) * 100, fixedMetPct: (fixedMet / cells) * 100 };
-  say(`adaptive sampling, simulated from ${recorded.length} recorded downtimes (${source}), target: median 95% CI within +/-${target.medianCiHalfWidthPct}%, min ${target.minIterations}:`);
-  say(`  fixed count for the same precision (90% of the noisiest cells): ${fixedN} per cell${fixedN === target.maxIterations ? ' (capped: the noisiest cells need more)' : ''}; cells reaching the target: ${fmt(result.fixedMetPct, 1)} %`);
-  say(`  adaptive (max ${fixedN}), mean migrations per cell: ${fmt(adaptiveMean, 1)} (${perSpread.join(', ')}); cells reaching the target: ${fmt(result.adaptiveMetPct, 1)} %`);
+  say(
+    `adaptive sampling, simulated from ${recorded.length} recorded downtimes (${source}), target: median 95% CI within +/-${target.medianCiHalfWidthPct}%, min ${target.minIterations}:`,
+  );
+  say(
+    `  fixed count for the same precision (90% of the noisiest cells): ${fixedN} per cell${fixedN === target.maxIterations ? ' (capped: the noisiest cells need more)' : ''}; cells reaching the target: ${fmt(result.fixedMetPct, 1)} %`,
+  );
+  say(
+    `  adaptive (max ${fixedN}), mean migrations per cell: ${fmt(adaptiveMean, 1)} (${perSpread.join(', ')}); cells reaching the target: ${fmt(result.adaptiveMetPct, 1)} %`,
+  );
   say(`  RATIO adaptive / fixed migrations: ${fmt(adaptiveMean / fixedN, 3)}  (saves ${fmt(savingPct, 1)} % of the lab time)`);
   return result;
 }

@@ -17,7 +17,9 @@ export interface Timed {
 /** Runs argv under /usr/bin/time: wall, user+sys CPU and peak RSS of the child as the kernel saw them. */
 export async function timed(argv: string[]): Promise<Timed> {
   const result = await execa('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...argv], { reject: false, cwd: REPO, maxBuffer: 1 << 28 });
-  const line = String(result.stderr).split('\n').find((l) => l.startsWith('TIME '));
+  const line = String(result.stderr)
+    .split('\n')
+    .find((l) => l.startsWith('TIME '));
   if (!line) throw new Error(`${argv.join(' ')}: no timing (${String(result.stderr).slice(-400)})`);
   const [, wall, user, sys, rss] = line.split(' ').map(Number);
   return { wallS: wall, cpuS: user + sys, maxRssKiB: rss, stdout: String(result.stdout), exitCode: result.exitCode ?? -1 };

@@ -19,7 +19,14 @@ import { benchTraces } from './traces.ts';
 const only = new Set((process.env.BENCH_ONLY ?? 'overhead,traces,report,adaptive').split(','));
 const started = Date.now();
 say(`vdpa-bench benchmarks, ${new Date().toISOString()}`);
-say(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+say(
+  `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${(
+    await import('node:os')
+  )
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 say();
 
 let failures = 0;
@@ -53,14 +60,21 @@ await section('adaptive', async () => {
   // each cell's downtimes divided by its median: the noise shape, pooled across cells. Sources:
   // this run's local lab (if measured) and a recorded lab-in-a-box run shipped in bench/data.
   const cells = new Map<string, number[]>();
-  for (const r of overhead?.records ?? []) if (!r.warmup && r.status === 'ok' && r.downtimeMs !== null) cells.set(`this run: ${r.variant}`, [...(cells.get(`this run: ${r.variant}`) ?? []), r.downtimeMs]);
-  const recorded = JSON.parse(await readFile(new URL('./data/lab-in-a-box-downtimes.json', import.meta.url), 'utf8')) as { runId: string; cells: Record<string, number[]> };
+  for (const r of overhead?.records ?? [])
+    if (!r.warmup && r.status === 'ok' && r.downtimeMs !== null)
+      cells.set(`this run: ${r.variant}`, [...(cells.get(`this run: ${r.variant}`) ?? []), r.downtimeMs]);
+  const recorded = JSON.parse(await readFile(new URL('./data/lab-in-a-box-downtimes.json', import.meta.url), 'utf8')) as {
+    runId: string;
+    cells: Record<string, number[]>;
+  };
   for (const [cell, values] of Object.entries(recorded.cells)) cells.set(`${recorded.runId}: ${cell}`, values);
-  const pooled = [...cells.values()].filter((values) => values.length >= 3).flatMap((values) => {
-    // the lower median: a recorded value, so every cell holds exactly 100
-    const m = [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
-    return values.map((v) => (v / m) * 100);
-  });
+  const pooled = [...cells.values()]
+    .filter((values) => values.length >= 3)
+    .flatMap((values) => {
+      // the lower median: a recorded value, so every cell holds exactly 100
+      const m = [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+      return values.map((v) => (v / m) * 100);
+    });
   const sources = `${overhead ? "this run's local lab and " : ''}recorded run ${recorded.runId} (${Object.keys(recorded.cells).length} cells), each cell scaled to a median of 100`;
   benchAdaptive(pooled, sources, { medianCiHalfWidthPct: 25, minIterations: 8, maxIterations: 300 });
 });

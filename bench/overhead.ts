@@ -27,7 +27,14 @@ const quiet: ProgressSink = { blockStarted() {}, migrationDone() {}, note() {} }
 export async function benchOverhead(options: { iterations: number; vmSize: string }): Promise<OverheadResult> {
   const loaded = await loadProfile(join(REPO, 'profiles/local.yaml'));
   const outDir = await mkdtemp(join(tmpdir(), 'vdpa-bench-perf-run-'));
-  const outcome = await runBenchmark(loaded, { iterations: options.iterations, warmup: 1, vmSizes: [options.vmSize], outDir, progress: quiet, command: ['bench'] });
+  const outcome = await runBenchmark(loaded, {
+    iterations: options.iterations,
+    warmup: 1,
+    vmSizes: [options.vmSize],
+    outDir,
+    progress: quiet,
+    command: ['bench'],
+  });
   const rows: { interval: number; qemu: number; tail: number }[] = [];
   const records = outcome.records;
   for (let i = 0; i + 1 < records.length; i++) {

@@ -15,12 +15,29 @@ for (const runDir of process.argv.slice(2)) {
   const { records } = await readIterations(runDir);
   for (const r of records.filter((x) => x.status === 'ok' && typeof x.metrics.vdpa === 'number')) {
     const offset = r.clock?.offsetUs ?? 0;
-    const result = await execa(join(REPO, 'bin/vdpa-bench.js'), ['downtime', '--metric', 'vdpa', '--json', '--source', join(runDir, r.traces.source), '--destination', join(runDir, r.traces.destination), '--clock-offset-us', String(offset)], { reject: false });
+    const result = await execa(
+      join(REPO, 'bin/vdpa-bench.js'),
+      [
+        'downtime',
+        '--metric',
+        'vdpa',
+        '--json',
+        '--source',
+        join(runDir, r.traces.source),
+        '--destination',
+        join(runDir, r.traces.destination),
+        '--clock-offset-us',
+        String(offset),
+      ],
+      { reject: false },
+    );
     const recomputedMs = result.exitCode === 0 ? (JSON.parse(String(result.stdout)) as { downtimeMs: number }).downtimeMs : NaN;
     const same = Math.abs(recomputedMs - r.metrics.vdpa!) < 0.0005;
     checked++;
     if (!same) mismatches++;
-    console.log(`${same ? 'ok  ' : 'DIFF'} ${runDir.split('/').pop()} #${r.seq} ${r.variant} ${r.vmSize} ${r.from}→${r.to} offset ${offset} ± ${r.clock?.uncertaintyUs} µs: recorded ${r.metrics.vdpa!.toFixed(3)} ms, recomputed ${Number.isNaN(recomputedMs) ? String(result.stderr).trim() : `${recomputedMs.toFixed(3)} ms`}`);
+    console.log(
+      `${same ? 'ok  ' : 'DIFF'} ${runDir.split('/').pop()} #${r.seq} ${r.variant} ${r.vmSize} ${r.from}→${r.to} offset ${offset} ± ${r.clock?.uncertaintyUs} µs: recorded ${r.metrics.vdpa!.toFixed(3)} ms, recomputed ${Number.isNaN(recomputedMs) ? String(result.stderr).trim() : `${recomputedMs.toFixed(3)} ms`}`,
+    );
   }
 }
 console.log(`${checked} ok migrations recomputed from their traces with the recorded clock offset: ${mismatches} mismatches`);

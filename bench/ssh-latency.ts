@@ -39,7 +39,27 @@ try {
   // what spawning any process costs on this machine right now (its load shows here)
   summary('baseline: local `bash -c true` via execa', await timed(count, () => execa('bash', ['-c', 'true'])));
   summary('baseline: local `ssh -V` via execa', await timed(count, () => execa('ssh', ['-V'])));
-  const plain = ['-o', 'BatchMode=yes', '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', `UserKnownHostsFile=${c.knownHostsFile}`, '-i', c.identityFile!, '-o', 'IdentitiesOnly=yes', '-p', String(c.port), '-l', 'root', '--', c.host, 'true'];
+  const plain = [
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    'ControlPath=none',
+    '-o',
+    `UserKnownHostsFile=${c.knownHostsFile}`,
+    '-i',
+    c.identityFile!,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-p',
+    String(c.port),
+    '-l',
+    'root',
+    '--',
+    c.host,
+    'true',
+  ];
   summary('`true`, new connection each time (no master)', await timed(count, () => execa('ssh', plain)));
 
   const ssh = new SshTransport('bench', c);
@@ -53,7 +73,17 @@ try {
   await new Promise<void>((r) => server.listen(socketPath, () => r()));
   summary('connectUnixSocket (probe + forward + connect)', await timed(Math.min(count, 15), async () => (await ssh.connectUnixSocket(socketPath)).destroy()));
   const socket = await ssh.connectUnixSocket(socketPath);
-  summary('unix socket round trip over the forward', await timed(count * 3, () => new Promise((r) => { socket.once('data', r); socket.write('{"execute":"query-status"}\n'); })));
+  summary(
+    'unix socket round trip over the forward',
+    await timed(
+      count * 3,
+      () =>
+        new Promise((r) => {
+          socket.once('data', r);
+          socket.write('{"execute":"query-status"}\n');
+        }),
+    ),
+  );
   socket.destroy();
   server.close();
 

@@ -64,7 +64,10 @@ export function* traceLines(shape: TraceShape, stats: GeneratedTrace): Generator
       const size = 0x200000 * (1 + Math.floor(random() * 512));
       const vaddr = 0x7f3a40000000 + iova;
       yield line('vhost_vdpa_listener_region_add', `vdpa: ${SHARED} iova ${hex(iova)} llend ${hex(iova + size)} vaddr: ${hex(vaddr)} read-only: 0`);
-      yield line('vhost_vdpa_dma_map', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: ${hex(size)} uaddr: ${hex(vaddr)} perm: 0x3 type: 2`);
+      yield line(
+        'vhost_vdpa_dma_map',
+        `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: ${hex(size)} uaddr: ${hex(vaddr)} perm: 0x3 type: 2`,
+      );
       iova += size;
     }
     yield line('vhost_vdpa_listener_commit', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 type: 6`);
@@ -79,7 +82,11 @@ export function* traceLines(shape: TraceShape, stats: GeneratedTrace): Generator
     for (let p = 0; p < iommuPairs; p++) {
       const iova = 0xfff00000 - 0x1000 * Math.floor(random() * 65536);
       const uaddr = 0x7f3a40000000 + Math.floor(random() * 0x40000) * 0x1000;
-      yield line('vhost_vdpa_dma_map', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: 0x1000 uaddr: ${hex(uaddr)} perm: 0x3 type: 2`, tids[2]);
+      yield line(
+        'vhost_vdpa_dma_map',
+        `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: 0x1000 uaddr: ${hex(uaddr)} perm: 0x3 type: 2`,
+        tids[2],
+      );
       yield line('vhost_vdpa_dma_unmap', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: 0x1000 type: 3`, tids[2]);
     }
   };
@@ -98,7 +105,7 @@ export function* traceLines(shape: TraceShape, stats: GeneratedTrace): Generator
     starts++;
     // what a disk shows after crashes and library chatter: a warning and a torn write
     if (starts % 5 === 0) {
-      const warning = 'qemu-system-x86_64: warning: host doesn\'t support requested feature: CPUID.80000001H:ECX.svm [bit 2]\n';
+      const warning = "qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.80000001H:ECX.svm [bit 2]\n";
       stats.lines++;
       written += warning.length;
       yield warning;

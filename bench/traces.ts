@@ -14,7 +14,17 @@ import { BIN, best, fmt, mb, say } from './common.ts';
 import { writeTrace } from './trace-gen.ts';
 
 export interface TraceResult {
-  sizes: { scanWallS: number; scanCpuS: number; bytes: number; grepS: number; downtimeS: number; grepCpuS: number; downtimeCpuS: number; rssMiB: number; mixPct: number }[];
+  sizes: {
+    scanWallS: number;
+    scanCpuS: number;
+    bytes: number;
+    grepS: number;
+    downtimeS: number;
+    grepCpuS: number;
+    downtimeCpuS: number;
+    rssMiB: number;
+    mixPct: number;
+  }[];
   ratio: number;
   cpuRatio: number;
   scanRatio: number;
@@ -39,7 +49,13 @@ export async function benchTraces(sizes: number[], repeats: number): Promise<Tra
       const source = join(dir, `source-${bytes}.log`);
       const destination = join(dir, `destination-${bytes}.log`);
       const src = await writeTrace(source, { bytes, side: 'source', seed: 11 });
-      const dst = await writeTrace(destination, { bytes: 200_000, side: 'destination', seed: 12, startUs: src.lastSuspendUs! + 35_000, iommuPairsPerStart: 100 });
+      const dst = await writeTrace(destination, {
+        bytes: 200_000,
+        side: 'destination',
+        seed: 12,
+        startUs: src.lastSuspendUs! + 35_000,
+        iommuPairsPerStart: 100,
+      });
       const expectedUs = dst.lastEnableUs! - src.lastSuspendUs!;
       const totalBytes = src.bytes + dst.bytes;
       const needed = ['vhost_vdpa_suspend', 'vhost_vdpa_reset_device', END_EVENT, 'vhost_vdpa_set_vring_ready'];
@@ -65,12 +81,28 @@ export async function benchTraces(sizes: number[], repeats: number): Promise<Tra
         scanWallS = Math.min(scanWallS, (performance.now() - t0) / 1000);
         scanCpuS = Math.min(scanCpuS, (cpu.user + cpu.system) / 1e6);
       }
-      const entry = { scanWallS, scanCpuS, bytes: totalBytes, grepS: grep.wallS, downtimeS: downtime.wallS, grepCpuS: grep.cpuS, downtimeCpuS: downtime.cpuS, rssMiB: downtime.maxRssKiB / 1024, mixPct };
+      const entry = {
+        scanWallS,
+        scanCpuS,
+        bytes: totalBytes,
+        grepS: grep.wallS,
+        downtimeS: downtime.wallS,
+        grepCpuS: grep.cpuS,
+        downtimeCpuS: downtime.cpuS,
+        rssMiB: downtime.maxRssKiB / 1024,
+        mixPct,
+      };
       result.sizes.push(entry);
-      say(`trace analysis, ${mb(totalBytes)} (${src.lines + dst.lines} lines, ${fmt(mixPct, 2)} % of them events the vdpa metric needs, ${src.counts['vhost_vdpa_dma_map'] ?? 0} dma_map):`);
+      say(
+        `trace analysis, ${mb(totalBytes)} (${src.lines + dst.lines} lines, ${fmt(mixPct, 2)} % of them events the vdpa metric needs, ${src.counts['vhost_vdpa_dma_map'] ?? 0} dma_map):`,
+      );
       say(`  grep -c ${END_EVENT}   ${fmt(grep.wallS)} s wall (${fmt(totalBytes / 1e6 / grep.wallS, 0)} MB/s), ${fmt(grep.cpuS)} s CPU`);
-      say(`  streaming scan (downtime's analysis, in process)  ${fmt(scanWallS)} s wall (${fmt(totalBytes / 1e6 / scanWallS, 0)} MB/s), ${fmt(scanCpuS)} s CPU`);
-      say(`  vdpa-bench downtime (whole command, incl. start-up) ${fmt(downtime.wallS)} s wall (${fmt(totalBytes / 1e6 / downtime.wallS, 0)} MB/s), ${fmt(downtime.cpuS)} s CPU, peak RSS ${fmt(entry.rssMiB, 0)} MiB, answer ${answer.downtimeUs} µs = generated`);
+      say(
+        `  streaming scan (downtime's analysis, in process)  ${fmt(scanWallS)} s wall (${fmt(totalBytes / 1e6 / scanWallS, 0)} MB/s), ${fmt(scanCpuS)} s CPU`,
+      );
+      say(
+        `  vdpa-bench downtime (whole command, incl. start-up) ${fmt(downtime.wallS)} s wall (${fmt(totalBytes / 1e6 / downtime.wallS, 0)} MB/s), ${fmt(downtime.cpuS)} s CPU, peak RSS ${fmt(entry.rssMiB, 0)} MiB, answer ${answer.downtimeUs} µs = generated`,
+      );
       await rm(source);
       await rm(destination);
     }
@@ -79,8 +111,12 @@ export async function benchTraces(sizes: number[], repeats: number): Promise<Tra
     result.cpuRatio = largest.grepCpuS / largest.downtimeCpuS;
     result.scanRatio = largest.grepS / largest.scanWallS;
     result.scanCpuRatio = largest.grepCpuS / largest.scanCpuS;
-    say(`  RATIO scan throughput / grep -c throughput (${mb(largest.bytes)}): ${fmt(result.scanRatio, 3)} wall, ${fmt(result.scanCpuRatio, 3)} CPU  (target >= 0.25, aim 0.5)`);
-    say(`  RATIO whole downtime command / grep -c (${mb(largest.bytes)}): ${fmt(result.ratio, 3)} wall, ${fmt(result.cpuRatio, 3)} CPU  (includes ${fmt(startup.wallS)} s wall / ${fmt(startup.cpuS)} s CPU of start-up)`);
+    say(
+      `  RATIO scan throughput / grep -c throughput (${mb(largest.bytes)}): ${fmt(result.scanRatio, 3)} wall, ${fmt(result.scanCpuRatio, 3)} CPU  (target >= 0.25, aim 0.5)`,
+    );
+    say(
+      `  RATIO whole downtime command / grep -c (${mb(largest.bytes)}): ${fmt(result.ratio, 3)} wall, ${fmt(result.cpuRatio, 3)} CPU  (includes ${fmt(startup.wallS)} s wall / ${fmt(startup.cpuS)} s CPU of start-up)`,
+    );
     say(`  peak RSS: ${result.sizes.map((s) => `${mb(s.bytes)} -> ${fmt(s.rssMiB, 0)} MiB`).join(', ')}`);
     return result;
   } finally {

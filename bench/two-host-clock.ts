@@ -26,7 +26,9 @@ const SAMPLES = 16;
 function line(label: string, offsets: ClockOffset[]): void {
   const u = offsets.map((o) => o.uncertaintyUs);
   const off = offsets.map((o) => o.offsetUs);
-  console.log(`${label.padEnd(44)} uncertainty median ${quantile(u, 0.5).toFixed(0)} µs (min ${Math.min(...u)}, max ${Math.max(...u)}); offset median ${quantile(off, 0.5).toFixed(0)} µs, spread ${Math.max(...off) - Math.min(...off)} µs (n=${offsets.length})`);
+  console.log(
+    `${label.padEnd(44)} uncertainty median ${quantile(u, 0.5).toFixed(0)} µs (min ${Math.min(...u)}, max ${Math.max(...u)}); offset median ${quantile(off, 0.5).toFixed(0)} µs, spread ${Math.max(...off) - Math.min(...off)} µs (n=${offsets.length})`,
+  );
 }
 
 /** One `ssh host date +%s.%N` per clock read: a channel set-up and a process per sample. */
@@ -68,7 +70,9 @@ try {
     const measured = after.offsetUs - before.offsetUs;
     const bound = before.uncertaintyUs + after.uncertaintyUs;
     console.log(`step hostB by ${step} s: offset before ${before.offsetUs} ± ${before.uncertaintyUs} µs, after ${after.offsetUs} ± ${after.uncertaintyUs} µs`);
-    console.log(`measured step ${measured} µs, injected ${Math.round(step * 1e6)} µs, error ${measured - Math.round(step * 1e6)} µs, combined uncertainty ±${bound} µs: ${Math.abs(measured - step * 1e6) <= bound ? 'WITHIN' : 'OUTSIDE'}`);
+    console.log(
+      `measured step ${measured} µs, injected ${Math.round(step * 1e6)} µs, error ${measured - Math.round(step * 1e6)} µs, combined uncertainty ±${bound} µs: ${Math.abs(measured - step * 1e6) <= bound ? 'WITHIN' : 'OUTSIDE'}`,
+    );
   }
   const viaExec: ClockOffset[] = [];
   const viaSession: ClockOffset[] = [];
@@ -78,7 +82,9 @@ try {
     viaSession.push(pairOffset(offsetFromSamples(await sessionSamples(a)), offsetFromSamples(await sessionSamples(b)), 'session'));
     viaResponder.push(await exchangeClock(SAMPLES).estimate(a, b));
   }
-  console.log(`hostB − hostA clock offset, ${estimates} estimates of ${SAMPLES} samples per host each, load ${(await import('node:os')).loadavg()[0].toFixed(1)}`);
+  console.log(
+    `hostB − hostA clock offset, ${estimates} estimates of ${SAMPLES} samples per host each, load ${(await import('node:os')).loadavg()[0].toFixed(1)}`,
+  );
   line('one ssh exec per sample', viaExec);
   line('one session per estimate', viaSession);
   line('persistent responder (harness default)', viaResponder);

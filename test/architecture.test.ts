@@ -39,7 +39,11 @@ test('the layer table is the order the dependency rules enforce', (t) => {
     for (const [to, toRank] of ranks) {
       if (to === from) continue;
       const shouldForbid = toRank >= rank;
-      t.is(forbidden?.test(sample(to)) ?? false, shouldForbid, `${from} (layer ${rank}) → ${to} (layer ${toRank}) should be ${shouldForbid ? 'forbidden' : 'allowed'}`);
+      t.is(
+        forbidden?.test(sample(to)) ?? false,
+        shouldForbid,
+        `${from} (layer ${rank}) → ${to} (layer ${toRank}) should be ${shouldForbid ? 'forbidden' : 'allowed'}`,
+      );
     }
   }
 });
@@ -50,7 +54,8 @@ test('the code map has an entry for every harness folder, and every file it name
   const folders = units.filter((u) => !u.endsWith('.ts'));
   t.deepEqual(entries.map((e) => e[1]).sort(), [...folders].sort(), 'one entry per folder');
   for (const [, folder, text] of entries) {
-    for (const name of text.matchAll(/`([\w.-]+\.ts)`/g)) t.true(existsIn(join(HARNESS, folder), name[1]), `harness/${folder}/${name[1]} is in the code map but not in the tree`);
+    for (const name of text.matchAll(/`([\w.-]+\.ts)`/g))
+      t.true(existsIn(join(HARNESS, folder), name[1]), `harness/${folder}/${name[1]} is in the code map but not in the tree`);
   }
   for (const path of doc.matchAll(/`((?:harness|test|bench|testbed|bin)\/[\w./-]*)`/g)) {
     t.true(existsIn(ROOT, path[1]), `${path[1]} is named in docs/architecture.md but does not exist`);

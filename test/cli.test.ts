@@ -29,13 +29,19 @@ test('downtime --json applies the seed rule by default', async (t) => {
 });
 
 test('downtime --clock-offset-us corrects destination times', async (t) => {
-  const f = await traces([legacy(1_000_000, 'vhost_vdpa_suspend', 'dev: 0x1')], [legacy(1_500_000, 'vhost_vdpa_set_vring_enable_one', 'dev: 0x2, idx: 1, enable: 1, r: 0')]);
+  const f = await traces(
+    [legacy(1_000_000, 'vhost_vdpa_suspend', 'dev: 0x1')],
+    [legacy(1_500_000, 'vhost_vdpa_set_vring_enable_one', 'dev: 0x2, idx: 1, enable: 1, r: 0')],
+  );
   const r = await vdpaBench(['downtime', '--source', f.source, '--destination', f.destination, '--clock-offset-us', '-250000', '--json']);
   t.is(JSON.parse(r.stdout).downtimeUs, 750_000);
 });
 
 test('downtime names the missing event and exits non-zero', async (t) => {
-  const f = await traces([legacy(1_000, 'runstate_set', 'current_run_state 9 (running) new_state 7 (finish-migrate)')], [legacy(2_000, 'runstate_set', 'current_run_state 1 (inmigrate) new_state 9 (running)')]);
+  const f = await traces(
+    [legacy(1_000, 'runstate_set', 'current_run_state 9 (running) new_state 7 (finish-migrate)')],
+    [legacy(2_000, 'runstate_set', 'current_run_state 1 (inmigrate) new_state 9 (running)')],
+  );
   const r = await vdpaBench(['downtime', '--source', f.source, '--destination', f.destination]);
   t.is(r.exitCode, 1);
   t.regex(r.stderr, /missing event on the source: vhost_vdpa_suspend or vhost_vdpa_reset_device/);
@@ -57,7 +63,10 @@ test('validate prints file:line:col key: message and exits 2', async (t) => {
   await writeFile(file, 'name: x\nhosts:\n  - name: a\nvariants:\n  - name: v\nmatrix:\n  vmSizes: [12Q]\niterations: -1\n');
   const r = await vdpaBench(['validate', file]);
   t.is(r.exitCode, 2);
-  t.deepEqual(r.stderr.trim().split('\n'), [`${file}:7:13 matrix.vmSizes.0: "12Q" is not a size: write a positive number with a unit, e.g. 512M, 39G, 0.5G or 128GiB`, `${file}:8:13 iterations: Too small: expected number to be >=1`]);
+  t.deepEqual(r.stderr.trim().split('\n'), [
+    `${file}:7:13 matrix.vmSizes.0: "12Q" is not a size: write a positive number with a unit, e.g. 512M, 39G, 0.5G or 128GiB`,
+    `${file}:8:13 iterations: Too small: expected number to be >=1`,
+  ]);
   const good = await vdpaBench(['validate', 'profiles/local.yaml']);
   t.is(good.exitCode, 0);
 });

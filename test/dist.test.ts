@@ -17,7 +17,10 @@ test('the compiled CLI answers like the TypeScript one; the launcher runs it onl
   t.is(build.exitCode, 0, build.stderr);
   const source = join(dir, 'src.log');
   const destination = join(dir, 'dst.log');
-  await writeFile(source, [legacy(1_000_000, 'vhost_vdpa_suspend', 'dev: 0x1'), 'torn line', legacy(2_000_000, 'vhost_vdpa_suspend', 'dev: 0x1')].join('\n') + '\n');
+  await writeFile(
+    source,
+    [legacy(1_000_000, 'vhost_vdpa_suspend', 'dev: 0x1'), 'torn line', legacy(2_000_000, 'vhost_vdpa_suspend', 'dev: 0x1')].join('\n') + '\n',
+  );
   await writeFile(destination, legacy(4_720_000, 'vhost_vdpa_set_vring_enable_one', 'dev: 0x2, idx: 15, enable: 1, r: 0') + '\n');
   const args = ['downtime', '--source', source, '--destination', destination, '--json'];
   const bin = join(dir, 'bin/vdpa-bench.js');

@@ -41,7 +41,7 @@ migration: { timeout: 90s }
   await child;
   t.log(`killed the harness with ${running.length} QEMU running: ${running.map((p) => p.pid).join(', ')}`);
   const lockText = await readFile(join(lab.workdir, 'vdpa-bench.lock'), 'utf8');
-  t.is(JSON.parse(lockText).runId, deadRunId, 'the dead run\'s lock file stays, naming it');
+  t.is(JSON.parse(lockText).runId, deadRunId, "the dead run's lock file stays, naming it");
 
   const started = Date.now();
   const next = await execa('node', [BIN, 'run', lab.profilePath, '--out', join(lab.dir, 'next')], { reject: false });

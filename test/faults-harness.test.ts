@@ -57,7 +57,11 @@ test('kill -9 of the harness mid-run: the next run takes the lab over at once (i
   const [nextDir] = await readdir(join(lab.dir, 'next'));
   const manifest = JSON.parse(await readFile(join(lab.dir, 'next', nextDir, 'manifest.json'), 'utf8'));
   t.is(manifest.state, 'completed');
-  t.deepEqual(manifest.recovered.map((r: { runId: string; pid: number }) => [r.runId, r.pid]), [[deadRunId, child.pid]], 'one takeover (both hosts share the workdir)');
+  t.deepEqual(
+    manifest.recovered.map((r: { runId: string; pid: number }) => [r.runId, r.pid]),
+    [[deadRunId, child.pid]],
+    'one takeover (both hosts share the workdir)',
+  );
   t.deepEqual([...manifest.recovered[0].processesEnded].sort(), leftovers.map((p) => p.pid).sort());
   t.deepEqual(await qemuUnder(lab.workdir), [], 'no QEMU of either run left');
 
@@ -66,7 +70,11 @@ test('kill -9 of the harness mid-run: the next run takes the lab over at once (i
   t.is(resumed.exitCode, 0);
   const after = await recordLines(dir);
   t.deepEqual(after.slice(0, before.length), before, 'records written before the kill are untouched');
-  t.deepEqual(after.map((l) => JSON.parse(l).seq), [1, 2, 3], 'each migration exactly once');
+  t.deepEqual(
+    after.map((l) => JSON.parse(l).seq),
+    [1, 2, 3],
+    'each migration exactly once',
+  );
   const resumedManifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
   t.is(resumedManifest.state, 'completed');
   t.is(resumedManifest.resumes[0].alreadyRecorded, before.length);

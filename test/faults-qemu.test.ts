@@ -61,10 +61,24 @@ migration: { timeout: 90s, maxConsecutiveFailures: 3 }
   t.log(log.join('\n'));
   const { records, tornLines } = await readIterations(outcome.dir);
   t.deepEqual(tornLines, []);
-  t.deepEqual(records.map((r) => r.seq), [1, 2, 3, 4, 5, 6], 'every migration is recorded once, in order');
-  t.deepEqual(records.map((r) => r.status), ['ok', 'failed', 'failed', 'ok', 'failed', 'ok'], records.map((r) => `${r.seq} ${r.status} ${r.reason ?? ''}`).join('\n'));
-  t.true(log.some((l) => l.startsWith('dst of migration 2') && l.endsWith('mid-migration')), 'the destination died mid-migration');
-  t.true(log.some((l) => l.startsWith('src of migration') && l.endsWith('mid-migration')), 'the source died mid-migration');
+  t.deepEqual(
+    records.map((r) => r.seq),
+    [1, 2, 3, 4, 5, 6],
+    'every migration is recorded once, in order',
+  );
+  t.deepEqual(
+    records.map((r) => r.status),
+    ['ok', 'failed', 'failed', 'ok', 'failed', 'ok'],
+    records.map((r) => `${r.seq} ${r.status} ${r.reason ?? ''}`).join('\n'),
+  );
+  t.true(
+    log.some((l) => l.startsWith('dst of migration 2') && l.endsWith('mid-migration')),
+    'the destination died mid-migration',
+  );
+  t.true(
+    log.some((l) => l.startsWith('src of migration') && l.endsWith('mid-migration')),
+    'the source died mid-migration',
+  );
   t.regex(records[1].reason!, /migration failed|destination|closed/i);
   t.regex(records[2].reason!, /QMP connection closed/);
   t.regex(records[4].reason!, /closed|QEMU exited/i);
@@ -97,10 +111,18 @@ migration: { timeout: 25s, maxConsecutiveFailures: 2 }
   const outcome = await runBenchmark(loaded, { outDir: lab.resultsDir, progress: silentProgress(notes) });
   const { records } = await readIterations(outcome.dir);
   const stuck = records.filter((r) => r.variant === 'stuck');
-  t.deepEqual(stuck.map((r) => r.status), ['failed', 'failed'], 'the third stuck migration is never started');
+  t.deepEqual(
+    stuck.map((r) => r.status),
+    ['failed', 'failed'],
+    'the third stuck migration is never started',
+  );
   for (const r of stuck) t.regex(r.reason!, /did not complete within 25 s: cancelled/);
   const precopy = records.filter((r) => r.variant === 'precopy');
-  t.deepEqual(precopy.map((r) => r.status), ['ok', 'ok', 'ok'], precopy.map((r) => r.reason).join('\n'));
+  t.deepEqual(
+    precopy.map((r) => r.status),
+    ['ok', 'ok', 'ok'],
+    precopy.map((r) => r.reason).join('\n'),
+  );
   const abandoned = outcome.manifest.abandonedCells as { cell: { variant: string }; reason: string; afterSeq: number }[];
   t.is(abandoned.length, 1);
   t.is(abandoned[0].cell.variant, 'stuck');
@@ -137,7 +159,10 @@ migration: { timeout: 60s }
   ];
   const outcome = await runBenchmark(loaded, { outDir: lab.resultsDir, progress: silentProgress(), hooks });
   const { records } = await readIterations(outcome.dir);
-  t.deepEqual(records.map((r) => r.status), ['invalid', 'ok']);
+  t.deepEqual(
+    records.map((r) => r.status),
+    ['invalid', 'ok'],
+  );
   t.true(records[0].reason!.includes(`trace file missing: source trace ${deleted} on hostA`), records[0].reason);
   t.is(records[0].downtimeMs, null);
 

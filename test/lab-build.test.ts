@@ -50,7 +50,10 @@ metrics: { primary: runstate }
   t.is(r.exitCode, 0, r.stderr);
   const dir = lastLine(r.stdout);
   const manifest = (await readManifest(dir))!;
-  const lab = manifest.lab as { builds: { host: string; binary: string; cached: boolean; key: string; configureLine: string[] }[]; qemu: Record<string, Record<string, { traceFormat: string }>> };
+  const lab = manifest.lab as {
+    builds: { host: string; binary: string; cached: boolean; key: string; configureLine: string[] }[];
+    qemu: Record<string, Record<string, { traceFormat: string }>>;
+  };
   t.is(lab.builds.length, 1, 'two hosts on one machine share one build');
   const [build] = lab.builds;
   t.false(build.cached);
@@ -58,7 +61,7 @@ metrics: { primary: runstate }
   t.deepEqual(build.configureLine, ['--target-list=x86_64-softmmu', '--enable-trace-backends=log', '--disable-docs']);
   t.is(manifest.variants[0].binary, build.binary);
   t.is(lab.qemu.hostB.built.traceFormat, 'log-legacy');
-  const args = (await readFile(join(work, 'wd', 'qemu-builds', `built-${build.key}.build`, 'configure-args.txt'), 'utf8').catch(() => 'removed'));
+  const args = await readFile(join(work, 'wd', 'qemu-builds', `built-${build.key}.build`, 'configure-args.txt'), 'utf8').catch(() => 'removed');
   t.is(args, 'removed', 'the build directory is removed after install');
   const stamp = JSON.parse(await readFile(join(work, 'wd', 'qemu-builds', `built-${build.key}`, 'vdpa-bench-build.json'), 'utf8'));
   t.is(stamp.key, build.key);

@@ -62,7 +62,10 @@ test('cpio newc archive round-trips names, modes, data, symlinks and device numb
   ]);
   t.is(archive.length % 4, 0);
   const entries = readCpio(archive);
-  t.deepEqual(entries.map((e) => e.name), ['bin', 'init', 'bin/sh', 'dev/console', 'odd']);
+  t.deepEqual(
+    entries.map((e) => e.name),
+    ['bin', 'init', 'bin/sh', 'dev/console', 'odd'],
+  );
   t.is(entries[1].data.toString(), '#!/bin/sh\necho hi\n');
   t.is(entries[1].mode, S_IFREG | 0o755);
   t.is(entries[2].data.toString(), 'busybox');
@@ -71,13 +74,22 @@ test('cpio newc archive round-trips names, modes, data, symlinks and device numb
 });
 
 test('the kernel metapackage resolves to its versioned image package', (t) => {
-  t.is(imagePackageFromDepends('linux-image-cloud-amd64', 'linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-56-cloud-amd64\n'), 'linux-image-6.1.0-56-cloud-amd64');
+  t.is(
+    imagePackageFromDepends('linux-image-cloud-amd64', 'linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-56-cloud-amd64\n'),
+    'linux-image-6.1.0-56-cloud-amd64',
+  );
   t.is(imagePackageFromDepends('linux-image-6.1.0-56-cloud-amd64', ''), 'linux-image-6.1.0-56-cloud-amd64');
   t.throws(() => imagePackageFromDepends('linux-image-nope', 'linux-image-nope\n'), { message: /depends on no versioned linux-image package/ });
 });
 
 function guest(extra: Record<string, unknown>): BuiltinLinuxGuest {
-  const profile = profileSchema.parse({ name: 'x', hosts: [{ name: 'a' }], variants: [{ name: 'v' }], matrix: { vmSizes: ['512M'] }, vm: { guest: { kind: 'builtin-linux', ...extra } } });
+  const profile = profileSchema.parse({
+    name: 'x',
+    hosts: [{ name: 'a' }],
+    variants: [{ name: 'v' }],
+    matrix: { vmSizes: ['512M'] },
+    vm: { guest: { kind: 'builtin-linux', ...extra } },
+  });
   return profile.vm.guest as BuiltinLinuxGuest;
 }
 
@@ -87,7 +99,9 @@ test('the kernel command line carries address, IPv6 choice, workload and integri
   t.regex(idle, /vb\.ip=10\.98\.0\.2\/24/);
   t.regex(idle, /ipv6\.disable=1/);
   t.notRegex(idle, /vb\.ws=/);
-  const dirty = guestKernelCmdline(guest({ ipv6: true, workload: { kind: 'dirty', workingSet: '256M', chunk: '16M', rate: '190M' }, integrity: { reference: '4M', interval: '500ms' } }));
+  const dirty = guestKernelCmdline(
+    guest({ ipv6: true, workload: { kind: 'dirty', workingSet: '256M', chunk: '16M', rate: '190M' }, integrity: { reference: '4M', interval: '500ms' } }),
+  );
   t.notRegex(dirty, /ipv6\.disable/);
   t.regex(dirty, /vb\.ws=256 vb\.chunk=16 vb\.rate=190/);
   t.regex(dirty, /vb\.ref=4 vb\.check=500/);
@@ -98,7 +112,15 @@ test('workload sizes the guest cannot use are clear errors', (t) => {
   t.throws(() => guestKernelCmdline(guest({ workload: { kind: 'dirty', workingSet: '16M', chunk: '16M' } })), { message: /at least two whole chunks/ });
   t.throws(() => guestKernelCmdline(guest({ workload: { kind: 'dirty', workingSet: '100M', chunk: '16M' } })), { message: /at least two whole chunks/ });
   t.throws(() => guestKernelCmdline(guest({ workload: { kind: 'dirty', chunk: '1.5M' } })), { message: /whole number of MiB/ });
-  t.throws(() => profileSchema.parse({ name: 'x', hosts: [{ name: 'a' }], variants: [{ name: 'v' }], matrix: { vmSizes: ['1G'] }, vm: { guest: { kind: 'builtin-linux', address: '10.0.0.1; reboot' } } }));
+  t.throws(() =>
+    profileSchema.parse({
+      name: 'x',
+      hosts: [{ name: 'a' }],
+      variants: [{ name: 'v' }],
+      matrix: { vmSizes: ['1G'] },
+      vm: { guest: { kind: 'builtin-linux', address: '10.0.0.1; reboot' } },
+    }),
+  );
 });
 
 const BOOT = `[    1.530309] acpi PNP0A03:00: fail to add MMCONFIG information\r\nvb-boot uptime_ms=4410\r\nvb-ready ip=10.98.0.2/24 ws_mb=128\r\nvb-check 1 begin\r\nvb-workload rate_mbps=30 pass=1\r\nvb-check 1 ok\r\nvb-workload rate_mbps=18 pass=2\r\n`;
@@ -139,7 +161,8 @@ test('a variant with its own workload boots with its own command line; the other
   const idle = guestKernelCmdline({ ...base, workload: { kind: 'idle' } });
   const hooks = labHooks({ guest: base, variantCmdlines: new Map([['idle', idle]]), bootTimeoutMs: 1000, note: () => {} });
   const vm = profileSchema.shape.vm.parse({ guest: { kind: 'kernel', kernel: '/k', append: guestKernelCmdline(base) } });
-  const launchOf = (name: string) => hooks.launch!({ variant: { name } as never, vm, host: {} as never, role: 'src', planned: {} as never }) as { vm?: typeof vm };
+  const launchOf = (name: string) =>
+    hooks.launch!({ variant: { name } as never, vm, host: {} as never, role: 'src', planned: {} as never }) as { vm?: typeof vm };
   const changed = launchOf('idle').vm!;
   t.is(changed.guest.kind === 'kernel' ? changed.guest.append : '', idle);
   t.notRegex(idle, /vb\.ws=/);

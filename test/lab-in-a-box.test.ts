@@ -18,7 +18,10 @@ const test = requires('root', 'qemu');
 const CUT_DOWN = ['--vm-size', '512M', '--variant', 'limit-300ms', '--iterations', '1', '--warmup', '0'];
 
 async function namespaces(): Promise<string[]> {
-  return String((await execa('ip', ['netns', 'list'])).stdout).split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
+  return String((await execa('ip', ['netns', 'list'])).stdout)
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter(Boolean);
 }
 
 async function namespacePids(ns: string): Promise<number[]> {
@@ -48,7 +51,10 @@ async function ended(pid: number, withinMs = 10_000): Promise<boolean> {
 
 /** Starts a run and resolves once its lab exists and a QEMU process runs in the first host namespace. */
 async function startRunUntilQemu(out: string) {
-  const child = execa(process.execPath, [BIN, 'run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--out', out, '--workdir', join(out, 'hosts'), '--no-report'], { cwd: REPO, reject: false });
+  const child = execa(process.execPath, [BIN, 'run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--out', out, '--workdir', join(out, 'hosts'), '--no-report'], {
+    cwd: REPO,
+    reject: false,
+  });
   const deadline = Date.now() + 600_000;
   let lab: OwnedLab | undefined;
   let qemu: number[] = [];
@@ -78,7 +84,10 @@ test.serial('a short real run records trace, QMP, network and integrity figures,
   try {
     const before = new Set(await namespaces());
     // the dirtying variant and the idle control: each guest boots with its own workload
-    const r = await vdpaBench(['run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--variant', 'idle', '--out', out, '--workdir', join(out, 'hosts'), '--no-report'], { timeout: 18 * 60_000 });
+    const r = await vdpaBench(
+      ['run', 'profiles/lab-in-a-box.yaml', ...CUT_DOWN, '--variant', 'idle', '--out', out, '--workdir', join(out, 'hosts'), '--no-report'],
+      { timeout: 18 * 60_000 },
+    );
     t.is(r.exitCode, 0, r.stderr);
     const dir = lastLine(r.stdout);
     const manifest = (await readManifest(dir))!;
@@ -93,8 +102,19 @@ test.serial('a short real run records trace, QMP, network and integrity figures,
     const { records } = await readIterations(dir);
     t.deepEqual(records.map((x) => x.variant).sort(), ['idle', 'limit-300ms']);
     for (const x of records) {
-      const consoleText = await readFile(join(dir, 'console', (await readdir(join(dir, 'console'))).find((f) => f.startsWith(String(x.seq).padStart(4, '0')) && f.includes('-src-'))!), 'utf8');
-      t.regex(consoleText, x.variant === 'idle' ? /vb-ready .*ws_mb=0 / : /vb-ready .*ws_mb=256 .*rate_mbps=190 /, `${x.variant}'s guest runs its own workload`);
+      const consoleText = await readFile(
+        join(
+          dir,
+          'console',
+          (await readdir(join(dir, 'console'))).find((f) => f.startsWith(String(x.seq).padStart(4, '0')) && f.includes('-src-'))!,
+        ),
+        'utf8',
+      );
+      t.regex(
+        consoleText,
+        x.variant === 'idle' ? /vb-ready .*ws_mb=0 / : /vb-ready .*ws_mb=256 .*rate_mbps=190 /,
+        `${x.variant}'s guest runs its own workload`,
+      );
       t.true(x.qmp!.ram!.dirtySyncCount! >= 1);
     }
     // Under TCG a migrated guest is sometimes damaged (about 1 in 20 here): then the harness must
@@ -119,17 +139,26 @@ test.serial('a short real run records trace, QMP, network and integrity figures,
     // the guest stops for the whole runstate span: probes sent then cannot be answered
     t.true(network.lostRun !== null && network.lostRun.probes >= 1, why);
     t.is(record.metrics.network, network.lostRun!.probes);
-    t.true(record.metrics['network-rx-gap']! >= record.metrics.network! - 1, `rx gap ${record.metrics['network-rx-gap']} vs lost run ${record.metrics.network}`);
+    t.true(
+      record.metrics['network-rx-gap']! >= record.metrics.network! - 1,
+      `rx gap ${record.metrics['network-rx-gap']} vs lost run ${record.metrics.network}`,
+    );
     t.true(network.sent > 1000, 'probing covered more than a second');
     t.regex(await readFile(network.log, 'utf8'), /^# rate=1000 /);
     // the longest outage the peer saw is the switchover the traces saw
     const span = record.metricAnchors!.runstate;
-    t.true(network.lostRun!.fromUs <= span.end.timeUs && network.lostRun!.toUs >= span.start.timeUs, `lost run ${JSON.stringify(network.lostRun)} vs runstate ${span.start.timeUs}..${span.end.timeUs}`);
+    t.true(
+      network.lostRun!.fromUs <= span.end.timeUs && network.lostRun!.toUs >= span.start.timeUs,
+      `lost run ${JSON.stringify(network.lostRun)} vs runstate ${span.start.timeUs}..${span.end.timeUs}`,
+    );
 
     const left = (await namespaces()).filter((n) => !before.has(n));
     t.deepEqual(left, [], 'namespaces of the run are gone');
     for (const ns of Object.values(lab.network.namespaces)) t.false((await namespaces()).includes(ns));
-    t.false((await readOwnedLabs()).some((l) => l.namespaces.includes(lab.network.namespaces.hostA)), 'ownership record removed');
+    t.false(
+      (await readOwnedLabs()).some((l) => l.namespaces.includes(lab.network.namespaces.hostA)),
+      'ownership record removed',
+    );
   } finally {
     await rm(out, { recursive: true, force: true });
   }
@@ -169,7 +198,10 @@ test.serial('after the harness is killed (-9), cleanup removes exactly its lefto
     const after = await namespaces();
     for (const ns of lab.namespaces) t.false(after.includes(ns), `${ns} removed`);
     for (const pid of qemu) t.true(await ended(pid), `QEMU ${pid} ended`);
-    t.false((await readOwnedLabs()).some((l) => l.token === lab.token), 'ownership record removed');
+    t.false(
+      (await readOwnedLabs()).some((l) => l.token === lab.token),
+      'ownership record removed',
+    );
   } finally {
     await rm(out, { recursive: true, force: true });
   }

@@ -14,7 +14,12 @@ function log(count: number, lost: [number, number][], rttUs = 200, late: Record<
 }
 
 test('network is the longest run of lost probes × period; lost counts every lost probe', (t) => {
-  const result = networkDowntime(log(3000, [[1000, 1086], [2000, 2009]]));
+  const result = networkDowntime(
+    log(3000, [
+      [1000, 1086],
+      [2000, 2009],
+    ]),
+  );
   t.is(result.lost, 87 + 10);
   t.is(result.sent, 3000);
   t.is(result.lostRun!.probes, 87);
@@ -46,9 +51,21 @@ test('a reply later than the reply timeout counts as lost and is reported late',
 test('a guest too slow for the probe rate gives no figure, with the reason', (t) => {
   // besides a 100-probe outage, every tenth probe goes unanswered: the guest cannot keep pace
   const stray: [number, number][] = Array.from({ length: 290 }, (_, i) => [300 + i * 10, 300 + i * 10]);
-  t.throws(() => networkDowntime(log(3200, [[100, 199], ...stray])), { instanceOf: ProbeLogError, message: /could not keep up with 1000 probes\/s: 9\.4% of the probes outside/ });
+  t.throws(() => networkDowntime(log(3200, [[100, 199], ...stray])), {
+    instanceOf: ProbeLogError,
+    message: /could not keep up with 1000 probes\/s: 9\.4% of the probes outside/,
+  });
   t.is(networkDowntime(log(3200, [[100, 199], ...stray]), 1_000_000, 15).lostRun!.probes, 100);
-  t.is(networkDowntime(log(3200, [[100, 199], [500, 502]])).lostRun!.probes, 100, 'a few stray losses are fine');
+  t.is(
+    networkDowntime(
+      log(3200, [
+        [100, 199],
+        [500, 502],
+      ]),
+    ).lostRun!.probes,
+    100,
+    'a few stray losses are fine',
+  );
 });
 
 test('no lost probe: the network outage is below one period', (t) => {

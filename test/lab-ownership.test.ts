@@ -80,14 +80,19 @@ test('lock: the kernel lock decides, not the record: a record whose pid is dead 
   await lock.release();
 });
 
-test('lock: a killed holder releases it; the next run takes it over and ends that run\'s QEMU (only ours, only that run\'s)', async (t) => {
+test("lock: a killed holder releases it; the next run takes it over and ends that run's QEMU (only ours, only that run's)", async (t) => {
   const workdir = await hostileWorkdir(t);
   const fakeQemu = join(workdir, '..', 'qemu-system-x86_64');
   await copyFile('/bin/bash', fakeQemu);
   await execa('chmod', ['+x', fakeQemu]);
   // a harness of its own in a child process: takes the lock, writes its owner record, then is SIGKILLed
   const deadRunId = 'dead-run';
-  const child = execa(process.execPath, ['--import=tsx', '-e', `
+  const child = execa(
+    process.execPath,
+    [
+      '--import=tsx',
+      '-e',
+      `
     const { LocalTransport } = await import(${JSON.stringify(new URL('../harness/hosts/local.ts', import.meta.url).pathname)});
     const { acquireLock } = await import(${JSON.stringify(new URL('../harness/run/lock.ts', import.meta.url).pathname)});
     const { ownerRecord, writeOwnerRecord } = await import(${JSON.stringify(new URL('../harness/run/ownership.ts', import.meta.url).pathname)});
@@ -97,7 +102,11 @@ test('lock: a killed holder releases it; the next run takes it over and ends tha
     await writeOwnerRecord(new LocalTransport('hostA'), workdir + '/${deadRunId}', owner);
     console.log('locked');
     setInterval(() => {}, 1000);
-  `, workdir], { reject: false, cwd: new URL('..', import.meta.url).pathname });
+  `,
+      workdir,
+    ],
+    { reject: false, cwd: new URL('..', import.meta.url).pathname },
+  );
   await waitForOutput(child, 'locked');
   const start = (file: string, runDir: string) => execa(file, ['-c', 'while :; do sleep 1; done', `${runDir}/sock/0001-src.sock`], { reject: false });
   const victim = start(fakeQemu, join(workdir, deadRunId));
@@ -121,7 +130,7 @@ test('lock: a killed holder releases it; the next run takes it over and ends tha
   t.is(lock.recovered?.pid, child.pid);
   t.is((await victim).signal, 'SIGKILL');
   t.is(notQemu.exitCode, null, 'a non-QEMU process is never ended');
-  t.is(otherRun.exitCode, null, 'another run\'s QEMU is not this run\'s');
+  t.is(otherRun.exitCode, null, "another run's QEMU is not this run's");
   t.is(JSON.parse(await readFile(join(workdir, 'vdpa-bench.lock'), 'utf8')).runId, 'run-2');
   await lock.release();
 });
@@ -153,7 +162,7 @@ test('cleanup ends only QEMU-named processes pointing into a run directory whose
   t.is((await victim).signal, 'SIGKILL');
   t.true(reports.every((r) => !r.killed.includes(bystanderNotQemu.pid!) && !r.killed.includes(liveRunsQemu.pid!)));
   t.false(bystanderNotQemu.killed || liveRunsQemu.killed);
-  t.is(liveRunsQemu.exitCode, null, 'the live run\'s QEMU still runs');
+  t.is(liveRunsQemu.exitCode, null, "the live run's QEMU still runs");
   await t.notThrowsAsync(readFile(join(liveRun, 'vdpa-bench-owner.json')), 'the live run directory is kept');
 });
 
@@ -166,7 +175,20 @@ test('resume: refuses a changed profile and a completed run; a torn last line is
   const dir = join(root, 'run');
   await mkdir(dir);
   // a whole manifest: resume reads it through the manifest format's validation
-  const manifest = { runId: 'p-1', tool: { name: 'vdpa-bench', version: '0', gitCommit: null }, profile: { path: profile, name: 'p', sha256: loaded.sha256, text: loaded.text }, startedAt: '2026-11-28T00:00:00.000Z', finishedAt: null, state: 'running', command: ['run', profile], accel: { requested: 'auto', used: 'tcg', reason: 'test' }, metrics: { primary: 'runstate', names: ['runstate'] }, options: { iterations: 5, warmup: 1, vmSizes: ['256M'], variants: ['v'], queuePairs: [null], design: 'sequential', seed: 1 }, hosts: [], variants: [] };
+  const manifest = {
+    runId: 'p-1',
+    tool: { name: 'vdpa-bench', version: '0', gitCommit: null },
+    profile: { path: profile, name: 'p', sha256: loaded.sha256, text: loaded.text },
+    startedAt: '2026-11-28T00:00:00.000Z',
+    finishedAt: null,
+    state: 'running',
+    command: ['run', profile],
+    accel: { requested: 'auto', used: 'tcg', reason: 'test' },
+    metrics: { primary: 'runstate', names: ['runstate'] },
+    options: { iterations: 5, warmup: 1, vmSizes: ['256M'], variants: ['v'], queuePairs: [null], design: 'sequential', seed: 1 },
+    hosts: [],
+    variants: [],
+  };
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
   const good = JSON.stringify({ seq: 1, variant: 'v', vmSize: '256M', queuePairs: null, warmup: true, status: 'ok' });
   await writeFile(join(dir, 'iterations.ndjson'), `${good}\n{"seq":2,"variant":"v","vmSi`);

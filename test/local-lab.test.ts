@@ -17,7 +17,21 @@ const test = requires('qemu');
 
 test.serial('local lab: back-to-back migrations of both variants, downtimes match the raw traces', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'vb-local-'));
-  const r = await vdpaBench(['run', 'profiles/local.yaml', '--vm-size', '512M', '--iterations', '2', '--warmup', '1', '--out', out, '--workdir', join(out, 'hosts'), '--no-report']);
+  const r = await vdpaBench([
+    'run',
+    'profiles/local.yaml',
+    '--vm-size',
+    '512M',
+    '--iterations',
+    '2',
+    '--warmup',
+    '1',
+    '--out',
+    out,
+    '--workdir',
+    join(out, 'hosts'),
+    '--no-report',
+  ]);
   t.is(r.exitCode, 0, r.stderr);
   const dir = lastLine(r.stdout);
   t.true(dir.startsWith(out), dir);
@@ -27,7 +41,10 @@ test.serial('local lab: back-to-back migrations of both variants, downtimes matc
   t.regex(manifest.profile.sha256, /^[0-9a-f]{64}$/);
   t.is(manifest.profile.text, await readFile('profiles/local.yaml', 'utf8'));
   t.truthy(manifest.hosts[0].kernel);
-  t.deepEqual(manifest.variants.map((v) => v.name), ['precopy', 'pause-before-switchover']);
+  t.deepEqual(
+    manifest.variants.map((v) => v.name),
+    ['precopy', 'pause-before-switchover'],
+  );
   for (const v of manifest.variants) t.regex(v.qemuVersion.hostA, /QEMU emulator version/);
   t.true(['kvm', 'tcg'].includes(manifest.accel.used));
   t.truthy(manifest.accel.reason);
@@ -37,7 +54,10 @@ test.serial('local lab: back-to-back migrations of both variants, downtimes matc
   // interleaved by default in two counterbalanced blocks per cell (ABBA), each after its own warm-up
   t.is(records.length, 8);
   t.is(records.filter((x) => x.warmup).length, 4);
-  t.deepEqual(records.map((x) => x.variant), ['precopy', 'precopy', 'pause-before-switchover', 'pause-before-switchover', 'pause-before-switchover', 'pause-before-switchover', 'precopy', 'precopy']);
+  t.deepEqual(
+    records.map((x) => x.variant),
+    ['precopy', 'precopy', 'pause-before-switchover', 'pause-before-switchover', 'pause-before-switchover', 'pause-before-switchover', 'precopy', 'precopy'],
+  );
   for (const record of records) {
     t.is(record.status, 'ok', record.reason);
     t.is(record.vmSize, '512M');
@@ -65,11 +85,23 @@ test.serial('local lab: back-to-back migrations of both variants, downtimes matc
   }
   // ping-pong: each block alternates directions, and consecutive migrations share a QEMU process
   const firstBlock = records.filter((x) => x.block === 1);
-  t.deepEqual(firstBlock.map((x) => `${x.from}>${x.to}`), ['hostA>hostB', 'hostB>hostA']);
+  t.deepEqual(
+    firstBlock.map((x) => `${x.from}>${x.to}`),
+    ['hostA>hostB', 'hostB>hostA'],
+  );
   t.is(firstBlock[1].traces.source.replace('-src-', '-X-').split('-').slice(-1)[0], 'hostB.log');
 
   // the CLI gives the same answer from the same two files
-  const cli = await vdpaBench(['downtime', '--metric', 'runstate', '--json', '--source', join(dir, records[1].traces.source), '--destination', join(dir, records[1].traces.destination)]);
+  const cli = await vdpaBench([
+    'downtime',
+    '--metric',
+    'runstate',
+    '--json',
+    '--source',
+    join(dir, records[1].traces.source),
+    '--destination',
+    join(dir, records[1].traces.destination),
+  ]);
   t.is(JSON.parse(cli.stdout).downtimeUs / 1000, records[1].downtimeMs as number);
   t.deepEqual(await processesMatching(manifest.runId), [], 'no QEMU of this run is left');
 });

@@ -29,7 +29,11 @@ test('runstate: finish-migrate on the source to inmigrate -> running on the dest
 test('windows: a process file holding two roles yields each migration only its own events', (t) => {
   const events = parseTrace(pingPongProcess).events;
   // Migration 2 uses this process as source; without a window, "last finish-migrate" is still right,
-  const second = applyRule(BUILTIN_METRICS.runstate, { source: events, destination: parseTrace(nextDestination).events, window: { source: { fromUs: 1_000_001 } } });
+  const second = applyRule(BUILTIN_METRICS.runstate, {
+    source: events,
+    destination: parseTrace(nextDestination).events,
+    window: { source: { fromUs: 1_000_001 } },
+  });
   t.true(second.ok);
   if (second.ok) t.is(second.downtimeUs, 30_000);
   // but migration 1 must not see the finish-migrate of migration 2 in this file's later role.
@@ -57,7 +61,10 @@ test('a missing event is named, with the side it was missing on', (t) => {
 
 test('checkpoint: src-downtime-start to dst-precopy-bh-vm-started', (t) => {
   const src = [legacy(10, 'vmstate_downtime_checkpoint', 'src-downtime-start'), legacy(20, 'vmstate_downtime_checkpoint', 'src-downtime-end')].join('\n');
-  const dst = [legacy(30, 'vmstate_downtime_checkpoint', 'dst-precopy-loadvm-completed'), legacy(45, 'vmstate_downtime_checkpoint', 'dst-precopy-bh-vm-started')].join('\n');
+  const dst = [
+    legacy(30, 'vmstate_downtime_checkpoint', 'dst-precopy-loadvm-completed'),
+    legacy(45, 'vmstate_downtime_checkpoint', 'dst-precopy-bh-vm-started'),
+  ].join('\n');
   const r = applyRule(BUILTIN_METRICS.checkpoint, { source: parseTrace(src).events, destination: parseTrace(dst).events });
   t.true(r.ok);
   if (r.ok) t.is(r.downtimeUs, 35);
@@ -142,5 +149,10 @@ test('analyseMigration: a missing primary metric makes the migration invalid, ot
 });
 
 test('eventsNeeded lists every event a rule set reads', (t) => {
-  t.deepEqual(eventsNeeded([BUILTIN_METRICS.vdpa]).sort(), ['vhost_vdpa_reset_device', 'vhost_vdpa_set_vring_enable_one', 'vhost_vdpa_set_vring_ready', 'vhost_vdpa_suspend']);
+  t.deepEqual(eventsNeeded([BUILTIN_METRICS.vdpa]).sort(), [
+    'vhost_vdpa_reset_device',
+    'vhost_vdpa_set_vring_enable_one',
+    'vhost_vdpa_set_vring_ready',
+    'vhost_vdpa_suspend',
+  ]);
 });

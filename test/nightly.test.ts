@@ -42,7 +42,13 @@ test('Mann–Whitney: exact small-sample p-values and the normal approximation a
     if (picked.length === a.length) {
       all++;
       const rest = pooled.filter((_, i) => !picked.includes(i));
-      if (uOf(picked.map((i) => pooled[i]), rest) <= 4.5) atMost++;
+      if (
+        uOf(
+          picked.map((i) => pooled[i]),
+          rest,
+        ) <= 4.5
+      )
+        atMost++;
       return;
     }
     for (let i = start; i < pooled.length; i++) choose(i + 1, [...picked, i]);
@@ -50,11 +56,15 @@ test('Mann–Whitney: exact small-sample p-values and the normal approximation a
   choose(0, []);
   t.true(Math.abs(tied.p - atMost / all) < 1e-12, `${tied.p} vs ${atMost}/${all}`);
   // large samples: the normal approximation, one-sided
-  const big = mannWhitney(Array.from({ length: 60 }, (_, i) => i + 10), Array.from({ length: 60 }, (_, i) => i), 'greater');
+  const big = mannWhitney(
+    Array.from({ length: 60 }, (_, i) => i + 10),
+    Array.from({ length: 60 }, (_, i) => i),
+    'greater',
+  );
   t.is(big.method, 'normal approximation');
   t.true(big.p < 0.01 && big.p > 0);
   // exact, no ties, m=n=5: U = 3 (5>4, 7>4, 7>6); P(U ≤ 3) = (1+1+2+3)/252
-  t.is(mannWhitney([1, 2, 3, 5, 7], [4, 6, 8, 9, 10], "less").p, 7 / 252);
+  t.is(mannWhitney([1, 2, 3, 5, 7], [4, 6, 8, 9, 10], 'less').p, 7 / 252);
   t.throws(() => mannWhitney([], [1], 'greater'), { message: /non-empty/ });
 });
 
@@ -73,9 +83,24 @@ test('change points: a lasting step is found where it starts; one noisy night is
 });
 
 test('shards are a partition of the schedule by whole blocks', (t) => {
-  const blocks = buildSchedule({ vmSizes: ['1G', '2G'], queuePairs: [null], variants: ['a', 'b', 'c'], iterations: 4, warmup: 1, order: 'randomized', blockSize: 2, seed: 3 });
+  const blocks = buildSchedule({
+    vmSizes: ['1G', '2G'],
+    queuePairs: [null],
+    variants: ['a', 'b', 'c'],
+    iterations: 4,
+    warmup: 1,
+    order: 'randomized',
+    blockSize: 2,
+    seed: 3,
+  });
   const parts = [1, 2, 3].map((i) => shardBlocks(blocks, parseShard(`${i}/3`)));
-  t.deepEqual(parts.flat().map((b) => b.index).sort((x, y) => x - y), blocks.map((b) => b.index));
+  t.deepEqual(
+    parts
+      .flat()
+      .map((b) => b.index)
+      .sort((x, y) => x - y),
+    blocks.map((b) => b.index),
+  );
   t.deepEqual(shardBlocks(blocks, parseShard('2/3')), parts[1], 'deterministic');
   t.throws(() => parseShard('4/3'), { message: /between 1 and n/ });
   t.throws(() => parseShard('1-3'), { message: /expected i\/n/ });
@@ -115,8 +140,23 @@ async function writeNight(historyDir: string, spec: NightSpec): Promise<string> 
   const runId = `seeded-202611${String(1 + spec.day).padStart(2, '0')}-010000-${spec.seed.toString(16).padStart(4, '0')}`;
   const dir = join(historyDir, runId);
   await mkdir(join(dir, 'traces'), { recursive: true });
-  const host = (name: string) => ({ name, transport: 'local', kernel: spec.kernel ?? '6.1.0-28-amd64', cpuModel: 'AMD EPYC 7313', cpus: 32, memTotalKiB: 263_000_000, kvm: { usable: true, reason: '/dev/kvm is readable and writable' } });
-  const variant = (name: string, capabilities: Record<string, boolean>) => ({ name, binary: 'qemu-system-x86_64', qemuVersion: { hostA: 'QEMU emulator version 9.2.0', hostB: 'QEMU emulator version 9.2.0' }, capabilities, parameters: {}, extraArgs: [] });
+  const host = (name: string) => ({
+    name,
+    transport: 'local',
+    kernel: spec.kernel ?? '6.1.0-28-amd64',
+    cpuModel: 'AMD EPYC 7313',
+    cpus: 32,
+    memTotalKiB: 263_000_000,
+    kvm: { usable: true, reason: '/dev/kvm is readable and writable' },
+  });
+  const variant = (name: string, capabilities: Record<string, boolean>) => ({
+    name,
+    binary: 'qemu-system-x86_64',
+    qemuVersion: { hostA: 'QEMU emulator version 9.2.0', hostB: 'QEMU emulator version 9.2.0' },
+    capabilities,
+    parameters: {},
+    extraArgs: [],
+  });
   const manifest: RunManifest = {
     runId,
     tool: { name: 'vdpa-bench', version: '0.1.0', gitCommit: null },
@@ -157,7 +197,10 @@ async function writeNight(historyDir: string, spec: NightSpec): Promise<string> 
         primaryMetric: 'runstate',
         metrics: { runstate: downtime },
         qmp: { downtimeMs: Math.round(downtime * 0.8), totalTimeMs: 1200, setupTimeMs: 4 },
-        traces: { source: `traces/${String(seq).padStart(4, '0')}-${variantName}-1G-src-hostA.log`, destination: `traces/${String(seq).padStart(4, '0')}-${variantName}-1G-dst-hostB.log` },
+        traces: {
+          source: `traces/${String(seq).padStart(4, '0')}-${variantName}-1G-src-hostA.log`,
+          destination: `traces/${String(seq).padStart(4, '0')}-${variantName}-1G-dst-hostB.log`,
+        },
         clock: { offsetUs: 0, uncertaintyUs: 0, method: 'same-machine' },
         accel: 'kvm',
         destinationQmpReadyMs: 40,
@@ -194,9 +237,15 @@ test('nightly against a seeded history: quiet on a clean night', async (t) => {
   t.log(result.stderr);
   t.is(result.exitCode, 0);
   const verdict = JSON.parse(await readFile(join(tonight, 'nightly.json'), 'utf8'));
-  t.deepEqual(verdict.cells.map((c: { verdict: string }) => c.verdict), ['ok', 'ok']);
+  t.deepEqual(
+    verdict.cells.map((c: { verdict: string }) => c.verdict),
+    ['ok', 'ok'],
+  );
   t.is(verdict.cells[0].baseline.nights.length, 7, 'the trailing window, not just last night');
-  t.deepEqual(verdict.cells.flatMap((c: { changePoints: unknown[] }) => c.changePoints), []);
+  t.deepEqual(
+    verdict.cells.flatMap((c: { changePoints: unknown[] }) => c.changePoints),
+    [],
+  );
   const junit = await readFile(join(tonight, 'nightly-junit.xml'), 'utf8');
   t.regex(junit, /<testsuites name="vdpa-bench" tests="2" failures="0" errors="0" skipped="0">/);
 });
@@ -237,7 +286,10 @@ test('nightly: a regression below the noise threshold is not one; a fingerprint 
   t.regex(changed.stderr, /lab fingerprint changed since seeded-\S+/);
   t.regex(changed.stderr, /hostA kernel: 6\.1\.0-28-amd64 → 6\.12\.0-1-amd64/);
   const v2 = JSON.parse(await readFile(join(newKernel, 'nightly.json'), 'utf8'));
-  t.deepEqual(v2.cells.map((c: { verdict: string }) => c.verdict), ['no-baseline', 'no-baseline']);
+  t.deepEqual(
+    v2.cells.map((c: { verdict: string }) => c.verdict),
+    ['no-baseline', 'no-baseline'],
+  );
   t.regex(v2.cells[0].reason, /fingerprint changed/);
 
   const listing = await execa('node', [BIN, 'history', history], { reject: false });
@@ -274,7 +326,18 @@ test('merge: shard run directories become one run in schedule order; overlapping
     m.options.shard = shard;
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(m));
     const text = await readFile(join(dir, 'iterations.ndjson'), 'utf8');
-    await writeFile(join(dir, 'iterations.ndjson'), text.split('\n').filter(Boolean).map((l) => { const r = JSON.parse(l); r.seq += seqOffset; return JSON.stringify(r); }).join('\n') + '\n');
+    await writeFile(
+      join(dir, 'iterations.ndjson'),
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+          const r = JSON.parse(l);
+          r.seq += seqOffset;
+          return JSON.stringify(r);
+        })
+        .join('\n') + '\n',
+    );
     for (const l of text.split('\n').filter(Boolean)) {
       const r = JSON.parse(l) as IterationRecord;
       await writeFile(join(dir, r.traces.source.replace(/^traces\/\d+/, `traces/${String(r.seq + seqOffset).padStart(4, '0')}`)), 'x\n');
@@ -285,12 +348,21 @@ test('merge: shard run directories become one run in schedule order; overlapping
   const merged = await execa('node', [BIN, 'merge', a, b, '--out', join(root, 'merged')], { reject: false });
   t.is(merged.exitCode, 0, merged.stderr);
   const dir = merged.stdout.trim();
-  const records = (await readFile(join(dir, 'iterations.ndjson'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  t.deepEqual(records.map((r) => r.seq), Array.from({ length: 14 }, (_, i) => i + 1));
+  const records = (await readFile(join(dir, 'iterations.ndjson'), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    records.map((r) => r.seq),
+    Array.from({ length: 14 }, (_, i) => i + 1),
+  );
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
   t.is(manifest.state, 'completed');
   t.is(manifest.options.shard, undefined);
-  t.deepEqual(manifest.mergedFrom.map((s: { shard: string }) => s.shard), ['1/2', '2/2']);
+  t.deepEqual(
+    manifest.mergedFrom.map((s: { shard: string }) => s.shard),
+    ['1/2', '2/2'],
+  );
   const missing = await execa('node', [BIN, 'merge', a, '--out', join(root, 'merged2')], { reject: false });
   t.is(missing.exitCode, 2);
   t.regex(missing.stderr, /shard 2\/2 missing/);
@@ -304,7 +376,16 @@ test('nightly exits 2 when the run cannot be made (the lab is busy) and says why
   const workdir = join(root, 'work');
   await mkdir(workdir);
   // a live holder: this test process
-  await writeFile(join(workdir, 'vdpa-bench.lock'), JSON.stringify({ runId: 'other-run', user: 'someone', pid: process.pid, controller: (await import('node:os')).hostname(), startedAt: new Date().toISOString() }) + '\n');
+  await writeFile(
+    join(workdir, 'vdpa-bench.lock'),
+    JSON.stringify({
+      runId: 'other-run',
+      user: 'someone',
+      pid: process.pid,
+      controller: (await import('node:os')).hostname(),
+      startedAt: new Date().toISOString(),
+    }) + '\n',
+  );
   const profile = join(root, 'busy.yaml');
   await writeFile(profile, PROFILE_TEXT.replaceAll('/nonexistent-vdpa-bench-seeded', workdir).replace('name: seeded', 'name: busy'));
   const result = await execa('node', [BIN, 'nightly', profile, '--history', join(root, 'history')], { reject: false });

@@ -38,7 +38,7 @@ test('events without arguments and runstate lines keep their text verbatim', (t)
 
 test('unparseable lines are counted and sampled, never fatal; CRLF and blank lines are fine', (t) => {
   const text = [
-    'qemu-system-x86_64: warning: host doesn\'t support requested feature',
+    "qemu-system-x86_64: warning: host doesn't support requested feature",
     '2986097@1753122905.917608:vhost_vdpa_suspend dev: 0x1\r',
     '',
     'vhost_vdpa_suspend dev: 0x1',
@@ -48,7 +48,10 @@ test('unparseable lines are counted and sampled, never fatal; CRLF and blank lin
   const parsed = parseTrace(text);
   t.is(parsed.events.length, 2);
   t.is(parsed.unparsedCount, 3);
-  t.deepEqual(parsed.unparsedSamples.map((s) => s.line), [1, 4, 5]);
+  t.deepEqual(
+    parsed.unparsedSamples.map((s) => s.line),
+    [1, 4, 5],
+  );
   t.deepEqual(parsed.formats.sort(), ['log-iso', 'log-legacy']);
   t.is(parsed.events[0].args, 'dev: 0x1');
 });
@@ -56,7 +59,10 @@ test('unparseable lines are counted and sampled, never fatal; CRLF and blank lin
 test('an event filter keeps only the named events without counting the rest as unparsed', (t) => {
   const text = '1@1.000001:a x\n1@1.000002:b y\n1@1.000003:a z\n';
   const parsed = parseTrace(text, { events: new Set(['a']) });
-  t.deepEqual(parsed.events.map((e) => e.args), ['x', 'z']);
+  t.deepEqual(
+    parsed.events.map((e) => e.args),
+    ['x', 'z'],
+  );
   t.is(parsed.unparsedCount, 0);
 });
 

@@ -33,8 +33,15 @@ for (const format of FORMATS) {
     t.is(a.metrics.vdpa, 304.4);
     t.is(a.metricAnchors!.vdpa.end.event, 'vhost_vdpa_set_vring_enable_one');
     t.false(a.metricAnchors!.vdpa.fallback);
-    const phases = (a.extra!.phases as VdpaPhases & { vdpaRule: { fallback: string | null } });
-    t.deepEqual(phases.vrings, { event: 'vhost_vdpa_set_vring_enable_one', enabled: 17, expected: 17, order: [16, ...Array.from({ length: 16 }, (_, i) => i)], failed: [], ok: true });
+    const phases = a.extra!.phases as VdpaPhases & { vdpaRule: { fallback: string | null } };
+    t.deepEqual(phases.vrings, {
+      event: 'vhost_vdpa_set_vring_enable_one',
+      enabled: 17,
+      expected: 17,
+      order: [16, ...Array.from({ length: 16 }, (_, i) => i)],
+      failed: [],
+      ok: true,
+    });
     t.is(phases.pinning.batches.length, 1);
     t.is(phases.pinning.main!.dmaMaps, 2);
     t.is(phases.pinning.main!.bytes, 4 * 2 ** 30);
@@ -98,7 +105,14 @@ test('a destination clock running ahead is corrected in the span and in the phas
 });
 
 test('without a vDPA cell no phases are attached', (t) => {
-  const a = analyseMigration({ sourceText: render(sourceLines(after), 'log-legacy'), destinationText: render(destinationLines(after), 'log-legacy'), rules, names: ['vdpa'], primary: 'vdpa', clockOffsetUs: 0 });
+  const a = analyseMigration({
+    sourceText: render(sourceLines(after), 'log-legacy'),
+    destinationText: render(destinationLines(after), 'log-legacy'),
+    rules,
+    names: ['vdpa'],
+    primary: 'vdpa',
+    clockOffsetUs: 0,
+  });
   t.is(a.status, 'ok');
   t.is(a.extra, undefined);
 });
@@ -118,16 +132,26 @@ test('vring counting: failed enables and unexpected indexes are named; QEMU 8.0 
   ).events;
   const v = countVrings(events, 1);
   t.false(v.ok);
-  t.is((v as { problem: string }).problem, 'enabling vring 0 (r -22) failed; 3 vrings enabled on the destination, expected 3 for 1 queue pair (missing idx 0) (unexpected idx 5)');
+  t.is(
+    (v as { problem: string }).problem,
+    'enabling vring 0 (r -22) failed; 3 vrings enabled on the destination, expected 3 for 1 queue pair (missing idx 0) (unexpected idx 5)',
+  );
   const old = parseTrace(render([{ t: T0, name: 'vhost_vdpa_set_vring_ready', args: 'dev: 0x55d0c1a3b2c0' }], 'log-legacy')).events;
-  t.deepEqual(countVrings(old, 1), { ok: null, reason: 'vhost_vdpa_set_vring_ready without an idx (QEMU 8.0 prints only the device): vrings cannot be counted' });
+  t.deepEqual(countVrings(old, 1), {
+    ok: null,
+    reason: 'vhost_vdpa_set_vring_ready without an idx (QEMU 8.0 prints only the device): vrings cannot be counted',
+  });
 });
 
 test('pinning batches: dma_maps outside a batch count in the totals only; no downtime window means no overlap', (t) => {
   const events = parseTrace(
     render(
       [
-        { t: T0, name: 'vhost_vdpa_dma_map', args: 'vdpa_shared:0x55d0c1b4e8a0 fd: 17 msg_type: 2 asid: 1 iova: 0x107000 size: 0x1000 uaddr: 0x7f1e3ffff000 perm: 0x1 type: 2' },
+        {
+          t: T0,
+          name: 'vhost_vdpa_dma_map',
+          args: 'vdpa_shared:0x55d0c1b4e8a0 fd: 17 msg_type: 2 asid: 1 iova: 0x107000 size: 0x1000 uaddr: 0x7f1e3ffff000 perm: 0x1 type: 2',
+        },
         { t: T0 + 10, name: 'vhost_vdpa_listener_begin_batch', args: 'vdpa_shared:0x55d0c1b4e8a0 fd: 17 msg_type: 2 type: 5' },
         { t: T0 + 20, name: 'vhost_vdpa_listener_commit', args: 'vdpa_shared:0x55d0c1b4e8a0 fd: 17 msg_type: 2 type: 6' },
       ],

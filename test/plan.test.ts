@@ -9,14 +9,21 @@ import { loadProfile, parseProfile } from '../harness/profile/load.ts';
 
 // every local host in this file records what it is asked to execute: plan must ask nothing
 const executed: string[] = [];
-for (const kind of ['local', 'netns'] as const) registerTransport(kind, (host) => {
-  const real = host.transport.kind === 'netns' ? new NetnsTransport(host.name, host.transport.namespace) : new LocalTransport(host.name);
-  const refuse = (what: string) => async () => {
-    executed.push(`${host.name}: ${what}`);
-    throw new Error('plan executed a command');
-  };
-  return Object.assign(Object.create(real) as LocalTransport, { run: refuse('run'), script: refuse('script'), start: refuse('start'), readFile: refuse('readFile'), fetchFile: refuse('fetchFile') });
-});
+for (const kind of ['local', 'netns'] as const)
+  registerTransport(kind, (host) => {
+    const real = host.transport.kind === 'netns' ? new NetnsTransport(host.name, host.transport.namespace) : new LocalTransport(host.name);
+    const refuse = (what: string) => async () => {
+      executed.push(`${host.name}: ${what}`);
+      throw new Error('plan executed a command');
+    };
+    return Object.assign(Object.create(real) as LocalTransport, {
+      run: refuse('run'),
+      script: refuse('script'),
+      start: refuse('start'),
+      readFile: refuse('readFile'),
+      fetchFile: refuse('fetchFile'),
+    });
+  });
 
 async function plan(file: string, options = {}) {
   return planRun(await loadProfile(file), options);
@@ -78,11 +85,19 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
   const migrations = indexOf(text, '== migrations (in order) ==');
   const teardown = indexOf(text, '== teardown ==');
   t.true(hostA < hostB && hostB < migrations && migrations < teardown);
-  for (const [start, end, host] of [[hostA, hostB, 'lab-a'], [hostB, migrations, 'lab-b']] as const) {
+  for (const [start, end, host] of [
+    [hostA, hostB, 'lab-a'],
+    [hostB, migrations, 'lab-b'],
+  ] as const) {
     const section = text.slice(start, end);
-    const order = ['## 1. site scripts', '## 2. preflight', '## 3. set-up', '## 4. QEMU builds', '## 5. verify after set-up', '## 6. host facts'].map((h) => indexOf(section, h));
+    const order = ['## 1. site scripts', '## 2. preflight', '## 3. set-up', '## 4. QEMU builds', '## 5. verify after set-up', '## 6. host facts'].map((h) =>
+      indexOf(section, h),
+    );
     t.regex(section, /site script \S*\/profiles\/site\/cpu-governor\.mjs args \[\] {2}# from setup/);
-    t.deepEqual([...order].sort((a, b) => a - b), order);
+    t.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+    );
     const ssh = `ssh -l root -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
     t.true(section.includes(ssh));
     for (const needle of [
@@ -112,7 +127,10 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
   // the seed's matrix: 2 sizes x 2 variants, interleaved ABBA in two blocks of 5 measured + 1 warm-up per boot
   t.is(text.match(/^### VM boot /gm)!.length, 8);
   t.is(text.match(/^# migration \d+: /gm)!.length, 48);
-  const firstLaunch = text.slice(migrations).split('\n').find((l) => l.includes('start source'))!;
+  const firstLaunch = text
+    .slice(migrations)
+    .split('\n')
+    .find((l) => l.includes('start source'))!;
   for (const needle of [
     'before-KEY/bin/qemu-system-x86_64',
     '-machine q35,memory-backend=mem0 -accel kvm -cpu host -smp 8 -m 39936M',
@@ -147,7 +165,10 @@ test('vdpasim plan: one box, two devices that source and destination alternate, 
   t.true(text.includes('vdpa dev add name vdpa1 mgmtdev vdpasim_net mac 52:54:00:12:34:56\n'));
   t.false(text.includes('max_vqp'));
   t.true(text.includes("bash -s -- vdpa_sim_net <<'SCRIPT'"));
-  const starts = text.split('\n').filter((l) => / start (source|destination) /.test(l)).map((l) => /\((vDPA device \w+)\)/.exec(l)![1]);
+  const starts = text
+    .split('\n')
+    .filter((l) => / start (source|destination) /.test(l))
+    .map((l) => /\((vDPA device \w+)\)/.exec(l)![1]);
   // boot: source vdpa0, destination vdpa1; then each new destination takes the device the old source freed
   t.deepEqual(starts.slice(0, 4), ['vDPA device vdpa0', 'vDPA device vdpa1', 'vDPA device vdpa0', 'vDPA device vdpa1']);
   t.true(text.includes('-device virtio-net-pci,netdev=vdpa0,disable-legacy=on -boot n'));
@@ -215,5 +236,7 @@ hosts:
 variants: [{ name: v, qemu: { binary: qemu-system-x86_64 } }]
 matrix: { vmSizes: [1G], queuePairs: [1] }
 `;
-  t.throws(() => parseProfile(yaml, 'one.yaml'), { message: 'one.yaml:8:9 hosts.0.vdpa.devices: source and destination both run on box: it needs two vDPA devices (a vhost-vdpa device opens once)' });
+  t.throws(() => parseProfile(yaml, 'one.yaml'), {
+    message: 'one.yaml:8:9 hosts.0.vdpa.devices: source and destination both run on box: it needs two vDPA devices (a vhost-vdpa device opens once)',
+  });
 });

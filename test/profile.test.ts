@@ -74,7 +74,10 @@ test('bad sizes point at the offending list item', (t) => {
 test('references to undefined variants, hosts and metrics are reported where they are written', (t) => {
   const text = `${good}pair: [a, c]\nmetrics:\n  primary: vdpa-redy\ncompare:\n  baseline: befor\n`;
   const found = problems(text);
-  t.deepEqual(found.map((p) => p.path), ['pair.1', 'metrics.primary', 'compare.baseline']);
+  t.deepEqual(
+    found.map((p) => p.path),
+    ['pair.1', 'metrics.primary', 'compare.baseline'],
+  );
   t.is(found[0].line, 10);
   t.regex(found[1].message, /unknown metric "vdpa-redy" \(known: runstate, checkpoint, vdpa, vdpa-ready\)/);
   t.regex(found[2].message, /no variant named "befor" \(variants: before, after\)/);
@@ -118,14 +121,17 @@ test('loadProfile hashes the text and reports an unreadable file as a problem', 
 test('a variant workload needs the built Linux guest, and says so where it is written', (t) => {
   const text = good.replace('  - name: after\n', '  - name: after\n    workload: { kind: idle }\n');
   const found = problems(text);
-  t.deepEqual(found.map((p) => p.path), ['variants.1.workload']);
+  t.deepEqual(
+    found.map((p) => p.path),
+    ['variants.1.workload'],
+  );
   t.is(found[0].line, 8);
   t.regex(found[0].message, /needs vm\.guest\.kind: builtin-linux \(the guest here is firmware\)/);
   t.deepEqual(problems(`${text}vm:\n  guest: { kind: builtin-linux }\n`), []);
 });
 
 test('lab-in-a-box mistakes are profile problems at their own position, before anything is built', async (t) => {
-  const base = (await readFile(new URL('../profiles/lab-in-a-box.yaml', import.meta.url), 'utf8'));
+  const base = await readFile(new URL('../profiles/lab-in-a-box.yaml', import.meta.url), 'utf8');
   const at = (text: string) => problems(text).map((p) => `${p.line} ${p.path}: ${p.message}`);
   const line = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
   // a working set that is not whole chunks
@@ -134,12 +140,22 @@ test('lab-in-a-box mistakes are profile problems at their own position, before a
   // a VM size too small for the workload's buffers
   const small = base.replace('vmSizes: [512M, 1G]', 'vmSizes: [256M, 1G]');
   const found = problems(small);
-  t.deepEqual(found.map((p) => p.path), ['matrix.vmSizes.0']);
+  t.deepEqual(
+    found.map((p) => p.path),
+    ['matrix.vmSizes.0'],
+  );
   t.regex(found[0].message, /a 256M guest cannot hold vm\.guest\.workload: its tmpfs buffers take 304M .* give at least 432M/);
   t.is(found[0].line, line(small, 'vmSizes'));
   // a network lab without a tap NIC, and a host that is not a namespace
-  const noTap = base.replace("nic: { kind: tap, mac: '52:54:00:98:00:02', guestAnnounce: true }", 'nic: { kind: none }').replace('transport: { kind: netns, namespace: hostB }', 'transport: { kind: local }');
-  t.deepEqual(problems(noTap).map((p) => p.path).sort(), ['hosts.1.transport.kind', 'vm.nic.kind']);
+  const noTap = base
+    .replace("nic: { kind: tap, mac: '52:54:00:98:00:02', guestAnnounce: true }", 'nic: { kind: none }')
+    .replace('transport: { kind: netns, namespace: hostB }', 'transport: { kind: local }');
+  t.deepEqual(
+    problems(noTap)
+      .map((p) => p.path)
+      .sort(),
+    ['hosts.1.transport.kind', 'vm.nic.kind'],
+  );
   t.deepEqual(problems(base), []);
 });
 
@@ -150,10 +166,18 @@ test('a bad lab-in-a-box profile makes run exit 2 with file:line:col and builds 
   const { join } = await import('node:path');
   const dir = await mkdtemp(join(tmpdir(), 'vb-labbox-profile-'));
   const file = join(dir, 'bad.yaml');
-  const text = (await readFile(new URL('../profiles/lab-in-a-box.yaml', import.meta.url), 'utf8')).replace('workingSet: 256M, chunk: 16M', 'workingSet: 256M, chunk: 3M');
+  const text = (await readFile(new URL('../profiles/lab-in-a-box.yaml', import.meta.url), 'utf8')).replace(
+    'workingSet: 256M, chunk: 16M',
+    'workingSet: 256M, chunk: 3M',
+  );
   await writeFile(file, text);
   const r = await vdpaBench(['run', file, '--out', join(dir, 'results'), '--workdir', join(dir, 'work')]);
   t.is(r.exitCode, 2, r.stderr);
-  t.regex(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+ vm\\.guest\\.workload: workload\\.workingSet 256M must be at least two whole chunks of 3M`));
+  t.regex(
+    r.stderr,
+    new RegExp(
+      `${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+ vm\\.guest\\.workload: workload\\.workingSet 256M must be at least two whole chunks of 3M`,
+    ),
+  );
   t.is(r.stdout, '');
 });

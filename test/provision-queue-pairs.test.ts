@@ -3,7 +3,8 @@ import { beforeSetupChecks, offeredQueuePairs } from '../harness/provision/prefl
 
 const sim = { driver: 'vdpa_sim_net', managementDevice: 'vdpasim_net', devices: [{ name: 'vdpa0', mac: '52:54:00:00:00:01' }] } as const;
 // `vdpa -j mgmtdev show vdpasim_net` in the lab VM (kernel 6.12)
-const SIM_JSON = '{"mgmtdev":{"vdpasim_net":{"supported_classes":["net"],"max_supported_vqs":3,"dev_features":["MTU","MAC","STATUS","CTRL_VQ","CTRL_MAC_ADDR","ANY_LAYOUT","VERSION_1","ACCESS_PLATFORM"]}}}';
+const SIM_JSON =
+  '{"mgmtdev":{"vdpasim_net":{"supported_classes":["net"],"max_supported_vqs":3,"dev_features":["MTU","MAC","STATUS","CTRL_VQ","CTRL_MAC_ADDR","ANY_LAYOUT","VERSION_1","ACCESS_PLATFORM"]}}}';
 const run = (stdout: string) => ({ exitCode: 0, stdout, stderr: '' });
 
 test('max_supported_vqs counts the control queue: 3 is one queue pair, 17 is eight', (t) => {
@@ -13,12 +14,18 @@ test('max_supported_vqs counts the control queue: 3 is one queue pair, 17 is eig
 });
 
 test('a profile asking vdpa_sim_net for 2 queue pairs fails preflight, saying why; 1 queue pair adds no check', (t) => {
-  const check = beforeSetupChecks({ config: { ...sim, devices: [...sim.devices] } as never, largestGuestBytes: 2 ** 30, queuePairs: 2 }).find((c) => /queue pairs/.test(c.name));
+  const check = beforeSetupChecks({ config: { ...sim, devices: [...sim.devices] } as never, largestGuestBytes: 2 ** 30, queuePairs: 2 }).find((c) =>
+    /queue pairs/.test(c.name),
+  );
   t.truthy(check);
   t.regex(check!.evaluate(run(SIM_JSON))!, /vdpasim_net offers 1 queue pair, the profile asks for 2: vdpa_sim_net has one queue pair .* rejects max_vqp/);
   // before its module is loaded the simulator is not listed: still refused, it never has more
   t.regex(check!.evaluate(run('{"mgmtdev":{}}'))!, /asks for 2/);
-  t.false(beforeSetupChecks({ config: { ...sim, devices: [...sim.devices] } as never, largestGuestBytes: 2 ** 30, queuePairs: 1 }).some((c) => /queue pairs/.test(c.name)));
+  t.false(
+    beforeSetupChecks({ config: { ...sim, devices: [...sim.devices] } as never, largestGuestBytes: 2 ** 30, queuePairs: 1 }).some((c) =>
+      /queue pairs/.test(c.name),
+    ),
+  );
 });
 
 test('an mlx5 management device not there before set-up is left to the device step; one with too few queues is refused', (t) => {

@@ -18,7 +18,12 @@ requires('qemu')('a real QEMU: QMP greets, errors are typed, the trace file rota
   const dir = await mkdtemp(join(tmpdir(), 'vb qemu "x" '));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const profile = parseProfile('name: t\nhosts: [{name: a}]\nvariants: [{name: v}]\nmatrix: {vmSizes: [128M]}\n');
-  const files = { qmpSocket: join(dir, 'q.sock'), traceFile: join(dir, 'first.log'), consoleFile: join(dir, 'console.log'), stderrFile: join(dir, 'stderr.log') };
+  const files = {
+    qmpSocket: join(dir, 'q.sock'),
+    traceFile: join(dir, 'first.log'),
+    consoleFile: join(dir, 'console.log'),
+    stderrFile: join(dir, 'stderr.log'),
+  };
   const argv = qemuArgs({
     binary: 'qemu-system-x86_64',
     variant: profile.variants[0],

@@ -36,10 +36,27 @@ test('stopping rule: precision reached only after the minimum; the maximum alway
 
 function record(variant: string, downtimeMs: number | null, warmup = false): IterationRecord {
   return {
-    seq: 1, block: 1, variant, vmSize: '1G', queuePairs: null, iteration: 1, warmup, from: 'a', to: 'b',
-    status: downtimeMs === null ? 'failed' : 'ok', downtimeMs, primaryMetric: 'runstate', metrics: {}, qmp: null,
-    traces: { source: '', destination: '' }, clock: { offsetUs: 0, uncertaintyUs: 0, method: 'same-machine' }, accel: 'tcg',
-    destinationQmpReadyMs: null, cycleMs: 0, startedAt: '', finishedAt: '',
+    seq: 1,
+    block: 1,
+    variant,
+    vmSize: '1G',
+    queuePairs: null,
+    iteration: 1,
+    warmup,
+    from: 'a',
+    to: 'b',
+    status: downtimeMs === null ? 'failed' : 'ok',
+    downtimeMs,
+    primaryMetric: 'runstate',
+    metrics: {},
+    qmp: null,
+    traces: { source: '', destination: '' },
+    clock: { offsetUs: 0, uncertaintyUs: 0, method: 'same-machine' },
+    accel: 'tcg',
+    destinationQmpReadyMs: null,
+    cycleMs: 0,
+    startedAt: '',
+    finishedAt: '',
   };
 }
 
@@ -56,11 +73,17 @@ test('adaptive sampler: a quiet cell finishes early, a noisy one runs to its max
   }
   t.true(sampler.isDone(noisy));
   const manifest = sampler.manifest('block-abandoned');
-  t.deepEqual(manifest.cells.map((c) => [c.cell, c.measured, c.usable, c.reason]), [
-    ['quiet 1G', 6, 6, 'precision-reached'],
-    ['noisy 1G', 10, 9, 'max-iterations'],
-  ]);
-  t.deepEqual(fixedSamplingManifest([record('x', 1), record('x', 2, true)]).cells.map((c) => [c.measured, c.reason]), [[1, 'fixed-count']]);
+  t.deepEqual(
+    manifest.cells.map((c) => [c.cell, c.measured, c.usable, c.reason]),
+    [
+      ['quiet 1G', 6, 6, 'precision-reached'],
+      ['noisy 1G', 10, 9, 'max-iterations'],
+    ],
+  );
+  t.deepEqual(
+    fixedSamplingManifest([record('x', 1), record('x', 2, true)]).cells.map((c) => [c.measured, c.reason]),
+    [[1, 'fixed-count']],
+  );
 });
 
 test('sample size: the textbook case (sigma = delta, power 0.8, alpha 0.05) is 15.7 per group; rank-test correction', (t) => {

@@ -101,7 +101,7 @@ test('invalid UTF-8 decodes the same way in both (replacement characters), inclu
   sameAsParser(t, bytes, { events: VDPA }, 'invalid utf-8');
 });
 
-test('scanner agrees with the parser on a generated vDPA trace, and finds the generator\'s anchors', (t) => {
+test("scanner agrees with the parser on a generated vDPA trace, and finds the generator's anchors", (t) => {
   const stats: GeneratedTrace = { bytes: 0, lines: 0, counts: {} };
   const text = [...traceLines({ bytes: 400_000, side: 'source', iommuPairsPerStart: 200 }, stats)].join('');
   const parsed = sameAsParser(t, text, { events: VDPA }, 'generated');
@@ -116,7 +116,9 @@ test('analysis from scanned files equals analysis from the texts', async (t) => 
     const sourceStats: GeneratedTrace = { bytes: 0, lines: 0, counts: {} };
     const destinationStats: GeneratedTrace = { bytes: 0, lines: 0, counts: {} };
     const sourceText = [...traceLines({ bytes: 200_000, side: 'source', iommuPairsPerStart: 100 }, sourceStats)].join('');
-    const destinationText = [...traceLines({ bytes: 50_000, side: 'destination', iommuPairsPerStart: 100, startUs: sourceStats.lastSuspendUs! + 20_000 }, destinationStats)].join('');
+    const destinationText = [
+      ...traceLines({ bytes: 50_000, side: 'destination', iommuPairsPerStart: 100, startUs: sourceStats.lastSuspendUs! + 20_000 }, destinationStats),
+    ].join('');
     await writeFile(join(dir, 'src.log'), sourceText);
     await writeFile(join(dir, 'dst.log'), destinationText);
     const rules = BUILTIN_METRICS as Record<string, MetricRule>;
@@ -125,7 +127,11 @@ test('analysis from scanned files equals analysis from the texts', async (t) => 
     const fromText = analyseMigration({ ...common, sourceText, destinationText });
     const wanted = analysisEvents(rules, names);
     // a small chunk size puts many chunk boundaries inside lines
-    const fromFiles = analyseParsed({ ...common, source: await scanTraceFile(join(dir, 'src.log'), { events: wanted }, 4096), destination: await scanTraceFile(join(dir, 'dst.log'), { events: wanted }, 4096) });
+    const fromFiles = analyseParsed({
+      ...common,
+      source: await scanTraceFile(join(dir, 'src.log'), { events: wanted }, 4096),
+      destination: await scanTraceFile(join(dir, 'dst.log'), { events: wanted }, 4096),
+    });
     t.deepEqual(fromFiles, fromText);
     t.is(fromText.status, 'ok');
     t.is(fromText.metrics.vdpa, (destinationStats.lastEnableUs! - sourceStats.lastSuspendUs!) / 1000);

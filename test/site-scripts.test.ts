@@ -27,7 +27,10 @@ async function cpuTree(t: import('ava').ExecutionContext): Promise<{ root: strin
   t.teardown(() => rm(base, { recursive: true, force: true }));
   const root = join(base, `cpu dir 'a' "b" $(touch pwned) *`);
   const files: string[] = [];
-  for (const [cpu, governor] of [['cpu0', 'powersave'], ['cpu1', 'schedutil']]) {
+  for (const [cpu, governor] of [
+    ['cpu0', 'powersave'],
+    ['cpu1', 'schedutil'],
+  ]) {
     await mkdir(join(root, cpu, 'cpufreq'), { recursive: true });
     await writeFile(join(root, cpu, 'cpufreq', 'scaling_governor'), `${governor}\n`);
     files.push(join(root, cpu, 'cpufreq', 'scaling_governor'));
@@ -66,7 +69,7 @@ async function roundTrip(t: import('ava').ExecutionContext, host: HostTransport)
   await t.throwsAsync(access('pwned'));
 }
 
-test('the CPU-governor script over ssh (the real sshd): unavailable on real sysfs; applied, found in place, undone to each CPU\'s own governor', async (t) => {
+test("the CPU-governor script over ssh (the real sshd): unavailable on real sysfs; applied, found in place, undone to each CPU's own governor", async (t) => {
   const sshd = await startSshd();
   const host = new SshTransport('sshhost', sshd.config);
   t.teardown(async () => {
@@ -83,7 +86,7 @@ test('the CPU-governor script in a network namespace host', async (t) => {
   await roundTrip(t, new NetnsTransport('nshost', namespace));
 });
 
-test('a profile lists lab-wide scripts first, then the host\'s own, relative to the profile file; a script missing an export is refused by name', async (t) => {
+test("a profile lists lab-wide scripts first, then the host's own, relative to the profile file; a script missing an export is refused by name", async (t) => {
   const profile = parseProfile(`name: p
 setup: [{ script: site/cpu-governor.mjs }]
 hosts:
@@ -93,11 +96,22 @@ variants: [{ name: v }]
 matrix: { vmSizes: [256M] }
 `);
   const planned = siteScriptsFor(profile, '/labs/p.yaml', ['a', 'b']);
-  t.deepEqual(planned.map((s) => [s.host, s.path, s.args]), [['a', '/labs/site/cpu-governor.mjs', []], ['a', '/abs/own.mjs', ['x y']], ['b', '/labs/site/cpu-governor.mjs', []]]);
+  t.deepEqual(
+    planned.map((s) => [s.host, s.path, s.args]),
+    [
+      ['a', '/labs/site/cpu-governor.mjs', []],
+      ['a', '/abs/own.mjs', ['x y']],
+      ['b', '/labs/site/cpu-governor.mjs', []],
+    ],
+  );
   const dir = await mkdtemp(join(tmpdir(), 'vb-site-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'half.mjs'), 'export async function check() { return { satisfied: true, state: "" }; }\n');
-  const error = await t.throwsAsync(applySiteScripts(new Map(), [{ host: 'a', path: join(dir, 'half.mjs'), args: [], from: 'setup' }], new ProvisionLedger(), () => undefined));
+  const error = await t.throwsAsync(
+    applySiteScripts(new Map(), [{ host: 'a', path: join(dir, 'half.mjs'), args: [], from: 'setup' }], new ProvisionLedger(), () => undefined),
+  );
   t.regex(error!.message, /half\.mjs: it must export apply, undo/);
-  t.throws(() => parseProfile('name: p\nsetup: [{ script: x.sh }]\nhosts: [{ name: a }]\nvariants: [{ name: v }]\nmatrix: { vmSizes: [256M] }\n'), { message: /setup\.0\.script: a zx script: a \.mjs file/ });
+  t.throws(() => parseProfile('name: p\nsetup: [{ script: x.sh }]\nhosts: [{ name: a }]\nvariants: [{ name: v }]\nmatrix: { vmSizes: [256M] }\n'), {
+    message: /setup\.0\.script: a zx script: a \.mjs file/,
+  });
 });

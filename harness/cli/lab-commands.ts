@@ -73,15 +73,24 @@ export async function explainStoppedRun(error: unknown, profilePath: string, wor
   const lines = [''];
   if (error.runDir) {
     const { readIterations } = await import('../results/store.ts');
-    const records = await readIterations(error.runDir).then((r) => r.records, () => []);
+    const records = await readIterations(error.runDir).then(
+      (r) => r.records,
+      () => [],
+    );
     const ok = records.filter((r) => r.status === 'ok').length;
-    lines.push(`The run stopped (manifest state: failed). Its ${records.length} recorded migration${records.length === 1 ? '' : 's'} (${ok} ok) are kept in ${error.runDir} (\`vdpa-bench report\` reads them).`);
+    lines.push(
+      `The run stopped (manifest state: failed). Its ${records.length} recorded migration${records.length === 1 ? '' : 's'} (${ok} ok) are kept in ${error.runDir} (\`vdpa-bench report\` reads them).`,
+    );
   }
   const workdirArgs = workdir ? ['--workdir', resolve(workdir)] : [];
   const cleanup = shellJoin(['vdpa-bench', 'cleanup', profilePath, ...workdirArgs]);
   const hosts = [error.host, ...error.alsoUnreachable];
-  const resume = error.runDir ? ` (or \`${shellJoin(['vdpa-bench', 'run', '--resume', error.runDir, ...workdirArgs])}\` continues the run where it stopped)` : '';
-  lines.push(`Once ${hosts.join(' and ')} ${hosts.length === 1 ? 'is' : 'are'} back, \`${cleanup}\` ends the QEMU processes this run left there and clears its lock${resume}.`);
+  const resume = error.runDir
+    ? ` (or \`${shellJoin(['vdpa-bench', 'run', '--resume', error.runDir, ...workdirArgs])}\` continues the run where it stopped)`
+    : '';
+  lines.push(
+    `Once ${hosts.join(' and ')} ${hosts.length === 1 ? 'is' : 'are'} back, \`${cleanup}\` ends the QEMU processes this run left there and clears its lock${resume}.`,
+  );
   error.message += lines.join('\n');
 }
 
@@ -99,10 +108,13 @@ function addCleanupCommand(program: Command, out: Out, setExit: (code: number) =
     .argument('<profile>', 'lab profile (YAML)')
     .option('--break-lock', 'also clear a lock whose harness runs on another controller machine (only once you know it is gone)')
     .option('--workdir <dir>', "the hosts' workdir, when the run was given --workdir")
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Only what can be proven to be vdpa-bench's is touched: run directories in a host's workdir with an
 owner record whose harness process is gone, and QEMU processes of our uid whose command line
-points into such a directory. A run whose harness still runs is left alone and named.`)
+points into such a directory. A run whose harness still runs is left alone and named.`,
+    )
     .action(async (profilePath: string, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
       const { openTransport } = await import('../hosts/open.ts');
@@ -118,7 +130,11 @@ points into such a directory. A run whose harness still runs is left alone and n
           const lock = await clearStaleLock(transport, host.workdir);
           const named = lock.holder ? describeHolder(lock.holder) : `unreadable owner record ${JSON.stringify(lock.text.slice(0, 80))}`;
           if (lock.state === 'cleared') out.stdout(`${host.name}: cleared the stale lock of ${named}\n`);
-          for (const report of await cleanLeftovers(transport, host.workdir, { breakUnknown: opts.breakLock, goneRunId: lock.state === 'cleared' ? lock.holder?.runId : undefined })) out.stdout(describeCleanup(report) + '\n');
+          for (const report of await cleanLeftovers(transport, host.workdir, {
+            breakUnknown: opts.breakLock,
+            goneRunId: lock.state === 'cleared' ? lock.holder?.runId : undefined,
+          }))
+            out.stdout(describeCleanup(report) + '\n');
           if (lock.state === 'held') {
             busy = true;
             out.stderr(`${host.name}: lock kept: ${named} still holds ${join(host.workdir, 'vdpa-bench.lock')}\n`);
@@ -142,15 +158,33 @@ function addHistoryCommand(program: Command, out: Out): void {
       const { fingerprintChanges } = await import('../results/fingerprint.ts');
       const { runs, skipped } = await loadHistory(dir);
       if (opts.json) {
-        out.stdout(JSON.stringify(runs.map((r) => ({ runId: r.manifest.runId, dir: r.dir, profile: r.manifest.profile.name, startedAt: r.manifest.startedAt, state: r.manifest.state, fingerprint: r.fingerprint.hash, lab: r.fingerprint.parts, ...counts(r) })), null, 2) + '\n');
+        out.stdout(
+          JSON.stringify(
+            runs.map((r) => ({
+              runId: r.manifest.runId,
+              dir: r.dir,
+              profile: r.manifest.profile.name,
+              startedAt: r.manifest.startedAt,
+              state: r.manifest.state,
+              fingerprint: r.fingerprint.hash,
+              lab: r.fingerprint.parts,
+              ...counts(r),
+            })),
+            null,
+            2,
+          ) + '\n',
+        );
         return;
       }
       const lastByProfile = new Map<string, HistoryRun>();
       for (const r of runs) {
         const c = counts(r);
-        out.stdout(`${r.manifest.startedAt}  ${r.manifest.runId.padEnd(40)} ${r.manifest.state.padEnd(11)} lab ${r.fingerprint.hash}  ${c.ok}/${c.migrations} ok${r.manifest.options.shard ? `  shard ${r.manifest.options.shard}` : ''}\n`);
+        out.stdout(
+          `${r.manifest.startedAt}  ${r.manifest.runId.padEnd(40)} ${r.manifest.state.padEnd(11)} lab ${r.fingerprint.hash}  ${c.ok}/${c.migrations} ok${r.manifest.options.shard ? `  shard ${r.manifest.options.shard}` : ''}\n`,
+        );
         const before = lastByProfile.get(r.manifest.profile.name);
-        if (before && before.fingerprint.hash !== r.fingerprint.hash) for (const change of fingerprintChanges(before.fingerprint, r.fingerprint)) out.stdout(`    lab changed: ${change}\n`);
+        if (before && before.fingerprint.hash !== r.fingerprint.hash)
+          for (const change of fingerprintChanges(before.fingerprint, r.fingerprint)) out.stdout(`    lab changed: ${change}\n`);
         lastByProfile.set(r.manifest.profile.name, r);
       }
       if (runs.length === 0) out.stderr(`${dir}: no run directories\n`);
@@ -179,7 +213,9 @@ function addNightlyCommand(program: Command, out: Out, setExit: (code: number) =
   matrixOptions(
     program
       .command('nightly')
-      .description('Run the profile, then compare each cell with the trailing window of earlier comparable nights; exit 0 no regression, 1 regression, 2 the run could not be made')
+      .description(
+        'Run the profile, then compare each cell with the trailing window of earlier comparable nights; exit 0 no regression, 1 regression, 2 the run could not be made',
+      )
       .argument('<profile>', 'lab profile (YAML)')
       .option('--history <dir>', 'results history: tonight is written here, earlier nights are read from here', 'results/nightly')
       .option('--from-run <run-dir>', 'judge this existing run (e.g. a merged sharded run) instead of running')
@@ -190,7 +226,9 @@ function addNightlyCommand(program: Command, out: Out, setExit: (code: number) =
       .option('--junit <file>', 'also write the JUnit XML here (it is always written into the run directory)'),
     { warmup: false },
   )
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Comparable nights: same profile name and the same lab fingerprint (host kernels, CPUs, firmware,
 QEMU builds and their migration settings, accel); a fingerprint change is reported and older
 nights are not compared with tonight. A regression is a median increase larger than the
@@ -198,7 +236,8 @@ profile's compare.noiseThresholdPct AND a one-sided Mann–Whitney p below --alp
 pooled measurements of the last --window comparable nights. Change points (binary segmentation,
 --min-segment nights each side) are reported for every cell.
 
-Written into tonight's run directory: nightly.json, nightly-junit.xml, history.html.`)
+Written into tonight's run directory: nightly.json, nightly-junit.xml, history.html.`,
+    )
     .action((profilePath: string, opts: OptionValues) => nightlyAction(profilePath, opts, out, setExit));
 }
 
@@ -211,19 +250,35 @@ async function nightlyAction(profilePath: string, opts: OptionValues, out: Out, 
   const { loadHistory, loadRun } = await import('../nightly/history.ts');
   const { ConsoleProgress } = await import('./progress.ts');
   const loaded = await loadProfile(profilePath);
-  const options: NightlyOptions = { window: opts.window, minBaselineNights: opts.minBaseline, alpha: opts.alpha, minSegment: opts.minSegment, noiseThresholdPct: loaded.profile.compare.noiseThresholdPct };
+  const options: NightlyOptions = {
+    window: opts.window,
+    minBaselineNights: opts.minBaseline,
+    alpha: opts.alpha,
+    minSegment: opts.minSegment,
+    noiseThresholdPct: loaded.profile.compare.noiseThresholdPct,
+  };
   const historyDir = resolve(opts.history);
   let tonight: HistoryRun;
   let runError: string | undefined;
   if (opts.fromRun) {
     tonight = await loadRun(resolve(opts.fromRun));
-    if (tonight.manifest.profile.name !== loaded.profile.name) throw new UsageError(`--from-run ${opts.fromRun}: ran profile "${tonight.manifest.profile.name}", not "${loaded.profile.name}"`);
+    if (tonight.manifest.profile.name !== loaded.profile.name)
+      throw new UsageError(`--from-run ${opts.fromRun}: ran profile "${tonight.manifest.profile.name}", not "${loaded.profile.name}"`);
   } else {
     await mkdir(historyDir, { recursive: true });
     const runId = newRunId(loaded.profile.name);
     const interruption = installInterruptHandlers(out.stderr, profilePath);
     try {
-      await runBenchmark(loaded, { iterations: opts.iterations, vmSizes: opts.vmSize, variants: opts.variant, outDir: historyDir, runId, progress: new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations), signal: interruption.signal, command: process.argv.slice(1) });
+      await runBenchmark(loaded, {
+        iterations: opts.iterations,
+        vmSizes: opts.vmSize,
+        variants: opts.variant,
+        outDir: historyDir,
+        runId,
+        progress: new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations),
+        signal: interruption.signal,
+        command: process.argv.slice(1),
+      });
     } catch (error) {
       if (error instanceof RunInterrupted) throw error;
       await explainStoppedRun(error, profilePath, undefined);
@@ -245,7 +300,12 @@ async function nightlyAction(profilePath: string, opts: OptionValues, out: Out, 
     verdict.exitCode = 2;
     verdict.runError = runError ?? tonight.manifest.stateReason ?? (anyData ? undefined : 'no cell has an ok measured migration');
   }
-  await writeNightlyOutputs(verdict, [...runs.filter((r) => r.manifest.runId !== tonight.manifest.runId), tonight].sort((a, b) => a.manifest.startedAt.localeCompare(b.manifest.startedAt)), tonight.dir, opts.junit);
+  await writeNightlyOutputs(
+    verdict,
+    [...runs.filter((r) => r.manifest.runId !== tonight.manifest.runId), tonight].sort((a, b) => a.manifest.startedAt.localeCompare(b.manifest.startedAt)),
+    tonight.dir,
+    opts.junit,
+  );
   printVerdict(verdict, out);
   out.stdout(tonight.dir + '\n');
   setExit(verdict.exitCode);
@@ -274,7 +334,10 @@ function printVerdict(v: NightlyVerdict, out: Out): void {
   }
   for (const c of v.cells) {
     out.stderr(`${c.verdict.toUpperCase().padEnd(12)} ${c.label.padEnd(28)} ${c.reason}\n`);
-    for (const p of c.changePoints) out.stderr(`             change point at ${p.runId}: ${p.beforeMedianMs.toFixed(2)} → ${p.afterMedianMs.toFixed(2)} ms (${p.changePct >= 0 ? '+' : ''}${p.changePct.toFixed(1)}%, p=${p.pValue.toPrecision(3)})\n`);
+    for (const p of c.changePoints)
+      out.stderr(
+        `             change point at ${p.runId}: ${p.beforeMedianMs.toFixed(2)} → ${p.afterMedianMs.toFixed(2)} ms (${p.changePct >= 0 ? '+' : ''}${p.changePct.toFixed(1)}%, p=${p.pValue.toPrecision(3)})\n`,
+      );
   }
   if (v.exitCode === 2) out.stderr(`the run could not be made: ${v.runError}\n`);
   out.stderr(v.regression ? 'nightly: REGRESSION\n' : v.exitCode === 2 ? 'nightly: no verdict\n' : 'nightly: no regression\n');

@@ -28,7 +28,11 @@ export const debootstrapNeed: LocalNeed = {
 
 /** The lab in a box: the prober is compiled with gcc, the guest's modules indexed by depmod, the namespaces made with ip. */
 export const labBoxNeeds: LocalNeed[] = [
-  { what: 'a C compiler for the ICMP prober (gcc, libc headers)', packages: ['gcc', 'libc6-dev'], present: async () => (await runs('gcc', ['--version'])) && (await runs('test', ['-e', '/usr/include/stdio.h'])) },
+  {
+    what: 'a C compiler for the ICMP prober (gcc, libc headers)',
+    packages: ['gcc', 'libc6-dev'],
+    present: async () => (await runs('gcc', ['--version'])) && (await runs('test', ['-e', '/usr/include/stdio.h'])),
+  },
   { what: 'depmod, to index the guest kernel modules', packages: ['kmod'], present: () => runs('depmod', ['--version']) },
   { what: 'ip, for the network namespaces', packages: ['iproute2'], present: () => runs('ip', ['-V']) },
 ];
@@ -62,9 +66,14 @@ export async function ensureLocalPackages(needs: LocalNeed[], log: (line: string
     return `missing: ${missingText}. Install with:\n  ${installCommand(packages)}`;
   }
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
-  log(packages.length ? `missing: ${missingText}: installing ${packages.join(' ')} with apt-get (running as root)…` : 'apt has no package lists: running apt-get update (running as root)…');
+  log(
+    packages.length
+      ? `missing: ${missingText}: installing ${packages.join(' ')} with apt-get (running as root)…`
+      : 'apt has no package lists: running apt-get update (running as root)…',
+  );
   const update = await execa('apt-get', ['update'], { reject: false, env, stdout: 'ignore', stderr: 'pipe' });
-  if (update.exitCode !== 0) log(`apt-get update failed (${String(update.stderr).trim().split('\n').pop()})${packages.length ? '; trying the install anyway' : ''}`);
+  if (update.exitCode !== 0)
+    log(`apt-get update failed (${String(update.stderr).trim().split('\n').pop()})${packages.length ? '; trying the install anyway' : ''}`);
   if (packages.length === 0) return update.exitCode === 0 ? null : `apt-get update failed: ${String(update.stderr).trim().split('\n').slice(-2).join(' ')}`;
   const install = await execa('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { reject: false, env, stdout: 'ignore', stderr: 'pipe' });
   if (install.exitCode !== 0 || (await missingOf(missing)).length > 0) {

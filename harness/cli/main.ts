@@ -33,7 +33,9 @@ type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
 export function buildProgram(out: Out, setExit: (code: number) => void): Command {
   const program = new Command('vdpa-bench')
-    .description('Live-migration downtime benchmarks for QEMU guests with vhost-vDPA NICs: back-to-back migrations between two hosts, traced on both sides, with guest-visible downtime computed from the traces.')
+    .description(
+      'Live-migration downtime benchmarks for QEMU guests with vhost-vDPA NICs: back-to-back migrations between two hosts, traced on both sides, with guest-visible downtime computed from the traces.',
+    )
     .version(TOOL_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
@@ -63,9 +65,14 @@ function addRunCommand(program: Command, out: Out, setExit: (code: number) => vo
     .option('--reports <dir>', 'parent directory of the reports written at the end (<dir>/<run-id>/)', 'reports')
     .option('--no-report', 'do not write reports at the end')
     .option('--resume <run-dir>', 'continue an interrupted run: same profile (checked by sha256), same options, completed migrations not repeated')
-    .option('--workdir <dir>', "where QEMU writes traces, sockets and guest memory on every host (overrides the hosts' workdir; the lab lock lives there too, so give the same one to --resume)")
+    .option(
+      '--workdir <dir>',
+      "where QEMU writes traces, sockets and guest memory on every host (overrides the hosts' workdir; the lab lock lives there too, so give the same one to --resume)",
+    )
     .option('--shard <i/n>', 'run only slice i of n of the schedule (whole VM boots, dealt round-robin); combine with `merge`')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 A run boots the guest on the first host of the profile's pair and migrates it back and forth
 (A→B, B→A, ...). Each migration gets a fresh destination QEMU started with -incoming defer, and
 each QEMU writes its own trace file; downtime comes from those traces (see 'downtime --help').
@@ -84,7 +91,8 @@ Examples:
   vdpa-bench run profiles/local.yaml
   vdpa-bench run profiles/local.yaml --vm-size 1G --iterations 3 --warmup 0
   vdpa-bench run --resume results/local-20250101-010203-abcd
-  vdpa-bench run profiles/lab.yaml --shard 2/4`)
+  vdpa-bench run profiles/lab.yaml --shard 2/4`,
+    )
     .action((profileArg: string | undefined, opts: OptionValues) => runAction(profileArg, opts, out, setExit));
 }
 
@@ -106,13 +114,15 @@ async function runAction(profileArg: string | undefined, opts: OptionValues, out
   const usesLocal = loaded.profile.hosts.some((h) => h.transport.kind !== 'ssh');
   const binaries = new Set(usesLocal ? loaded.profile.variants.filter((v) => v.qemu.binary && !v.qemu.chroot).map((v) => v.qemu.binary!) : []);
   const labBox = needsLabBox(loaded.profile);
-  if (loaded.profile.network && process.getuid?.() !== 0) throw new UsageError(`${profilePath}: the lab in a box creates network namespaces, taps and bridges: run it as root (sudo npx vdpa-bench run ...)`);
+  if (loaded.profile.network && process.getuid?.() !== 0)
+    throw new UsageError(`${profilePath}: the lab in a box creates network namespaces, taps and bridges: run it as root (sudo npx vdpa-bench run ...)`);
   const debianQemu = binaries.has('qemu-system-x86_64') ? [qemuNeed('qemu-system-x86_64')] : [];
   const suiteRoots = usesLocal && loaded.profile.variants.some((v) => v.qemu.debian) ? [debootstrapNeed] : [];
   const problem = await ensureLocalPackages([...debianQemu, ...suiteRoots, ...(labBox ? labBoxNeeds : [])], (l) => out.stderr(l + '\n'), { aptLists: labBox });
   if (problem) throw new UsageError(problem);
   for (const binary of binaries) {
-    if (binary !== 'qemu-system-x86_64' && !(await qemuNeed(binary).present())) throw new UsageError(`QEMU binary "${binary}" was not found or does not run: check the variant's qemu.binary`);
+    if (binary !== 'qemu-system-x86_64' && !(await qemuNeed(binary).present()))
+      throw new UsageError(`QEMU binary "${binary}" was not found or does not run: check the variant's qemu.binary`);
   }
   const interruption = installInterruptHandlers(out.stderr, profilePath);
   const progress = new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations);
@@ -150,10 +160,13 @@ function addPlanCommand(program: Command, out: Out): void {
       .description('Print, per host and in order, every command a run of the profile would execute, without executing anything')
       .argument('<profile>', 'lab profile (YAML), e.g. profiles/cx6dx-lab.yaml'),
   )
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Sections: per host preflight (read-only checks), set-up steps (check, then apply when not in
 place), QEMU builds, verification, host facts; then every migration (QEMU command lines, QMP
-commands); then teardown (undo of what set-up applied). Review it before a run touches a lab.`)
+commands); then teardown (undo of what set-up applied). Review it before a run touches a lab.`,
+    )
     .action(async (profilePath: string, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
       const { planRun } = await import('../plan/plan.ts');
@@ -197,13 +210,18 @@ function addDowntimeCommand(program: Command, out: Out, setExit: (code: number) 
     .addOption(new Option('--metric <name>', 'metric rule').choices(Object.keys(BUILTIN_METRICS)).default('vdpa'))
     .option('--clock-offset-us <n>', 'destination clock minus source clock, µs (destination times are corrected by it)', integer, 0)
     .option('--json', 'print JSON: {downtimeUs, start: {event, time}, end: {event, time}, ...}')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Metrics (start = LAST matching event on the source, end = LAST on the destination):
-${Object.entries(BUILTIN_METRICS).map(([name, r]) => `  ${name.padEnd(11)} ${r.description}`).join('\n')}
+${Object.entries(BUILTIN_METRICS)
+  .map(([name, r]) => `  ${name.padEnd(11)} ${r.description}`)
+  .join('\n')}
 
 Trace formats: QEMU log backend (<= 10.0 "TID@SEC.USEC:event", >= 10.1 ISO "...Z event") with
 -msg timestamp=on, and qemu-trace-stap output ("PID@NANOSECONDS event").
-Exit status 1 names the missing event when the metric cannot be applied.`)
+Exit status 1 names the missing event when the metric cannot be applied.`,
+    )
     .action(async (opts) => {
       const rule = resolveRule(opts.metric);
       // streamed: only the events the rule looks at are kept, so a trace of any size fits in memory
@@ -213,7 +231,8 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
       const result = applyRule(rule, { source: source.events, destination: destination.events, clockOffsetUs: opts.clockOffsetUs });
       const unparsed = { source: source.unparsedCount, destination: destination.unparsedCount };
       if (!result.ok) {
-        if (opts.json) out.stdout(JSON.stringify({ metric: opts.metric, error: result.reason, missing: result.missing ?? null, unparsedLines: unparsed }) + '\n');
+        if (opts.json)
+          out.stdout(JSON.stringify({ metric: opts.metric, error: result.reason, missing: result.missing ?? null, unparsedLines: unparsed }) + '\n');
         out.stderr(`vdpa-bench downtime: ${opts.metric}: ${result.reason}\n`);
         setExit(1);
         return;
@@ -224,8 +243,21 @@ Exit status 1 names the missing event when the metric cannot be applied.`)
             metric: opts.metric,
             downtimeUs: result.downtimeUs,
             downtimeMs: result.downtimeUs / 1000,
-            start: { event: result.start.event, time: result.start.timeUs, iso: formatTraceTime(result.start.timeUs), line: result.start.line, args: result.start.args },
-            end: { event: result.end.event, time: result.end.timeUs, rawTime: result.end.rawTimeUs, iso: formatTraceTime(result.end.timeUs), line: result.end.line, args: result.end.args },
+            start: {
+              event: result.start.event,
+              time: result.start.timeUs,
+              iso: formatTraceTime(result.start.timeUs),
+              line: result.start.line,
+              args: result.start.args,
+            },
+            end: {
+              event: result.end.event,
+              time: result.end.timeUs,
+              rawTime: result.end.rawTimeUs,
+              iso: formatTraceTime(result.end.timeUs),
+              line: result.end.line,
+              args: result.end.args,
+            },
             clockOffsetUs: opts.clockOffsetUs,
             fallback: result.fallback,
             unparsedLines: unparsed,
@@ -264,12 +296,15 @@ function addSamplesCommand(program: Command, out: Out, setExit: (code: number) =
     .option('--power <p>', 'probability of detecting it', '0.8')
     .option('--alpha <a>', 'two-sided significance level', '0.05')
     .option('--json', 'print JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Uses each cell's pilot median and robust spread (1.4826 × MAD) in the normal approximation
 n = 2 (z(1-alpha/2) + z(power))^2 sigma^2 / delta^2, divided by 3/pi for the rank test reports use.
 
 Example:
-  vdpa-bench samples results/local-20261126-030518-632e --change 10% --power 0.8`)
+  vdpa-bench samples results/local-20261126-030518-632e --change 10% --power 0.8`,
+    )
     .action(async (dirs: string[], opts) => {
       const { samplesFromRuns } = await import('../sampling/cli.ts');
       const power = Number(opts.power);

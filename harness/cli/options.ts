@@ -25,5 +25,7 @@ export const probability = (value: string) => {
 export function matrixOptions(command: Command, { warmup = true } = {}): Command {
   command.option('-n, --iterations <n>', 'measured migrations per cell (overrides the profile)', positiveInt);
   if (warmup) command.option('--warmup <n>', 'warm-up migrations per VM boot (overrides the profile)', nonNegativeInt);
-  return command.option('--vm-size <size>', 'only this VM size (repeatable), e.g. --vm-size 1G', collect).option('--variant <name>', 'only this variant (repeatable)', collect);
+  return command
+    .option('--vm-size <size>', 'only this VM size (repeatable), e.g. --vm-size 1G', collect)
+    .option('--variant <name>', 'only this variant (repeatable)', collect);
 }

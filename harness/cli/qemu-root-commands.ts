@@ -11,8 +11,10 @@ type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 export function addQemuRootCommands(program: Command, out: Out, setExit: (code: number) => void): void {
   const group = program
     .command('qemu-root')
-    .description('Root filesystems with a Debian suite\'s QEMU (qemu: { debian: SUITE } variants): show, build, refresh, remove')
-    .addHelpText('after', `
+    .description("Root filesystems with a Debian suite's QEMU (qemu: { debian: SUITE } variants): show, build, refresh, remove")
+    .addHelpText(
+      'after',
+      `
 A variant with qemu: { debian: trixie } runs trixie's qemu-system-x86 from a minimal root
 filesystem (debootstrap --variant=minbase, a few minutes) that \`run\` makes on each host the
 first time and reuses afterwards. \`refresh\` rebuilds it from the host's Debian mirror, e.g.
@@ -23,12 +25,13 @@ default ~/.cache/vdpa-bench) and /var/cache/vdpa-bench/qemu-roots/SUITE over ssh
 
 Examples:
   vdpa-bench qemu-root show trixie
-  vdpa-bench qemu-root refresh trixie --profile profiles/cx6dx-lab.yaml`);
+  vdpa-bench qemu-root refresh trixie --profile profiles/cx6dx-lab.yaml`,
+    );
   for (const [name, description] of [
-    ['show', 'Print whether the suite\'s root exists on each host and its qemu-system-x86 version'],
-    ['build', 'Make the suite\'s root where it is missing (what `run` does first)'],
-    ['refresh', 'Rebuild the suite\'s root from the mirror, replacing the cached one'],
-    ['remove', 'Delete the suite\'s root (refused while anything is mounted below it)'],
+    ['show', "Print whether the suite's root exists on each host and its qemu-system-x86 version"],
+    ['build', "Make the suite's root where it is missing (what `run` does first)"],
+    ['refresh', "Rebuild the suite's root from the mirror, replacing the cached one"],
+    ['remove', "Delete the suite's root (refused while anything is mounted below it)"],
   ] as const) {
     group
       .command(name)

@@ -28,7 +28,9 @@ export function reportCommands(program: Command, out: Out): void {
     .argument('<run-dir>', 'a run directory (only iterations.ndjson is required; what manifest.json lacks shows as unknown)')
     .option('-f, --format <format>', `${REPORT_FORMATS.join('|')} (repeatable; default all)`, format)
     .option('-o, --out <dir>', 'directory for the report files (default reports/<run-id>/)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Files: summary.txt (the cover-letter lines), report.md, report.html (one file, opens offline),
 summary.json (every number). The text summary is also printed.
 
@@ -38,7 +40,8 @@ variants) and needs p < 0.05 (Mann–Whitney) and a change above compare.noiseTh
 
 Examples:
   vdpa-bench report results/local-20250721-180000-ab12
-  vdpa-bench report results/local-20250721-180000-ab12 --format text --format json --out /tmp/r`)
+  vdpa-bench report results/local-20250721-180000-ab12 --format text --format json --out /tmp/r`,
+    )
     .action(async (runDir: string, opts: { format?: ReportFormat[]; out?: string }) => {
       printOutcome(await (await renderers()).reportRun(runDir, { formats: opts.format, outDir: opts.out }), out);
     });
@@ -52,9 +55,25 @@ Examples:
     .option('--candidate-variant <name>', "variant of the candidate run to use (default: its only one, or its profile's compare.candidate, or its first)")
     .option('-f, --format <format>', `${REPORT_FORMATS.join('|')} (repeatable; default all)`, format)
     .option('-o, --out <dir>', 'directory for the report files (default reports/compare-<baseline-id>-vs-<candidate-id>/)')
-    .action(async (baselineDir: string, candidateDir: string, opts: { format?: ReportFormat[]; out?: string; baselineVariant?: string; candidateVariant?: string }) => {
-      printOutcome(await (await renderers()).compareRunDirs(baselineDir, candidateDir, { formats: opts.format, outDir: opts.out, baselineVariant: opts.baselineVariant, candidateVariant: opts.candidateVariant }), out);
-    });
+    .action(
+      async (
+        baselineDir: string,
+        candidateDir: string,
+        opts: { format?: ReportFormat[]; out?: string; baselineVariant?: string; candidateVariant?: string },
+      ) => {
+        printOutcome(
+          await (
+            await renderers()
+          ).compareRunDirs(baselineDir, candidateDir, {
+            formats: opts.format,
+            outDir: opts.out,
+            baselineVariant: opts.baselineVariant,
+            candidateVariant: opts.candidateVariant,
+          }),
+          out,
+        );
+      },
+    );
 }
 
 /** After `run`: all formats into <reportsRoot>/<run-id>/, the text summary on stderr (stdout's last line stays the run directory). */
@@ -62,7 +81,11 @@ export async function writeRunReports(runDir: string, reportsRoot: string, out: 
   try {
     const outcome = await (await renderers()).reportRun(runDir, { reportsRoot });
     out.stderr(`\n${outcome.text}`);
-    out.stderr(`reports: ${shown(outcome.dir)}/ (${Object.values(outcome.files).map((p) => p.split('/').pop()).join(', ')})\n`);
+    out.stderr(
+      `reports: ${shown(outcome.dir)}/ (${Object.values(outcome.files)
+        .map((p) => p.split('/').pop())
+        .join(', ')})\n`,
+    );
   } catch (error) {
     // The measurements are safe on disk; a report can be made later with `vdpa-bench report`.
     out.stderr(`vdpa-bench: could not write the reports (${(error as Error).message}); run: vdpa-bench report ${runDir}\n`);

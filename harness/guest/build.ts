@@ -60,7 +60,8 @@ export function imagePackageFromDepends(metapackage: string, dependsOutput: stri
 async function candidateVersion(pkg: string): Promise<string> {
   const policy = await run('apt-cache', ['policy', pkg]);
   const match = /Candidate:\s*(\S+)/.exec(policy);
-  if (!match || match[1] === '(none)') throw new Error(`guest build: apt knows no installable version of ${pkg} (run apt-get update, or check the package name)`);
+  if (!match || match[1] === '(none)')
+    throw new Error(`guest build: apt knows no installable version of ${pkg} (run apt-get update, or check the package name)`);
   return match[1];
 }
 
@@ -68,12 +69,19 @@ export async function buildGuest(kernelPackage: string, log: (line: string) => v
   const started = performance.now();
   const imagePackage = imagePackageFromDepends(kernelPackage, /^linux-image-\d/.test(kernelPackage) ? '' : await run('apt-cache', ['depends', kernelPackage]));
   const [kernelVersion, busyboxVersion, init] = await Promise.all([candidateVersion(imagePackage), candidateVersion(BUSYBOX_PACKAGE), guestInitScript()]);
-  const key = createHash('sha256').update(JSON.stringify({ BUILDER_VERSION, imagePackage, kernelVersion, busyboxVersion, init, GUEST_MODULES })).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ BUILDER_VERSION, imagePackage, kernelVersion, busyboxVersion, init, GUEST_MODULES }))
+    .digest('hex')
+    .slice(0, 16);
   const root = join(cacheRoot(), 'guest');
   const dir = join(root, `${imagePackage}-${key}`);
   const manifestPath = join(dir, 'guest.json');
-  const cached = await readFile(manifestPath, 'utf8').then((t) => JSON.parse(t) as BuiltGuest, () => undefined);
-  if (cached) return { ...cached, dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), built: false, buildMs: Math.round(performance.now() - started) };
+  const cached = await readFile(manifestPath, 'utf8').then(
+    (t) => JSON.parse(t) as BuiltGuest,
+    () => undefined,
+  );
+  if (cached)
+    return { ...cached, dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), built: false, buildMs: Math.round(performance.now() - started) };
 
   log(`building the guest: ${imagePackage} ${kernelVersion} + ${BUSYBOX_PACKAGE} ${busyboxVersion} (cache ${dir})`);
   await mkdir(root, { recursive: true });
@@ -125,7 +133,12 @@ export async function buildGuest(kernelPackage: string, log: (line: string) => v
       kernelPackageVersion: kernelVersion,
       kernelRelease: release,
       busyboxVersion,
-      modules: order.map((p) => p.split('/').pop()!.replace(/\.ko.*$/, '')),
+      modules: order.map((p) =>
+        p
+          .split('/')
+          .pop()!
+          .replace(/\.ko.*$/, ''),
+      ),
       initrdBytes: initrd.length,
       built: true,
       buildMs: 0,
@@ -138,7 +151,9 @@ export async function buildGuest(kernelPackage: string, log: (line: string) => v
       if (!['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
     }
     guest.buildMs = Math.round(performance.now() - started);
-    log(`guest built in ${(guest.buildMs / 1000).toFixed(1)} s: kernel ${release}, initrd ${(initrd.length / 1e6).toFixed(1)} MB, modules ${guest.modules.join(' ')}`);
+    log(
+      `guest built in ${(guest.buildMs / 1000).toFixed(1)} s: kernel ${release}, initrd ${(initrd.length / 1e6).toFixed(1)} MB, modules ${guest.modules.join(' ')}`,
+    );
     return guest;
   } finally {
     await rm(work, { recursive: true, force: true });

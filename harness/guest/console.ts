@@ -25,17 +25,16 @@ function lines(text: string): string[] {
 
 /** Lines that show damage, in console order (at most `limit`). */
 export function damageEvidence(text: string, limit = 20): string[] {
-  return lines(text).filter((l) => DAMAGE_PATTERNS.some((p) => p.test(l))).slice(0, limit);
+  return lines(text)
+    .filter((l) => DAMAGE_PATTERNS.some((p) => p.test(l)))
+    .slice(0, limit);
 }
 
 export function guestReady(text: string): boolean {
   return /^vb-ready /m.test(text.replaceAll('\r', ''));
 }
 
-export type IntegrityVerdict =
-  | { verdict: 'ok'; check: number }
-  | { verdict: 'failed'; check: number; line: string }
-  | { verdict: 'pending' };
+export type IntegrityVerdict = { verdict: 'ok'; check: number } | { verdict: 'failed'; check: number; line: string } | { verdict: 'pending' };
 
 /**
  * The first integrity check that both began and ended in this console text. The destination's

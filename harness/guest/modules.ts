@@ -13,14 +13,25 @@ export function parseModulesDep(text: string): Map<string, string[]> {
     if (colon < 0) continue;
     const module = line.slice(0, colon).trim();
     if (!module) continue;
-    deps.set(module, line.slice(colon + 1).trim().split(/\s+/).filter(Boolean));
+    deps.set(
+      module,
+      line
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    );
   }
   return deps;
 }
 
 /** `virtio_net` for `kernel/drivers/net/virtio_net.ko(.xz)`; depmod treats - and _ alike. */
 export function moduleName(path: string): string {
-  return path.split('/').pop()!.replace(/\.ko(\.[a-z]+)?$/, '').replaceAll('-', '_');
+  return path
+    .split('/')
+    .pop()!
+    .replace(/\.ko(\.[a-z]+)?$/, '')
+    .replaceAll('-', '_');
 }
 
 /**

@@ -35,6 +35,10 @@ export function describeCommand(host: HostTransport, command: HostCommand): stri
     const oneLine = /^[^\n]*\n$/.test(command.input);
     return oneLine ? `echo ${shellQuote(command.input.slice(0, -1))} | ${line}` : `printf '%s' ${shellQuote(command.input)} | ${line}`;
   }
-  const body = command.script.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
+  const body = command.script
+    .trimEnd()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
   return `${host.describe(['bash', '-s', '--', ...command.args])} <<'SCRIPT'\n${body}\n    SCRIPT`;
 }

@@ -70,7 +70,9 @@ export function parseKeyValues(text: string): Record<string, string> {
 export async function qemuVersion(host: HostTransport, binary: string | readonly string[]): Promise<string> {
   const result = await host.run([...invocation(binary), '--version'], { allowFailure: true, timeoutMs: 30_000 });
   if (result.exitCode !== 0) {
-    throw new Error(`${host.hostName}: QEMU binary "${invocation(binary).join(" ")}" does not run (${(result.stderr || result.stdout).trim().split('\n')[0] || `exit ${result.exitCode}`})`);
+    throw new Error(
+      `${host.hostName}: QEMU binary "${invocation(binary).join(' ')}" does not run (${(result.stderr || result.stdout).trim().split('\n')[0] || `exit ${result.exitCode}`})`,
+    );
   }
   return result.stdout.split('\n')[0].trim();
 }
@@ -79,7 +81,12 @@ export async function qemuVersion(host: HostTransport, binary: string | readonly
 export async function qemuTraceEvents(host: HostTransport, binary: string | readonly string[]): Promise<Set<string>> {
   const result = await host.run([...invocation(binary), '-trace', 'help'], { allowFailure: true, timeoutMs: 30_000 });
   if (result.exitCode !== 0) throw new Error(`${host.hostName}: \`${binary} -trace help\` failed: ${result.stderr.trim().split('\n')[0]}`);
-  return new Set(result.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[A-Za-z0-9_]+$/.test(l)));
+  return new Set(
+    result.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^[A-Za-z0-9_]+$/.test(l)),
+  );
 }
 
 /** Splits requested event patterns into those the binary has and those it lacks (globs match any). */

@@ -53,7 +53,10 @@ export async function openSession(host: HostTransport, argv: readonly string[]):
           buffered = buffered.slice(newline + 1);
           return line;
         }
-        if (done) throw new Error(`${host.hostName}: the process ended${buffered ? ` after printing ${JSON.stringify(buffered.slice(0, 200))}` : ' without an answer'}`);
+        if (done)
+          throw new Error(
+            `${host.hostName}: the process ended${buffered ? ` after printing ${JSON.stringify(buffered.slice(0, 200))}` : ' without an answer'}`,
+          );
         const left = limit - Date.now();
         if (left <= 0) throw new Error(`${host.hostName}: no answer within ${timeoutMs} ms`);
         await new Promise<void>((resolve) => {

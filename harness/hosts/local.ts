@@ -1,9 +1,21 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import { childStream } from './child-stream.ts';
+import type { Duplex } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { bound, CommandError, shellJoin, toRunResult, type HostProcess, type HostStream, type HostTransport, type ProcessExit, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
+import {
+  CommandError,
+  shellJoin,
+  toRunResult,
+  type HostProcess,
+  type HostStream,
+  type HostTransport,
+  type ProcessExit,
+  type RunOptions,
+  type RunResult,
+  type StartOptions,
+} from './transport.ts';
 
 /**
  * Runs commands on this machine. `prefix` lets the netns transport reuse it unchanged
@@ -59,19 +71,7 @@ export class LocalTransport implements HostTransport {
   async stream(argv: readonly string[]): Promise<HostStream> {
     const [file, ...args] = this.wrap(argv);
     const child = execa(file, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'ignore', reject: false, buffer: false, cleanup: true });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', () => resolve());
-      child.once('error', reject);
-    });
-    return {
-      stdin: child.stdin as Writable,
-      stdout: child.stdout as Readable,
-      close: async () => {
-        child.stdin?.end();
-        await Promise.race([child, bound(2_000)]);
-        child.kill();
-      },
-    };
+    return childStream(child);
   }
 
   readFile(path: string): Promise<Buffer> {
@@ -130,7 +130,10 @@ class LocalProcess implements HostProcess {
 /** A host that is a network namespace on this machine (`ip netns exec NAME ...`). */
 export class NetnsTransport extends LocalTransport {
   override readonly kind = 'netns' as const;
-  constructor(hostName: string, readonly namespace: string) {
+  constructor(
+    hostName: string,
+    readonly namespace: string,
+  ) {
     super(hostName, ['ip', 'netns', 'exec', namespace]);
   }
 }

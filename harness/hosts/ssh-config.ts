@@ -13,6 +13,14 @@ function escapeTokens(path: string): string {
  * escape for a double quote, and expands ${VAR}: values it cannot carry are refused.
  */
 export function configWord(field: string, value: string): string {
-  if (/["\\\x00-\x1f\x7f]|\$\{/.test(value)) throw new Error(`ssh ${field} ${JSON.stringify(value)}: double quotes, backslashes, "\${" and control characters cannot be passed to ssh's configuration`);
+  if (/["\\\x00-\x1f\x7f]|\$\{/.test(value))
+    throw new Error(`ssh ${field} ${JSON.stringify(value)}: double quotes, backslashes, "\${" and control characters cannot be passed to ssh's configuration`);
   return `"${escapeTokens(value)}"`;
 }
+
+/**
+ * Keepalives so a master on a dead link (host powered off, cable pulled: no FIN ever comes)
+ * notices within ~15 s and closes, like one whose sshd went away; and a bounded connect.
+ * After the profile's own options, so those win (ssh keeps the first value it is given).
+ */
+export const LIVENESS_OPTIONS = ['ServerAliveInterval=5', 'ServerAliveCountMax=3', 'ConnectTimeout=15'];

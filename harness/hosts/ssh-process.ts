@@ -14,7 +14,8 @@ interface ProcessHost {
 }
 
 /** ssh exits 255 for its own failures; these stderr lines tell them from a remote command's 255. */
-export const SSH_FAILURE = /^(ssh: |kex_exchange_identification|Connection (closed|timed out|refused|reset)|Permission denied \(|Host key verification failed|.*port \d+: Connection|mux_client_|Control socket connect|ssh_exchange_identification|banner exchange)/m;
+export const SSH_FAILURE =
+  /^(ssh: |kex_exchange_identification|Connection (closed|timed out|refused|reset)|Permission denied \(|Host key verification failed|.*port \d+: Connection|mux_client_|Control socket connect|ssh_exchange_identification|banner exchange)/m;
 
 export class SshConnectionError extends Error {
   constructor(
@@ -97,7 +98,22 @@ export function exitFromStatus(status: number): ProcessExit {
   return { code: status, signal: null };
 }
 
-const SIGNAL_NAMES: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM' };
+const SIGNAL_NAMES: Record<number, string> = {
+  1: 'SIGHUP',
+  2: 'SIGINT',
+  3: 'SIGQUIT',
+  4: 'SIGILL',
+  6: 'SIGABRT',
+  7: 'SIGBUS',
+  8: 'SIGFPE',
+  9: 'SIGKILL',
+  10: 'SIGUSR1',
+  11: 'SIGSEGV',
+  12: 'SIGUSR2',
+  13: 'SIGPIPE',
+  14: 'SIGALRM',
+  15: 'SIGTERM',
+};
 
 async function* readLines(stream: Readable): AsyncGenerator<string> {
   let buffered = '';

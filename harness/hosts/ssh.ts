@@ -9,43 +9,38 @@
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import { forwardUnixSocket } from './ssh-forward.ts';
+import { childStream } from './child-stream.ts';
+import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { Transport } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
 import { abortableSleep, formatSeconds, RECONNECT_BACKOFF_MS } from './reconnect-wait.ts';
-import { configWord } from './ssh-config.ts';
+import { configWord, LIVENESS_OPTIONS } from './ssh-config.ts';
 import { SSH_FAILURE, SshConnectionError, SshProcess, START_WRAPPER } from './ssh-process.ts';
-import { bound, CommandError, HostUnreachableError, shellJoin, toRunResult, type ConnectionLoss, type HostProcess, type HostStream, type HostTransport, type Reconnected, type ReconnectOptions, type RunOptions, type RunResult, type StartOptions } from './transport.ts';
+import {
+  bound,
+  CommandError,
+  HostUnreachableError,
+  shellJoin,
+  toRunResult,
+  type ConnectionLoss,
+  type HostProcess,
+  type HostStream,
+  type HostTransport,
+  type Reconnected,
+  type ReconnectOptions,
+  type RunOptions,
+  type RunResult,
+  type StartOptions,
+} from './transport.ts';
 
 export type SshConfig = Omit<Extract<Transport, { kind: 'ssh' }>, 'kind'>;
 
-/** Characters `ssh -L local:remote` carries unchanged in a unix socket path (no ':', spaces, brackets, '%'). */
-const FORWARDABLE_PATH = /^[A-Za-z0-9_./+=,@-]+$/;
-
-/**
- * Checks the socket exists (so a caller retrying until QEMU listens sees ENOENT, as locally).
- * A path ssh's `-L` syntax cannot carry (':', spaces, brackets) is reached through a symlink
- * with a plain name in a private directory on the host.
- */
-const SOCKET_PROBE = String.raw`
-[ -S "$1" ] || { echo "no socket at $1" >&2; exit 2; }
-[ -w "$1" ] || { echo "cannot write to $1" >&2; exit 13; }
-if [ -n "$2" ]; then d=$(mktemp -d /tmp/vb-fwd-XXXXXXXX) && ln -s -- "$1" "$d/s" && echo "$d/s"; fi
-`;
-
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/**
- * Keepalives so a master on a dead link (host powered off, cable pulled: no FIN ever comes)
- * notices within ~15 s and closes, like one whose sshd went away; and a bounded connect.
- * After the profile's own options, so those win (ssh keeps the first value it is given).
- */
-const LIVENESS_OPTIONS = ['ServerAliveInterval=5', 'ServerAliveCountMax=3', 'ConnectTimeout=15'];
 
 export class SshTransport implements HostTransport {
   readonly kind = 'ssh' as const;
@@ -76,13 +71,20 @@ export class SshTransport implements HostTransport {
     const c = this.config;
     const dir = await this.privateDir();
     const args = [
-      '-o', 'BatchMode=yes',
-      '-o', `StrictHostKeyChecking=${c.strictHostKeyChecking}`,
-      '-o', 'LogLevel=ERROR',
-      '-o', 'ControlMaster=auto',
-      '-o', `ControlPath=${join(dir, 'master')}`,
-      '-o', `ControlPersist=${Math.max(1, Math.round(parseDuration(c.controlPersist) / 1000))}`,
-      '-o', 'StreamLocalBindUnlink=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `StrictHostKeyChecking=${c.strictHostKeyChecking}`,
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      'ControlMaster=auto',
+      '-o',
+      `ControlPath=${join(dir, 'master')}`,
+      '-o',
+      `ControlPersist=${Math.max(1, Math.round(parseDuration(c.controlPersist) / 1000))}`,
+      '-o',
+      'StreamLocalBindUnlink=yes',
     ];
     if (c.jumpHost) args.push('-F', await this.jumpConfig(dir), '-J', c.jumpHost);
     if (c.user) args.push('-l', c.user);
@@ -104,7 +106,12 @@ export class SshTransport implements HostTransport {
   private jumpConfig(dir: string): Promise<string> {
     this.jumpConfigFile ??= (async () => {
       const c = this.config;
-      const lines = [`# vdpa-bench: ssh settings for host ${JSON.stringify(this.hostName)} and its jump host`, 'Host *', '  BatchMode yes', `  StrictHostKeyChecking ${c.strictHostKeyChecking}`];
+      const lines = [
+        `# vdpa-bench: ssh settings for host ${JSON.stringify(this.hostName)} and its jump host`,
+        'Host *',
+        '  BatchMode yes',
+        `  StrictHostKeyChecking ${c.strictHostKeyChecking}`,
+      ];
       if (c.identityFile) lines.push(`  IdentityFile ${configWord('identityFile', c.identityFile)}`, '  IdentitiesOnly yes');
       if (c.knownHostsFile) lines.push(`  UserKnownHostsFile ${configWord('knownHostsFile', c.knownHostsFile)}`);
       lines.push('Include ~/.ssh/config', 'Include /etc/ssh/ssh_config', '');
@@ -146,7 +153,11 @@ export class SshTransport implements HostTransport {
 
   /** The pid of the master listening on our control socket, or null when there is none. */
   private async runningMaster(): Promise<number | null> {
-    const result = await execa('ssh', [...(await this.sshOptions()), '-O', 'check', '--', this.config.host], { reject: false, stdin: 'ignore', timeout: 10_000 });
+    const result = await execa('ssh', [...(await this.sshOptions()), '-O', 'check', '--', this.config.host], {
+      reject: false,
+      stdin: 'ignore',
+      timeout: 10_000,
+    });
     const pid = /pid=(\d+)/.exec(String(result.stderr))?.[1];
     return result.exitCode === 0 && pid ? Number(pid) : null;
   }
@@ -185,12 +196,20 @@ export class SshTransport implements HostTransport {
       }
       const left = deadline - Date.now();
       if (left <= 0 || options.signal?.aborted) {
-        const gaveUp = options.signal?.aborted ? `gave up waiting (interrupted) after ${formatSeconds(Date.now() - since.getTime())}` : `no connection within ${formatSeconds(timeoutMs)}`;
-        this.unreachable = new HostUnreachableError(this.hostName, since, `${this.connectionName()}: ${gaveUp} (${attempt} attempt${attempt === 1 ? '' : 's'}; last: ${lastError || 'no message from ssh'})`);
+        const gaveUp = options.signal?.aborted
+          ? `gave up waiting (interrupted) after ${formatSeconds(Date.now() - since.getTime())}`
+          : `no connection within ${formatSeconds(timeoutMs)}`;
+        this.unreachable = new HostUnreachableError(
+          this.hostName,
+          since,
+          `${this.connectionName()}: ${gaveUp} (${attempt} attempt${attempt === 1 ? '' : 's'}; last: ${lastError || 'no message from ssh'})`,
+        );
         throw this.unreachable;
       }
       const wait = Math.min(RECONNECT_BACKOFF_MS[Math.min(attempt - 1, RECONNECT_BACKOFF_MS.length - 1)], left);
-      options.onRetry?.(`${this.hostName}: reconnect attempt ${attempt} failed (${lastError}); next in ${formatSeconds(wait)}, giving up at ${new Date(deadline).toISOString()}`);
+      options.onRetry?.(
+        `${this.hostName}: reconnect attempt ${attempt} failed (${lastError}); next in ${formatSeconds(wait)}, giving up at ${new Date(deadline).toISOString()}`,
+      );
       await abortableSleep(wait, options.signal);
     }
   }
@@ -224,7 +243,8 @@ export class SshTransport implements HostTransport {
   private remoteArgv(argv: readonly string[], env?: Record<string, string>): string[] {
     if (argv.length === 0) throw new Error(`${this.hostName}: empty command`);
     if (!env || Object.keys(env).length === 0) return [...argv];
-    for (const name of Object.keys(env)) if (!ENV_NAME.test(name)) throw new Error(`${this.hostName}: invalid environment variable name ${JSON.stringify(name)}`);
+    for (const name of Object.keys(env))
+      if (!ENV_NAME.test(name)) throw new Error(`${this.hostName}: invalid environment variable name ${JSON.stringify(name)}`);
     return ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
   }
 
@@ -255,8 +275,23 @@ export class SshTransport implements HostTransport {
   }
 
   async start(argv: readonly string[], options: StartOptions = {}): Promise<HostProcess> {
-    const wrapped = ['bash', '-c', START_WRAPPER, 'vdpa-bench-start', options.stdoutFile ?? '/dev/null', options.stderrFile ?? '/dev/null', ...this.remoteArgv(argv, options.env)];
-    const child = execa('ssh', await this.sshArgv(shellJoin(wrapped)), { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, cleanup: true, buffer: false });
+    const wrapped = [
+      'bash',
+      '-c',
+      START_WRAPPER,
+      'vdpa-bench-start',
+      options.stdoutFile ?? '/dev/null',
+      options.stderrFile ?? '/dev/null',
+      ...this.remoteArgv(argv, options.env),
+    ];
+    const child = execa('ssh', await this.sshArgv(shellJoin(wrapped)), {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      reject: false,
+      cleanup: true,
+      buffer: false,
+    });
     this.children.add(child);
     void child.finally(() => this.children.delete(child));
     return await SshProcess.started(this, child);
@@ -268,7 +303,12 @@ export class SshTransport implements HostTransport {
   }
 
   async readFile(path: string): Promise<Buffer> {
-    const result = await execa('ssh', await this.sshArgv(shellJoin(['cat', '--', path])), { encoding: 'buffer', stdin: 'ignore', reject: false, stripFinalNewline: false });
+    const result = await execa('ssh', await this.sshArgv(shellJoin(['cat', '--', path])), {
+      encoding: 'buffer',
+      stdin: 'ignore',
+      reject: false,
+      stripFinalNewline: false,
+    });
     const stderr = Buffer.from(result.stderr ?? '').toString('utf8');
     if (result.exitCode !== 0) {
       const out = { exitCode: result.exitCode ?? 128, stdout: '', stderr };
@@ -280,7 +320,12 @@ export class SshTransport implements HostTransport {
 
   async fetchFile(hostPath: string, localPath: string): Promise<void> {
     await mkdir(dirname(localPath), { recursive: true });
-    const child = execa('ssh', await this.sshArgv(shellJoin(['cat', '--', hostPath])), { stdin: 'ignore', stdout: 'pipe', reject: false, buffer: { stdout: false } });
+    const child = execa('ssh', await this.sshArgv(shellJoin(['cat', '--', hostPath])), {
+      stdin: 'ignore',
+      stdout: 'pipe',
+      reject: false,
+      buffer: { stdout: false },
+    });
     const [, result] = await Promise.all([pipeline(child.stdout!, createWriteStream(localPath)), child]);
     if (result.exitCode !== 0) {
       const out = { exitCode: result.exitCode ?? 128, stdout: '', stderr: String(result.stderr ?? '') };
@@ -296,36 +341,8 @@ export class SshTransport implements HostTransport {
    * Rejects like a local connect when nothing listens at the path yet, so callers can retry.
    */
   async connectUnixSocket(path: string): Promise<Duplex> {
-    const needsAlias = !FORWARDABLE_PATH.test(path);
-    const probe = await this.script(SOCKET_PROBE, [path, needsAlias ? 'alias' : ''], { allowFailure: true });
-    if (probe.exitCode !== 0) {
-      const code = probe.exitCode === 2 ? 'ENOENT' : probe.exitCode === 13 ? 'EACCES' : 'EIO';
-      throw Object.assign(new Error(`${this.hostName}: connect ${path}: ${probe.stderr.trim()}`), { code });
-    }
-    const remotePath = needsAlias ? probe.stdout.trim() : path;
     const localPath = join(await this.privateDir(), `fwd${++this.forwards}`);
-    const spec = `${localPath}:${remotePath}`;
-    const release = async () => {
-      await this.control(['-O', 'cancel', '-L', spec]).catch(() => undefined);
-      await rm(localPath, { force: true });
-      if (needsAlias) await this.run(['rm', '-rf', '--', dirname(remotePath)], { allowFailure: true }).catch(() => undefined);
-    };
-    try {
-      await this.control(['-O', 'forward', '-L', spec]);
-      const socket = await new Promise<Duplex>((resolve, reject) => {
-        const s = createConnection(localPath);
-        s.once('connect', () => {
-          s.off('error', reject);
-          resolve(s);
-        });
-        s.once('error', reject);
-      });
-      socket.once('close', () => void release());
-      return socket;
-    } catch (error) {
-      await release();
-      throw error;
-    }
+    return forwardUnixSocket({ hostName: this.hostName, host: this, control: (args) => this.control(args), localPath }, path);
   }
 
   /** Control commands for the master (`-O forward`, `-O cancel`, `-O exit`). */
@@ -337,22 +354,17 @@ export class SshTransport implements HostTransport {
 
   /** A long-lived command with its stdin and stdout (clock probes). */
   async stream(argv: readonly string[]): Promise<HostStream> {
-    const child = execa('ssh', await this.sshArgv(shellJoin(argv)), { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false, cleanup: true });
+    const child = execa('ssh', await this.sshArgv(shellJoin(argv)), {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      reject: false,
+      buffer: false,
+      cleanup: true,
+    });
     this.children.add(child);
     void child.finally(() => this.children.delete(child));
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', () => resolve());
-      child.once('error', reject);
-    });
-    return {
-      stdin: child.stdin as Writable,
-      stdout: child.stdout as Readable,
-      close: async () => {
-        child.stdin?.end();
-        await Promise.race([child, bound(2_000)]);
-        child.kill();
-      },
-    };
+    return childStream(child);
   }
 
   describe(argv: readonly string[]): string {

@@ -118,7 +118,11 @@ export class HostUnreachableError extends Error {
   /** This error naming other hosts that stayed away as well. */
   withOthers(others: readonly HostUnreachableError[]): HostUnreachableError {
     if (others.length === 0) return this;
-    const combined = new HostUnreachableError(this.host, this.since, `${this.detail}; also unreachable: ${others.map((o) => `${o.host} since ${o.since.toISOString()}`).join(', ')}`);
+    const combined = new HostUnreachableError(
+      this.host,
+      this.since,
+      `${this.detail}; also unreachable: ${others.map((o) => `${o.host} since ${o.since.toISOString()}`).join(', ')}`,
+    );
     combined.alsoUnreachable = others.map((o) => o.host);
     return combined;
   }
@@ -149,7 +153,10 @@ export function shellJoin(argv: readonly string[]): string {
 }
 
 /** An execa result as a RunResult: a timeout says so, a spawn failure (ENOENT) says why. */
-export function toRunResult(result: { exitCode?: number; timedOut?: boolean; failed?: boolean; stdout?: unknown; stderr?: unknown; message?: string }, timeoutMs?: number): RunResult {
+export function toRunResult(
+  result: { exitCode?: number; timedOut?: boolean; failed?: boolean; stdout?: unknown; stderr?: unknown; message?: string },
+  timeoutMs?: number,
+): RunResult {
   const out: RunResult = {
     exitCode: result.exitCode ?? (result.timedOut ? 124 : 128),
     stdout: String(result.stdout ?? ''),

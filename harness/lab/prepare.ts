@@ -10,10 +10,30 @@ import type { MigrationHooks } from '../migration/interfaces.ts';
 import { applySteps, ProvisionLedger, undoSteps, type StepOutcome } from '../provision/apply.ts';
 import { runCommand } from '../hosts/command.ts';
 import { gatherVdpaHostFacts, type VdpaHostFacts } from '../provision/facts.ts';
-import { afterSetupChecks, beforeSetupChecks, PreflightError, qemuChecks, runChecks, timestampProbe, traceFormatOf, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
+import {
+  afterSetupChecks,
+  beforeSetupChecks,
+  PreflightError,
+  qemuChecks,
+  runChecks,
+  timestampProbe,
+  traceFormatOf,
+  vhostVdpaDeviceCommand,
+} from '../provision/preflight.ts';
 import { buildQemu, readPatches, type BuildRecord } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
-import { buildRoot, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, queuePairCounts, queuePairProblems, vdpaLaunchHook, type VdpaHost } from './vdpa.ts';
+import {
+  buildRoot,
+  deviceQueuePairs,
+  eventRequirements,
+  hostSetupSteps,
+  isVdpaProfile,
+  largestGuestBytes,
+  queuePairCounts,
+  queuePairProblems,
+  vdpaLaunchHook,
+  type VdpaHost,
+} from './vdpa.ts';
 import { queuePairHooks } from './queue-pairs.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { invocationLabel, ROOT_QEMU_BINARY } from '../qemu/root.ts';
@@ -85,7 +105,11 @@ export async function prepareLab(
   if (impossible.length > 0) throw new PreflightError(impossible);
   // and what a host's management device offers, before set-up (the largest count of a sweep)
   const mostQueuePairs = Math.max(1, ...queuePairCounts(selection.queuePairs));
-  const preflight = (await Promise.all(vdpaHosts.map((h) => runChecks(transports.get(h.name)!, beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest, queuePairs: mostQueuePairs }))))).flat();
+  const preflight = (
+    await Promise.all(
+      vdpaHosts.map((h) => runChecks(transports.get(h.name)!, beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest, queuePairs: mostQueuePairs }))),
+    )
+  ).flat();
   if (preflight.length > 0) throw new PreflightError(preflight);
 
   try {
@@ -108,7 +132,14 @@ export async function prepareLab(
         }
         const records = await Promise.all(
           [...groups.values()].map(async (group) => {
-            const record = await buildQemu({ host: transports.get(group[0].name)!, variant: name, spec: variant.qemu.build!, patches, buildRoot: buildRoot(group[0]), log });
+            const record = await buildQemu({
+              host: transports.get(group[0].name)!,
+              variant: name,
+              spec: variant.qemu.build!,
+              patches,
+              buildRoot: buildRoot(group[0]),
+              log,
+            });
             for (const h of group) perHost.set(h.name, record.binary);
             return record;
           }),
@@ -130,7 +161,11 @@ export async function prepareLab(
       const checked = new Map<string, { problems: string[]; traceFormat?: string }>();
       for (const [variant, perHost] of binaryOn) {
         const binary = perHost.get(h.name)!;
-        const invocation = qemuInvocation(profile.variants.find((v) => v.name === variant)!, binary, roots.get(variant)?.get(h.name)?.root);
+        const invocation = qemuInvocation(
+          profile.variants.find((v) => v.name === variant)!,
+          binary,
+          roots.get(variant)?.get(h.name)?.root,
+        );
         const key = JSON.stringify(invocation);
         if (!checked.has(key)) {
           const problems = await runChecks(t, qemuChecks(invocation, requirements, profile.trace.backend, invocationLabel(invocation)));
@@ -161,7 +196,12 @@ export async function prepareLab(
       hooks.push({ launch: ({ host, variant }) => ({ binary: binaryOn.get(variant.name)!.get(host.name)! }) });
     }
     if (roots.size > 0) {
-      hooks.push({ launch: ({ host, variant }) => { const root = roots.get(variant.name)?.get(host.name)?.root; return root ? { root } : {}; } });
+      hooks.push({
+        launch: ({ host, variant }) => {
+          const root = roots.get(variant.name)?.get(host.name)?.root;
+          return root ? { root } : {};
+        },
+      });
     }
     if (vdpa) {
       hooks.push(vdpaLaunchHook(devicePaths, pair[0] === pair[1], vdpaHosts));
@@ -192,7 +232,7 @@ async function provisionSuiteRoots(
   const roots = new Map<string, Map<string, QemuRootRecord>>();
   const suites = [...new Set(profile.variants.filter((v) => variants.includes(v.name) && v.qemu.debian).map((v) => v.qemu.debian!))];
   for (const suite of suites) {
-    const groups = new Map<string, typeof hosts[number][]>();
+    const groups = new Map<string, (typeof hosts)[number][]>();
     for (const h of hosts) {
       const machine = h.transport.kind === 'ssh' ? `ssh:${h.transport.host}:${h.transport.port ?? 22}` : 'this machine';
       const key = `${machine}|${qemuRootsDir(h, cacheRoot())}`;

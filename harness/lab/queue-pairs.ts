@@ -55,7 +55,12 @@ export function queuePairHooks(o: SweepOptions): MigrationHooks {
       if (want === null || want === current) return;
       for (const h of o.hosts) {
         const t = o.transports.get(h.name)!;
-        await applySteps(t, h.vdpa.devices.map((d) => queuePairStep(d, h.vdpa.managementDevice, h.vdpa.driver, want)), o.ledger, o.log);
+        await applySteps(
+          t,
+          h.vdpa.devices.map((d) => queuePairStep(d, h.vdpa.managementDevice, h.vdpa.driver, want)),
+          o.ledger,
+          o.log,
+        );
         const paths = o.devicePaths.get(h.name) ?? new Map<string, string>();
         for (const d of h.vdpa.devices) paths.set(d.name, (await runCommand(t, vhostVdpaDeviceCommand(d.name))).stdout.trim());
         o.devicePaths.set(h.name, paths);
@@ -65,10 +70,20 @@ export function queuePairHooks(o: SweepOptions): MigrationHooks {
     async afterMigration({ planned, to, record }) {
       const h = o.hosts.find((x) => x.name === to.name);
       if (!h) return;
-      const device = deviceFor(h.vdpa.devices.map((d) => d.name), o.sameHost, planned, 'dst');
+      const device = deviceFor(
+        h.vdpa.devices.map((d) => d.name),
+        o.sameHost,
+        planned,
+        'dst',
+      );
       const result = await to.transport.run(['vdpa', '-j', 'dev', 'config', 'show', device], { allowFailure: true, timeoutMs: 30_000 });
       const config = parseVdpaConfig(result.stdout, device);
-      const negotiated: NegotiatedQueuePairs = { host: to.name, device, ...negotiatedQueuePairs(config), ...(config.maxVqPairs !== undefined ? { maxVqPairs: config.maxVqPairs } : {}) };
+      const negotiated: NegotiatedQueuePairs = {
+        host: to.name,
+        device,
+        ...negotiatedQueuePairs(config),
+        ...(config.maxVqPairs !== undefined ? { maxVqPairs: config.maxVqPairs } : {}),
+      };
       record.negotiatedQueuePairs = negotiated;
     },
   };

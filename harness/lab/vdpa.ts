@@ -43,7 +43,10 @@ export function queuePairProblems(hosts: readonly VdpaHost[], queuePairs: readon
   for (const h of hosts) {
     const why = SINGLE_QUEUE_PAIR[h.vdpa.driver];
     const beyond = counts.filter((c) => c > 1);
-    if (why && beyond.length > 0) problems.push(`${h.name}: matrix.queuePairs asks for ${counts.join(', ')} queue pairs, but ${why}: a queue-pair sweep needs a NIC (mlx5_vdpa); use queuePairs: [1]`);
+    if (why && beyond.length > 0)
+      problems.push(
+        `${h.name}: matrix.queuePairs asks for ${counts.join(', ')} queue pairs, but ${why}: a queue-pair sweep needs a NIC (mlx5_vdpa); use queuePairs: [1]`,
+      );
   }
   return problems;
 }
@@ -80,7 +83,12 @@ export function vdpaLaunchHook(devicePaths: ReadonlyMap<string, ReadonlyMap<stri
     launch({ host, role, planned }) {
       const config = hosts.find((h) => h.name === host.name);
       if (!config) throw new Error(`host ${host.name} has no vdpa section`);
-      const name = deviceFor(config.vdpa.devices.map((d) => d.name), sameHost, planned, role);
+      const name = deviceFor(
+        config.vdpa.devices.map((d) => d.name),
+        sameHost,
+        planned,
+        role,
+      );
       const path = devicePaths.get(host.name)?.get(name);
       if (!path) throw new Error(`${host.name}: no /dev/vhost-vdpa-* known for vDPA device ${name}`);
       return { vhostVdpaDevice: path };

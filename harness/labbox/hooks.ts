@@ -28,7 +28,10 @@ export interface LabHookOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function consoleText(instance: QemuInstance): Promise<string> {
-  return instance.host.readFile(instance.files.consoleFile).then((b) => b.toString('utf8'), () => '');
+  return instance.host.readFile(instance.files.consoleFile).then(
+    (b) => b.toString('utf8'),
+    () => '',
+  );
 }
 
 class GuestDamaged extends Error {}
@@ -48,7 +51,10 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
       const damage = damageEvidence(text);
       if (damage.length > 0) throw new GuestDamaged(`the guest is damaged before migrating: ${damage.slice(0, 3).join(' | ')}`);
       if (guestReady(text)) return;
-      if (Date.now() > deadline) throw new Error(`the guest did not print vb-ready within ${o.bootTimeoutMs / 1000} s of booting (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the guest did not print vb-ready within ${o.bootTimeoutMs / 1000} s of booting (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`,
+        );
       await sleep(250);
     }
   };
@@ -72,10 +78,22 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
       if (reach.exitCode !== 0) throw new Error(`the guest at ${guestIp} does not answer from the peer namespace: ${reach.stderr.trim()}`);
       const announce = o.network.settings.announce;
       const parameters = Object.fromEntries(
-        Object.entries({ 'announce-rounds': announce.rounds, 'announce-initial': announce.initial, 'announce-max': announce.max, 'announce-step': announce.step }).filter(([, v]) => v !== undefined),
+        Object.entries({
+          'announce-rounds': announce.rounds,
+          'announce-initial': announce.initial,
+          'announce-max': announce.max,
+          'announce-step': announce.step,
+        }).filter(([, v]) => v !== undefined),
       );
       if (Object.keys(parameters).length > 0) await Promise.all([source, destination].map((q) => q.qmp.execute('migrate-set-parameters', parameters)));
-      probe = await RunningProbe.start(o.network.peer, o.network.prober, guestIp, o.network.settings.probe.rate, parseDuration(o.network.settings.probe.replyTimeout), join(o.network.probeDir, `${String(planned.seq).padStart(4, '0')}.txt`));
+      probe = await RunningProbe.start(
+        o.network.peer,
+        o.network.prober,
+        guestIp,
+        o.network.settings.probe.rate,
+        parseDuration(o.network.settings.probe.replyTimeout),
+        join(o.network.probeDir, `${String(planned.seq).padStart(4, '0')}.txt`),
+      );
       // a stretch of normal replies before the migration starts, as the baseline
       await sleep(300);
     },
@@ -86,7 +104,10 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
       const problems: string[] = [];
       const integrity: Record<string, unknown> = {};
       if (source) {
-        const sourceText = await from.transport.readFile(source.files.consoleFile).then((b) => b.toString('utf8'), () => '');
+        const sourceText = await from.transport.readFile(source.files.consoleFile).then(
+          (b) => b.toString('utf8'),
+          () => '',
+        );
         integrity.guestDirtyRateMBps = lastWorkloadRate(sourceText);
         const damage = damageEvidence(sourceText);
         if (damage.length > 0) problems.push(`source console: ${damage.slice(0, 3).join(' | ')}`);
@@ -108,7 +129,10 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
         integrity.waitedMs = Date.now() - started;
         integrity.evidence = damage;
         if (damage.length > 0) problems.push(`destination console: ${damage.slice(0, 3).join(' | ')}`);
-        else if (verdict.verdict === 'pending') problems.push(`no integrity check completed within ${verdictTimeoutMs / 1000} s after the switchover (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`);
+        else if (verdict.verdict === 'pending')
+          problems.push(
+            `no integrity check completed within ${verdictTimeoutMs / 1000} s after the switchover (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`,
+          );
         record.extra = { ...record.extra, integrity };
       } else {
         problems.push('no destination guest to check');

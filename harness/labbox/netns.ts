@@ -51,7 +51,10 @@ export function netnsLabCommands(spec: NetnsLabSpec, namespaces: Readonly<Record
   const [a, b] = spec.hosts.map((h) => namespaces[h]);
   const peer = namespaces[spec.peer];
   out.push(['-n', a, 'link', 'add', MIGRATION_LINK, 'type', 'veth', 'peer', 'name', MIGRATION_LINK, 'netns', b]);
-  for (const [ns, address] of [[a, spec.migrationAddresses[0]], [b, spec.migrationAddresses[1]]]) {
+  for (const [ns, address] of [
+    [a, spec.migrationAddresses[0]],
+    [b, spec.migrationAddresses[1]],
+  ]) {
     out.push(['-n', ns, 'addr', 'add', address, 'dev', MIGRATION_LINK], ['-n', ns, 'link', 'set', MIGRATION_LINK, 'up']);
   }
   out.push(['-n', peer, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
@@ -95,11 +98,19 @@ export async function createNetnsLab(spec: NetnsLabSpec): Promise<NetnsLab> {
 /** Pids of processes inside a namespace (QEMU, the prober): they keep it alive. */
 async function namespacePids(ns: string): Promise<number[]> {
   const result = await execa('ip', ['netns', 'pids', ns], { reject: false });
-  return String(result.stdout ?? '').split('\n').filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 1 && n !== process.pid);
+  return String(result.stdout ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 1 && n !== process.pid);
 }
 
 async function removeNamespaces(record: OwnershipRecord): Promise<void> {
-  const existing = new Set(String((await execa('ip', ['netns', 'list'], { reject: false })).stdout ?? '').split('\n').map((l) => l.split(' ')[0]));
+  const existing = new Set(
+    String((await execa('ip', ['netns', 'list'], { reject: false })).stdout ?? '')
+      .split('\n')
+      .map((l) => l.split(' ')[0]),
+  );
   const problems: string[] = [];
   for (const ns of record.namespaces) {
     if (!existing.has(ns)) continue;

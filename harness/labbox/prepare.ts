@@ -50,7 +50,13 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
       initrdBytes: built.initrdBytes,
       cmdline,
       workload: guest.workload,
-      ...(variantCmdlines.size > 0 ? { variants: Object.fromEntries(profile.variants.filter((v) => v.workload).map((v) => [v.name, { workload: v.workload, cmdline: variantCmdlines.get(v.name) }])) } : {}),
+      ...(variantCmdlines.size > 0
+        ? {
+            variants: Object.fromEntries(
+              profile.variants.filter((v) => v.workload).map((v) => [v.name, { workload: v.workload, cmdline: variantCmdlines.get(v.name) }]),
+            ),
+          }
+        : {}),
       dir: built.dir,
     },
   };
@@ -66,17 +72,34 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
   const removed = await cleanupLeftovers();
   if (removed.removed.length > 0) note(`removed leftovers of earlier runs that died: ${removed.removed.join(', ')}`);
   const prober = await buildProber();
-  const lab: NetnsLab = await createNetnsLab({ hosts: labels, peer: network.peer, peerAddress: network.peerAddress, migrationAddresses: network.migrationAddresses });
+  const lab: NetnsLab = await createNetnsLab({
+    hosts: labels,
+    peer: network.peer,
+    peerAddress: network.peerAddress,
+    migrationAddresses: network.migrationAddresses,
+  });
   try {
     effective.hosts = effective.hosts.map((host) => {
       const index = pair.findIndex((p) => p.name === host.name);
       if (index < 0 || host.transport.kind !== 'netns') return host;
-      return { ...host, transport: { kind: 'netns', namespace: lab.namespaces[host.transport.namespace] }, migrationAddress: network.migrationAddresses[index].split('/')[0] };
+      return {
+        ...host,
+        transport: { kind: 'netns', namespace: lab.namespaces[host.transport.namespace] },
+        migrationAddress: network.migrationAddresses[index].split('/')[0],
+      };
     });
     const probeDir = join(runDir, 'probes');
     await mkdir(probeDir, { recursive: true });
     const peer = new NetnsTransport(network.peer, lab.namespaces[network.peer]);
-    facts.network = { kind: network.kind, namespaces: lab.namespaces, peerAddress: network.peerAddress, guestAddress: guest.address, migrationAddresses: network.migrationAddresses, announce: network.announce, probe: { ...network.probe, tool: 'icmp-prober (raw ICMP, fixed rate, SO_TIMESTAMPNS)' } };
+    facts.network = {
+      kind: network.kind,
+      namespaces: lab.namespaces,
+      peerAddress: network.peerAddress,
+      guestAddress: guest.address,
+      migrationAddresses: network.migrationAddresses,
+      announce: network.announce,
+      probe: { ...network.probe, tool: 'icmp-prober (raw ICMP, fixed rate, SO_TIMESTAMPNS)' },
+    };
     return {
       profile: effective,
       hooks: [labHooks({ ...hookOptions, network: { settings: network, peer, prober, probeDir } })],

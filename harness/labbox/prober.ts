@@ -32,7 +32,10 @@ export async function buildProber(): Promise<string> {
   const partial = `${binary}.${process.pid}.tmp`;
   // built under a temporary name, renamed into place: a concurrent run never sees half a binary
   const result = await execa(gcc[0], gcc.map((a) => (a === binary ? partial : a)).slice(1), { reject: false });
-  if (result.exitCode !== 0) throw new Error(`building the ICMP prober failed (gcc ${result.failed && result.exitCode === undefined ? 'not found' : `exited ${result.exitCode}`}): ${String(result.stderr ?? result.message).trim()}`);
+  if (result.exitCode !== 0)
+    throw new Error(
+      `building the ICMP prober failed (gcc ${result.failed && result.exitCode === undefined ? 'not found' : `exited ${result.exitCode}`}): ${String(result.stderr ?? result.message).trim()}`,
+    );
   await rename(partial, binary);
   return binary;
 }
@@ -44,9 +47,20 @@ export class RunningProbe {
     private readonly host: HostTransport,
   ) {}
 
-  static async start(host: HostTransport, binary: string, target: string, rateHz: number, replyTimeoutMs: number, outputFile: string, maxSeconds = 900): Promise<RunningProbe> {
+  static async start(
+    host: HostTransport,
+    binary: string,
+    target: string,
+    rateHz: number,
+    replyTimeoutMs: number,
+    outputFile: string,
+    maxSeconds = 900,
+  ): Promise<RunningProbe> {
     await host.run(['rm', '-f', outputFile]);
-    const process = await host.start(proberArgv(binary, target, rateHz, replyTimeoutMs, maxSeconds), { stdoutFile: outputFile, stderrFile: `${outputFile}.err` });
+    const process = await host.start(proberArgv(binary, target, rateHz, replyTimeoutMs, maxSeconds), {
+      stdoutFile: outputFile,
+      stderrFile: `${outputFile}.err`,
+    });
     return new RunningProbe(process, outputFile, host);
   }
 
@@ -60,7 +74,10 @@ export class RunningProbe {
     }
     const text = (await this.host.readFile(this.outputFile)).toString('utf8');
     if (exit.code !== 0) {
-      const stderr = await this.host.readFile(`${this.outputFile}.err`).then((b) => b.toString('utf8').trim(), () => '');
+      const stderr = await this.host.readFile(`${this.outputFile}.err`).then(
+        (b) => b.toString('utf8').trim(),
+        () => '',
+      );
       throw new Error(`the prober exited with ${exit.code ?? exit.signal}${stderr ? `: ${stderr}` : ''}`);
     }
     return parseProbeLog(text);

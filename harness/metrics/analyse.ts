@@ -22,12 +22,19 @@ export interface AnalyseInput {
   destinationQmpReadyMs?: number | null;
 }
 
-export type Analysis = Pick<IterationRecord, 'status' | 'reason' | 'downtimeMs' | 'metrics' | 'metricErrors' | 'metricAnchors' | 'unparsedTraceLines' | 'extra'>;
+export type Analysis = Pick<
+  IterationRecord,
+  'status' | 'reason' | 'downtimeMs' | 'metrics' | 'metricErrors' | 'metricAnchors' | 'unparsedTraceLines' | 'extra'
+>;
 
 /** The trace events the analysis looks at (the metrics', and a vDPA cell's phases): all a scanner needs to keep. */
 export function analysisEvents(ruleSet: Readonly<Record<string, MetricRule>>, names: readonly string[], queuePairs?: number | null): Set<string> {
   const vdpaCell = queuePairs !== undefined && queuePairs !== null;
-  return new Set([...eventsNeeded(names.map((name) => resolveRule(name, ruleSet as Record<string, MetricRule>))), CHECKPOINT_EVENT, ...(vdpaCell ? PHASE_EVENTS : [])]);
+  return new Set([
+    ...eventsNeeded(names.map((name) => resolveRule(name, ruleSet as Record<string, MetricRule>))),
+    CHECKPOINT_EVENT,
+    ...(vdpaCell ? PHASE_EVENTS : []),
+  ]);
 }
 
 export function analyseMigration(input: AnalyseInput): Analysis {
@@ -69,7 +76,8 @@ export function analyseParsed(input: AnalyseParsedInput): Analysis {
     unparsedTraceLines: { source: source.unparsedCount, destination: destination.unparsedCount },
   };
   if (Object.keys(metricErrors).length > 0) analysis.metricErrors = metricErrors;
-  if (analysis.status === 'invalid') analysis.reason = `primary metric ${input.primary}: ${metricErrors[input.primary]}${unparsedNote(source, 'source')}${unparsedNote(destination, 'destination')}`;
+  if (analysis.status === 'invalid')
+    analysis.reason = `primary metric ${input.primary}: ${metricErrors[input.primary]}${unparsedNote(source, 'source')}${unparsedNote(destination, 'destination')}`;
   // QEMU >= 8.2: where the downtime went (source stop, state saved, destination load, guest start)
   const checkpoints = downtimePhases({ source: source.events, destination: destination.events, clockOffsetUs: input.clockOffsetUs, windows: input.windows });
   if (checkpoints) analysis.extra = { ...analysis.extra, downtimePhases: checkpoints };

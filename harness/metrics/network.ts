@@ -7,8 +7,10 @@
 
 /** What each network metric means, for reports (the lab in a box records them beside the trace rules). */
 export const NETWORK_METRIC_DESCRIPTIONS: Record<string, string> = {
-  network: 'network-visible downtime: longest run of consecutive lost probes × the probe period (neither direction carried traffic), from a fixed-rate ICMP prober in the peer namespace',
-  'network-rx-gap': 'longest gap between two probe replies as they arrived at the peer; also counts replies the guest queued while it warmed up, so it runs a steady offset above `network`',
+  network:
+    'network-visible downtime: longest run of consecutive lost probes × the probe period (neither direction carried traffic), from a fixed-rate ICMP prober in the peer namespace',
+  'network-rx-gap':
+    'longest gap between two probe replies as they arrived at the peer; also counts replies the guest queued while it warmed up, so it runs a steady offset above `network`',
 };
 
 export interface Probe {
@@ -57,7 +59,8 @@ export function parseProbeLog(text: string): ProbeLog {
   lines.forEach((line, index) => {
     if (!line || line.startsWith('#')) return;
     const parts = line.split(' ');
-    if (parts.length !== 3 || parts.some((p) => !/^-?\d+$/.test(p))) throw new ProbeLogError(`probe log line ${index + 1} is not "seq send_ns recv_ns": ${line.slice(0, 80)}`);
+    if (parts.length !== 3 || parts.some((p) => !/^-?\d+$/.test(p)))
+      throw new ProbeLogError(`probe log line ${index + 1} is not "seq send_ns recv_ns": ${line.slice(0, 80)}`);
     const received = Number(parts[2]);
     probes.push({ seq: Number(parts[0]), sentUs: Math.round(Number(parts[1]) / 1000), receivedUs: received < 0 ? null : Math.round(received / 1000) });
   });
@@ -83,7 +86,9 @@ export function networkDowntime(log: ProbeLog, replyTimeoutUs = 1_000_000, maxSt
     if (lost && runStart < 0) runStart = i;
     if (!lost && runStart >= 0) {
       if (i === probes.length) {
-        throw new ProbeLogError(`the guest stopped answering: the last ${i - runStart} probes (${((i - runStart) * periodMs).toFixed(0)} ms) got no reply within ${replyTimeoutUs / 1000} ms`);
+        throw new ProbeLogError(
+          `the guest stopped answering: the last ${i - runStart} probes (${((i - runStart) * periodMs).toFixed(0)} ms) got no reply within ${replyTimeoutUs / 1000} ms`,
+        );
       }
       const length = i - runStart;
       if (!lostRun || length > lostRun.probes) {

@@ -111,7 +111,16 @@ export function computePhases(input: PhaseInput): VdpaPhases {
       const beginUs = corrected(open.begin);
       const commitUs = corrected(e);
       const overlapUs = dt ? Math.max(0, Math.min(dt.endUs, commitUs) - Math.max(dt.startUs, beginUs)) : 0;
-      batches.push({ beginUs, commitUs, durationMs: (commitUs - beginUs) / 1000, dmaMaps: open.maps, bytes: open.bytes, overlapsDowntime: overlapUs > 0, overlapMs: overlapUs / 1000, line: open.begin.line });
+      batches.push({
+        beginUs,
+        commitUs,
+        durationMs: (commitUs - beginUs) / 1000,
+        dmaMaps: open.maps,
+        bytes: open.bytes,
+        overlapsDowntime: overlapUs > 0,
+        overlapMs: overlapUs / 1000,
+        line: open.begin.line,
+      });
       open = undefined;
     }
   }
@@ -190,7 +199,15 @@ export function countVrings(events: readonly TraceEvent[], queuePairs: number): 
         (extra.length ? ` (unexpected idx ${extra.join(', ')})` : ''),
     );
   }
-  return { event: eventName, enabled: order.length, expected, order, failed, ok: problems.length === 0, ...(problems.length ? { problem: problems.join('; ') } : {}) };
+  return {
+    event: eventName,
+    enabled: order.length,
+    expected,
+    order,
+    failed,
+    ok: problems.length === 0,
+    ...(problems.length ? { problem: problems.join('; ') } : {}),
+  };
 }
 
 /** Which candidate of the seed's rule supplied each endpoint, in words for reports. */

@@ -89,8 +89,20 @@ export function applyRule(rule: MetricRule, input: MetricInput): MetricResult {
     const events = rule.end.candidates.map(describeMatcher);
     return { ok: false, reason: `missing event on the destination: ${events.join(' or ')}`, missing: { side: 'destination', events } };
   }
-  const startAnchor: Anchor = { event: start.event.name, args: start.event.args, timeUs: start.event.timeUs, rawTimeUs: start.event.timeUs, line: start.event.line };
-  const endAnchor: Anchor = { event: end.event.name, args: end.event.args, timeUs: end.event.timeUs - offset, rawTimeUs: end.event.timeUs, line: end.event.line };
+  const startAnchor: Anchor = {
+    event: start.event.name,
+    args: start.event.args,
+    timeUs: start.event.timeUs,
+    rawTimeUs: start.event.timeUs,
+    line: start.event.line,
+  };
+  const endAnchor: Anchor = {
+    event: end.event.name,
+    args: end.event.args,
+    timeUs: end.event.timeUs - offset,
+    rawTimeUs: end.event.timeUs,
+    line: end.event.line,
+  };
   const downtimeUs = endAnchor.timeUs - startAnchor.timeUs;
   if (downtimeUs < 0) {
     return {

@@ -155,7 +155,10 @@ class BlockRun {
   }
 
   /** One migration and its record, ok or not; `unreachable` when a host did not come back. */
-  async migrateOnce(planned: PlannedMigration, following: PlannedMigration | undefined): Promise<{ record: IterationRecord; unreachable?: HostUnreachableError }> {
+  async migrateOnce(
+    planned: PlannedMigration,
+    following: PlannedMigration | undefined,
+  ): Promise<{ record: IterationRecord; unreachable?: HostUnreachableError }> {
     const attempt: Attempt = {
       planned,
       from: this.hostOf(planned, 'from'),
@@ -192,9 +195,14 @@ class BlockRun {
     attempt.destination = undefined;
     const judgesGuest = (o.hooks ?? []).some((hook) => hook.afterMigration);
     const finishing = (async () => {
-      const built = await buildRecord(attempt, { timing, sourceTrace, destinationTrace: destination.files.traceFile, destinationQmpReadyMs: destination.qmpReadyMs }, o);
+      const built = await buildRecord(
+        attempt,
+        { timing, sourceTrace, destinationTrace: destination.files.traceFile, destinationQmpReadyMs: destination.qmpReadyMs },
+        o,
+      );
       let reboot = false;
-      for (const hook of o.hooks ?? []) if ((await hook.afterMigration?.({ planned, from, to, variant, record: built, destination: this.source }))?.rebootGuest) reboot = true;
+      for (const hook of o.hooks ?? [])
+        if ((await hook.afterMigration?.({ planned, from, to, variant, record: built, destination: this.source }))?.rebootGuest) reboot = true;
       return { built, reboot };
     })();
     // the next destination starts while this migration's traces are fetched and analysed, unless a
@@ -228,7 +236,10 @@ class BlockRun {
     }
     const reason = `${lost.length > 0 ? `${describeLoss(lost)}: ` : ''}${error instanceof Error ? error.message : String(error)}`;
     const status = error instanceof MigrationFailure ? error.status : 'failed';
-    const traces = { source: attempt.traces.source ?? this.source?.currentTraceFile, destination: attempt.traces.destination ?? attempt.destination?.files.traceFile };
+    const traces = {
+      source: attempt.traces.source ?? this.source?.currentTraceFile,
+      destination: attempt.traces.destination ?? attempt.destination?.files.traceFile,
+    };
     const stderr = [await this.source?.stderrTail(), await attempt.destination?.stderrTail()].filter(Boolean).join(' | ');
     await Promise.allSettled([this.source?.kill(), attempt.destination?.kill()]);
     this.source = undefined;

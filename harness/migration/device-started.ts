@@ -50,7 +50,10 @@ export function notStartedReason(source: SourceDeviceRecord | undefined): string
 const wanted = new Set<string>(DEVICE_STATE_EVENTS);
 
 async function stateOf(q: QemuInstance, path: string, initial: DeviceState, untilUs?: number): Promise<DeviceState> {
-  const text = await q.host.readFile(path).then((b) => b.toString('utf8'), () => '');
+  const text = await q.host.readFile(path).then(
+    (b) => b.toString('utf8'),
+    () => '',
+  );
   const events = parseTrace(text, { events: wanted }).events.filter((e) => untilUs === undefined || e.timeUs <= untilUs);
   return vhostDeviceState(events, initial);
 }
@@ -76,7 +79,9 @@ export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
       let gaveUp = !state.started && Boolean(state.everStarted);
       while (!state.started && Date.now() - started < o.timeoutMs) {
         if (gaveUp || Date.now() - lastReset >= o.rearmAfterMs) {
-          o.note?.(`migration ${planned.seq}: ${gaveUp ? 'the guest driver let the device go' : `guest device not started after ${((Date.now() - lastReset) / 1000).toFixed(0)} s`}: system_reset to re-arm the firmware`);
+          o.note?.(
+            `migration ${planned.seq}: ${gaveUp ? 'the guest driver let the device go' : `guest device not started after ${((Date.now() - lastReset) / 1000).toFixed(0)} s`}: system_reset to re-arm the firmware`,
+          );
           await source.qmp.execute('system_reset');
           rearms++;
           gaveUp = false;

@@ -37,7 +37,13 @@ export interface MigrationHooks {
   /** Runs before a VM boot (block) starts, with no QEMU running (re-create a cell's devices here). */
   beforeBlock?(ctx: { block: Block }): Promise<void>;
   /** Changes to one QEMU launch (e.g. the host's /dev/vhost-vdpa-N, a tap NIC). */
-  launch?(ctx: { host: EngineHost; role: 'src' | 'dst'; planned: PlannedMigration; variant: Variant; vm: VmSettings }): Partial<QemuLaunch> | Promise<Partial<QemuLaunch>>;
+  launch?(ctx: {
+    host: EngineHost;
+    role: 'src' | 'dst';
+    planned: PlannedMigration;
+    variant: Variant;
+    vm: VmSettings;
+  }): Partial<QemuLaunch> | Promise<Partial<QemuLaunch>>;
   /** Runs once the destination is up, before `migrate` (start a probe here). */
   beforeMigration?(ctx: MigrationContext & { source: QemuInstance; destination: QemuInstance }): Promise<void>;
   /**

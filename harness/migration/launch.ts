@@ -70,7 +70,14 @@ export class QemuLauncher {
   async launch(host: EngineHost, planned: PlannedMigration, role: Role): Promise<QemuInstance> {
     const files = qemuFiles(host, planned, role);
     if (!this.directoriesMade.has(host)) {
-      await host.transport.run(['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')]);
+      await host.transport.run([
+        'mkdir',
+        '-p',
+        join(host.runDir, 'sock'),
+        join(host.runDir, 'traces'),
+        join(host.runDir, 'console'),
+        join(host.runDir, 'stderr'),
+      ]);
       this.directoriesMade.add(host);
     }
     const overrides: Partial<QemuLaunch> = {};

@@ -72,7 +72,14 @@ export async function requireRunning(instance: QemuInstance, what: string): Prom
   if (status !== 'running') throw new MigrationFailure(`${what}: guest is "${status}", expected "running"`, 'failed');
 }
 
-export async function migrate(source: QemuInstance, destination: QemuInstance, variant: Variant, to: EngineHost, timeoutMs: number, signal?: AbortSignal): Promise<MigrationTiming> {
+export async function migrate(
+  source: QemuInstance,
+  destination: QemuInstance,
+  variant: Variant,
+  to: EngineHost,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<MigrationTiming> {
   const commands = migrationQmpCommands(variant, to.migrationAddress);
   const setUp = async (q: QemuInstance) => {
     for (const c of commands.setUp) await q.qmp.execute(c.execute, c.arguments);
@@ -87,7 +94,9 @@ export async function migrate(source: QemuInstance, destination: QemuInstance, v
 
   const isMigration = (statuses: string[]) => (e: QmpEvent) => e.event === 'MIGRATION' && statuses.includes(String(e.data?.status));
   const pauseHandler = variant.capabilities['pause-before-switchover']
-    ? source.qmp.waitForEvent(isMigration(['pre-switchover']), timeoutMs, 'pre-switchover', sourceMark).then(() => source.qmp.execute('migrate-continue', { state: 'pre-switchover' }))
+    ? source.qmp
+        .waitForEvent(isMigration(['pre-switchover']), timeoutMs, 'pre-switchover', sourceMark)
+        .then(() => source.qmp.execute('migrate-continue', { state: 'pre-switchover' }))
     : undefined;
   pauseHandler?.catch(() => undefined);
 

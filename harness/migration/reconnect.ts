@@ -29,17 +29,27 @@ export function describeLoss(lost: readonly LostHost[]): string {
  * Brings every lost host back (in parallel, each within `timeoutMs` of its loss) and ends this
  * run's QEMU processes left there. Returns the first host that did not come back, if any.
  */
-export async function restoreConnections(lost: readonly LostHost[], timeoutMs: number, note: (message: string) => void, signal?: AbortSignal): Promise<HostUnreachableError | undefined> {
+export async function restoreConnections(
+  lost: readonly LostHost[],
+  timeoutMs: number,
+  note: (message: string) => void,
+  signal?: AbortSignal,
+): Promise<HostUnreachableError | undefined> {
   const outcomes = await Promise.allSettled(
     lost.map(async ({ host }) => {
       const back = await host.transport.reconnect!(timeoutMs, { onRetry: note, signal });
       note(`${host.name}: connection back after ${(back.downMs / 1000).toFixed(1)} s (${back.attempts} attempt${back.attempts === 1 ? '' : 's'})`);
       // not fatal: the run goes on, and the note tells the user to look for a stray QEMU on that host
       const ended = await endOrphanedQemu(host).catch((error: Error) => {
-        note(`${host.name}: could not look for QEMU processes of this run that outlived the connection (look for QEMU with ${host.runDir}/sock/ in its command line): ${error.message}`);
+        note(
+          `${host.name}: could not look for QEMU processes of this run that outlived the connection (look for QEMU with ${host.runDir}/sock/ in its command line): ${error.message}`,
+        );
         return [];
       });
-      if (ended.length > 0) note(`${host.name}: ended ${ended.length} QEMU process${ended.length === 1 ? '' : 'es'} of this run that outlived the connection (pid ${ended.join(', ')})`);
+      if (ended.length > 0)
+        note(
+          `${host.name}: ended ${ended.length} QEMU process${ended.length === 1 ? '' : 'es'} of this run that outlived the connection (pid ${ended.join(', ')})`,
+        );
     }),
   );
   const unreachable: HostUnreachableError[] = [];

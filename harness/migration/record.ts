@@ -60,7 +60,12 @@ export async function buildRecord(ctx: RecordContext, migration: CompletedMigrat
   await fetchTraces(record, ctx, { source: migration.sourceTrace, destination: migration.destinationTrace }, o.store);
   const info = timing.info;
   const ram = ramStats(info?.ram);
-  record.qmp = { downtimeMs: info?.downtime ?? null, totalTimeMs: info?.['total-time'] ?? null, setupTimeMs: info?.['setup-time'] ?? null, ...(ram ? { ram } : {}) };
+  record.qmp = {
+    downtimeMs: info?.downtime ?? null,
+    totalTimeMs: info?.['total-time'] ?? null,
+    setupTimeMs: info?.['setup-time'] ?? null,
+    ...(ram ? { ram } : {}),
+  };
   record.windows = {
     source: { fromUs: timing.sourceSetup?.timeUs, toUs: timing.sourceCompleted?.timeUs },
     destination: { toUs: timing.destinationCompleted?.timeUs },

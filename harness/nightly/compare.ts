@@ -58,9 +58,7 @@ export interface NightlyVerdict {
 }
 
 function samples(records: readonly IterationRecord[], key: string): number[] {
-  return records
-    .filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey(r) === key)
-    .map((r) => r.downtimeMs as number);
+  return records.filter((r) => !r.warmup && r.status === 'ok' && r.downtimeMs !== null && cellKey(r) === key).map((r) => r.downtimeMs as number);
 }
 
 /** Cells the run planned (from its options), in matrix order, plus any only seen in records. */
@@ -76,12 +74,21 @@ export function plannedCells(run: HistoryRun): Cell[] {
 }
 
 export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[], options: NightlyOptions): NightlyVerdict {
-  const earlier = history.filter((h) => h.manifest.profile.name === tonight.manifest.profile.name && h.manifest.runId !== tonight.manifest.runId && h.manifest.startedAt < tonight.manifest.startedAt);
+  const earlier = history.filter(
+    (h) =>
+      h.manifest.profile.name === tonight.manifest.profile.name &&
+      h.manifest.runId !== tonight.manifest.runId &&
+      h.manifest.startedAt < tonight.manifest.startedAt,
+  );
   const comparable = earlier.filter((h) => h.fingerprint.hash === tonight.fingerprint.hash && h.manifest.state === 'completed');
   const previous = earlier.at(-1);
   const fingerprintChange =
     previous && previous.fingerprint.hash !== tonight.fingerprint.hash
-      ? { previousRunId: previous.manifest.runId, previousFingerprint: previous.fingerprint.hash, changes: fingerprintChanges(previous.fingerprint, tonight.fingerprint) }
+      ? {
+          previousRunId: previous.manifest.runId,
+          previousFingerprint: previous.fingerprint.hash,
+          changes: fingerprintChanges(previous.fingerprint, tonight.fingerprint),
+        }
       : null;
   const abandoned = new Map(((tonight.manifest.abandonedCells as { cell: Cell; reason: string }[] | undefined) ?? []).map((a) => [cellKey(a.cell), a.reason]));
 
@@ -96,7 +103,14 @@ export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[]
     const changePoints = detectChangePoints(
       series.map((s) => s.values),
       { minSegment: options.minSegment, alpha: options.alpha, noisePct: options.noiseThresholdPct },
-    ).map((cp) => ({ runId: series[cp.index].run.manifest.runId, startedAt: series[cp.index].run.manifest.startedAt, beforeMedianMs: cp.beforeMedian, afterMedianMs: cp.afterMedian, changePct: cp.changePct, pValue: cp.pValue }));
+    ).map((cp) => ({
+      runId: series[cp.index].run.manifest.runId,
+      startedAt: series[cp.index].run.manifest.startedAt,
+      beforeMedianMs: cp.beforeMedian,
+      afterMedianMs: cp.afterMedian,
+      changePct: cp.changePct,
+      pValue: cp.pValue,
+    }));
     const verdict: CellVerdict = {
       cell,
       label: cellLabel(cell),
@@ -116,7 +130,10 @@ export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[]
     }
     if (window.length < options.minBaselineNights) {
       verdict.verdict = 'no-baseline';
-      const why = fingerprintChange && comparable.length === 0 ? `the lab fingerprint changed (${fingerprintChange.changes.length} difference${fingerprintChange.changes.length === 1 ? '' : 's'}): not compared with earlier nights` : `${window.length} comparable earlier night${window.length === 1 ? '' : 's'} with data, ${options.minBaselineNights} needed`;
+      const why =
+        fingerprintChange && comparable.length === 0
+          ? `the lab fingerprint changed (${fingerprintChange.changes.length} difference${fingerprintChange.changes.length === 1 ? '' : 's'}): not compared with earlier nights`
+          : `${window.length} comparable earlier night${window.length === 1 ? '' : 's'} with data, ${options.minBaselineNights} needed`;
       verdict.reason = why;
       return verdict;
     }
@@ -127,12 +144,25 @@ export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[]
     const better = mannWhitney(tonightSamples, baselineSamples, 'less');
     const describe = `median ${verdict.tonight.medianMs!.toFixed(2)} ms vs ${baselineMedian.toFixed(2)} ms over ${window.length} nights (${changePct >= 0 ? '+' : ''}${changePct.toFixed(1)}%)`;
     if (worse.p < options.alpha && changePct > options.noiseThresholdPct) {
-      Object.assign(verdict, { verdict: 'regression', pValue: worse.p, test: worse.method, reason: `${describe}, Mann–Whitney p=${worse.p.toPrecision(3)} < ${options.alpha}` });
+      Object.assign(verdict, {
+        verdict: 'regression',
+        pValue: worse.p,
+        test: worse.method,
+        reason: `${describe}, Mann–Whitney p=${worse.p.toPrecision(3)} < ${options.alpha}`,
+      });
     } else if (better.p < options.alpha && changePct < -options.noiseThresholdPct) {
-      Object.assign(verdict, { verdict: 'improvement', pValue: better.p, test: better.method, reason: `${describe}, Mann–Whitney p=${better.p.toPrecision(3)}` });
+      Object.assign(verdict, {
+        verdict: 'improvement',
+        pValue: better.p,
+        test: better.method,
+        reason: `${describe}, Mann–Whitney p=${better.p.toPrecision(3)}`,
+      });
     } else {
       const p = Math.min(worse.p, better.p);
-      const why = Math.abs(changePct) <= options.noiseThresholdPct ? `within the ${options.noiseThresholdPct}% noise threshold` : `not significant (p=${p.toPrecision(3)} ≥ ${options.alpha})`;
+      const why =
+        Math.abs(changePct) <= options.noiseThresholdPct
+          ? `within the ${options.noiseThresholdPct}% noise threshold`
+          : `not significant (p=${p.toPrecision(3)} ≥ ${options.alpha})`;
       Object.assign(verdict, { verdict: 'ok', pValue: p, test: worse.method, reason: `${describe}: ${why}` });
     }
     return verdict;

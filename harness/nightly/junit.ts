@@ -9,14 +9,21 @@ export function nightlyJunit(v: NightlyVerdict): string {
   const skipped = v.cells.filter((c) => c.verdict === 'no-baseline').length;
   const cases = v.cells.map((c) => {
     const name = escapeMarkup(c.label);
-    const out = [`<system-out>${escapeMarkup(`${c.verdict}: ${c.reason}${c.changePoints.length ? `\nchange points: ${c.changePoints.map((p) => `${p.runId} (${p.changePct >= 0 ? '+' : ''}${p.changePct.toFixed(1)}%)`).join(', ')}` : ''}`)}</system-out>`];
+    const out = [
+      `<system-out>${escapeMarkup(`${c.verdict}: ${c.reason}${c.changePoints.length ? `\nchange points: ${c.changePoints.map((p) => `${p.runId} (${p.changePct >= 0 ? '+' : ''}${p.changePct.toFixed(1)}%)`).join(', ')}` : ''}`)}</system-out>`,
+    ];
     if (c.verdict === 'regression') out.unshift(`<failure type="regression" message="${escapeMarkup(c.reason)}"/>`);
     if (c.verdict === 'no-data') out.unshift(`<error type="no-data" message="${escapeMarkup(c.reason)}"/>`);
     if (c.verdict === 'no-baseline') out.unshift(`<skipped message="${escapeMarkup(c.reason)}"/>`);
     return `    <testcase classname="${escapeMarkup(suite)}" name="${name}">\n      ${out.join('\n      ')}\n    </testcase>`;
   });
-  if (v.exitCode === 2) cases.unshift(`    <testcase classname="${escapeMarkup(suite)}" name="run">\n      <error type="run-failed" message="${escapeMarkup(v.runError ?? 'the run could not be made')}"/>\n    </testcase>`);
-  const fp = v.fingerprintChange ? `lab fingerprint changed since ${v.fingerprintChange.previousRunId}:\n${v.fingerprintChange.changes.join('\n')}` : `lab fingerprint ${v.fingerprint}`;
+  if (v.exitCode === 2)
+    cases.unshift(
+      `    <testcase classname="${escapeMarkup(suite)}" name="run">\n      <error type="run-failed" message="${escapeMarkup(v.runError ?? 'the run could not be made')}"/>\n    </testcase>`,
+    );
+  const fp = v.fingerprintChange
+    ? `lab fingerprint changed since ${v.fingerprintChange.previousRunId}:\n${v.fingerprintChange.changes.join('\n')}`
+    : `lab fingerprint ${v.fingerprint}`;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="vdpa-bench" tests="${cases.length}" failures="${failures}" errors="${errors}" skipped="${skipped}">`,

@@ -28,10 +28,19 @@ export function cellChartSpec(runs: readonly HistoryRun[], verdict: CellVerdict,
   const y = { field: 'downtime', type: 'quantitative', title: 'downtime, ms' };
   const samples = nights.flatMap((n) => n.values.map((downtime) => ({ night: n.night, downtime })));
   const medians = nights.filter((n) => n.values.length).map((n) => ({ night: n.night, downtime: median(n.values) }));
-  const fingerprintChanges = nights.filter((n, i) => i > 0 && n.run.fingerprint.hash !== nights[i - 1].run.fingerprint.hash).map((n) => ({ night: n.night, what: `lab fingerprint changed: ${n.run.fingerprint.hash}` }));
+  const fingerprintChanges = nights
+    .filter((n, i) => i > 0 && n.run.fingerprint.hash !== nights[i - 1].run.fingerprint.hash)
+    .map((n) => ({ night: n.night, what: `lab fingerprint changed: ${n.run.fingerprint.hash}` }));
   const changePoints = verdict.changePoints.flatMap((cp) => {
     const night = nights.find((n) => n.run.manifest.runId === cp.runId)?.night;
-    return night ? [{ night, what: `change point: ${cp.beforeMedianMs.toFixed(2)} → ${cp.afterMedianMs.toFixed(2)} ms (${cp.changePct.toFixed(1)}%, p=${cp.pValue.toPrecision(3)})` }] : [];
+    return night
+      ? [
+          {
+            night,
+            what: `change point: ${cp.beforeMedianMs.toFixed(2)} → ${cp.afterMedianMs.toFixed(2)} ms (${cp.changePct.toFixed(1)}%, p=${cp.pValue.toPrecision(3)})`,
+          },
+        ]
+      : [];
   });
   const tonight = nights.find((n) => n.run.manifest.runId === tonightRunId && n.values.length);
   const tonightMark = tonight ? [{ night: tonight.night, downtime: median(tonight.values), label: `tonight: ${verdict.verdict}` }] : [];
@@ -42,7 +51,11 @@ export function cellChartSpec(runs: readonly HistoryRun[], verdict: CellVerdict,
     { data: { values: fingerprintChanges }, mark: { type: 'rule', color: '#8e24aa', strokeDash: [2, 3] }, encoding: { x, tooltip: { field: 'what' } } },
     { data: { values: changePoints }, mark: { type: 'rule', color: '#c62828', strokeDash: [6, 3] }, encoding: { x, tooltip: { field: 'what' } } },
     { data: { values: tonightMark }, mark: { type: 'point', filled: false, size: 160, strokeWidth: 2.5, color: colour }, encoding: { x, y } },
-    { data: { values: tonightMark }, mark: { type: 'text', dx: 10, align: 'left', color: colour, fontWeight: 'bold' }, encoding: { x, y, text: { field: 'label' } } },
+    {
+      data: { values: tonightMark },
+      mark: { type: 'text', dx: 10, align: 'left', color: colour, fontWeight: 'bold' },
+      encoding: { x, y, text: { field: 'label' } },
+    },
   ];
   return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 700, height: 220, layer: layers } as TopLevelSpec;
 }
@@ -64,9 +77,19 @@ export function tonightWarnings(verdict: NightlyVerdict, runs: readonly HistoryR
 
 export async function historyReportHtml(verdict: NightlyVerdict, runs: readonly HistoryRun[]): Promise<string> {
   const rows = verdict.cells
-    .map((c) => `<tr><td>${escapeMarkup(c.label)}</td><td style="color:${VERDICT_COLOUR[c.verdict]};font-weight:bold">${c.verdict}</td><td>${c.tonight.medianMs?.toFixed(2) ?? '—'}</td><td>${c.baseline.medianMs?.toFixed(2) ?? '—'}</td><td>${c.changePct === null ? '—' : `${c.changePct >= 0 ? '+' : ''}${c.changePct.toFixed(1)}%`}</td><td>${c.pValue === null ? '—' : c.pValue.toPrecision(3)}</td><td>${escapeMarkup(c.reason)}</td></tr>`)
+    .map(
+      (c) =>
+        `<tr><td>${escapeMarkup(c.label)}</td><td style="color:${VERDICT_COLOUR[c.verdict]};font-weight:bold">${c.verdict}</td><td>${c.tonight.medianMs?.toFixed(2) ?? '—'}</td><td>${c.baseline.medianMs?.toFixed(2) ?? '—'}</td><td>${c.changePct === null ? '—' : `${c.changePct >= 0 ? '+' : ''}${c.changePct.toFixed(1)}%`}</td><td>${c.pValue === null ? '—' : c.pValue.toPrecision(3)}</td><td>${escapeMarkup(c.reason)}</td></tr>`,
+    )
     .join('\n');
-  const charts = (await Promise.all(verdict.cells.map(async (c) => `<section><h2>${escapeMarkup(c.label)} <small style="color:${VERDICT_COLOUR[c.verdict]}">${c.verdict}</small></h2>${await cellChart(runs, c, verdict.runId)}</section>`))).join('\n');
+  const charts = (
+    await Promise.all(
+      verdict.cells.map(
+        async (c) =>
+          `<section><h2>${escapeMarkup(c.label)} <small style="color:${VERDICT_COLOUR[c.verdict]}">${c.verdict}</small></h2>${await cellChart(runs, c, verdict.runId)}</section>`,
+      ),
+    )
+  ).join('\n');
   const warnings = tonightWarnings(verdict, runs);
   const tonight = warnings.length
     ? `<div class="warn"><b>Tonight's run: warnings</b><ul>${warnings.map((w) => `<li>${escapeMarkup(w.message)}${w.evidence.length ? `<ul>${w.evidence.map((x) => `<li>${escapeMarkup(x)}</li>`).join('')}</ul>` : ''}</li>`).join('')}</ul></div>`

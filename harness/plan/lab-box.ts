@@ -51,7 +51,14 @@ export async function planLabBox(profile: Profile, runDirPlaceholder: string): P
   const network = profile.network;
   if (!network) {
     const note = () => undefined;
-    return { profile: effective, hooks: [labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note })], lines, beforeMigration: (seq) => [`# before migration ${seq}: wait for vb-ready on the source console`], afterMigration: (seq) => [`# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout})`], teardown: [] };
+    return {
+      profile: effective,
+      hooks: [labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note })],
+      lines,
+      beforeMigration: (seq) => [`# before migration ${seq}: wait for vb-ready on the source console`],
+      afterMigration: (seq) => [`# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout})`],
+      teardown: [],
+    };
   }
   const [nameA, nameB] = pairHosts(profile);
   const pair = [nameA, nameB].map((n) => profile.hosts.find((h) => h.name === n)!);
@@ -60,18 +67,32 @@ export async function planLabBox(profile: Profile, runDirPlaceholder: string): P
   const prober = await proberBuild();
   say(`## ICMP prober build (only when ${prober.binary} is missing)`);
   say(shellJoin(prober.gcc));
-  say(`## network namespaces: ${Object.values(namespaces).join(', ')} (${NETNS_TOKEN}: 6 hex digits chosen at start; leftovers of dead runs are removed first)`);
-  say(`# a veth link mig0 for the migration stream, a bridge br0 per namespace, a tap0 per host for the guest NIC, veths up0/dA/dB joining them into one L2 segment`);
-  for (const args of netnsLabCommands({ hosts: labels, peer: network.peer, peerAddress: network.peerAddress, migrationAddresses: network.migrationAddresses }, namespaces)) say(shellJoin(['ip', ...args]));
+  say(
+    `## network namespaces: ${Object.values(namespaces).join(', ')} (${NETNS_TOKEN}: 6 hex digits chosen at start; leftovers of dead runs are removed first)`,
+  );
+  say(
+    `# a veth link mig0 for the migration stream, a bridge br0 per namespace, a tap0 per host for the guest NIC, veths up0/dA/dB joining them into one L2 segment`,
+  );
+  for (const args of netnsLabCommands(
+    { hosts: labels, peer: network.peer, peerAddress: network.peerAddress, migrationAddresses: network.migrationAddresses },
+    namespaces,
+  ))
+    say(shellJoin(['ip', ...args]));
 
   effective.hosts = effective.hosts.map((host) => {
     const index = pair.findIndex((p) => p.name === host.name);
     if (index < 0 || host.transport.kind !== 'netns') return host;
-    return { ...host, transport: { kind: 'netns', namespace: namespaces[host.transport.namespace] }, migrationAddress: network.migrationAddresses[index].split('/')[0] };
+    return {
+      ...host,
+      transport: { kind: 'netns', namespace: namespaces[host.transport.namespace] },
+      migrationAddress: network.migrationAddresses[index].split('/')[0],
+    };
   });
   const peer = new NetnsTransport(network.peer, namespaces[network.peer]);
   const probeDir = join(runDirPlaceholder, 'probes');
-  const hooks = [labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note: () => undefined, network: { settings: network, peer, prober: prober.binary, probeDir } })];
+  const hooks = [
+    labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note: () => undefined, network: { settings: network, peer, prober: prober.binary, probeDir } }),
+  ];
   const guestIp = guest.address.split('/')[0];
   return {
     profile: effective,
@@ -80,7 +101,12 @@ export async function planLabBox(profile: Profile, runDirPlaceholder: string): P
     beforeMigration: (seq) => {
       const file = join(probeDir, `${String(seq).padStart(4, '0')}.txt`);
       const argv = proberArgv(prober.binary, guestIp, network.probe.rate, parseDuration(network.probe.replyTimeout));
-      const announce = Object.entries({ 'announce-rounds': network.announce.rounds, 'announce-initial': network.announce.initial, 'announce-max': network.announce.max, 'announce-step': network.announce.step }).filter(([, v]) => v !== undefined);
+      const announce = Object.entries({
+        'announce-rounds': network.announce.rounds,
+        'announce-initial': network.announce.initial,
+        'announce-max': network.announce.max,
+        'announce-step': network.announce.step,
+      }).filter(([, v]) => v !== undefined);
       return [
         `# before migration ${seq}: wait for vb-ready on the source console; the guest must answer the peer`,
         `[${network.peer}] ${peer.describe([prober.binary, '-t', guestIp, '-r', '100', '-u', '120'])}`,
@@ -90,8 +116,13 @@ export async function planLabBox(profile: Profile, runDirPlaceholder: string): P
     },
     afterMigration: (seq) => {
       const file = join(probeDir, `${String(seq).padStart(4, '0')}.txt`);
-      return [`# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout}), probe tail ${network.probe.tail}, then SIGTERM the probe and read ${file}`];
+      return [
+        `# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout}), probe tail ${network.probe.tail}, then SIGTERM the probe and read ${file}`,
+      ];
     },
-    teardown: [`# the network lab: processes left in its namespaces are ended, then`, ...Object.values(namespaces).map((ns) => shellJoin(['ip', 'netns', 'delete', ns]))],
+    teardown: [
+      `# the network lab: processes left in its namespaces are ended, then`,
+      ...Object.values(namespaces).map((ns) => shellJoin(['ip', 'netns', 'delete', ns])),
+    ],
   };
 }

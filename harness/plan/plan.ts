@@ -5,7 +5,19 @@
  */
 import { join } from 'node:path';
 import { openTransport } from '../hosts/open.ts';
-import { buildRoot, deviceFor, deviceQueuePairs, eventRequirements, hostSetupSteps, isVdpaProfile, largestGuestBytes, queuePairCounts, queuePairProblems, vdpaLaunchHook, type VdpaHost } from '../lab/vdpa.ts';
+import {
+  buildRoot,
+  deviceFor,
+  deviceQueuePairs,
+  eventRequirements,
+  hostSetupSteps,
+  isVdpaProfile,
+  largestGuestBytes,
+  queuePairCounts,
+  queuePairProblems,
+  vdpaLaunchHook,
+  type VdpaHost,
+} from '../lab/vdpa.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { describeSiteScripts, siteScriptsFor } from '../provision/site-scripts.ts';
 import { PHASE_EVENTS } from '../metrics/phases.ts';
@@ -73,13 +85,17 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
 
   say(`# vdpa-bench plan: ${profile.name} (${loaded.file}, sha256 ${loaded.sha256.slice(0, 12)})`);
   say(`# Nothing here has been executed. Commands are shown as each host's transport would run them.`);
-  say(`# ${blocks.length} VM boots, ${blocks.reduce((n, b) => n + b.migrations.length, 0)} migrations; pair ${nameA} <-> ${nameB}; accel ${accel}${profile.vm.accel === 'auto' ? ' (auto: kvm when /dev/kvm works on both hosts, else tcg)' : ''}`);
+  say(
+    `# ${blocks.length} VM boots, ${blocks.reduce((n, b) => n + b.migrations.length, 0)} migrations; pair ${nameA} <-> ${nameB}; accel ${accel}${profile.vm.accel === 'auto' ? ' (auto: kvm when /dev/kvm works on both hosts, else tcg)' : ''}`,
+  );
   say(`# ${PLAN_RUN_ID} is the run id chosen at start. In builds: COMMIT is the commit the ref resolves to, KEY the build's`);
   say(`# cache key (sha256 of commit + patch hashes + configure line), BUILD_RECORD.json what the manifest records of the build.`);
   const sweep = vdpa ? queuePairCounts(selection.queuePairs) : [];
-  if (sweep.length > 1) say(`# queue-pair sweep ${sweep.join(', ')}: devices are created with max_vqp ${sweep[0]} and re-created before each VM boot that needs another count.`);
+  if (sweep.length > 1)
+    say(`# queue-pair sweep ${sweep.join(', ')}: devices are created with max_vqp ${sweep[0]} and re-created before each VM boot that needs another count.`);
   const vdpaPairHosts = hosts.filter((h): h is VdpaHost => vdpa && !!h.vdpa);
-  for (const problem of vdpa ? queuePairProblems(vdpaPairHosts, selection.queuePairs) : []) say(`# PREFLIGHT REFUSES THIS RUN before touching any host: ${problem}`);
+  for (const problem of vdpa ? queuePairProblems(vdpaPairHosts, selection.queuePairs) : [])
+    say(`# PREFLIGHT REFUSES THIS RUN before touching any host: ${problem}`);
   if (vdpa) say(`# /dev/vhost-vdpa-@NAME is the character device of vDPA device NAME, resolved after set-up; PREVIOUS in teardown is the state set-up found.`);
 
   if (box) {
@@ -90,7 +106,10 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   const patchesByVariant = new Map<string, { path: string; sha256: string }[]>();
   for (const v of variants) {
     if (!v.qemu.build) continue;
-    patchesByVariant.set(v.name, (await readPatches(loaded.file, v.qemu.build.patches)).map(({ path, sha256 }) => ({ path, sha256 })));
+    patchesByVariant.set(
+      v.name,
+      (await readPatches(loaded.file, v.qemu.build.patches)).map(({ path, sha256 }) => ({ path, sha256 })),
+    );
   }
 
   for (const host of hosts) {
@@ -106,7 +125,11 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     }
     if (vdpaHost) {
       say(`## ${step++}. preflight (read-only; every failing check is reported, then the run stops)`);
-      for (const check of beforeSetupChecks({ config: vdpaHost.vdpa, largestGuestBytes: largestGuestBytes(selection.vmSizes), queuePairs: Math.max(1, ...queuePairCounts(selection.queuePairs)) })) {
+      for (const check of beforeSetupChecks({
+        config: vdpaHost.vdpa,
+        largestGuestBytes: largestGuestBytes(selection.vmSizes),
+        queuePairs: Math.max(1, ...queuePairCounts(selection.queuePairs)),
+      })) {
         say(`# ${check.name}`);
         say(describeCommand(t, check.command));
       }
@@ -122,14 +145,18 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       say(`## ${step++}. QEMU builds (cached by source commit + patches + configure line)`);
       for (const v of builds) {
         const b = v.qemu.build!;
-        say(`# variant ${v.name}: ${b.git ? `${b.git} ${b.ref ?? 'HEAD'}` : b.sourceDir}${b.patches.length ? ` + ${b.patches.length} patch${b.patches.length === 1 ? '' : 'es'}` : ''}`);
+        say(
+          `# variant ${v.name}: ${b.git ? `${b.git} ${b.ref ?? 'HEAD'}` : b.sourceDir}${b.patches.length ? ` + ${b.patches.length} patch${b.patches.length === 1 ? '' : 'es'}` : ''}`,
+        );
         for (const line of describeBuild(t, v.name, b, patchesByVariant.get(v.name) ?? [], buildRoot(host))) say(line);
       }
     }
     const suites = [...new Set(variants.map((v) => v.qemu.debian).filter((s): s is string => !!s))];
     if (suites.length > 0) {
       const maker = host.transport.kind === 'netns' ? new LocalTransport(host.name) : t;
-      say(`## ${step++}. QEMU from Debian suites (${suites.join(', ')}): a root filesystem per suite, cached on the host${host.transport.kind === 'netns' ? ' (made outside the namespace: same filesystem, mirror reachable)' : ''}`);
+      say(
+        `## ${step++}. QEMU from Debian suites (${suites.join(', ')}): a root filesystem per suite, cached on the host${host.transport.kind === 'netns' ? ' (made outside the namespace: same filesystem, mirror reachable)' : ''}`,
+      );
       for (const suite of suites) {
         for (const s of describeQemuRootSteps(qemuRootsDir(host, cacheRoot()), suite)) {
           say(`# ${s.title}`);
@@ -146,7 +173,12 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     }
     for (const v of variants) {
       const invocation = qemuInvocation(v, planBinary(v, host), planRoot(v, host));
-      for (const check of qemuChecks(invocation, eventRequirements([profile.metrics.primary], metrics.rules), profile.trace.backend, invocationLabel(invocation))) {
+      for (const check of qemuChecks(
+        invocation,
+        eventRequirements([profile.metrics.primary], metrics.rules),
+        profile.trace.backend,
+        invocationLabel(invocation),
+      )) {
         say(`# ${check.name}`);
         say(describeCommand(t, check.command));
       }
@@ -171,8 +203,20 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   const pair: [EngineHost, EngineHost] = [engineHost(nameA), engineHost(nameB)];
   const sameHost = nameA === nameB;
   const devicePaths = new Map(hosts.filter((h) => h.vdpa).map((h) => [h.name, new Map(h.vdpa!.devices.map((d) => [d.name, devicePlaceholder(d.name)]))]));
-  const hooks = [...(vdpa ? [vdpaLaunchHook(devicePaths, sameHost, hosts.filter((h): h is VdpaHost => !!h.vdpa))] : []), ...(box?.hooks ?? [])];
-  const qmp = (host: EngineHost, who: string, command: { execute: string; arguments?: unknown }) => say(`[${host.name}] QMP ${who}: ${JSON.stringify(command)}`);
+  const hooks = [
+    ...(vdpa
+      ? [
+          vdpaLaunchHook(
+            devicePaths,
+            sameHost,
+            hosts.filter((h): h is VdpaHost => !!h.vdpa),
+          ),
+        ]
+      : []),
+    ...(box?.hooks ?? []),
+  ];
+  const qmp = (host: EngineHost, who: string, command: { execute: string; arguments?: unknown }) =>
+    say(`[${host.name}] QMP ${who}: ${JSON.stringify(command)}`);
 
   say();
   say(`== migrations (in order) ==`);
@@ -182,14 +226,18 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     say();
     const want = block.cell.queuePairs;
     if (vdpa && want !== null && want !== devicesHave) {
-      say(`### before VM boot ${block.index}: vDPA devices re-created with max_vqp ${want} (was ${devicesHave ?? 'the default'}; the ledger records it, teardown restores it)`);
+      say(
+        `### before VM boot ${block.index}: vDPA devices re-created with max_vqp ${want} (was ${devicesHave ?? 'the default'}; the ledger records it, teardown restores it)`,
+      );
       for (const h of vdpaPairHosts) {
         const t = transports.get(h.name)!;
         for (const d of h.vdpa.devices) {
           const s = queuePairStep(d, h.vdpa.managementDevice, h.vdpa.driver, want);
           say(`[${h.name}] check: ${describeCommand(t, s.check)}`);
           for (const c of s.apply(undefined)) say(`[${h.name}] apply: ${describeCommand(t, c)}`);
-          say(`[${h.name}] resolve ${devicePlaceholder(d.name)}: ${describeCommand(t, vhostVdpaDeviceCommand(d.name)).split('\n')[0]}  # script: harness/provision/preflight.ts`);
+          say(
+            `[${h.name}] resolve ${devicePlaceholder(d.name)}: ${describeCommand(t, vhostVdpaDeviceCommand(d.name)).split('\n')[0]}  # script: harness/provision/preflight.ts`,
+          );
         }
       }
       devicesHave = want;
@@ -201,14 +249,41 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       const to = pair[planned.direction === 0 ? 1 : 0];
       const launch = async (host: EngineHost, role: 'src' | 'dst') => {
         const files = qemuFiles(host, planned, role);
-        const hostBinaries = new Map(variants.map((v) => [v.name, planBinary(v, profile.hosts.find((h) => h.name === host.name)!)]));
+        const hostBinaries = new Map(
+          variants.map((v) => [
+            v.name,
+            planBinary(
+              v,
+              profile.hosts.find((h) => h.name === host.name)!,
+            ),
+          ]),
+        );
         let overrides: Awaited<ReturnType<NonNullable<(typeof hooks)[number]['launch']>>> = {};
-        for (const h of hooks) if (h.launch) overrides = { ...overrides, ...(await h.launch({ host, role, planned, variant, vm: overrides.vm ?? profile.vm })) };
-        const root = planRoot(variant, profile.hosts.find((h) => h.name === host.name)!);
+        for (const h of hooks)
+          if (h.launch) overrides = { ...overrides, ...(await h.launch({ host, role, planned, variant, vm: overrides.vm ?? profile.vm })) };
+        const root = planRoot(
+          variant,
+          profile.hosts.find((h) => h.name === host.name)!,
+        );
         if (root) overrides = { ...overrides, root };
-        say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: ['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')] })}`);
-        const argv = qemuArgs(launchSettings({ binaries: hostBinaries, profile, accel, traceEvents: new Map(variants.map((v) => [v.name, traceEvents])) }, block, variant, host, planned, role, files, overrides));
-        say(`[${host.name}] start ${role === 'src' ? 'source' : 'destination'}${vdpa && overrides.vhostVdpaDevice ? ` (${overrides.vhostVdpaDevice.replace('/dev/vhost-vdpa-@', 'vDPA device ')})` : ''}: ${host.transport.describe(argv)}  >>${files.stderrFile} 2>&1`);
+        say(
+          `[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: ['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')] })}`,
+        );
+        const argv = qemuArgs(
+          launchSettings(
+            { binaries: hostBinaries, profile, accel, traceEvents: new Map(variants.map((v) => [v.name, traceEvents])) },
+            block,
+            variant,
+            host,
+            planned,
+            role,
+            files,
+            overrides,
+          ),
+        );
+        say(
+          `[${host.name}] start ${role === 'src' ? 'source' : 'destination'}${vdpa && overrides.vhostVdpaDevice ? ` (${overrides.vhostVdpaDevice.replace('/dev/vhost-vdpa-@', 'vDPA device ')})` : ''}: ${host.transport.describe(argv)}  >>${files.stderrFile} 2>&1`,
+        );
       };
       say(`# migration ${planned.seq}: ${from.name} -> ${to.name}${planned.warmup ? ' (warm-up)' : ''}`);
       if (!current) await launch(from, 'src');
@@ -224,12 +299,19 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
       qmp(to, 'destination', commands.incoming);
       qmp(to, 'destination', { execute: 'query-migrate' });
       qmp(from, 'source', commands.migrate('<port from query-migrate socket-address>'));
-      say(`# wait for MIGRATION completed on the source${variant.capabilities['pause-before-switchover'] ? ' (migrate-continue {"state":"pre-switchover"} at pre-switchover)' : ''}, then on the destination`);
+      say(
+        `# wait for MIGRATION completed on the source${variant.capabilities['pause-before-switchover'] ? ' (migrate-continue {"state":"pre-switchover"} at pre-switchover)' : ''}, then on the destination`,
+      );
       qmp(from, 'source', { execute: 'query-migrate' });
       qmp(to, 'destination', { execute: 'query-status' });
       qmp(from, 'source', { execute: 'quit' });
       if (vdpa && to.name && vdpaPairHosts.some((h) => h.name === to.name)) {
-        const device = deviceFor(vdpaPairHosts.find((h) => h.name === to.name)!.vdpa.devices.map((d) => d.name), sameHost, planned, 'dst');
+        const device = deviceFor(
+          vdpaPairHosts.find((h) => h.name === to.name)!.vdpa.devices.map((d) => d.name),
+          sameHost,
+          planned,
+          'dst',
+        );
         say(`[${to.name}] negotiated queue pairs for the record: ${to.transport.describe(['vdpa', '-j', 'dev', 'config', 'show', device])}`);
       }
       for (const line of box?.afterMigration(planned.seq) ?? []) say(line);
@@ -242,7 +324,8 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
   say(`== teardown ==`);
   for (const host of hosts) {
     const t = transports.get(host.name)!;
-    for (const s of [...site].reverse().filter((x) => x.host === host.name)) say(`# undo() of site script ${s.path} args ${JSON.stringify(s.args)}, when its apply() ran: back to what its check() found`);
+    for (const s of [...site].reverse().filter((x) => x.host === host.name))
+      say(`# undo() of site script ${s.path} args ${JSON.stringify(s.args)}, when its apply() ran: back to what its check() found`);
     const eh = engineHost(host.name);
     say(`## host ${host.name}`);
     say(`# console and stderr files come home, then the host's run directory goes`);
@@ -251,7 +334,9 @@ export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}):
     if (vdpa && host.vdpa) {
       say(`# undo, in reverse, only the set-up steps this run applied (restoring the state it found)`);
       if (sweep.length > 1) {
-        for (const d of host.vdpa.devices) for (const c of queuePairStep(d, host.vdpa.managementDevice, host.vdpa.driver, sweep[0]).undo(undefined)) say(`undo vDPA device ${d.name} re-created per cell: ${describeCommand(t, c)}`);
+        for (const d of host.vdpa.devices)
+          for (const c of queuePairStep(d, host.vdpa.managementDevice, host.vdpa.driver, sweep[0]).undo(undefined))
+            say(`undo vDPA device ${d.name} re-created per cell: ${describeCommand(t, c)}`);
       }
       for (const s of [...hostSetupSteps(host as VdpaHost, profile, queuePairs)].reverse()) {
         for (const c of s.undo(undefined)) say(`undo ${s.title}: ${describeCommand(t, c)}`);

@@ -19,7 +19,8 @@ export function guestKernelCmdline(guest: BuiltinLinuxGuest): string {
   if (guest.workload.kind === 'dirty') {
     const ws = wholeMiB(guest.workload.workingSet, 'workload.workingSet');
     const chunk = wholeMiB(guest.workload.chunk, 'workload.chunk');
-    if (ws % chunk !== 0 || ws / chunk < 2) throw new Error(`workload.workingSet ${guest.workload.workingSet} must be at least two whole chunks of ${guest.workload.chunk}`);
+    if (ws % chunk !== 0 || ws / chunk < 2)
+      throw new Error(`workload.workingSet ${guest.workload.workingSet} must be at least two whole chunks of ${guest.workload.chunk}`);
     const rate = guest.workload.rate ? parseSize(guest.workload.rate) / MiB : 0;
     if (guest.workload.rate && rate < 1) throw new Error(`workload.rate ${guest.workload.rate}: at least 1M per second`);
     args.push(`vb.ws=${ws}`, `vb.chunk=${chunk}`, `vb.rate=${Math.round(rate)}`);

@@ -47,20 +47,39 @@ export function checkLabBox(profile: Profile, pair: [string, string]): Problem[]
       for (const w of workloads) {
         const needed = GUEST_BASE_BYTES + guestTmpfsBytes(w.guest);
         if (bytes < needed) {
-          problems.push({ path: ['matrix', 'vmSizes', i], message: `a ${size} guest cannot hold ${w.name}: its tmpfs buffers take ${mib(guestTmpfsBytes(w.guest))} and the guest itself ~${mib(GUEST_BASE_BYTES)}; give at least ${mib(needed)}` });
+          problems.push({
+            path: ['matrix', 'vmSizes', i],
+            message: `a ${size} guest cannot hold ${w.name}: its tmpfs buffers take ${mib(guestTmpfsBytes(w.guest))} and the guest itself ~${mib(GUEST_BASE_BYTES)}; give at least ${mib(needed)}`,
+          });
           break;
         }
       }
     }
     for (const i of pairIndexes) {
-      if (profile.hosts[i].transport.kind === 'ssh') problems.push({ path: ['hosts', i, 'transport', 'kind'], message: 'the builtin-linux guest is built on this machine, so its hosts must be local or netns (ssh hosts are not supported yet)' });
+      if (profile.hosts[i].transport.kind === 'ssh')
+        problems.push({
+          path: ['hosts', i, 'transport', 'kind'],
+          message: 'the builtin-linux guest is built on this machine, so its hosts must be local or netns (ssh hosts are not supported yet)',
+        });
     }
   }
   if (profile.network) {
-    if (guest.kind !== 'builtin-linux') problems.push({ path: ['vm', 'guest', 'kind'], message: `network: ${profile.network.kind} needs vm.guest.kind: builtin-linux (the guest must answer the probe on a known address)` });
-    if (profile.vm.nic.kind !== 'tap') problems.push({ path: ['vm', 'nic', 'kind'], message: `network: ${profile.network.kind} needs vm.nic.kind: tap (the guest NIC sits on a tap in each host namespace)` });
+    if (guest.kind !== 'builtin-linux')
+      problems.push({
+        path: ['vm', 'guest', 'kind'],
+        message: `network: ${profile.network.kind} needs vm.guest.kind: builtin-linux (the guest must answer the probe on a known address)`,
+      });
+    if (profile.vm.nic.kind !== 'tap')
+      problems.push({
+        path: ['vm', 'nic', 'kind'],
+        message: `network: ${profile.network.kind} needs vm.nic.kind: tap (the guest NIC sits on a tap in each host namespace)`,
+      });
     for (const i of pairIndexes) {
-      if (profile.hosts[i].transport.kind !== 'netns') problems.push({ path: ['hosts', i, 'transport', 'kind'], message: `network: ${profile.network.kind} needs transport {kind: netns} on both hosts of the pair` });
+      if (profile.hosts[i].transport.kind !== 'netns')
+        problems.push({
+          path: ['hosts', i, 'transport', 'kind'],
+          message: `network: ${profile.network.kind} needs transport {kind: netns} on both hosts of the pair`,
+        });
     }
     if (pair[0] === pair[1]) problems.push({ path: ['network'], message: `network: ${profile.network.kind} needs two distinct hosts in the pair` });
   }

@@ -122,18 +122,29 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
     names.forEach((n, i) => {
       if (names.indexOf(n) !== i) problems.push({ path: [path, i, 'name'], message: `duplicate name "${n}"` });
     });
-  duplicates(profile.hosts.map((h) => h.name), 'hosts');
-  duplicates(profile.variants.map((v) => v.name), 'variants');
+  duplicates(
+    profile.hosts.map((h) => h.name),
+    'hosts',
+  );
+  duplicates(
+    profile.variants.map((v) => v.name),
+    'variants',
+  );
   const hostNames = new Set(profile.hosts.map((h) => h.name));
   const variantNames = new Set(profile.variants.map((v) => v.name));
   profile.pair?.forEach((h, i) => {
     if (!hostNames.has(h)) problems.push({ path: ['pair', i], message: `no host named "${h}" (hosts: ${[...hostNames].join(', ')})` });
   });
   profile.variants.forEach((v, i) => {
-    if (v.workload && profile.vm.guest.kind !== 'builtin-linux') problems.push({ path: ['variants', i, 'workload'], message: `a variant workload needs vm.guest.kind: builtin-linux (the guest here is ${profile.vm.guest.kind})` });
+    if (v.workload && profile.vm.guest.kind !== 'builtin-linux')
+      problems.push({
+        path: ['variants', i, 'workload'],
+        message: `a variant workload needs vm.guest.kind: builtin-linux (the guest here is ${profile.vm.guest.kind})`,
+      });
   });
   profile.matrix.variants?.forEach((v, i) => {
-    if (!variantNames.has(v)) problems.push({ path: ['matrix', 'variants', i], message: `no variant named "${v}" (variants: ${[...variantNames].join(', ')})` });
+    if (!variantNames.has(v))
+      problems.push({ path: ['matrix', 'variants', i], message: `no variant named "${v}" (variants: ${[...variantNames].join(', ')})` });
   });
   for (const key of ['baseline', 'candidate'] as const) {
     const v = profile.compare[key];
@@ -141,13 +152,16 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
   }
   const metricNames = new Set([...Object.keys(BUILTIN_METRICS), ...Object.keys(profile.metrics.rules)]);
   const known = [...metricNames].join(', ');
-  if (!metricNames.has(profile.metrics.primary)) problems.push({ path: ['metrics', 'primary'], message: `unknown metric "${profile.metrics.primary}" (known: ${known})` });
+  if (!metricNames.has(profile.metrics.primary))
+    problems.push({ path: ['metrics', 'primary'], message: `unknown metric "${profile.metrics.primary}" (known: ${known})` });
   profile.metrics.use?.forEach((m, i) => {
     if (!metricNames.has(m)) problems.push({ path: ['metrics', 'use', i], message: `unknown metric "${m}" (known: ${known})` });
   });
   profile.variants.forEach((v, i) => {
-    if (!v.qemu.binary && !v.qemu.build && !v.qemu.debian) problems.push({ path: ['variants', i, 'qemu'], message: 'give binary, build or debian (a Debian suite, e.g. trixie)' });
-    if (v.qemu.build && !v.qemu.build.git && !v.qemu.build.sourceDir) problems.push({ path: ['variants', i, 'qemu', 'build'], message: 'give git (with ref) or sourceDir' });
+    if (!v.qemu.binary && !v.qemu.build && !v.qemu.debian)
+      problems.push({ path: ['variants', i, 'qemu'], message: 'give binary, build or debian (a Debian suite, e.g. trixie)' });
+    if (v.qemu.build && !v.qemu.build.git && !v.qemu.build.sourceDir)
+      problems.push({ path: ['variants', i, 'qemu', 'build'], message: 'give git (with ref) or sourceDir' });
   });
   const usesVdpa = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);
   if (usesVdpa) {
@@ -157,7 +171,10 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
     const [a, b] = pairHosts(profile);
     const shared = profile.hosts.findIndex((h) => h.name === a);
     if (a === b && shared !== -1 && profile.hosts[shared].vdpa && profile.hosts[shared].vdpa!.devices.length < 2) {
-      problems.push({ path: ['hosts', shared, 'vdpa', 'devices'], message: `source and destination both run on ${a}: it needs two vDPA devices (a vhost-vdpa device opens once)` });
+      problems.push({
+        path: ['hosts', shared, 'vdpa', 'devices'],
+        message: `source and destination both run on ${a}: it needs two vDPA devices (a vhost-vdpa device opens once)`,
+      });
     }
   }
   for (const [i, size] of profile.matrix.vmSizes.entries()) {

@@ -50,7 +50,7 @@ const sshTransport = z.strictObject({
 });
 const netnsTransport = z.strictObject({
   kind: z.literal('netns'),
-  namespace: name.describe('Network namespace the harness runs this host\'s commands in'),
+  namespace: name.describe("Network namespace the harness runs this host's commands in"),
 });
 export const transportSchema = z.discriminatedUnion('kind', [localTransport, sshTransport, netnsTransport]);
 
@@ -69,7 +69,10 @@ const vdpaHostSchema = z.strictObject({
 /** A zx site script and its arguments (path relative to the profile file). */
 export const siteScriptSchema = z
   .strictObject({
-    script: z.string().regex(/\.mjs$/, 'a zx script: a .mjs file exporting check, apply and undo').describe('Path of the .mjs script, relative to the profile file'),
+    script: z
+      .string()
+      .regex(/\.mjs$/, 'a zx script: a .mjs file exporting check, apply and undo')
+      .describe('Path of the .mjs script, relative to the profile file'),
     args: z.array(z.string()).default([]).describe('Arguments the script receives as `args` (data, never shell text)'),
   })
   .describe('A site set-up script: check() reports the state found, apply() changes it, undo() puts back what check() found');
@@ -80,12 +83,14 @@ export const hostSchema = z.strictObject({
   workdir: z.string().min(1).default('/var/tmp/vdpa-bench').describe('Where QEMU writes traces and sockets on this host'),
   migrationAddress: z.string().min(1).default('127.0.0.1').describe('Address the other host reaches this one on for the migration stream'),
   vdpa: vdpaHostSchema.optional(),
-  setup: z.array(siteScriptSchema).default([]).describe("zx scripts run on this host before the run (after the lab-wide setup) and undone after it"),
+  setup: z.array(siteScriptSchema).default([]).describe('zx scripts run on this host before the run (after the lab-wide setup) and undone after it'),
   qemuRoots: z
     .string()
     .regex(/^\//, 'an absolute path')
     .optional()
-    .describe('Where root filesystems for qemu.debian variants live on this host (one directory per suite); default /var/cache/vdpa-bench/qemu-roots over ssh, the harness cache on this machine'),
+    .describe(
+      'Where root filesystems for qemu.debian variants live on this host (one directory per suite); default /var/cache/vdpa-bench/qemu-roots over ssh, the harness cache on this machine',
+    ),
 });
 
 const qemuBuildSchema = z.strictObject({
@@ -123,13 +128,18 @@ export const variantSchema = z.strictObject({
       chroot: z.string().min(1).optional().describe('Run QEMU inside this root filesystem (e.g. a newer distribution)'),
       debian: debianSuite
         .optional()
-        .describe("Run this Debian suite's qemu-system-x86 (bookworm, trixie, sid, ...) from a minimal root filesystem the harness debootstraps on each host, cached per suite"),
+        .describe(
+          "Run this Debian suite's qemu-system-x86 (bookworm, trixie, sid, ...) from a minimal root filesystem the harness debootstraps on each host, cached per suite",
+        ),
     })
     .refine((q) => !q.debian || (!q.binary && !q.build && !q.chroot), { message: 'qemu.debian names the QEMU by itself: drop binary, build and chroot' })
     .default({ binary: 'qemu-system-x86_64' }),
   extraArgs: z.array(z.string()).default([]).describe('Extra QEMU arguments for this variant, one array element per argument'),
   capabilities: z.record(z.string(), z.boolean()).default({}).describe('migrate-set-capabilities, e.g. {multifd: true}'),
-  parameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}).describe('migrate-set-parameters, e.g. {downtime-limit: 300}'),
+  parameters: z
+    .record(z.string(), z.union([z.number(), z.string(), z.boolean()]))
+    .default({})
+    .describe('migrate-set-parameters, e.g. {downtime-limit: 300}'),
   memory: z
     .strictObject({
       backend: z.enum(['ram', 'file', 'memfd', 'hugepages']).optional(),
@@ -154,11 +164,14 @@ const memorySchema = z.strictObject({
 
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'an IPv4 address with prefix length, e.g. 10.98.0.2/24');
 
-
 const builtinLinuxGuestSchema = z
   .strictObject({
     kind: z.literal('builtin-linux'),
-    kernelPackage: z.string().regex(/^[a-z0-9][a-z0-9.+-]*$/, 'a Debian package name').default('linux-image-cloud-amd64').describe('Debian kernel package (a metapackage is resolved to its image)'),
+    kernelPackage: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.+-]*$/, 'a Debian package name')
+      .default('linux-image-cloud-amd64')
+      .describe('Debian kernel package (a metapackage is resolved to its image)'),
     address: cidr.default('10.98.0.2/24').describe('Static IPv4 address of the guest NIC'),
     ipv6: z.boolean().default(false).describe('IPv6 in the guest (its MLD reports and router solicitations also move the bridge)'),
     workload: workloadSchema.default({ kind: 'idle' }),
@@ -181,7 +194,12 @@ const guestSchema = z.discriminatedUnion('kind', [
     initrd: z.string().min(1).optional(),
     append: z.string().default(''),
   }),
-  z.strictObject({ kind: z.literal('disk'), image: z.string().min(1), format: z.enum(['raw', 'qcow2']).default('qcow2'), readonly: z.boolean().default(false) }),
+  z.strictObject({
+    kind: z.literal('disk'),
+    image: z.string().min(1),
+    format: z.enum(['raw', 'qcow2']).default('qcow2'),
+    readonly: z.boolean().default(false),
+  }),
   builtinLinuxGuestSchema,
 ]);
 
@@ -190,7 +208,10 @@ const nicSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('vdpa'), mac: z.string().optional(), shadowVirtqueue: z.boolean().default(false) }),
   z.strictObject({
     kind: z.literal('tap'),
-    mac: z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'a MAC address like 52:54:00:12:34:56').optional(),
+    mac: z
+      .string()
+      .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'a MAC address like 52:54:00:12:34:56')
+      .optional(),
     guestAnnounce: z.boolean().default(true).describe('virtio-net guest_announce: the guest sends its own announcements after migration'),
   }),
 ]);
@@ -208,11 +229,14 @@ export const vmSchema = z.strictObject({
 
 const eventMatcherSchema = z.strictObject({
   event: z.string().regex(/^[A-Za-z0-9_]+$/, 'a trace event name, e.g. vhost_vdpa_suspend'),
-  match: z.string().optional().describe('Regular expression the event\'s arguments must match'),
+  match: z.string().optional().describe("Regular expression the event's arguments must match"),
 });
 const endpointSchema = z.strictObject({
   candidates: z.array(eventMatcherSchema).min(1).describe('Events tried in order'),
-  combine: z.enum(['first-available', 'latest']).default('first-available').describe('first-available: the first candidate present wins (fallbacks); latest: the latest of all'),
+  combine: z
+    .enum(['first-available', 'latest'])
+    .default('first-available')
+    .describe('first-available: the first candidate present wins (fallbacks); latest: the latest of all'),
 });
 export const metricRuleSchema = z.strictObject({
   description: z.string().optional(),
@@ -221,8 +245,18 @@ export const metricRuleSchema = z.strictObject({
 });
 
 const designSchema = z.strictObject({
-  order: z.enum(['sequential', 'interleaved', 'randomized']).default('sequential').describe('interleaved: ABBA blocks across variants; randomized: shuffled blocks (seeded)'),
-  blockSize: z.number().int().min(1).optional().describe('Measured migrations per block (one VM boot per block); default: sequential runs one block per cell; interleaved and randomized split each cell into at least two blocks chosen so every variant has the same mean position in run order'),
+  order: z
+    .enum(['sequential', 'interleaved', 'randomized'])
+    .default('sequential')
+    .describe('interleaved: ABBA blocks across variants; randomized: shuffled blocks (seeded)'),
+  blockSize: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'Measured migrations per block (one VM boot per block); default: sequential runs one block per cell; interleaved and randomized split each cell into at least two blocks chosen so every variant has the same mean position in run order',
+    ),
   seed: z.number().int().default(1),
 });
 
@@ -249,7 +283,10 @@ export const profileSchema = z
         kind: z.literal('bridged-netns').describe('The harness creates a namespace per host and one for a peer, joined into one L2 segment by bridges'),
         peer: name.default('peer').describe('Name of the peer namespace (made unique per run)'),
         peerAddress: cidr.default('10.98.0.1/24'),
-        migrationAddresses: z.tuple([cidr, cidr]).default(['10.99.0.1/30', '10.99.0.2/30']).describe('Addresses of the veth link carrying the migration stream (first host, second host)'),
+        migrationAddresses: z
+          .tuple([cidr, cidr])
+          .default(['10.99.0.1/30', '10.99.0.2/30'])
+          .describe('Addresses of the veth link carrying the migration stream (first host, second host)'),
         announce: z
           .strictObject({
             rounds: z.number().int().min(0).optional().describe('QEMU announce-rounds (0: QEMU sends no self-announce)'),
@@ -263,7 +300,14 @@ export const profileSchema = z
             rate: z.number().int().min(100).max(20000).default(1000).describe('ICMP echo requests per second from the peer to the guest'),
             tail: durationString.default('1s').describe('Probing continues at least this long after the guest passed its integrity check'),
             replyTimeout: durationString.default('1s').describe('A probe without a reply within this time counts as lost'),
-            maxStrayLoss: z.number().min(0).max(100).default(5).describe('Percent of probes outside the longest outage that may go unanswered; beyond it the guest cannot keep pace and no network figure is stated'),
+            maxStrayLoss: z
+              .number()
+              .min(0)
+              .max(100)
+              .default(5)
+              .describe(
+                'Percent of probes outside the longest outage that may go unanswered; beyond it the guest cannot keep pace and no network figure is stated',
+              ),
           })
           .prefault({}),
       })
@@ -271,7 +315,10 @@ export const profileSchema = z
       .describe('A network lab on this machine: hosts use transport netns; the harness builds and removes the namespaces'),
     precision: z
       .strictObject({
-        medianCiHalfWidthPct: z.number().positive().describe('Stop a cell once the 95% confidence interval of its median downtime is narrower than ± this % of the median'),
+        medianCiHalfWidthPct: z
+          .number()
+          .positive()
+          .describe('Stop a cell once the 95% confidence interval of its median downtime is narrower than ± this % of the median'),
         minIterations: z.number().int().min(6).default(8).describe('Measured migrations before the rule may stop a cell (a median CI needs at least 6)'),
         maxIterations: z.number().int().min(6).default(60).describe('A cell that never gets that precise stops here'),
       })
@@ -288,7 +335,14 @@ export const profileSchema = z
           .describe(
             'A host whose connection drops (ssh: sshd restarted, host rebooted, link down) is reconnected with backoff for up to this long; the migration in flight is recorded failed, QEMU processes left on the host are ended and the run goes on. A host still unreachable after it stops the run (state failed, completed migrations kept)',
           ),
-        maxConsecutiveFailures: z.number().int().min(1).default(3).describe('A cell (variant × size × queue pairs) is abandoned after this many migrations in a row that are not ok (failed or invalid); the run goes on with the next cell'),
+        maxConsecutiveFailures: z
+          .number()
+          .int()
+          .min(1)
+          .default(3)
+          .describe(
+            'A cell (variant × size × queue pairs) is abandoned after this many migrations in a row that are not ok (failed or invalid); the run goes on with the next cell',
+          ),
       })
       .prefault({}),
     trace: z

@@ -24,7 +24,12 @@ export function sizeToMiB(bytes: number): number {
 }
 
 export function formatBytes(bytes: number): string {
-  for (const [unit, shift] of [['T', 40], ['G', 30], ['M', 20], ['K', 10]] as const) {
+  for (const [unit, shift] of [
+    ['T', 40],
+    ['G', 30],
+    ['M', 20],
+    ['K', 10],
+  ] as const) {
     if (bytes >= 2 ** shift && bytes % 2 ** shift === 0) return `${bytes / 2 ** shift}${unit}`;
   }
   return `${bytes}B`;

@@ -14,7 +14,13 @@ export interface ProfileDifference {
 }
 
 /** Fields that address or describe a lab rather than shape the experiment. */
-const ADDRESSING = [/^name$/, /^description$/, /\.description$/, /^hosts\[\w+\]\.(name|transport\.(host|port|user|identityFile|knownHostsFile|options|strictHostKeyChecking|controlPersist|jumpHost)|migrationAddress|workdir)$/, /^pair$/];
+const ADDRESSING = [
+  /^name$/,
+  /^description$/,
+  /\.description$/,
+  /^hosts\[\w+\]\.(name|transport\.(host|port|user|identityFile|knownHostsFile|options|strictHostKeyChecking|controlPersist|jumpHost)|migrationAddress|workdir)$/,
+  /^pair$/,
+];
 
 function flatten(value: unknown, path: string, out: Map<string, unknown>): void {
   if (Array.isArray(value) && value.some((v) => v !== null && typeof v === 'object')) {

@@ -50,7 +50,12 @@ async function inspect(host: HostTransport, step: ProvisionStep): Promise<Inspec
 }
 
 /** Check, apply when needed, check again: a step that still is not in place is an error. */
-export async function applySteps(host: HostTransport, steps: readonly ProvisionStep[], ledger: ProvisionLedger, log: (line: string) => void = () => {}): Promise<StepOutcome[]> {
+export async function applySteps(
+  host: HostTransport,
+  steps: readonly ProvisionStep[],
+  ledger: ProvisionLedger,
+  log: (line: string) => void = () => {},
+): Promise<StepOutcome[]> {
   const outcomes: StepOutcome[] = [];
   for (const step of steps) {
     let found: Inspection;

@@ -46,7 +46,10 @@ function moduleCheck(module: string): HostCheck {
   return {
     name: `module ${module}`,
     command: script(MODULE_AVAILABLE, [module]),
-    evaluate: (r) => (r.stdout.trim() === 'missing' ? `kernel module ${module} is neither loaded nor installed for the running kernel (${MODULE_HINTS[module] ?? 'not built'})` : null),
+    evaluate: (r) =>
+      r.stdout.trim() === 'missing'
+        ? `kernel module ${module} is neither loaded nor installed for the running kernel (${MODULE_HINTS[module] ?? 'not built'})`
+        : null,
   };
 }
 
@@ -136,7 +139,10 @@ function queuePairCheck(config: VdpaHostConfig, wanted: number): HostCheck {
       // set-up creates mlx5 VFs (and loads modules): a management device not there yet is checked after set-up, by the device step
       if (offered === undefined && config.driver !== 'vdpa_sim_net') return null;
       if (offered !== undefined && offered >= wanted) return null;
-      const simulator = config.driver === 'vdpa_sim_net' ? ': vdpa_sim_net has one queue pair and a control queue, and rejects max_vqp ("Some provided attributes are not supported"); multi-queue is covered only by recorded traces and `plan`' : '';
+      const simulator =
+        config.driver === 'vdpa_sim_net'
+          ? ': vdpa_sim_net has one queue pair and a control queue, and rejects max_vqp ("Some provided attributes are not supported"); multi-queue is covered only by recorded traces and `plan`'
+          : '';
       return `${config.managementDevice} offers ${offered ?? 1} queue pair${offered === undefined || offered === 1 ? '' : 's'}, the profile asks for ${wanted}${simulator}`;
     },
   };
@@ -149,7 +155,9 @@ export function afterSetupChecks({ config, largestGuestBytes }: PreflightInput):
       command: argv(['vdpa', '-j', 'mgmtdev', 'show'], { allowFailure: true }),
       evaluate: (r) => {
         const listed = parseMgmtdevs(r.stdout);
-        return listed.includes(config.managementDevice) ? null : `vdpa mgmtdev show does not list ${config.managementDevice} (it lists: ${listed.join(', ') || 'nothing'})`;
+        return listed.includes(config.managementDevice)
+          ? null
+          : `vdpa mgmtdev show does not list ${config.managementDevice} (it lists: ${listed.join(', ') || 'nothing'})`;
       },
     },
   ];
@@ -219,14 +227,20 @@ export interface EventRequirement {
  * `backend` is the profile's trace.backend: with `log` the binary itself must write timestamped
  * lines; with `stap` (dtrace builds) the events go through qemu-trace-stap, which must exist.
  */
-export function qemuChecks(invocation: string | readonly string[], requirements: readonly EventRequirement[], backend: 'log' | 'stap' = 'log', label?: string): HostCheck[] {
+export function qemuChecks(
+  invocation: string | readonly string[],
+  requirements: readonly EventRequirement[],
+  backend: 'log' | 'stap' = 'log',
+  label?: string,
+): HostCheck[] {
   const run = typeof invocation === 'string' ? [invocation] : [...invocation];
   const binary = label ?? run.join(' ');
   return [
     {
       name: `QEMU ${binary}`,
       command: argv([...run, '--version'], { allowFailure: true, timeoutMs: 30_000 }),
-      evaluate: (r) => (r.exitCode === 0 ? null : `QEMU binary ${binary} does not run (${(r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.exitCode}`})`),
+      evaluate: (r) =>
+        r.exitCode === 0 ? null : `QEMU binary ${binary} does not run (${(r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.exitCode}`})`,
     },
     {
       name: `trace events of ${binary}`,
@@ -238,7 +252,9 @@ export function qemuChecks(invocation: string | readonly string[], requirements:
         return missing.length === 0 ? null : missing.map((q) => `${binary} has no trace event ${q.anyOf.join(' or ')} (needed for ${q.purpose})`).join('; ');
       },
     },
-    backend === 'log' ? timestampProbe(run, label) : toolCheck('qemu-trace-stap', 'dtrace builds trace through it: install the QEMU package that ships it (qemu-tools on Fedora/RHEL)'),
+    backend === 'log'
+      ? timestampProbe(run, label)
+      : toolCheck('qemu-trace-stap', 'dtrace builds trace through it: install the QEMU package that ships it (qemu-tools on Fedora/RHEL)'),
   ];
 }
 
@@ -261,7 +277,8 @@ export function timestampProbe(invocation: string | readonly string[], label?: s
     }),
     evaluate: (r) => {
       const lines = r.stderr.split('\n').filter((l) => l.includes('runstate_set'));
-      if (lines.length === 0) return `${binary} wrote no runstate_set trace line with -trace: its trace backend is not "log" (a dtrace build needs trace.backend: stap)`;
+      if (lines.length === 0)
+        return `${binary} wrote no runstate_set trace line with -trace: its trace backend is not "log" (a dtrace build needs trace.backend: stap)`;
       if (!lines.some((l, i) => parseTraceLine(l, i + 1))) return `${binary} writes trace lines without a wall-clock timestamp ("${lines[0].slice(0, 80)}")`;
       return null;
     },

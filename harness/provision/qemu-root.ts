@@ -33,7 +33,10 @@ export function checkSuite(suite: string): string {
 export function qemuRootsDir(host: { qemuRoots?: string; transport: { kind: Host['transport']['kind'] } }, localCache: string): string {
   const dir = host.qemuRoots ?? (host.transport.kind === 'ssh' ? REMOTE_QEMU_ROOTS : join(localCache, 'qemu-roots'));
   if (!dir.startsWith('/')) throw new Error(`qemuRoots ${JSON.stringify(dir)} must be an absolute path`);
-  if (MOUNTS_ESCAPED.test(dir)) throw new Error(`qemuRoots ${JSON.stringify(dir)}: a root directory may not contain whitespace or a backslash (its mounts could not be checked before deleting it)`);
+  if (MOUNTS_ESCAPED.test(dir))
+    throw new Error(
+      `qemuRoots ${JSON.stringify(dir)}: a root directory may not contain whitespace or a backslash (its mounts could not be checked before deleting it)`,
+    );
   return dir.replace(/\/+$/, '');
 }
 
@@ -140,7 +143,10 @@ export function toolsCommand(building: boolean): HostCommand {
  * namespaced host that is this machine outside the namespace (same filesystem, and the mirror is
  * reachable from there).
  */
-export async function provisionQemuRoot(host: HostTransport, o: { rootsDir: string; suite: string; refresh?: boolean; log?: (line: string) => void }): Promise<QemuRootRecord> {
+export async function provisionQemuRoot(
+  host: HostTransport,
+  o: { rootsDir: string; suite: string; refresh?: boolean; log?: (line: string) => void },
+): Promise<QemuRootRecord> {
   const started = performance.now();
   const dir = suiteRoot(o.rootsDir, o.suite);
   const mirror = parseMirror((await runCommand(host, mirrorCommand())).stdout);
@@ -169,7 +175,10 @@ export function describeQemuRootSteps(rootsDir: string, suite: string): { title:
   return [
     { title: 'tools and root (debootstrap and flock only when the root must be made)', command: toolsCommand(true) },
     { title: "the host's Debian mirror (MIRROR below; deb.debian.org when none)", command: mirrorCommand() },
-    { title: `${suite} root ${dir}: reused when its ${QEMU_PACKAGE} is installed, else debootstrapped (refresh: rebuilt)`, command: qemuRootCommand(dir, suite, 'http://MIRROR/debian', 'ensure') },
+    {
+      title: `${suite} root ${dir}: reused when its ${QEMU_PACKAGE} is installed, else debootstrapped (refresh: rebuilt)`,
+      command: qemuRootCommand(dir, suite, 'http://MIRROR/debian', 'ensure'),
+    },
     { title: 'the exact package version for the manifest', command: argv(packageVersionArgv(dir)) },
   ];
 }

@@ -97,7 +97,12 @@ async function checked(module: SiteModule, ctx: SiteContext, s: PlannedSiteScrip
   return found;
 }
 
-export async function applySiteScripts(transports: ReadonlyMap<string, HostTransport>, scripts: readonly PlannedSiteScript[], ledger: ProvisionLedger, log: (line: string) => void): Promise<SiteOutcome[]> {
+export async function applySiteScripts(
+  transports: ReadonlyMap<string, HostTransport>,
+  scripts: readonly PlannedSiteScript[],
+  ledger: ProvisionLedger,
+  log: (line: string) => void,
+): Promise<SiteOutcome[]> {
   const outcomes: SiteOutcome[] = [];
   for (const s of scripts) {
     const module = await loadSiteScript(s.path);
@@ -130,7 +135,11 @@ export async function applySiteScripts(transports: ReadonlyMap<string, HostTrans
 }
 
 /** Undoes, in reverse, what applySiteScripts applied; keeps going and returns what could not be undone. */
-export async function undoSiteScripts(transports: ReadonlyMap<string, HostTransport>, scripts: readonly PlannedSiteScript[], ledger: ProvisionLedger): Promise<string[]> {
+export async function undoSiteScripts(
+  transports: ReadonlyMap<string, HostTransport>,
+  scripts: readonly PlannedSiteScript[],
+  ledger: ProvisionLedger,
+): Promise<string[]> {
   const problems: string[] = [];
   const byId = new Map(scripts.map((s) => [`${s.host}|${stepId(s)}`, s]));
   for (const entry of [...ledger.entries].reverse()) {
@@ -150,7 +159,9 @@ export async function undoSiteScripts(transports: ReadonlyMap<string, HostTransp
 export function describeSiteScripts(scripts: readonly PlannedSiteScript[], host: string, transport: HostTransport): string[] {
   const mine = scripts.filter((s) => s.host === host);
   if (mine.length === 0) return [];
-  const lines = [`# zx, each command run as ${transport.describe(['bash', '-c', 'COMMAND'])} (arguments quoted by zx); check(), then apply() only when not in place, check() again; undo() at teardown`];
+  const lines = [
+    `# zx, each command run as ${transport.describe(['bash', '-c', 'COMMAND'])} (arguments quoted by zx); check(), then apply() only when not in place, check() again; undo() at teardown`,
+  ];
   for (const s of mine) lines.push(`site script ${s.path} args ${JSON.stringify(s.args)}  # from ${s.from}`);
   return lines;
 }

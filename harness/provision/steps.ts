@@ -150,13 +150,23 @@ fi
  * NIC takes the count here (1 too, so a sweep's single-pair cell is what it says), and QEMU takes
  * it from the device.
  */
-export function vdpaAddCommand(device: { name: string; mac: string }, managementDevice: string, queuePairs: number | null, driver?: VdpaHostConfig['driver']): string[] {
+export function vdpaAddCommand(
+  device: { name: string; mac: string },
+  managementDevice: string,
+  queuePairs: number | null,
+  driver?: VdpaHostConfig['driver'],
+): string[] {
   const add = ['vdpa', 'dev', 'add', 'name', device.name, 'mgmtdev', managementDevice, 'mac', device.mac];
   if (queuePairs !== null && (queuePairs > 1 || driver === 'mlx5_vdpa')) add.push('max_vqp', String(queuePairs));
   return add;
 }
 
-export function vdpaDeviceStep(device: { name: string; mac: string }, managementDevice: string, queuePairs: number | null, driver?: VdpaHostConfig['driver']): ProvisionStep {
+export function vdpaDeviceStep(
+  device: { name: string; mac: string },
+  managementDevice: string,
+  queuePairs: number | null,
+  driver?: VdpaHostConfig['driver'],
+): ProvisionStep {
   const add = vdpaAddCommand(device, managementDevice, queuePairs, driver);
   return {
     id: `vdpa-dev:${device.name}`,
@@ -167,7 +177,9 @@ export function vdpaDeviceStep(device: { name: string; mac: string }, management
       if (text === 'absent') return { satisfied: false, state: 'absent', detail: 'absent' };
       const qp = parseVdpaConfig(text, device.name).maxVqPairs;
       if (queuePairs !== null && queuePairs > 1 && qp !== undefined && qp !== queuePairs) {
-        throw new Error(`vDPA device ${device.name} already exists with max_vq_pairs ${qp}, the run needs ${queuePairs}: delete it (vdpa dev del ${device.name}) or change the profile`);
+        throw new Error(
+          `vDPA device ${device.name} already exists with max_vq_pairs ${qp}, the run needs ${queuePairs}: delete it (vdpa dev del ${device.name}) or change the profile`,
+        );
       }
       return { satisfied: true, state: 'present', detail: `present${qp !== undefined ? `, max_vq_pairs ${qp}` : ''}` };
     },
@@ -200,7 +212,9 @@ export function parseVdpaConfig(json: string, name: string): VdpaDeviceConfig {
  */
 export function parseDeviceQueuePairs(json: string, name: string): number | undefined {
   try {
-    const dev = (JSON.parse(json) as { dev?: Record<string, { max_vqs?: number; initial_config?: { max_vq_pairs?: number }; virtio_config?: { max_vq_pairs?: number } }> }).dev?.[name];
+    const dev = (
+      JSON.parse(json) as { dev?: Record<string, { max_vqs?: number; initial_config?: { max_vq_pairs?: number }; virtio_config?: { max_vq_pairs?: number } }> }
+    ).dev?.[name];
     const configured = dev?.initial_config?.max_vq_pairs ?? dev?.virtio_config?.max_vq_pairs;
     if (configured !== undefined) return configured;
     if (dev?.max_vqs !== undefined && dev.max_vqs >= 3 && dev.max_vqs % 2 === 1) return (dev.max_vqs - 1) / 2;
@@ -216,17 +230,28 @@ export function parseDeviceQueuePairs(json: string, name: string): number | unde
  * it with the count it had before; `default` means created without max_vqp.
  */
 export function queuePairStep(device: { name: string; mac: string }, managementDevice: string, driver: VdpaHostConfig['driver'], count: number): ProvisionStep {
-  const recreate = (qp: number | null) => [argv(['vdpa', 'dev', 'del', device.name]), argv(vdpaAddCommand(device, managementDevice, qp, driver)), script(VDPA_REBIND, [device.name, 'vhost_vdpa'])];
+  const recreate = (qp: number | null) => [
+    argv(['vdpa', 'dev', 'del', device.name]),
+    argv(vdpaAddCommand(device, managementDevice, qp, driver)),
+    script(VDPA_REBIND, [device.name, 'vhost_vdpa']),
+  ];
   return {
     id: `vdpa-qp:${device.name}`,
     title: `vDPA device ${device.name} re-created with max_vqp ${count}`,
     check: argv(['vdpa', '-j', 'dev', 'show', device.name]),
     inspect: (r) => {
       const qp = parseDeviceQueuePairs(r.stdout, device.name);
-      return { satisfied: qp === count, state: qp === undefined ? 'default' : String(qp), detail: qp === undefined ? 'queue pairs unknown' : `${qp} queue pair${qp === 1 ? '' : 's'}` };
+      return {
+        satisfied: qp === count,
+        state: qp === undefined ? 'default' : String(qp),
+        detail: qp === undefined ? 'queue pairs unknown' : `${qp} queue pair${qp === 1 ? '' : 's'}`,
+      };
     },
     apply: () => recreate(count),
-    undo: (previous) => (previous === undefined ? recreate(null).map((c) => (c.kind === 'argv' && c.argv[2] === 'add' ? argv([...c.argv, 'max_vqp', RECORDED]) : c)) : recreate(previous === 'default' ? null : Number(previous))),
+    undo: (previous) =>
+      previous === undefined
+        ? recreate(null).map((c) => (c.kind === 'argv' && c.argv[2] === 'add' ? argv([...c.argv, 'max_vqp', RECORDED]) : c))
+        : recreate(previous === 'default' ? null : Number(previous)),
   };
 }
 

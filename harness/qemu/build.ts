@@ -163,7 +163,13 @@ export function cacheCommand(layout: BuildLayout, spec: BuildSpec, key: string):
 }
 
 /** Every command of a build that is not cached, in order. `identity` is the commit or tree hash. */
-export function buildSteps(spec: BuildSpec, layout: BuildLayout, identity: string, patches: readonly Pick<ResolvedPatch, 'path' | 'sha256' | 'text'>[], record: Omit<BuildRecord, 'cached' | 'durationS' | 'finishedAt'>): { title: string; command: HostCommand }[] {
+export function buildSteps(
+  spec: BuildSpec,
+  layout: BuildLayout,
+  identity: string,
+  patches: readonly Pick<ResolvedPatch, 'path' | 'sha256' | 'text'>[],
+  record: Omit<BuildRecord, 'cached' | 'durationS' | 'finishedAt'>,
+): { title: string; command: HostCommand }[] {
   const steps: { title: string; command: HostCommand }[] = [];
   if (spec.git) {
     const commit = identity.replace(/^git:/, '');
@@ -174,7 +180,10 @@ export function buildSteps(spec: BuildSpec, layout: BuildLayout, identity: strin
   for (const patch of patches) {
     steps.push({
       title: `apply ${patch.path}`,
-      command: argv(['patch', '-p1', '--forward', '--batch', '-d', layout.tree], { input: patch.text, inputLabel: `${patch.path} (sha256 ${patch.sha256.slice(0, 12)})` }),
+      command: argv(['patch', '-p1', '--forward', '--batch', '-d', layout.tree], {
+        input: patch.text,
+        inputLabel: `${patch.path} (sha256 ${patch.sha256.slice(0, 12)})`,
+      }),
     });
   }
   steps.push({
@@ -182,7 +191,10 @@ export function buildSteps(spec: BuildSpec, layout: BuildLayout, identity: strin
     command: script(IN_DIR, [layout.buildDir, join(layout.tree, 'configure'), `--prefix=${layout.prefix}`, ...configureLine(spec)], { timeoutMs: 30 * 60_000 }),
   });
   steps.push({ title: 'make and install', command: script(MAKE, [layout.buildDir], { timeoutMs: 4 * 3600_000 }) });
-  steps.push({ title: 'record the build', command: argv(['tee', layout.stamp], { input: JSON.stringify(record, null, 2) + '\n', inputLabel: 'BUILD_RECORD.json' }) });
+  steps.push({
+    title: 'record the build',
+    command: argv(['tee', layout.stamp], { input: JSON.stringify(record, null, 2) + '\n', inputLabel: 'BUILD_RECORD.json' }),
+  });
   return steps;
 }
 
@@ -234,7 +246,13 @@ function lastLine(text: string): string {
 }
 
 /** For `plan`: the build as it would run, with the source identity shown as a placeholder. */
-export function describeBuild(host: HostTransport, variant: string, spec: BuildSpec, patches: readonly Pick<ResolvedPatch, 'path' | 'sha256'>[], buildRoot: string): string[] {
+export function describeBuild(
+  host: HostTransport,
+  variant: string,
+  spec: BuildSpec,
+  patches: readonly Pick<ResolvedPatch, 'path' | 'sha256'>[],
+  buildRoot: string,
+): string[] {
   const key = 'KEY';
   const layout = buildLayout(spec, variant, buildRoot, key);
   const identity = spec.git ? 'git:COMMIT' : 'tree:HASH';

@@ -67,7 +67,12 @@ function onOff(v: boolean): string {
  * suite's root the harness provisioned, or the variant's `qemu.chroot`) with the directories the
  * launch uses bound in at the same paths (qemu/root.ts).
  */
-export function qemuInvocation(variant: Pick<Variant, 'qemu'>, binary: string, root?: string, uses: { dirs?: readonly string[]; mounts?: readonly string[] } = {}): string[] {
+export function qemuInvocation(
+  variant: Pick<Variant, 'qemu'>,
+  binary: string,
+  root?: string,
+  uses: { dirs?: readonly string[]; mounts?: readonly string[] } = {},
+): string[] {
   const dir = root ?? variant.qemu.chroot;
   return dir ? rootedInvocation(dir, binary, bindPlan(dir, uses.dirs, uses.mounts)) : [binary];
 }
@@ -88,20 +93,32 @@ export function qemuArgs(l: QemuLaunch): string[] {
   const sizeBytes = parseSize(l.vmSize);
   const args = [
     ...qemuInvocation(l.variant, l.binary, l.root, launchPaths(l)),
-    '-name', l.name,
+    '-name',
+    l.name,
     '-nodefaults',
     '-no-user-config',
-    '-display', 'none',
-    '-machine', `${l.vm.machine},memory-backend=mem0`,
-    '-accel', l.accel === 'tcg' ? 'tcg,thread=multi' : 'kvm',
-    '-cpu', l.vm.cpuModel ?? (l.accel === 'kvm' ? 'host' : 'max'),
-    '-smp', String(l.vm.cpus),
-    '-m', `${sizeToMiB(sizeBytes)}M`,
-    '-object', memoryBackendArgs(l.vm, sizeBytes, l.defaultMemoryDir),
-    '-qmp', `unix:${optValue(l.qmpSocket)},server=on,wait=off`,
-    '-serial', `file:${l.consoleFile}`,
-    '-msg', 'timestamp=on',
-    '-D', l.traceFile,
+    '-display',
+    'none',
+    '-machine',
+    `${l.vm.machine},memory-backend=mem0`,
+    '-accel',
+    l.accel === 'tcg' ? 'tcg,thread=multi' : 'kvm',
+    '-cpu',
+    l.vm.cpuModel ?? (l.accel === 'kvm' ? 'host' : 'max'),
+    '-smp',
+    String(l.vm.cpus),
+    '-m',
+    `${sizeToMiB(sizeBytes)}M`,
+    '-object',
+    memoryBackendArgs(l.vm, sizeBytes, l.defaultMemoryDir),
+    '-qmp',
+    `unix:${optValue(l.qmpSocket)},server=on,wait=off`,
+    '-serial',
+    `file:${l.consoleFile}`,
+    '-msg',
+    'timestamp=on',
+    '-D',
+    l.traceFile,
   ];
   for (const event of l.traceEvents) args.push('-trace', `enable=${event}`);
   args.push(...nicArgs(l), ...guestArgs(l), ...l.vm.extraArgs, ...l.variant.extraArgs);
@@ -117,16 +134,20 @@ function nicArgs(l: QemuLaunch): string[] {
     const mac = l.vm.nic.kind === 'vdpa' && l.vm.nic.mac ? `,mac=${l.vm.nic.mac}` : '';
     const mq = qp > 1 ? `,mq=on,vectors=${2 * qp + 2}` : '';
     return [
-      '-netdev', `type=vhost-vdpa,vhostdev=${optValue(l.vhostVdpaDevice)},id=vdpa0${svq}`,
-      '-device', `virtio-net-pci,netdev=vdpa0,disable-legacy=on${mq}${mac}`,
+      '-netdev',
+      `type=vhost-vdpa,vhostdev=${optValue(l.vhostVdpaDevice)},id=vdpa0${svq}`,
+      '-device',
+      `virtio-net-pci,netdev=vdpa0,disable-legacy=on${mq}${mac}`,
     ];
   }
   if (l.vm.nic.kind === 'tap') {
     if (!l.tapInterface) throw new Error('a tap NIC needs a tap interface on the host (the network lab provides one per host)');
     const mac = l.vm.nic.mac ?? DEFAULT_TAP_MAC;
     return [
-      '-netdev', `tap,id=n0,ifname=${optValue(l.tapInterface)},script=no,downscript=no`,
-      '-device', `virtio-net-pci,netdev=n0,mac=${mac},guest_announce=${onOff(l.vm.nic.guestAnnounce)}`,
+      '-netdev',
+      `tap,id=n0,ifname=${optValue(l.tapInterface)},script=no,downscript=no`,
+      '-device',
+      `virtio-net-pci,netdev=n0,mac=${mac},guest_announce=${onOff(l.vm.nic.guestAnnounce)}`,
     ];
   }
   return [];

@@ -55,7 +55,10 @@ export class QemuInstance {
         await new Promise((r) => setTimeout(r, 5));
       }
     }
-    const stderr = await host.readFile(files.stderrFile).then((b) => b.toString('utf8').trim(), () => '');
+    const stderr = await host.readFile(files.stderrFile).then(
+      (b) => b.toString('utf8').trim(),
+      () => '',
+    );
     await process.kill('SIGKILL');
     const why = exitedEarly ? 'QEMU exited during start-up' : `QMP did not answer within ${timeoutMs} ms (${(lastError as Error)?.message})`;
     throw new QemuStartError(`${host.hostName}: ${label}: ${why}${stderr ? `:\n  ${stderr.split('\n').slice(-8).join('\n  ')}` : ''}`);
@@ -93,7 +96,10 @@ export class QemuInstance {
   }
 
   async stderrTail(lines = 5): Promise<string> {
-    const text = await this.host.readFile(this.files.stderrFile).then((b) => b.toString('utf8').trim(), () => '');
+    const text = await this.host.readFile(this.files.stderrFile).then(
+      (b) => b.toString('utf8').trim(),
+      () => '',
+    );
     return text.split('\n').slice(-lines).join(' | ');
   }
 }

@@ -83,11 +83,7 @@ export class QmpClient extends EventEmitter {
   /** Reads the greeting and leaves capability negotiation mode. */
   static async connect(socket: Duplex, defaultTimeoutMs = 30_000): Promise<QmpClient> {
     const client = new QmpClient(socket, defaultTimeoutMs);
-    const greeting = await client.withTimeout(
-      new Promise<QmpGreeting>((resolve) => (client.greetingWaiter = resolve)),
-      'greeting',
-      defaultTimeoutMs,
-    );
+    const greeting = await client.withTimeout(new Promise<QmpGreeting>((resolve) => (client.greetingWaiter = resolve)), 'greeting', defaultTimeoutMs);
     client.greeting = greeting;
     await client.execute('qmp_capabilities');
     return client;

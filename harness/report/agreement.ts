@@ -42,6 +42,13 @@ export function metricAgreement(rows: MigrationRow[], metrics: MetricInfo[], pri
           : Math.abs(offset) > typical
             ? `steady offset of ${offset >= 0 ? '+' : ''}${offset.toFixed(1)} ms (spread ±${halfWidth.toFixed(1)} ms within the tolerance)`
             : `agrees within the tolerance (~${typical.toFixed(1)} ms)`;
-      return { metric: m.name, n: pairs.length, meanDiffMs: offset, limits: sd === null ? null : [offset - halfWidth, offset + halfWidth], verdict, flaggedSeqs: flagged };
+      return {
+        metric: m.name,
+        n: pairs.length,
+        meanDiffMs: offset,
+        limits: sd === null ? null : [offset - halfWidth, offset + halfWidth],
+        verdict,
+        flaggedSeqs: flagged,
+      };
     });
 }

@@ -38,14 +38,22 @@ export interface CellInput {
 export function cellSummaries(input: CellInput): CellSummary[] {
   const { rows, primary, variants } = input;
   const firsts = [...new Map(rows.map((r) => [r.cell, r])).values()].sort(
-    (a, b) => variants.indexOf(a.variant) - variants.indexOf(b.variant) || sizeOrder(a.vmSize) - sizeOrder(b.vmSize) || a.vmSize.localeCompare(b.vmSize) || (a.queuePairs ?? -1) - (b.queuePairs ?? -1),
+    (a, b) =>
+      variants.indexOf(a.variant) - variants.indexOf(b.variant) ||
+      sizeOrder(a.vmSize) - sizeOrder(b.vmSize) ||
+      a.vmSize.localeCompare(b.vmSize) ||
+      (a.queuePairs ?? -1) - (b.queuePairs ?? -1),
   );
   return firsts.map((first) => {
     const inCell = rows.filter((r) => r.cell === first.cell);
     const measured = inCell.filter((r) => !r.warmup);
     const ok = measured.filter((r) => r.status === 'ok');
     const metrics: Record<string, MetricStats | null> = {};
-    for (const m of input.metrics) metrics[m.name] = statsOf(ok.map((r) => r.values[m.name]).filter((v): v is number => v !== null), input.bootstrap);
+    for (const m of input.metrics)
+      metrics[m.name] = statsOf(
+        ok.map((r) => r.values[m.name]).filter((v): v is number => v !== null),
+        input.bootstrap,
+      );
     const cost = Object.fromEntries(
       COST_KEYS.map((k) => {
         const values = ok.map((r) => r.cost[k]).filter((v): v is number => v !== null);

@@ -5,7 +5,12 @@
  */
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const FONT = 'system-ui, sans-serif';
-export const config = { font: FONT, axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 }, legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 260 }, view: { stroke: '#ccc' } };
+export const config = {
+  font: FONT,
+  axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 260 },
+  view: { stroke: '#ccc' },
+};
 
 /** Okabe & Ito (2008): distinct for the common colour-vision deficiencies; their lightness differs, so grayscale keeps most apart. */
 export const VARIANT_COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#999999'];
@@ -30,7 +35,8 @@ export function variantColour(variants: string[]) {
 /** A log axis when the values span more than 10×: one idle control must not squeeze the compared pair into a corner. */
 export function axisScale(values: number[]): { scale: { type: 'log' | 'linear'; zero?: boolean }; note: string } {
   const positive = values.filter((v) => v > 0);
-  if (positive.length && Math.max(...positive) / Math.min(...positive) > 10 && positive.length === values.length) return { scale: { type: 'log' }, note: ', log scale' };
+  if (positive.length && Math.max(...positive) / Math.min(...positive) > 10 && positive.length === values.length)
+    return { scale: { type: 'log' }, note: ', log scale' };
   return { scale: { type: 'linear', zero: false }, note: '' };
 }
 

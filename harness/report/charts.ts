@@ -19,7 +19,8 @@ const BAND_STEP = 46;
 
 export function groups(summary: Summary): { key: string; label: string; vmSize: string; queuePairs: number | null }[] {
   const seen = new Map<string, { key: string; label: string; vmSize: string; queuePairs: number | null }>();
-  for (const c of summary.cells) if (!seen.has(groupKey(c))) seen.set(groupKey(c), { key: groupKey(c), label: groupLabel(c), vmSize: c.vmSize, queuePairs: c.queuePairs });
+  for (const c of summary.cells)
+    if (!seen.has(groupKey(c))) seen.set(groupKey(c), { key: groupKey(c), label: groupLabel(c), vmSize: c.vmSize, queuePairs: c.queuePairs });
   return [...seen.values()];
 }
 
@@ -30,24 +31,40 @@ function kindOf(row: MigrationRow): string {
 }
 
 /** Rows drawn at a value: ok and invalid migrations with a primary value (failed ones have none). */
-const drawable = (rows: MigrationRow[], primary: string) => rows.filter((r) => r.status !== 'failed' && r.values[primary] !== null && r.values[primary] !== undefined);
+const drawable = (rows: MigrationRow[], primary: string) =>
+  rows.filter((r) => r.status !== 'failed' && r.values[primary] !== null && r.values[primary] !== undefined);
 
 /** Per VM size: each variant's measured migrations as points, with a box only where n supports one. */
 export function distributionCharts(summary: Summary): ChartSpec[] {
   return groups(summary).map((g, i) => {
-    const rows = drawable(summary.migrations.filter((r) => groupKey(r) === g.key && !r.warmup), summary.primary);
+    const rows = drawable(
+      summary.migrations.filter((r) => groupKey(r) === g.key && !r.warmup),
+      summary.primary,
+    );
     const variants = summary.variants.filter((v) => rows.some((r) => r.variant === v));
-    const boxed = variants.filter((v) => (summary.cells.find((c) => c.variant === v && groupKey(c) === g.key)?.metrics[summary.primary]?.n ?? 0) >= MIN_N_FOR_INTERVAL);
+    const boxed = variants.filter(
+      (v) => (summary.cells.find((c) => c.variant === v && groupKey(c) === g.key)?.metrics[summary.primary]?.n ?? 0) >= MIN_N_FOR_INTERVAL,
+    );
     const points = rows.map((r) => ({ seq: r.seq, variant: r.variant, downtime: r.values[summary.primary], jitter: jitter(r.seq), kind: kindOf(r) }));
     const scale = axisScale(points.map((p) => p.downtime!));
     const y = { field: 'variant', type: 'nominal' as const, title: null, sort: variants, axis: { labelLimit: 220 } };
     const x = { field: 'downtime', type: 'quantitative' as const, title: `downtime, ms (${summary.primary}${scale.note})`, scale: scale.scale };
-    const medians = variants.map((v) => ({ variant: v, downtime: summary.cells.find((c) => c.variant === v && groupKey(c) === g.key)?.metrics[summary.primary]?.median ?? null })).filter((m) => m.downtime !== null);
+    const medians = variants
+      .map((v) => ({ variant: v, downtime: summary.cells.find((c) => c.variant === v && groupKey(c) === g.key)?.metrics[summary.primary]?.median ?? null }))
+      .filter((m) => m.downtime !== null);
     const layers: unknown[] = [];
     if (boxed.length) {
       layers.push({
         data: { values: points.filter((p) => boxed.includes(p.variant) && p.kind !== KIND.invalid) },
-        mark: { type: 'boxplot', extent: 'min-max', size: 26, box: { color: '#c6dbef', stroke: '#6b8fb3' }, median: { color: '#08306b', size: 26 }, rule: { color: '#6b8fb3' }, ticks: { color: '#6b8fb3', size: 12 } },
+        mark: {
+          type: 'boxplot',
+          extent: 'min-max',
+          size: 26,
+          box: { color: '#c6dbef', stroke: '#6b8fb3' },
+          median: { color: '#08306b', size: 26 },
+          rule: { color: '#6b8fb3' },
+          ticks: { color: '#6b8fb3', size: 12 },
+        },
         encoding: { y, x },
       });
     }
@@ -56,7 +73,13 @@ export function distributionCharts(summary: Summary): ChartSpec[] {
     layers.push({
       data: { values: points.filter((p) => p.kind !== KIND.invalid) },
       mark: { type: 'point', filled: true, size: 60, opacity: 0.9 },
-      encoding: { y, x, yOffset, shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration', legend: shapeLegend }, color: { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), legend: null } },
+      encoding: {
+        y,
+        x,
+        yOffset,
+        shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration', legend: shapeLegend },
+        color: { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), legend: null },
+      },
     });
     layers.push({ data: { values: points.filter((p) => p.kind === KIND.invalid) }, mark: invalidMark, encoding: { y, x, yOffset } });
     const small = variants.filter((v) => !boxed.includes(v));
@@ -76,27 +99,54 @@ export function runOrderCharts(summary: Summary): ChartSpec[] {
     // Two runs number their migrations from 1 each: place them one after the other instead.
     const position = new Map(summary.migrations.map((r, index) => [r, runs ? index + 1 : r.seq]));
     const rows = summary.migrations.filter((r) => groupKey(r) === g.key);
-    const points = drawable(rows, summary.primary).map((r) => ({ order: position.get(r)!, variant: r.variant, downtime: r.values[summary.primary], kind: kindOf(r) }));
+    const points = drawable(rows, summary.primary).map((r) => ({
+      order: position.get(r)!,
+      variant: r.variant,
+      downtime: r.values[summary.primary],
+      kind: kindOf(r),
+    }));
     const failed = rows.filter((r) => r.status === 'failed' || r.values[summary.primary] === null);
-    const limits = summary.cells.filter((c) => groupKey(c) === g.key && c.downtimeLimitMs !== null).map((c) => ({ variant: c.variant, limit: c.downtimeLimitMs }));
+    const limits = summary.cells
+      .filter((c) => groupKey(c) === g.key && c.downtimeLimitMs !== null)
+      .map((c) => ({ variant: c.variant, limit: c.downtimeLimitMs }));
     const scale = axisScale([...points.map((p) => p.downtime!), ...limits.map((l) => l.limit!)]);
     const colour = { field: 'variant', type: 'nominal', scale: variantColour(summary.variants), title: 'variant' };
-    const x = { field: 'order', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, title: runs ? 'migration (run order; the candidate run after the baseline run)' : 'migration (run order, seq)' };
+    const x = {
+      field: 'order',
+      type: 'quantitative',
+      axis: { tickMinStep: 1, format: 'd' },
+      title: runs ? 'migration (run order; the candidate run after the baseline run)' : 'migration (run order, seq)',
+    };
     const y = { field: 'downtime', type: 'quantitative', title: `downtime, ms (${summary.primary}${scale.note})`, scale: scale.scale };
     const layers: unknown[] = [
-      { data: { values: points.filter((p) => p.kind !== KIND.invalid) }, mark: { type: 'line', strokeOpacity: 0.35 }, encoding: { x, y, color: colour, detail: { field: 'variant' } } },
+      {
+        data: { values: points.filter((p) => p.kind !== KIND.invalid) },
+        mark: { type: 'line', strokeOpacity: 0.35 },
+        encoding: { x, y, color: colour, detail: { field: 'variant' } },
+      },
       {
         data: { values: points.filter((p) => p.kind !== KIND.invalid) },
         mark: { type: 'point', filled: true, size: 60 },
-        encoding: { x, y, shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration', legend: shapeLegend }, color: colour, opacity: { condition: { test: `datum.kind === '${KIND.warmup}'`, value: 0.5 }, value: 1 } },
+        encoding: {
+          x,
+          y,
+          shape: { field: 'kind', type: 'nominal', scale: kindScale, title: 'migration', legend: shapeLegend },
+          color: colour,
+          opacity: { condition: { test: `datum.kind === '${KIND.warmup}'`, value: 0.5 }, value: 1 },
+        },
       },
       { data: { values: points.filter((p) => p.kind === KIND.invalid) }, mark: invalidMark, encoding: { x, y } },
     ];
-    if (limits.length) layers.push({ data: { values: limits }, mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1.5 }, encoding: { y: { field: 'limit', type: 'quantitative' }, color: colour } });
+    if (limits.length)
+      layers.push({
+        data: { values: limits },
+        mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1.5 },
+        encoding: { y: { field: 'limit', type: 'quantitative' }, color: colour },
+      });
     return {
       id: `run-order-${i + 1}`,
       title: `Run order: ${g.label}`,
-      caption: `Every migration of this VM size in the order it ran: drift and warm-up effects show here. Circles are measured migrations, squares (faded) warm-ups, diamonds outliers (kept), black X marks invalid migrations at their measured value (not in the statistics).${limits.length ? ' Dashed lines: each variant\'s configured downtime-limit.' : ''}${failed.length ? ` ${failed.length} migration(s) without a value (failed) are not drawn; see the failures table.` : ''}`,
+      caption: `Every migration of this VM size in the order it ran: drift and warm-up effects show here. Circles are measured migrations, squares (faded) warm-ups, diamonds outliers (kept), black X marks invalid migrations at their measured value (not in the statistics).${limits.length ? " Dashed lines: each variant's configured downtime-limit." : ''}${failed.length ? ` ${failed.length} migration(s) without a value (failed) are not drawn; see the failures table.` : ''}`,
       spec: { $schema: VEGA_LITE_SCHEMA, config, width: 640, height: 240, layer: layers } as TopLevelSpec,
     };
   });
@@ -115,9 +165,23 @@ export function phaseCharts(summary: Summary): ChartSpec[] {
     const y = { field: 'phase', type: 'nominal' as const, sort: order, title: null, axis: { labelLimit: 240 } };
     const title = 'ms from the source freeze (start of the downtime window)';
     const layers: unknown[] = [];
-    if (bars.length) layers.push({ data: { values: bars }, mark: { type: 'bar', height: 14 }, encoding: { y, x: { field: 'start', type: 'quantitative', title }, x2: { field: 'end' }, color: { field: 'side', type: 'nominal', title: 'side' } } });
-    if (instants.length) layers.push({ data: { values: instants }, mark: { type: 'tick', thickness: 3, size: 18 }, encoding: { y, x: { field: 'at', type: 'quantitative', title }, color: { field: 'side', type: 'nominal', title: 'side' } } });
-    layers.push({ data: { values: [{ at: 0 }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#555' }, encoding: { x: { field: 'at', type: 'quantitative' } } });
+    if (bars.length)
+      layers.push({
+        data: { values: bars },
+        mark: { type: 'bar', height: 14 },
+        encoding: { y, x: { field: 'start', type: 'quantitative', title }, x2: { field: 'end' }, color: { field: 'side', type: 'nominal', title: 'side' } },
+      });
+    if (instants.length)
+      layers.push({
+        data: { values: instants },
+        mark: { type: 'tick', thickness: 3, size: 18 },
+        encoding: { y, x: { field: 'at', type: 'quantitative', title }, color: { field: 'side', type: 'nominal', title: 'side' } },
+      });
+    layers.push({
+      data: { values: [{ at: 0 }] },
+      mark: { type: 'rule', strokeDash: [4, 3], color: '#555' },
+      encoding: { x: { field: 'at', type: 'quantitative' } },
+    });
     charts.push({
       id: `phases-${i + 1}`,
       title: `Phases: ${cell.label}, migration ${row.seq}`,

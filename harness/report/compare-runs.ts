@@ -17,17 +17,22 @@ export class CrossRunError extends Error {}
 function pickVariant(run: RunData, settings: ReportSettings, wanted: string | undefined, role: string): string {
   const present = [...new Set(run.records.map((r) => r.variant))];
   if (wanted !== undefined) {
-    if (!present.includes(wanted)) throw new CrossRunError(`${role} run ${run.runId} has no variant "${wanted}" (it has: ${present.join(', ') || 'no records'})`);
+    if (!present.includes(wanted))
+      throw new CrossRunError(`${role} run ${run.runId} has no variant "${wanted}" (it has: ${present.join(', ') || 'no records'})`);
     return wanted;
   }
   if (present.length === 0) throw new CrossRunError(`${role} run ${run.runId} has no migrations`);
   if (present.length === 1) return present[0];
   const ordered = [...settings.variantOrder.filter((v) => present.includes(v)), ...present.filter((v) => !settings.variantOrder.includes(v))];
-  const preferred = role === 'baseline' ? settings.baseline : settings.candidate ?? settings.baseline;
+  const preferred = role === 'baseline' ? settings.baseline : (settings.candidate ?? settings.baseline);
   return preferred && present.includes(preferred) ? preferred : ordered[0];
 }
 
-export function crossRunSummary(baseline: { run: RunData; settings: ReportSettings }, candidate: { run: RunData; settings: ReportSettings }, options: CrossRunOptions = {}): Summary {
+export function crossRunSummary(
+  baseline: { run: RunData; settings: ReportSettings },
+  candidate: { run: RunData; settings: ReportSettings },
+  options: CrossRunOptions = {},
+): Summary {
   const baseVariant = pickVariant(baseline.run, baseline.settings, options.baselineVariant, 'baseline');
   const candVariant = pickVariant(candidate.run, candidate.settings, options.candidateVariant, 'candidate');
   const same = baseVariant === candVariant;
@@ -37,7 +42,9 @@ export function crossRunSummary(baseline: { run: RunData; settings: ReportSettin
   const candPrimary = candidate.run.manifest?.metrics?.primary ?? candidate.run.records[0]?.primaryMetric;
   const warnings: string[] = [];
   if (basePrimary && candPrimary && basePrimary !== candPrimary) {
-    warnings.push(`the runs have different primary metrics (${basePrimary} and ${candPrimary}); both are compared on ${basePrimary}, which the candidate records must carry`);
+    warnings.push(
+      `the runs have different primary metrics (${basePrimary} and ${candPrimary}); both are compared on ${basePrimary}, which the candidate records must carry`,
+    );
   }
   const relabel = (records: IterationRecord[], from: string, to: string, runIndex: number) =>
     records.filter((r) => r.variant === from).map((r) => Object.assign({}, r, { variant: to, primaryMetric: basePrimary ?? r.primaryMetric, __run: runIndex }));

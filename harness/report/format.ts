@@ -44,13 +44,35 @@ export const COST_HEADER = ['cell', 'downtime (median)', 'downtime-limit', 'tota
 
 export function costCells(c: CellSummary, primary?: string): string[] {
   const median = primary ? c.metrics[primary]?.median : Object.values(c.metrics)[0]?.median;
-  return [c.label, ms(median), c.downtimeLimitMs === null ? '—' : `${c.downtimeLimitMs} ms`, ms(c.cost.totalTimeMs), bytes(c.cost.transferredBytes), bytes(c.cost.downtimeBytes), c.cost.dirtySyncCount === null ? '—' : String(c.cost.dirtySyncCount)];
+  return [
+    c.label,
+    ms(median),
+    c.downtimeLimitMs === null ? '—' : `${c.downtimeLimitMs} ms`,
+    ms(c.cost.totalTimeMs),
+    bytes(c.cost.transferredBytes),
+    bytes(c.cost.downtimeBytes),
+    c.cost.dirtySyncCount === null ? '—' : String(c.cost.dirtySyncCount),
+  ];
 }
 
-export const AGREEMENT_HEADER = ['metric', 'n', 'mean difference (metric − primary)', 'limits of agreement (±1.96 sd)', 'the pair', 'migrations outside tolerance and limits'];
+export const AGREEMENT_HEADER = [
+  'metric',
+  'n',
+  'mean difference (metric − primary)',
+  'limits of agreement (±1.96 sd)',
+  'the pair',
+  'migrations outside tolerance and limits',
+];
 
 export function agreementCells(a: AgreementRow): string[] {
-  return [a.metric, String(a.n), a.meanDiffMs === null ? '—' : signedMs(a.meanDiffMs), a.limits ? `[${signedMs(a.limits[0])}, ${signedMs(a.limits[1])}]` : '—', a.verdict, a.flaggedSeqs.length ? a.flaggedSeqs.join(', ') : 'none'];
+  return [
+    a.metric,
+    String(a.n),
+    a.meanDiffMs === null ? '—' : signedMs(a.meanDiffMs),
+    a.limits ? `[${signedMs(a.limits[0])}, ${signedMs(a.limits[1])}]` : '—',
+    a.verdict,
+    a.flaggedSeqs.length ? a.flaggedSeqs.join(', ') : 'none',
+  ];
 }
 
 export function agreementSentence(summary: Summary): string {

@@ -8,7 +8,20 @@ import { formatP } from '../stats/compare.ts';
 import { distributionCharts, phaseCharts, runOrderCharts, type ChartSpec } from './charts.ts';
 import { costCharts, forestChart } from './cost-charts.ts';
 import { escapeMarkup as e } from './escape.ts';
-import { AGREEMENT_HEADER, agreementCells, agreementSentence, ciText, COST_HEADER, costCells, interval, ms, pct, queuePairsText, rate, signedMs } from './format.ts';
+import {
+  AGREEMENT_HEADER,
+  agreementCells,
+  agreementSentence,
+  ciText,
+  COST_HEADER,
+  costCells,
+  interval,
+  ms,
+  pct,
+  queuePairsText,
+  rate,
+  signedMs,
+} from './format.ts';
 import { methodsParagraphs } from './methods.ts';
 import { renderSvg } from './render-svg.ts';
 import { SMALL_N_TEXT, type MigrationRow, type Summary } from './summary.ts';
@@ -53,20 +66,27 @@ function warningsBlock(summary: Summary): string {
   const shown = 3;
   const list = (lines: string[]) => `<ul>${lines.map((x) => `<li>${e(x)}</li>`).join('')}</ul>`;
   const evidence = (lines: string[]) =>
-    lines.length <= shown + 1 ? list(lines) : `${list(lines.slice(0, shown))}<details><summary>${lines.length - shown} more</summary>${list(lines.slice(shown))}</details>`;
+    lines.length <= shown + 1
+      ? list(lines)
+      : `${list(lines.slice(0, shown))}<details><summary>${lines.length - shown} more</summary>${list(lines.slice(shown))}</details>`;
   const items = summary.warnings.map((w) => `<li data-kind="${e(w.kind)}">${e(w.message)}${w.evidence.length ? evidence(w.evidence) : ''}</li>`).join('');
   return `<div class="warnings" id="warnings"><b>Warnings (${summary.warnings.length})</b><ul>${items}</ul></div>`;
 }
 
 function contextSection(summary: Summary): string {
   const variants = summary.variantTable.length
-    ? table('Every setting that differs between the variants (settings they share are left out).', ['setting', ...summary.variants.map(e)], summary.variantTable.map((r) => [td(r.setting), ...summary.variants.map((v) => td(r.values[v]))]))
+    ? table(
+        'Every setting that differs between the variants (settings they share are left out).',
+        ['setting', ...summary.variants.map(e)],
+        summary.variantTable.map((r) => [td(r.setting), ...summary.variants.map((v) => td(r.values[v]))]),
+      )
     : '<p>The variants differ in no recorded setting.</p>';
   return `<h2 id="variants">What differs between the variants</h2>${variants}`;
 }
 
 function comparisonSection(summary: Summary, forest: string): string {
-  if (!summary.comparisons.length) return `<h2>Before/after</h2><p>No comparison: ${e(summary.warnings.find((w) => w.kind === 'comparison')?.message ?? `${summary.variants.length} variant(s) in the data`)}.</p>`;
+  if (!summary.comparisons.length)
+    return `<h2>Before/after</h2><p>No comparison: ${e(summary.warnings.find((w) => w.kind === 'comparison')?.message ?? `${summary.variants.length} variant(s) in the data`)}.</p>`;
   const rows: string[][] = [];
   const classes: string[] = [];
   for (const row of summary.comparisons) {
@@ -84,8 +104,14 @@ function comparisonSection(summary: Summary, forest: string): string {
         td(`${ms(c.meanBaseline)} → ${ms(c.meanCandidate)}`, true),
         td(`${signedMs(c.diffMeans)} (${pct(c.pctChangeMean)})`, true),
         td(`${ms(c.medianBaseline)} → ${ms(c.medianCandidate)} (${signedMs(c.diffMedians)})`, true),
-        tdHtml(`${e(signedMs(c.hodgesLehmann.shift))} ${e(interval(c.hodgesLehmann.ci))} <small>${(c.hodgesLehmann.achievedConfidence * 100).toFixed(1)}%</small>`, true),
-        tdHtml(`<span title="${e(c.mannWhitney.method)}">${e(formatP(c.mannWhitney.p))}${c.mannWhitney.method === 'normal approximation' ? '*' : ''}</span>`, true),
+        tdHtml(
+          `${e(signedMs(c.hodgesLehmann.shift))} ${e(interval(c.hodgesLehmann.ci))} <small>${(c.hodgesLehmann.achievedConfidence * 100).toFixed(1)}%</small>`,
+          true,
+        ),
+        tdHtml(
+          `<span title="${e(c.mannWhitney.method)}">${e(formatP(c.mannWhitney.p))}${c.mannWhitney.method === 'normal approximation' ? '*' : ''}</span>`,
+          true,
+        ),
         tdHtml(`<span class="${verdictClass(c.verdict)}">${e(c.verdict)}</span>`),
       ]);
     });
@@ -93,7 +119,9 @@ function comparisonSection(summary: Summary, forest: string): string {
   const reasons = summary.comparisons
     .map((row) => {
       const c = row.metrics[summary.primary];
-      return c && !('error' in c) ? `<li>${e(row.vmSize)}, ${e(queuePairsText(row.queuePairs))}: <span class="${verdictClass(c.verdict)}">${e(c.verdict)}</span> — ${e(c.verdictReason)}</li>` : '';
+      return c && !('error' in c)
+        ? `<li>${e(row.vmSize)}, ${e(queuePairsText(row.queuePairs))}: <span class="${verdictClass(c.verdict)}">${e(c.verdict)}</span> — ${e(c.verdictReason)}</li>`
+        : '';
     })
     .join('');
   return `<h2 id="before-after">Before/after: ${e(summary.settings.baseline)} → ${e(summary.settings.candidate)}</h2>
@@ -141,22 +169,40 @@ function metricsSection(summary: Summary): string {
       return tdHtml(s ? `${e(ms(s.median))}<br><small>mean ${e(ms(s.mean))} ${e(ciText(s.meanCI, s.intervals))}<br>n ${s.n}</small>` : '—', true);
     }),
   ]);
-  const descriptions = summary.metrics.map((m) => `<li><b>${e(m.label)}</b>${m.primary ? ' (primary)' : ''}: ${e(m.description ?? 'no description recorded for this metric')}</li>`).join('');
-  const agreement = summary.agreement.length ? `<h3>Agreement with ${e(summary.primary)}</h3><p>${e(agreementSentence(summary))}</p>${table('Bland–Altman: systematic offset and limits of agreement per metric pair.', AGREEMENT_HEADER, summary.agreement.map((a) => agreementCells(a).map((x, i) => td(x, i > 0 && i < 4))))}` : '';
+  const descriptions = summary.metrics
+    .map((m) => `<li><b>${e(m.label)}</b>${m.primary ? ' (primary)' : ''}: ${e(m.description ?? 'no description recorded for this metric')}</li>`)
+    .join('');
+  const agreement = summary.agreement.length
+    ? `<h3>Agreement with ${e(summary.primary)}</h3><p>${e(agreementSentence(summary))}</p>${table(
+        'Bland–Altman: systematic offset and limits of agreement per metric pair.',
+        AGREEMENT_HEADER,
+        summary.agreement.map((a) => agreementCells(a).map((x, i) => td(x, i > 0 && i < 4))),
+      )}`
+    : '';
   return `<h2 id="metrics">Every metric, side by side</h2>${table('Median of each metric per cell, with the mean, its 95% CI and n (measured ok migrations); the primary metric first.', header, rows)}<ul>${descriptions}</ul>${agreement}`;
 }
 
 function flags(row: MigrationRow): string {
   const out: string[] = [];
   if (row.outlier) out.push('<span class="flag outlier" title="modified z-score above 3.5 within its cell">outlier</span>');
-  for (const d of row.disagreements) out.push(`<span class="flag disagree" title="${e(`${d.metric} ${ms(d.value)} vs primary ${ms(d.primaryValue)}: ${ms(d.offFromOffsetMs)} off the pair's offset > tolerance ${ms(d.toleranceMs)}`)}">${e(d.metric)} off by ${e(ms(d.offFromOffsetMs))}</span>`);
+  for (const d of row.disagreements)
+    out.push(
+      `<span class="flag disagree" title="${e(`${d.metric} ${ms(d.value)} vs primary ${ms(d.primaryValue)}: ${ms(d.offFromOffsetMs)} off the pair's offset > tolerance ${ms(d.toleranceMs)}`)}">${e(d.metric)} off by ${e(ms(d.offFromOffsetMs))}</span>`,
+    );
   return out.join('');
 }
 
 function failuresSection(summary: Summary): string {
   const notOk = summary.migrations.filter((r) => r.status !== 'ok');
   if (!notOk.length) return '<h2 id="failures">Failed and invalid migrations</h2><p>None.</p>';
-  const rows = notOk.map((r) => [td(String(r.seq), true), td(`${r.variant} ${r.vmSize}`), td(r.warmup ? `warm-up ${r.iteration}` : String(r.iteration)), td(r.status), td(ms(r.values[summary.primary]), true), td(r.reason ?? 'unknown')]);
+  const rows = notOk.map((r) => [
+    td(String(r.seq), true),
+    td(`${r.variant} ${r.vmSize}`),
+    td(r.warmup ? `warm-up ${r.iteration}` : String(r.iteration)),
+    td(r.status),
+    td(ms(r.values[summary.primary]), true),
+    td(r.reason ?? 'unknown'),
+  ]);
   return `<h2 id="failures">Failed and invalid migrations</h2>${table('Left out of the statistics; invalid ones are drawn at their measured value in every chart.', ['seq', 'cell', 'iteration', 'status', `measured ${e(summary.primary)}`, 'reason'], rows)}`;
 }
 
@@ -184,7 +230,9 @@ function migrationsSection(summary: Summary): string {
 
 /** An accessible chart: role="img" and a title on the SVG itself, so a screen reader names it. */
 async function figure(chart: ChartSpec): Promise<string> {
-  const svg = (await renderSvg(chart.spec)).replace(/^<svg /, `<svg role="img" aria-label="${e(chart.title)}" `).replace(/^(<svg[^>]*>)/, `$1<title>${e(chart.title)}</title>`);
+  const svg = (await renderSvg(chart.spec))
+    .replace(/^<svg /, `<svg role="img" aria-label="${e(chart.title)}" `)
+    .replace(/^(<svg[^>]*>)/, `$1<title>${e(chart.title)}</title>`);
   return `<figure id="${e(chart.id)}" class="chart"><figcaption><b>${e(chart.title)}</b></figcaption>${svg}<figcaption>${e(chart.caption)}</figcaption></figure>`;
 }
 
@@ -217,7 +265,9 @@ ${phases ? `<h2 id="phases">Phase timelines</h2>\n${phases}` : ''}
 ${failuresSection(summary)}
 ${migrationsSection(summary)}
 <h2 id="methods">Methods</h2>
-<div class="methods">${methodsParagraphs(summary).map((p) => `<p>${e(p)}</p>`).join('')}</div>
+<div class="methods">${methodsParagraphs(summary)
+    .map((p) => `<p>${e(p)}</p>`)
+    .join('')}</div>
 <p class="sub">Generated by vdpa-bench from ${e(summary.runs.map((r) => r.dir ?? r.runId).join(' and '))}. Numbers in summary.json.</p>
 </body></html>
 `;

@@ -22,7 +22,10 @@ export async function summarizeRun(runDir: string): Promise<Summary> {
 }
 
 /** `report`: default all formats into reports/<run-id>/. */
-export async function reportRun(runDir: string, options: { formats?: readonly ReportFormat[]; outDir?: string; reportsRoot?: string } = {}): Promise<ReportOutcome> {
+export async function reportRun(
+  runDir: string,
+  options: { formats?: readonly ReportFormat[]; outDir?: string; reportsRoot?: string } = {},
+): Promise<ReportOutcome> {
   const summary = await summarizeRun(runDir);
   const dir = options.outDir ?? join(options.reportsRoot ?? 'reports', summary.runs[0].runId);
   const files = await writeReports(summary, options.formats ?? REPORT_FORMATS, dir);
@@ -36,7 +39,11 @@ export async function compareRunDirs(
   options: CrossRunOptions & { formats?: readonly ReportFormat[]; outDir?: string; reportsRoot?: string } = {},
 ): Promise<ReportOutcome> {
   const [baseline, candidate] = await Promise.all([loadRun(baselineDir), loadRun(candidateDir)]);
-  const summary = crossRunSummary({ run: baseline, settings: reportSettings(baseline.manifest) }, { run: candidate, settings: reportSettings(candidate.manifest) }, options);
+  const summary = crossRunSummary(
+    { run: baseline, settings: reportSettings(baseline.manifest) },
+    { run: candidate, settings: reportSettings(candidate.manifest) },
+    options,
+  );
   const dir = options.outDir ?? join(options.reportsRoot ?? 'reports', `compare-${basename(baseline.runId)}-vs-${basename(candidate.runId)}`);
   const files = await writeReports(summary, options.formats ?? REPORT_FORMATS, dir);
   return { summary, text: renderText(summary), dir, files };

@@ -138,7 +138,8 @@ export interface RunInfo {
 
 /** A warning that travels with the number: what, and the evidence a reader can check. */
 export interface ReportWarning {
-  kind: 'data' | 'damaged-guest' | 'failed' | 'emulated-cpu' | 'clock' | 'small-n' | 'over-limit' | 'selection-bias' | 'design' | 'qmp-above-span' | 'comparison';
+  kind:
+    'data' | 'damaged-guest' | 'failed' | 'emulated-cpu' | 'clock' | 'small-n' | 'over-limit' | 'selection-bias' | 'design' | 'qmp-above-span' | 'comparison';
   message: string;
   evidence: string[];
 }

@@ -45,13 +45,19 @@ const fixed = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
 
 export function runOrder(rows: MigrationRow[], variants: string[], seqSource: RunOrder['seqSource'], runCount = 1): RunOrder {
   if (runCount > 1) {
-    return { groups: [], seqSource, sentence: `As run: ${runCount} separate runs compared, one after the other; drift between the runs (host state, time of day) is not controlled by any design.` };
+    return {
+      groups: [],
+      seqSource,
+      sentence: `As run: ${runCount} separate runs compared, one after the other; drift between the runs (host state, time of day) is not controlled by any design.`,
+    };
   }
   const groups = orderGroups(rows, variants);
   const parts = groups.map((g) => {
     const name = `${g.vmSize}${g.queuePairs !== null ? ` ${g.queuePairs}qp` : ''}`;
     const sequence = g.blocks.map((b) => `${b.variant}×${b.measured}`).join(' → ');
-    const positions = Object.entries(g.meanPosition).map(([v, p]) => `${v} ${fixed(p)}`).join(', ');
+    const positions = Object.entries(g.meanPosition)
+      .map(([v, p]) => `${v} ${fixed(p)}`)
+      .join(', ');
     const verdict =
       Object.keys(g.meanPosition).length < 2
         ? 'one variant'

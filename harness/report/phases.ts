@@ -76,7 +76,8 @@ function vdpaRawPhases(p: VdpaPhasesShape): { raw: RawPhase[]; notes: string[]; 
   const notes: string[] = [];
   const w = p.downtimeWindow;
   const windowName = w ? `downtime (${w.metric ?? 'window'})` : undefined;
-  if (w && num(w.startUs) !== undefined && num(w.endUs) !== undefined) raw.push({ name: windowName!, startUs: w.startUs!, endUs: w.endUs!, side: 'downtime window' });
+  if (w && num(w.startUs) !== undefined && num(w.endUs) !== undefined)
+    raw.push({ name: windowName!, startUs: w.startUs!, endUs: w.endUs!, side: 'downtime window' });
   const batches = (p.pinning?.batches ?? []).filter((b) => num(b.beginUs) !== undefined && num(b.commitUs) !== undefined && (b.dmaMaps ?? 0) > 0);
   batches.forEach((b, i) => {
     const name = `pinning${batches.length > 1 ? ` ${i + 1}` : ''}: ${b.dmaMaps} dma_map, ${bytesText(b.bytes ?? 0)}`;
@@ -85,7 +86,12 @@ function vdpaRawPhases(p: VdpaPhasesShape): { raw: RawPhase[]; notes: string[]; 
   });
   if (num(p.driverOk?.timeUs) !== undefined) raw.push({ name: 'DRIVER_OK', startUs: p.driverOk!.timeUs!, endUs: p.driverOk!.timeUs!, side: 'destination' });
   const v = p.vrings;
-  if (v) notes.push(v.ok === null || v.ok === undefined ? `vrings not counted: ${v.reason ?? 'unknown'}` : `vrings enabled ${v.enabled}/${v.expected}${v.problem ? ` (${v.problem})` : ''}`);
+  if (v)
+    notes.push(
+      v.ok === null || v.ok === undefined
+        ? `vrings not counted: ${v.reason ?? 'unknown'}`
+        : `vrings enabled ${v.enabled}/${v.expected}${v.problem ? ` (${v.problem})` : ''}`,
+    );
   if (num(p.destinationQmpBlackoutMs) !== undefined) notes.push(`destination QMP blackout at start-up ${p.destinationQmpBlackoutMs!.toFixed(0)} ms`);
   return { raw, notes, zeroUs: num(w?.startUs), windowName };
 }
@@ -112,8 +118,16 @@ export function recordPhases(record: IterationRecord): Phase[] | null {
     const anchors = record.metricAnchors?.[record.primaryMetric];
     const zero = zeroUs ?? anchors?.start.timeUs ?? Math.min(...raw.map((p) => p.startUs!));
     const phases: Phase[] = [];
-    if (!windowName && anchors) phases.push({ name: `downtime (${record.primaryMetric})`, startMs: 0, endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000, instant: false, side: 'downtime window' });
-    for (const p of raw) phases.push({ name: p.name, startMs: (p.startUs! - zero) / 1000, endMs: (p.endUs! - zero) / 1000, side: p.side, instant: p.startUs === p.endUs });
+    if (!windowName && anchors)
+      phases.push({
+        name: `downtime (${record.primaryMetric})`,
+        startMs: 0,
+        endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000,
+        instant: false,
+        side: 'downtime window',
+      });
+    for (const p of raw)
+      phases.push({ name: p.name, startMs: (p.startUs! - zero) / 1000, endMs: (p.endUs! - zero) / 1000, side: p.side, instant: p.startUs === p.endUs });
     return phases;
   }
   const raw = [...rawPhases(value), ...checkpointRawPhases(record)];
@@ -123,7 +137,13 @@ export function recordPhases(record: IterationRecord): Phase[] | null {
   const zeroUs = anchors?.start.timeUs ?? (absolute.length ? Math.min(...absolute.map((p) => p.startUs!)) : 0);
   const phases: Phase[] = [];
   if (anchors) {
-    phases.push({ name: `downtime (${record.primaryMetric})`, startMs: 0, endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000, instant: false, side: 'downtime window' });
+    phases.push({
+      name: `downtime (${record.primaryMetric})`,
+      startMs: 0,
+      endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000,
+      instant: false,
+      side: 'downtime window',
+    });
   }
   for (const p of raw) {
     const startMs = p.startUs !== undefined ? (p.startUs - zeroUs) / 1000 : p.startMs!;

@@ -16,21 +16,40 @@ export const DOWNTIME_FIELD = 'downtimeMs';
 /** One sentence on the platform: accelerator, hosts, NIC, QEMU versions. */
 export function platformSentence(setup: Summary['setup']): string {
   const accel = setup.accel === 'tcg' ? 'TCG (emulated CPU: downtimes are not those of KVM hardware)' : setup.accel;
-  const hosts = setup.hosts.length ? setup.hosts.map((h) => `${h.name} (${h.transport}, kernel ${h.kernel}, ${h.cpuModel}${h.cpus !== null ? `, ${h.cpus} CPUs` : ''})`).join(', ') : UNKNOWN;
+  const hosts = setup.hosts.length
+    ? setup.hosts.map((h) => `${h.name} (${h.transport}, kernel ${h.kernel}, ${h.cpuModel}${h.cpus !== null ? `, ${h.cpus} CPUs` : ''})`).join(', ')
+    : UNKNOWN;
   const versions = [...new Set(Object.values(setup.qemu).flatMap((byHost) => Object.values(byHost)))];
   const nic = setup.nic === UNKNOWN ? 'NIC unknown' : `NIC ${setup.nic}${setup.mode !== UNKNOWN ? ` (${setup.mode})` : ''}`;
   return `Platform: accelerator ${accel}; hosts ${hosts}; ${nic}; QEMU ${versions.length ? versions.join(' / ') : UNKNOWN}.`;
 }
 
-export function metricList(records: IterationRecord[], manifests: (RunManifest | null)[], settings: ReportSettings): { primary: string; metrics: MetricInfo[] } {
+export function metricList(
+  records: IterationRecord[],
+  manifests: (RunManifest | null)[],
+  settings: ReportSettings,
+): { primary: string; metrics: MetricInfo[] } {
   // Records without a manifest or a primaryMetric: downtimeMs is by contract the primary metric.
   const primary = manifests.find((m) => m?.metrics?.primary)?.metrics.primary ?? records.find((r) => r.primaryMetric)?.primaryMetric ?? DOWNTIME_FIELD;
   const names: string[] = [primary];
   for (const m of manifests) for (const n of m?.metrics?.names ?? []) if (!names.includes(n)) names.push(n);
   for (const r of records) for (const n of Object.keys(r.metrics ?? {})) if (!names.includes(n)) names.push(n);
-  const metrics: MetricInfo[] = names.map((name) => ({ name, label: name, description: settings.metricDescriptions[name] ?? null, primary: name === primary, checked: true }));
+  const metrics: MetricInfo[] = names.map((name) => ({
+    name,
+    label: name,
+    description: settings.metricDescriptions[name] ?? null,
+    primary: name === primary,
+    checked: true,
+  }));
   if (records.some((r) => metricValue(r, QMP_METRIC) !== null)) {
-    metrics.push({ name: QMP_METRIC, label: 'QMP downtime (source side)', description: "query-migrate's downtime: measured on the source only, it leaves out the destination's load and device start, so it is a lower bound of the trace span (checked as such)", primary: false, checked: false });
+    metrics.push({
+      name: QMP_METRIC,
+      label: 'QMP downtime (source side)',
+      description:
+        "query-migrate's downtime: measured on the source only, it leaves out the destination's load and device start, so it is a lower bound of the trace span (checked as such)",
+      primary: false,
+      checked: false,
+    });
   }
   return { primary, metrics };
 }
@@ -38,7 +57,9 @@ export function metricList(records: IterationRecord[], manifests: (RunManifest |
 type LabNic = { model?: string; firmware?: string };
 /** vDPA host facts a lab run records (manifest.lab.vdpaHosts, see harness/lab/prepare.ts). */
 const labNics = (m: RunManifest | null): Record<string, LabNic | undefined> =>
-  Object.fromEntries(Object.entries(((m?.lab as { vdpaHosts?: Record<string, { nic?: LabNic }> } | undefined)?.vdpaHosts) ?? {}).map(([host, facts]) => [host, facts?.nic]));
+  Object.fromEntries(
+    Object.entries((m?.lab as { vdpaHosts?: Record<string, { nic?: LabNic }> } | undefined)?.vdpaHosts ?? {}).map(([host, facts]) => [host, facts?.nic]),
+  );
 
 function nicFirmware(host: HostFacts, lab: Record<string, LabNic | undefined>): string {
   const candidates = [host.nicFirmware, lab[host.name]?.firmware];
@@ -46,14 +67,26 @@ function nicFirmware(host: HostFacts, lab: Record<string, LabNic | undefined>): 
   return (found as string | undefined) ?? UNKNOWN;
 }
 
-export function setupOf(manifests: (RunManifest | null)[], records: IterationRecord[], variantNames: (m: RunManifest, v: string) => string, settings: ReportSettings): Summary['setup'] {
+export function setupOf(
+  manifests: (RunManifest | null)[],
+  records: IterationRecord[],
+  variantNames: (m: RunManifest, v: string) => string,
+  settings: ReportSettings,
+): Summary['setup'] {
   const known = manifests.filter((m): m is RunManifest => m !== null);
   const first = known[0];
   const queuePairs = first?.setup?.queuePairs ?? [...new Set(records.map((r) => r.queuePairs ?? null))];
   const hosts: Summary['setup']['hosts'] = [];
   for (const m of known) {
     for (const h of m.hosts ?? []) {
-      const row = { name: h.name, transport: h.transport ?? UNKNOWN, kernel: h.kernel ?? UNKNOWN, cpuModel: h.cpuModel ?? UNKNOWN, cpus: h.cpus ?? null, nicFirmware: nicFirmware(h, labNics(m)) };
+      const row = {
+        name: h.name,
+        transport: h.transport ?? UNKNOWN,
+        kernel: h.kernel ?? UNKNOWN,
+        cpuModel: h.cpuModel ?? UNKNOWN,
+        cpus: h.cpus ?? null,
+        nicFirmware: nicFirmware(h, labNics(m)),
+      };
       if (!hosts.some((x) => JSON.stringify(x) === JSON.stringify(row))) hosts.push(row);
     }
   }
@@ -124,8 +157,8 @@ export function cellStops(m: RunManifest | null): Map<string, CellStop> {
               : `its guest boot was abandoned ${after}`;
     stops.set(c.cell, { reason: c.reason, text });
   }
-  const abandoned = (m.abandonedCells as { cell: { variant: string; vmSize: string; queuePairs: number | null }; reason: string; afterSeq: number }[] | undefined) ?? [];
+  const abandoned =
+    (m.abandonedCells as { cell: { variant: string; vmSize: string; queuePairs: number | null }; reason: string; afterSeq: number }[] | undefined) ?? [];
   for (const a of abandoned) stops.set(cellLabel(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
   return stops;
 }
-

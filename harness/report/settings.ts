@@ -33,7 +33,11 @@ export interface ReportSettings {
 export const DEFAULT_NOISE_THRESHOLD_PCT = 5;
 export const DEFAULT_DISAGREEMENT_TOLERANCE_PCT = 25;
 
-const builtinDescriptions = (): Record<string, string> => ({ ...Object.fromEntries(Object.entries(BUILTIN_METRICS).map(([name, rule]) => [name, rule.description])), ...NETWORK_METRIC_DESCRIPTIONS, downtimeMs: 'the primary downtime as the record states it (downtimeMs, the record format\'s primary metric)' });
+const builtinDescriptions = (): Record<string, string> => ({
+  ...Object.fromEntries(Object.entries(BUILTIN_METRICS).map(([name, rule]) => [name, rule.description])),
+  ...NETWORK_METRIC_DESCRIPTIONS,
+  downtimeMs: "the primary downtime as the record states it (downtimeMs, the record format's primary metric)",
+});
 
 export function reportSettings(manifest: RunManifest | null): ReportSettings {
   const settings: ReportSettings = {
@@ -50,7 +54,11 @@ export function reportSettings(manifest: RunManifest | null): ReportSettings {
   };
   const text = manifest?.profile?.text;
   if (typeof text !== 'string') {
-    settings.warnings.push(manifest ? 'the manifest carries no profile: compare settings and tolerances are the defaults' : 'no manifest.json: set-up, hosts and versions are unknown, settings are the defaults');
+    settings.warnings.push(
+      manifest
+        ? 'the manifest carries no profile: compare settings and tolerances are the defaults'
+        : 'no manifest.json: set-up, hosts and versions are unknown, settings are the defaults',
+    );
     return settings;
   }
   try {
@@ -66,7 +74,9 @@ export function reportSettings(manifest: RunManifest | null): ReportSettings {
     settings.source = 'profile';
   } catch (error) {
     // A profile from another version of the schema: take what is recognisable, say what was not.
-    settings.warnings.push(`the run's profile does not validate with this version (${(error as Error).message.split('\n')[0]}); reading its compare and metrics settings leniently`);
+    settings.warnings.push(
+      `the run's profile does not validate with this version (${(error as Error).message.split('\n')[0]}); reading its compare and metrics settings leniently`,
+    );
     const raw = lenientYaml(text);
     const compare = raw?.compare ?? {};
     const metrics = raw?.metrics ?? {};

@@ -10,7 +10,17 @@ import { EXACT_LIMIT } from '../stats/mann-whitney.ts';
 import { OUTLIER_METHOD } from '../stats/outliers.ts';
 import { AGREEMENT_TOLERANCE_MS, metricAgreement } from './agreement.ts';
 import { cellSummaries } from './cells.ts';
-import { MIN_N_FOR_INTERVAL, SUMMARY_SCHEMA, type CellSummary, type ComparisonRow, type MetricInfo, type MigrationRow, type ReportWarning, type RunData, type Summary } from './model.ts';
+import {
+  MIN_N_FOR_INTERVAL,
+  SUMMARY_SCHEMA,
+  type CellSummary,
+  type ComparisonRow,
+  type MetricInfo,
+  type MigrationRow,
+  type ReportWarning,
+  type RunData,
+  type Summary,
+} from './model.ts';
 import { runOrder } from './order.ts';
 import { okValues, migrationRows } from './rows.ts';
 import { cellStops, metricList, platformSentence, runInfo, setupOf } from './run-info.ts';
@@ -51,11 +61,21 @@ function choosePair(variants: string[], settings: ReportSettings, warnings: Repo
   const configured = settings.baseline !== undefined || settings.candidate !== undefined;
   const missing = [wantedBaseline, wantedCandidate].filter((v) => v !== undefined && !variants.includes(v));
   if (missing.length) {
-    warnings.push({ kind: 'comparison', message: `compare: variant ${missing.map((v) => `"${v}"`).join(' and ')} has no migrations in this run: no before/after comparison`, evidence: [] });
+    warnings.push({
+      kind: 'comparison',
+      message: `compare: variant ${missing.map((v) => `"${v}"`).join(' and ')} has no migrations in this run: no before/after comparison`,
+      evidence: [],
+    });
     return null;
   }
   if (wantedBaseline !== undefined && wantedCandidate !== undefined && wantedBaseline !== wantedCandidate) {
-    return { baseline: wantedBaseline, candidate: wantedCandidate, source: configured ? 'profile compare: {baseline, candidate}' : `default: the first two variants in ${settings.variantOrder.length ? 'profile order' : 'the order they appear in the data'}` };
+    return {
+      baseline: wantedBaseline,
+      candidate: wantedCandidate,
+      source: configured
+        ? 'profile compare: {baseline, candidate}'
+        : `default: the first two variants in ${settings.variantOrder.length ? 'profile order' : 'the order they appear in the data'}`,
+    };
   }
   if (variants.length < 2) warnings.push({ kind: 'comparison', message: 'one variant only: no before/after comparison', evidence: [] });
   return null;
@@ -87,9 +107,16 @@ function comparisonsOf(pair: Pair | null, { cells, rows, metrics }: SummaryTable
       metrics: {},
     };
     for (const m of metrics) {
-      const b = okValues(rows.filter((r) => r.cell === row.baselineCell), m.name);
-      const c = okValues(rows.filter((r) => r.cell === row.candidateCell), m.name);
-      if (b.length === 0 || c.length === 0) row.metrics[m.name] = { error: `no ok ${m.name} values for ${b.length === 0 ? pair.baseline : pair.candidate} at ${group.vmSize}` };
+      const b = okValues(
+        rows.filter((r) => r.cell === row.baselineCell),
+        m.name,
+      );
+      const c = okValues(
+        rows.filter((r) => r.cell === row.candidateCell),
+        m.name,
+      );
+      if (b.length === 0 || c.length === 0)
+        row.metrics[m.name] = { error: `no ok ${m.name} values for ${b.length === 0 ? pair.baseline : pair.candidate} at ${group.vmSize}` };
       else row.metrics[m.name] = compareSamples(b, c, { alpha: settings.alpha, noiseThresholdPct: settings.noiseThresholdPct });
     }
     out.push(row);

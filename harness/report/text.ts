@@ -66,12 +66,14 @@ export function renderText(summary: Summary, options: { warnings?: boolean } = {
   if (summary.comparisons.length) {
     for (const row of summary.comparisons) entries.push({ label: label(row, multipleQp), text: rowText(row, summary.primary) });
   } else {
-    for (const cell of summary.cells) entries.push({ label: `${summary.variants.length > 1 ? `${cell.variant} ` : ''}${label(cell, multipleQp)}`, text: singleLine(cell, summary.primary) });
+    for (const cell of summary.cells)
+      entries.push({ label: `${summary.variants.length > 1 ? `${cell.variant} ` : ''}${label(cell, multipleQp)}`, text: singleLine(cell, summary.primary) });
   }
   const width = Math.max(0, ...entries.map((e) => e.label.length)) + 2;
   for (const e of entries) lines.push(`- ${e.label.padEnd(width)}${e.text}`);
   const { measured, ok, failed, invalid } = summary.totals;
-  if (failed + invalid > 0) lines.push(`(${failed + invalid} of ${measured} measured migrations failed or were invalid: ${failed} failed, ${invalid} invalid; ${ok} ok)`);
+  if (failed + invalid > 0)
+    lines.push(`(${failed + invalid} of ${measured} measured migrations failed or were invalid: ${failed} failed, ${invalid} invalid; ${ok} ok)`);
   // The seed's lines above stay exactly in its form (a cover letter copies them); what they need to be read follows.
   lines.push(...uncertaintyLines(summary, multipleQp), summary.platform, ...(options.warnings === false ? [] : warningLines(summary)));
   return lines.join('\n') + '\n';
@@ -87,11 +89,20 @@ function uncertaintyLines(summary: Summary, multipleQp: boolean): string[] {
     const hl = c.hodgesLehmann;
     const level = `${(hl.achievedConfidence * 100).toFixed(1)}%`;
     const minimumP = c.mannWhitney.minimumP;
-    const floor = minimumP !== null && minimumP >= summary.settings.alpha ? `; with n = ${c.nBaseline}/${c.nCandidate} the smallest attainable p is ${formatP(minimumP)}` : '';
-    return { label: label(row, multipleQp), text: `shift ${signed(hl.shift, seconds)} [${signed(hl.ci[0], seconds)}, ${signed(hl.ci[1], seconds)}] (${level} interval), ${pPhrase(c.mannWhitney.p)}, n = ${c.nBaseline}/${c.nCandidate}${floor}` };
+    const floor =
+      minimumP !== null && minimumP >= summary.settings.alpha
+        ? `; with n = ${c.nBaseline}/${c.nCandidate} the smallest attainable p is ${formatP(minimumP)}`
+        : '';
+    return {
+      label: label(row, multipleQp),
+      text: `shift ${signed(hl.shift, seconds)} [${signed(hl.ci[0], seconds)}, ${signed(hl.ci[1], seconds)}] (${level} interval), ${pPhrase(c.mannWhitney.p)}, n = ${c.nBaseline}/${c.nCandidate}${floor}`,
+    };
   });
   const width = Math.max(0, ...rows.map((r) => r.label.length)) + 2;
-  return [`Uncertainty of each line (Hodges–Lehmann shift ${summary.settings.candidate} − ${summary.settings.baseline} [interval], two-sided Mann–Whitney p, n):`, ...rows.map((r) => `  ${r.label.padEnd(width)}${r.text}`)];
+  return [
+    `Uncertainty of each line (Hodges–Lehmann shift ${summary.settings.candidate} − ${summary.settings.baseline} [interval], two-sided Mann–Whitney p, n):`,
+    ...rows.map((r) => `  ${r.label.padEnd(width)}${r.text}`),
+  ];
 }
 
 const EVIDENCE_LINES = 4;

@@ -2,7 +2,11 @@
 import type { RunManifest } from '../results/types.ts';
 import { UNKNOWN, type VariantSettingRow } from './model.ts';
 
-export function variantTable(variants: string[], profileSettings: Record<string, Record<string, string>>, manifests: (RunManifest | null)[]): VariantSettingRow[] {
+export function variantTable(
+  variants: string[],
+  profileSettings: Record<string, Record<string, string>>,
+  manifests: (RunManifest | null)[],
+): VariantSettingRow[] {
   const byVariant: Record<string, Record<string, string>> = Object.fromEntries(variants.map((v) => [v, { ...(profileSettings[v] ?? {}) }]));
   for (const m of manifests) {
     for (const facts of m?.variants ?? []) {
@@ -22,7 +26,11 @@ export function variantTable(variants: string[], profileSettings: Record<string,
 }
 
 /** Each variant's downtime-limit in ms, from the recorded QEMU parameters or the profile. */
-export function downtimeLimits(variants: string[], profileSettings: Record<string, Record<string, string>>, manifests: (RunManifest | null)[]): Record<string, number> {
+export function downtimeLimits(
+  variants: string[],
+  profileSettings: Record<string, Record<string, string>>,
+  manifests: (RunManifest | null)[],
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of variants) {
     const recorded = manifests.flatMap((m) => m?.variants ?? []).find((f) => f.name === v)?.parameters?.['downtime-limit'];

@@ -4,9 +4,22 @@
  */
 import { mean, median } from '../stats/describe.ts';
 import { ms } from './format.ts';
-import { MIN_N_FOR_INTERVAL, QMP_METRIC, type CellSummary, type ComparisonRow, type MigrationRow, type ReportWarning, type RunData, type Summary } from './model.ts';
+import {
+  MIN_N_FOR_INTERVAL,
+  QMP_METRIC,
+  type CellSummary,
+  type ComparisonRow,
+  type MigrationRow,
+  type ReportWarning,
+  type RunData,
+  type Summary,
+} from './model.ts';
 
-const firstLine = (text: string | null) => (text ?? 'no reason recorded').split('\n').map((l) => l.trim()).find(Boolean) ?? 'no reason recorded';
+const firstLine = (text: string | null) =>
+  (text ?? 'no reason recorded')
+    .split('\n')
+    .map((l) => l.trim())
+    .find(Boolean) ?? 'no reason recorded';
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 /** Clock uncertainty counts as large when it is more than this share of a cell's median downtime. */
 const CLOCK_SHARE = 0.1;
@@ -16,12 +29,27 @@ const OVER_LIMIT_FACTOR = 2;
 export function runWarnings(runs: RunData[], settingsWarnings: string[]): ReportWarning[] {
   const out: ReportWarning[] = settingsWarnings.map((message) => ({ kind: 'data', message, evidence: [] }));
   for (const run of runs) {
-    if (run.tornLines?.length) out.push({ kind: 'data', message: `${run.runId}: ${run.tornLines.length} torn line(s) in iterations.ndjson left out`, evidence: [`lines ${run.tornLines.join(', ')}`] });
+    if (run.tornLines?.length)
+      out.push({
+        kind: 'data',
+        message: `${run.runId}: ${run.tornLines.length} torn line(s) in iterations.ndjson left out`,
+        evidence: [`lines ${run.tornLines.join(', ')}`],
+      });
     for (const v of run.manifest?.variants ?? []) {
-      if (v.traceEventsMissing?.length) out.push({ kind: 'data', message: `${v.name}: this QEMU cannot trace ${v.traceEventsMissing.join(', ')}; a metric that needs them cannot be computed for it`, evidence: [] });
+      if (v.traceEventsMissing?.length)
+        out.push({
+          kind: 'data',
+          message: `${v.name}: this QEMU cannot trace ${v.traceEventsMissing.join(', ')}; a metric that needs them cannot be computed for it`,
+          evidence: [],
+        });
     }
     const state = run.manifest?.state;
-    if (state && state !== 'completed') out.push({ kind: 'data', message: `${run.runId}: run state is "${state}": the data may be partial`, evidence: run.manifest?.stateReason ? [run.manifest.stateReason] : [] });
+    if (state && state !== 'completed')
+      out.push({
+        kind: 'data',
+        message: `${run.runId}: run state is "${state}": the data may be partial`,
+        evidence: run.manifest?.stateReason ? [run.manifest.stateReason] : [],
+      });
   }
   return out;
 }
@@ -31,8 +59,18 @@ export const isDamagedGuest = (r: MigrationRow) => r.status === 'invalid' && /gu
 
 function notOkWarnings(rows: MigrationRow[], cells: CellSummary[], primary: string): ReportWarning[] {
   const groups: { kind: ReportWarning['kind']; hit: MigrationRow[]; what: string; shown: string }[] = [
-    { kind: 'damaged-guest', hit: rows.filter(isDamagedGuest), what: 'left the guest damaged (invalid)', shown: 'They are left out of the statistics and drawn at their measured value.' },
-    { kind: 'failed', hit: rows.filter((r) => r.status === 'invalid' && !isDamagedGuest(r)), what: 'were invalid (no trustworthy measurement)', shown: 'They are left out of the statistics; those with a value are drawn at it.' },
+    {
+      kind: 'damaged-guest',
+      hit: rows.filter(isDamagedGuest),
+      what: 'left the guest damaged (invalid)',
+      shown: 'They are left out of the statistics and drawn at their measured value.',
+    },
+    {
+      kind: 'failed',
+      hit: rows.filter((r) => r.status === 'invalid' && !isDamagedGuest(r)),
+      what: 'were invalid (no trustworthy measurement)',
+      shown: 'They are left out of the statistics; those with a value are drawn at it.',
+    },
     { kind: 'failed', hit: rows.filter((r) => r.status === 'failed'), what: 'failed', shown: 'They have no downtime and are left out of the statistics.' },
   ];
   return groups
@@ -43,7 +81,10 @@ function notOkWarnings(rows: MigrationRow[], cells: CellSummary[], primary: stri
       return {
         kind,
         message: `${hit.length} of ${rows.length} migrations ${what}${warmups ? ` (${warmups} of them warm-ups)` : ''}: ${perCell.map((x) => `${x.c.label} ${x.n}`).join(', ')}. ${shown}`,
-        evidence: hit.map((r) => `migration ${r.seq} (${r.variant} ${r.vmSize}${r.warmup ? ', warm-up' : ''}${r.values[primary] !== null ? `, measured ${ms(r.values[primary])}` : ''}): ${firstLine(r.reason)}`),
+        evidence: hit.map(
+          (r) =>
+            `migration ${r.seq} (${r.variant} ${r.vmSize}${r.warmup ? ', warm-up' : ''}${r.values[primary] !== null ? `, measured ${ms(r.values[primary])}` : ''}): ${firstLine(r.reason)}`,
+        ),
       };
     });
 }
@@ -62,9 +103,19 @@ function selectionBias(rows: MigrationRow[], cells: CellSummary[], primary: stri
     const mid = median(ok);
     const side = invalid.every((v) => v < mid) ? 'below' : invalid.every((v) => v > mid) ? 'above' : null;
     if (!side) continue;
-    evidence.push(`${c.label}: all ${invalid.length} invalid ${side} the ok median ${ms(mid)} (${invalid.map((v) => ms(v)).join(', ')}); mean with them ${ms(mean([...ok, ...invalid]))}, without ${ms(mean(ok))}`);
+    evidence.push(
+      `${c.label}: all ${invalid.length} invalid ${side} the ok median ${ms(mid)} (${invalid.map((v) => ms(v)).join(', ')}); mean with them ${ms(mean([...ok, ...invalid]))}, without ${ms(mean(ok))}`,
+    );
   }
-  return evidence.length ? [{ kind: 'selection-bias', message: `Invalid migrations differ systematically from the ok ones in ${plural(evidence.length, 'cell')}: leaving them out moves those cells' statistics (possible selection bias; what breaks the guest may also shape its downtime).`, evidence }] : [];
+  return evidence.length
+    ? [
+        {
+          kind: 'selection-bias',
+          message: `Invalid migrations differ systematically from the ok ones in ${plural(evidence.length, 'cell')}: leaving them out moves those cells' statistics (possible selection bias; what breaks the guest may also shape its downtime).`,
+          evidence,
+        },
+      ]
+    : [];
 }
 
 function smallCells(cells: CellSummary[], comparisons: ComparisonRow[], primary: string): ReportWarning[] {
@@ -72,9 +123,17 @@ function smallCells(cells: CellSummary[], comparisons: ComparisonRow[], primary:
   if (!small.length) return [];
   const minimumPs = comparisons.flatMap((row) => {
     const c = row.metrics[primary];
-    return c && !('error' in c) && c.mannWhitney.minimumP !== null ? [`${row.vmSize}: n = ${c.nBaseline}/${c.nCandidate}, smallest attainable p ${c.mannWhitney.minimumP.toPrecision(2)}`] : [];
+    return c && !('error' in c) && c.mannWhitney.minimumP !== null
+      ? [`${row.vmSize}: n = ${c.nBaseline}/${c.nCandidate}, smallest attainable p ${c.mannWhitney.minimumP.toPrecision(2)}`]
+      : [];
   });
-  return [{ kind: 'small-n', message: `${plural(small.length, 'cell')} of ${cells.length} ${small.length === 1 ? 'has' : 'have'} fewer than ${MIN_N_FOR_INTERVAL} ok measured migrations: points and medians only, no confidence interval, no p95, no box (n too small for an interval).`, evidence: [...small.map((c) => `${c.label}: n = ${c.metrics[primary]?.n ?? 0}`), ...minimumPs] }];
+  return [
+    {
+      kind: 'small-n',
+      message: `${plural(small.length, 'cell')} of ${cells.length} ${small.length === 1 ? 'has' : 'have'} fewer than ${MIN_N_FOR_INTERVAL} ok measured migrations: points and medians only, no confidence interval, no p95, no box (n too small for an interval).`,
+      evidence: [...small.map((c) => `${c.label}: n = ${c.metrics[primary]?.n ?? 0}`), ...minimumPs],
+    },
+  ];
 }
 
 function overLimit(rows: MigrationRow[], cells: CellSummary[], primary: string): ReportWarning[] {
@@ -84,28 +143,69 @@ function overLimit(rows: MigrationRow[], cells: CellSummary[], primary: string):
     const over = rows.filter((r) => r.cell === c.key && !r.warmup && r.status === 'ok' && (r.values[primary] ?? 0) > OVER_LIMIT_FACTOR * c.downtimeLimitMs!);
     if (!over.length) continue;
     const stopped = over.map((r) => r.cost.downtimeBytes).filter((b): b is number => b !== null);
-    evidence.push(`${c.label}: ${over.length} of ${c.counts.ok} above ${OVER_LIMIT_FACTOR}× its ${c.downtimeLimitMs} ms limit (up to ${ms(Math.max(...over.map((r) => r.values[primary]!)))}${stopped.length ? `, ${(Math.max(...stopped) / 1e6).toFixed(1)} MB sent while stopped at most` : ''})`);
+    evidence.push(
+      `${c.label}: ${over.length} of ${c.counts.ok} above ${OVER_LIMIT_FACTOR}× its ${c.downtimeLimitMs} ms limit (up to ${ms(Math.max(...over.map((r) => r.values[primary]!)))}${stopped.length ? `, ${(Math.max(...stopped) / 1e6).toFixed(1)} MB sent while stopped at most` : ''})`,
+    );
   }
-  return evidence.length ? [{ kind: 'over-limit', message: `Downtime far over the configured downtime-limit (more than ${OVER_LIMIT_FACTOR}×): QEMU's limit bounds its estimate of the RAM left to send, not the switchover; the rest is device state, destination load and start.`, evidence }] : [];
+  return evidence.length
+    ? [
+        {
+          kind: 'over-limit',
+          message: `Downtime far over the configured downtime-limit (more than ${OVER_LIMIT_FACTOR}×): QEMU's limit bounds its estimate of the RAM left to send, not the switchover; the rest is device state, destination load and start.`,
+          evidence,
+        },
+      ]
+    : [];
 }
 
 function clockWarning(summary: Pick<Summary, 'cells' | 'primary' | 'setup'>): ReportWarning[] {
   const u = summary.setup.clock.maxUncertaintyUs;
   if (u === null || u === 0) return [];
   const affected = summary.cells.filter((c) => c.metrics[summary.primary] && u / 1000 > CLOCK_SHARE * c.metrics[summary.primary]!.median);
-  return affected.length ? [{ kind: 'clock', message: `Clock offset uncertainty (±${(u / 1000).toFixed(2)} ms) is more than ${CLOCK_SHARE * 100}% of the median downtime of ${plural(affected.length, 'cell')}.`, evidence: affected.map((c) => `${c.label}: median ${ms(c.metrics[summary.primary]!.median)}`) }] : [];
+  return affected.length
+    ? [
+        {
+          kind: 'clock',
+          message: `Clock offset uncertainty (±${(u / 1000).toFixed(2)} ms) is more than ${CLOCK_SHARE * 100}% of the median downtime of ${plural(affected.length, 'cell')}.`,
+          evidence: affected.map((c) => `${c.label}: median ${ms(c.metrics[summary.primary]!.median)}`),
+        },
+      ]
+    : [];
 }
 
 /** QMP's downtime is measured on the source only: it should not exceed the trace span plus the clock uncertainty. */
 function qmpAboveSpan(rows: MigrationRow[], primary: string): ReportWarning[] {
   const slackMs = 1;
-  const above = rows.filter((r) => r.status === 'ok' && r.values[QMP_METRIC] !== null && r.values[QMP_METRIC] !== undefined && r.values[primary] !== null && r.values[QMP_METRIC]! > r.values[primary]! + (r.clockUncertaintyUs ?? 0) / 1000 + slackMs);
-  return above.length ? [{ kind: 'qmp-above-span', message: `QMP's source-side downtime exceeds the trace span (${primary}) plus the clock uncertainty in ${plural(above.length, 'migration')}: one of the two measurements is wrong there.`, evidence: above.map((r) => `migration ${r.seq}: QMP ${ms(r.values[QMP_METRIC])} > ${primary} ${ms(r.values[primary])}`) }] : [];
+  const above = rows.filter(
+    (r) =>
+      r.status === 'ok' &&
+      r.values[QMP_METRIC] !== null &&
+      r.values[QMP_METRIC] !== undefined &&
+      r.values[primary] !== null &&
+      r.values[QMP_METRIC]! > r.values[primary]! + (r.clockUncertaintyUs ?? 0) / 1000 + slackMs,
+  );
+  return above.length
+    ? [
+        {
+          kind: 'qmp-above-span',
+          message: `QMP's source-side downtime exceeds the trace span (${primary}) plus the clock uncertainty in ${plural(above.length, 'migration')}: one of the two measurements is wrong there.`,
+          evidence: above.map((r) => `migration ${r.seq}: QMP ${ms(r.values[QMP_METRIC])} > ${primary} ${ms(r.values[primary])}`),
+        },
+      ]
+    : [];
 }
 
 function designWarning(order: Summary['order']): ReportWarning[] {
   const bad = order.groups.filter((g) => Object.keys(g.meanPosition).length > 1 && (!g.interleaved || !g.balanced));
-  return bad.length ? [{ kind: 'design', message: `Variants were not counterbalanced in run order for ${bad.map((g) => g.vmSize).join(', ')}: drift over the run is not controlled there.`, evidence: bad.map((g) => `${g.vmSize}: ${g.blocks.map((b) => `${b.variant}×${b.measured}`).join(' → ')}`) }] : [];
+  return bad.length
+    ? [
+        {
+          kind: 'design',
+          message: `Variants were not counterbalanced in run order for ${bad.map((g) => g.vmSize).join(', ')}: drift over the run is not controlled there.`,
+          evidence: bad.map((g) => `${g.vmSize}: ${g.blocks.map((b) => `${b.variant}×${b.measured}`).join(' → ')}`),
+        },
+      ]
+    : [];
 }
 
 export function dataWarnings(summary: Pick<Summary, 'cells' | 'primary' | 'setup' | 'migrations' | 'comparisons' | 'order'>): ReportWarning[] {
@@ -114,7 +214,15 @@ export function dataWarnings(summary: Pick<Summary, 'cells' | 'primary' | 'setup
   return [
     ...notOkWarnings(rows, cells, primary),
     ...selectionBias(rows, cells, primary),
-    ...(tcg ? [{ kind: 'emulated-cpu' as const, message: 'The guest ran under TCG (emulated CPU): downtimes include emulation overhead and are not those of KVM on real hardware.', evidence: [`accelerator: ${summary.setup.accel}`] }] : []),
+    ...(tcg
+      ? [
+          {
+            kind: 'emulated-cpu' as const,
+            message: 'The guest ran under TCG (emulated CPU): downtimes include emulation overhead and are not those of KVM on real hardware.',
+            evidence: [`accelerator: ${summary.setup.accel}`],
+          },
+        ]
+      : []),
     ...clockWarning(summary),
     ...smallCells(cells, summary.comparisons, primary),
     ...overLimit(rows, cells, primary),
@@ -122,4 +230,3 @@ export function dataWarnings(summary: Pick<Summary, 'cells' | 'primary' | 'setup
     ...designWarning(summary.order),
   ];
 }
-

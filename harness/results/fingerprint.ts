@@ -19,7 +19,11 @@ export function labFingerprint(manifest: RunManifest): Fingerprint {
   }
   for (const variant of [...manifest.variants].sort((a, b) => a.name.localeCompare(b.name))) {
     for (const [host, version] of Object.entries(variant.qemuVersion).sort()) parts[`${variant.name} QEMU on ${host}`] = version;
-    parts[`${variant.name} settings`] = JSON.stringify({ capabilities: sortKeys(variant.capabilities), parameters: sortKeys(variant.parameters), extraArgs: variant.extraArgs });
+    parts[`${variant.name} settings`] = JSON.stringify({
+      capabilities: sortKeys(variant.capabilities),
+      parameters: sortKeys(variant.parameters),
+      extraArgs: variant.extraArgs,
+    });
   }
   const canonical = JSON.stringify(Object.entries(parts).sort(([a], [b]) => a.localeCompare(b)));
   return { hash: createHash('sha256').update(canonical).digest('hex').slice(0, 16), parts };

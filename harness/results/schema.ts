@@ -42,7 +42,9 @@ export const iterationRecordSchema = z
     warmup: z.boolean().optional().describe('warm-ups are shown but left out of every statistic'),
     from: z.string().optional(),
     to: z.string().optional(),
-    status: z.enum(['ok', 'failed', 'invalid']).describe('invalid: measured but not trustworthy (e.g. the guest was damaged); left out of statistics, shown at its value'),
+    status: z
+      .enum(['ok', 'failed', 'invalid'])
+      .describe('invalid: measured but not trustworthy (e.g. the guest was damaged); left out of statistics, shown at its value'),
     reason: z.string().optional(),
     downtimeMs: nullableMs.optional().describe('the primary metric, ms; null unless status is ok'),
     primaryMetric: z.string().optional().describe('name of the primary metric; default "downtimeMs"'),
@@ -146,11 +148,22 @@ export const runManifestSchema = z
     pair: z.array(z.string()).optional().describe('the two hosts migrated between'),
     schedule: z.strictObject({ blocks: z.number(), migrations: z.number() }).optional(),
     abandonedCells: z.array(z.strictObject({ cell, reason: z.string(), afterSeq: z.number(), at: z.string() })).optional(),
-    resumes: z.array(z.strictObject({ at: z.string(), command: z.array(z.string()), alreadyRecorded: z.number() })).optional().describe('each --resume of this run'),
+    resumes: z
+      .array(z.strictObject({ at: z.string(), command: z.array(z.string()), alreadyRecorded: z.number() }))
+      .optional()
+      .describe('each --resume of this run'),
     lab: z.record(z.string(), z.unknown()).optional().describe('vDPA lab facts (harness/lab/prepare.ts)'),
     labBox: z.record(z.string(), z.unknown()).optional().describe('lab-in-a-box facts: guest build, namespaces'),
     recovered: z
-      .array(z.strictObject({ host: z.string(), runId: z.string().nullable(), pid: z.number().nullable(), controller: z.string().optional(), processesEnded: z.array(z.number()) }))
+      .array(
+        z.strictObject({
+          host: z.string(),
+          runId: z.string().nullable(),
+          pid: z.number().nullable(),
+          controller: z.string().optional(),
+          processesEnded: z.array(z.number()),
+        }),
+      )
       .optional()
       .describe('runs whose lock this run took over because their harness was gone, and the QEMU processes of theirs it ended'),
     siteSetup: z.record(z.string(), z.unknown()).optional().describe('zx site scripts: what each found, applied and undid'),

@@ -98,7 +98,10 @@ export function parseIterations(text: string): ReadIterations {
     seqFromFile ||= parsed.data.seq === undefined;
     records.push(completeRecord(parsed.data, records));
   });
-  if (problems.length) throw new ResultsFormatError(`${ITERATIONS_FILE} does not match the record format (docs/schemas/iteration-record.schema.json): ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`);
+  if (problems.length)
+    throw new ResultsFormatError(
+      `${ITERATIONS_FILE} does not match the record format (docs/schemas/iteration-record.schema.json): ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`,
+    );
   return { records, tornLines, seqFromFile };
 }
 
@@ -158,6 +161,9 @@ export async function readManifest(runDir: string): Promise<RunManifest | null> 
     throw new ResultsFormatError(`${runDir}/${MANIFEST_FILE}: not JSON (${(error as Error).message})`);
   }
   const parsed = runManifestSchema.safeParse(value);
-  if (!parsed.success) throw new ResultsFormatError(`${runDir}/${MANIFEST_FILE} does not match the manifest format (docs/schemas/manifest.schema.json): ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw new ResultsFormatError(
+      `${runDir}/${MANIFEST_FILE} does not match the manifest format (docs/schemas/manifest.schema.json): ${describeIssues(parsed.error)}`,
+    );
   return parsed.data;
 }

@@ -124,7 +124,16 @@ export interface RunManifest {
   state: 'running' | 'completed' | 'interrupted' | 'failed';
   stateReason?: string;
   command: string[];
-  options: { iterations: number; warmup: number; vmSizes: string[]; variants: string[]; queuePairs: (number | null)[]; design: string; seed: number; shard?: string };
+  options: {
+    iterations: number;
+    warmup: number;
+    vmSizes: string[];
+    variants: string[];
+    queuePairs: (number | null)[];
+    design: string;
+    seed: number;
+    shard?: string;
+  };
   accel: { requested: string; used: string; reason: string };
   hosts: HostFacts[];
   variants: VariantFacts[];

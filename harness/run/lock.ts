@@ -116,7 +116,12 @@ async function tryLock(host: HostTransport, workdir: string, owner: OwnerRecord,
       if (holder && holder.runId === owner.runId && holder.pid === owner.pid && holder.controller === owner.controller) {
         return { content: text, lost: new Promise(() => {}), release: async () => {} };
       }
-      if (!holder) throw new LabBusyError(`${host.hostName}: the lab is busy: ${lockPath} is locked by a process that wrote ${text ? JSON.stringify(text.slice(0, 120)) : 'no owner record yet'}`, null, false);
+      if (!holder)
+        throw new LabBusyError(
+          `${host.hostName}: the lab is busy: ${lockPath} is locked by a process that wrote ${text ? JSON.stringify(text.slice(0, 120)) : 'no owner record yet'}`,
+          null,
+          false,
+        );
       const where = holder.controller !== owner.controller ? ` (its harness runs on ${holder.controller})` : '';
       throw new LabBusyError(`${host.hostName}: the lab is busy: ${describeHolder(holder)}${where}; it still holds ${lockPath}`, holder, false);
     }
@@ -125,7 +130,11 @@ async function tryLock(host: HostTransport, workdir: string, owner: OwnerRecord,
     // a harness from before kernel locks held none: a record naming a live vdpa-bench process here is still a run
     if (previous && previous.pid !== process.pid && holderLiveness(previous) === 'alive') {
       await session.close();
-      throw new LabBusyError(`${host.hostName}: the lab is busy: ${describeHolder(previous)} (it holds ${lockPath} without a kernel lock: an older vdpa-bench)`, previous, false);
+      throw new LabBusyError(
+        `${host.hostName}: the lab is busy: ${describeHolder(previous)} (it holds ${lockPath} without a kernel lock: an older vdpa-bench)`,
+        previous,
+        false,
+      );
     }
     session.send('take');
     const taken = await session.nextLine(timeoutMs);
@@ -183,11 +192,14 @@ interface TakenOverLock {
 async function recoverDeadRun(host: HostTransport, workdir: string, { text, previous }: TakenOverLock, note?: (m: string) => void): Promise<RecoveredRun> {
   const lockPath = join(workdir, LOCK_FILE);
   if (!previous) {
-    note?.(`${host.hostName}: took over ${lockPath}: no process held it, and its content is not an owner record (${JSON.stringify(text.slice(0, 80))}); no run to end`);
+    note?.(
+      `${host.hostName}: took over ${lockPath}: no process held it, and its content is not an owner record (${JSON.stringify(text.slice(0, 80))}); no run to end`,
+    );
     return { host: host.hostName, runId: null, pid: null, processesEnded: [] };
   }
   const ended = await endRunQemu(host, workdir, previous.runId);
-  const what = ended.length > 0 ? `ended its ${ended.length} leftover QEMU process${ended.length === 1 ? '' : 'es'} (pid ${ended.join(', ')})` : 'no QEMU of it was left';
+  const what =
+    ended.length > 0 ? `ended its ${ended.length} leftover QEMU process${ended.length === 1 ? '' : 'es'} (pid ${ended.join(', ')})` : 'no QEMU of it was left';
   note?.(`${host.hostName}: took over the lock of ${describeHolder(previous)}: that harness is gone (no process holds ${lockPath} any more); ${what}`);
   return { host: host.hostName, runId: previous.runId, pid: previous.pid, controller: previous.controller, processesEnded: ended };
 }
@@ -213,9 +225,13 @@ rm -f -- "$lock"
  * For `cleanup`: removes a lock file no process holds (a dead run's), reporting whose it was;
  * a held one is left and named.
  */
-export async function clearStaleLock(host: HostTransport, workdir: string): Promise<{ state: 'none' | 'cleared' | 'held'; holder: OwnerRecord | null; text: string }> {
+export async function clearStaleLock(
+  host: HostTransport,
+  workdir: string,
+): Promise<{ state: 'none' | 'cleared' | 'held'; holder: OwnerRecord | null; text: string }> {
   const result = await host.script(CLEAR_STALE, [workdir], { allowFailure: true, timeoutMs: 30_000 });
-  if (result.exitCode !== 0) throw new Error(`${host.hostName}: cannot check ${join(workdir, LOCK_FILE)}: ${(result.stderr || result.stdout).trim() || `exit ${result.exitCode}`}`);
+  if (result.exitCode !== 0)
+    throw new Error(`${host.hostName}: cannot check ${join(workdir, LOCK_FILE)}: ${(result.stderr || result.stdout).trim() || `exit ${result.exitCode}`}`);
   const [state, text = ''] = splitOnce(result.stdout.trim());
   return { state: state as 'none' | 'cleared' | 'held', holder: parseOwner(text), text };
 }

@@ -139,7 +139,8 @@ function checkLabUnchanged(manifest: RunManifest, facts: HostFacts[], variants: 
   }
   for (const v of variants) {
     const before = manifest.variants.find((x) => x.name === v.name);
-    for (const [host, version] of Object.entries(v.qemuVersion)) if (before && before.qemuVersion[host] !== version) changes.push(`${v.name} QEMU on ${host}: ${before.qemuVersion[host]} → ${version}`);
+    for (const [host, version] of Object.entries(v.qemuVersion))
+      if (before && before.qemuVersion[host] !== version) changes.push(`${v.name} QEMU on ${host}: ${before.qemuVersion[host]} → ${version}`);
   }
   if (manifest.accel.used !== accel) changes.push(`accel: ${manifest.accel.used} → ${accel}`);
   if (changes.length > 0) throw new Error(`cannot resume run ${manifest.runId}: the lab changed since it started (${changes.join('; ')}); start a new run`);

@@ -11,7 +11,11 @@ import { parseShard } from './shard.ts';
 
 export class MergeError extends Error {}
 
-export async function mergeShards(dirs: readonly string[], outDir: string, runId?: string): Promise<{ dir: string; manifest: RunManifest; records: IterationRecord[]; notes: string[] }> {
+export async function mergeShards(
+  dirs: readonly string[],
+  outDir: string,
+  runId?: string,
+): Promise<{ dir: string; manifest: RunManifest; records: IterationRecord[]; notes: string[] }> {
   if (dirs.length === 0) throw new MergeError('merge needs the shard run directories');
   const shards: { dir: string; manifest: RunManifest; records: IterationRecord[] }[] = [];
   for (const dir of dirs) {
@@ -28,22 +32,34 @@ export async function mergeShards(dirs: readonly string[], outDir: string, runId
   const seen = new Map<number, string>();
   let count = 0;
   for (const { dir, manifest } of shards) {
-    if (manifest.profile.sha256 !== first.profile.sha256) throw new MergeError(`${dir}: ran profile sha256 ${manifest.profile.sha256.slice(0, 12)}…, ${shards[0].dir} ran ${first.profile.sha256.slice(0, 12)}…: shards of one run use one profile`);
-    if (!sameOptions(manifest)) throw new MergeError(`${dir}: ran with other options than ${shards[0].dir} (${JSON.stringify(manifest.options)} vs ${JSON.stringify(first.options)})`);
+    if (manifest.profile.sha256 !== first.profile.sha256)
+      throw new MergeError(
+        `${dir}: ran profile sha256 ${manifest.profile.sha256.slice(0, 12)}…, ${shards[0].dir} ran ${first.profile.sha256.slice(0, 12)}…: shards of one run use one profile`,
+      );
+    if (!sameOptions(manifest))
+      throw new MergeError(`${dir}: ran with other options than ${shards[0].dir} (${JSON.stringify(manifest.options)} vs ${JSON.stringify(first.options)})`);
     const shard = parseShard(manifest.options.shard!);
     count ||= shard.count;
     if (shard.count !== count) throw new MergeError(`${dir}: shard ${manifest.options.shard} does not belong to a split into ${count}`);
     if (seen.has(shard.index)) throw new MergeError(`${dir}: shard ${manifest.options.shard} given twice (also ${seen.get(shard.index)})`);
     seen.set(shard.index, dir);
-    if (manifest.state !== 'completed') notes.push(`shard ${manifest.options.shard} (${manifest.runId}) is ${manifest.state}${manifest.stateReason ? `: ${manifest.stateReason}` : ''}`);
+    if (manifest.state !== 'completed')
+      notes.push(`shard ${manifest.options.shard} (${manifest.runId}) is ${manifest.state}${manifest.stateReason ? `: ${manifest.stateReason}` : ''}`);
   }
   const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !seen.has(i));
-  if (missing.length > 0) throw new MergeError(`shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')} missing: a merged run must cover the whole matrix`);
+  if (missing.length > 0)
+    throw new MergeError(
+      `shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')} missing: a merged run must cover the whole matrix`,
+    );
   const fingerprints = new Set(shards.map((s) => labFingerprint(s.manifest).hash));
-  if (fingerprints.size > 1) notes.push(`the shards ran on labs with different fingerprints (${[...fingerprints].join(', ')}): the merged run carries the first shard's host facts; each shard's are under shards[]`);
+  if (fingerprints.size > 1)
+    notes.push(
+      `the shards ran on labs with different fingerprints (${[...fingerprints].join(', ')}): the merged run carries the first shard's host facts; each shard's are under shards[]`,
+    );
 
   const records = shards.flatMap((s) => s.records).sort((a, b) => a.seq - b.seq);
-  for (let i = 1; i < records.length; i++) if (records[i].seq === records[i - 1].seq) throw new MergeError(`migration seq ${records[i].seq} appears in two shards`);
+  for (let i = 1; i < records.length; i++)
+    if (records[i].seq === records[i - 1].seq) throw new MergeError(`migration seq ${records[i].seq} appears in two shards`);
 
   const id = runId ?? newRunId(first.profile.name).replace(`${first.profile.name}-`, `${first.profile.name}-merged-`);
   const store = await RunStore.create(outDir, id);
@@ -66,7 +82,11 @@ export async function mergeShards(dirs: readonly string[], outDir: string, runId
     ...first,
     runId: id,
     startedAt: shards.map((s) => s.manifest.startedAt).sort()[0],
-    finishedAt: shards.map((s) => s.manifest.finishedAt ?? '').sort().at(-1) || null,
+    finishedAt:
+      shards
+        .map((s) => s.manifest.finishedAt ?? '')
+        .sort()
+        .at(-1) || null,
     state: states.includes('failed') ? 'failed' : states.includes('interrupted') || states.includes('running') ? 'interrupted' : 'completed',
     stateReason: notes.length ? notes.join('; ') : undefined,
     options: { ...first.options, shard: undefined },
@@ -75,7 +95,15 @@ export async function mergeShards(dirs: readonly string[], outDir: string, runId
       migrations: shards.reduce((n, s) => n + ((s.manifest.schedule as { migrations?: number })?.migrations ?? 0), 0),
     },
     abandonedCells: shards.flatMap((s) => s.manifest.abandonedCells ?? []),
-    mergedFrom: shards.map((s) => ({ runId: s.manifest.runId, dir: s.dir, shard: s.manifest.options.shard, state: s.manifest.state, hosts: s.manifest.hosts, variants: s.manifest.variants, fingerprint: labFingerprint(s.manifest).hash })),
+    mergedFrom: shards.map((s) => ({
+      runId: s.manifest.runId,
+      dir: s.dir,
+      shard: s.manifest.options.shard,
+      state: s.manifest.state,
+      hosts: s.manifest.hosts,
+      variants: s.manifest.variants,
+      fingerprint: labFingerprint(s.manifest).hash,
+    })),
   };
   delete manifest.options.shard;
   if (!manifest.stateReason) delete manifest.stateReason;

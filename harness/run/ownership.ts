@@ -140,14 +140,25 @@ export interface CleanupReport {
  * directories. `goneRunId` names a run proven gone another way (its lock was free), wherever
  * its harness ran.
  */
-export async function cleanLeftovers(host: HostTransport, workdir: string, options: { resumeRunId?: string; keepDirOf?: string; breakUnknown?: boolean; goneRunId?: string } = {}): Promise<CleanupReport[]> {
+export async function cleanLeftovers(
+  host: HostTransport,
+  workdir: string,
+  options: { resumeRunId?: string; keepDirOf?: string; breakUnknown?: boolean; goneRunId?: string } = {},
+): Promise<CleanupReport[]> {
   const reports: CleanupReport[] = [];
   for (const entry of await scanHost(host, workdir)) {
     const runId = entry.owner?.runId ?? null;
     const report: CleanupReport = { host: host.hostName, runDir: entry.dir, runId, killed: [], removed: false };
-    const gone = entry.liveness === 'dead' || (runId !== null && runId === options.goneRunId) || (entry.liveness === 'unknown' && options.breakUnknown === true && entry.owner !== null);
+    const gone =
+      entry.liveness === 'dead' ||
+      (runId !== null && runId === options.goneRunId) ||
+      (entry.liveness === 'unknown' && options.breakUnknown === true && entry.owner !== null);
     if (!gone) {
-      if (entry.owner?.pid !== process.pid) report.skipped = entry.liveness === 'alive' ? `its harness is running (${describeHolder(entry.owner!)})` : `its owner cannot be checked from here (${entry.owner ? describeHolder(entry.owner) : 'unreadable owner record'})`;
+      if (entry.owner?.pid !== process.pid)
+        report.skipped =
+          entry.liveness === 'alive'
+            ? `its harness is running (${describeHolder(entry.owner!)})`
+            : `its owner cannot be checked from here (${entry.owner ? describeHolder(entry.owner) : 'unreadable owner record'})`;
       if (report.skipped) reports.push(report);
       continue;
     }
@@ -166,6 +177,9 @@ export async function cleanLeftovers(host: HostTransport, workdir: string, optio
 
 export function describeCleanup(r: CleanupReport): string {
   if (r.skipped) return `${r.host}: left ${r.runDir} alone: ${r.skipped}`;
-  const killed = r.killed.length > 0 ? `ended ${r.killed.length} leftover QEMU process${r.killed.length === 1 ? '' : 'es'} (pid ${r.killed.join(', ')})` : 'no leftover QEMU processes';
+  const killed =
+    r.killed.length > 0
+      ? `ended ${r.killed.length} leftover QEMU process${r.killed.length === 1 ? '' : 'es'} (pid ${r.killed.join(', ')})`
+      : 'no leftover QEMU processes';
   return `${r.host}: run ${r.runId ?? '?'}: ${killed}${r.removed ? `, removed ${r.runDir}` : ''}`;
 }

@@ -71,7 +71,9 @@ export function checkScheduleMatches(blocks: readonly Block[], state: ResumeStat
   for (const r of state.records) {
     const m = planned.get(r.seq);
     if (!m || cellKey(m.cell) !== cellKey(r) || m.warmup !== r.warmup) {
-      throw new ResumeError(`recorded migration seq ${r.seq} (${r.variant} ${r.vmSize}) is not in the schedule rebuilt from the manifest's options: the run directory and profile do not belong together`);
+      throw new ResumeError(
+        `recorded migration seq ${r.seq} (${r.variant} ${r.vmSize}) is not in the schedule rebuilt from the manifest's options: the run directory and profile do not belong together`,
+      );
     }
   }
   const expected = (state.manifest.schedule as { migrations?: number } | undefined)?.migrations;

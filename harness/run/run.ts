@@ -80,7 +80,19 @@ function planRun(loaded: LoadedProfile, profile: Profile, options: RunOptions, r
   const blocks = shard ? shardBlocks(fullSchedule, shard) : fullSchedule;
   if (resume) checkScheduleMatches(blocks, resume);
   const note = (message: string) => options.progress.note(message);
-  return { ...run, loaded, profile, options, selection, shard, blocks, metrics: metricSetup(profile), startedAt: new Date().toISOString(), command: options.command ?? [], note };
+  return {
+    ...run,
+    loaded,
+    profile,
+    options,
+    selection,
+    shard,
+    blocks,
+    metrics: metricSetup(profile),
+    startedAt: new Date().toISOString(),
+    command: options.command ?? [],
+    note,
+  };
 }
 
 async function runOnHosts(run: RunContext): Promise<RunOutcome> {
@@ -90,8 +102,21 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
     await session.claim(ownerRecord(run.runId, run.options.command), { resumeRunId: run.resume?.manifest.runId, profilePath: run.loaded.file, note: run.note });
     const lab = await session.prepareLab(run.loaded.file, run.selection, run.metrics, run.note);
     const hostFacts = await Promise.all([...session.transports.values()].map(gatherHostFacts));
-    const variants = await inspectVariants({ profile: run.profile, variantNames: run.selection.variants, wantedEvents: lab?.traceEvents ?? run.metrics.traceEvents }, session.transports, lab, run.note);
-    const labFacts: LabFacts = { hosts: hostFacts, variants: variants.facts, accel: chooseAccel(run.profile.vm.accel, hostFacts), pair: session.pair, blocks: run.blocks, lab, box: run.box };
+    const variants = await inspectVariants(
+      { profile: run.profile, variantNames: run.selection.variants, wantedEvents: lab?.traceEvents ?? run.metrics.traceEvents },
+      session.transports,
+      lab,
+      run.note,
+    );
+    const labFacts: LabFacts = {
+      hosts: hostFacts,
+      variants: variants.facts,
+      accel: chooseAccel(run.profile.vm.accel, hostFacts),
+      pair: session.pair,
+      blocks: run.blocks,
+      lab,
+      box: run.box,
+    };
     manifest = run.resume ? resumedManifest(run.resume.manifest, labFacts, run, run.resume.done.size) : await startedManifest(run, labFacts);
     // runs taken over (a resumed run keeps the ones it recorded before) and the site set-up
     const facts = session.manifestFacts();
@@ -131,7 +156,12 @@ async function measure(run: RunContext, session: LabSession, manifest: RunManife
       binaries: variants.binaries,
       traceEvents: variants.traceEvents,
       metrics: run.metrics,
-      hooks: [...(session.lab?.hooks ?? []), ...(run.box?.hooks ?? []), ...(options.hooks ?? []), ...labHooks(profile, session.pair, run.note, run.metrics.names)],
+      hooks: [
+        ...(session.lab?.hooks ?? []),
+        ...(run.box?.hooks ?? []),
+        ...(options.hooks ?? []),
+        ...labHooks(profile, session.pair, run.note, run.metrics.names),
+      ],
       clock: options.clock ?? exchangeClock(),
       progress: options.progress,
       signal: options.signal,
@@ -151,7 +181,9 @@ async function measure(run: RunContext, session: LabSession, manifest: RunManife
     if (error instanceof HostUnreachableError) error.runDir = store.dir;
     throw error;
   } finally {
-    manifest.sampling = sampler ? sampler.manifest(manifest.state === 'completed' ? 'block-abandoned' : 'interrupted') : fixedSamplingManifest([...(resume?.records ?? []), ...records]);
+    manifest.sampling = sampler
+      ? sampler.manifest(manifest.state === 'completed' ? 'block-abandoned' : 'interrupted')
+      : fixedSamplingManifest([...(resume?.records ?? []), ...records]);
     manifest.finishedAt = new Date().toISOString();
     await store.writeManifest(manifest);
     await store.close();

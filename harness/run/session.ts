@@ -130,7 +130,9 @@ export class LabSession {
 
 /** QEMU's console and stderr files come home with the run before the host directory goes. */
 async function collectHostLogs(host: EngineHost, runDir: string): Promise<void> {
-  const listing = await host.transport.run(['find', host.runDir, '-type', 'f', '(', '-path', '*/console/*', '-o', '-path', '*/stderr/*', ')'], { allowFailure: true });
+  const listing = await host.transport.run(['find', host.runDir, '-type', 'f', '(', '-path', '*/console/*', '-o', '-path', '*/stderr/*', ')'], {
+    allowFailure: true,
+  });
   for (const path of listing.stdout.split('\n').filter(Boolean)) {
     const relative = path.slice(host.runDir.length + 1);
     await host.transport.fetchFile(path, join(runDir, relative)).catch(() => undefined);

@@ -37,7 +37,11 @@ export class AdaptiveSampler implements CellSampling {
 
   /** Cells that ran out of schedule without a decision stopped for the run's reason. */
   manifest(unfinished: StopReason): SamplingManifest {
-    return { mode: 'adaptive', target: this.target, cells: [...this.cells.values()].map((s) => cellStop(s.cell, s.attempts, s.values, s.reason ?? unfinished)) };
+    return {
+      mode: 'adaptive',
+      target: this.target,
+      cells: [...this.cells.values()].map((s) => cellStop(s.cell, s.attempts, s.values, s.reason ?? unfinished)),
+    };
   }
 }
 

@@ -9,6 +9,7 @@ export function describeDesign(order: DesignOrder, seed: number, blockSize: numb
       : 'at least two blocks (guest boots) per cell, sized so each variant has the same mean position in run order';
   if (variants.length < 2) return `single variant (${variants[0] ?? 'none'}); ${blocks}`;
   if (order === 'sequential') return `sequential: all of ${variants[0]} first, then each next variant (no protection against drift); ${blocks}`;
-  if (order === 'interleaved') return `interleaved ABBA: variants alternate ${variants.join('-')}, then reversed, round by round (removes linear drift); ${blocks}`;
+  if (order === 'interleaved')
+    return `interleaved ABBA: variants alternate ${variants.join('-')}, then reversed, round by round (removes linear drift); ${blocks}`;
   return `randomized blocks: variant order shuffled every round with seed ${seed} (reproducible); ${blocks}`;
 }

@@ -52,7 +52,14 @@ export function estimateSamples(input: SampleSizeInput): SampleSizeEstimate {
   const sigma = robustSigma(input.values);
   const delta = input.change * Math.abs(pilotMedian);
   const tTest = twoSampleSize(sigma, delta, input.power, input.alpha ?? 0.05);
-  return { perVariant: Math.max(2, Math.ceil(tTest / RANK_TEST_EFFICIENCY)), perVariantTTest: Math.ceil(tTest), median: pilotMedian, sigma, delta, pilotN: input.values.length };
+  return {
+    perVariant: Math.max(2, Math.ceil(tTest / RANK_TEST_EFFICIENCY)),
+    perVariantTTest: Math.ceil(tTest),
+    median: pilotMedian,
+    sigma,
+    delta,
+    pilotN: input.values.length,
+  };
 }
 
 /** "10%", "10", "0.1" → 0.1 */

@@ -66,7 +66,9 @@ export interface LabInfo {
 }
 
 function key(...parts: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify([RECIPE_VERSION, ...parts])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([RECIPE_VERSION, ...parts]))
+    .digest('hex');
 }
 
 async function writeInto(root: string, path: string, text: string, mode = 0o644): Promise<void> {
@@ -251,11 +253,20 @@ async function makeImage(ctx: StageContext, paths: SoftlabPaths, imageSize: stri
 }
 
 export async function readLabInfo(paths: SoftlabPaths = softlabPaths()): Promise<LabInfo | null> {
-  return readFile(join(paths.root, 'lab-info.json'), 'utf8').then((t) => JSON.parse(t) as LabInfo, () => null);
+  return readFile(join(paths.root, 'lab-info.json'), 'utf8').then(
+    (t) => JSON.parse(t) as LabInfo,
+    () => null,
+  );
 }
 
 /** Host programs the build needs, with the Debian package that has each. */
-export const BUILD_TOOLS: Record<string, string> = { debootstrap: 'debootstrap', mke2fs: 'e2fsprogs', 'ssh-keygen': 'openssh-client', chroot: 'coreutils', mount: 'mount' };
+export const BUILD_TOOLS: Record<string, string> = {
+  debootstrap: 'debootstrap',
+  mke2fs: 'e2fsprogs',
+  'ssh-keygen': 'openssh-client',
+  chroot: 'coreutils',
+  mount: 'mount',
+};
 
 export async function missingBuildTools(): Promise<string[]> {
   const missing: string[] = [];

@@ -11,14 +11,17 @@ export function addSoftlabCommands(program: Command, out: Out, setExit: (code: n
   const softlab = program
     .command('softlab')
     .description('A software vDPA lab: a Linux VM (TCG) with vdpa_sim_net, QEMU 10.0 (trixie) and 11.x (sid chroot)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CACHE/softlab, default
 ~/.cache/vdpa-bench/softlab) and driven over ssh like any lab host (profiles/softlab.yaml).
 
   vdpa-bench softlab build     # once: ~2-4 min, then cached
   vdpa-bench softlab up        # boot the lab VM; prints the ssh host, port and key
   vdpa-bench run profiles/softlab.yaml
-  vdpa-bench softlab down`);
+  vdpa-bench softlab down`,
+    );
 
   softlab
     .command('build')
@@ -39,17 +42,27 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
   softlab
     .command('up')
     .description('Boot the lab VM (TCG) and wait for sshd; prints the ssh host, port and key')
-    .option('--port <n>', 'loopback port forwarded to the lab VM\'s sshd', (v) => Number(v), DEFAULT_SSH_PORT)
+    .option('--port <n>', "loopback port forwarded to the lab VM's sshd", (v) => Number(v), DEFAULT_SSH_PORT)
     .option('--memory <size>', 'lab VM memory', '6G')
     .option('--cpus <n>', 'lab VM vCPUs', (v) => Number(v), 2)
     .option('--boot-timeout <seconds>', 'how long to wait for sshd (TCG on a busy machine is slow)', (v) => Number(v), 600)
     .addOption(new Option('--thp <mode>', 'transparent huge pages in the lab VM (guest memory of every QEMU in it)').choices([...THP_MODES]))
-    .option('--two-hosts', `two lab VMs, hostA and hostB (sshd on --port and the next port; default ${DEFAULT_PAIR_PORT}), joined by a private link for the migration stream (profiles/softlab-two-hosts.yaml)`)
+    .option(
+      '--two-hosts',
+      `two lab VMs, hostA and hostB (sshd on --port and the next port; default ${DEFAULT_PAIR_PORT}), joined by a private link for the migration stream (profiles/softlab-two-hosts.yaml)`,
+    )
     .action(async (opts) => {
       const print = (line: string) => out.stderr(line + '\n');
       if (opts.twoHosts) {
         const { pairUp } = await import('./pair.ts');
-        const pair = await pairUp({ port: opts.port === DEFAULT_SSH_PORT ? DEFAULT_PAIR_PORT : opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, bootTimeoutMs: opts.bootTimeout * 1000, print });
+        const pair = await pairUp({
+          port: opts.port === DEFAULT_SSH_PORT ? DEFAULT_PAIR_PORT : opts.port,
+          memory: opts.memory,
+          cpus: opts.cpus,
+          thp: opts.thp,
+          bootTimeoutMs: opts.bootTimeout * 1000,
+          print,
+        });
         for (const host of pair.hosts) {
           out.stdout(`== ${host.name}: link ${host.linkInterface} ${host.linkAddress} (migrationAddress)\n`);
           printState(host, out);
@@ -78,7 +91,7 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
 
   softlab
     .command('clock-step')
-    .description('Step a two-host lab VM\'s wall clock by an exact amount (clock_adjtime ADJ_SETOFFSET), to test the cross-host clock estimate')
+    .description("Step a two-host lab VM's wall clock by an exact amount (clock_adjtime ADJ_SETOFFSET), to test the cross-host clock estimate")
     .argument('<host>', 'hostA or hostB')
     .argument('<seconds>', 'the step, e.g. 2.5 or -0.75')
     .action(async (host: string, seconds: string) => {
@@ -126,7 +139,9 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
 function printState(state: LabVmState, out: Out): void {
   out.stdout(`lab VM up: pid ${state.pid}, booted in ${state.bootSeconds.toFixed(1)} s\n`);
   out.stdout(`  kernel ${state.checks.kernel}; ${state.checks.qemu.system} (system), ${state.checks.qemu.sid} (sid chroot)\n`);
-  out.stdout(`  vdpa mgmtdev: ${state.checks.mgmtdevs.join(', ')}; memlock ${state.checks.memlock}; THP ${state.checks.thp ?? '?'}; loopback ${state.checks.loopbackUp ? 'up' : 'down'}\n`);
+  out.stdout(
+    `  vdpa mgmtdev: ${state.checks.mgmtdevs.join(', ')}; memlock ${state.checks.memlock}; THP ${state.checks.thp ?? '?'}; loopback ${state.checks.loopbackUp ? 'up' : 'down'}\n`,
+  );
   out.stdout(`ssh: host ${state.host} port ${state.port} user ${state.user}\n`);
   out.stdout(`  identityFile: ${state.identityFile}\n  knownHostsFile: ${state.knownHostsFile}\n`);
   out.stdout(`  ssh -i ${state.identityFile} -o UserKnownHostsFile=${state.knownHostsFile} -p ${state.port} ${state.user}@${state.host}\n`);

@@ -76,14 +76,23 @@ async function ssh(state: LabVmState, script: string, args: readonly string[]): 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function pairUp(settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode }, paths: SoftlabPaths = softlabPaths()): Promise<PairState> {
+export async function pairUp(
+  settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode },
+  paths: SoftlabPaths = softlabPaths(),
+): Promise<PairState> {
   const first = settings.port ?? DEFAULT_PAIR_PORT;
   const [a, b] = PAIR_HOSTS.map((h) => ({ host: h, instance: pairInstance(paths, h), settings: { ...settings, port: first + h.portOffset } }));
   // hostB's QEMU connects to hostA's link socket at start-up: it must exist first
   const upA = labUp(a.settings, paths, a.instance);
   const deadline = Date.now() + 60_000;
   while (!existsSync(a.instance.link!.socket)) {
-    const failed = await Promise.race([upA.then(() => false, () => true), sleep(200).then(() => false)]);
+    const failed = await Promise.race([
+      upA.then(
+        () => false,
+        () => true,
+      ),
+      sleep(200).then(() => false),
+    ]);
     if (failed || Date.now() > deadline) break;
   }
   const [stateA, stateB] = await Promise.allSettled([upA, labUp(b.settings, paths, b.instance)]);
@@ -124,5 +133,14 @@ export async function pairTransport(name: string, paths: SoftlabPaths = softlabP
   if (!host) throw new Error(`no lab host ${JSON.stringify(name)}: the two-host lab has ${PAIR_HOSTS.map((h) => h.name).join(' and ')}`);
   const state = await readState(paths, pairInstance(paths, host));
   if (!state) throw new Error(`${name} is not running: \`vdpa-bench softlab up --two-hosts\` first`);
-  return new SshTransport(name, { host: state.host, port: state.port, user: state.user, identityFile: state.identityFile, knownHostsFile: state.knownHostsFile, strictHostKeyChecking: 'yes', controlPersist: '10m', options: [] });
+  return new SshTransport(name, {
+    host: state.host,
+    port: state.port,
+    user: state.user,
+    identityFile: state.identityFile,
+    knownHostsFile: state.knownHostsFile,
+    strictHostKeyChecking: 'yes',
+    controlPersist: '10m',
+    options: [],
+  });
 }

@@ -145,7 +145,15 @@ async function execLogged(
 ): Promise<string> {
   log.write(`$ ${argv.join(' ')}\n`);
   const [file, ...args] = argv;
-  const child = execa(file, args, { input: options.input, env: options.env, cwd: options.cwd, reject: false, all: true, stdin: options.input === undefined ? 'ignore' : undefined, buffer: { all: true, stdout: true, stderr: false } });
+  const child = execa(file, args, {
+    input: options.input,
+    env: options.env,
+    cwd: options.cwd,
+    reject: false,
+    all: true,
+    stdin: options.input === undefined ? 'ignore' : undefined,
+    buffer: { all: true, stdout: true, stderr: false },
+  });
   let tail: string[] = [];
   let pending = '';
   child.all?.on('data', (chunk: Buffer) => {
@@ -159,7 +167,10 @@ async function execLogged(
   const result = await child;
   if (result.exitCode !== 0) {
     const why = result.exitCode === undefined ? String(result.message) : `exit ${result.exitCode}`;
-    throw new StageError(stage, `\`${argv.join(' ')}\` failed (${why}); last output:\n    ${[...tail, pending].filter(Boolean).slice(-12).join('\n    ')}\n  full log: ${logPath}`);
+    throw new StageError(
+      stage,
+      `\`${argv.join(' ')}\` failed (${why}); last output:\n    ${[...tail, pending].filter(Boolean).slice(-12).join('\n    ')}\n  full log: ${logPath}`,
+    );
   }
   return String(result.stdout ?? '');
 }

@@ -77,30 +77,48 @@ export function labVmArgs(paths: SoftlabPaths, s: LabVmSettings, qmpSocket: stri
   const files = instanceFiles(instance);
   const link = instance.link
     ? [
-        '-netdev', `stream,id=link,server=${instance.link.server ? 'on' : 'off'},addr.type=unix,addr.path=${instance.link.socket.replaceAll(',', ',,')}`,
-        '-device', `virtio-net-pci,netdev=link,mac=${instance.link.mac}`,
+        '-netdev',
+        `stream,id=link,server=${instance.link.server ? 'on' : 'off'},addr.type=unix,addr.path=${instance.link.socket.replaceAll(',', ',,')}`,
+        '-device',
+        `virtio-net-pci,netdev=link,mac=${instance.link.mac}`,
       ]
     : [];
   return [
     s.qemu,
-    '-name', instance.vmName,
+    '-name',
+    instance.vmName,
     '-nodefaults',
-    '-display', 'none',
-    '-machine', 'q35',
-    '-accel', 'tcg,thread=multi',
-    '-cpu', 'max',
-    '-smp', String(s.cpus),
-    '-m', s.memory,
-    '-kernel', paths.kernel,
-    '-initrd', paths.initrd,
-    '-append', KERNEL_APPEND,
-    '-drive', `file=${paths.image.replaceAll(',', ',,')},format=raw,if=virtio,snapshot=on`,
-    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${s.port}-:22`,
-    '-device', 'virtio-net-pci,netdev=n0',
+    '-display',
+    'none',
+    '-machine',
+    'q35',
+    '-accel',
+    'tcg,thread=multi',
+    '-cpu',
+    'max',
+    '-smp',
+    String(s.cpus),
+    '-m',
+    s.memory,
+    '-kernel',
+    paths.kernel,
+    '-initrd',
+    paths.initrd,
+    '-append',
+    KERNEL_APPEND,
+    '-drive',
+    `file=${paths.image.replaceAll(',', ',,')},format=raw,if=virtio,snapshot=on`,
+    '-netdev',
+    `user,id=n0,hostfwd=tcp:127.0.0.1:${s.port}-:22`,
+    '-device',
+    'virtio-net-pci,netdev=n0',
     ...link,
-    '-serial', `file:${files.consoleLog}`,
-    '-qmp', `unix:${qmpSocket.replaceAll(',', ',,')},server=on,wait=off`,
-    '-pidfile', files.pidFile,
+    '-serial',
+    `file:${files.consoleLog}`,
+    '-qmp',
+    `unix:${qmpSocket.replaceAll(',', ',,')},server=on,wait=off`,
+    '-pidfile',
+    files.pidFile,
     '-daemonize',
   ];
 }
@@ -108,14 +126,22 @@ export function labVmArgs(paths: SoftlabPaths, s: LabVmSettings, qmpSocket: stri
 export function sshArgs(state: Pick<LabVmState, 'host' | 'port' | 'user' | 'identityFile' | 'knownHostsFile'>, remote: readonly string[]): string[] {
   return [
     'ssh',
-    '-i', state.identityFile,
-    '-p', String(state.port),
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', `UserKnownHostsFile=${state.knownHostsFile}`,
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'ConnectTimeout=5',
-    '-o', 'LogLevel=ERROR',
+    '-i',
+    state.identityFile,
+    '-p',
+    String(state.port),
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `UserKnownHostsFile=${state.knownHostsFile}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'ConnectTimeout=5',
+    '-o',
+    'LogLevel=ERROR',
     `${state.user}@${state.host}`,
     ...remote,
   ];
@@ -135,7 +161,11 @@ echo "qemu_sid=$(chroot ${LAB.sidChroot} qemu-system-x86_64 --version | head -1)
 `;
 
 export function parseChecks(text: string): LabChecks {
-  const values = (k: string) => text.split('\n').filter((l) => l.startsWith(`${k}=`)).map((l) => l.slice(k.length + 1).trim());
+  const values = (k: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${k}=`))
+      .map((l) => l.slice(k.length + 1).trim());
   return {
     kernel: values('kernel')[0] ?? '',
     loopbackUp: values('loopback')[0] === 'up',
@@ -150,7 +180,8 @@ export function parseChecks(text: string): LabChecks {
 export function checkProblems(c: LabChecks): string[] {
   const problems: string[] = [];
   if (!c.loopbackUp) problems.push('loopback is down (migrations over 127.0.0.1 would fail: "Network is unreachable")');
-  if (c.memlock !== 'unlimited') problems.push(`RLIMIT_MEMLOCK is ${c.memlock || 'unknown'} KiB, not unlimited (dma_map of guest RAM fails: "vhost vdpa map fail!")`);
+  if (c.memlock !== 'unlimited')
+    problems.push(`RLIMIT_MEMLOCK is ${c.memlock || 'unknown'} KiB, not unlimited (dma_map of guest RAM fails: "vhost vdpa map fail!")`);
   if (!c.mgmtdevs.includes('vdpasim_net')) problems.push('vdpa mgmtdev show does not list vdpasim_net (vdpa_sim_net not loaded?)');
   for (const m of ['vhost_vdpa', 'vdpa_sim', 'vdpa_sim_net', 'vringh']) if (!c.modules.includes(m)) problems.push(`module ${m} is not loaded`);
   if (!/QEMU emulator version 10\.0\./.test(c.qemu.system)) problems.push(`trixie QEMU is not 10.0.x: ${c.qemu.system || 'not found'}`);
@@ -174,7 +205,10 @@ async function isLabVm(pid: number, vmName: string): Promise<boolean> {
 }
 
 export async function readState(paths: SoftlabPaths = softlabPaths(), instance: LabInstance = singleInstance(paths)): Promise<LabVmState | null> {
-  const state = await readFile(instanceFiles(instance).stateFile, 'utf8').then((t) => JSON.parse(t) as LabVmState, () => null);
+  const state = await readFile(instanceFiles(instance).stateFile, 'utf8').then(
+    (t) => JSON.parse(t) as LabVmState,
+    () => null,
+  );
   if (!state) return null;
   return pidAlive(state.pid) && (await isLabVm(state.pid, instance.vmName)) ? state : null;
 }
@@ -189,7 +223,6 @@ async function portFree(port: number): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 /** Sets the lab VM's transparent-huge-page mode; prints the mode in force (e.g. "always madvise [never]"). */
 const THP_SCRIPT = String.raw`
 case "$1" in always|madvise|never) ;; *) echo "bad THP mode" >&2; exit 2 ;; esac
@@ -197,7 +230,11 @@ echo "$1" > /sys/kernel/mm/transparent_hugepage/enabled
 cat /sys/kernel/mm/transparent_hugepage/enabled
 `;
 
-export async function labUp(settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode }, paths: SoftlabPaths = softlabPaths(), instance: LabInstance = singleInstance(paths)): Promise<LabVmState> {
+export async function labUp(
+  settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode },
+  paths: SoftlabPaths = softlabPaths(),
+  instance: LabInstance = singleInstance(paths),
+): Promise<LabVmState> {
   const files = instanceFiles(instance);
   const running = await readState(paths, instance);
   if (running) {
@@ -207,7 +244,12 @@ export async function labUp(settings: Partial<LabVmSettings> & { print: (line: s
   for (const f of [paths.image, paths.kernel, paths.initrd, paths.sshKey, paths.hostKeyPub]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`vdpa-bench softlab build\` first`);
   }
-  const s: LabVmSettings = { port: settings.port ?? DEFAULT_SSH_PORT, memory: settings.memory ?? '6G', cpus: settings.cpus ?? 2, qemu: settings.qemu ?? 'qemu-system-x86_64' };
+  const s: LabVmSettings = {
+    port: settings.port ?? DEFAULT_SSH_PORT,
+    memory: settings.memory ?? '6G',
+    cpus: settings.cpus ?? 2,
+    qemu: settings.qemu ?? 'qemu-system-x86_64',
+  };
   if (!(await portFree(s.port))) throw new Error(`127.0.0.1:${s.port} is in use: pick another with --port`);
   await mkdir(instance.run, { recursive: true });
   const qmpSocket = files.qmpSocket;
@@ -235,7 +277,9 @@ export async function labUp(settings: Partial<LabVmSettings> & { print: (line: s
     lastError = String(probe.stderr).trim();
     if (Date.now() > deadline) {
       await labDown({ print: settings.print }, paths, instance);
-      throw new Error(`sshd in ${instance.vmName} did not answer within ${(settings.bootTimeoutMs ?? 240_000) / 1000} s (${lastError}); console: ${files.consoleLog}`);
+      throw new Error(
+        `sshd in ${instance.vmName} did not answer within ${(settings.bootTimeoutMs ?? 240_000) / 1000} s (${lastError}); console: ${files.consoleLog}`,
+      );
     }
     await sleep(1000);
   }
@@ -245,20 +289,34 @@ export async function labUp(settings: Partial<LabVmSettings> & { print: (line: s
   const problems = checkProblems(checks);
   if (problems.length > 0) {
     await labDown({ print: settings.print }, paths, instance);
-    throw new Error(`${instance.vmName} booted but is not usable:\n  ${problems.join('\n  ')}${check.stderr ? `\n  (stderr: ${String(check.stderr).trim()})` : ''}`);
+    throw new Error(
+      `${instance.vmName} booted but is not usable:\n  ${problems.join('\n  ')}${check.stderr ? `\n  (stderr: ${String(check.stderr).trim()})` : ''}`,
+    );
   }
   if (settings.thp) {
-    const thp = await execa(sshArgs(base, ['bash', '-s', '--', settings.thp])[0], sshArgs(base, ['bash', '-s', '--', settings.thp]).slice(1), { input: THP_SCRIPT, reject: false, timeout: 30_000 });
+    const thp = await execa(sshArgs(base, ['bash', '-s', '--', settings.thp])[0], sshArgs(base, ['bash', '-s', '--', settings.thp]).slice(1), {
+      input: THP_SCRIPT,
+      reject: false,
+      timeout: 30_000,
+    });
     if (thp.exitCode !== 0) throw new Error(`setting THP to ${settings.thp} failed: ${String(thp.stderr).trim()}`);
   }
-  const thpNow = await execa(sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled'])[0], sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled']).slice(1), { reject: false, timeout: 30_000 });
+  const thpNow = await execa(
+    sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled'])[0],
+    sshArgs(base, ['cat', '/sys/kernel/mm/transparent_hugepage/enabled']).slice(1),
+    { reject: false, timeout: 30_000 },
+  );
   checks.thp = String(thpNow.stdout).trim();
   const state: LabVmState = { pid, ...base, qmpSocket, startedAt: new Date().toISOString(), bootSeconds, checks };
   await writeFile(files.stateFile, JSON.stringify(state, null, 2) + '\n');
   return state;
 }
 
-export async function labDown(o: { print: (line: string) => void }, paths: SoftlabPaths = softlabPaths(), instance: LabInstance = singleInstance(paths)): Promise<boolean> {
+export async function labDown(
+  o: { print: (line: string) => void },
+  paths: SoftlabPaths = softlabPaths(),
+  instance: LabInstance = singleInstance(paths),
+): Promise<boolean> {
   const files = instanceFiles(instance);
   const pid = Number(await readFile(files.pidFile, 'utf8').catch(() => ''));
   if (!pid || !pidAlive(pid) || !(await isLabVm(pid, instance.vmName))) {

@@ -48,7 +48,10 @@ interface SampleSizes {
 
 /** p from the rank sum's permutation distribution; doubled mid-ranks are integers, so it is a subset-sum count. */
 function exactP(ranks: readonly number[], { m, n }: SampleSizes, rankSum: number, alternative: Alternative): { p: number; minimumP: number } {
-  const counts = subsetSumCounts(ranks.map((r) => Math.round(r * 2)), m);
+  const counts = subsetSumCounts(
+    ranks.map((r) => Math.round(r * 2)),
+    m,
+  );
   const all = counts.reduce((a, b) => a + b, 0);
   const observed = Math.round(rankSum * 2);
   if (alternative !== 'two-sided') {

@@ -11,7 +11,7 @@ export function midRanks(values: readonly number[]): Ranking {
   const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
   const ranks = new Array<number>(values.length);
   const ties: number[] = [];
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end + 1 < order.length && order[end + 1][0] === order[start][0]) end++;
     const rank = (start + end) / 2 + 1;
@@ -51,7 +51,10 @@ export function exactUDistribution(m: number, n: number): number[] {
   const key = `${m},${n}`;
   const known = uDistributions.get(key);
   if (known) return known;
-  const counts = subsetSumCounts(Array.from({ length: m + n }, (_, i) => i + 1), m);
+  const counts = subsetSumCounts(
+    Array.from({ length: m + n }, (_, i) => i + 1),
+    m,
+  );
   const offset = (m * (m + 1)) / 2;
   const all = counts.reduce((a, b) => a + b, 0);
   const distribution = Array.from({ length: m * n + 1 }, (_, u) => counts[u + offset] / all);

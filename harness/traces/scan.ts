@@ -260,4 +260,3 @@ export function scanTrace(chunks: Iterable<Uint8Array>, options: ParseOptions = 
   for (const chunk of chunks) scanner.push(chunk);
   return scanner.end();
 }
-

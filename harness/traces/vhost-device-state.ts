@@ -26,8 +26,10 @@ export function addsDriverOk(args: string): boolean {
 export function vhostDeviceState(events: readonly TraceEvent[], initial: DeviceState = { started: false }): DeviceState {
   let state = initial;
   for (const e of events) {
-    if (e.name === 'vhost_vdpa_reset_device') state = { started: false, everStarted: state.everStarted || state.started, decidedBy: { event: e.name, args: e.args, line: e.line, timeUs: e.timeUs } };
-    else if (e.name === 'vhost_vdpa_add_status' && addsDriverOk(e.args)) state = { started: true, everStarted: true, decidedBy: { event: e.name, args: e.args, line: e.line, timeUs: e.timeUs } };
+    if (e.name === 'vhost_vdpa_reset_device')
+      state = { started: false, everStarted: state.everStarted || state.started, decidedBy: { event: e.name, args: e.args, line: e.line, timeUs: e.timeUs } };
+    else if (e.name === 'vhost_vdpa_add_status' && addsDriverOk(e.args))
+      state = { started: true, everStarted: true, decidedBy: { event: e.name, args: e.args, line: e.line, timeUs: e.timeUs } };
   }
   return state;
 }

@@ -16,16 +16,18 @@ const DEV = '0x55d0c1a3b2c0';
 const SHARED = '0x55d0c1b4e8a0';
 
 export function render(lines: readonly Line[], format: Format, id = 2986097): string {
-  return lines
-    .map(({ t, name, args }) => {
-      const sec = Math.floor(t / 1e6);
-      const usec = t % 1e6;
-      if (format === 'log-legacy') return `${id}@${sec}.${String(usec).padStart(6, '0')}:${name} ${args}`;
-      if (format === 'stap') return `${id}@${t}${String(417).padStart(3, '0')} ${name} ${args}`;
-      const iso = new Date(sec * 1000).toISOString().slice(0, 19);
-      return `${iso}${usec ? `.${String(usec).padStart(6, '0')}` : ''}Z ${name} ${args}`;
-    })
-    .join('\n') + '\n';
+  return (
+    lines
+      .map(({ t, name, args }) => {
+        const sec = Math.floor(t / 1e6);
+        const usec = t % 1e6;
+        if (format === 'log-legacy') return `${id}@${sec}.${String(usec).padStart(6, '0')}:${name} ${args}`;
+        if (format === 'stap') return `${id}@${t}${String(417).padStart(3, '0')} ${name} ${args}`;
+        const iso = new Date(sec * 1000).toISOString().slice(0, 19);
+        return `${iso}${usec ? `.${String(usec).padStart(6, '0')}` : ''}Z ${name} ${args}`;
+      })
+      .join('\n') + '\n'
+  );
 }
 
 export const T0 = 1753122905_000000;
@@ -64,9 +66,17 @@ function pinning(t: number, regions: { iova: number; size: number }[]): Line[] {
   for (const r of regions) {
     at += 1000;
     const vaddr = (0x7f1e40000000 + r.iova).toString(16);
-    lines.push({ t: at, name: 'vhost_vdpa_listener_region_add', args: `vdpa: ${SHARED} iova 0x${r.iova.toString(16)} llend 0x${(r.iova + r.size).toString(16)} vaddr: 0x${vaddr} read-only: 0` });
+    lines.push({
+      t: at,
+      name: 'vhost_vdpa_listener_region_add',
+      args: `vdpa: ${SHARED} iova 0x${r.iova.toString(16)} llend 0x${(r.iova + r.size).toString(16)} vaddr: 0x${vaddr} read-only: 0`,
+    });
     at += 300_000;
-    lines.push({ t: at, name: 'vhost_vdpa_dma_map', args: `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: 0x${r.iova.toString(16)} size: 0x${r.size.toString(16)} uaddr: 0x${vaddr} perm: 0x3 type: 2` });
+    lines.push({
+      t: at,
+      name: 'vhost_vdpa_dma_map',
+      args: `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: 0x${r.iova.toString(16)} size: 0x${r.size.toString(16)} uaddr: 0x${vaddr} perm: 0x3 type: 2`,
+    });
   }
   lines.push({ t: at + 500, name: 'vhost_vdpa_listener_commit', args: `vdpa_shared:${SHARED} fd: 17 msg_type: 2 type: 6` });
   return lines;

@@ -29,7 +29,12 @@ test('the minimum round-trip sample wins and its half round trip bounds the erro
 
 test('every sample bounds the true offset within its own half round trip', (t) => {
   const trueOffset = -734_211;
-  for (const [out, back] of [[1, 999], [999, 1], [500, 500], [0, 0]]) {
+  for (const [out, back] of [
+    [1, 999],
+    [999, 1],
+    [500, 500],
+    [0, 0],
+  ]) {
     const e = offsetFromSamples([exchange(5_000_000, out, back, trueOffset)]);
     t.true(Math.abs(e.offsetUs - trueOffset) <= e.uncertaintyUs, `out ${out} back ${back}`);
   }

@@ -88,7 +88,7 @@ test.serial('exit codes come back; failures throw unless allowed', async (t) => 
 });
 
 test.serial('files with hostile names come back intact (readFile, fetchFile)', async (t) => {
-  const dir = join(scratch, 'dir $(x) `y` ; it\'s\nnew line');
+  const dir = join(scratch, "dir $(x) `y` ; it's\nnew line");
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'trace "file".log');
   const bytes = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(300_000)]);
@@ -107,7 +107,10 @@ test.serial('start: the remote pid is the process, kill signals it, exited repor
   const token = `vb-sleep-${randomBytes(3).toString('hex')}`;
   const process = await ssh.start(['bash', '-c', `echo started; exec -a ${token} sleep 60`], { stdoutFile: out, stderrFile: out });
   // bash execs sleep under the token's name: same pid, new command line
-  t.true(await eventually(async () => (await readFile(`/proc/${process.pid}/cmdline`, 'utf8')).split('\0')[0] === token), 'pid names the remote process itself');
+  t.true(
+    await eventually(async () => (await readFile(`/proc/${process.pid}/cmdline`, 'utf8')).split('\0')[0] === token),
+    'pid names the remote process itself',
+  );
   t.true(process.alive);
   await process.kill('SIGTERM');
   t.deepEqual(await process.exited, { code: null, signal: 'SIGTERM' });
@@ -187,7 +190,7 @@ test.serial('a persistent responder answers over one remote process across estim
     await exchangeClock(4).estimate(ssh, other);
     await exchangeClock(4).estimate(ssh, other);
     const clock = persistentResponder(other, CLOCK_RESPONDER);
-    t.is(clock.starts, 1, 'the second estimate reused the first one\'s responder');
+    t.is(clock.starts, 1, "the second estimate reused the first one's responder");
     // a responder that answers with its own pid: the same process answers every request
     const pids = persistentResponder(other, ['bash', '-c', 'while IFS= read -r line; do echo "$$ $line"; done']);
     const first = (await pids.request("it's; $(touch /tmp/vb-pwned) `id`")).answer;
@@ -267,7 +270,10 @@ test('profile values cannot become ssh options', (t) => {
   const described = ssh.describe(argv);
   t.true(described.startsWith(`ssh -l root -p ${sshd.port} -i `), described);
   // a shell reading the description sees the remote command as one word: the quoted argv
-  const words = execFileSync('bash', ['-c', `printf '%s\\0' ${described}`]).toString().split('\0').slice(0, -1);
+  const words = execFileSync('bash', ['-c', `printf '%s\\0' ${described}`])
+    .toString()
+    .split('\0')
+    .slice(0, -1);
   t.is(words.at(-1), shellJoin(argv));
   t.is(words.at(-2), '127.0.0.1');
 });

@@ -41,7 +41,14 @@ NTPSynchronized=yes
 
 test('chrony tracking becomes numbers with signs (slow is negative)', (t) => {
   const facts = parseTimeSync(CHRONY + '@@ phc\n0\n');
-  t.deepEqual(facts.chrony, { referenceId: 'CB00710F (203.0.113.15)', stratum: 3, systemTimeUs: -6.523, lastOffsetUs: -6.747, rmsOffsetUs: 35.822, leapStatus: 'Normal' });
+  t.deepEqual(facts.chrony, {
+    referenceId: 'CB00710F (203.0.113.15)',
+    stratum: 3,
+    systemTimeUs: -6.523,
+    lastOffsetUs: -6.747,
+    rmsOffsetUs: 35.822,
+    leapStatus: 'Normal',
+  });
   t.is(facts.phcDevices, 0);
   t.is(facts.summary, 'chrony (stratum 3, -6.523 µs from NTP, leap Normal)');
 });

@@ -70,11 +70,20 @@ test('a local-lab run through ssh: every downtime matches its raw traces, clocks
     progress: { blockStarted() {}, migrationDone() {}, note: (m) => notes.push(m) },
   });
   t.is(outcome.manifest.state, 'completed', outcome.manifest.stateReason);
-  t.deepEqual(outcome.manifest.hosts.map((h) => h.transport), ['ssh', 'ssh']);
+  t.deepEqual(
+    outcome.manifest.hosts.map((h) => h.transport),
+    ['ssh', 'ssh'],
+  );
   for (const host of outcome.manifest.hosts) t.truthy((host.timeSync as { summary?: string } | undefined)?.summary, 'time sync facts recorded');
   t.is(outcome.records.length, 2);
-  const stored = (await readFile(join(outcome.dir, 'iterations.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as IterationRecord);
-  t.deepEqual(stored.map((r) => r.seq), outcome.records.map((r) => r.seq));
+  const stored = (await readFile(join(outcome.dir, 'iterations.ndjson'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as IterationRecord);
+  t.deepEqual(
+    stored.map((r) => r.seq),
+    outcome.records.map((r) => r.seq),
+  );
 
   for (const record of stored) {
     t.is(record.status, 'ok', record.reason);

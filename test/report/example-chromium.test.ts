@@ -57,7 +57,10 @@ function blocksFromLines(lines: Line[]): Map<string, string> {
 }
 
 test('the example run in Chromium: warnings with evidence, invalid migrations at their value, variant table, cost charts, forest plot, methods as run', async (t) => {
-  const lines = (await readFile(join(example, 'iterations.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Line);
+  const lines = (await readFile(join(example, 'iterations.ndjson'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
   const run = await loadRun(example);
   const summary = buildSummary({ runs: [run], settings: reportSettings(run.manifest), records: run.records });
   const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-example-'));
@@ -108,7 +111,10 @@ test('the example run in Chromium: warnings with evidence, invalid migrations at
     }
 
     // The variant table shows what differs (limit, workload) and nothing shared (the QEMU binary).
-    t.true(page.variants.some((r) => /parameters\.downtime-limit\s+300\s+300\s+100/.test(r)), page.variants.join('\n'));
+    t.true(
+      page.variants.some((r) => /parameters\.downtime-limit\s+300\s+300\s+100/.test(r)),
+      page.variants.join('\n'),
+    );
     t.true(page.variants.some((r) => /workload\.kind\s+idle\s+dirty\s+dirty/.test(r)));
     t.false(page.variants.some((r) => r.startsWith('QEMU binary')));
 

@@ -82,7 +82,12 @@ test('the fixture report: no console errors, no network, every chart drawn (dist
 
 test('hostile labels from the data are text, not markup; records without phases skip the timeline', async (t) => {
   const run = await loadRun(fixture);
-  const records = run.records.map((r) => ({ ...r, variant: r.variant === 'after' ? HOSTILE : r.variant, extra: undefined, reason: r.reason ? `${r.reason} ${HOSTILE}` : r.reason }));
+  const records = run.records.map((r) => ({
+    ...r,
+    variant: r.variant === 'after' ? HOSTILE : r.variant,
+    extra: undefined,
+    reason: r.reason ? `${r.reason} ${HOSTILE}` : r.reason,
+  }));
   const summary = buildSummary({ runs: [{ ...run, manifest: null, records }], settings: reportSettings(null), records });
   const html = await renderHtml(summary);
   t.false(/<script/i.test(html));
@@ -94,6 +99,9 @@ test('hostile labels from the data are text, not markup; records without phases 
   t.not(page.title, 'pwned');
   t.true(page.text.includes(`before -> ${HOSTILE}`), 'the label is shown as the text it is');
   t.false(page.text.includes('Phase timelines'), 'no empty phase section');
-  t.deepEqual(page.charts.map((c) => c.id), ['forest', 'distribution-1', 'distribution-2', 'cost-total-time', 'run-order-1', 'run-order-2']);
+  t.deepEqual(
+    page.charts.map((c) => c.id),
+    ['forest', 'distribution-1', 'distribution-2', 'cost-total-time', 'run-order-1', 'run-order-2'],
+  );
   for (const chart of page.charts) t.true(chart.drawn > 0, `${chart.id}: ${chart.drawn} of ${chart.marks} marks drawn`);
 });

@@ -33,7 +33,10 @@ test('summary.json carries every number: cells, success rates, outliers, disagre
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Summary;
   t.deepEqual(await readdir(out), ['summary.json']);
   t.is(summary.primary, 'vdpa');
-  t.deepEqual(summary.metrics.map((m) => m.name), ['vdpa', 'vdpa-ready', 'qmp:downtime']);
+  t.deepEqual(
+    summary.metrics.map((m) => m.name),
+    ['vdpa', 'vdpa-ready', 'qmp:downtime'],
+  );
   const cell = (label: string) => summary.cells.find((c) => c.label === label)!;
   t.deepEqual(cell('before 39G 8qp').counts, { measured: 11, ok: 10, failed: 1, invalid: 0, warmup: 1, warmupNotOk: 0 });
   t.is(cell('after 128G 8qp').counts.invalid, 1);
@@ -72,14 +75,23 @@ test('compare: the same before/after across two runs', async (t) => {
   const lines = (await readFile(join(fixture, 'iterations.ndjson'), 'utf8')).trim().split('\n');
   for (const variant of ['before', 'after']) {
     await mkdir(join(dir, variant));
-    await writeFile(join(dir, variant, 'iterations.ndjson'), lines.filter((l) => JSON.parse(l).variant === variant).map((l) => l.replace(`"variant": "${variant}"`, '"variant": "qemu"')).join('\n') + '\n');
+    await writeFile(
+      join(dir, variant, 'iterations.ndjson'),
+      lines
+        .filter((l) => JSON.parse(l).variant === variant)
+        .map((l) => l.replace(`"variant": "${variant}"`, '"variant": "qemu"'))
+        .join('\n') + '\n',
+    );
   }
   const result = await cli(['compare', join(dir, 'before'), join(dir, 'after'), '--out', join(dir, 'out')]);
   t.is(result.exitCode, 0, result.stderr);
   t.true(result.stdout.includes(SEED_LINES.join('\n')), result.stdout);
   t.regex(result.stdout, /qemu \(baseline run\) -> qemu \(candidate run\)/);
   const summary = JSON.parse(await readFile(join(dir, 'out', 'summary.json'), 'utf8')) as Summary;
-  t.deepEqual(summary.runs.map((r) => r.runId), ['before', 'after']);
+  t.deepEqual(
+    summary.runs.map((r) => r.runId),
+    ['before', 'after'],
+  );
   await rm(dir, { recursive: true });
 });
 

@@ -11,12 +11,30 @@ const test = requires('qemu');
 test('run writes reports/<run-id>/ and prints the summary on stderr', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-run-reports-'));
   try {
-    const result = await vdpaBench(['run', 'profiles/local.yaml', '--vm-size', '256M', '--iterations', '1', '--warmup', '0', '--out', join(dir, 'results'), '--reports', join(dir, 'reports'), '--workdir', join(dir, 'hosts')]);
+    const result = await vdpaBench([
+      'run',
+      'profiles/local.yaml',
+      '--vm-size',
+      '256M',
+      '--iterations',
+      '1',
+      '--warmup',
+      '0',
+      '--out',
+      join(dir, 'results'),
+      '--reports',
+      join(dir, 'reports'),
+      '--workdir',
+      join(dir, 'hosts'),
+    ]);
     t.is(result.exitCode, 0, result.stderr);
     const runDir = lastLine(result.stdout);
     await access(join(runDir, 'iterations.ndjson'));
     const runId = basename(runDir);
-    t.regex(result.stderr, /Using a guest without a NIC, back-to-back live migrations, precopy -> pause-before-switchover: mean downtime by the "runstate" metric/);
+    t.regex(
+      result.stderr,
+      /Using a guest without a NIC, back-to-back live migrations, precopy -> pause-before-switchover: mean downtime by the "runstate" metric/,
+    );
     t.regex(result.stderr, /\n- 256M VM: {2}(\d+\.\d+)(m?s) -> \d+\.\d+\2 \([+-]\d+\.\d+\2, ~\d+% (lower|higher), not significant: p = 1\.000, n = 1\/1\)\n/);
     t.deepEqual((await readdir(join(dir, 'reports', runId))).sort(), ['report.html', 'report.md', 'summary.json', 'summary.txt']);
     const summary = JSON.parse(await readFile(join(dir, 'reports', runId, 'summary.json'), 'utf8')) as Summary;

@@ -9,7 +9,19 @@ import { parseIterations } from '../../harness/results/store.ts';
 
 type Row = { variant: string; downtimeMs: number | null; status?: 'ok' | 'invalid'; metric?: number };
 const lines = (rows: Row[]) =>
-  rows.map((r) => JSON.stringify({ variant: r.variant, vmSize: '1G', status: r.status ?? 'ok', downtimeMs: r.status === 'invalid' ? null : r.downtimeMs, metrics: { runstate: r.metric ?? r.downtimeMs }, primaryMetric: 'runstate', ...(r.status === 'invalid' ? { reason: 'guest failed its checks after migration: console: BUG: kernel NULL pointer dereference' } : {}) })).join('\n') + '\n';
+  rows
+    .map((r) =>
+      JSON.stringify({
+        variant: r.variant,
+        vmSize: '1G',
+        status: r.status ?? 'ok',
+        downtimeMs: r.status === 'invalid' ? null : r.downtimeMs,
+        metrics: { runstate: r.metric ?? r.downtimeMs },
+        primaryMetric: 'runstate',
+        ...(r.status === 'invalid' ? { reason: 'guest failed its checks after migration: console: BUG: kernel NULL pointer dereference' } : {}),
+      }),
+    )
+    .join('\n') + '\n';
 
 function summaryOf(rows: Row[]) {
   const { records } = parseIterations(lines(rows));
@@ -34,7 +46,10 @@ test(`below n = ${MIN_N_FOR_INTERVAL}: no interval, no p95, no box; the verdict 
   t.true(summary.warnings.some((w) => w.kind === 'small-n' && w.evidence.some((e) => /smallest attainable p 0\.10/.test(e))));
   t.regex(renderMarkdown(summary), /110\.0 ms \(n too small for an interval\)/);
   const layers = (distributionCharts(summary)[0].spec as { layer: { mark: { type: string } }[] }).layer;
-  t.false(layers.some((l) => l.mark.type === 'boxplot'), 'no box for n = 3');
+  t.false(
+    layers.some((l) => l.mark.type === 'boxplot'),
+    'no box for n = 3',
+  );
 });
 
 test(`from n = ${MIN_N_FOR_INTERVAL} on: intervals, p95 and a box`, (t) => {
@@ -48,7 +63,11 @@ test(`from n = ${MIN_N_FOR_INTERVAL} on: intervals, p95 and a box`, (t) => {
 });
 
 test('invalid migrations: drawn at their measured value (never 0), left out of the statistics, and a systematic difference is a selection-bias warning', (t) => {
-  const rows: Row[] = [...[120, 125, 130, 135, 140, 145].map((d) => ({ variant: 'a', downtimeMs: d })), { variant: 'a', downtimeMs: null, status: 'invalid', metric: 17 }, { variant: 'a', downtimeMs: null, status: 'invalid', metric: 51 }];
+  const rows: Row[] = [
+    ...[120, 125, 130, 135, 140, 145].map((d) => ({ variant: 'a', downtimeMs: d })),
+    { variant: 'a', downtimeMs: null, status: 'invalid', metric: 17 },
+    { variant: 'a', downtimeMs: null, status: 'invalid', metric: 51 },
+  ];
   const summary = summaryOf(rows);
   const cell = summary.cells[0];
   t.is(cell.metrics.runstate!.n, 6);
@@ -56,8 +75,14 @@ test('invalid migrations: drawn at their measured value (never 0), left out of t
   t.is(cell.counts.invalid, 2);
   const layers = (runOrderCharts(summary)[0].spec as unknown as { layer: { data?: { values: { downtime?: number; kind?: string }[] } }[] }).layer;
   const points = layers.flatMap((l) => l.data?.values ?? []);
-  t.deepEqual(points.filter((p) => p.kind?.startsWith('invalid')).map((p) => p.downtime), [17, 51]);
-  t.false(points.some((p) => p.downtime === 0), 'nothing drawn at 0');
+  t.deepEqual(
+    points.filter((p) => p.kind?.startsWith('invalid')).map((p) => p.downtime),
+    [17, 51],
+  );
+  t.false(
+    points.some((p) => p.downtime === 0),
+    'nothing drawn at 0',
+  );
   const damaged = summary.warnings.find((w) => w.kind === 'damaged-guest')!;
   t.regex(damaged.message, /^2 of 8 migrations left the guest damaged/);
   t.regex(damaged.evidence[0], /migration 7 \(a 1G, measured 17\.0 ms\): guest failed its checks after migration: console: BUG/);

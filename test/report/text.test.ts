@@ -42,7 +42,10 @@ test('text: a vDPA lab manifest without a set-up sentence takes the NIC model fr
   manifest.lab = { vdpaHosts: { 'lab-a': { nic: { model: 'Mellanox Technologies MT2892 Family [ConnectX-6 Dx]', firmware: '22.31.1014 (MT_0000000359)' } } } };
   const summary = buildSummary({ runs: [{ ...run, manifest }], settings: reportSettings(manifest), records: run.records });
   t.regex(renderText(summary), /^Using Mellanox Technologies MT2892 Family \[ConnectX-6 Dx\] NICs in vhost-vDPA mode with 8 queue-pairs, /);
-  t.deepEqual(summary.setup.hosts.map((h) => h.nicFirmware), ['22.31.1014 (MT_0000000359)', 'unknown']);
+  t.deepEqual(
+    summary.setup.hosts.map((h) => h.nicFirmware),
+    ['22.31.1014 (MT_0000000359)', 'unknown'],
+  );
 });
 
 test('text: a tap NIC (the lab in a box) is named with its datapath, not as vDPA queue pairs', async (t) => {
@@ -67,7 +70,9 @@ test('methods and cells say how the run was designed and why each cell stopped',
       { cell: 'after 39G 8qp', measured: 30, usable: 30, reason: 'max-iterations', medianMs: 200, ciHalfWidthPct: 7.5 },
     ],
   };
-  manifest.abandonedCells = [{ cell: { variant: 'after', vmSize: '128G', queuePairs: 8 }, reason: '3 migrations in a row not ok', afterSeq: 40, at: '2025-07-21T19:00:00Z' }];
+  manifest.abandonedCells = [
+    { cell: { variant: 'after', vmSize: '128G', queuePairs: 8 }, reason: '3 migrations in a row not ok', afterSeq: 40, at: '2025-07-21T19:00:00Z' },
+  ];
   const summary = buildSummary({ runs: [{ ...run, manifest }], settings: reportSettings(manifest), records: run.records });
   const stop = (label: string) => summary.cells.find((c) => c.label === label)?.stop;
   t.is(stop('before 39G 8qp')?.reason, 'precision-reached');
@@ -77,8 +82,14 @@ test('methods and cells say how the run was designed and why each cell stopped',
   t.is(stop('before 128G 8qp'), null, 'a cell the manifest does not mention has no stop');
   const md = renderMarkdown(summary);
   // What ran (one contiguous block per cell) beats what the profile wished for.
-  t.regex(md, /Design: As run \(from the seq and block of each record.*39G 8qp: blocks before×11 → after×10; mean run-order position before 7, after 18.5; NOT interleaved/);
-  t.regex(md, /the profile asked for interleaved ABBA: .*; sampling adaptive: a cell stops when its median's 95% CI half-width is below 5% of the median \(at least 6, at most 30/);
+  t.regex(
+    md,
+    /Design: As run \(from the seq and block of each record.*39G 8qp: blocks before×11 → after×10; mean run-order position before 7, after 18.5; NOT interleaved/,
+  );
+  t.regex(
+    md,
+    /the profile asked for interleaved ABBA: .*; sampling adaptive: a cell stops when its median's 95% CI half-width is below 5% of the median \(at least 6, at most 30/,
+  );
   t.regex(md, /Why each cell stopped: .*after 128G 8qp: abandoned after migration 40: 3 migrations in a row not ok/);
   t.regex(md, /\| cell \| success .* \| stopped \|/);
 });

@@ -35,16 +35,22 @@ test("another lab's records: only variant, vmSize, status and downtimeMs; seq an
     .join('\n');
   const { records, seqFromFile } = parseIterations(text + '\n');
   t.true(seqFromFile);
-  t.deepEqual(records.map((r) => [r.seq, r.block, r.iteration, r.primaryMetric]), [
-    [1, 1, 1, 'downtimeMs'],
-    [2, 1, 2, 'downtimeMs'],
-    [3, 2, 1, 'downtimeMs'],
-    [4, 3, 3, 'downtimeMs'],
-  ]);
+  t.deepEqual(
+    records.map((r) => [r.seq, r.block, r.iteration, r.primaryMetric]),
+    [
+      [1, 1, 1, 'downtimeMs'],
+      [2, 1, 2, 'downtimeMs'],
+      [3, 2, 1, 'downtimeMs'],
+      [4, 3, 3, 'downtimeMs'],
+    ],
+  );
 });
 
 test('a record that does not match the format is an error naming its line and field; a torn last line is only reported', (t) => {
-  const error = t.throws(() => parseIterations('{"variant":"a","vmSize":"1G","status":"ok"}\n{"variant":"a","vmSize":"1G","status":"done","downtimeMs":"5"}\n'), { instanceOf: ResultsFormatError });
+  const error = t.throws(
+    () => parseIterations('{"variant":"a","vmSize":"1G","status":"ok"}\n{"variant":"a","vmSize":"1G","status":"done","downtimeMs":"5"}\n'),
+    { instanceOf: ResultsFormatError },
+  );
   t.regex(error!.message, /line 2: status: .*; downtimeMs: /);
   t.throws(() => parseIterations('{"variant":"a","vmSize":"1G","status":"ok","surprise":1}\n'), { message: /line 1: \(record\): Unrecognized key.*surprise/ });
   t.deepEqual(parseIterations('{"variant":"a","vmSize":"1G","status":"ok"}\n{"variant":"a","vm').tornLines, [2]);

@@ -15,10 +15,29 @@ import { buildQemu, readPatches, type BuildSpec } from '../../harness/qemu/build
 const enabled = process.env.VDPA_BENCH_SLOW === '1';
 const run = enabled ? test.serial : test.skip;
 
-const BUILD_PACKAGES = ['dpkg-dev', 'libglib2.0-dev', 'libpixman-1-dev', 'libfdt-dev', 'meson', 'ninja-build', 'python3-venv', 'patch', 'make', 'gcc', 'pkg-config'];
+const BUILD_PACKAGES = [
+  'dpkg-dev',
+  'libglib2.0-dev',
+  'libpixman-1-dev',
+  'libfdt-dev',
+  'meson',
+  'ninja-build',
+  'python3-venv',
+  'patch',
+  'make',
+  'gcc',
+  'pkg-config',
+];
 
 async function apt(args: string[], dir: string) {
-  const config = ['-o', `Dir::Etc::SourceList=${join(dir, 'sources.list')}`, '-o', 'Dir::Etc::SourceParts=/dev/null', '-o', `Dir::State::Lists=${join(dir, 'lists')}`];
+  const config = [
+    '-o',
+    `Dir::Etc::SourceList=${join(dir, 'sources.list')}`,
+    '-o',
+    'Dir::Etc::SourceParts=/dev/null',
+    '-o',
+    `Dir::State::Lists=${join(dir, 'lists')}`,
+  ];
   return execa('apt-get', [...config, ...args], { cwd: dir, env: { DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
@@ -30,9 +49,15 @@ run('builds Debian QEMU 7.2 with a patch through the build path, then reuses the
   await writeFile(join(work, 'sources.list'), 'deb-src http://deb.debian.org/debian bookworm main\n');
   // only what is missing: dpkg's lock is shared with anything else installing on this machine
   const installed = await execa('dpkg-query', ['-W', '-f', '${Package} ${db:Status-Status}\n', ...BUILD_PACKAGES], { reject: false });
-  const present = new Set(String(installed.stdout).split('\n').filter((l) => l.endsWith(' installed')).map((l) => l.split(' ')[0]));
+  const present = new Set(
+    String(installed.stdout)
+      .split('\n')
+      .filter((l) => l.endsWith(' installed'))
+      .map((l) => l.split(' ')[0]),
+  );
   const missing = BUILD_PACKAGES.filter((p) => !present.has(p));
-  if (missing.length > 0) await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  if (missing.length > 0)
+    await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
   await apt(['update', '-qq'], work);
   await apt(['source', '--download-only', '-qq', 'qemu'], work);
   const dsc = (await execa('sh', ['-c', 'ls qemu_*.dsc'], { cwd: work })).stdout.trim();
@@ -61,7 +86,13 @@ run('builds Debian QEMU 7.2 with a patch through the build path, then reuses the
   t.log(`first build: ${first.durationS} s, prefix ${first.prefix}`);
   const versionOut = (await execa(first.binary, ['--version'])).stdout;
   t.true(versionOut.includes(patchVersion), versionOut);
-  const problems = await runChecks(host, qemuChecks(first.binary, [{ purpose: 'the vdpa metric (8.1-8.2 fallback)', anyOf: ['vhost_vdpa_set_vring_ready'] }, { purpose: 'runstate', anyOf: ['runstate_set'] }]));
+  const problems = await runChecks(
+    host,
+    qemuChecks(first.binary, [
+      { purpose: 'the vdpa metric (8.1-8.2 fallback)', anyOf: ['vhost_vdpa_set_vring_ready'] },
+      { purpose: 'runstate', anyOf: ['runstate_set'] },
+    ]),
+  );
   t.deepEqual(problems, []);
 
   const second = await buildQemu({ host, variant: 'debian-7.2', spec, patches, buildRoot, log });

@@ -19,7 +19,12 @@ import { readIterations, readManifest } from '../../harness/results/store.ts';
 import { lastLine, vdpaBench } from '../helpers/cli.ts';
 
 const cache = process.env.VDPA_BENCH_QEMU_ROOT_CACHE ?? '/var/tmp/vdpa-bench-qemu-root-test';
-const skip = process.env.VDPA_BENCH_SLOW !== '1' ? 'slow test: run with VDPA_BENCH_SLOW=1' : process.getuid?.() !== 0 ? 'not root (debootstrap, chroot and mounts need root)' : null;
+const skip =
+  process.env.VDPA_BENCH_SLOW !== '1'
+    ? 'slow test: run with VDPA_BENCH_SLOW=1'
+    : process.getuid?.() !== 0
+      ? 'not root (debootstrap, chroot and mounts need root)'
+      : null;
 
 const mountsBelow = async (dir: string) => (await readFile('/proc/self/mounts', 'utf8')).split('\n').filter((l) => l.split(' ')[1]?.startsWith(dir + '/'));
 
@@ -33,7 +38,11 @@ else
     t.log(`root ${record.action} in ${record.seconds} s: qemu-system-x86 ${record.version}`);
 
     // a rooted QEMU killed with SIGKILL leaves nothing mounted: the mounts lived in its own namespace
-    const qemu = execa(rootedInvocation(record.root, ROOT_QEMU_BINARY, bindPlan(record.root))[0], [...rootedInvocation(record.root, ROOT_QEMU_BINARY, bindPlan(record.root)).slice(1), '-machine', 'none', '-display', 'none', '-nodefaults', '-S'], { reject: false });
+    const qemu = execa(
+      rootedInvocation(record.root, ROOT_QEMU_BINARY, bindPlan(record.root))[0],
+      [...rootedInvocation(record.root, ROOT_QEMU_BINARY, bindPlan(record.root)).slice(1), '-machine', 'none', '-display', 'none', '-nodefaults', '-S'],
+      { reject: false },
+    );
     await new Promise((r) => setTimeout(r, 1500));
     t.true(qemu.exitCode === undefined || qemu.exitCode === null, 'the rooted QEMU is running');
     const exe = await readFile(`/proc/${qemu.pid}/cmdline`, 'utf8');
@@ -76,7 +85,10 @@ else
     t.is(mine.status, 'ok', mine.reason);
     t.is(typeof mine.metrics.checkpoint, 'number', mine.metricErrors?.checkpoint);
     const phases = (mine.extra?.downtimePhases as { phases: { name: string; durationMs: number }[] }).phases;
-    t.deepEqual(phases.map((p) => p.name), ['source stop', 'iterable state saved', 'non-iterable state saved', 'destination load completed', 'device start']);
+    t.deepEqual(
+      phases.map((p) => p.name),
+      ['source stop', 'iterable state saved', 'non-iterable state saved', 'destination load completed', 'device start'],
+    );
     t.true(phases.every((p) => p.durationMs >= 0));
     t.deepEqual(await mountsBelow(record.root), [], 'nothing mounted below the root after the run');
     await local.close();

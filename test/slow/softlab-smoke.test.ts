@@ -67,10 +67,17 @@ if (reason) {
     await writeFile(profilePath, stringify(profile));
 
     started = performance.now();
-    const run = await vdpaBench(['run', profilePath, '--vm-size', '256M', '--iterations', '2', '--warmup', '0', '--out', join(cache, 'results')], { timeout: 1_800_000 });
+    const run = await vdpaBench(['run', profilePath, '--vm-size', '256M', '--iterations', '2', '--warmup', '0', '--out', join(cache, 'results')], {
+      timeout: 1_800_000,
+    });
     timings.runSeconds = (performance.now() - started) / 1000;
     t.log(`timings: ${JSON.stringify(timings)}`);
-    t.log(run.stderr.split('\n').filter((l) => /^\[|migrations:/.test(l)).join('\n'));
+    t.log(
+      run.stderr
+        .split('\n')
+        .filter((l) => /^\[|migrations:/.test(l))
+        .join('\n'),
+    );
     const runDir = lastLine(run.stdout);
     const manifest = await readManifest(runDir);
     t.truthy(manifest, `no manifest in ${runDir}: ${run.stderr}`);
@@ -81,17 +88,32 @@ if (reason) {
     const { records } = await readIterations(runDir);
     t.is(records.length, 4, 'two variants × two migrations');
     for (const variant of ['before', 'after']) {
-      t.true(records.some((r) => r.variant === variant && r.status === 'ok'), `${variant}: no ok migration: ${records.filter((r) => r.variant === variant).map((r) => r.reason).join(' | ')}`);
+      t.true(
+        records.some((r) => r.variant === variant && r.status === 'ok'),
+        `${variant}: no ok migration: ${records
+          .filter((r) => r.variant === variant)
+          .map((r) => r.reason)
+          .join(' | ')}`,
+      );
     }
     for (const r of records.filter((x) => x.status === 'ok')) {
       const label = `migration ${r.seq} (${r.variant})`;
       const source = parseTrace(await readFile(join(runDir, r.traces.source), 'utf8')).events;
       const destination = parseTrace(await readFile(join(runDir, r.traces.destination), 'utf8')).events;
-      t.true(source.some((e) => e.name === 'vhost_vdpa_suspend'), `${label}: no vhost_vdpa_suspend in the source trace`);
-      t.true(destination.some((e) => e.name === 'vhost_vdpa_set_vring_enable_one' && /enable: 1\b/.test(e.args)), `${label}: no vring enable on the destination`);
+      t.true(
+        source.some((e) => e.name === 'vhost_vdpa_suspend'),
+        `${label}: no vhost_vdpa_suspend in the source trace`,
+      );
+      t.true(
+        destination.some((e) => e.name === 'vhost_vdpa_set_vring_enable_one' && /enable: 1\b/.test(e.args)),
+        `${label}: no vring enable on the destination`,
+      );
       for (const m of ['vdpa', 'vdpa-ready', 'checkpoint']) t.is(typeof r.metrics[m], 'number', `${label}: ${m} not computed: ${r.metricErrors?.[m]}`);
       t.true(r.metrics['vdpa-ready']! >= r.metrics['vdpa']!, `${label}: vdpa-ready ends before vdpa`);
-      t.truthy((r.extra as { guestDevice?: { source?: { driverOk?: boolean } } })?.guestDevice?.source?.driverOk, `${label}: counted without DRIVER_OK on the source`);
+      t.truthy(
+        (r.extra as { guestDevice?: { source?: { driverOk?: boolean } } })?.guestDevice?.source?.driverOk,
+        `${label}: counted without DRIVER_OK on the source`,
+      );
       t.truthy((r.extra as { vdpaReadyGap?: unknown })?.vdpaReadyGap, `${label}: vdpa vs vdpa-ready not recorded`);
     }
   });

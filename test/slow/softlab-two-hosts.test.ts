@@ -42,75 +42,111 @@ if (reason) {
   console.warn(`two-host softlab smoke test SKIPPED: ${reason}`);
   test.skip(`two-host softlab smoke (skipped: ${reason})`, () => {});
 } else {
-  test.serial('two-host soft lab: the migration crosses the link, the injected clock step is recovered and every ok downtime recomputes from its traces', async (t) => {
-    const timings: Record<string, number> = {};
-    let started = performance.now();
-    const build = await vdpaBench(['softlab', 'build'], { timeout: 3_600_000 });
-    t.is(build.exitCode, 0, build.stderr);
-    timings.buildSeconds = (performance.now() - started) / 1000;
+  test.serial(
+    'two-host soft lab: the migration crosses the link, the injected clock step is recovered and every ok downtime recomputes from its traces',
+    async (t) => {
+      const timings: Record<string, number> = {};
+      let started = performance.now();
+      const build = await vdpaBench(['softlab', 'build'], { timeout: 3_600_000 });
+      t.is(build.exitCode, 0, build.stderr);
+      timings.buildSeconds = (performance.now() - started) / 1000;
 
-    let port = 10031;
-    while (!((await portFree(port)) && (await portFree(port + 1))) && port < 10100) port += 2;
-    started = performance.now();
-    const up = await vdpaBench(['softlab', 'up', '--two-hosts', '--port', String(port), '--memory', '3G'], { timeout: 1_200_000 });
-    const ours = !/already up/.test(up.stderr);
-    t.teardown(async () => {
-      if (ours) await vdpaBench(['softlab', 'down', '--two-hosts'], { timeout: 120_000 });
-    });
-    t.is(up.exitCode, 0, up.stderr);
-    timings.upSeconds = (performance.now() - started) / 1000;
-    const ports = [...up.stdout.matchAll(/ssh: host \S+ port (\d+)/g)].map((m) => Number(m[1]));
-    const knownHosts = [...up.stdout.matchAll(/knownHostsFile: (.+)/g)].map((m) => m[1].trim());
-    const identity = /identityFile: (.+)/.exec(up.stdout)![1].trim();
-    t.is(ports.length, 2);
-    t.regex(up.stdout, /hostA: link \S+ 10\.13\.0\.1/);
-    t.regex(up.stdout, /hostB: link \S+ 10\.13\.0\.2/);
+      let port = 10031;
+      while (!((await portFree(port)) && (await portFree(port + 1))) && port < 10100) port += 2;
+      started = performance.now();
+      const up = await vdpaBench(['softlab', 'up', '--two-hosts', '--port', String(port), '--memory', '3G'], { timeout: 1_200_000 });
+      const ours = !/already up/.test(up.stderr);
+      t.teardown(async () => {
+        if (ours) await vdpaBench(['softlab', 'down', '--two-hosts'], { timeout: 120_000 });
+      });
+      t.is(up.exitCode, 0, up.stderr);
+      timings.upSeconds = (performance.now() - started) / 1000;
+      const ports = [...up.stdout.matchAll(/ssh: host \S+ port (\d+)/g)].map((m) => Number(m[1]));
+      const knownHosts = [...up.stdout.matchAll(/knownHostsFile: (.+)/g)].map((m) => m[1].trim());
+      const identity = /identityFile: (.+)/.exec(up.stdout)![1].trim();
+      t.is(ports.length, 2);
+      t.regex(up.stdout, /hostA: link \S+ 10\.13\.0\.1/);
+      t.regex(up.stdout, /hostB: link \S+ 10\.13\.0\.2/);
 
-    // the step, measured as the harness measures it
-    const a = await pairTransport('hostA');
-    const b = await pairTransport('hostB');
-    let after;
-    try {
-      const before = await exchangeClock(16).estimate(a, b);
-      await stepClock(b, STEP_S);
-      after = await exchangeClock(16).estimate(a, b);
-      const measured = after.offsetUs - before.offsetUs;
-      t.log(`offset before ${before.offsetUs} ± ${before.uncertaintyUs} µs, after +${STEP_S} s step ${after.offsetUs} ± ${after.uncertaintyUs} µs: measured step ${measured} µs`);
-      t.true(Math.abs(measured - STEP_S * 1e6) <= before.uncertaintyUs + after.uncertaintyUs, `measured step ${measured} µs is not ${STEP_S * 1e6} within ±${before.uncertaintyUs + after.uncertaintyUs}`);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+      // the step, measured as the harness measures it
+      const a = await pairTransport('hostA');
+      const b = await pairTransport('hostB');
+      let after;
+      try {
+        const before = await exchangeClock(16).estimate(a, b);
+        await stepClock(b, STEP_S);
+        after = await exchangeClock(16).estimate(a, b);
+        const measured = after.offsetUs - before.offsetUs;
+        t.log(
+          `offset before ${before.offsetUs} ± ${before.uncertaintyUs} µs, after +${STEP_S} s step ${after.offsetUs} ± ${after.uncertaintyUs} µs: measured step ${measured} µs`,
+        );
+        t.true(
+          Math.abs(measured - STEP_S * 1e6) <= before.uncertaintyUs + after.uncertaintyUs,
+          `measured step ${measured} µs is not ${STEP_S * 1e6} within ±${before.uncertaintyUs + after.uncertaintyUs}`,
+        );
+      } finally {
+        await a.close();
+        await b.close();
+      }
 
-    const dir = await mkdtemp(join(tmpdir(), 'vb-two-hosts-smoke-'));
-    const profile = parse(await readFile(join(REPO, 'profiles/softlab-two-hosts.yaml'), 'utf8'));
-    profile.hosts.forEach((h: { transport: Record<string, unknown> }, i: number) => Object.assign(h.transport, { port: ports[i], identityFile: identity, knownHostsFile: knownHosts[i] }));
-    const profilePath = join(dir, 'softlab-two-hosts.yaml');
-    await writeFile(profilePath, stringify(profile));
-    started = performance.now();
-    const run = await vdpaBench(['run', profilePath, '--vm-size', '128M', '--iterations', '2', '--warmup', '0', '--out', join(dir, 'results'), '--no-report'], { timeout: 3_600_000 });
-    timings.runSeconds = (performance.now() - started) / 1000;
-    t.log(`timings: ${JSON.stringify(timings)}`);
-    t.log(run.stderr.split('\n').filter((l) => /^\[/.test(l)).join('\n'));
-    const runDir = lastLine(run.stdout);
-    const manifest = await readManifest(runDir);
-    t.truthy(manifest, `no manifest in ${runDir}: ${run.stderr}`);
-    for (const host of manifest!.hosts as Array<{ name: string; timeSync?: { summary: string } }>) t.regex(host.timeSync?.summary ?? '', /no time synchronisation/, `${host.name}: time sync not recorded`);
+      const dir = await mkdtemp(join(tmpdir(), 'vb-two-hosts-smoke-'));
+      const profile = parse(await readFile(join(REPO, 'profiles/softlab-two-hosts.yaml'), 'utf8'));
+      profile.hosts.forEach((h: { transport: Record<string, unknown> }, i: number) =>
+        Object.assign(h.transport, { port: ports[i], identityFile: identity, knownHostsFile: knownHosts[i] }),
+      );
+      const profilePath = join(dir, 'softlab-two-hosts.yaml');
+      await writeFile(profilePath, stringify(profile));
+      started = performance.now();
+      const run = await vdpaBench(
+        ['run', profilePath, '--vm-size', '128M', '--iterations', '2', '--warmup', '0', '--out', join(dir, 'results'), '--no-report'],
+        { timeout: 3_600_000 },
+      );
+      timings.runSeconds = (performance.now() - started) / 1000;
+      t.log(`timings: ${JSON.stringify(timings)}`);
+      t.log(
+        run.stderr
+          .split('\n')
+          .filter((l) => /^\[/.test(l))
+          .join('\n'),
+      );
+      const runDir = lastLine(run.stdout);
+      const manifest = await readManifest(runDir);
+      t.truthy(manifest, `no manifest in ${runDir}: ${run.stderr}`);
+      for (const host of manifest!.hosts as Array<{ name: string; timeSync?: { summary: string } }>)
+        t.regex(host.timeSync?.summary ?? '', /no time synchronisation/, `${host.name}: time sync not recorded`);
 
-    const { records } = await readIterations(runDir);
-    t.is(records.length, 4, 'two variants × two migrations');
-    t.true(records.some((r) => r.status === 'ok'), records.map((r) => r.reason).join(' | '));
-    for (const r of records) {
-      const label = `migration ${r.seq} (${r.variant}, ${r.from}→${r.to})`;
-      t.not(r.from, r.to, `${label}: did not cross between the hosts`);
-      t.regex(r.traces.source, new RegExp(`-${r.from}\\.log$`));
-      t.regex(r.traces.destination, new RegExp(`-${r.to}\\.log$`));
-      if (r.status !== 'ok') continue;
-      const expected = r.to === 'hostB' ? after.offsetUs : -after.offsetUs;
-      t.true(Math.abs(r.clock!.offsetUs - expected) <= r.clock!.uncertaintyUs + after.uncertaintyUs, `${label}: recorded offset ${r.clock!.offsetUs} ± ${r.clock!.uncertaintyUs} µs, measured around the step ${expected} ± ${after.uncertaintyUs} µs`);
-      const recomputed = await vdpaBench(['downtime', '--metric', 'vdpa', '--json', '--source', join(runDir, r.traces.source), '--destination', join(runDir, r.traces.destination), '--clock-offset-us', String(r.clock!.offsetUs)]);
-      t.is(recomputed.exitCode, 0, recomputed.stderr);
-      t.is(JSON.parse(recomputed.stdout).downtimeMs, r.metrics.vdpa, `${label}: the recorded vdpa downtime does not recompute from its traces`);
-    }
-  });
+      const { records } = await readIterations(runDir);
+      t.is(records.length, 4, 'two variants × two migrations');
+      t.true(
+        records.some((r) => r.status === 'ok'),
+        records.map((r) => r.reason).join(' | '),
+      );
+      for (const r of records) {
+        const label = `migration ${r.seq} (${r.variant}, ${r.from}→${r.to})`;
+        t.not(r.from, r.to, `${label}: did not cross between the hosts`);
+        t.regex(r.traces.source, new RegExp(`-${r.from}\\.log$`));
+        t.regex(r.traces.destination, new RegExp(`-${r.to}\\.log$`));
+        if (r.status !== 'ok') continue;
+        const expected = r.to === 'hostB' ? after.offsetUs : -after.offsetUs;
+        t.true(
+          Math.abs(r.clock!.offsetUs - expected) <= r.clock!.uncertaintyUs + after.uncertaintyUs,
+          `${label}: recorded offset ${r.clock!.offsetUs} ± ${r.clock!.uncertaintyUs} µs, measured around the step ${expected} ± ${after.uncertaintyUs} µs`,
+        );
+        const recomputed = await vdpaBench([
+          'downtime',
+          '--metric',
+          'vdpa',
+          '--json',
+          '--source',
+          join(runDir, r.traces.source),
+          '--destination',
+          join(runDir, r.traces.destination),
+          '--clock-offset-us',
+          String(r.clock!.offsetUs),
+        ]);
+        t.is(recomputed.exitCode, 0, recomputed.stderr);
+        t.is(JSON.parse(recomputed.stdout).downtimeMs, r.metrics.vdpa, `${label}: the recorded vdpa downtime does not recompute from its traces`);
+      }
+    },
+  );
 }

@@ -56,7 +56,19 @@ test('lab VM checks: every pitfall found by hand is reported', (t) => {
 
 const profile = profileSchema.parse({
   name: 'p',
-  hosts: [{ name: 'lab', vdpa: { driver: 'vdpa_sim_net', managementDevice: 'vdpasim_net', devices: [{ name: 'vdpa0', mac: '52:54:00:12:34:56' }, { name: 'vdpa1', mac: '52:54:00:12:34:57' }] } }],
+  hosts: [
+    {
+      name: 'lab',
+      vdpa: {
+        driver: 'vdpa_sim_net',
+        managementDevice: 'vdpasim_net',
+        devices: [
+          { name: 'vdpa0', mac: '52:54:00:12:34:56' },
+          { name: 'vdpa1', mac: '52:54:00:12:34:57' },
+        ],
+      },
+    },
+  ],
   variants: [{ name: 'after', qemu: { binary: '/usr/bin/qemu-system-x86_64', chroot: '/srv/sid' } }],
   vm: { guest: { kind: 'pxe' }, nic: { kind: 'vdpa' } },
   matrix: { vmSizes: ['256M'] },
@@ -68,9 +80,20 @@ test('a variant with qemu.chroot runs QEMU in that root through the bind-mount w
   t.deepEqual(invocation.slice(0, 5), ['unshare', '--mount', '--propagation', 'private', '--']);
   t.deepEqual(invocation.slice(-9), ['/srv/sid', '/dev', '/sys', '/root', '/tmp', '/run', '/var/tmp', '--', '/usr/bin/qemu-system-x86_64']);
   const argv = qemuArgs({
-    binary: '/usr/bin/qemu-system-x86_64', variant, vm: profile.vm, vmSize: '256M', queuePairs: 1, accel: 'tcg', name: 'n',
-    qmpSocket: '/w/q.sock', traceFile: '/w/t.log', consoleFile: '/w/c.log', traceEvents: ['vhost_vdpa_*'], defaultMemoryDir: '/w',
-    vhostVdpaDevice: '/dev/vhost-vdpa-1', incoming: true,
+    binary: '/usr/bin/qemu-system-x86_64',
+    variant,
+    vm: profile.vm,
+    vmSize: '256M',
+    queuePairs: 1,
+    accel: 'tcg',
+    name: 'n',
+    qmpSocket: '/w/q.sock',
+    traceFile: '/w/t.log',
+    consoleFile: '/w/c.log',
+    traceEvents: ['vhost_vdpa_*'],
+    defaultMemoryDir: '/w',
+    vhostVdpaDevice: '/dev/vhost-vdpa-1',
+    incoming: true,
   });
   // the launch's own directory (/w) is bound in too, at the same path
   const name = argv.indexOf('-name');
@@ -81,12 +104,14 @@ test('a variant with qemu.chroot runs QEMU in that root through the bind-mount w
 
 test('vhost device state replayed from a QEMU 10.0 trace: started by DRIVER_OK, stopped by a reset, carried across files', (t) => {
   const line = (t: number, event: string, args: string) => `755@${t.toFixed(6)}:${event} ${args}`;
-  const boot = parseTrace([
-    line(1000, 'vhost_vdpa_reset_device', 'dev: 0x55b1d3dfdaf0'),
-    line(1001, 'vhost_vdpa_add_status', 'dev: 0x55b1d3dfdaf0 status: 0x3'),
-    line(1002, 'vhost_vdpa_add_status', 'dev: 0x55b1d3dfdaf0 status: 0x8'),
-    line(1003, 'vhost_vdpa_add_status', 'dev: 0x55b1d3dfdaf0 status: 0x4'),
-  ].join('\n')).events;
+  const boot = parseTrace(
+    [
+      line(1000, 'vhost_vdpa_reset_device', 'dev: 0x55b1d3dfdaf0'),
+      line(1001, 'vhost_vdpa_add_status', 'dev: 0x55b1d3dfdaf0 status: 0x3'),
+      line(1002, 'vhost_vdpa_add_status', 'dev: 0x55b1d3dfdaf0 status: 0x8'),
+      line(1003, 'vhost_vdpa_add_status', 'dev: 0x55b1d3dfdaf0 status: 0x4'),
+    ].join('\n'),
+  ).events;
   const started = vhostDeviceState(boot);
   t.true(started.started);
   t.is(started.decidedBy?.line, 4);
@@ -100,9 +125,15 @@ test('vhost device state replayed from a QEMU 10.0 trace: started by DRIVER_OK, 
 
 test('a migration whose source device was not started is invalid, with the reason', (t) => {
   t.is(notStartedReason({ driverOk: true, waitedMs: 10, rearms: 0 }), null);
-  t.regex(notStartedReason({ driverOk: false, waitedMs: 180_000, rearms: 5, decidedBy: 'vhost_vdpa_reset_device dev: 0x1 (line 9)' })!, /not started before migration .*180\.0 s and 5 re-arm.*reset_device.*line 9/);
+  t.regex(
+    notStartedReason({ driverOk: false, waitedMs: 180_000, rearms: 5, decidedBy: 'vhost_vdpa_reset_device dev: 0x1 (line 9)' })!,
+    /not started before migration .*180\.0 s and 5 re-arm.*reset_device.*line 9/,
+  );
   t.regex(notStartedReason(undefined)!, /unknown/);
-  t.regex(notStartedReason({ driverOk: true, driverOkAtMigrationStart: false, waitedMs: 3, rearms: 0, decidedBy: 'vhost_vdpa_reset_device dev: 0x1 (line 41)' })!, /when the migration began.*line 41/);
+  t.regex(
+    notStartedReason({ driverOk: true, driverOkAtMigrationStart: false, waitedMs: 3, rearms: 0, decidedBy: 'vhost_vdpa_reset_device dev: 0x1 (line 41)' })!,
+    /when the migration began.*line 41/,
+  );
 });
 
 test('vdpa vs vdpa-ready: a gap beyond the tolerance is flagged, a missing metric gives no verdict', (t) => {

@@ -62,9 +62,23 @@ test('a cached stage whose output disappeared is rebuilt', async (t) => {
 test('a large output counts as present without being read (a 6G sparse image)', async (t) => {
   const d = await dirs();
   const image = join(d.root, 'big.img');
-  await import('node:fs/promises').then((fs) => fs.open(image, 'w').then(async (h) => { await h.truncate(3 * 1024 ** 3); await h.close(); }));
+  await import('node:fs/promises').then((fs) =>
+    fs.open(image, 'w').then(async (h) => {
+      await h.truncate(3 * 1024 ** 3);
+      await h.close();
+    }),
+  );
   const runs: string[] = [];
-  const stage: Stage = { name: 'img', description: '', after: [], key: 'k', outputs: [image], run: async () => { runs.push('img'); } };
+  const stage: Stage = {
+    name: 'img',
+    description: '',
+    after: [],
+    key: 'k',
+    outputs: [image],
+    run: async () => {
+      runs.push('img');
+    },
+  };
   await runStages([stage], { ...d, print: () => {} });
   await runStages([stage], { ...d, print: () => {} });
   t.deepEqual(runs, ['img']);
@@ -94,7 +108,10 @@ test('stage order rejects unknown dependencies and cycles', (t) => {
   const s = (name: string, after: string[]): Stage => ({ name, description: '', after, key: '', run: async () => {} });
   t.throws(() => stageOrder([s('a', ['nope'])]), { message: /unknown stage nope/ });
   t.throws(() => stageOrder([s('a', ['b']), s('b', ['a'])]), { message: /cycle/ });
-  t.deepEqual(stageOrder([s('b', ['a']), s('a', [])]).map((x) => x.name), ['a', 'b']);
+  t.deepEqual(
+    stageOrder([s('b', ['a']), s('a', [])]).map((x) => x.name),
+    ['a', 'b'],
+  );
 });
 
 test('stage keys survive a round trip through the stamp file byte for byte', async (t) => {

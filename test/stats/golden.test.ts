@@ -81,8 +81,16 @@ function nightlyHistory(manifest: RunManifest, records: readonly IterationRecord
   const random = seededRandom(11);
   return Array.from({ length: 10 }, (_, night) => {
     const level = night >= 6 ? 1.2 : 1;
-    const nightManifest: RunManifest = { ...manifest, runId: `night-${night}`, startedAt: `2025-08-${String(night + 1).padStart(2, '0')}T02:00:00.000Z`, state: 'completed' };
-    const nightRecords = records.map((r) => ({ ...r, downtimeMs: r.downtimeMs === null ? null : Math.round(r.downtimeMs * level * (1 + (random() - 0.5) * 0.1) * 1000) / 1000 }));
+    const nightManifest: RunManifest = {
+      ...manifest,
+      runId: `night-${night}`,
+      startedAt: `2025-08-${String(night + 1).padStart(2, '0')}T02:00:00.000Z`,
+      state: 'completed',
+    };
+    const nightRecords = records.map((r) => ({
+      ...r,
+      downtimeMs: r.downtimeMs === null ? null : Math.round(r.downtimeMs * level * (1 + (random() - 0.5) * 0.1) * 1000) / 1000,
+    }));
     return { dir: `/nowhere/night-${night}`, manifest: nightManifest, fingerprint: labFingerprint(nightManifest), records: nightRecords, tornLines: [] };
   });
 }
@@ -102,9 +110,28 @@ async function figures() {
   const history = nightlyHistory(manifest, records);
   const nightly = [5, 6, 9].map((tonight) => {
     const verdict = compareNight(history[tonight], history.slice(0, tonight), { ...DEFAULT_NIGHTLY_OPTIONS, noiseThresholdPct: 5 });
-    return { tonight, regression: verdict.regression, exitCode: verdict.exitCode, cells: verdict.cells.map(({ label, verdict, reason, tonight, baseline, changePct, pValue, test, changePoints }) => ({ label, verdict, reason, tonight, baseline, changePct, pValue, test, changePoints })) };
+    return {
+      tonight,
+      regression: verdict.regression,
+      exitCode: verdict.exitCode,
+      cells: verdict.cells.map(({ label, verdict, reason, tonight, baseline, changePct, pValue, test, changePoints }) => ({
+        label,
+        verdict,
+        reason,
+        tonight,
+        baseline,
+        changePct,
+        pValue,
+        test,
+        changePoints,
+      })),
+    };
   });
-  const nightsOfOneCell = history.map((h) => okMeasured(h.records).filter((r) => r.variant === 'after' && r.vmSize === '39G').map((r) => r.downtimeMs!));
+  const nightsOfOneCell = history.map((h) =>
+    okMeasured(h.records)
+      .filter((r) => r.variant === 'after' && r.vmSize === '39G')
+      .map((r) => r.downtimeMs!),
+  );
   const changePoints = detectChangePoints(nightsOfOneCell, { minSegment: 3, alpha: 0.01, noisePct: 5 });
 
   // Large samples (normal approximations, Hodges–Lehmann by selection) and tied ones (mid-ranks):
@@ -117,7 +144,11 @@ async function figures() {
   const largeCandidate = resample(80, 0.9, 3);
   const tiedBaseline = resample(12, 1, -2);
   const tiedCandidate = resample(15, 1.05, -2);
-  const large = { baseline: sampleFigures(largeBaseline), comparison: twoSampleFigures(largeBaseline, largeCandidate), tied: twoSampleFigures(tiedBaseline, tiedCandidate) };
+  const large = {
+    baseline: sampleFigures(largeBaseline),
+    comparison: twoSampleFigures(largeBaseline, largeCandidate),
+    tied: twoSampleFigures(tiedBaseline, tiedCandidate),
+  };
 
   const sampler = new AdaptiveSampler({ medianCiHalfWidthPct: 10, minIterations: 6, maxIterations: 12 });
   for (const r of records) sampler.recorded(r);
@@ -143,7 +174,12 @@ async function figures() {
   }
 
   // Through JSON, so the comparison sees exactly what the file holds (Infinity and NaN become null).
-  return JSON.parse(JSON.stringify({ seedRun: { perCell, comparisons, nightly, changePoints, sampling, large }, recorded: { cells: recordedCells, comparison: recordedComparison, adaptiveBench } })) as unknown;
+  return JSON.parse(
+    JSON.stringify({
+      seedRun: { perCell, comparisons, nightly, changePoints, sampling, large },
+      recorded: { cells: recordedCells, comparison: recordedComparison, adaptiveBench },
+    }),
+  ) as unknown;
 }
 
 test('statistics figures of the recorded runs are the pinned ones', async (t) => {

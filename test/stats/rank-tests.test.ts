@@ -73,7 +73,12 @@ test('Mann–Whitney: large samples use the normal approximation with continuity
 test('exact U distribution: the Mann–Whitney critical value for n = 5 and 10 at α = 0.05 two-sided is 8', (t) => {
   const p = exactUDistribution(5, 10);
   const cdf = (u: number) => p.slice(0, u + 1).reduce((a, b) => a + b, 0);
-  t.true(close(p.reduce((a, b) => a + b, 0), 1));
+  t.true(
+    close(
+      p.reduce((a, b) => a + b, 0),
+      1,
+    ),
+  );
   t.true(cdf(8) <= 0.025);
   t.true(cdf(9) > 0.025);
   t.true(close(p[0], 1 / 3003), 'C(15, 5) = 3003 arrangements, one with U = 0');
@@ -99,15 +104,27 @@ test('Hodges–Lehmann: textbook example (Hollander & Wolfe) — estimate 0.305,
 test('verdicts need significance and a change above the noise threshold', (t) => {
   const base = [100, 101, 102, 103, 104, 105, 106, 107, 108, 109];
   const settings = { alpha: 0.05, noiseThresholdPct: 5 };
-  const faster = compareSamples(base, base.map((v) => v * 0.5), settings);
+  const faster = compareSamples(
+    base,
+    base.map((v) => v * 0.5),
+    settings,
+  );
   t.is(faster.verdict, 'improvement');
   t.true(close(faster.pctChangeMean!, -50));
   t.true(close(faster.diffMeans, -52.25));
-  const slower = compareSamples(base, base.map((v) => v + 20), settings);
+  const slower = compareSamples(
+    base,
+    base.map((v) => v + 20),
+    settings,
+  );
   t.is(slower.verdict, 'regression');
   // Significant (complete separation) but only ~1% slower: noise by the profile's threshold.
   const slow = base.map((v) => v + 900); // 1000 .. 1009
-  const slightly = compareSamples(slow, slow.map((v) => v + 20), settings);
+  const slightly = compareSamples(
+    slow,
+    slow.map((v) => v + 20),
+    settings,
+  );
   t.true(slightly.mannWhitney.p < 0.05);
   t.is(slightly.verdict, 'no significant change');
   t.regex(slightly.verdictReason, /noise threshold 5%/);
@@ -119,7 +136,14 @@ test('verdicts need significance and a change above the noise threshold', (t) =>
 
 test('Hodges–Lehmann: selection over the difference matrix gives exactly the order statistics of all differences', (t) => {
   const random = seededRandom(7);
-  for (const [m, n, grid] of [[1, 1, 0], [2, 5, 0], [13, 8, 0.5], [40, 40, 1], [60, 25, 0], [70, 90, 0.25]] as const) {
+  for (const [m, n, grid] of [
+    [1, 1, 0],
+    [2, 5, 0],
+    [13, 8, 0.5],
+    [40, 40, 1],
+    [60, 25, 0],
+    [70, 90, 0.25],
+  ] as const) {
     // Values on a grid give many ties; off the grid, differences that round.
     const draw = () => (grid ? Math.round((random() * 50) / grid) * grid : random() * 1e3 + 0.1);
     const first = Array.from({ length: m }, draw);
