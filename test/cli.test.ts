@@ -82,3 +82,10 @@ test('every subcommand has help', async (t) => {
     t.regex(r.stdout, /Usage: vdpa-bench/, command);
   }
 });
+
+test('cleanup of a lab-in-a-box profile points at `lab cleanup` instead of reaching for namespaces that are gone', async (t) => {
+  const r = await vdpaBench(['cleanup', 'profiles/lab-in-a-box.yaml']);
+  t.is(r.exitCode, 2, r.stderr);
+  t.regex(r.stderr, /is a lab in a box: its namespaces, processes and locks are removed by `vdpa-bench lab cleanup`/);
+  t.notRegex(r.stderr, /Cannot open network namespace/);
+});

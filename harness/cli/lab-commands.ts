@@ -121,6 +121,12 @@ points into such a directory. A run whose harness still runs is left alone and n
       const { cleanLeftovers, describeCleanup, describeHolder } = await import('../run/ownership.ts');
       const { clearStaleLock } = await import('../run/lock.ts');
       const { profile } = await loadProfile(profilePath);
+      const { needsLabBox } = await import('../profile/lab-box-checks.ts');
+      if (needsLabBox(profile)) {
+        // its hosts are namespaces that live only as long as a run: their leftovers are the lab's own
+        out.stderr(`vdpa-bench: ${profilePath} is a lab in a box: its namespaces, processes and locks are removed by \`vdpa-bench lab cleanup\`\n`);
+        return setExit(2);
+      }
       if (opts.workdir) for (const host of profile.hosts) host.workdir = resolve(opts.workdir);
       let busy = false;
       for (const host of profile.hosts) {
