@@ -19,7 +19,8 @@ export function platformSentence(setup: Summary['setup']): string {
   const hosts = setup.hosts.length
     ? setup.hosts.map((h) => `${h.name} (${h.transport}, kernel ${h.kernel}, ${h.cpuModel}${h.cpus !== null ? `, ${h.cpus} CPUs` : ''})`).join(', ')
     : UNKNOWN;
-  const versions = [...new Set(Object.values(setup.qemu).flatMap((byHost) => Object.values(byHost)))];
+  // `-version` prints "QEMU emulator version 7.2.22 (...)": the sentence names QEMU once
+  const versions = [...new Set(Object.values(setup.qemu).flatMap((byHost) => Object.values(byHost)))].map((v) => v.replace(/^QEMU emulator version /, ''));
   const nic = setup.nic === UNKNOWN ? 'NIC unknown' : `NIC ${setup.nic}${setup.mode !== UNKNOWN ? ` (${setup.mode})` : ''}`;
   return `Platform: accelerator ${accel}; hosts ${hosts}; ${nic}; QEMU ${versions.length ? versions.join(' / ') : UNKNOWN}.`;
 }

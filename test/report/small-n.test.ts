@@ -6,6 +6,7 @@ import { reportSettings } from '../../harness/report/settings.ts';
 import { buildSummary, MIN_N_FOR_INTERVAL } from '../../harness/report/summary.ts';
 import { renderText } from '../../harness/report/text.ts';
 import { parseIterations } from '../../harness/results/store.ts';
+import { platformSentence } from '../../harness/report/run-info.ts';
 
 type Row = { variant: string; downtimeMs: number | null; status?: 'ok' | 'invalid'; metric?: number };
 const lines = (rows: Row[]) =>
@@ -98,4 +99,16 @@ test('no manifest: the primary metric is downtimeMs, named as such', (t) => {
   t.is(summary.primary, 'downtimeMs');
   t.is(summary.cells[0].metrics.downtimeMs!.median, 5);
   t.regex(renderText(summary), /by the "downtimeMs" metric/);
+});
+
+test('the platform sentence names QEMU once before its version', (t) => {
+  const sentence = platformSentence({
+    accel: 'tcg',
+    hosts: [],
+    nic: 'virtio-net-pci',
+    mode: 'on a tap',
+    qemu: { idle: { hostA: 'QEMU emulator version 10.0.13 (Debian 1:10.0.13+ds-0+deb13u1)' } },
+  } as unknown as Parameters<typeof platformSentence>[0]);
+  t.regex(sentence, /; QEMU 10\.0\.13 \(Debian 1:10\.0\.13\+ds-0\+deb13u1\)\.$/);
+  t.notRegex(sentence, /QEMU QEMU/);
 });
