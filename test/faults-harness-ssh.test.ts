@@ -3,7 +3,7 @@
  * through it): the lock holder is a session of the master connection, so it ends with the
  * harness and the next run, started at once, takes the lab over and completes.
  */
-import test from 'ava';
+import { requires } from './helpers/requires.ts';
 import { execa } from 'execa';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import { faultLab, qemuUnder, waitFor } from './helpers/fault-lab.ts';
 import { startSshd } from '../testbed/sshd.ts';
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
+
+const test = requires('root', 'sshd', 'qemu');
 
 test('kill -9 of the harness mid-run on an ssh host: the next run started at once takes the lock over and completes; no QEMU of the dead run is left', async (t) => {
   const sshd = await startSshd();

@@ -1,4 +1,6 @@
 import test from 'ava';
+import { join } from 'node:path';
+import { cacheRoot } from '../harness/guest/build.ts';
 import { buildProgram } from '../harness/cli/main.ts';
 import { LocalTransport, NetnsTransport } from '../harness/hosts/local.ts';
 import { readdir } from 'node:fs/promises';
@@ -60,7 +62,11 @@ test('lab-in-a-box plan: the guest build, the prober build and the namespaced ne
   at = indexOf(text, '== host hostA (netns) ==', at);
   at = indexOf(text, '[hostA] start source: ip netns exec vbTOKEN-hostA unshare --mount ', at);
   // trixie's QEMU runs from its debootstrapped root, inside the namespace
-  at = indexOf(text, 'vdpa-bench-qemu-root /root/.cache/vdpa-bench/qemu-roots/trixie /dev /sys /root /tmp /run /var/tmp -- /usr/bin/qemu-system-x86_64 ', at);
+  at = indexOf(
+    text,
+    `vdpa-bench-qemu-root ${join(cacheRoot(), 'qemu-roots', 'trixie')} /dev /sys /root /tmp /run /var/tmp -- /usr/bin/qemu-system-x86_64 `,
+    at,
+  );
   at = indexOf(text, '-netdev tap,id=n0,ifname=tap0,script=no,downscript=no', at);
   at = indexOf(text, '[peer] start the probe: ip netns exec vbTOKEN-peer ', at);
   at = indexOf(text, '"uri":"tcp:10.99.0.2:0"', at);

@@ -6,6 +6,7 @@
  * commits that introduced them).
  */
 import test from 'ava';
+import { requires } from './helpers/requires.ts';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,7 +94,7 @@ test("negotiated queue pairs from iproute2's JSON: max_vq_pairs once MQ is negot
   t.is(parseDeviceQueuePairs('{"dev":{"vdpa0":{"type":"network","max_vqs":2}}}', 'vdpa0'), undefined, 'an even count (no control queue) is not guessed');
 });
 
-test('run: the sweep on the simulator stops at preflight, nothing set up, lock and host directory gone', async (t) => {
+requires('root')('run: the sweep on the simulator stops at preflight, nothing set up, lock and host directory gone', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'vb-qp-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const profile = join(root, 'sweep.yaml');

@@ -6,6 +6,7 @@
  * name), with a hostile governor string.
  */
 import test from 'ava';
+import { requires } from './helpers/requires.ts';
 import { execa } from 'execa';
 import { mkdir, mkdtemp, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -69,17 +70,20 @@ async function roundTrip(t: import('ava').ExecutionContext, host: HostTransport)
   await t.throwsAsync(access('pwned'));
 }
 
-test("the CPU-governor script over ssh (the real sshd): unavailable on real sysfs; applied, found in place, undone to each CPU's own governor", async (t) => {
-  const sshd = await startSshd();
-  const host = new SshTransport('sshhost', sshd.config);
-  t.teardown(async () => {
-    await host.close();
-    await sshd.stop();
-  });
-  await roundTrip(t, host);
-});
+requires('root', 'sshd')(
+  "the CPU-governor script over ssh (the real sshd): unavailable on real sysfs; applied, found in place, undone to each CPU's own governor",
+  async (t) => {
+    const sshd = await startSshd();
+    const host = new SshTransport('sshhost', sshd.config);
+    t.teardown(async () => {
+      await host.close();
+      await sshd.stop();
+    });
+    await roundTrip(t, host);
+  },
+);
 
-test('the CPU-governor script in a network namespace host', async (t) => {
+requires('root')('the CPU-governor script in a network namespace host', async (t) => {
   const namespace = `vbzx-${randomBytes(3).toString('hex')}`;
   await execa('ip', ['netns', 'add', namespace]);
   t.teardown(() => execa('ip', ['netns', 'delete', namespace], { reject: false }).then(() => undefined));
