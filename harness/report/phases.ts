@@ -118,14 +118,7 @@ export function recordPhases(record: IterationRecord): Phase[] | null {
     const anchors = record.metricAnchors?.[record.primaryMetric];
     const zero = zeroUs ?? anchors?.start.timeUs ?? Math.min(...raw.map((p) => p.startUs!));
     const phases: Phase[] = [];
-    if (!windowName && anchors)
-      phases.push({
-        name: `downtime (${record.primaryMetric})`,
-        startMs: 0,
-        endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000,
-        instant: false,
-        side: 'downtime window',
-      });
+    if (!windowName && anchors) phases.push(downtimeWindow(record.primaryMetric, anchors));
     for (const p of raw)
       phases.push({ name: p.name, startMs: (p.startUs! - zero) / 1000, endMs: (p.endUs! - zero) / 1000, side: p.side, instant: p.startUs === p.endUs });
     return phases;
@@ -136,19 +129,16 @@ export function recordPhases(record: IterationRecord): Phase[] | null {
   const absolute = raw.filter((p) => p.startUs !== undefined);
   const zeroUs = anchors?.start.timeUs ?? (absolute.length ? Math.min(...absolute.map((p) => p.startUs!)) : 0);
   const phases: Phase[] = [];
-  if (anchors) {
-    phases.push({
-      name: `downtime (${record.primaryMetric})`,
-      startMs: 0,
-      endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000,
-      instant: false,
-      side: 'downtime window',
-    });
-  }
+  if (anchors) phases.push(downtimeWindow(record.primaryMetric, anchors));
   for (const p of raw) {
     const startMs = p.startUs !== undefined ? (p.startUs - zeroUs) / 1000 : p.startMs!;
     const endMs = p.endUs !== undefined ? (p.endUs - zeroUs) / 1000 : p.endMs!;
     phases.push({ name: p.name, startMs: Math.min(startMs, endMs), endMs: Math.max(startMs, endMs), side: p.side, instant: startMs === endMs });
   }
   return phases;
+}
+
+/** The primary metric's own span, drawn first: the bar every phase is read against. */
+function downtimeWindow(metric: string, anchors: { start: { timeUs: number }; end: { timeUs: number } }): Phase {
+  return { name: `downtime (${metric})`, startMs: 0, endMs: (anchors.end.timeUs - anchors.start.timeUs) / 1000, instant: false, side: 'downtime window' };
 }
