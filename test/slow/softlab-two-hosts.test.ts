@@ -5,9 +5,11 @@
  * hosts; every recorded clock offset lies within its uncertainty of the offset measured around the
  * step; every `ok` migration's vdpa downtime recomputes from its two trace files with its recorded
  * offset (`vdpa-bench downtime --clock-offset-us`); the manifest records each host's time sync.
+ * Then every ssh connection to hostB is dropped mid-migration (hostA untouched): that migration
+ * fails naming hostB, the run reconnects, completes, and leaves no QEMU on either lab VM.
  * Slow (TCG): runs with VDPA_BENCH_SLOW=1 (.ci/run sets it).
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +20,11 @@ import { missingBuildTools } from '../../harness/softlab/build.ts';
 import { stepClock } from '../../harness/softlab/clock-step.ts';
 import { pairTransport } from '../../harness/softlab/pair.ts';
 import { readIterations, readManifest } from '../../harness/results/store.ts';
+import { loadProfile } from '../../harness/profile/load.ts';
+import { runBenchmark } from '../../harness/run/run.ts';
+import type { SshTransport } from '../../harness/hosts/ssh.ts';
 import { lastLine, REPO, vdpaBench } from '../helpers/cli.ts';
+import { silentProgress, whenMigrationActive } from '../helpers/fault-lab.ts';
 
 const STEP_S = 2.5;
 
@@ -147,6 +153,94 @@ if (reason) {
         t.is(recomputed.exitCode, 0, recomputed.stderr);
         t.is(JSON.parse(recomputed.stdout).downtimeMs, r.metrics.vdpa, `${label}: the recorded vdpa downtime does not recompute from its traces`);
       }
+
+      await dropHostBMidMigration(t, { dir, profile });
     },
   );
+}
+
+/** Processes on a lab VM whose command line names QEMU (the harness's guests, source or destination). */
+async function qemuOn(host: SshTransport): Promise<string[]> {
+  const found = await host.run(['pgrep', '-a', '-f', '^\\S*qemu-system'], { allowFailure: true });
+  return found.stdout.split('\n').filter(Boolean);
+}
+
+/**
+ * The dropped connection, on one of two real hosts: while migration 2 (hostB→hostA) is active,
+ * every sshd session process on hostB is killed (its sshd listener stays, as on a host whose link
+ * blipped), so the harness's master connection, its QMP forward and QEMU's launch sessions to
+ * hostB all go at once, while hostA's connection lives on.
+ */
+async function dropHostBMidMigration(
+  t: ExecutionContext,
+  lab: { dir: string; profile: Record<string, unknown> & { variants: Array<Record<string, unknown>> } },
+) {
+  const profile = {
+    ...lab.profile,
+    name: 'softlab-two-hosts-drop',
+    // 400 kB/s stretches the 256M guest's migration to seconds: a window to drop hostB in
+    variants: [{ ...lab.profile.variants[0], parameters: { 'max-bandwidth': 400_000 } }],
+    matrix: { vmSizes: ['256M'], queuePairs: [1], variants: [lab.profile.variants[0].name] },
+    iterations: 3,
+    warmup: 0,
+    precision: undefined,
+    compare: undefined,
+    migration: { timeout: '5m', qmpTimeout: '2m', reconnectTimeout: '2m' },
+  };
+  const profilePath = join(lab.dir, 'softlab-two-hosts-drop.yaml');
+  await writeFile(profilePath, stringify(profile));
+  const hostB = await pairTransport('hostB');
+  const hostA = await pairTransport('hostA');
+  const log: string[] = [];
+  const notes: string[] = [];
+  try {
+    const outcome = await runBenchmark(await loadProfile(profilePath), {
+      outDir: join(lab.dir, 'drop-results'),
+      progress: silentProgress(notes),
+      hooks: [
+        {
+          async beforeMigration({ planned, source }) {
+            if (planned.seq !== 2) return;
+            whenMigrationActive(source, 300, log, async (completed) => {
+              // detached, so the kill does not wait on the session it is about to end
+              await hostB.run(['setsid', '-f', 'sh', '-c', 'sleep 0.2; pkill -KILL -f "^sshd(-session)?: root"'], { allowFailure: true });
+              log.push(`hostB: every sshd session killed${completed ? ' AFTER completion' : ' mid-migration'} at ${new Date().toISOString()}`);
+            });
+          },
+        },
+      ],
+    });
+    t.log([...log, ...notes].join('\n'));
+    t.true(
+      log.some((l) => l.includes('mid-migration')),
+      'hostB was dropped while migration 2 was running',
+    );
+    const { records } = await readIterations(outcome.dir);
+    const statuses = records.map((r) => `${r.seq} ${r.from}→${r.to} ${r.status} ${r.reason ?? ''}`).join('\n');
+    t.deepEqual(
+      records.map((r) => r.status),
+      ['ok', 'failed', 'ok'],
+      statuses,
+    );
+    t.regex(records[1].reason ?? '', /^lost the connection to hostB \(ssh root@127\.0\.0\.1 port \d+: the master connection closed/, statuses);
+    t.true(
+      notes.some((n) => /^hostB: connection back after [\d.]+ s/.test(n)),
+      notes.join('\n'),
+    );
+    t.is(outcome.manifest.state, 'completed', outcome.manifest.stateReason);
+    // a fresh session each: the test's own masters went with hostB's sessions too
+    await hostB.close().catch(() => undefined);
+    await hostA.close().catch(() => undefined);
+    const [onA, onB] = await Promise.all([pairTransport('hostA'), pairTransport('hostB')]);
+    try {
+      t.deepEqual(await qemuOn(onA), [], 'no QEMU left on hostA');
+      t.deepEqual(await qemuOn(onB), [], 'no QEMU left on hostB');
+    } finally {
+      await onA.close();
+      await onB.close();
+    }
+  } finally {
+    await hostA.close().catch(() => undefined);
+    await hostB.close().catch(() => undefined);
+  }
 }
