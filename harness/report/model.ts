@@ -139,7 +139,18 @@ export interface RunInfo {
 /** A warning that travels with the number: what, and the evidence a reader can check. */
 export interface ReportWarning {
   kind:
-    'data' | 'damaged-guest' | 'failed' | 'emulated-cpu' | 'clock' | 'small-n' | 'over-limit' | 'selection-bias' | 'design' | 'qmp-above-span' | 'comparison';
+    | 'data'
+    | 'damaged-guest'
+    | 'failed'
+    | 'emulated-cpu'
+    | 'clock'
+    | 'small-n'
+    | 'over-limit'
+    | 'selection-bias'
+    | 'bimodal'
+    | 'design'
+    | 'qmp-above-span'
+    | 'comparison';
   message: string;
   evidence: string[];
 }

@@ -7,6 +7,7 @@ import { buildSummary, MIN_N_FOR_INTERVAL } from '../../harness/report/summary.t
 import { renderText } from '../../harness/report/text.ts';
 import { parseIterations } from '../../harness/results/store.ts';
 import { platformSentence } from '../../harness/report/run-info.ts';
+import { twoGroups } from '../../harness/report/warnings.ts';
 
 type Row = { variant: string; downtimeMs: number | null; status?: 'ok' | 'invalid'; metric?: number };
 const lines = (rows: Row[]) =>
@@ -111,4 +112,49 @@ test('the platform sentence names QEMU once before its version', (t) => {
   } as unknown as Parameters<typeof platformSentence>[0]);
   t.regex(sentence, /; QEMU 10\.0\.13 \(Debian 1:10\.0\.13\+ds-0\+deb13u1\)\.$/);
   t.notRegex(sentence, /QEMU QEMU/);
+});
+
+test('an untraceable event is a warning only where it cost a metric: not when a newer alternative was traced', (t) => {
+  const record = (variant: string, metricErrors?: Record<string, string>) =>
+    JSON.stringify({
+      variant,
+      vmSize: '1G',
+      status: 'ok',
+      downtimeMs: 100,
+      metrics: { runstate: 100, checkpoint: null },
+      primaryMetric: 'runstate',
+      metricErrors,
+    });
+  const text = [
+    record('old', { checkpoint: 'missing event on the source: vmstate_downtime_checkpoint' }),
+    record('old', { checkpoint: 'missing event on the source: vmstate_downtime_checkpoint' }),
+    // enable_one was traceable: its absence is the device's doing, not this QEMU's tracing
+    record('new', { checkpoint: 'missing event on the destination: vhost_vdpa_set_vring_enable_one or vhost_vdpa_set_vring_ready' }),
+  ].join('\n');
+  const { records } = parseIterations(text + '\n');
+  const manifest = {
+    variants: [
+      { name: 'old', traceEventsMissing: ['vmstate_downtime_checkpoint', 'vhost_vdpa_set_vring_ready'] },
+      { name: 'new', traceEventsMissing: ['vhost_vdpa_set_vring_ready'] },
+    ],
+  } as unknown as Parameters<typeof buildSummary>[0]['runs'][0]['manifest'];
+  const summary = buildSummary({ runs: [{ runId: 'trace', dir: null, manifest, records }], settings: reportSettings(null), records });
+  const traced = summary.warnings.filter((w) => /cannot trace/.test(w.message));
+  t.deepEqual(
+    traced.map((w) => w.message),
+    ['old: this QEMU cannot trace vmstate_downtime_checkpoint, vhost_vdpa_set_vring_ready, so checkpoint could not be computed for it'],
+  );
+  t.deepEqual(traced[0].evidence, ['checkpoint: 2 of 2 migrations: missing event on the source: vmstate_downtime_checkpoint']);
+});
+
+test('a cell whose values fall into two separate groups is flagged with both groups; one spread-out group is not', (t) => {
+  const rows = [309, 374, 780, 3017, 3087, 3131, 3148, 3945]
+    .map((d) => ({ variant: 'before', downtimeMs: d }))
+    .concat([133, 134, 139, 149, 155, 159, 166, 185].map((d) => ({ variant: 'after', downtimeMs: d })));
+  const summary = summaryOf(rows);
+  const bimodal = summary.warnings.filter((w) => w.kind === 'bimodal');
+  t.is(bimodal.length, 1);
+  t.deepEqual(bimodal[0].evidence, [`${summary.cells.find((c) => c.variant === 'before')!.label}: 3 of 8 at 309.0 ms–780.0 ms, 5 at 3.02 s–3.94 s`]);
+  t.is(twoGroups([100, 120, 150, 190, 240, 300, 370]), null, 'a wide but continuous spread is one group');
+  t.is(twoGroups([100, 101, 250]), null, 'fewer than two values on a side is no group');
 });
