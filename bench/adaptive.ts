@@ -23,32 +23,14 @@ function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
+const SPREADS = [0.25, 0.5, 1];
+const CELLS_PER_SPREAD = 200;
+
 export function benchAdaptive(recorded: readonly number[], source: string, target: PrecisionTarget, seed = 1): AdaptiveResult {
   if (recorded.length < 3) throw new Error(`adaptive-sampling benchmark: ${recorded.length} recorded downtimes, need at least 3`);
-  const random = seededRandom(seed);
-  const center = median(recorded);
-  const sorted = [...recorded].sort((a, b) => a - b);
-  const iqr = sorted[Math.floor(0.75 * (sorted.length - 1))] - sorted[Math.floor(0.25 * (sorted.length - 1))];
-  const sd = standardDeviation(recorded)!;
-  const bandwidth = 0.9 * Math.min(sd, iqr / 1.34 || sd) * recorded.length ** -0.2;
-  const spreads = [0.25, 0.5, 1];
-  const cellsPerSpread = 200;
-  const draw = (spread: number) => {
-    const v = recorded[Math.floor(random() * recorded.length)] + bandwidth * gaussian(random);
-    return Math.max(0.001, center + (v - center) * spread);
-  };
-  const streams = spreads.map((spread) => Array.from({ length: cellsPerSpread }, () => Array.from({ length: target.maxIterations }, () => draw(spread))));
+  const streams = simulatedCells(recorded, target.maxIterations, seededRandom(seed));
   const reached = (values: number[]) => (medianInterval(values).halfWidthPct ?? Infinity) < target.medianCiHalfWidthPct;
-  // fixed: one count for all cells, enough for 90% of the noisiest kind
-  const noisiest = streams[streams.length - 1];
-  const enough = (n: number) => noisiest.filter((s) => reached(s.slice(0, n))).length >= 0.9 * noisiest.length;
-  let fixedN = target.maxIterations;
-  for (let n = target.minIterations; n <= target.maxIterations; n += n < 40 ? 1 : 5) {
-    if (enough(n)) {
-      fixedN = n;
-      break;
-    }
-  }
+  const fixedN = fixedCount(streams[streams.length - 1], target, reached);
   let adaptiveTotal = 0;
   let adaptiveMet = 0;
   let fixedMet = 0;
@@ -56,28 +38,15 @@ export function benchAdaptive(recorded: readonly number[], source: string, targe
   streams.forEach((cells, k) => {
     const used: number[] = [];
     for (const stream of cells) {
-      let n = 0;
-      // kept sorted as values arrive, so each decision costs a linear pass, not a sort
-      const sortedSoFar: number[] = [];
-      for (;;) {
-        const value = stream[n];
-        let at = sortedSoFar.length;
-        while (at > 0 && sortedSoFar[at - 1] > value) at--;
-        sortedSoFar.splice(at, 0, value);
-        n++;
-        const decision = shouldStop(sortedSoFar, n, { ...target, maxIterations: fixedN });
-        if (decision.stop) {
-          if (decision.reason === 'precision-reached') adaptiveMet++;
-          break;
-        }
-      }
-      used.push(n);
-      adaptiveTotal += n;
+      const adaptive = adaptiveRun(stream, { ...target, maxIterations: fixedN });
+      if (adaptive.met) adaptiveMet++;
+      used.push(adaptive.n);
+      adaptiveTotal += adaptive.n;
       if (reached(stream.slice(0, fixedN))) fixedMet++;
     }
-    perSpread.push(`spread x${spreads[k]}: ${fmt(used.reduce((a, b) => a + b, 0) / used.length, 1)}`);
+    perSpread.push(`spread x${SPREADS[k]}: ${fmt(used.reduce((a, b) => a + b, 0) / used.length, 1)}`);
   });
-  const cells = spreads.length * cellsPerSpread;
+  const cells = SPREADS.length * CELLS_PER_SPREAD;
   const adaptiveMean = adaptiveTotal / cells;
   const savingPct = (1 - adaptiveTotal / (fixedN * cells)) * 100;
   const result = { fixedN, adaptiveMean, savingPct, adaptiveMetPct: (adaptiveMet / cells) * 100, fixedMetPct: (fixedMet / cells) * 100 };
@@ -92,4 +61,46 @@ export function benchAdaptive(recorded: readonly number[], source: string, targe
   );
   say(`  RATIO adaptive / fixed migrations: ${fmt(adaptiveMean / fixedN, 3)}  (saves ${fmt(savingPct, 1)} % of the lab time)`);
   return result;
+}
+
+/**
+ * Per spread, CELLS_PER_SPREAD cells of `length` downtimes each: a smoothed bootstrap of the
+ * recorded values (Gaussian kernel, Silverman's bandwidth), scaled around the median by the spread.
+ */
+function simulatedCells(recorded: readonly number[], length: number, random: () => number): number[][][] {
+  const center = median(recorded);
+  const sorted = [...recorded].sort((a, b) => a - b);
+  const iqr = sorted[Math.floor(0.75 * (sorted.length - 1))] - sorted[Math.floor(0.25 * (sorted.length - 1))];
+  const sd = standardDeviation(recorded)!;
+  const bandwidth = 0.9 * Math.min(sd, iqr / 1.34 || sd) * recorded.length ** -0.2;
+  const draw = (spread: number) => {
+    const v = recorded[Math.floor(random() * recorded.length)] + bandwidth * gaussian(random);
+    return Math.max(0.001, center + (v - center) * spread);
+  };
+  return SPREADS.map((spread) => Array.from({ length: CELLS_PER_SPREAD }, () => Array.from({ length }, () => draw(spread))));
+}
+
+/** Fixed design: one count for all cells, the smallest that brings 90% of the noisiest kind to the target. */
+function fixedCount(noisiest: number[][], target: PrecisionTarget, reached: (values: number[]) => boolean): number {
+  const enough = (n: number) => noisiest.filter((s) => reached(s.slice(0, n))).length >= 0.9 * noisiest.length;
+  for (let n = target.minIterations; n <= target.maxIterations; n += n < 40 ? 1 : 5) {
+    if (enough(n)) return n;
+  }
+  return target.maxIterations;
+}
+
+/** The adaptive rule on one cell's stream: how many migrations it ran, and whether it stopped for precision. */
+function adaptiveRun(stream: number[], target: PrecisionTarget): { n: number; met: boolean } {
+  let n = 0;
+  // kept sorted as values arrive, so each decision costs a linear pass, not a sort
+  const sortedSoFar: number[] = [];
+  for (;;) {
+    const value = stream[n];
+    let at = sortedSoFar.length;
+    while (at > 0 && sortedSoFar[at - 1] > value) at--;
+    sortedSoFar.splice(at, 0, value);
+    n++;
+    const decision = shouldStop(sortedSoFar, n, target);
+    if (decision.stop) return { n, met: decision.reason === 'precision-reached' };
+  }
 }

@@ -41,10 +41,44 @@ export interface TraceShape {
  * the destination with its last start. A few lines are QEMU warnings and torn writes, as on disk.
  */
 export function* traceLines(shape: TraceShape, stats: GeneratedTrace): Generator<string> {
+  const g = traceGenerator(shape, stats);
+  const tail = shape.side === 'source' ? 4096 : 0;
+  let written = 0;
+  let starts = 0;
+  yield g.line('vhost_vdpa_init', `dev: ${DEV}, common dev: ${SHARED} vdpa: ${SHARED}`);
+  while (written < shape.bytes - tail) {
+    if (starts > 0) for (const l of deviceStop(g)) yield ((written += l.length), l);
+    for (const l of deviceStart(g)) yield ((written += l.length), l);
+    for (const l of iommuTraffic(g)) yield ((written += l.length), l);
+    starts++;
+    // what a disk shows after crashes and library chatter: a warning and a torn write
+    if (starts % 5 === 0) {
+      const warning = "qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.80000001H:ECX.svm [bit 2]\n";
+      stats.lines++;
+      written += warning.length;
+      yield warning;
+    }
+    if (starts % 7 === 0) {
+      const torn = g.line('vhost_vdpa_dma_map', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: 0x1`).slice(0, 12 + (starts % 30)) + '\n';
+      written += torn.length;
+      yield torn;
+    }
+  }
+  if (shape.side === 'source') yield* migrationStop(g);
+}
+
+/** One generated trace's state: its random stream and clock, and `line`, which stamps a line and counts it in the stats. */
+interface TraceGenerator {
+  line: (name: string, args: string, tid?: number) => string;
+  random: () => number;
+  tids: number[];
+  queuePairs: number;
+  regions: number;
+  iommuPairs: number;
+}
+
+function traceGenerator(shape: TraceShape, stats: GeneratedTrace): TraceGenerator {
   const random = seededRandom(shape.seed ?? 7);
-  const qp = shape.queuePairs ?? 8;
-  const regions = shape.regionsPerStart ?? 8;
-  const iommuPairs = shape.iommuPairsPerStart ?? 2000;
   let now = shape.startUs ?? 1_753_122_905_000_000;
   const tids = [2986097, 2986101, 2986102];
   const line = (name: string, args: string, tid = tids[0]): string => {
@@ -55,75 +89,62 @@ export function* traceLines(shape: TraceShape, stats: GeneratedTrace): Generator
     if (name === 'vhost_vdpa_set_vring_enable_one' && args.includes('enable: 1')) stats.lastEnableUs = now;
     return `${tid}@${Math.floor(now / 1e6)}.${String(now % 1e6).padStart(6, '0')}:${name} ${args}\n`;
   };
-  const hex = (n: number) => `0x${n.toString(16)}`;
-  const deviceStart = function* (): Generator<string> {
-    yield line('vhost_vdpa_set_owner', `dev: ${DEV}`);
-    yield line('vhost_vdpa_listener_begin_batch', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 type: 5`);
-    let iova = 0x100000;
-    for (let r = 0; r < regions; r++) {
-      const size = 0x200000 * (1 + Math.floor(random() * 512));
-      const vaddr = 0x7f3a40000000 + iova;
-      yield line('vhost_vdpa_listener_region_add', `vdpa: ${SHARED} iova ${hex(iova)} llend ${hex(iova + size)} vaddr: ${hex(vaddr)} read-only: 0`);
-      yield line(
-        'vhost_vdpa_dma_map',
-        `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: ${hex(size)} uaddr: ${hex(vaddr)} perm: 0x3 type: 2`,
-      );
-      iova += size;
-    }
-    yield line('vhost_vdpa_listener_commit', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 type: 6`);
-    yield line('vhost_vdpa_add_status', `dev: ${DEV} status: 0x8`);
-    yield line('vhost_vdpa_set_vring_enable_one', `dev: ${DEV}, idx: ${2 * qp}, enable: 1, r: 0`, tids[1]);
-    yield line('vhost_vdpa_net_load_mq', `vdpa state: ${NET_STATE} current_qpairs: ${qp}`, tids[1]);
-    for (let i = 0; i < 2 * qp; i++) yield line('vhost_vdpa_set_vring_enable_one', `dev: ${DEV}, idx: ${i}, enable: 1, r: 0`, tids[1]);
-    yield line('vhost_vdpa_add_status', `dev: ${DEV} status: 0xf`);
-  };
-  // with a vIOMMU, every guest DMA mapping reaches the device as an IOTLB update/invalidate
-  const iommuTraffic = function* (): Generator<string> {
-    for (let p = 0; p < iommuPairs; p++) {
-      const iova = 0xfff00000 - 0x1000 * Math.floor(random() * 65536);
-      const uaddr = 0x7f3a40000000 + Math.floor(random() * 0x40000) * 0x1000;
-      yield line(
-        'vhost_vdpa_dma_map',
-        `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: 0x1000 uaddr: ${hex(uaddr)} perm: 0x3 type: 2`,
-        tids[2],
-      );
-      yield line('vhost_vdpa_dma_unmap', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: 0x1000 type: 3`, tids[2]);
-    }
-  };
-  const deviceStop = function* (): Generator<string> {
-    for (let i = 0; i < 2 * qp; i++) yield line('vhost_vdpa_set_vring_enable_one', `dev: ${DEV}, idx: ${i}, enable: 0, r: 0`, tids[1]);
-    yield line('vhost_vdpa_reset_device', `dev: ${DEV}`);
-  };
-  const tail = shape.side === 'source' ? 4096 : 0;
-  let written = 0;
-  let starts = 0;
-  yield line('vhost_vdpa_init', `dev: ${DEV}, common dev: ${SHARED} vdpa: ${SHARED}`);
-  while (written < shape.bytes - tail) {
-    if (starts > 0) for (const l of deviceStop()) yield ((written += l.length), l);
-    for (const l of deviceStart()) yield ((written += l.length), l);
-    for (const l of iommuTraffic()) yield ((written += l.length), l);
-    starts++;
-    // what a disk shows after crashes and library chatter: a warning and a torn write
-    if (starts % 5 === 0) {
-      const warning = "qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.80000001H:ECX.svm [bit 2]\n";
-      stats.lines++;
-      written += warning.length;
-      yield warning;
-    }
-    if (starts % 7 === 0) {
-      const torn = line('vhost_vdpa_dma_map', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: 0x1`).slice(0, 12 + (starts % 30)) + '\n';
-      written += torn.length;
-      yield torn;
-    }
+  return { line, random, tids, queuePairs: shape.queuePairs ?? 8, regions: shape.regionsPerStart ?? 8, iommuPairs: shape.iommuPairsPerStart ?? 2000 };
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** A device start: memory pinned in one batch, DRIVER_OK, the control queue and every vring enabled. */
+function* deviceStart({ line, random, tids, queuePairs: qp, regions }: TraceGenerator): Generator<string> {
+  yield line('vhost_vdpa_set_owner', `dev: ${DEV}`);
+  yield line('vhost_vdpa_listener_begin_batch', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 type: 5`);
+  let iova = 0x100000;
+  for (let r = 0; r < regions; r++) {
+    const size = 0x200000 * (1 + Math.floor(random() * 512));
+    const vaddr = 0x7f3a40000000 + iova;
+    yield line('vhost_vdpa_listener_region_add', `vdpa: ${SHARED} iova ${hex(iova)} llend ${hex(iova + size)} vaddr: ${hex(vaddr)} read-only: 0`);
+    yield line(
+      'vhost_vdpa_dma_map',
+      `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: ${hex(size)} uaddr: ${hex(vaddr)} perm: 0x3 type: 2`,
+    );
+    iova += size;
   }
-  if (shape.side === 'source') {
-    yield line('runstate_set', 'current_run_state 9 (running) new_state 7 (finish-migrate)', tids[2]);
-    yield line('vmstate_downtime_checkpoint', 'src-downtime-start', tids[2]);
-    yield line('migration_completion_vm_stop', 'ret 0', tids[2]);
-    yield line('vhost_vdpa_suspend', `dev: ${DEV}`, tids[2]);
-    yield line('vmstate_downtime_checkpoint', 'src-vm-stopped', tids[2]);
-    yield line('runstate_set', 'current_run_state 7 (finish-migrate) new_state 8 (postmigrate)', tids[2]);
+  yield line('vhost_vdpa_listener_commit', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 type: 6`);
+  yield line('vhost_vdpa_add_status', `dev: ${DEV} status: 0x8`);
+  yield line('vhost_vdpa_set_vring_enable_one', `dev: ${DEV}, idx: ${2 * qp}, enable: 1, r: 0`, tids[1]);
+  yield line('vhost_vdpa_net_load_mq', `vdpa state: ${NET_STATE} current_qpairs: ${qp}`, tids[1]);
+  for (let i = 0; i < 2 * qp; i++) yield line('vhost_vdpa_set_vring_enable_one', `dev: ${DEV}, idx: ${i}, enable: 1, r: 0`, tids[1]);
+  yield line('vhost_vdpa_add_status', `dev: ${DEV} status: 0xf`);
+}
+
+/** With a vIOMMU, every guest DMA mapping reaches the device as an IOTLB update/invalidate. */
+function* iommuTraffic({ line, random, tids, iommuPairs }: TraceGenerator): Generator<string> {
+  for (let p = 0; p < iommuPairs; p++) {
+    const iova = 0xfff00000 - 0x1000 * Math.floor(random() * 65536);
+    const uaddr = 0x7f3a40000000 + Math.floor(random() * 0x40000) * 0x1000;
+    yield line(
+      'vhost_vdpa_dma_map',
+      `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: 0x1000 uaddr: ${hex(uaddr)} perm: 0x3 type: 2`,
+      tids[2],
+    );
+    yield line('vhost_vdpa_dma_unmap', `vdpa_shared:${SHARED} fd: 17 msg_type: 2 asid: 0 iova: ${hex(iova)} size: 0x1000 type: 3`, tids[2]);
   }
+}
+
+/** A device stop (guest driver reload): every vring disabled, then reset. */
+function* deviceStop({ line, tids, queuePairs: qp }: TraceGenerator): Generator<string> {
+  for (let i = 0; i < 2 * qp; i++) yield line('vhost_vdpa_set_vring_enable_one', `dev: ${DEV}, idx: ${i}, enable: 0, r: 0`, tids[1]);
+  yield line('vhost_vdpa_reset_device', `dev: ${DEV}`);
+}
+
+/** The source's end: the migration stops the VM and suspends the device. */
+function* migrationStop({ line, tids }: TraceGenerator): Generator<string> {
+  yield line('runstate_set', 'current_run_state 9 (running) new_state 7 (finish-migrate)', tids[2]);
+  yield line('vmstate_downtime_checkpoint', 'src-downtime-start', tids[2]);
+  yield line('migration_completion_vm_stop', 'ret 0', tids[2]);
+  yield line('vhost_vdpa_suspend', `dev: ${DEV}`, tids[2]);
+  yield line('vmstate_downtime_checkpoint', 'src-vm-stopped', tids[2]);
+  yield line('runstate_set', 'current_run_state 7 (finish-migrate) new_state 8 (postmigrate)', tids[2]);
 }
 
 /** Writes a generated trace to `path` with backpressure (flat memory). */

@@ -37,75 +37,8 @@ export async function benchTraces(sizes: number[], repeats: number): Promise<Tra
   const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-perf-traces-'));
   const result: TraceResult = { sizes: [], ratio: NaN, cpuRatio: NaN, scanRatio: NaN, scanCpuRatio: NaN };
   try {
-    // the command's fixed cost (node, tsx, module loading): downtime on a tiny pair of traces
-    const tinySource = join(dir, 'tiny-source.log');
-    const tinyDestination = join(dir, 'tiny-destination.log');
-    const tinySrc = await writeTrace(tinySource, { bytes: 4096, side: 'source', seed: 13, iommuPairsPerStart: 4 });
-    await writeTrace(tinyDestination, { bytes: 4096, side: 'destination', seed: 14, startUs: tinySrc.lastSuspendUs! + 35_000, iommuPairsPerStart: 4 });
-    const startup = await best(repeats, [process.execPath, BIN, 'downtime', '--source', tinySource, '--destination', tinyDestination, '--json']);
-    const bareNode = await best(repeats, [process.execPath, '-e', '0']);
-    say(`downtime command start-up (4 KB traces): ${fmt(startup.wallS)} s wall, ${fmt(startup.cpuS)} s CPU (node itself: ${fmt(bareNode.wallS)} s wall)`);
-    for (const bytes of sizes) {
-      const source = join(dir, `source-${bytes}.log`);
-      const destination = join(dir, `destination-${bytes}.log`);
-      const src = await writeTrace(source, { bytes, side: 'source', seed: 11 });
-      const dst = await writeTrace(destination, {
-        bytes: 200_000,
-        side: 'destination',
-        seed: 12,
-        startUs: src.lastSuspendUs! + 35_000,
-        iommuPairsPerStart: 100,
-      });
-      const expectedUs = dst.lastEnableUs! - src.lastSuspendUs!;
-      const totalBytes = src.bytes + dst.bytes;
-      const needed = ['vhost_vdpa_suspend', 'vhost_vdpa_reset_device', END_EVENT, 'vhost_vdpa_set_vring_ready'];
-      const neededLines = needed.reduce((n, e) => n + (src.counts[e] ?? 0) + (dst.counts[e] ?? 0), 0);
-      const mixPct = (neededLines / (src.lines + dst.lines)) * 100;
-      // page cache warm for both contenders
-      await execa('cat', [source, destination], { stdout: 'ignore' });
-      const grep = await best(repeats, ['grep', '-c', END_EVENT, source, destination]);
-      const downtime = await best(repeats, [process.execPath, BIN, 'downtime', '--source', source, '--destination', destination, '--metric', 'vdpa', '--json']);
-      if (downtime.exitCode !== 0) throw new Error(`downtime failed on ${source}: ${downtime.stdout}`);
-      const answer = JSON.parse(downtime.stdout) as { downtimeUs: number };
-      if (answer.downtimeUs !== expectedUs) throw new Error(`downtime says ${answer.downtimeUs} µs, the generator wrote ${expectedUs} µs`);
-      // the command's own analysis path (scanTraceFile with the metric's events), without its start-up
-      const events = new Set(eventsNeeded([BUILTIN_METRICS.vdpa]));
-      let scanWallS = Infinity;
-      let scanCpuS = Infinity;
-      for (let i = 0; i < repeats; i++) {
-        const cpu0 = process.cpuUsage();
-        const t0 = performance.now();
-        await scanTraceFile(source, { events });
-        await scanTraceFile(destination, { events });
-        const cpu = process.cpuUsage(cpu0);
-        scanWallS = Math.min(scanWallS, (performance.now() - t0) / 1000);
-        scanCpuS = Math.min(scanCpuS, (cpu.user + cpu.system) / 1e6);
-      }
-      const entry = {
-        scanWallS,
-        scanCpuS,
-        bytes: totalBytes,
-        grepS: grep.wallS,
-        downtimeS: downtime.wallS,
-        grepCpuS: grep.cpuS,
-        downtimeCpuS: downtime.cpuS,
-        rssMiB: downtime.maxRssKiB / 1024,
-        mixPct,
-      };
-      result.sizes.push(entry);
-      say(
-        `trace analysis, ${mb(totalBytes)} (${src.lines + dst.lines} lines, ${fmt(mixPct, 2)} % of them events the vdpa metric needs, ${src.counts['vhost_vdpa_dma_map'] ?? 0} dma_map):`,
-      );
-      say(`  grep -c ${END_EVENT}   ${fmt(grep.wallS)} s wall (${fmt(totalBytes / 1e6 / grep.wallS, 0)} MB/s), ${fmt(grep.cpuS)} s CPU`);
-      say(
-        `  streaming scan (downtime's analysis, in process)  ${fmt(scanWallS)} s wall (${fmt(totalBytes / 1e6 / scanWallS, 0)} MB/s), ${fmt(scanCpuS)} s CPU`,
-      );
-      say(
-        `  vdpa-bench downtime (whole command, incl. start-up) ${fmt(downtime.wallS)} s wall (${fmt(totalBytes / 1e6 / downtime.wallS, 0)} MB/s), ${fmt(downtime.cpuS)} s CPU, peak RSS ${fmt(entry.rssMiB, 0)} MiB, answer ${answer.downtimeUs} µs = generated`,
-      );
-      await rm(source);
-      await rm(destination);
-    }
+    const startup = await measureStartup(dir, repeats);
+    for (const bytes of sizes) result.sizes.push(await measureSize(dir, bytes, repeats));
     const largest = result.sizes[result.sizes.length - 1];
     result.ratio = largest.grepS / largest.downtimeS;
     result.cpuRatio = largest.grepCpuS / largest.downtimeCpuS;
@@ -122,4 +55,84 @@ export async function benchTraces(sizes: number[], repeats: number): Promise<Tra
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The command's fixed cost (node, tsx, module loading): downtime on a tiny pair of traces. */
+async function measureStartup(dir: string, repeats: number): Promise<{ wallS: number; cpuS: number }> {
+  const tinySource = join(dir, 'tiny-source.log');
+  const tinyDestination = join(dir, 'tiny-destination.log');
+  const tinySrc = await writeTrace(tinySource, { bytes: 4096, side: 'source', seed: 13, iommuPairsPerStart: 4 });
+  await writeTrace(tinyDestination, { bytes: 4096, side: 'destination', seed: 14, startUs: tinySrc.lastSuspendUs! + 35_000, iommuPairsPerStart: 4 });
+  const startup = await best(repeats, [process.execPath, BIN, 'downtime', '--source', tinySource, '--destination', tinyDestination, '--json']);
+  const bareNode = await best(repeats, [process.execPath, '-e', '0']);
+  say(`downtime command start-up (4 KB traces): ${fmt(startup.wallS)} s wall, ${fmt(startup.cpuS)} s CPU (node itself: ${fmt(bareNode.wallS)} s wall)`);
+  return startup;
+}
+
+/**
+ * One source trace size: grep -c, the downtime command and its in-process scan on the same files
+ * (page cache warm); the command's answer must be the downtime the generator wrote.
+ */
+async function measureSize(dir: string, bytes: number, repeats: number): Promise<TraceResult['sizes'][number]> {
+  const source = join(dir, `source-${bytes}.log`);
+  const destination = join(dir, `destination-${bytes}.log`);
+  const src = await writeTrace(source, { bytes, side: 'source', seed: 11 });
+  const dst = await writeTrace(destination, {
+    bytes: 200_000,
+    side: 'destination',
+    seed: 12,
+    startUs: src.lastSuspendUs! + 35_000,
+    iommuPairsPerStart: 100,
+  });
+  const expectedUs = dst.lastEnableUs! - src.lastSuspendUs!;
+  const totalBytes = src.bytes + dst.bytes;
+  const needed = ['vhost_vdpa_suspend', 'vhost_vdpa_reset_device', END_EVENT, 'vhost_vdpa_set_vring_ready'];
+  const neededLines = needed.reduce((n, e) => n + (src.counts[e] ?? 0) + (dst.counts[e] ?? 0), 0);
+  const mixPct = (neededLines / (src.lines + dst.lines)) * 100;
+  // page cache warm for both contenders
+  await execa('cat', [source, destination], { stdout: 'ignore' });
+  const grep = await best(repeats, ['grep', '-c', END_EVENT, source, destination]);
+  const downtime = await best(repeats, [process.execPath, BIN, 'downtime', '--source', source, '--destination', destination, '--metric', 'vdpa', '--json']);
+  if (downtime.exitCode !== 0) throw new Error(`downtime failed on ${source}: ${downtime.stdout}`);
+  const answer = JSON.parse(downtime.stdout) as { downtimeUs: number };
+  if (answer.downtimeUs !== expectedUs) throw new Error(`downtime says ${answer.downtimeUs} µs, the generator wrote ${expectedUs} µs`);
+  const scan = await measureScan([source, destination], repeats);
+  const entry = {
+    scanWallS: scan.wallS,
+    scanCpuS: scan.cpuS,
+    bytes: totalBytes,
+    grepS: grep.wallS,
+    downtimeS: downtime.wallS,
+    grepCpuS: grep.cpuS,
+    downtimeCpuS: downtime.cpuS,
+    rssMiB: downtime.maxRssKiB / 1024,
+    mixPct,
+  };
+  say(
+    `trace analysis, ${mb(totalBytes)} (${src.lines + dst.lines} lines, ${fmt(mixPct, 2)} % of them events the vdpa metric needs, ${src.counts['vhost_vdpa_dma_map'] ?? 0} dma_map):`,
+  );
+  say(`  grep -c ${END_EVENT}   ${fmt(grep.wallS)} s wall (${fmt(totalBytes / 1e6 / grep.wallS, 0)} MB/s), ${fmt(grep.cpuS)} s CPU`);
+  say(`  streaming scan (downtime's analysis, in process)  ${fmt(scan.wallS)} s wall (${fmt(totalBytes / 1e6 / scan.wallS, 0)} MB/s), ${fmt(scan.cpuS)} s CPU`);
+  say(
+    `  vdpa-bench downtime (whole command, incl. start-up) ${fmt(downtime.wallS)} s wall (${fmt(totalBytes / 1e6 / downtime.wallS, 0)} MB/s), ${fmt(downtime.cpuS)} s CPU, peak RSS ${fmt(entry.rssMiB, 0)} MiB, answer ${answer.downtimeUs} µs = generated`,
+  );
+  await rm(source);
+  await rm(destination);
+  return entry;
+}
+
+/** The command's own analysis path (scanTraceFile with the metric's events), without its start-up: best of `repeats`. */
+async function measureScan(files: string[], repeats: number): Promise<{ wallS: number; cpuS: number }> {
+  const events = new Set(eventsNeeded([BUILTIN_METRICS.vdpa]));
+  let wallS = Infinity;
+  let cpuS = Infinity;
+  for (let i = 0; i < repeats; i++) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const file of files) await scanTraceFile(file, { events });
+    const cpu = process.cpuUsage(cpu0);
+    wallS = Math.min(wallS, (performance.now() - t0) / 1000);
+    cpuS = Math.min(cpuS, (cpu.user + cpu.system) / 1e6);
+  }
+  return { wallS, cpuS };
 }

@@ -8,6 +8,7 @@ import type { Command, OptionValues } from 'commander';
 import { parseShard, type Shard } from '../run/shard.ts';
 import { DEFAULT_NIGHTLY_OPTIONS, type NightlyOptions, type NightlyVerdict } from '../nightly/compare.ts';
 import type { HistoryRun } from '../nightly/history.ts';
+import type { LoadedProfile } from '../profile/load.ts';
 import { newRunId, readManifest } from '../results/store.ts';
 import { matrixOptions, positiveInt, probability } from './options.ts';
 import { UsageError } from './usage-error.ts';
@@ -250,11 +251,8 @@ Written into tonight's run directory: nightly.json, nightly-junit.xml, history.h
 /** `nightly`: tonight's run (or --from-run), compared with the history; the exit code is the verdict. */
 async function nightlyAction(profilePath: string, opts: OptionValues, out: Out, setExit: (code: number) => void): Promise<void> {
   const { loadProfile } = await import('../profile/load.ts');
-  const { runBenchmark } = await import('../run/run.ts');
-  const { RunInterrupted } = await import('../migration/interfaces.ts');
   const { compareNight } = await import('../nightly/compare.ts');
   const { loadHistory, loadRun } = await import('../nightly/history.ts');
-  const { ConsoleProgress } = await import('./progress.ts');
   const loaded = await loadProfile(profilePath);
   const options: NightlyOptions = {
     window: opts.window,
@@ -271,33 +269,14 @@ async function nightlyAction(profilePath: string, opts: OptionValues, out: Out, 
     if (tonight.manifest.profile.name !== loaded.profile.name)
       throw new UsageError(`--from-run ${opts.fromRun}: ran profile "${tonight.manifest.profile.name}", not "${loaded.profile.name}"`);
   } else {
-    await mkdir(historyDir, { recursive: true });
-    const runId = newRunId(loaded.profile.name);
-    const interruption = installInterruptHandlers(out.stderr, profilePath);
-    try {
-      await runBenchmark(loaded, {
-        iterations: opts.iterations,
-        vmSizes: opts.vmSize,
-        variants: opts.variant,
-        outDir: historyDir,
-        runId,
-        progress: new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations),
-        signal: interruption.signal,
-        command: process.argv.slice(1),
-      });
-    } catch (error) {
-      if (error instanceof RunInterrupted) throw error;
-      await explainStoppedRun(error, profilePath, undefined);
-      runError = (error as Error).message;
-    } finally {
-      interruption.dispose();
-    }
-    tonight = await loadRun(join(historyDir, runId)).catch(() => ({ dir: join(historyDir, runId), manifest: null }) as unknown as HistoryRun);
-    if (!tonight.manifest) {
+    const made = await runTonight({ loaded, profilePath, opts, historyDir, out });
+    runError = made.runError;
+    if (!made.tonight.manifest) {
       out.stderr(`vdpa-bench nightly: the run could not be made: ${runError ?? 'no manifest written'}\n`);
       setExit(2);
       return;
     }
+    tonight = made.tonight;
   }
   const { runs } = await loadHistory(historyDir);
   const verdict = compareNight(tonight, runs, options);
@@ -315,6 +294,53 @@ async function nightlyAction(profilePath: string, opts: OptionValues, out: Out, 
   printVerdict(verdict, out);
   out.stdout(tonight.dir + '\n');
   setExit(verdict.exitCode);
+}
+
+/**
+ * Tonight's run into the history directory. A run that stops is not thrown (the verdict reports it,
+ * exit 2) unless the user interrupted it; `tonight.manifest` is null when it wrote none.
+ */
+async function runTonight({
+  loaded,
+  profilePath,
+  opts,
+  historyDir,
+  out,
+}: {
+  loaded: LoadedProfile;
+  profilePath: string;
+  opts: OptionValues;
+  historyDir: string;
+  out: Out;
+}): Promise<{ tonight: HistoryRun; runError?: string }> {
+  const { runBenchmark } = await import('../run/run.ts');
+  const { RunInterrupted } = await import('../migration/interfaces.ts');
+  const { loadRun } = await import('../nightly/history.ts');
+  const { ConsoleProgress } = await import('./progress.ts');
+  await mkdir(historyDir, { recursive: true });
+  const runId = newRunId(loaded.profile.name);
+  const interruption = installInterruptHandlers(out.stderr, profilePath);
+  let runError: string | undefined;
+  try {
+    await runBenchmark(loaded, {
+      iterations: opts.iterations,
+      vmSizes: opts.vmSize,
+      variants: opts.variant,
+      outDir: historyDir,
+      runId,
+      progress: new ConsoleProgress(process.stderr, opts.iterations ?? loaded.profile.iterations),
+      signal: interruption.signal,
+      command: process.argv.slice(1),
+    });
+  } catch (error) {
+    if (error instanceof RunInterrupted) throw error;
+    await explainStoppedRun(error, profilePath, undefined);
+    runError = (error as Error).message;
+  } finally {
+    interruption.dispose();
+  }
+  const tonight = await loadRun(join(historyDir, runId)).catch(() => ({ dir: join(historyDir, runId), manifest: null }) as unknown as HistoryRun);
+  return { tonight, runError };
 }
 
 function counts(run: HistoryRun) {

@@ -238,31 +238,7 @@ Exit status 1 names the missing event when the metric cannot be applied.`,
         return;
       }
       if (opts.json) {
-        out.stdout(
-          JSON.stringify({
-            metric: opts.metric,
-            downtimeUs: result.downtimeUs,
-            downtimeMs: result.downtimeUs / 1000,
-            start: {
-              event: result.start.event,
-              time: result.start.timeUs,
-              iso: formatTraceTime(result.start.timeUs),
-              line: result.start.line,
-              args: result.start.args,
-            },
-            end: {
-              event: result.end.event,
-              time: result.end.timeUs,
-              rawTime: result.end.rawTimeUs,
-              iso: formatTraceTime(result.end.timeUs),
-              line: result.end.line,
-              args: result.end.args,
-            },
-            clockOffsetUs: opts.clockOffsetUs,
-            fallback: result.fallback,
-            unparsedLines: unparsed,
-          }) + '\n',
-        );
+        out.stdout(JSON.stringify(downtimeJson({ metric: opts.metric, result, clockOffsetUs: opts.clockOffsetUs, unparsed })) + '\n');
         return;
       }
       out.stdout(`${opts.metric}: ${formatMs(result.downtimeUs / 1000)} (${result.downtimeUs} µs)\n`);
@@ -270,6 +246,43 @@ Exit status 1 names the missing event when the metric cannot be applied.`,
       out.stdout(`  end    ${formatTraceTime(result.end.timeUs)}  ${result.end.event} ${result.end.args}  (destination line ${result.end.line})\n`);
       if (unparsed.source + unparsed.destination > 0) out.stdout(`  unparsed lines: source ${unparsed.source}, destination ${unparsed.destination}\n`);
     });
+}
+
+/** `downtime --json` of a measured window: both ends with their trace lines, the offset applied, any fallback used. */
+function downtimeJson({
+  metric,
+  result,
+  clockOffsetUs,
+  unparsed,
+}: {
+  metric: string;
+  result: Extract<ReturnType<typeof applyRule>, { ok: true }>;
+  clockOffsetUs: number;
+  unparsed: { source: number; destination: number };
+}) {
+  return {
+    metric,
+    downtimeUs: result.downtimeUs,
+    downtimeMs: result.downtimeUs / 1000,
+    start: {
+      event: result.start.event,
+      time: result.start.timeUs,
+      iso: formatTraceTime(result.start.timeUs),
+      line: result.start.line,
+      args: result.start.args,
+    },
+    end: {
+      event: result.end.event,
+      time: result.end.timeUs,
+      rawTime: result.end.rawTimeUs,
+      iso: formatTraceTime(result.end.timeUs),
+      line: result.end.line,
+      args: result.end.args,
+    },
+    clockOffsetUs,
+    fallback: result.fallback,
+    unparsedLines: unparsed,
+  };
 }
 
 function addLabCommand(program: Command, out: Out): void {

@@ -65,6 +65,73 @@ async function candidateVersion(pkg: string): Promise<string> {
   return match[1];
 }
 
+/** A module's name from its path in modules.dep (kernel/net/foo.ko.xz -> foo). */
+function moduleName(path: string): string {
+  return path
+    .split('/')
+    .pop()!
+    .replace(/\.ko.*$/, '');
+}
+
+/** The kernel and busybox packages downloaded and unpacked in `work`; the guest's modules in load order. */
+async function extractPackages({
+  work,
+  imagePackage,
+  kernelVersion,
+  busyboxVersion,
+}: {
+  work: string;
+  imagePackage: string;
+  kernelVersion: string;
+  busyboxVersion: string;
+}): Promise<{ kernelRoot: string; release: string; order: string[] }> {
+  await run('apt-get', ['download', '-q', `${imagePackage}=${kernelVersion}`, `${BUSYBOX_PACKAGE}=${busyboxVersion}`], work);
+  const debs = (await readdir(work)).filter((f) => f.endsWith('.deb'));
+  const kernelDeb = debs.find((f) => f.startsWith(`${imagePackage}_`));
+  const busyboxDeb = debs.find((f) => f.startsWith(`${BUSYBOX_PACKAGE}_`));
+  if (!kernelDeb || !busyboxDeb) throw new Error(`guest build: apt-get download left ${debs.join(', ') || 'nothing'}`);
+  const kernelRoot = join(work, 'kernel');
+  const busyboxRoot = join(work, 'busybox');
+  await run('dpkg-deb', ['-x', join(work, kernelDeb), kernelRoot]);
+  await run('dpkg-deb', ['-x', join(work, busyboxDeb), busyboxRoot]);
+  const releases = await readdir(join(kernelRoot, 'lib', 'modules'));
+  if (releases.length !== 1) throw new Error(`guest build: expected one kernel release in ${kernelDeb}, found ${releases.join(', ')}`);
+  const release = releases[0];
+  await run('depmod', ['-b', kernelRoot, release]);
+  const modulesDir = join(kernelRoot, 'lib', 'modules', release);
+  const order = loadOrder(parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8')), GUEST_MODULES);
+  return { kernelRoot, release, order };
+}
+
+/** The initrd's files: busybox and its applets, the modules in load order (etc/modules.order), /init. */
+async function initrdEntries({
+  busyboxRoot,
+  modulesDir,
+  order,
+  init,
+}: {
+  busyboxRoot: string;
+  modulesDir: string;
+  order: string[];
+  init: string;
+}): Promise<CpioEntry[]> {
+  const entries: CpioEntry[] = [];
+  for (const d of ['bin', 'dev', 'proc', 'sys', 'etc', 'work', 'lib', 'lib/modules']) entries.push({ path: d, mode: S_IFDIR | 0o755 });
+  entries.push({ path: 'dev/console', mode: S_IFCHR | 0o600, rdev: [5, 1] });
+  entries.push({ path: 'bin/busybox', mode: S_IFREG | 0o755, data: await readFile(join(busyboxRoot, 'bin', 'busybox')) });
+  const applets = (await run(join(busyboxRoot, 'bin', 'busybox'), ['--list'])).split('\n').filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
+  for (const applet of applets) entries.push({ path: `bin/${applet}`, mode: S_IFLNK | 0o777, linkTarget: 'busybox' });
+  const moduleFiles: string[] = [];
+  for (const path of order) {
+    const file = path.split('/').pop()!;
+    moduleFiles.push(file);
+    entries.push({ path: `lib/modules/${file}`, mode: S_IFREG | 0o644, data: await readFile(join(modulesDir, path)) });
+  }
+  entries.push({ path: 'etc/modules.order', mode: S_IFREG | 0o644, data: Buffer.from(moduleFiles.join('\n') + '\n') });
+  entries.push({ path: 'init', mode: S_IFREG | 0o755, data: Buffer.from(init) });
+  return entries;
+}
+
 export async function buildGuest(kernelPackage: string, log: (line: string) => void = () => {}): Promise<BuiltGuest> {
   const started = performance.now();
   const imagePackage = imagePackageFromDepends(kernelPackage, /^linux-image-\d/.test(kernelPackage) ? '' : await run('apt-cache', ['depends', kernelPackage]));
@@ -89,36 +156,8 @@ export async function buildGuest(kernelPackage: string, log: (line: string) => v
   try {
     // apt's download sandbox user must be able to write here
     await chmod(work, 0o777);
-    await run('apt-get', ['download', '-q', `${imagePackage}=${kernelVersion}`, `${BUSYBOX_PACKAGE}=${busyboxVersion}`], work);
-    const debs = (await readdir(work)).filter((f) => f.endsWith('.deb'));
-    const kernelDeb = debs.find((f) => f.startsWith(`${imagePackage}_`));
-    const busyboxDeb = debs.find((f) => f.startsWith(`${BUSYBOX_PACKAGE}_`));
-    if (!kernelDeb || !busyboxDeb) throw new Error(`guest build: apt-get download left ${debs.join(', ') || 'nothing'}`);
-    const kernelRoot = join(work, 'kernel');
-    const busyboxRoot = join(work, 'busybox');
-    await run('dpkg-deb', ['-x', join(work, kernelDeb), kernelRoot]);
-    await run('dpkg-deb', ['-x', join(work, busyboxDeb), busyboxRoot]);
-    const releases = await readdir(join(kernelRoot, 'lib', 'modules'));
-    if (releases.length !== 1) throw new Error(`guest build: expected one kernel release in ${kernelDeb}, found ${releases.join(', ')}`);
-    const release = releases[0];
-    await run('depmod', ['-b', kernelRoot, release]);
-    const modulesDir = join(kernelRoot, 'lib', 'modules', release);
-    const order = loadOrder(parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8')), GUEST_MODULES);
-
-    const entries: CpioEntry[] = [];
-    for (const d of ['bin', 'dev', 'proc', 'sys', 'etc', 'work', 'lib', 'lib/modules']) entries.push({ path: d, mode: S_IFDIR | 0o755 });
-    entries.push({ path: 'dev/console', mode: S_IFCHR | 0o600, rdev: [5, 1] });
-    entries.push({ path: 'bin/busybox', mode: S_IFREG | 0o755, data: await readFile(join(busyboxRoot, 'bin', 'busybox')) });
-    const applets = (await run(join(busyboxRoot, 'bin', 'busybox'), ['--list'])).split('\n').filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
-    for (const applet of applets) entries.push({ path: `bin/${applet}`, mode: S_IFLNK | 0o777, linkTarget: 'busybox' });
-    const moduleFiles: string[] = [];
-    for (const path of order) {
-      const file = path.split('/').pop()!;
-      moduleFiles.push(file);
-      entries.push({ path: `lib/modules/${file}`, mode: S_IFREG | 0o644, data: await readFile(join(modulesDir, path)) });
-    }
-    entries.push({ path: 'etc/modules.order', mode: S_IFREG | 0o644, data: Buffer.from(moduleFiles.join('\n') + '\n') });
-    entries.push({ path: 'init', mode: S_IFREG | 0o755, data: Buffer.from(init) });
+    const { kernelRoot, release, order } = await extractPackages({ work, imagePackage, kernelVersion, busyboxVersion });
+    const entries = await initrdEntries({ busyboxRoot: join(work, 'busybox'), modulesDir: join(kernelRoot, 'lib', 'modules', release), order, init });
     const initrd = gzipSync(cpioArchive(entries), { level: 6 });
 
     const staging = join(work, 'out');
@@ -133,12 +172,7 @@ export async function buildGuest(kernelPackage: string, log: (line: string) => v
       kernelPackageVersion: kernelVersion,
       kernelRelease: release,
       busyboxVersion,
-      modules: order.map((p) =>
-        p
-          .split('/')
-          .pop()!
-          .replace(/\.ko.*$/, ''),
-      ),
+      modules: order.map(moduleName),
       initrdBytes: initrd.length,
       built: true,
       buildMs: 0,

@@ -91,82 +91,8 @@ export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[]
         }
       : null;
   const abandoned = new Map(((tonight.manifest.abandonedCells as { cell: Cell; reason: string }[] | undefined) ?? []).map((a) => [cellKey(a.cell), a.reason]));
-
-  const cells = plannedCells(tonight).map((cell): CellVerdict => {
-    const key = cellKey(cell);
-    const tonightSamples = samples(tonight.records, key);
-    const notOk = tonight.records.filter((r) => !r.warmup && r.status !== 'ok' && cellKey(r) === key).length;
-    const withData = comparable.filter((h) => samples(h.records, key).length > 0);
-    const window = withData.slice(-options.window);
-    const baselineSamples = window.flatMap((h) => samples(h.records, key));
-    const series = [...withData, tonight].map((h) => ({ run: h, values: samples(h.records, key) })).filter((s) => s.values.length > 0);
-    const changePoints = detectChangePoints(
-      series.map((s) => s.values),
-      { minSegment: options.minSegment, alpha: options.alpha, noisePct: options.noiseThresholdPct },
-    ).map((cp) => ({
-      runId: series[cp.index].run.manifest.runId,
-      startedAt: series[cp.index].run.manifest.startedAt,
-      beforeMedianMs: cp.beforeMedian,
-      afterMedianMs: cp.afterMedian,
-      changePct: cp.changePct,
-      pValue: cp.pValue,
-    }));
-    const verdict: CellVerdict = {
-      cell,
-      label: cellLabel(cell),
-      verdict: 'ok',
-      reason: '',
-      tonight: { n: tonightSamples.length, medianMs: tonightSamples.length ? median(tonightSamples) : null, notOk },
-      baseline: { nights: window.map((h) => h.manifest.runId), n: baselineSamples.length, medianMs: baselineSamples.length ? median(baselineSamples) : null },
-      changePct: null,
-      pValue: null,
-      changePoints,
-    };
-    if (abandoned.has(key)) verdict.abandoned = abandoned.get(key);
-    if (tonightSamples.length === 0) {
-      verdict.verdict = 'no-data';
-      verdict.reason = abandoned.has(key) ? `cell abandoned: ${abandoned.get(key)}` : `no ok measured migration tonight (${notOk} not ok)`;
-      return verdict;
-    }
-    if (window.length < options.minBaselineNights) {
-      verdict.verdict = 'no-baseline';
-      const why =
-        fingerprintChange && comparable.length === 0
-          ? `the lab fingerprint changed (${fingerprintChange.changes.length} difference${fingerprintChange.changes.length === 1 ? '' : 's'}): not compared with earlier nights`
-          : `${window.length} comparable earlier night${window.length === 1 ? '' : 's'} with data, ${options.minBaselineNights} needed`;
-      verdict.reason = why;
-      return verdict;
-    }
-    const baselineMedian = verdict.baseline.medianMs!;
-    const changePct = ((verdict.tonight.medianMs! - baselineMedian) / baselineMedian) * 100;
-    verdict.changePct = changePct;
-    const worse = mannWhitney(tonightSamples, baselineSamples, 'greater');
-    const better = mannWhitney(tonightSamples, baselineSamples, 'less');
-    const describe = `median ${verdict.tonight.medianMs!.toFixed(2)} ms vs ${baselineMedian.toFixed(2)} ms over ${window.length} nights (${changePct >= 0 ? '+' : ''}${changePct.toFixed(1)}%)`;
-    if (worse.p < options.alpha && changePct > options.noiseThresholdPct) {
-      Object.assign(verdict, {
-        verdict: 'regression',
-        pValue: worse.p,
-        test: worse.method,
-        reason: `${describe}, Mann–Whitney p=${worse.p.toPrecision(3)} < ${options.alpha}`,
-      });
-    } else if (better.p < options.alpha && changePct < -options.noiseThresholdPct) {
-      Object.assign(verdict, {
-        verdict: 'improvement',
-        pValue: better.p,
-        test: better.method,
-        reason: `${describe}, Mann–Whitney p=${better.p.toPrecision(3)}`,
-      });
-    } else {
-      const p = Math.min(worse.p, better.p);
-      const why =
-        Math.abs(changePct) <= options.noiseThresholdPct
-          ? `within the ${options.noiseThresholdPct}% noise threshold`
-          : `not significant (p=${p.toPrecision(3)} ≥ ${options.alpha})`;
-      Object.assign(verdict, { verdict: 'ok', pValue: p, test: worse.method, reason: `${describe}: ${why}` });
-    }
-    return verdict;
-  });
+  const night: Night = { tonight, comparable, fingerprintChange, abandoned, options };
+  const cells = plannedCells(tonight).map((cell) => cellVerdict(night, cell));
 
   const regression = cells.some((c) => c.verdict === 'regression');
   return {
@@ -182,4 +108,106 @@ export function compareNight(tonight: HistoryRun, history: readonly HistoryRun[]
     exitCode: regression ? 1 : 0,
     runState: tonight.manifest.state,
   };
+}
+
+/** What every cell of tonight is judged against: the comparable earlier nights, a fingerprint change, the cells the run abandoned. */
+interface Night {
+  tonight: HistoryRun;
+  comparable: HistoryRun[];
+  fingerprintChange: NightlyVerdict['fingerprintChange'];
+  abandoned: Map<string, string>;
+  options: NightlyOptions;
+}
+
+/** One cell: no data, no baseline yet, or tonight's samples against the pooled window of earlier nights. */
+function cellVerdict({ tonight, comparable, fingerprintChange, abandoned, options }: Night, cell: Cell): CellVerdict {
+  const key = cellKey(cell);
+  const tonightSamples = samples(tonight.records, key);
+  const notOk = tonight.records.filter((r) => !r.warmup && r.status !== 'ok' && cellKey(r) === key).length;
+  const withData = comparable.filter((h) => samples(h.records, key).length > 0);
+  const window = withData.slice(-options.window);
+  const baselineSamples = window.flatMap((h) => samples(h.records, key));
+  const verdict: CellVerdict = {
+    cell,
+    label: cellLabel(cell),
+    verdict: 'ok',
+    reason: '',
+    tonight: { n: tonightSamples.length, medianMs: tonightSamples.length ? median(tonightSamples) : null, notOk },
+    baseline: { nights: window.map((h) => h.manifest.runId), n: baselineSamples.length, medianMs: baselineSamples.length ? median(baselineSamples) : null },
+    changePct: null,
+    pValue: null,
+    changePoints: cellChangePoints([...withData, tonight], key, options),
+  };
+  if (abandoned.has(key)) verdict.abandoned = abandoned.get(key);
+  if (tonightSamples.length === 0) {
+    verdict.verdict = 'no-data';
+    verdict.reason = abandoned.has(key) ? `cell abandoned: ${abandoned.get(key)}` : `no ok measured migration tonight (${notOk} not ok)`;
+    return verdict;
+  }
+  if (window.length < options.minBaselineNights) {
+    verdict.verdict = 'no-baseline';
+    const why =
+      fingerprintChange && comparable.length === 0
+        ? `the lab fingerprint changed (${fingerprintChange.changes.length} difference${fingerprintChange.changes.length === 1 ? '' : 's'}): not compared with earlier nights`
+        : `${window.length} comparable earlier night${window.length === 1 ? '' : 's'} with data, ${options.minBaselineNights} needed`;
+    verdict.reason = why;
+    return verdict;
+  }
+  judgeChange(verdict, { tonightSamples, baselineSamples, nights: window.length }, options);
+  return verdict;
+}
+
+/** Change points across the cell's nights with data (tonight last), named by the night they start at. */
+function cellChangePoints(nights: HistoryRun[], key: string, options: NightlyOptions): CellVerdict['changePoints'] {
+  const series = nights.map((h) => ({ run: h, values: samples(h.records, key) })).filter((s) => s.values.length > 0);
+  return detectChangePoints(
+    series.map((s) => s.values),
+    { minSegment: options.minSegment, alpha: options.alpha, noisePct: options.noiseThresholdPct },
+  ).map((cp) => ({
+    runId: series[cp.index].run.manifest.runId,
+    startedAt: series[cp.index].run.manifest.startedAt,
+    beforeMedianMs: cp.beforeMedian,
+    afterMedianMs: cp.afterMedian,
+    changePct: cp.changePct,
+    pValue: cp.pValue,
+  }));
+}
+
+/**
+ * Regression, improvement or ok: a change counts only when it is both larger than the noise
+ * threshold and significant (one-sided Mann–Whitney) in its direction. Fills in `verdict`.
+ */
+function judgeChange(
+  verdict: CellVerdict,
+  { tonightSamples, baselineSamples, nights }: { tonightSamples: number[]; baselineSamples: number[]; nights: number },
+  options: NightlyOptions,
+): void {
+  const baselineMedian = verdict.baseline.medianMs!;
+  const changePct = ((verdict.tonight.medianMs! - baselineMedian) / baselineMedian) * 100;
+  verdict.changePct = changePct;
+  const worse = mannWhitney(tonightSamples, baselineSamples, 'greater');
+  const better = mannWhitney(tonightSamples, baselineSamples, 'less');
+  const describe = `median ${verdict.tonight.medianMs!.toFixed(2)} ms vs ${baselineMedian.toFixed(2)} ms over ${nights} nights (${changePct >= 0 ? '+' : ''}${changePct.toFixed(1)}%)`;
+  if (worse.p < options.alpha && changePct > options.noiseThresholdPct) {
+    Object.assign(verdict, {
+      verdict: 'regression',
+      pValue: worse.p,
+      test: worse.method,
+      reason: `${describe}, Mann–Whitney p=${worse.p.toPrecision(3)} < ${options.alpha}`,
+    });
+  } else if (better.p < options.alpha && changePct < -options.noiseThresholdPct) {
+    Object.assign(verdict, {
+      verdict: 'improvement',
+      pValue: better.p,
+      test: better.method,
+      reason: `${describe}, Mann–Whitney p=${better.p.toPrecision(3)}`,
+    });
+  } else {
+    const p = Math.min(worse.p, better.p);
+    const why =
+      Math.abs(changePct) <= options.noiseThresholdPct
+        ? `within the ${options.noiseThresholdPct}% noise threshold`
+        : `not significant (p=${p.toPrecision(3)} ≥ ${options.alpha})`;
+    Object.assign(verdict, { verdict: 'ok', pValue: p, test: worse.method, reason: `${describe}: ${why}` });
+  }
 }

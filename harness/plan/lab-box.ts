@@ -60,6 +60,25 @@ export async function planLabBox(profile: Profile, runDirPlaceholder: string): P
       teardown: [],
     };
   }
+  return planNetworkLab({ profile, effective, guest, variantCmdlines, network, runDirPlaceholder, lines });
+}
+
+type BuiltinGuest = Extract<Profile['vm']['guest'], { kind: 'builtin-linux' }>;
+
+/** What the network part of the plan starts from: the profile, its rewritten copy, the guest and the lines said so far. */
+interface NetworkLabPlan {
+  profile: Profile;
+  effective: Profile;
+  guest: BuiltinGuest;
+  variantCmdlines: Map<string, string>;
+  network: NonNullable<Profile['network']>;
+  runDirPlaceholder: string;
+  lines: string[];
+}
+
+/** With a network: the prober build, the namespaces and their links, the hosts moved into them, and a probe across each migration. */
+async function planNetworkLab({ profile, effective, guest, variantCmdlines, network, runDirPlaceholder, lines }: NetworkLabPlan): Promise<PlannedLabBox> {
+  const say = (line: string) => lines.push(line);
   const [nameA, nameB] = pairHosts(profile);
   const pair = [nameA, nameB].map((n) => profile.hosts.find((h) => h.name === n)!);
   const labels = pair.map((h) => (h.transport.kind === 'netns' ? h.transport.namespace : h.name)) as [string, string];
@@ -93,36 +112,44 @@ export async function planLabBox(profile: Profile, runDirPlaceholder: string): P
   const hooks = [
     labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note: () => undefined, network: { settings: network, peer, prober: prober.binary, probeDir } }),
   ];
-  const guestIp = guest.address.split('/')[0];
+  const probeFile = (seq: number) => join(probeDir, `${String(seq).padStart(4, '0')}.txt`);
   return {
     profile: effective,
     hooks,
     lines,
-    beforeMigration: (seq) => {
-      const file = join(probeDir, `${String(seq).padStart(4, '0')}.txt`);
-      const argv = proberArgv(prober.binary, guestIp, network.probe.rate, parseDuration(network.probe.replyTimeout));
-      const announce = Object.entries({
-        'announce-rounds': network.announce.rounds,
-        'announce-initial': network.announce.initial,
-        'announce-max': network.announce.max,
-        'announce-step': network.announce.step,
-      }).filter(([, v]) => v !== undefined);
-      return [
-        `# before migration ${seq}: wait for vb-ready on the source console; the guest must answer the peer`,
-        `[${network.peer}] ${peer.describe([prober.binary, '-t', guestIp, '-r', '100', '-u', '120'])}`,
-        ...(announce.length > 0 ? [`[both] QMP: ${JSON.stringify({ execute: 'migrate-set-parameters', arguments: Object.fromEntries(announce) })}`] : []),
-        `[${network.peer}] start the probe: ${peer.describe(argv)}  >${file} 2>${file}.err`,
-      ];
-    },
-    afterMigration: (seq) => {
-      const file = join(probeDir, `${String(seq).padStart(4, '0')}.txt`);
-      return [
-        `# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout}), probe tail ${network.probe.tail}, then SIGTERM the probe and read ${file}`,
-      ];
-    },
+    beforeMigration: (seq) => probeStartLines({ seq, guest, network, peer, prober: prober.binary, file: probeFile(seq) }),
+    afterMigration: (seq) => [
+      `# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout}), probe tail ${network.probe.tail}, then SIGTERM the probe and read ${probeFile(seq)}`,
+    ],
     teardown: [
       `# the network lab: processes left in its namespaces are ended, then`,
       ...Object.values(namespaces).map((ns) => shellJoin(['ip', 'netns', 'delete', ns])),
     ],
   };
+}
+
+/** Before a migration: the guest must answer the peer, the announce parameters are set, the probe starts. */
+function probeStartLines(probe: {
+  seq: number;
+  guest: BuiltinGuest;
+  network: NonNullable<Profile['network']>;
+  peer: NetnsTransport;
+  prober: string;
+  file: string;
+}): string[] {
+  const { seq, guest, network, peer, prober, file } = probe;
+  const guestIp = guest.address.split('/')[0];
+  const argv = proberArgv(prober, guestIp, network.probe.rate, parseDuration(network.probe.replyTimeout));
+  const announce = Object.entries({
+    'announce-rounds': network.announce.rounds,
+    'announce-initial': network.announce.initial,
+    'announce-max': network.announce.max,
+    'announce-step': network.announce.step,
+  }).filter(([, v]) => v !== undefined);
+  return [
+    `# before migration ${seq}: wait for vb-ready on the source console; the guest must answer the peer`,
+    `[${network.peer}] ${peer.describe([prober, '-t', guestIp, '-r', '100', '-u', '120'])}`,
+    ...(announce.length > 0 ? [`[both] QMP: ${JSON.stringify({ execute: 'migrate-set-parameters', arguments: Object.fromEntries(announce) })}`] : []),
+    `[${network.peer}] start the probe: ${peer.describe(argv)}  >${file} 2>${file}.err`,
+  ];
 }

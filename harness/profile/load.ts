@@ -115,9 +115,25 @@ function keyNode(doc: Document, path: (string | number)[]): Node | undefined {
   return pair && isScalar(pair.key) ? (pair.key as Node) : undefined;
 }
 
+type ReferenceProblem = { path: (string | number)[]; message: string };
+
 /** Checks the schema cannot express: names that must refer to something defined elsewhere. */
-export function checkReferences(profile: Profile): { path: (string | number)[]; message: string }[] {
-  const problems: { path: (string | number)[]; message: string }[] = [];
+export function checkReferences(profile: Profile): ReferenceProblem[] {
+  const problems: ReferenceProblem[] = [
+    ...nameProblems(profile),
+    ...metricProblems(profile),
+    ...qemuSourceProblems(profile),
+    ...vdpaProblems(profile),
+    ...vmSizeProblems(profile),
+  ];
+  // the lab-box checks need a valid pair
+  if (problems.every((p) => p.path[0] !== 'pair')) problems.push(...checkLabBox(profile, pairHosts(profile)));
+  return problems;
+}
+
+/** Unique host and variant names; the pair, the matrix and compare name hosts and variants that exist; a workload needs the built-in guest. */
+function nameProblems(profile: Profile): ReferenceProblem[] {
+  const problems: ReferenceProblem[] = [];
   const duplicates = (names: string[], path: string) =>
     names.forEach((n, i) => {
       if (names.indexOf(n) !== i) problems.push({ path: [path, i, 'name'], message: `duplicate name "${n}"` });
@@ -150,6 +166,12 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
     const v = profile.compare[key];
     if (v && !variantNames.has(v)) problems.push({ path: ['compare', key], message: `no variant named "${v}" (variants: ${[...variantNames].join(', ')})` });
   }
+  return problems;
+}
+
+/** The primary metric and the extra ones are built in or defined in metrics.rules. */
+function metricProblems(profile: Profile): ReferenceProblem[] {
+  const problems: ReferenceProblem[] = [];
   const metricNames = new Set([...Object.keys(BUILTIN_METRICS), ...Object.keys(profile.metrics.rules)]);
   const known = [...metricNames].join(', ');
   if (!metricNames.has(profile.metrics.primary))
@@ -157,12 +179,24 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
   profile.metrics.use?.forEach((m, i) => {
     if (!metricNames.has(m)) problems.push({ path: ['metrics', 'use', i], message: `unknown metric "${m}" (known: ${known})` });
   });
+  return problems;
+}
+
+/** Each variant says where its QEMU comes from. */
+function qemuSourceProblems(profile: Profile): ReferenceProblem[] {
+  const problems: ReferenceProblem[] = [];
   profile.variants.forEach((v, i) => {
     if (!v.qemu.binary && !v.qemu.build && !v.qemu.debian)
       problems.push({ path: ['variants', i, 'qemu'], message: 'give binary, build or debian (a Debian suite, e.g. trixie)' });
     if (v.qemu.build && !v.qemu.build.git && !v.qemu.build.sourceDir)
       problems.push({ path: ['variants', i, 'qemu', 'build'], message: 'give git (with ref) or sourceDir' });
   });
+  return problems;
+}
+
+/** vDPA queue pairs need a vdpa: section on every host, and two devices when both ends share a host. */
+function vdpaProblems(profile: Profile): ReferenceProblem[] {
+  const problems: ReferenceProblem[] = [];
   const usesVdpa = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);
   if (usesVdpa) {
     profile.hosts.forEach((h, i) => {
@@ -177,10 +211,14 @@ export function checkReferences(profile: Profile): { path: (string | number)[]; 
       });
     }
   }
+  return problems;
+}
+
+function vmSizeProblems(profile: Profile): ReferenceProblem[] {
+  const problems: ReferenceProblem[] = [];
   for (const [i, size] of profile.matrix.vmSizes.entries()) {
     if (profile.matrix.vmSizes.indexOf(size) !== i) problems.push({ path: ['matrix', 'vmSizes', i], message: `duplicate VM size "${size}"` });
   }
-  if (problems.every((p) => p.path[0] !== 'pair')) problems.push(...checkLabBox(profile, pairHosts(profile)));
   return problems;
 }
 

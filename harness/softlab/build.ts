@@ -115,6 +115,11 @@ export async function installedKernel(root: string): Promise<string> {
 }
 
 export function buildStages(paths: SoftlabPaths, mirror: string, imageSize: string): Stage[] {
+  return [...rootfsStages(paths, mirror), ...packageStages(paths), ...labStages(paths, imageSize)];
+}
+
+/** The two Debian roots: trixie for the lab VM, sid for the chroot with the newer QEMU. */
+function rootfsStages(paths: SoftlabPaths, mirror: string): Stage[] {
   const trixie = paths.trixieRoot;
   const sid = paths.sidRoot;
   return [
@@ -134,6 +139,14 @@ export function buildStages(paths: SoftlabPaths, mirror: string, imageSize: stri
       outputs: [join(sid, 'etc/debian_version')],
       run: (ctx) => debootstrap(ctx, 'sid', sid, mirror),
     },
+  ];
+}
+
+/** The packages each root needs; each stage logs the versions it got (they identify the lab). */
+function packageStages(paths: SoftlabPaths): Stage[] {
+  const trixie = paths.trixieRoot;
+  const sid = paths.sidRoot;
+  return [
     {
       name: 'trixie-packages',
       description: `apt-get install ${TRIXIE_PACKAGES.length} packages (6.12 cloud kernel, QEMU 10.0, iproute2, sshd, build tools)`,
@@ -154,6 +167,13 @@ export function buildStages(paths: SoftlabPaths, mirror: string, imageSize: stri
         ctx.log(`qemu-system-x86 ${await packageVersion(sid, 'qemu-system-x86')}`);
       },
     },
+  ];
+}
+
+/** What makes the trixie root a vDPA lab: the simulator modules, the configuration, then the bootable image. */
+function labStages(paths: SoftlabPaths, imageSize: string): Stage[] {
+  const trixie = paths.trixieRoot;
+  return [
     {
       name: 'vdpa-sim-modules',
       description: 'build vringh, vdpa_sim, vdpa_sim_net out of tree from linux-source-6.12',

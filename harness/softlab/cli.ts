@@ -22,7 +22,14 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
   vdpa-bench run profiles/softlab.yaml
   vdpa-bench softlab down`,
     );
+  addBuildCommand(softlab, out);
+  addUpCommand(softlab, out);
+  addDownCommand(softlab, out);
+  addClockStepCommand(softlab, out);
+  addStatusCommand(softlab, out, setExit);
+}
 
+function addBuildCommand(softlab: Command, out: Out): void {
   softlab
     .command('build')
     .description('Build (or reuse) the lab VM image; prints how long each stage took')
@@ -38,7 +45,9 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
       if (info) out.stdout(`kernel ${info.kernelVersion}; QEMU ${info.qemu.trixie} (trixie), ${info.qemu.sid} (sid)\n`);
       out.stdout(`${paths.image}\n`);
     });
+}
 
+function addUpCommand(softlab: Command, out: Out): void {
   softlab
     .command('up')
     .description('Boot the lab VM (TCG) and wait for sshd; prints the ssh host, port and key')
@@ -74,7 +83,9 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
       const state = await labUp({ port: opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, bootTimeoutMs: opts.bootTimeout * 1000, print });
       printState(state, out);
     });
+}
 
+function addDownCommand(softlab: Command, out: Out): void {
   softlab
     .command('down')
     .description('Stop the lab VM (its disk is a snapshot: nothing a run did is kept)')
@@ -88,7 +99,9 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
       const { labDown } = await import('./vm.ts');
       await labDown({ print: (line) => out.stderr(line + '\n') });
     });
+}
 
+function addClockStepCommand(softlab: Command, out: Out): void {
   softlab
     .command('clock-step')
     .description("Step a two-host lab VM's wall clock by an exact amount (clock_adjtime ADJ_SETOFFSET), to test the cross-host clock estimate")
@@ -107,7 +120,9 @@ The lab VM is built from Debian packages into a cache directory ($VDPA_BENCH_CAC
         await transport.close();
       }
     });
+}
 
+function addStatusCommand(softlab: Command, out: Out, setExit: (code: number) => void): void {
   softlab
     .command('status')
     .description('Say whether the lab VM is up and how to reach it')

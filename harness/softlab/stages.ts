@@ -106,7 +106,7 @@ export async function runStages(stages: readonly Stage[], o: StageRunnerOptions)
       o.print(`  … ${stage.name} ${s} s${lastLine ? `: ${lastLine.slice(0, 100)}` : ''}`);
     }, o.heartbeatMs ?? 15_000);
     const ctx: StageContext = {
-      exec: (argv, options = {}) => execLogged(argv, options, logStream, (line) => (lastLine = line), stage.name, logPath),
+      exec: (argv, options = {}) => execLogged(argv, options, { log: logStream, onLine: (line) => (lastLine = line), stage: stage.name, logPath }),
       log: (line) => {
         logStream.write(line + '\n');
         o.print(`  ${stage.name}: ${line}`);
@@ -135,13 +135,19 @@ export async function runStages(stages: readonly Stage[], o: StageRunnerOptions)
   return ordered.map((s) => timings.get(s.name)!);
 }
 
+/** Where a stage's command output goes: the stage's log file, and each line to the progress display. */
+interface StageOutput {
+  log: WriteStream;
+  onLine: (line: string) => void;
+  stage: string;
+  /** The log file's path, named in the error when the command fails. */
+  logPath: string;
+}
+
 async function execLogged(
   argv: readonly string[],
   options: { input?: string; env?: Record<string, string>; cwd?: string },
-  log: WriteStream,
-  onLine: (line: string) => void,
-  stage: string,
-  logPath: string,
+  { log, onLine, stage, logPath }: StageOutput,
 ): Promise<string> {
   log.write(`$ ${argv.join(' ')}\n`);
   const [file, ...args] = argv;

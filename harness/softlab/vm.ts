@@ -230,11 +230,9 @@ echo "$1" > /sys/kernel/mm/transparent_hugepage/enabled
 cat /sys/kernel/mm/transparent_hugepage/enabled
 `;
 
-export async function labUp(
-  settings: Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode },
-  paths: SoftlabPaths = softlabPaths(),
-  instance: LabInstance = singleInstance(paths),
-): Promise<LabVmState> {
+type LabUpSettings = Partial<LabVmSettings> & { print: (line: string) => void; bootTimeoutMs?: number; thp?: ThpMode };
+
+export async function labUp(settings: LabUpSettings, paths: SoftlabPaths = softlabPaths(), instance: LabInstance = singleInstance(paths)): Promise<LabVmState> {
   const files = instanceFiles(instance);
   const running = await readState(paths, instance);
   if (running) {
@@ -251,29 +249,60 @@ export async function labUp(
     qemu: settings.qemu ?? 'qemu-system-x86_64',
   };
   if (!(await portFree(s.port))) throw new Error(`127.0.0.1:${s.port} is in use: pick another with --port`);
+  await clearRunFiles(paths, instance, s.port);
+
+  const started = performance.now();
+  settings.print(`booting ${instance.vmName} (TCG, ${s.cpus} vCPUs, ${s.memory}; console ${files.consoleLog})`);
+  const argv = labVmArgs(paths, s, files.qmpSocket, instance);
+  const launched = await execa(argv[0], argv.slice(1), { reject: false });
+  if (launched.exitCode !== 0) throw new Error(`${instance.vmName} did not start: ${String(launched.stderr).trim()}`);
+  const pid = Number((await readFile(files.pidFile, 'utf8')).trim());
+
+  const boot: LabBoot = {
+    settings,
+    paths,
+    instance,
+    pid,
+    base: { host: '127.0.0.1', port: s.port, user: 'root', identityFile: paths.sshKey, knownHostsFile: instance.knownHosts },
+  };
+  await waitForSshd(boot);
+  const bootSeconds = (performance.now() - started) / 1000;
+  const checks = await checkLabVm(boot);
+  const state: LabVmState = { pid, ...boot.base, qmpSocket: files.qmpSocket, startedAt: new Date().toISOString(), bootSeconds, checks };
+  await writeFile(files.stateFile, JSON.stringify(state, null, 2) + '\n');
+  return state;
+}
+
+/** What a killed lab may have left is removed; the known-hosts file pins the image's host key on this port. */
+async function clearRunFiles(paths: SoftlabPaths, instance: LabInstance, port: number): Promise<void> {
+  const files = instanceFiles(instance);
   await mkdir(instance.run, { recursive: true });
-  const qmpSocket = files.qmpSocket;
   await rm(files.pidFile, { force: true });
   await rm(files.consoleLog, { force: true });
   // a server's stale socket from a killed lab would refuse the bind
   if (instance.link?.server) await rm(instance.link.socket, { force: true });
   const hostKey = (await readFile(paths.hostKeyPub, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
-  await writeFile(instance.knownHosts, `[127.0.0.1]:${s.port} ${hostKey}\n`);
+  await writeFile(instance.knownHosts, `[127.0.0.1]:${port} ${hostKey}\n`);
+}
 
-  const started = performance.now();
-  settings.print(`booting ${instance.vmName} (TCG, ${s.cpus} vCPUs, ${s.memory}; console ${files.consoleLog})`);
-  const argv = labVmArgs(paths, s, qmpSocket, instance);
-  const launched = await execa(argv[0], argv.slice(1), { reject: false });
-  if (launched.exitCode !== 0) throw new Error(`${instance.vmName} did not start: ${String(launched.stderr).trim()}`);
-  const pid = Number((await readFile(files.pidFile, 'utf8')).trim());
+/** A lab VM that is booting: its process, and how to reach its sshd. */
+interface LabBoot {
+  settings: LabUpSettings;
+  paths: SoftlabPaths;
+  instance: LabInstance;
+  pid: number;
+  base: Omit<LabVmState, 'pid' | 'qmpSocket' | 'startedAt' | 'bootSeconds' | 'checks'>;
+}
 
-  const base = { host: '127.0.0.1', port: s.port, user: 'root', identityFile: paths.sshKey, knownHostsFile: instance.knownHosts };
+/** Polls sshd until it answers; a VM that dies or stays silent past the timeout is stopped and reported with its console. */
+async function waitForSshd({ settings, paths, instance, pid, base }: LabBoot): Promise<void> {
+  const files = instanceFiles(instance);
   const deadline = Date.now() + (settings.bootTimeoutMs ?? 240_000);
   let lastError = '';
   for (;;) {
     if (!pidAlive(pid)) throw new Error(`${instance.vmName} exited during boot; console: ${files.consoleLog}`);
     const probe = await execa(sshArgs(base, ['true'])[0], sshArgs(base, ['true']).slice(1), { reject: false, timeout: 15_000 });
-    if (probe.exitCode === 0) break;
+    if (probe.exitCode === 0) return;
     lastError = String(probe.stderr).trim();
     if (Date.now() > deadline) {
       await labDown({ print: settings.print }, paths, instance);
@@ -283,7 +312,10 @@ export async function labUp(
     }
     await sleep(1000);
   }
-  const bootSeconds = (performance.now() - started) / 1000;
+}
+
+/** The booted VM's checks (kernel, QEMU, vDPA, memlock), with THP set first when asked; an unusable VM is stopped. */
+async function checkLabVm({ settings, paths, instance, base }: LabBoot): Promise<LabVmState['checks']> {
   const check = await execa(sshArgs(base, ['bash', '-s'])[0], sshArgs(base, ['bash', '-s']).slice(1), { input: CHECK_SCRIPT, reject: false, timeout: 60_000 });
   const checks = parseChecks(String(check.stdout));
   const problems = checkProblems(checks);
@@ -307,9 +339,7 @@ export async function labUp(
     { reject: false, timeout: 30_000 },
   );
   checks.thp = String(thpNow.stdout).trim();
-  const state: LabVmState = { pid, ...base, qmpSocket, startedAt: new Date().toISOString(), bootSeconds, checks };
-  await writeFile(files.stateFile, JSON.stringify(state, null, 2) + '\n');
-  return state;
+  return checks;
 }
 
 export async function labDown(
