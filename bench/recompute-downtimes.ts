@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { recomputeDowntimeArgs } from '../harness/cli/recompute-args.ts';
 import { readIterations } from '../harness/results/store.ts';
 
 const REPO = new URL('..', import.meta.url).pathname;
@@ -15,29 +16,15 @@ for (const runDir of process.argv.slice(2)) {
   const { records } = await readIterations(runDir);
   for (const r of records.filter((x) => x.status === 'ok' && typeof x.metrics.vdpa === 'number')) {
     // a cross-host span without its recorded offset cannot be recomputed: say so, never assume 0
-    if (!r.clock) {
+    const args = recomputeDowntimeArgs(runDir, r, 'vdpa');
+    if (!args || !r.clock) {
       checked++;
       mismatches++;
       console.log(`DIFF ${runDir.split('/').pop()} #${r.seq} ${r.variant} ${r.vmSize}: no clock offset recorded, so its span cannot be recomputed`);
       continue;
     }
     const offset = r.clock.offsetUs;
-    const result = await execa(
-      join(REPO, 'bin/vdpa-bench.js'),
-      [
-        'downtime',
-        '--metric',
-        'vdpa',
-        '--json',
-        '--source',
-        join(runDir, r.traces.source),
-        '--destination',
-        join(runDir, r.traces.destination),
-        '--clock-offset-us',
-        String(offset),
-      ],
-      { reject: false },
-    );
+    const result = await execa(join(REPO, 'bin/vdpa-bench.js'), args, { reject: false });
     const recomputedMs = result.exitCode === 0 ? (JSON.parse(String(result.stdout)) as { downtimeMs: number }).downtimeMs : NaN;
     const same = Math.abs(recomputedMs - r.metrics.vdpa!) < 0.0005;
     checked++;

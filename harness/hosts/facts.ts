@@ -40,7 +40,7 @@ export async function gatherHostFacts(host: HostTransport): Promise<HostFacts> {
     ...(kv.biosVersion ? { biosVersion: kv.biosVersion } : {}),
     ...(kv.biosDate ? { biosDate: kv.biosDate } : {}),
     kvm,
-    timeSync: await gatherTimeSync(host),
+    timeSync: { ...(await gatherTimeSync(host)) },
   };
 }
 

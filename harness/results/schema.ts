@@ -12,55 +12,89 @@ export const MANIFEST_SCHEMA = 'vdpa-bench/manifest@1';
 
 const ms = z.number().describe('milliseconds');
 const nullableMs = ms.nullable();
-const anchor = z.strictObject({ event: z.string(), timeUs: z.number(), line: z.number().int() });
-const clockEstimate = z.strictObject({
+export const metricAnchorSchema = z.strictObject({
+  event: z.string(),
+  timeUs: z.number().describe('µs since the epoch, source clock (destination anchors corrected by the clock offset)'),
+  line: z.number().int(),
+});
+const anchor = metricAnchorSchema;
+export const clockEstimateSchema = z.strictObject({
   offsetUs: z.number().describe('destination-minus-source clock offset applied to destination times, µs'),
   uncertaintyUs: z.number().nonnegative(),
   method: z.string(),
-  roundTripUs: z.strictObject({ from: z.number(), to: z.number() }).optional(),
+  roundTripUs: z.strictObject({ from: z.number(), to: z.number() }).optional().describe('round trip of the winning sample per host (measured estimates only)'),
 });
-const ramStats = z.strictObject({
-  transferredBytes: z.number().optional(),
-  normalPages: z.number().optional(),
-  zeroPages: z.number().optional(),
-  dirtySyncCount: z.number().optional(),
-  mbps: z.number().optional(),
-  precopyBytes: z.number().optional(),
-  downtimeBytes: z.number().optional().describe('bytes sent while the guest was stopped'),
-});
+const clockEstimate = clockEstimateSchema;
+export const migrationRamStatsSchema = z
+  .strictObject({
+    transferredBytes: z.number().optional(),
+    normalPages: z.number().optional().describe('pages sent with their contents'),
+    zeroPages: z.number().optional().describe('zero pages, sent as a flag ("duplicate" in QMP)'),
+    dirtySyncCount: z.number().optional(),
+    mbps: z.number().optional(),
+    precopyBytes: z.number().optional(),
+    downtimeBytes: z.number().optional().describe('bytes sent while the guest was stopped'),
+  })
+  .describe(
+    "the source's RAM counters from query-migrate at completion (how many dirty syncs it took, what was still sent while the guest was stopped); fields a QEMU does not report are absent (downtime-bytes and precopy-bytes exist since QEMU 7.1)",
+  );
+const ramStats = migrationRamStatsSchema;
 const windowSide = z.strictObject({ fromUs: z.number().optional(), toUs: z.number().optional() });
 
-export const iterationRecordSchema = z
+/**
+ * One migration as vdpa-bench writes it, and as the reader returns it once it has completed a
+ * record from another lab (store.ts: seq, block and iteration from the file order, the rest from
+ * fixed defaults): IterationRecord.
+ */
+export const recordedIterationSchema = z
   .strictObject({
     schema: z.literal(ITERATION_SCHEMA).optional().describe('format version; absent in records written before it existed'),
-    seq: z.number().int().positive().optional().describe('position in the run (1-based); default: the line number among records'),
-    block: z.number().int().nonnegative().optional().describe('guest boot this migration belongs to; default: consecutive records of one cell form a block'),
+    seq: z.number().int().positive().describe('position in the run (1-based); default: the line number among records'),
+    block: z.number().int().nonnegative().describe('guest boot this migration belongs to; default: consecutive records of one cell form a block'),
     variant: z.string().min(1),
     vmSize: z.string().min(1).describe('as written in the profile, e.g. "39G"'),
-    queuePairs: z.number().int().positive().nullable().optional(),
-    iteration: z.number().int().positive().optional().describe('1-based within its cell, warm-ups counted separately'),
-    warmup: z.boolean().optional().describe('warm-ups are shown but left out of every statistic'),
-    from: z.string().optional(),
-    to: z.string().optional(),
+    queuePairs: z.number().int().positive().nullable().describe('queue pairs of the cell; null when the cell does not set them'),
+    iteration: z.number().int().positive().describe('1-based within its cell, warm-ups counted separately'),
+    warmup: z.boolean().describe('warm-ups are shown but left out of every statistic'),
+    from: z.string().describe('source host'),
+    to: z.string().describe('destination host'),
     status: z
       .enum(['ok', 'failed', 'invalid'])
       .describe('invalid: measured but not trustworthy (e.g. the guest was damaged); left out of statistics, shown at its value'),
     reason: z.string().optional(),
-    downtimeMs: nullableMs.optional().describe('the primary metric, ms; null unless status is ok'),
-    primaryMetric: z.string().optional().describe('name of the primary metric; default "downtimeMs"'),
-    metrics: z.record(z.string(), nullableMs).optional().describe('every metric by name, ms'),
-    metricErrors: z.record(z.string(), z.string()).optional(),
+    downtimeMs: nullableMs.describe('the primary metric, ms; null unless status is ok'),
+    primaryMetric: z.string().describe('name of the primary metric; default "downtimeMs"'),
+    metrics: z.record(z.string(), nullableMs).describe('every metric by name, ms; null where it could not be computed (see metricErrors)'),
+    metricErrors: z.record(z.string(), z.string()).optional().describe('why each null metric could not be computed'),
     metricAnchors: z.record(z.string(), z.strictObject({ start: anchor, end: anchor, fallback: z.boolean() })).optional(),
-    qmp: z.strictObject({ downtimeMs: nullableMs, totalTimeMs: nullableMs, setupTimeMs: nullableMs, ram: ramStats.optional() }).nullable().optional(),
-    traces: z.strictObject({ source: z.string(), destination: z.string() }).optional(),
-    windows: z.strictObject({ source: windowSide, destination: windowSide }).optional(),
-    clock: clockEstimate.extend({ before: clockEstimate.optional(), after: clockEstimate.optional() }).optional(),
-    accel: z.string().optional(),
-    destinationQmpReadyMs: nullableMs.optional(),
-    cycleMs: z.number().optional(),
-    migrationSpanMs: z.number().optional(),
-    startedAt: z.string().optional(),
-    finishedAt: z.string().optional(),
+    qmp: z
+      .strictObject({ downtimeMs: nullableMs, totalTimeMs: nullableMs, setupTimeMs: nullableMs, ram: ramStats.optional() })
+      .nullable()
+      .describe("QEMU's own figures from query-migrate; null when the migration did not complete"),
+    traces: z
+      .strictObject({ source: z.string(), destination: z.string() })
+      .describe('trace files this migration used, relative to the run directory (empty: not fetched)'),
+    windows: z
+      .strictObject({ source: windowSide, destination: windowSide })
+      .optional()
+      .describe("the part of each trace file that belongs to this migration, µs in that host's clock (from QMP event timestamps)"),
+    clock: clockEstimate
+      .extend({ before: clockEstimate.optional(), after: clockEstimate.optional() })
+      .optional()
+      .describe(
+        'destination-minus-source clock offset applied to destination times; measured hosts carry the estimates made before and after the migration (the offset used is their midpoint); absent from labs that do not measure it',
+      ),
+    accel: z.string().describe('kvm or tcg'),
+    destinationQmpReadyMs: nullableMs.describe('destination QEMU spawn → QMP greeting, ms (its QMP blackout at start-up)'),
+    cycleMs: z.number().optional().describe('harness wall time for this migration cycle: destination start → source quit, ms'),
+    migrationSpanMs: z
+      .number()
+      .optional()
+      .describe(
+        "source migrate (its MIGRATION setup event) to the destination's completed event, ms, from QMP timestamps (destination corrected by the clock offset); QMP's total-time stops when the source is done, which can be before a busy destination has loaded the last state and resumed",
+      ),
+    startedAt: z.string(),
+    finishedAt: z.string(),
     unparsedTraceLines: z.strictObject({ source: z.number().int(), destination: z.number().int() }).optional(),
     negotiatedQueuePairs: z
       .strictObject({ host: z.string(), device: z.string(), queuePairs: z.number().nullable(), maxVqPairs: z.number().optional(), mq: z.boolean().nullable() })
@@ -70,22 +104,47 @@ export const iterationRecordSchema = z
   })
   .describe('One migration: one line of iterations.ndjson');
 
-const variantFacts = z.strictObject({
+/**
+ * A record as the reader accepts it (docs/schemas/iteration-record.schema.json): the recorded
+ * format with everything but variant, vmSize and status optional, so records from another lab read.
+ */
+export const iterationRecordSchema = recordedIterationSchema
+  .partial({
+    seq: true,
+    block: true,
+    queuePairs: true,
+    iteration: true,
+    warmup: true,
+    from: true,
+    to: true,
+    downtimeMs: true,
+    primaryMetric: true,
+    metrics: true,
+    qmp: true,
+    traces: true,
+    accel: true,
+    destinationQmpReadyMs: true,
+    startedAt: true,
+    finishedAt: true,
+  })
+  .describe('One migration: one line of iterations.ndjson');
+
+export const variantFactsSchema = z.strictObject({
   name: z.string(),
   binary: z.string(),
-  qemuVersion: z.record(z.string(), z.string()),
+  qemuVersion: z.record(z.string(), z.string()).describe('`qemu-system-x86_64 --version` first line, per host'),
   capabilities: z.record(z.string(), z.boolean()),
   parameters: z.record(z.string(), z.unknown()),
   extraArgs: z.array(z.string()),
   traceEvents: z.array(z.string()).optional(),
-  traceEventsMissing: z.array(z.string()).optional(),
+  traceEventsMissing: z.array(z.string()).optional().describe('trace events the profile asked for that this QEMU does not have'),
   debian: z
     .record(z.string(), z.strictObject({ suite: z.string(), root: z.string(), package: z.string(), version: z.string(), mirror: z.string() }))
     .optional()
     .describe('a qemu.debian variant: per host, the root filesystem and the exact qemu-system-x86 version'),
 });
 
-const hostFacts = z.strictObject({
+export const hostFactsSchema = z.strictObject({
   name: z.string(),
   transport: z.string(),
   kernel: z.string().optional(),
@@ -97,23 +156,25 @@ const hostFacts = z.strictObject({
   biosDate: z.string().optional(),
   kvm: z.strictObject({ usable: z.boolean(), reason: z.string() }).optional(),
   timeSync: z.record(z.string(), z.unknown()).optional(),
-  nicFirmware: z.string().optional(),
+  nicFirmware: z.string().optional().describe('recorded by vDPA labs that know it (see also lab.vdpaHosts)'),
 });
 
-const cellStop = z.strictObject({
-  cell: z.string(),
-  measured: z.number(),
-  usable: z.number(),
-  reason: z.enum(['precision-reached', 'max-iterations', 'fixed-count', 'block-abandoned', 'interrupted']),
-  medianMs: nullableMs,
-  ciHalfWidthPct: z.number().nullable(),
-});
+export const cellStopSchema = z
+  .strictObject({
+    cell: z.string(),
+    measured: z.number(),
+    usable: z.number(),
+    reason: z.enum(['precision-reached', 'max-iterations', 'fixed-count', 'block-abandoned', 'interrupted']),
+    medianMs: nullableMs,
+    ciHalfWidthPct: z.number().nullable().describe("half-width of the median's 95% confidence interval, % of the median"),
+  })
+  .describe("why a cell stopped taking measurements: adaptive sampling's decision or the fixed count");
 
 const cell = z.strictObject({ variant: z.string(), vmSize: z.string(), queuePairs: z.number().nullable() });
 
 export const runManifestSchema = z
   .strictObject({
-    schema: z.literal(MANIFEST_SCHEMA).optional(),
+    schema: z.literal(MANIFEST_SCHEMA).optional().describe('format version; absent in manifests written before it existed'),
     runId: z.string(),
     tool: z.strictObject({ name: z.literal('vdpa-bench'), version: z.string(), gitCommit: z.string().nullable() }),
     profile: z.strictObject({ path: z.string(), name: z.string(), sha256: z.string(), text: z.string() }),
@@ -133,16 +194,19 @@ export const runManifestSchema = z
       shard: z.string().optional(),
     }),
     accel: z.strictObject({ requested: z.string(), used: z.string(), reason: z.string() }),
-    hosts: z.array(hostFacts),
-    variants: z.array(variantFacts),
+    hosts: z.array(hostFactsSchema),
+    variants: z.array(variantFactsSchema),
     metrics: z.strictObject({ primary: z.string(), names: z.array(z.string()) }),
-    setup: z.strictObject({ nic: z.string().optional(), mode: z.string().optional(), queuePairs: z.array(z.number().nullable()).optional() }).optional(),
-    design: z.string().optional(),
+    setup: z
+      .strictObject({ nic: z.string().optional(), mode: z.string().optional(), queuePairs: z.array(z.number().nullable()).optional() })
+      .optional()
+      .describe('set-up sentence for reports: NIC, mode, queue pairs'),
+    design: z.string().optional().describe('how migrations were ordered, as a sentence for reports (interleaving, seed, blocks)'),
     sampling: z
       .strictObject({
         mode: z.enum(['adaptive', 'fixed']),
         target: z.strictObject({ medianCiHalfWidthPct: z.number(), minIterations: z.number(), maxIterations: z.number() }).optional(),
-        cells: z.array(cellStop),
+        cells: z.array(cellStopSchema),
       })
       .optional(),
     pair: z.array(z.string()).optional().describe('the two hosts migrated between'),
@@ -171,8 +235,7 @@ export const runManifestSchema = z
   })
   .describe('One run: manifest.json');
 
-export type IterationRecordInput = z.infer<typeof iterationRecordSchema>;
-export type RunManifestData = z.infer<typeof runManifestSchema>;
+export type IterationRecordInput = z.input<typeof iterationRecordSchema>;
 
 /** The zod error as one line a lab engineer can act on: where, and what was wrong. */
 export function describeIssues(error: z.ZodError, max = 3): string {

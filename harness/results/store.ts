@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { z } from 'zod';
 import { describeIssues, ITERATION_SCHEMA, iterationRecordSchema, MANIFEST_SCHEMA, runManifestSchema } from './schema.ts';
 import type { IterationRecord, RunManifest } from './types.ts';
 
@@ -105,9 +106,7 @@ export function parseIterations(text: string): ReadIterations {
   return { records, tornLines, seqFromFile };
 }
 
-type RecordInput = ReturnType<typeof iterationRecordSchema.parse>;
-
-function completeRecord(input: RecordInput, earlier: IterationRecord[]): IterationRecord {
+function completeRecord(input: z.output<typeof iterationRecordSchema>, earlier: IterationRecord[]): IterationRecord {
   const previous = earlier.at(-1);
   const sameCell = (r: IterationRecord) => r.variant === input.variant && r.vmSize === input.vmSize && r.queuePairs === (input.queuePairs ?? null);
   const warmup = input.warmup ?? false;
@@ -128,7 +127,6 @@ function completeRecord(input: RecordInput, earlier: IterationRecord[]): Iterati
     traces: input.traces ?? { source: '', destination: '' },
     accel: input.accel ?? 'unknown',
     destinationQmpReadyMs: input.destinationQmpReadyMs ?? null,
-    cycleMs: input.cycleMs ?? Number.NaN,
     startedAt: input.startedAt ?? '',
     finishedAt: input.finishedAt ?? '',
   };

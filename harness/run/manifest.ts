@@ -96,7 +96,7 @@ export async function startedManifest(run: RunBasics, lab: LabFacts): Promise<Ru
     setup: { ...nicSetup(profile, selection.queuePairs), queuePairs: selection.queuePairs },
     pair: lab.pair,
     schedule: { blocks: lab.blocks.length, migrations: lab.blocks.reduce((n, b) => n + b.migrations.length, 0) },
-    ...(lab.lab ? { lab: lab.lab.manifest } : {}),
+    ...(lab.lab ? { lab: { ...lab.lab.manifest } } : {}),
     abandonedCells: [],
     ...(lab.box ? { labBox: lab.box.facts } : {}),
   };
@@ -124,7 +124,7 @@ export function resumedManifest(manifest: RunManifest, lab: LabFacts, run: Pick<
   manifest.state = 'running';
   manifest.finishedAt = null;
   delete manifest.stateReason;
-  const resumes = (manifest.resumes as unknown[] | undefined) ?? [];
+  const resumes = manifest.resumes ?? [];
   manifest.resumes = [...resumes, { at: run.startedAt, command: run.command, alreadyRecorded }];
   return manifest;
 }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCHEMA_DIR, schemaFileText } from '../../harness/results/export-schema.ts';
-import { iterationRecordSchema, resultsJsonSchemas, runManifestSchema } from '../../harness/results/schema.ts';
+import { iterationRecordSchema, recordedIterationSchema, resultsJsonSchemas, runManifestSchema } from '../../harness/results/schema.ts';
 import { parseIterations, ResultsFormatError } from '../../harness/results/store.ts';
 
 const fixture = fileURLToPath(new URL('../fixtures/seed-run', import.meta.url));
@@ -19,6 +19,7 @@ test('records and manifest the harness wrote validate without losing a field', a
   for (const line of lines) {
     const value = JSON.parse(line);
     t.deepEqual(iterationRecordSchema.parse(value), value);
+    t.deepEqual(recordedIterationSchema.parse(value), value, 'a harness record has every field of the recorded format');
   }
   const manifest = JSON.parse(await readFile(join(fixture, 'manifest.json'), 'utf8'));
   t.deepEqual(runManifestSchema.parse(manifest), manifest);
@@ -54,4 +55,11 @@ test('a record that does not match the format is an error naming its line and fi
   t.regex(error!.message, /line 2: status: .*; downtimeMs: /);
   t.throws(() => parseIterations('{"variant":"a","vmSize":"1G","status":"ok","surprise":1}\n'), { message: /line 1: \(record\): Unrecognized key.*surprise/ });
   t.deepEqual(parseIterations('{"variant":"a","vmSize":"1G","status":"ok"}\n{"variant":"a","vm').tornLines, [2]);
+});
+
+test('a record completed by the reader is in the recorded format: written again (merge), it reads back', (t) => {
+  const { records } = parseIterations('{"variant":"a","vmSize":"1G","status":"ok","downtimeMs":7}\n');
+  const rewritten = JSON.parse(JSON.stringify(records[0]));
+  t.deepEqual(recordedIterationSchema.parse(rewritten), records[0]);
+  t.false(recordedIterationSchema.safeParse({ ...rewritten, seq: undefined }).success, 'the recorded format requires seq');
 });

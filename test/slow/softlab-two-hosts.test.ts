@@ -19,6 +19,7 @@ import { exchangeClock } from '../../harness/hosts/clock.ts';
 import { missingBuildTools } from '../../harness/softlab/build.ts';
 import { stepClock } from '../../harness/softlab/clock-step.ts';
 import { pairTransport } from '../../harness/softlab/pair.ts';
+import { recomputeDowntimeArgs } from '../../harness/cli/recompute-args.ts';
 import { readIterations, readManifest } from '../../harness/results/store.ts';
 import { loadProfile } from '../../harness/profile/load.ts';
 import { runBenchmark } from '../../harness/run/run.ts';
@@ -138,18 +139,7 @@ if (reason) {
           Math.abs(r.clock!.offsetUs - expected) <= r.clock!.uncertaintyUs + after.uncertaintyUs,
           `${label}: recorded offset ${r.clock!.offsetUs} ± ${r.clock!.uncertaintyUs} µs, measured around the step ${expected} ± ${after.uncertaintyUs} µs`,
         );
-        const recomputed = await vdpaBench([
-          'downtime',
-          '--metric',
-          'vdpa',
-          '--json',
-          '--source',
-          join(runDir, r.traces.source),
-          '--destination',
-          join(runDir, r.traces.destination),
-          '--clock-offset-us',
-          String(r.clock!.offsetUs),
-        ]);
+        const recomputed = await vdpaBench(recomputeDowntimeArgs(runDir, r, 'vdpa')!);
         t.is(recomputed.exitCode, 0, recomputed.stderr);
         t.is(JSON.parse(recomputed.stdout).downtimeMs, r.metrics.vdpa, `${label}: the recorded vdpa downtime does not recompute from its traces`);
       }
