@@ -28,7 +28,6 @@ const SIZE_DEBT = [
   'harness/profile/load.ts',
   'harness/qemu/build.ts',
   'harness/qemu/instance.ts',
-  'harness/report/markdown.ts',
   'harness/run/lock.ts',
   'harness/run/merge.ts',
   'harness/softlab/build.ts',

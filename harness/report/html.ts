@@ -15,6 +15,8 @@ import {
   ciText,
   COST_HEADER,
   costCells,
+  failureCells,
+  failureHeader,
   interval,
   ms,
   pct,
@@ -195,15 +197,8 @@ function flags(row: MigrationRow): string {
 function failuresSection(summary: Summary): string {
   const notOk = summary.migrations.filter((r) => r.status !== 'ok');
   if (!notOk.length) return '<h2 id="failures">Failed and invalid migrations</h2><p>None.</p>';
-  const rows = notOk.map((r) => [
-    td(String(r.seq), true),
-    td(`${r.variant} ${r.vmSize}`),
-    td(r.warmup ? `warm-up ${r.iteration}` : String(r.iteration)),
-    td(r.status),
-    td(ms(r.values[summary.primary]), true),
-    td(r.reason ?? 'unknown'),
-  ]);
-  return `<h2 id="failures">Failed and invalid migrations</h2>${table('Left out of the statistics; invalid ones are drawn at their measured value in every chart.', ['seq', 'cell', 'iteration', 'status', `measured ${e(summary.primary)}`, 'reason'], rows)}`;
+  const rows = notOk.map((r) => failureCells(r, summary.primary).map((x, i) => td(x, i === 0 || i === 4)));
+  return `<h2 id="failures">Failed and invalid migrations</h2>${table('Left out of the statistics; invalid ones are drawn at their measured value in every chart.', failureHeader(summary.primary).map(e), rows)}`;
 }
 
 function migrationsSection(summary: Summary): string {
