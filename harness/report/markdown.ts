@@ -172,6 +172,35 @@ function failureLines(summary: Summary): string[] {
   ];
 }
 
+/** The probe timeline's numbers (the HTML draws them): only when the run has probe logs. */
+function probeLines(summary: Summary): string[] {
+  const probes = summary.probeTimelines;
+  if (!probes) return [];
+  const rows = probes.panels.map((p) => {
+    const longest = p.lostRuns.reduce<(typeof p.lostRuns)[number] | null>((best, r) => (!best || r.probes > best.probes ? r : best), null);
+    return [
+      p.label,
+      p.seq,
+      ms(p.primaryMs),
+      `${p.lostRuns.length}`,
+      longest
+        ? `${longest.probes} probes, ${longest.fromMs.toFixed(1)} → ${longest.toMs.toFixed(1)} ms${longest.open ? ' (log ended inside it)' : ''}`
+        : 'none',
+      ms(Math.max(...p.bins.map((b) => b.maxReplyMs))),
+    ];
+  });
+  const missing = probes.missing.map((m) => `- migration ${m.seq}${summary.runs.length > 1 ? ` of ${m.run}` : ''}: ${cell(m.reason)}`);
+  return [
+    '## Probes around the switchover',
+    '',
+    `Per cell the ok migration at the lower median of ${summary.primary} among those with a probe log; times in ms from the source freeze (the prober's CLOCK_REALTIME, not clock-corrected).`,
+    '',
+    table(['cell', 'migration', summary.primary, 'lost runs in the window', 'longest lost run', 'longest reply'], rows),
+    '',
+    ...(missing.length ? ['Migrations without a usable probe log:', '', ...missing, ''] : []),
+  ];
+}
+
 export function renderMarkdown(summary: Summary): string {
   return [
     `# ${summary.title}`,
@@ -189,6 +218,7 @@ export function renderMarkdown(summary: Summary): string {
     ...costLines(summary),
     ...metricLines(summary),
     ...agreementLines(summary),
+    ...probeLines(summary),
     ...failureLines(summary),
     '## Methods',
     '',
