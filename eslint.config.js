@@ -18,7 +18,6 @@ const SIZE_DEBT = [
   'harness/migration/migrate.ts',
   'harness/qemu/build.ts',
   'harness/qemu/instance.ts',
-  'harness/report/markdown.ts',
   'harness/run/lock.ts',
   'harness/run/merge.ts',
 ];

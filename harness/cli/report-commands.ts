@@ -26,7 +26,7 @@ export function reportCommands(program: Command, out: Out): void {
     .command('report')
     .description('Statistics and reports of a results directory: text summary, Markdown, self-contained HTML with charts, summary.json')
     .argument('<run-dir>', 'a run directory (only iterations.ndjson is required; what manifest.json lacks shows as unknown)')
-    .option('-f, --format <format>', `${REPORT_FORMATS.join('|')} (repeatable; default all)`, format)
+    .option('-f, --format <format>', `${REPORT_FORMATS.join('|')} (repeatable; default all but png, which needs headless Chromium)`, format)
     .option('-o, --out <dir>', 'directory for the report files (default reports/<run-id>/)')
     .addHelpText(
       'after',
@@ -53,7 +53,7 @@ Examples:
     .argument('<candidate-run-dir>', 'the run after the change')
     .option('--baseline-variant <name>', "variant of the baseline run to use (default: its only one, or its profile's compare.baseline, or its first)")
     .option('--candidate-variant <name>', "variant of the candidate run to use (default: its only one, or its profile's compare.candidate, or its first)")
-    .option('-f, --format <format>', `${REPORT_FORMATS.join('|')} (repeatable; default all)`, format)
+    .option('-f, --format <format>', `${REPORT_FORMATS.join('|')} (repeatable; default all but png, which needs headless Chromium)`, format)
     .option('-o, --out <dir>', 'directory for the report files (default reports/compare-<baseline-id>-vs-<candidate-id>/)')
     .action(
       async (

@@ -128,3 +128,28 @@ export function networkDowntime(log: ProbeLog, replyTimeoutUs = 1_000_000, maxSt
     lateSends: log.lateSends,
   };
 }
+
+/** One run of consecutive probes without a timely reply: from the first lost send to the next answered send. */
+export interface LostRun {
+  fromUs: number;
+  /** The next answered probe's send time; null when no probe was answered after the run (the log ended inside it). */
+  toUs: number | null;
+  probes: number;
+  firstSeq: number;
+}
+
+/** Every run of consecutive lost probes (no reply within `replyTimeoutUs`), in log order; the same rule as networkDowntime's longest run. */
+export function lostRuns(probes: Probe[], replyTimeoutUs = 1_000_000): LostRun[] {
+  const runs: LostRun[] = [];
+  let start = -1;
+  for (let i = 0; i <= probes.length; i++) {
+    const p = probes[i];
+    const lost = i < probes.length && (p.receivedUs === null || p.receivedUs - p.sentUs > replyTimeoutUs);
+    if (lost && start < 0) start = i;
+    if (!lost && start >= 0) {
+      runs.push({ fromUs: probes[start].sentUs, toUs: i < probes.length ? p.sentUs : null, probes: i - start, firstSeq: probes[start].seq });
+      start = -1;
+    }
+  }
+  return runs;
+}

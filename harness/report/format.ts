@@ -1,6 +1,6 @@
 /** Number formatting shared by the renderers (pure). */
 import type { Interval } from '../stats/bootstrap.ts';
-import { SMALL_N_TEXT, type AgreementRow, type CellSummary, type Summary } from './model.ts';
+import { SMALL_N_TEXT, type AgreementRow, type CellSummary, type MigrationRow, type Summary } from './model.ts';
 
 /** A downtime in ms, in the unit a reader expects: "2.09 s" or "48.2 ms". */
 export function ms(value: number | null | undefined): string {
@@ -78,4 +78,18 @@ export function agreementCells(a: AgreementRow): string[] {
 export function agreementSentence(summary: Summary): string {
   const s = summary.settings;
   return `Each metric against ${summary.primary} on measured ok migrations: its systematic offset (mean difference) and limits of agreement are shown once per pair; each pair is judged once against a tolerance of ${s.agreementToleranceMs} ms + ${s.disagreementTolerancePct}% of the primary (agrees, steady offset, or varies apart), and a migration is flagged only when its difference lies outside both that tolerance and the pair's limits of agreement. QMP's source-side downtime is checked as a lower bound of the trace span instead (a warning when it exceeds the span plus the clock uncertainty).`;
+}
+
+/** The failures table, the same in Markdown and HTML: what was left out of the statistics, at its measured value. */
+export const failureHeader = (primary: string) => ['seq', 'cell', 'iteration', 'status', `measured ${primary}`, 'reason'];
+
+export function failureCells(r: MigrationRow, primary: string): string[] {
+  return [
+    String(r.seq),
+    `${r.variant} ${r.vmSize}`,
+    r.warmup ? `warm-up ${r.iteration}` : String(r.iteration),
+    r.status,
+    ms(r.values[primary]),
+    r.reason ?? 'unknown',
+  ];
 }

@@ -7,6 +7,7 @@ import { cellLabel } from '../profile/cell.ts';
 import { formatP } from '../stats/compare.ts';
 import { distributionCharts, phaseCharts, runOrderCharts, type ChartSpec } from './charts.ts';
 import { costCharts, forestChart } from './cost-charts.ts';
+import { probeCharts } from './probe-chart.ts';
 import { escapeMarkup as e } from './escape.ts';
 import {
   AGREEMENT_HEADER,
@@ -15,6 +16,8 @@ import {
   ciText,
   COST_HEADER,
   costCells,
+  failureCells,
+  failureHeader,
   interval,
   ms,
   pct,
@@ -195,15 +198,8 @@ function flags(row: MigrationRow): string {
 function failuresSection(summary: Summary): string {
   const notOk = summary.migrations.filter((r) => r.status !== 'ok');
   if (!notOk.length) return '<h2 id="failures">Failed and invalid migrations</h2><p>None.</p>';
-  const rows = notOk.map((r) => [
-    td(String(r.seq), true),
-    td(`${r.variant} ${r.vmSize}`),
-    td(r.warmup ? `warm-up ${r.iteration}` : String(r.iteration)),
-    td(r.status),
-    td(ms(r.values[summary.primary]), true),
-    td(r.reason ?? 'unknown'),
-  ]);
-  return `<h2 id="failures">Failed and invalid migrations</h2>${table('Left out of the statistics; invalid ones are drawn at their measured value in every chart.', ['seq', 'cell', 'iteration', 'status', `measured ${e(summary.primary)}`, 'reason'], rows)}`;
+  const rows = notOk.map((r) => failureCells(r, summary.primary).map((x, i) => td(x, i === 0 || i === 4)));
+  return `<h2 id="failures">Failed and invalid migrations</h2>${table('Left out of the statistics; invalid ones are drawn at their measured value in every chart.', failureHeader(summary.primary).map(e), rows)}`;
 }
 
 function migrationsSection(summary: Summary): string {
@@ -238,6 +234,19 @@ async function figure(chart: ChartSpec): Promise<string> {
 
 const figures = async (charts: ChartSpec[]) => (await Promise.all(charts.map(figure))).join('\n');
 
+/** Only when the run has probe logs (else nothing, not even a line): one chart per cell, and every migration whose log could not be used. */
+async function probesSection(summary: Summary): Promise<string> {
+  const probes = summary.probeTimelines;
+  if (!probes) return '';
+  const charts = (await figures(probeCharts(summary))) || '<p>No ok migration has a usable probe log.</p>';
+  const missing = probes.missing.length
+    ? `<details${probes.missing.length <= 5 ? ' open' : ''}><summary>${probes.missing.length} migration(s) without a usable probe log</summary><ul>${probes.missing
+        .map((m) => `<li>migration ${m.seq}${summary.runs.length > 1 ? ` of ${e(m.run)}` : ''}: ${e(m.reason)}</li>`)
+        .join('')}</ul></details>`
+    : '<p>Every migration has a usable probe log.</p>';
+  return `\n<h2 id="probes">Probes around the switchover</h2>\n${charts}\n${missing}`;
+}
+
 export async function renderHtml(summary: Summary): Promise<string> {
   const hasPhases = summary.migrations.some((r) => r.phases);
   const run = summary.runs.map((r) => `${r.runId} · profile ${r.profile} · ${r.state} · ${r.startedAt}`).join(' | ');
@@ -261,7 +270,7 @@ ${costSection(summary, await figures(costCharts(summary)))}
 ${metricsSection(summary)}
 <h2 id="run-order">Downtime in run order</h2>
 ${await figures(runOrderCharts(summary))}
-${phases ? `<h2 id="phases">Phase timelines</h2>\n${phases}` : ''}
+${phases ? `<h2 id="phases">Phase timelines</h2>\n${phases}` : ''}${await probesSection(summary)}
 ${failuresSection(summary)}
 ${migrationsSection(summary)}
 <h2 id="methods">Methods</h2>

@@ -5,9 +5,9 @@ import { loadRun } from './load.ts';
 import { reportSettings } from './settings.ts';
 import { buildSummary, type Summary } from './summary.ts';
 import { renderText } from './text.ts';
-import { REPORT_FORMATS, writeReports, type ReportFormat } from './write.ts';
+import { DEFAULT_REPORT_FORMATS, REPORT_FORMATS, writeReports, type ReportFormat } from './write.ts';
 
-export { REPORT_FORMATS, type ReportFormat };
+export { DEFAULT_REPORT_FORMATS, REPORT_FORMATS, type ReportFormat };
 
 export interface ReportOutcome {
   summary: Summary;
@@ -28,7 +28,7 @@ export async function reportRun(
 ): Promise<ReportOutcome> {
   const summary = await summarizeRun(runDir);
   const dir = options.outDir ?? join(options.reportsRoot ?? 'reports', summary.runs[0].runId);
-  const files = await writeReports(summary, options.formats ?? REPORT_FORMATS, dir);
+  const files = await writeReports(summary, options.formats ?? DEFAULT_REPORT_FORMATS, dir);
   return { summary, text: renderText(summary), dir, files };
 }
 
@@ -45,6 +45,6 @@ export async function compareRunDirs(
     options,
   );
   const dir = options.outDir ?? join(options.reportsRoot ?? 'reports', `compare-${basename(baseline.runId)}-vs-${basename(candidate.runId)}`);
-  const files = await writeReports(summary, options.formats ?? REPORT_FORMATS, dir);
+  const files = await writeReports(summary, options.formats ?? DEFAULT_REPORT_FORMATS, dir);
   return { summary, text: renderText(summary), dir, files };
 }

@@ -1,9 +1,21 @@
-/** Reading a run directory for reporting: iterations.ndjson is required, manifest.json optional; both validated on read. */
-import { basename, resolve } from 'node:path';
+/**
+ * Reading a run directory for reporting: iterations.ndjson is required, manifest.json optional; both
+ * validated on read. Probe logs (probes/NNNN.txt, lab in a box) are read when the directory has
+ * them: only the part around each switchover is kept, and a log that is missing or unreadable is
+ * noted for the report, never fatal.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
+import { parseProbeLog } from '../metrics/network.ts';
 import { readIterations, readManifest } from '../results/store.ts';
+import type { IterationRecord } from '../results/types.ts';
+import type { ProbeWindow } from './model.ts';
+import { probeWindow } from './probe-timeline.ts';
 import type { RunData } from './summary.ts';
 
 export class RunDataError extends Error {}
+
+const PROBE_DIR = 'probes';
 
 export async function loadRun(dir: string): Promise<RunData> {
   const absolute = resolve(dir);
@@ -13,5 +25,36 @@ export async function loadRun(dir: string): Promise<RunData> {
   const { records, tornLines, seqFromFile } = await readIterations(absolute).catch(fail);
   const manifest = await readManifest(absolute).catch(fail);
   const runId = manifest?.runId ? manifest.runId : basename(absolute);
-  return { runId, dir: absolute, manifest, records, tornLines, seqFromFile };
+  const probeLogs = await loadProbeLogs(absolute, records);
+  return { runId, dir: absolute, manifest, records, tornLines, seqFromFile, ...(probeLogs ? { probeLogs } : {}) };
+}
+
+/** One log at a time, so a run's 36 logs of about a megabyte each never sit in memory together. */
+async function loadProbeLogs(runDir: string, records: IterationRecord[]): Promise<RunData['probeLogs']> {
+  const present = await readdir(join(runDir, PROBE_DIR)).then(
+    () => true,
+    () => false,
+  );
+  if (!present) return undefined;
+  const logs: NonNullable<RunData['probeLogs']> = {};
+  for (const record of records) logs[record.seq] = await probeLogOf(runDir, record);
+  return logs;
+}
+
+/** The run-directory copy first (moved and copied run directories keep working), then the path the run recorded. */
+async function probeLogOf(runDir: string, record: IterationRecord): Promise<ProbeWindow | { error: string }> {
+  const own = join(PROBE_DIR, `${String(record.seq).padStart(4, '0')}.txt`);
+  const recorded = (record.extra?.network as { log?: unknown } | undefined)?.log;
+  const paths = [join(runDir, own), ...(typeof recorded === 'string' && resolve(runDir, recorded) !== join(runDir, own) ? [resolve(runDir, recorded)] : [])];
+  const shown = (path: string) => (relative(runDir, path).startsWith('..') ? path : relative(runDir, path));
+  for (const path of paths) {
+    const text = await readFile(path, 'utf8').catch(() => null);
+    if (text === null) continue;
+    try {
+      return probeWindow(parseProbeLog(text), record, shown(path));
+    } catch (error) {
+      return { error: `${shown(path)}: ${(error as Error).message}` };
+    }
+  }
+  return { error: `no probe log: ${paths.map(shown).join(' and ')} ${paths.length > 1 ? 'are' : 'is'} missing or unreadable` };
 }

@@ -6,6 +6,7 @@ import type { CellStopRecord, IterationRecord, RunManifest } from '../results/ty
 import type { BootstrapSettings, Interval } from '../stats/bootstrap.ts';
 import type { Comparison } from '../stats/compare.ts';
 import type { Description } from '../stats/describe.ts';
+import type { LostRun } from '../metrics/network.ts';
 import type { Phase } from './phases.ts';
 
 export const SUMMARY_SCHEMA = 'vdpa-bench/summary@2';
@@ -241,6 +242,8 @@ export interface Summary {
   comparisons: ComparisonRow[];
   migrations: MigrationRow[];
   warnings: ReportWarning[];
+  /** Only when a run directory holds probe logs (probes/NNNN.txt). */
+  probeTimelines?: ProbeTimelines;
 }
 
 export interface RunData {
@@ -251,6 +254,58 @@ export interface RunData {
   tornLines?: number[];
   /** Whether the records carried seq (otherwise numbered in file order on read). */
   seqFromFile?: boolean;
+  /** Per seq, the part of its probe log around the switchover (or why there is none); absent when the run directory has no probes/. */
+  probeLogs?: Record<number, ProbeWindow | { error: string }>;
+}
+
+/** The part of one migration's probe log around the switchover (load.ts keeps only this much of the file). */
+export interface ProbeWindow {
+  /** The log read, relative to the run directory when it lies inside it. */
+  file: string;
+  rateHz: number;
+  replyTimeoutMs: number;
+  /** The source freeze (start of the primary downtime window), µs since the epoch, source clock. */
+  freezeUs: number;
+  /** End of the primary downtime window, µs. */
+  resumeUs: number;
+  /** The window kept, µs. */
+  fromUs: number;
+  toUs: number;
+  /** Probes sent inside the window that were answered within the reply timeout. */
+  answered: { sentUs: number; replyMs: number }[];
+  /** Every run of lost probes that overlaps the window, exact (computed over the whole log). */
+  lostRuns: LostRun[];
+  lateSends: number;
+  /** How the prober's clock relates to the source trace's (the record's clock method). */
+  clock: string;
+}
+
+/** A cell's probe timeline around the switchover: one representative migration, thinned for drawing. */
+export interface ProbeTimeline {
+  cell: string;
+  label: string;
+  run: string;
+  seq: number;
+  primaryMs: number;
+  /** Why this migration: the cell's lower median among the ok migrations with a probe log. */
+  chosen: string;
+  file: string;
+  binMs: number;
+  /** Per bin of send times (ms from the source freeze): the longest reply time and how many probes were answered. */
+  bins: { fromMs: number; maxReplyMs: number; answered: number }[];
+  lostRuns: { fromMs: number; toMs: number; probes: number; open: boolean }[];
+  /** The primary downtime window, ms from the source freeze (starts at 0). */
+  downtimeMs: { from: number; to: number };
+  rangeMs: { from: number; to: number };
+  rateHz: number;
+  replyTimeoutMs: number;
+  clock: string;
+}
+
+export interface ProbeTimelines {
+  panels: ProbeTimeline[];
+  /** Migrations whose probe log could not be used, and why. */
+  missing: { run: string; seq: number; reason: string }[];
 }
 
 /** A migration's value of a metric, if it is a finite number. */

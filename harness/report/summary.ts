@@ -22,6 +22,7 @@ import {
   type Summary,
 } from './model.ts';
 import { runOrder } from './order.ts';
+import { probeTimelines } from './probe-timeline.ts';
 import { okValues, migrationRows } from './rows.ts';
 import { cellStops, metricList, platformSentence, runInfo, setupOf } from './run-info.ts';
 import type { ReportSettings } from './settings.ts';
@@ -170,6 +171,7 @@ export function buildSummary(input: SummaryInput): Summary {
   const setup = setupOf(manifests, records, input.variantNameInManifest ?? ((_, v) => v), settings);
   const measured = rows.filter((r) => !r.warmup);
   warnings.push(...dataWarnings({ cells, primary, setup, migrations: rows, comparisons, order }));
+  const probes = probeTimelines(input.runs, rows, cells, primary);
   return {
     schema: SUMMARY_SCHEMA,
     title: input.title ?? `vdpa-bench report: ${input.runs.map((r) => r.runId).join(' vs ')}`,
@@ -195,5 +197,6 @@ export function buildSummary(input: SummaryInput): Summary {
     comparisons,
     migrations: rows,
     warnings,
+    ...(probes ? { probeTimelines: probes } : {}),
   };
 }

@@ -6,13 +6,20 @@ import { renderMarkdown } from './markdown.ts';
 import type { Summary } from './summary.ts';
 import { renderText } from './text.ts';
 
-import { REPORT_FORMATS, type ReportFormat } from './formats.ts';
+import { DEFAULT_REPORT_FORMATS, REPORT_FORMATS, type ReportFormat } from './formats.ts';
+import { screenshotHtml } from './png.ts';
 
-export { REPORT_FORMATS, type ReportFormat };
+export { DEFAULT_REPORT_FORMATS, REPORT_FORMATS, type ReportFormat };
 
-export const REPORT_FILES: Record<ReportFormat, string> = { text: 'summary.txt', md: 'report.md', html: 'report.html', json: 'summary.json' };
+export const REPORT_FILES: Record<ReportFormat, string> = {
+  text: 'summary.txt',
+  md: 'report.md',
+  html: 'report.html',
+  json: 'summary.json',
+  png: 'report.png',
+};
 
-export async function renderFormat(summary: Summary, format: ReportFormat): Promise<string> {
+export async function renderFormat(summary: Summary, format: Exclude<ReportFormat, 'png'>): Promise<string> {
   switch (format) {
     case 'text':
       return renderText(summary);
@@ -32,8 +39,10 @@ export async function writeReports(summary: Summary, formats: readonly ReportFor
   const written: Record<string, string> = {};
   for (const format of formats) {
     const path = join(out, REPORT_FILES[format]);
-    const tmp = join(out, `.${REPORT_FILES[format]}.tmp`);
-    await writeFile(tmp, await renderFormat(summary, format));
+    // the extension stays last: Chromium picks the screenshot format from it
+    const tmp = join(out, `.tmp-${REPORT_FILES[format]}`);
+    if (format === 'png') await screenshotHtml(await renderHtml(summary), tmp, out);
+    else await writeFile(tmp, await renderFormat(summary, format));
     await rename(tmp, path);
     written[format] = path;
   }
