@@ -5,7 +5,7 @@
  * then `seq send_realtime_ns recv_realtime_ns|-1`). Each log's outage is placed from the record's
  * own source freeze to a little after its resume, so the expectations follow from the generator.
  */
-import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,7 +60,17 @@ export const probeFile = (seq: number) => join('probes', `${String(seq).padStart
 /** A copy of the example run with a probe log per migration; returns the directory and what was generated. */
 export async function probeRun(records: IterationRecord[], beforeMs?: number, afterMs?: number): Promise<{ dir: string; logs: Map<number, GeneratedLog> }> {
   const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-probes-'));
-  await cp(join(EXAMPLE, 'iterations.ndjson'), join(dir, 'iterations.ndjson'));
+  // each record names its log where the run wrote it, as if the run directory had been moved since
+  // (the example's own paths are those of the machine that ran it, and may exist on this one)
+  const lines = (await readFile(join(EXAMPLE, 'iterations.ndjson'), 'utf8')).split('\n').filter(Boolean);
+  const relocated = lines.map((line) => {
+    const record = JSON.parse(line) as IterationRecord;
+    const network = record.extra?.network;
+    return JSON.stringify(
+      network ? { ...record, extra: { ...record.extra, network: { ...network, log: join(dir, 'where-it-ran', probeFile(record.seq)) } } } : record,
+    );
+  });
+  await writeFile(join(dir, 'iterations.ndjson'), `${relocated.join('\n')}\n`);
   await cp(join(EXAMPLE, 'manifest.json'), join(dir, 'manifest.json'));
   await mkdir(join(dir, 'probes'));
   const logs = new Map<number, GeneratedLog>();

@@ -7,6 +7,7 @@ import test from 'ava';
 import { mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { renderHtml } from '../../harness/report/html.ts';
 import { summarizeRun } from '../../harness/report/index.ts';
 import { loadRun } from '../../harness/report/load.ts';
@@ -16,6 +17,8 @@ import type { ProbeTimeline, Summary } from '../../harness/report/summary.ts';
 import { EXAMPLE, probeFile, probeLog, probeRun, type GeneratedLog } from './probe-run.ts';
 
 const records = async () => (await loadRun(EXAMPLE)).records;
+/** A real lab-in-a-box run committed without its probe logs. */
+const NO_PROBES = fileURLToPath(new URL('../fixtures/lab-in-a-box-damaged', import.meta.url));
 
 /** Per cell, the ok measured migrations with a log sorted by primary value (then seq): the lower median is the one shown. */
 function lowerMedians(summary: Summary, logged: (seq: number) => boolean): Map<string, number> {
@@ -151,7 +154,7 @@ test('the HTML draws one accessible chart per panel and lists missing logs; Mark
     t.regex(md, /## Probes around the switchover/);
     for (const p of summary.probeTimelines!.panels) t.true(md.includes(`| ${p.label} | ${p.seq} |`));
 
-    const plain = await summarizeRun(EXAMPLE);
+    const plain = await summarizeRun(NO_PROBES);
     t.is(plain.probeTimelines, undefined);
     t.false((await renderHtml(plain)).includes('id="probes"'));
     t.false(renderMarkdown(plain).includes('Probes around the switchover'));
