@@ -100,7 +100,12 @@ export async function planLabBox(profile: Profile, runDirPlaceholder: string): P
     lines,
     beforeMigration: (seq) => {
       const file = join(probeDir, `${String(seq).padStart(4, '0')}.txt`);
-      const argv = proberArgv(prober.binary, guestIp, network.probe.rate, parseDuration(network.probe.replyTimeout));
+      const argv = proberArgv({
+        binary: prober.binary,
+        target: guestIp,
+        rateHz: network.probe.rate,
+        replyTimeoutMs: parseDuration(network.probe.replyTimeout),
+      });
       const announce = Object.entries({
         'announce-rounds': network.announce.rounds,
         'announce-initial': network.announce.initial,
