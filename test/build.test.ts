@@ -29,7 +29,13 @@ test('an unpatched source directory builds out of tree; patches get a copy; git 
   t.is(buildLayout({ ...dir, patches: ['x.patch'] }, 'v', '/b', 'k').tree, '/b/v-k.src');
   const layout = buildLayout(spec, 'before', '/b', 'k');
   t.is(layout.prefix, '/b/before-k');
-  const steps = buildSteps(spec, layout, commit, [{ path: 'p/0001.patch', sha256: 'd'.repeat(64), text: '--- a/x\n+++ b/x\n' }], {} as never);
+  const steps = buildSteps({
+    spec,
+    layout,
+    identity: commit,
+    patches: [{ path: 'p/0001.patch', sha256: 'd'.repeat(64), text: '--- a/x\n+++ b/x\n' }],
+    record: {} as never,
+  });
   t.deepEqual(
     steps.map((s) => s.title),
     [`check out ${'a'.repeat(40)}`, 'apply p/0001.patch', 'configure', 'make and install', 'record the build'],

@@ -38,7 +38,7 @@ requires('qemu')('a real QEMU: QMP greets, errors are typed, the trace file rota
     incoming: false,
   });
   const host = new LocalTransport('local');
-  const qemu = await QemuInstance.launch(host, argv, files, 'instance test', 30_000);
+  const qemu = await QemuInstance.launch(host, { argv, files, label: 'instance test', timeoutMs: 30_000 });
   t.teardown(() => qemu.kill());
   t.regex(qemu.qmp.greeting!.version.package, /./);
   t.is(await qemu.status(), 'running');

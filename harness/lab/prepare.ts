@@ -74,22 +74,41 @@ export function needsLab(profile: Profile, selection: LabSelection): boolean {
   return isVdpaProfile(profile, selection.queuePairs) || profile.variants.some((v) => selection.variants.includes(v.name) && (v.qemu.build || v.qemu.debian));
 }
 
-export async function prepareLab(
-  profile: Profile,
-  profileFile: string,
-  transports: ReadonlyMap<string, HostTransport>,
-  selection: LabSelection,
-  metrics: { names: readonly string[]; rules: Readonly<Record<string, MetricRule>>; traceEvents: readonly string[] },
-  pair: [string, string],
-  log: (line: string) => void,
-): Promise<PreparedLab> {
+/** What preparing the lab works from: the run's profile, its hosts' transports and its selection. */
+export interface LabContext {
+  profile: Profile;
+  profileFile: string;
+  transports: ReadonlyMap<string, HostTransport>;
+  selection: LabSelection;
+  metrics: { names: readonly string[]; rules: Readonly<Record<string, MetricRule>>; traceEvents: readonly string[] };
+  /** The migration's source and destination host names. */
+  pair: [string, string];
+  log: (line: string) => void;
+}
+
+/** The context plus what prepareLab derives once and every step reads. */
+interface LabPlan extends LabContext {
+  vdpa: boolean;
+  queuePairs: number | null;
+  hosts: Profile['hosts'][number][];
+  vdpaHosts: VdpaHost[];
+  largest: number;
+  ledger: ProvisionLedger;
+  manifest: LabManifest;
+}
+
+/** Variant → host → the QEMU binary it runs. */
+type BinariesOn = Map<string, Map<string, string>>;
+
+export async function prepareLab(context: LabContext): Promise<PreparedLab> {
+  const { profile, selection, transports } = context;
   const vdpa = isVdpaProfile(profile, selection.queuePairs);
   const queuePairs = vdpa ? deviceQueuePairs(selection.queuePairs) : null;
   const hosts = [...transports.keys()].map((name) => profile.hosts.find((h) => h.name === name)!);
   const vdpaHosts = vdpa ? hosts.filter((h): h is VdpaHost => !!h.vdpa) : [];
-  const largest = largestGuestBytes(selection.vmSizes);
   const ledger = new ProvisionLedger();
   const manifest: LabManifest = { builds: [], provisioning: {}, vdpaHosts: {}, vhostVdpaDevices: {}, qemu: {}, qemuRoots: [], ledger };
+  const lab: LabPlan = { ...context, vdpa, queuePairs, hosts, vdpaHosts, largest: largestGuestBytes(selection.vmSizes), ledger, manifest };
   const stepsOf = (h: VdpaHost) => hostSetupSteps(h, profile, queuePairs);
   // a sweep's per-cell re-creations are undone by their own step (found by id in the ledger)
   const undoableOf = (h: VdpaHost) => [...stepsOf(h), ...h.vdpa.devices.map((d) => queuePairStep(d, h.vdpa.managementDevice, h.vdpa.driver, queuePairs ?? 1))];
@@ -100,10 +119,28 @@ export async function prepareLab(
     return problems;
   };
 
-  // what the devices cannot do at all is said before anything on a host is looked at
+  await preflightVdpaHosts(lab);
+  try {
+    for (const h of vdpaHosts) manifest.provisioning[h.name] = await applySteps(transports.get(h.name)!, stepsOf(h), ledger, context.log);
+    const roots = await provisionSuiteRoots(lab);
+    const binaryOn = await resolveBinaries(lab);
+    await verifyLab(lab, binaryOn, roots);
+    const devicePaths = await resolveVdpaDevices(lab);
+    const { binaries, hooks } = launchHooks(lab, binaryOn, roots, devicePaths);
+    const traceEvents = vdpa ? [...new Set([...context.metrics.traceEvents, ...PHASE_EVENTS])] : [...context.metrics.traceEvents];
+    return { binaries, hooks, traceEvents, roots, manifest, teardown };
+  } catch (error) {
+    const problems = await teardown();
+    if (problems.length > 0) context.log(`teardown after a failed set-up left: ${problems.join('; ')}`);
+    throw error;
+  }
+}
+
+/** What the devices cannot do at all, then what each host's management device offers: said before anything is set up. */
+async function preflightVdpaHosts({ selection, vdpaHosts, transports, largest }: LabPlan): Promise<void> {
   const impossible = queuePairProblems(vdpaHosts, selection.queuePairs);
   if (impossible.length > 0) throw new PreflightError(impossible);
-  // and what a host's management device offers, before set-up (the largest count of a sweep)
+  // the largest count of a sweep is the one the management device must offer
   const mostQueuePairs = Math.max(1, ...queuePairCounts(selection.queuePairs));
   const preflight = (
     await Promise.all(
@@ -111,109 +148,126 @@ export async function prepareLab(
     )
   ).flat();
   if (preflight.length > 0) throw new PreflightError(preflight);
+}
 
-  try {
-    for (const h of vdpaHosts) manifest.provisioning[h.name] = await applySteps(transports.get(h.name)!, stepsOf(h), ledger, log);
+/** The machine a host runs on: hosts on one machine share its builds and roots. */
+function machineOf(h: Profile['hosts'][number]): string {
+  return h.transport.kind === 'ssh' ? `ssh:${h.transport.host}:${h.transport.port ?? 22}` : 'this machine';
+}
 
-    const binaryOn = new Map<string, Map<string, string>>();
-    const roots = await provisionSuiteRoots(profile, selection.variants, hosts, transports, manifest, log);
-    for (const name of selection.variants) {
-      const variant = profile.variants.find((v) => v.name === name)!;
-      const perHost = new Map<string, string>();
-      if (variant.qemu.debian) for (const h of hosts) perHost.set(h.name, ROOT_QEMU_BINARY);
-      else if (variant.qemu.build) {
-        const patches = await readPatches(profileFile, variant.qemu.build.patches);
-        // one build per machine and build directory (two local hosts share both); machines build in parallel
-        const groups = new Map<string, typeof hosts>();
-        for (const h of hosts) {
-          const machine = h.transport.kind === 'ssh' ? `ssh:${h.transport.host}:${h.transport.port ?? 22}` : 'this machine';
-          const key = `${machine}|${buildRoot(h)}`;
-          groups.set(key, [...(groups.get(key) ?? []), h]);
-        }
-        const records = await Promise.all(
-          [...groups.values()].map(async (group) => {
-            const record = await buildQemu({
-              host: transports.get(group[0].name)!,
-              variant: name,
-              spec: variant.qemu.build!,
-              patches,
-              buildRoot: buildRoot(group[0]),
-              log,
-            });
-            for (const h of group) perHost.set(h.name, record.binary);
-            return record;
-          }),
-        );
-        manifest.builds.push(...records);
-      } else for (const h of hosts) perHost.set(h.name, variant.qemu.binary ?? 'qemu-system-x86_64');
-      binaryOn.set(name, perHost);
-    }
+/** Hosts grouped by a key: one piece of work per group, shared by its hosts. */
+function groupHosts<H>(hosts: readonly H[], keyOf: (h: H) => string): H[][] {
+  const groups = new Map<string, H[]>();
+  for (const h of hosts) groups.set(keyOf(h), [...(groups.get(keyOf(h)) ?? []), h]);
+  return [...groups.values()];
+}
 
-    // the primary metric decides whether a migration counts: its events must exist. Another
-    // metric a QEMU cannot trace (checkpoint on 7.2 in a release comparison) is noted and recorded
-    // per migration as an error with its reason.
-    const requirements = eventRequirements([profile.metrics.primary], metrics.rules);
-    const verify: string[] = [];
-    for (const h of hosts) {
-      const t = transports.get(h.name)!;
-      if (h.vdpa && vdpa) verify.push(...(await runChecks(t, afterSetupChecks({ config: h.vdpa, largestGuestBytes: largest }))));
-      // variants that differ only in migration settings run the same QEMU: checked once
-      const checked = new Map<string, { problems: string[]; traceFormat?: string }>();
-      for (const [variant, perHost] of binaryOn) {
-        const binary = perHost.get(h.name)!;
-        const invocation = qemuInvocation(
-          profile.variants.find((v) => v.name === variant)!,
-          binary,
-          roots.get(variant)?.get(h.name)?.root,
-        );
-        const key = JSON.stringify(invocation);
-        if (!checked.has(key)) {
-          const problems = await runChecks(t, qemuChecks(invocation, requirements, profile.trace.backend, invocationLabel(invocation)));
-          const traceFormat = profile.trace.backend === 'log' ? traceFormatOf((await runCommand(t, timestampProbe(invocation).command)).stderr) : 'stap';
-          checked.set(key, { problems, traceFormat });
-          verify.push(...problems);
-        }
-        (manifest.qemu[h.name] ??= {})[variant] = { binary, traceFormat: checked.get(key)!.traceFormat };
-      }
-    }
-    if (verify.length > 0) throw new PreflightError(verify);
-
-    const devicePaths = new Map<string, Map<string, string>>();
-    for (const h of vdpaHosts) {
-      const t = transports.get(h.name)!;
-      const paths = new Map<string, string>();
-      for (const d of h.vdpa.devices) paths.set(d.name, (await runCommand(t, vhostVdpaDeviceCommand(d.name))).stdout.trim());
-      devicePaths.set(h.name, paths);
-      manifest.vhostVdpaDevices[h.name] = Object.fromEntries(paths);
-      manifest.vdpaHosts[h.name] = await gatherVdpaHostFacts(t, h.vdpa);
-    }
-
-    const binaries = new Map<string, string>();
-    const hooks: MigrationHooks[] = [];
-    const differing = [...binaryOn].filter(([, perHost]) => new Set(perHost.values()).size > 1);
-    for (const [variant, perHost] of binaryOn) binaries.set(variant, [...perHost.values()][0]);
-    if (differing.length > 0) {
-      hooks.push({ launch: ({ host, variant }) => ({ binary: binaryOn.get(variant.name)!.get(host.name)! }) });
-    }
-    if (roots.size > 0) {
-      hooks.push({
-        launch: ({ host, variant }) => {
-          const root = roots.get(variant.name)?.get(host.name)?.root;
-          return root ? { root } : {};
-        },
-      });
-    }
-    if (vdpa) {
-      hooks.push(vdpaLaunchHook(devicePaths, pair[0] === pair[1], vdpaHosts));
-      hooks.push(queuePairHooks({ transports, hosts: vdpaHosts, devicePaths, ledger, initial: queuePairs, sameHost: pair[0] === pair[1], log }));
-    }
-    const traceEvents = vdpa ? [...new Set([...metrics.traceEvents, ...PHASE_EVENTS])] : [...metrics.traceEvents];
-    return { binaries, hooks, traceEvents, roots, manifest, teardown };
-  } catch (error) {
-    const problems = await teardown();
-    if (problems.length > 0) log(`teardown after a failed set-up left: ${problems.join('; ')}`);
-    throw error;
+/** Each selected variant's binary on each host: a Debian root's QEMU, a build of the variant's patches, or the named binary. */
+async function resolveBinaries(lab: LabPlan): Promise<BinariesOn> {
+  const { profile, hosts } = lab;
+  const binaryOn: BinariesOn = new Map();
+  for (const name of lab.selection.variants) {
+    const variant = profile.variants.find((v) => v.name === name)!;
+    const perHost = new Map<string, string>();
+    if (variant.qemu.debian) for (const h of hosts) perHost.set(h.name, ROOT_QEMU_BINARY);
+    else if (variant.qemu.build) {
+      const spec = variant.qemu.build;
+      const patches = await readPatches(lab.profileFile, spec.patches);
+      // one build per machine and build directory (two local hosts share both); machines build in parallel
+      const groups = groupHosts(hosts, (h) => `${machineOf(h)}|${buildRoot(h)}`);
+      const records = await Promise.all(
+        groups.map(async (group) => {
+          const host = lab.transports.get(group[0].name)!;
+          const record = await buildQemu({ host, variant: name, spec, patches, buildRoot: buildRoot(group[0]), log: lab.log });
+          for (const h of group) perHost.set(h.name, record.binary);
+          return record;
+        }),
+      );
+      lab.manifest.builds.push(...records);
+    } else for (const h of hosts) perHost.set(h.name, variant.qemu.binary ?? 'qemu-system-x86_64');
+    binaryOn.set(name, perHost);
   }
+  return binaryOn;
+}
+
+/**
+ * After set-up: each vDPA host's devices, and each QEMU the run will launch. The primary metric
+ * decides whether a migration counts: its events must exist. Another metric a QEMU cannot trace
+ * (checkpoint on 7.2 in a release comparison) is noted and recorded per migration as an error
+ * with its reason.
+ */
+async function verifyLab(lab: LabPlan, binaryOn: BinariesOn, roots: SuiteRoots): Promise<void> {
+  const { profile, manifest } = lab;
+  const requirements = eventRequirements([profile.metrics.primary], lab.metrics.rules);
+  const verify: string[] = [];
+  for (const h of lab.hosts) {
+    const t = lab.transports.get(h.name)!;
+    if (h.vdpa && lab.vdpa) verify.push(...(await runChecks(t, afterSetupChecks({ config: h.vdpa, largestGuestBytes: lab.largest }))));
+    // variants that differ only in migration settings run the same QEMU: checked once
+    const checked = new Map<string, { problems: string[]; traceFormat?: string }>();
+    for (const [variant, perHost] of binaryOn) {
+      const binary = perHost.get(h.name)!;
+      const invocation = qemuInvocation(
+        profile.variants.find((v) => v.name === variant)!,
+        binary,
+        roots.get(variant)?.get(h.name)?.root,
+      );
+      const key = JSON.stringify(invocation);
+      if (!checked.has(key)) {
+        const problems = await runChecks(t, qemuChecks(invocation, requirements, profile.trace.backend, invocationLabel(invocation)));
+        const traceFormat = profile.trace.backend === 'log' ? traceFormatOf((await runCommand(t, timestampProbe(invocation).command)).stderr) : 'stap';
+        checked.set(key, { problems, traceFormat });
+        verify.push(...problems);
+      }
+      (manifest.qemu[h.name] ??= {})[variant] = { binary, traceFormat: checked.get(key)!.traceFormat };
+    }
+  }
+  if (verify.length > 0) throw new PreflightError(verify);
+}
+
+/** Host → device name → its /dev/vhost-vdpa-N path, with each vDPA host's facts recorded in the manifest. */
+async function resolveVdpaDevices({ vdpaHosts, transports, manifest }: LabPlan): Promise<Map<string, Map<string, string>>> {
+  const devicePaths = new Map<string, Map<string, string>>();
+  for (const h of vdpaHosts) {
+    const t = transports.get(h.name)!;
+    const paths = new Map<string, string>();
+    for (const d of h.vdpa.devices) paths.set(d.name, (await runCommand(t, vhostVdpaDeviceCommand(d.name))).stdout.trim());
+    devicePaths.set(h.name, paths);
+    manifest.vhostVdpaDevices[h.name] = Object.fromEntries(paths);
+    manifest.vdpaHosts[h.name] = await gatherVdpaHostFacts(t, h.vdpa);
+  }
+  return devicePaths;
+}
+
+/** The launch hooks that put each host's binary, root and vDPA devices into its QEMU command line. */
+function launchHooks(
+  lab: LabPlan,
+  binaryOn: BinariesOn,
+  roots: SuiteRoots,
+  devicePaths: Map<string, Map<string, string>>,
+): { binaries: Map<string, string>; hooks: MigrationHooks[] } {
+  const binaries = new Map<string, string>();
+  const hooks: MigrationHooks[] = [];
+  const differing = [...binaryOn].filter(([, perHost]) => new Set(perHost.values()).size > 1);
+  for (const [variant, perHost] of binaryOn) binaries.set(variant, [...perHost.values()][0]);
+  if (differing.length > 0) {
+    hooks.push({ launch: ({ host, variant }) => ({ binary: binaryOn.get(variant.name)!.get(host.name)! }) });
+  }
+  if (roots.size > 0) {
+    hooks.push({
+      launch: ({ host, variant }) => {
+        const root = roots.get(variant.name)?.get(host.name)?.root;
+        return root ? { root } : {};
+      },
+    });
+  }
+  if (lab.vdpa) {
+    const sameHost = lab.pair[0] === lab.pair[1];
+    hooks.push(vdpaLaunchHook(devicePaths, sameHost, lab.vdpaHosts));
+    const { transports, vdpaHosts: hosts, ledger, queuePairs: initial, log } = lab;
+    hooks.push(queuePairHooks({ transports, hosts, devicePaths, ledger, initial, sameHost, log }));
+  }
+  return { binaries, hooks };
 }
 
 /**
@@ -221,26 +275,18 @@ export async function prepareLab(
  * (two namespaced or local hosts share one). A namespaced host's root is made from this machine
  * outside the namespace: the same filesystem, and the namespace has no route to the mirror.
  */
-async function provisionSuiteRoots(
-  profile: Profile,
-  variants: readonly string[],
-  hosts: readonly Profile['hosts'][number][],
-  transports: ReadonlyMap<string, HostTransport>,
-  manifest: LabManifest,
-  log: (line: string) => void,
-): Promise<Map<string, Map<string, QemuRootRecord>>> {
+/** Variant → host → the Debian suite root its QEMU runs from. */
+type SuiteRoots = Map<string, Map<string, QemuRootRecord>>;
+
+async function provisionSuiteRoots({ profile, selection, hosts, transports, manifest, log }: LabPlan): Promise<SuiteRoots> {
+  const variants = selection.variants;
   const roots = new Map<string, Map<string, QemuRootRecord>>();
   const suites = [...new Set(profile.variants.filter((v) => variants.includes(v.name) && v.qemu.debian).map((v) => v.qemu.debian!))];
   for (const suite of suites) {
-    const groups = new Map<string, (typeof hosts)[number][]>();
-    for (const h of hosts) {
-      const machine = h.transport.kind === 'ssh' ? `ssh:${h.transport.host}:${h.transport.port ?? 22}` : 'this machine';
-      const key = `${machine}|${qemuRootsDir(h, cacheRoot())}`;
-      groups.set(key, [...(groups.get(key) ?? []), h]);
-    }
+    const groups = groupHosts(hosts, (h) => `${machineOf(h)}|${qemuRootsDir(h, cacheRoot())}`);
     const perHost = new Map<string, QemuRootRecord>();
     await Promise.all(
-      [...groups.values()].map(async (group) => {
+      groups.map(async (group) => {
         const first = group[0];
         const local = first.transport.kind === 'netns' ? new LocalTransport(first.name) : undefined;
         try {

@@ -36,6 +36,111 @@ async function consoleText(instance: QemuInstance): Promise<string> {
 
 class GuestDamaged extends Error {}
 
+/** Waits for a freshly booted guest's vb-ready, refusing one whose console already shows damage. */
+async function waitForBoot(source: QemuInstance, bootTimeoutMs: number): Promise<void> {
+  const deadline = Date.now() + bootTimeoutMs;
+  for (;;) {
+    const text = await consoleText(source);
+    const damage = damageEvidence(text);
+    if (damage.length > 0) throw new GuestDamaged(`the guest is damaged before migrating: ${damage.slice(0, 3).join(' | ')}`);
+    if (guestReady(text)) return;
+    if (Date.now() > deadline)
+      throw new Error(`the guest did not print vb-ready within ${bootTimeoutMs / 1000} s of booting (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`);
+    await sleep(250);
+  }
+}
+
+/** The profile's announce settings that are set, as migrate-set-parameters arguments. */
+function announceParameters(announce: NetworkLab['announce']): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries({
+      'announce-rounds': announce.rounds,
+      'announce-initial': announce.initial,
+      'announce-max': announce.max,
+      'announce-step': announce.step,
+    }).filter(([, v]) => v !== undefined),
+  );
+}
+
+type AfterMigration = Parameters<NonNullable<MigrationHooks['afterMigration']>>[0];
+type MigrationRecord = AfterMigration['record'];
+
+/** What the checks after a migration fill in: the record, its integrity evidence and the problems found. */
+interface GuestChecks {
+  record: MigrationRecord;
+  integrity: Record<string, unknown>;
+  problems: string[];
+}
+
+/** The source's console after the switchover: the workload's last dirty rate and any damage it printed. */
+async function checkSourceConsole(source: QemuInstance, from: AfterMigration['from'], { integrity, problems }: GuestChecks): Promise<void> {
+  const sourceText = await from.transport.readFile(source.files.consoleFile).then(
+    (b) => b.toString('utf8'),
+    () => '',
+  );
+  integrity.guestDirtyRateMBps = lastWorkloadRate(sourceText);
+  const damage = damageEvidence(sourceText);
+  if (damage.length > 0) problems.push(`source console: ${damage.slice(0, 3).join(' | ')}`);
+  integrity.sourceEvidence = damage;
+}
+
+/** Waits (up to the verdict timeout) for the arrived guest's integrity verdict and records it. */
+async function checkDestinationConsole(destination: QemuInstance, verdictTimeoutMs: number, { integrity, problems }: GuestChecks): Promise<void> {
+  const started = Date.now();
+  let text = '';
+  let verdict = integrityVerdict(text);
+  for (;;) {
+    text = await consoleText(destination);
+    verdict = integrityVerdict(text);
+    if (verdict.verdict !== 'pending' || damageEvidence(text).length > 0 || Date.now() - started > verdictTimeoutMs) break;
+    await sleep(200);
+  }
+  const damage = damageEvidence(text);
+  integrity.verdict = verdict.verdict === 'pending' ? 'no-verdict' : verdict.verdict;
+  integrity.check = verdict.verdict === 'pending' ? null : verdict.check;
+  integrity.waitedMs = Date.now() - started;
+  integrity.evidence = damage;
+  if (damage.length > 0) problems.push(`destination console: ${damage.slice(0, 3).join(' | ')}`);
+  else if (verdict.verdict === 'pending')
+    problems.push(
+      `no integrity check completed within ${verdictTimeoutMs / 1000} s after the switchover (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`,
+    );
+}
+
+/** Stops the probe after its tail and turns its log into the network metrics of the record. */
+async function recordNetworkDowntime(
+  network: NonNullable<LabHookOptions['network']>,
+  running: RunningProbe,
+  guestIp: string,
+  { record, problems }: GuestChecks,
+): Promise<void> {
+  await sleep(parseDuration(network.settings.probe.tail));
+  // a guest that answers again is slow, not cut off: then the probe log can state the outage
+  const reach = await network.peer.run([network.prober, '-t', guestIp, '-r', '100', '-u', '30'], { allowFailure: true, timeoutMs: 40_000 });
+  if (reach.exitCode !== 0) problems.push(`the guest's network is dead after the migration: ${reach.stderr.trim()}`);
+  let downtime: NetworkDowntime | undefined;
+  try {
+    downtime = networkDowntime(await running.stop(), parseDuration(network.settings.probe.replyTimeout) * 1000, network.settings.probe.maxStrayLoss);
+    record.metrics.network = downtime.lostRun?.ms ?? 0;
+    record.metrics['network-rx-gap'] = downtime.rxGap?.ms ?? null;
+    if (downtime.rxGap === null) record.metricErrors = { ...record.metricErrors, 'network-rx-gap': 'fewer than two replies' };
+  } catch (error) {
+    const reason = (error as Error).message;
+    for (const name of NETWORK_METRICS) record.metrics[name] = null;
+    record.metricErrors = { ...record.metricErrors, network: reason, 'network-rx-gap': reason };
+    if (reach.exitCode !== 0) problems.push(`network: ${reason}`);
+  }
+  record.extra = { ...record.extra, network: { ...downtime, log: running.outputFile } };
+}
+
+/** A migration whose guest failed a check is invalid, its earlier reason kept. */
+function markGuestFailed({ record, problems }: GuestChecks): void {
+  const earlier = record.status === 'invalid' && record.reason ? `; ${record.reason}` : '';
+  record.status = 'invalid';
+  record.downtimeMs = null;
+  record.reason = `guest failed its checks after migration: ${problems.join('; ')}${earlier}`;
+}
+
 export function labHooks(o: LabHookOptions): MigrationHooks {
   /** Guests known to be up: those that passed an integrity check after arriving. */
   const healthy = new WeakSet<QemuInstance>();
@@ -43,21 +148,6 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
   let probe: RunningProbe | undefined;
   const guestIp = o.guest.address.split('/')[0];
   const verdictTimeoutMs = parseDuration(o.guest.integrity.verdictTimeout);
-
-  const waitForBoot = async (source: QemuInstance) => {
-    const deadline = Date.now() + o.bootTimeoutMs;
-    for (;;) {
-      const text = await consoleText(source);
-      const damage = damageEvidence(text);
-      if (damage.length > 0) throw new GuestDamaged(`the guest is damaged before migrating: ${damage.slice(0, 3).join(' | ')}`);
-      if (guestReady(text)) return;
-      if (Date.now() > deadline)
-        throw new Error(
-          `the guest did not print vb-ready within ${o.bootTimeoutMs / 1000} s of booting (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`,
-        );
-      await sleep(250);
-    }
-  };
 
   return {
     launch: ({ variant, vm }) => {
@@ -72,26 +162,16 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
       await probe?.kill().catch(() => undefined);
       probe = undefined;
       sources.set(planned.seq, source);
-      if (!healthy.has(source)) await waitForBoot(source);
+      if (!healthy.has(source)) await waitForBoot(source, o.bootTimeoutMs);
       if (!o.network) return;
       const reach = await o.network.peer.run([o.network.prober, '-t', guestIp, '-r', '100', '-u', '120'], { allowFailure: true, timeoutMs: 130_000 });
       if (reach.exitCode !== 0) throw new Error(`the guest at ${guestIp} does not answer from the peer namespace: ${reach.stderr.trim()}`);
-      const announce = o.network.settings.announce;
-      const parameters = Object.fromEntries(
-        Object.entries({
-          'announce-rounds': announce.rounds,
-          'announce-initial': announce.initial,
-          'announce-max': announce.max,
-          'announce-step': announce.step,
-        }).filter(([, v]) => v !== undefined),
-      );
+      const parameters = announceParameters(o.network.settings.announce);
       if (Object.keys(parameters).length > 0) await Promise.all([source, destination].map((q) => q.qmp.execute('migrate-set-parameters', parameters)));
+      const { probe: settings } = o.network.settings;
       probe = await RunningProbe.start(
         o.network.peer,
-        o.network.prober,
-        guestIp,
-        o.network.settings.probe.rate,
-        parseDuration(o.network.settings.probe.replyTimeout),
+        { binary: o.network.prober, target: guestIp, rateHz: settings.rate, replyTimeoutMs: parseDuration(settings.replyTimeout) },
         join(o.network.probeDir, `${String(planned.seq).padStart(4, '0')}.txt`),
       );
       // a stretch of normal replies before the migration starts, as the baseline
@@ -101,73 +181,26 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
     async afterMigration({ planned, record, destination, from }) {
       const source = sources.get(planned.seq);
       sources.delete(planned.seq);
-      const problems: string[] = [];
-      const integrity: Record<string, unknown> = {};
-      if (source) {
-        const sourceText = await from.transport.readFile(source.files.consoleFile).then(
-          (b) => b.toString('utf8'),
-          () => '',
-        );
-        integrity.guestDirtyRateMBps = lastWorkloadRate(sourceText);
-        const damage = damageEvidence(sourceText);
-        if (damage.length > 0) problems.push(`source console: ${damage.slice(0, 3).join(' | ')}`);
-        integrity.sourceEvidence = damage;
-      }
+      const checks: GuestChecks = { record, integrity: {}, problems: [] };
+      if (source) await checkSourceConsole(source, from, checks);
       if (destination) {
-        const started = Date.now();
-        let text = '';
-        let verdict = integrityVerdict(text);
-        for (;;) {
-          text = await consoleText(destination);
-          verdict = integrityVerdict(text);
-          if (verdict.verdict !== 'pending' || damageEvidence(text).length > 0 || Date.now() - started > verdictTimeoutMs) break;
-          await sleep(200);
-        }
-        const damage = damageEvidence(text);
-        integrity.verdict = verdict.verdict === 'pending' ? 'no-verdict' : verdict.verdict;
-        integrity.check = verdict.verdict === 'pending' ? null : verdict.check;
-        integrity.waitedMs = Date.now() - started;
-        integrity.evidence = damage;
-        if (damage.length > 0) problems.push(`destination console: ${damage.slice(0, 3).join(' | ')}`);
-        else if (verdict.verdict === 'pending')
-          problems.push(
-            `no integrity check completed within ${verdictTimeoutMs / 1000} s after the switchover (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`,
-          );
-        record.extra = { ...record.extra, integrity };
+        await checkDestinationConsole(destination, verdictTimeoutMs, checks);
+        record.extra = { ...record.extra, integrity: checks.integrity };
       } else {
-        problems.push('no destination guest to check');
+        checks.problems.push('no destination guest to check');
       }
 
       if (o.network && probe) {
         const running = probe;
         probe = undefined;
-        await sleep(parseDuration(o.network.settings.probe.tail));
-        // a guest that answers again is slow, not cut off: then the probe log can state the outage
-        const reach = await o.network.peer.run([o.network.prober, '-t', guestIp, '-r', '100', '-u', '30'], { allowFailure: true, timeoutMs: 40_000 });
-        if (reach.exitCode !== 0) problems.push(`the guest's network is dead after the migration: ${reach.stderr.trim()}`);
-        let network: NetworkDowntime | undefined;
-        try {
-          network = networkDowntime(await running.stop(), parseDuration(o.network.settings.probe.replyTimeout) * 1000, o.network.settings.probe.maxStrayLoss);
-          record.metrics.network = network.lostRun?.ms ?? 0;
-          record.metrics['network-rx-gap'] = network.rxGap?.ms ?? null;
-          if (network.rxGap === null) record.metricErrors = { ...record.metricErrors, 'network-rx-gap': 'fewer than two replies' };
-        } catch (error) {
-          const reason = (error as Error).message;
-          for (const name of NETWORK_METRICS) record.metrics[name] = null;
-          record.metricErrors = { ...record.metricErrors, network: reason, 'network-rx-gap': reason };
-          if (reach.exitCode !== 0) problems.push(`network: ${reason}`);
-        }
-        record.extra = { ...record.extra, network: { ...network, log: running.outputFile } };
+        await recordNetworkDowntime(o.network, running, guestIp, checks);
       }
 
-      if (problems.length === 0) {
+      if (checks.problems.length === 0) {
         if (destination) healthy.add(destination);
         return;
       }
-      const earlier = record.status === 'invalid' && record.reason ? `; ${record.reason}` : '';
-      record.status = 'invalid';
-      record.downtimeMs = null;
-      record.reason = `guest failed its checks after migration: ${problems.join('; ')}${earlier}`;
+      markGuestFailed(checks);
       return { rebootGuest: true };
     },
   };

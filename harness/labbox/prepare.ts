@@ -11,7 +11,7 @@ import { NetnsTransport } from '../hosts/local.ts';
 import type { MigrationHooks } from '../migration/interfaces.ts';
 import { checkLabBox } from '../profile/lab-box-checks.ts';
 import { pairHosts } from '../profile/load.ts';
-import type { Profile } from '../profile/schema.ts';
+import type { BuiltinLinuxGuest, Host, NetworkLab, Profile } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
 import { labHooks, NETWORK_METRICS } from './hooks.ts';
 import { cleanupLeftovers, createNetnsLab, type NetnsLab } from './netns.ts';
@@ -40,26 +40,7 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
   const built: BuiltGuest = await buildGuest(guest.kernelPackage, note);
   const effective: Profile = structuredClone(profile);
   effective.vm.guest = { kind: 'kernel', kernel: built.kernel, initrd: built.initrd, append: cmdline };
-  const facts: Record<string, unknown> = {
-    guest: {
-      kernelPackage: built.kernelPackage,
-      kernelPackageVersion: built.kernelPackageVersion,
-      kernelRelease: built.kernelRelease,
-      busyboxVersion: built.busyboxVersion,
-      modules: built.modules,
-      initrdBytes: built.initrdBytes,
-      cmdline,
-      workload: guest.workload,
-      ...(variantCmdlines.size > 0
-        ? {
-            variants: Object.fromEntries(
-              profile.variants.filter((v) => v.workload).map((v) => [v.name, { workload: v.workload, cmdline: variantCmdlines.get(v.name) }]),
-            ),
-          }
-        : {}),
-      dir: built.dir,
-    },
-  };
+  const facts: Record<string, unknown> = { guest: guestFacts({ profile, guest, built, cmdline, variantCmdlines }) };
   const hookOptions = { guest, variantCmdlines, bootTimeoutMs: Math.max(180_000, parseDuration(profile.migration.qmpTimeout)), note };
 
   if (!profile.network) {
@@ -79,27 +60,11 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
     migrationAddresses: network.migrationAddresses,
   });
   try {
-    effective.hosts = effective.hosts.map((host) => {
-      const index = pair.findIndex((p) => p.name === host.name);
-      if (index < 0 || host.transport.kind !== 'netns') return host;
-      return {
-        ...host,
-        transport: { kind: 'netns', namespace: lab.namespaces[host.transport.namespace] },
-        migrationAddress: network.migrationAddresses[index].split('/')[0],
-      };
-    });
+    effective.hosts = ontoNamespaces(effective.hosts, pair, lab, network);
     const probeDir = join(runDir, 'probes');
     await mkdir(probeDir, { recursive: true });
     const peer = new NetnsTransport(network.peer, lab.namespaces[network.peer]);
-    facts.network = {
-      kind: network.kind,
-      namespaces: lab.namespaces,
-      peerAddress: network.peerAddress,
-      guestAddress: guest.address,
-      migrationAddresses: network.migrationAddresses,
-      announce: network.announce,
-      probe: { ...network.probe, tool: 'icmp-prober (raw ICMP, fixed rate, SO_TIMESTAMPNS)' },
-    };
+    facts.network = networkFacts(network, lab, guest);
     return {
       profile: effective,
       hooks: [labHooks({ ...hookOptions, network: { settings: network, peer, prober, probeDir } })],
@@ -111,4 +76,64 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
     await lab.close();
     throw error;
   }
+}
+
+/** What the run records about the guest it built: packages, versions, command lines (a variant's own workload included). */
+function guestFacts({
+  profile,
+  guest,
+  built,
+  cmdline,
+  variantCmdlines,
+}: {
+  profile: Profile;
+  guest: BuiltinLinuxGuest;
+  built: BuiltGuest;
+  cmdline: string;
+  variantCmdlines: ReadonlyMap<string, string>;
+}): Record<string, unknown> {
+  return {
+    kernelPackage: built.kernelPackage,
+    kernelPackageVersion: built.kernelPackageVersion,
+    kernelRelease: built.kernelRelease,
+    busyboxVersion: built.busyboxVersion,
+    modules: built.modules,
+    initrdBytes: built.initrdBytes,
+    cmdline,
+    workload: guest.workload,
+    ...(variantCmdlines.size > 0
+      ? {
+          variants: Object.fromEntries(
+            profile.variants.filter((v) => v.workload).map((v) => [v.name, { workload: v.workload, cmdline: variantCmdlines.get(v.name) }]),
+          ),
+        }
+      : {}),
+    dir: built.dir,
+  };
+}
+
+/** The pair's netns hosts moved onto this run's namespaces, each with its migration address on the lab network. */
+function ontoNamespaces(hosts: Host[], pair: Host[], lab: NetnsLab, network: NetworkLab): Host[] {
+  return hosts.map((host) => {
+    const index = pair.findIndex((p) => p.name === host.name);
+    if (index < 0 || host.transport.kind !== 'netns') return host;
+    return {
+      ...host,
+      transport: { kind: 'netns', namespace: lab.namespaces[host.transport.namespace] },
+      migrationAddress: network.migrationAddresses[index].split('/')[0],
+    };
+  });
+}
+
+/** What the run records about the lab network and its probe. */
+function networkFacts(network: NetworkLab, lab: NetnsLab, guest: BuiltinLinuxGuest): Record<string, unknown> {
+  return {
+    kind: network.kind,
+    namespaces: lab.namespaces,
+    peerAddress: network.peerAddress,
+    guestAddress: guest.address,
+    migrationAddresses: network.migrationAddresses,
+    announce: network.announce,
+    probe: { ...network.probe, tool: 'icmp-prober (raw ICMP, fixed rate, SO_TIMESTAMPNS)' },
+  };
 }

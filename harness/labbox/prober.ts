@@ -18,8 +18,17 @@ export async function proberBuild(): Promise<{ binary: string; gcc: string[] }> 
   return { binary, gcc: ['gcc', '-O2', '-Wall', '-o', binary, SOURCE.pathname] };
 }
 
-/** The prober's command line: `rateHz` echo requests a second to `target` for at most `maxSeconds`. */
-export function proberArgv(binary: string, target: string, rateHz: number, replyTimeoutMs: number, maxSeconds = 900): string[] {
+/** What a probe sends: `rateHz` echo requests a second to `target` for at most `maxSeconds` (900 unless given). */
+export interface ProbeSettings {
+  binary: string;
+  target: string;
+  rateHz: number;
+  replyTimeoutMs: number;
+  maxSeconds?: number;
+}
+
+/** The prober's command line for these settings. */
+export function proberArgv({ binary, target, rateHz, replyTimeoutMs, maxSeconds = 900 }: ProbeSettings): string[] {
   return [binary, '-t', target, '-r', String(rateHz), '-n', String(rateHz * maxSeconds), '-d', String(Math.ceil(replyTimeoutMs))];
 }
 
@@ -47,17 +56,10 @@ export class RunningProbe {
     private readonly host: HostTransport,
   ) {}
 
-  static async start(
-    host: HostTransport,
-    binary: string,
-    target: string,
-    rateHz: number,
-    replyTimeoutMs: number,
-    outputFile: string,
-    maxSeconds = 900,
-  ): Promise<RunningProbe> {
+  /** Starts probing from `host`, the log going to `outputFile` there. */
+  static async start(host: HostTransport, settings: ProbeSettings, outputFile: string): Promise<RunningProbe> {
     await host.run(['rm', '-f', outputFile]);
-    const process = await host.start(proberArgv(binary, target, rateHz, replyTimeoutMs, maxSeconds), {
+    const process = await host.start(proberArgv(settings), {
       stdoutFile: outputFile,
       stderrFile: `${outputFile}.err`,
     });

@@ -92,7 +92,37 @@ export function computePhases(input: PhaseInput): VdpaPhases {
   const events = input.destination.filter((e) => inWindow(e, input.destinationWindow));
   const corrected = (e: TraceEvent) => e.timeUs - offset;
   const dt = input.downtime;
+  const { batches, totalDmaMaps, totalBytes } = pinningBatches(events, corrected, dt);
+  const main = batches.reduce<PinningBatch | null>((best, b) => (b.dmaMaps > 0 && (!best || b.bytes > best.bytes) ? b : best), null);
 
+  return {
+    queuePairs: input.queuePairs,
+    downtimeWindow: dt ?? null,
+    pinning: {
+      batches,
+      main,
+      totalDmaMaps,
+      totalBytes,
+      overlapsDowntime: batches.some((b) => b.overlapsDowntime && b.dmaMaps > 0),
+      overlapMs: batches.reduce((sum, b) => sum + (b.dmaMaps > 0 ? b.overlapMs : 0), 0),
+    },
+    driverOk: lastDriverOk(events, corrected, dt),
+    vrings: countVrings(events, input.queuePairs),
+    destinationQmpBlackoutMs: input.destinationQmpReadyMs ?? null,
+  };
+}
+
+type DowntimeWindow = PhaseInput['downtime'];
+
+/**
+ * The memory listener's batches (begin … commit) with the DMA maps each pinned, and how much of
+ * each falls inside the downtime window; maps outside any batch still count in the totals.
+ */
+function pinningBatches(
+  events: readonly TraceEvent[],
+  corrected: (e: TraceEvent) => number,
+  dt: DowntimeWindow,
+): { batches: PinningBatch[]; totalDmaMaps: number; totalBytes: number } {
   const batches: PinningBatch[] = [];
   let open: { begin: TraceEvent; maps: number; bytes: number } | undefined;
   let totalDmaMaps = 0;
@@ -124,8 +154,11 @@ export function computePhases(input: PhaseInput): VdpaPhases {
       open = undefined;
     }
   }
-  const main = batches.reduce<PinningBatch | null>((best, b) => (b.dmaMaps > 0 && (!best || b.bytes > best.bytes) ? b : best), null);
+  return { batches, totalDmaMaps, totalBytes };
+}
 
+/** The last status write that set DRIVER_OK: when the destination device was handed to the guest. */
+function lastDriverOk(events: readonly TraceEvent[], corrected: (e: TraceEvent) => number, dt: DowntimeWindow): VdpaPhases['driverOk'] {
   let driverOk: VdpaPhases['driverOk'] = null;
   for (const e of events) {
     if (e.name !== 'vhost_vdpa_add_status') continue;
@@ -135,22 +168,7 @@ export function computePhases(input: PhaseInput): VdpaPhases {
       driverOk = { timeUs, line: e.line, afterDowntimeStartMs: dt ? (timeUs - dt.startUs) / 1000 : null };
     }
   }
-
-  return {
-    queuePairs: input.queuePairs,
-    downtimeWindow: dt ?? null,
-    pinning: {
-      batches,
-      main,
-      totalDmaMaps,
-      totalBytes,
-      overlapsDowntime: batches.some((b) => b.overlapsDowntime && b.dmaMaps > 0),
-      overlapMs: batches.reduce((sum, b) => sum + (b.dmaMaps > 0 ? b.overlapMs : 0), 0),
-    },
-    driverOk,
-    vrings: countVrings(events, input.queuePairs),
-    destinationQmpBlackoutMs: input.destinationQmpReadyMs ?? null,
-  };
+  return driverOk;
 }
 
 /**

@@ -185,7 +185,7 @@ class BlockRun {
     const destination = ready.destination;
     for (const hook of o.hooks ?? []) await hook.beforeMigration?.({ planned, from, to, variant, source, destination });
     attempt.traces = { source: source.currentTraceFile, destination: destination.files.traceFile };
-    const timing = await migrate(source, destination, variant, to, this.timeoutMs, o.signal);
+    const timing = await migrate({ source, destination, variant, to, timeoutMs: this.timeoutMs, signal: o.signal });
     await requireRunning(destination, 'destination after migration');
     attempt.clock = await estimateAfterMigration(o.clock, attempt.clock, from.transport, to.transport);
     const sourceTrace = source.currentTraceFile;

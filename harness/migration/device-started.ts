@@ -60,37 +60,51 @@ async function stateOf(q: QemuInstance, path: string, initial: DeviceState, unti
 
 const describe = (s: DeviceState) => (s.decidedBy ? `${s.decidedBy.event} ${s.decidedBy.args} (line ${s.decidedBy.line})` : undefined);
 
+/**
+ * Polls the source's trace until the guest driver has started the device or the timeout passes,
+ * resetting the guest when the firmware will not try again on its own.
+ */
+async function waitForDeviceStart(
+  o: DeviceStartedOptions,
+  source: QemuInstance,
+  initial: DeviceState,
+  seq: number,
+): Promise<{ state: DeviceState; rearms: number; waitedMs: number }> {
+  const poll = o.pollMs ?? 1000;
+  const started = Date.now();
+  let lastReset = started;
+  let rearms = 0;
+  let state = await stateOf(source, source.currentTraceFile, initial);
+  // a driver that had started the device and let it go (iPXE gave up on DHCP) will not come
+  // back before the firmware's next boot attempt: reset at once
+  let gaveUp = !state.started && Boolean(state.everStarted);
+  while (!state.started && Date.now() - started < o.timeoutMs) {
+    if (gaveUp || Date.now() - lastReset >= o.rearmAfterMs) {
+      o.note?.(
+        `migration ${seq}: ${gaveUp ? 'the guest driver let the device go' : `guest device not started after ${((Date.now() - lastReset) / 1000).toFixed(0)} s`}: system_reset to re-arm the firmware`,
+      );
+      await source.qmp.execute('system_reset');
+      rearms++;
+      gaveUp = false;
+      lastReset = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, poll));
+    state = await stateOf(source, source.currentTraceFile, initial);
+  }
+  return { state, rearms, waitedMs: Date.now() - started };
+}
+
 export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
   const bySeq = new Map<number, SourceDeviceRecord>();
   const sourceFiles = new Map<number, { instance: QemuInstance; file: string; initial: DeviceState }>();
   /** A QEMU's earlier trace file (its trace is rotated per migration; events after our last look are in it). */
   const earlierFile = new WeakMap<QemuInstance, string>();
-  const poll = o.pollMs ?? 1000;
   return {
     async beforeMigration({ planned, source }) {
-      const started = Date.now();
       const earlier = earlierFile.get(source);
       const initial = earlier && earlier !== source.currentTraceFile ? await stateOf(source, earlier, { started: false }) : { started: false };
-      let lastReset = started;
-      let rearms = 0;
-      let state = await stateOf(source, source.currentTraceFile, initial);
-      // a driver that had started the device and let it go (iPXE gave up on DHCP) will not come
-      // back before the firmware's next boot attempt: reset at once
-      let gaveUp = !state.started && Boolean(state.everStarted);
-      while (!state.started && Date.now() - started < o.timeoutMs) {
-        if (gaveUp || Date.now() - lastReset >= o.rearmAfterMs) {
-          o.note?.(
-            `migration ${planned.seq}: ${gaveUp ? 'the guest driver let the device go' : `guest device not started after ${((Date.now() - lastReset) / 1000).toFixed(0)} s`}: system_reset to re-arm the firmware`,
-          );
-          await source.qmp.execute('system_reset');
-          rearms++;
-          gaveUp = false;
-          lastReset = Date.now();
-        }
-        await new Promise((r) => setTimeout(r, poll));
-        state = await stateOf(source, source.currentTraceFile, initial);
-      }
-      bySeq.set(planned.seq, { driverOk: state.started, waitedMs: Date.now() - started, rearms, decidedBy: describe(state) });
+      const { state, rearms, waitedMs } = await waitForDeviceStart(o, source, initial, planned.seq);
+      bySeq.set(planned.seq, { driverOk: state.started, waitedMs, rearms, decidedBy: describe(state) });
       sourceFiles.set(planned.seq, { instance: source, file: source.currentTraceFile, initial });
     },
     async afterMigration({ planned, record, destination }) {

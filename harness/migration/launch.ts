@@ -27,16 +27,21 @@ export function qemuFiles(host: EngineHost, planned: PlannedMigration, role: Rol
   };
 }
 
+/** Which QEMU of which migration is launched, where, and what the hooks changed. */
+export interface LaunchTarget {
+  block: Pick<Block, 'cell'>;
+  variant: Variant;
+  host: EngineHost;
+  planned: PlannedMigration;
+  role: Role;
+  files: ReturnType<typeof qemuFiles>;
+  overrides?: Partial<QemuLaunch>;
+}
+
 /** One QEMU launch of a migration (pure): the run and `plan` both build command lines from it. */
 export function launchSettings(
   o: Pick<EngineOptions, 'binaries' | 'profile' | 'accel' | 'traceEvents'>,
-  block: Pick<Block, 'cell'>,
-  variant: Variant,
-  host: EngineHost,
-  planned: PlannedMigration,
-  role: Role,
-  files: ReturnType<typeof qemuFiles>,
-  overrides: Partial<QemuLaunch> = {},
+  { block, variant, host, planned, role, files, overrides = {} }: LaunchTarget,
 ): QemuLaunch {
   return {
     binary: o.binaries.get(variant.name)!,
@@ -85,7 +90,7 @@ export class QemuLauncher {
     for (const hook of this.o.hooks ?? []) {
       if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant: this.variant, vm: overrides.vm ?? this.o.profile.vm }));
     }
-    const argv = qemuArgs(launchSettings(this.o, this.block, this.variant, host, planned, role, files, overrides));
-    return QemuInstance.launch(host.transport, argv, files, `${role} of migration ${planned.seq}`, this.qmpTimeoutMs);
+    const argv = qemuArgs(launchSettings(this.o, { block: this.block, variant: this.variant, host, planned, role, files, overrides }));
+    return QemuInstance.launch(host.transport, { argv, files, label: `${role} of migration ${planned.seq}`, timeoutMs: this.qmpTimeoutMs });
   }
 }

@@ -72,14 +72,18 @@ export async function requireRunning(instance: QemuInstance, what: string): Prom
   if (status !== 'running') throw new MigrationFailure(`${what}: guest is "${status}", expected "running"`, 'failed');
 }
 
-export async function migrate(
-  source: QemuInstance,
-  destination: QemuInstance,
-  variant: Variant,
-  to: EngineHost,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<MigrationTiming> {
+/** One migration to run: the two QEMUs, the variant's settings, the destination host and the time it may take. */
+export interface MigrationRequest {
+  source: QemuInstance;
+  destination: QemuInstance;
+  variant: Variant;
+  to: EngineHost;
+  timeoutMs: number;
+  /** Aborts the migration when the run is interrupted. */
+  signal?: AbortSignal;
+}
+
+export async function migrate({ source, destination, variant, to, timeoutMs, signal }: MigrationRequest): Promise<MigrationTiming> {
   const commands = migrationQmpCommands(variant, to.migrationAddress);
   const setUp = async (q: QemuInstance) => {
     for (const c of commands.setUp) await q.qmp.execute(c.execute, c.arguments);

@@ -139,7 +139,7 @@ function probeStartLines(probe: {
 }): string[] {
   const { seq, guest, network, peer, prober, file } = probe;
   const guestIp = guest.address.split('/')[0];
-  const argv = proberArgv(prober, guestIp, network.probe.rate, parseDuration(network.probe.replyTimeout));
+  const argv = proberArgv({ binary: prober, target: guestIp, rateHz: network.probe.rate, replyTimeoutMs: parseDuration(network.probe.replyTimeout) });
   const announce = Object.entries({
     'announce-rounds': network.announce.rounds,
     'announce-initial': network.announce.initial,

@@ -137,7 +137,7 @@ function planQemuBuilds({ variants, patchesByVariant, say }: PlanContext, host: 
     say(
       `# variant ${v.name}: ${b.git ? `${b.git} ${b.ref ?? 'HEAD'}` : b.sourceDir}${b.patches.length ? ` + ${b.patches.length} patch${b.patches.length === 1 ? '' : 'es'}` : ''}`,
     );
-    for (const line of describeBuild(t, v.name, b, patchesByVariant.get(v.name) ?? [], buildRoot(host))) say(line);
+    for (const line of describeBuild({ host: t, variant: v.name, spec: b, patches: patchesByVariant.get(v.name) ?? [], buildRoot: buildRoot(host) })) say(line);
   }
 }
 
@@ -348,13 +348,7 @@ async function planLaunch(plan: MigrationPlan, { block, planned }: PlannedStep, 
   const argv = qemuArgs(
     launchSettings(
       { binaries: hostBinaries, profile, accel, traceEvents: new Map(variants.map((v) => [v.name, traceEvents])) },
-      block,
-      variant,
-      host,
-      planned,
-      role,
-      files,
-      overrides,
+      { block, variant, host, planned, role, files, overrides },
     ),
   );
   say(

@@ -162,14 +162,19 @@ export function cacheCommand(layout: BuildLayout, spec: BuildSpec, key: string):
   return script(CACHED, [join(layout.prefix, 'bin', binaryName(spec)), layout.stamp, key]);
 }
 
-/** Every command of a build that is not cached, in order. `identity` is the commit or tree hash. */
-export function buildSteps(
-  spec: BuildSpec,
-  layout: BuildLayout,
-  identity: string,
-  patches: readonly Pick<ResolvedPatch, 'path' | 'sha256' | 'text'>[],
-  record: Omit<BuildRecord, 'cached' | 'durationS' | 'finishedAt'>,
-): { title: string; command: HostCommand }[] {
+/** What a build's steps are made from. */
+export interface BuildStepsInput {
+  spec: BuildSpec;
+  layout: BuildLayout;
+  /** The commit or tree hash of the source. */
+  identity: string;
+  patches: readonly Pick<ResolvedPatch, 'path' | 'sha256' | 'text'>[];
+  /** What the last step writes to the build's stamp. */
+  record: Omit<BuildRecord, 'cached' | 'durationS' | 'finishedAt'>;
+}
+
+/** Every command of a build that is not cached, in order. */
+export function buildSteps({ spec, layout, identity, patches, record }: BuildStepsInput): { title: string; command: HostCommand }[] {
   const steps: { title: string; command: HostCommand }[] = [];
   if (spec.git) {
     const commit = identity.replace(/^git:/, '');
@@ -232,7 +237,7 @@ export async function buildQemu({ host, variant, spec, patches, buildRoot, log =
   };
   const cached = (await runCommand(host, cacheCommand(layout, spec, key))).stdout.trim() === 'hit';
   if (!cached) {
-    for (const step of buildSteps(spec, layout, identity, patches, base)) {
+    for (const step of buildSteps({ spec, layout, identity, patches, record: base })) {
       log(`${host.hostName}: ${variant}: ${step.title}`);
       await runCommand(host, step.command);
     }
@@ -246,13 +251,13 @@ function lastLine(text: string): string {
 }
 
 /** For `plan`: the build as it would run, with the source identity shown as a placeholder. */
-export function describeBuild(
-  host: HostTransport,
-  variant: string,
-  spec: BuildSpec,
-  patches: readonly Pick<ResolvedPatch, 'path' | 'sha256'>[],
-  buildRoot: string,
-): string[] {
+export function describeBuild({
+  host,
+  variant,
+  spec,
+  patches,
+  buildRoot,
+}: Omit<BuildInput, 'patches' | 'log'> & { patches: readonly Pick<ResolvedPatch, 'path' | 'sha256'>[] }): string[] {
   const key = 'KEY';
   const layout = buildLayout(spec, variant, buildRoot, key);
   const identity = spec.git ? 'git:COMMIT' : 'tree:HASH';
@@ -263,6 +268,6 @@ export function describeBuild(
     describeCommand(host, cacheCommand(layout, spec, key)),
   ];
   const fake = patches.map((p) => ({ ...p, text: '' }));
-  for (const step of buildSteps(spec, layout, identity, fake, {} as never)) lines.push(describeCommand(host, step.command));
+  for (const step of buildSteps({ spec, layout, identity, patches: fake, record: {} as never })) lines.push(describeCommand(host, step.command));
   return lines;
 }

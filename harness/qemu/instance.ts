@@ -11,6 +11,14 @@ export interface QemuFiles {
   stderrFile: string;
 }
 
+/** One QEMU to start: its command line, its files, a label for messages and how long QMP may take to greet. */
+export interface QemuLaunchRequest {
+  argv: readonly string[];
+  files: QemuFiles;
+  label: string;
+  timeoutMs: number;
+}
+
 export class QemuStartError extends Error {
   constructor(message: string) {
     super(message);
@@ -26,17 +34,19 @@ export class QemuInstance {
   qmpReadyMs = 0;
   currentTraceFile: string;
 
-  private constructor(
-    readonly host: HostTransport,
-    readonly process: HostProcess,
-    readonly qmp: QmpClient,
-    readonly files: QemuFiles,
-    readonly label: string,
-  ) {
-    this.currentTraceFile = files.traceFile;
+  readonly host: HostTransport;
+  readonly process: HostProcess;
+  readonly qmp: QmpClient;
+  readonly files: QemuFiles;
+  readonly label: string;
+
+  private constructor(parts: { host: HostTransport; process: HostProcess; qmp: QmpClient; files: QemuFiles; label: string }) {
+    ({ host: this.host, process: this.process, qmp: this.qmp, files: this.files, label: this.label } = parts);
+    this.currentTraceFile = parts.files.traceFile;
   }
 
-  static async launch(host: HostTransport, argv: readonly string[], files: QemuFiles, label: string, timeoutMs: number): Promise<QemuInstance> {
+  /** Starts QEMU on `host` and waits (up to `timeoutMs`) until its QMP socket greets. */
+  static async launch(host: HostTransport, { argv, files, label, timeoutMs }: QemuLaunchRequest): Promise<QemuInstance> {
     const started = Date.now();
     const process = await host.start(argv, { stderrFile: files.stderrFile, stdoutFile: files.stderrFile });
     let exitedEarly = false;
@@ -47,7 +57,7 @@ export class QemuInstance {
       try {
         const socket = await host.connectUnixSocket(files.qmpSocket);
         const qmp = await QmpClient.connect(socket, timeoutMs);
-        const instance = new QemuInstance(host, process, qmp, files, label);
+        const instance = new QemuInstance({ host, process, qmp, files, label });
         instance.qmpReadyMs = Date.now() - started;
         return instance;
       } catch (error) {

@@ -101,6 +101,22 @@ export async function acquireLock(host: HostTransport, workdir: string, owner: O
   }
 }
 
+/** The lock is held: by this very run (nothing to take), or else the lab is busy and says by whom. */
+function heldLock(host: HostTransport, lockPath: string, text: string, owner: OwnerRecord): LabLock {
+  const holder = parseOwner(text);
+  if (holder && holder.runId === owner.runId && holder.pid === owner.pid && holder.controller === owner.controller) {
+    return { content: text, lost: new Promise(() => {}), release: async () => {} };
+  }
+  if (!holder)
+    throw new LabBusyError(
+      `${host.hostName}: the lab is busy: ${lockPath} is locked by a process that wrote ${text ? JSON.stringify(text.slice(0, 120)) : 'no owner record yet'}`,
+      null,
+      false,
+    );
+  const where = holder.controller !== owner.controller ? ` (its harness runs on ${holder.controller})` : '';
+  throw new LabBusyError(`${host.hostName}: the lab is busy: ${describeHolder(holder)}${where}; it still holds ${lockPath}`, holder, false);
+}
+
 async function tryLock(host: HostTransport, workdir: string, owner: OwnerRecord, options: LockOptions): Promise<LabLock> {
   const content = JSON.stringify(owner);
   const lockPath = join(workdir, LOCK_FILE);
@@ -112,18 +128,7 @@ async function tryLock(host: HostTransport, workdir: string, owner: OwnerRecord,
     if (state === 'error') throw new Error(`${host.hostName}: cannot take the lab lock: ${text}`);
     if (state === 'held') {
       await session.close();
-      const holder = parseOwner(text);
-      if (holder && holder.runId === owner.runId && holder.pid === owner.pid && holder.controller === owner.controller) {
-        return { content: text, lost: new Promise(() => {}), release: async () => {} };
-      }
-      if (!holder)
-        throw new LabBusyError(
-          `${host.hostName}: the lab is busy: ${lockPath} is locked by a process that wrote ${text ? JSON.stringify(text.slice(0, 120)) : 'no owner record yet'}`,
-          null,
-          false,
-        );
-      const where = holder.controller !== owner.controller ? ` (its harness runs on ${holder.controller})` : '';
-      throw new LabBusyError(`${host.hostName}: the lab is busy: ${describeHolder(holder)}${where}; it still holds ${lockPath}`, holder, false);
+      return heldLock(host, lockPath, text, owner);
     }
     if (state !== 'free') throw new Error(`${host.hostName}: unexpected answer from the lock holder: ${JSON.stringify(first.slice(0, 200))}`);
     const previous = text ? parseOwner(text) : null;

@@ -11,13 +11,36 @@ import { parseShard } from './shard.ts';
 
 export class MergeError extends Error {}
 
+/** One shard run directory as read: its manifest and its records. */
+interface Shard {
+  dir: string;
+  manifest: RunManifest;
+  records: IterationRecord[];
+}
+
 export async function mergeShards(
   dirs: readonly string[],
   outDir: string,
   runId?: string,
 ): Promise<{ dir: string; manifest: RunManifest; records: IterationRecord[]; notes: string[] }> {
   if (dirs.length === 0) throw new MergeError('merge needs the shard run directories');
-  const shards: { dir: string; manifest: RunManifest; records: IterationRecord[] }[] = [];
+  const shards = await readShards(dirs);
+  const first = shards[0].manifest;
+  const notes = checkShardsMakeOneRun(shards);
+  const records = recordsInScheduleOrder(shards);
+
+  const id = runId ?? newRunId(first.profile.name).replace(`${first.profile.name}-`, `${first.profile.name}-merged-`);
+  const store = await RunStore.create(outDir, id);
+  for (const { dir } of shards) await copyShardFiles(dir, store);
+  for (const record of records) await store.appendIteration(record);
+  const manifest = mergedManifest(shards, id, notes);
+  await store.writeManifest(manifest);
+  await store.close();
+  return { dir: store.dir, manifest, records, notes };
+}
+
+async function readShards(dirs: readonly string[]): Promise<Shard[]> {
+  const shards: Shard[] = [];
   for (const dir of dirs) {
     const manifest = await readManifest(dir);
     if (!manifest) throw new MergeError(`${dir}: no readable manifest.json`);
@@ -26,6 +49,15 @@ export async function mergeShards(
     if (tornLines.length > 0 && manifest.state === 'completed') throw new MergeError(`${dir}: iterations.ndjson has torn lines ${tornLines.join(', ')}`);
     shards.push({ dir, manifest, records });
   }
+  return shards;
+}
+
+/**
+ * Refuses shards that are not one split of one run (another profile or options, a shard given
+ * twice or missing); returns notes on what the merged run carries (shards not completed, labs
+ * that differ).
+ */
+function checkShardsMakeOneRun(shards: readonly Shard[]): string[] {
   const first = shards[0].manifest;
   const notes: string[] = [];
   const sameOptions = (m: RunManifest) => JSON.stringify({ ...m.options, shard: undefined }) === JSON.stringify({ ...first.options, shard: undefined });
@@ -56,27 +88,34 @@ export async function mergeShards(
     notes.push(
       `the shards ran on labs with different fingerprints (${[...fingerprints].join(', ')}): the merged run carries the first shard's host facts; each shard's are under shards[]`,
     );
+  return notes;
+}
 
+function recordsInScheduleOrder(shards: readonly Shard[]): IterationRecord[] {
   const records = shards.flatMap((s) => s.records).sort((a, b) => a.seq - b.seq);
   for (let i = 1; i < records.length; i++)
     if (records[i].seq === records[i - 1].seq) throw new MergeError(`migration seq ${records[i].seq} appears in two shards`);
+  return records;
+}
 
-  const id = runId ?? newRunId(first.profile.name).replace(`${first.profile.name}-`, `${first.profile.name}-merged-`);
-  const store = await RunStore.create(outDir, id);
-  for (const { dir } of shards) {
-    const traces = await readdir(join(dir, 'traces')).catch(() => [] as string[]);
-    const existing = new Set(await readdir(store.tracesDir));
-    for (const name of traces) {
-      if (existing.has(name)) throw new MergeError(`${dir}: trace file ${name} also comes from another shard`);
-      await cp(join(dir, 'traces', name), join(store.tracesDir, name));
-    }
-    for (const sub of ['console', 'stderr']) {
-      const files = await readdir(join(dir, sub)).catch(() => [] as string[]);
-      if (files.length) await mkdir(join(store.dir, sub), { recursive: true });
-      for (const name of files) await cp(join(dir, sub, name), join(store.dir, sub, name));
-    }
+/** Every trace, console and stderr file of a shard into the merged run; two shards never share a trace file name. */
+async function copyShardFiles(dir: string, store: RunStore): Promise<void> {
+  const traces = await readdir(join(dir, 'traces')).catch(() => [] as string[]);
+  const existing = new Set(await readdir(store.tracesDir));
+  for (const name of traces) {
+    if (existing.has(name)) throw new MergeError(`${dir}: trace file ${name} also comes from another shard`);
+    await cp(join(dir, 'traces', name), join(store.tracesDir, name));
   }
-  for (const record of records) await store.appendIteration(record);
+  for (const sub of ['console', 'stderr']) {
+    const files = await readdir(join(dir, sub)).catch(() => [] as string[]);
+    if (files.length) await mkdir(join(store.dir, sub), { recursive: true });
+    for (const name of files) await cp(join(dir, sub, name), join(store.dir, sub, name));
+  }
+}
+
+/** The first shard's manifest, with the run's span, state, schedule and shards of all of them. */
+function mergedManifest(shards: readonly Shard[], id: string, notes: readonly string[]): RunManifest {
+  const first = shards[0].manifest;
   const states = shards.map((s) => s.manifest.state);
   const manifest: RunManifest = {
     ...first,
@@ -107,7 +146,5 @@ export async function mergeShards(
   };
   delete manifest.options.shard;
   if (!manifest.stateReason) delete manifest.stateReason;
-  await store.writeManifest(manifest);
-  await store.close();
-  return { dir: store.dir, manifest, records, notes };
+  return manifest;
 }

@@ -100,7 +100,8 @@ export class LabSession {
     // the site's own set-up (zx scripts) before the lab's: firmware and CPU settings come first
     this.site = siteScriptsFor(this.profile, profileFile, this.pair);
     if (this.site.length > 0) this.siteOutcomes = await applySiteScripts(this.transports, this.site, this.siteLedger, note);
-    if (needsLab(this.profile, selection)) this.lab = await prepareLab(this.profile, profileFile, this.transports, selection, metrics, this.pair, note);
+    if (needsLab(this.profile, selection))
+      this.lab = await prepareLab({ profile: this.profile, profileFile, transports: this.transports, selection, metrics, pair: this.pair, log: note });
     return this.lab;
   }
 
