@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { consoleTail, damageEvidence, guestReady, integrityVerdict, lastWorkloadRate } from '../guest/console.ts';
 import type { HostTransport } from '../hosts/transport.ts';
-import { networkDowntime, type NetworkDowntime } from '../metrics/network.ts';
+import { networkDowntime, probeLogName, type NetworkDowntime } from '../metrics/network.ts';
 import type { MigrationHooks } from '../migration/interfaces.ts';
 import type { BuiltinLinuxGuest, NetworkLab } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
@@ -172,7 +172,7 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
       probe = await RunningProbe.start(
         o.network.peer,
         { binary: o.network.prober, target: guestIp, rateHz: settings.rate, replyTimeoutMs: parseDuration(settings.replyTimeout) },
-        join(o.network.probeDir, `${String(planned.seq).padStart(4, '0')}.txt`),
+        join(o.network.probeDir, probeLogName(planned.seq)),
       );
       // a stretch of normal replies before the migration starts, as the baseline
       await sleep(300);

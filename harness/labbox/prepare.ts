@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { buildGuest, type BuiltGuest } from '../guest/build.ts';
+import { PROBE_DIR } from '../metrics/network.ts';
 import { guestKernelCmdline } from '../profile/guest-cmdline.ts';
 import { NetnsTransport } from '../hosts/local.ts';
 import type { MigrationHooks } from '../migration/interfaces.ts';
@@ -61,7 +62,7 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
   });
   try {
     effective.hosts = ontoNamespaces(effective.hosts, pair, lab, network);
-    const probeDir = join(runDir, 'probes');
+    const probeDir = join(runDir, PROBE_DIR);
     await mkdir(probeDir, { recursive: true });
     const peer = new NetnsTransport(network.peer, lab.namespaces[network.peer]);
     facts.network = networkFacts(network, lab, guest);

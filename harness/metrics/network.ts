@@ -47,6 +47,10 @@ export interface NetworkDowntime {
 
 export class ProbeLogError extends Error {}
 
+/** Where a run keeps its probe logs: `<run dir>/probes/NNNN.txt`, NNNN the migration's seq. */
+export const PROBE_DIR = 'probes';
+export const probeLogName = (seq: number) => `${String(seq).padStart(4, '0')}.txt`;
+
 /** Parses the prober's output: a `# key=value ...` header, then `seq send_ns recv_ns|-1` lines. */
 export function parseProbeLog(text: string): ProbeLog {
   const lines = text.split('\n');
@@ -79,24 +83,20 @@ export function networkDowntime(log: ProbeLog, replyTimeoutUs = 1_000_000, maxSt
   if (probes.length === 0) throw new ProbeLogError('the prober sent no probes');
   const timely = (p: Probe) => p.receivedUs !== null && p.receivedUs - p.sentUs <= replyTimeoutUs;
   const periodMs = 1000 / log.rateHz;
-  let lostRun: NetworkDowntime['lostRun'] = null;
-  let runStart = -1;
-  for (let i = 0; i <= probes.length; i++) {
-    const lost = i < probes.length && !timely(probes[i]);
-    if (lost && runStart < 0) runStart = i;
-    if (!lost && runStart >= 0) {
-      if (i === probes.length) {
-        throw new ProbeLogError(
-          `the guest stopped answering: the last ${i - runStart} probes (${((i - runStart) * periodMs).toFixed(0)} ms) got no reply within ${replyTimeoutUs / 1000} ms`,
-        );
-      }
-      const length = i - runStart;
-      if (!lostRun || length > lostRun.probes) {
-        lostRun = { probes: length, ms: length * periodMs, firstSeq: probes[runStart].seq, fromUs: probes[runStart].sentUs, toUs: probes[i].sentUs };
-      }
-      runStart = -1;
-    }
-  }
+  const runs = lostRuns(probes, replyTimeoutUs);
+  const unended = runs.find((r) => r.toUs === null);
+  if (unended)
+    throw new ProbeLogError(
+      `the guest stopped answering: the last ${unended.probes} probes (${(unended.probes * periodMs).toFixed(0)} ms) got no reply within ${replyTimeoutUs / 1000} ms`,
+    );
+  const longest = runs.reduce<LostRun | null>((best, r) => (!best || r.probes > best.probes ? r : best), null);
+  const lostRun: NetworkDowntime['lostRun'] = longest && {
+    probes: longest.probes,
+    ms: longest.probes * periodMs,
+    firstSeq: longest.firstSeq,
+    fromUs: longest.fromUs,
+    toUs: longest.toUs!,
+  };
   const answered = probes.filter((p) => p.receivedUs !== null);
   const arrivals = answered.map((p) => p.receivedUs!).sort((a, b) => a - b);
   let rxGap: NetworkDowntime['rxGap'] = null;
@@ -138,7 +138,7 @@ export interface LostRun {
   firstSeq: number;
 }
 
-/** Every run of consecutive lost probes (no reply within `replyTimeoutUs`), in log order; the same rule as networkDowntime's longest run. */
+/** Every run of consecutive lost probes (no reply within `replyTimeoutUs`), in log order: networkDowntime's longest run is one of them. */
 export function lostRuns(probes: Probe[], replyTimeoutUs = 1_000_000): LostRun[] {
   const runs: LostRun[] = [];
   let start = -1;

@@ -10,6 +10,7 @@ import { guestKernelCmdline } from '../profile/guest-cmdline.ts';
 import { NetnsTransport } from '../hosts/local.ts';
 import { shellJoin } from '../hosts/transport.ts';
 import { labHooks } from '../labbox/hooks.ts';
+import { PROBE_DIR, probeLogName } from '../metrics/network.ts';
 import { namespaceName, netnsLabCommands } from '../labbox/netns.ts';
 import { proberArgv, proberBuild } from '../labbox/prober.ts';
 import type { MigrationHooks } from '../migration/interfaces.ts';
@@ -108,11 +109,11 @@ async function planNetworkLab({ profile, effective, guest, variantCmdlines, netw
     };
   });
   const peer = new NetnsTransport(network.peer, namespaces[network.peer]);
-  const probeDir = join(runDirPlaceholder, 'probes');
+  const probeDir = join(runDirPlaceholder, PROBE_DIR);
   const hooks = [
     labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note: () => undefined, network: { settings: network, peer, prober: prober.binary, probeDir } }),
   ];
-  const probeFile = (seq: number) => join(probeDir, `${String(seq).padStart(4, '0')}.txt`);
+  const probeFile = (seq: number) => join(probeDir, probeLogName(seq));
   return {
     profile: effective,
     hooks,

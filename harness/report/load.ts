@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
-import { parseProbeLog } from '../metrics/network.ts';
+import { parseProbeLog, PROBE_DIR, probeLogName } from '../metrics/network.ts';
 import { readIterations, readManifest } from '../results/store.ts';
 import type { IterationRecord } from '../results/types.ts';
 import type { ProbeWindow } from './model.ts';
@@ -14,8 +14,6 @@ import { probeWindow } from './probe-timeline.ts';
 import type { RunData } from './summary.ts';
 
 export class RunDataError extends Error {}
-
-const PROBE_DIR = 'probes';
 
 export async function loadRun(dir: string): Promise<RunData> {
   const absolute = resolve(dir);
@@ -43,7 +41,7 @@ async function loadProbeLogs(runDir: string, records: IterationRecord[]): Promis
 
 /** The run-directory copy first (moved and copied run directories keep working), then the path the run recorded. */
 async function probeLogOf(runDir: string, record: IterationRecord): Promise<ProbeWindow | { error: string }> {
-  const own = join(PROBE_DIR, `${String(record.seq).padStart(4, '0')}.txt`);
+  const own = join(PROBE_DIR, probeLogName(record.seq));
   const recorded = (record.extra?.network as { log?: unknown } | undefined)?.log;
   const paths = [join(runDir, own), ...(typeof recorded === 'string' && resolve(runDir, recorded) !== join(runDir, own) ? [resolve(runDir, recorded)] : [])];
   const shown = (path: string) => (relative(runDir, path).startsWith('..') ? path : relative(runDir, path));

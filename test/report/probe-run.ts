@@ -9,6 +9,7 @@ import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PROBE_DIR, probeLogName } from '../../harness/metrics/network.ts';
 import type { IterationRecord } from '../../harness/results/types.ts';
 
 export const EXAMPLE = fileURLToPath(new URL('../../docs/examples/lab-in-a-box', import.meta.url));
@@ -55,7 +56,7 @@ export function probeLog(record: IterationRecord, beforeMs = 2000, afterMs = 150
   return { text, log: { seq: record.seq, freezeUs, resumeUs, probes, lostRuns } };
 }
 
-export const probeFile = (seq: number) => join('probes', `${String(seq).padStart(4, '0')}.txt`);
+export const probeFile = (seq: number) => join(PROBE_DIR, probeLogName(seq));
 
 /** A copy of the example run with a probe log per migration; returns the directory and what was generated. */
 export async function probeRun(records: IterationRecord[], beforeMs?: number, afterMs?: number): Promise<{ dir: string; logs: Map<number, GeneratedLog> }> {
