@@ -6,7 +6,8 @@ import type { ProbeTimeline, Summary } from './model.ts';
 
 const ANSWERED_COLOUR = '#0072B2';
 const LOST_COLOUR = '#D55E00';
-const WINDOW_COLOUR = '#999999';
+// drawn as an outline over the lost probes: where the two agree, both stay visible
+const WINDOW_COLOUR = '#000000';
 
 const clockText = (clock: string) =>
   `Probe times are the prober's CLOCK_REALTIME, placed against the source trace's freeze as they are (no clock correction; the record's clock method: ${clock}).`;
@@ -17,7 +18,7 @@ function caption(p: ProbeTimeline, primary: string, runs: number): string {
   const lost = p.lostRuns.length
     ? `Red: each of the ${p.lostRuns.length} run(s) of consecutive lost probes (no reply within ${p.replyTimeoutMs} ms), exact from the first lost send to the next answered send; the longest, ${longest!.probes} probe(s), from ${longest!.fromMs.toFixed(1)} to ${longest!.toMs.toFixed(1)} ms${longest!.open ? ' (the log ended inside it)' : ''}.`
     : `No probe was lost in this window (reply timeout ${p.replyTimeoutMs} ms).`;
-  return `Migration ${p.seq}${runs > 1 ? ` of ${p.run}` : ''}, shown because ${p.chosen} (${p.primaryMs.toFixed(1)} ms). Probes at ${p.rateHz}/s from ${p.file}; x is ms from the source freeze. Points: the longest reply time among the probes sent in each ${p.binMs} ms bin (${answered} answered probes thinned to ${p.bins.length} bins). ${lost} Grey band: the ${primary} downtime window (0 to ${p.downtimeMs.to.toFixed(1)} ms); dashed line: the source freeze. ${clockText(p.clock)}`;
+  return `Migration ${p.seq}${runs > 1 ? ` of ${p.run}` : ''}, shown because ${p.chosen} (${p.primaryMs.toFixed(1)} ms). Probes at ${p.rateHz}/s from ${p.file}; x is ms from the source freeze. Points: the longest reply time among the probes sent in each ${p.binMs} ms bin (${answered} answered probes thinned to ${p.bins.length} bins). ${lost} Black dashed outline: the ${primary} downtime window (0 to ${p.downtimeMs.to.toFixed(1)} ms); dashed line: the source freeze. ${clockText(p.clock)}`;
 }
 
 function spec(p: ProbeTimeline, primary: string): TopLevelSpec {
@@ -26,9 +27,9 @@ function spec(p: ProbeTimeline, primary: string): TopLevelSpec {
   const x = { type: 'quantitative', title: 'ms from the source freeze', scale: { domain: [p.rangeMs.from, p.rangeMs.to], nice: false } };
   const y = axisScale(p.bins.map((b) => b.maxReplyMs));
   const colour = { field: 'what', type: 'nominal', scale: { domain: [windowLabel, lostLabel], range: [WINDOW_COLOUR, LOST_COLOUR] }, title: null };
-  const span = (values: { from: number; to: number; what: string }[], opacity: number) => ({
+  const span = (values: { from: number; to: number; what: string }[], mark: Record<string, unknown>) => ({
     data: { values },
-    mark: { type: 'rect', clip: true, opacity },
+    mark: { type: 'rect', clip: true, ...mark },
     encoding: { x: { field: 'from', ...x }, x2: { field: 'to' }, color: colour },
   });
   const lost = p.lostRuns.map((r) => ({ from: Math.max(r.fromMs, p.rangeMs.from), to: Math.min(r.toMs, p.rangeMs.to), what: lostLabel }));
@@ -38,8 +39,8 @@ function spec(p: ProbeTimeline, primary: string): TopLevelSpec {
     width: 640,
     height: 200,
     layer: [
-      span([{ from: p.downtimeMs.from, to: p.downtimeMs.to, what: windowLabel }], 0.3),
-      span(lost, 0.55),
+      span(lost, { opacity: 0.55 }),
+      span([{ from: p.downtimeMs.from, to: p.downtimeMs.to, what: windowLabel }], { filled: false, strokeWidth: 1.5, strokeDash: [5, 3] }),
       {
         data: { values: p.bins.map((b) => ({ at: b.fromMs + p.binMs / 2, reply: b.maxReplyMs, answered: b.answered })) },
         mark: { type: 'point', filled: true, size: 22, color: ANSWERED_COLOUR, clip: true },
