@@ -149,14 +149,15 @@ function selectionBias(rows: MigrationRow[], cells: CellSummary[], primary: stri
 const MODE_RATIO = 2;
 
 /**
- * Two separate groups of values in one cell, split at the largest gap between sorted values: each
- * group at least two values, the gap wider than either group's own range, and the higher group
+ * Two separate groups of values in one cell, split at the largest gap between sorted values: from
+ * MIN_N_FOR_INTERVAL values on, each group at least two values, the gap wider than either group's own range, and the higher group
  * starting at MODE_RATIO × the lower's maximum or more. Then no single mean or shift describes the
  * cell: something other than the variant decided which group a migration fell into.
  */
 export function twoGroups(values: number[]): { low: number[]; high: number[] } | null {
   const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length < 4) return null;
+  // two values a side from four in all is what any skewed sample shows now and then
+  if (sorted.length < MIN_N_FOR_INTERVAL) return null;
   let cut = 2;
   for (let i = 2; i <= sorted.length - 2; i++) if (sorted[i] - sorted[i - 1] > sorted[cut] - sorted[cut - 1]) cut = i;
   const low = sorted.slice(0, cut);

@@ -156,5 +156,7 @@ test('a cell whose values fall into two separate groups is flagged with both gro
   t.is(bimodal.length, 1);
   t.deepEqual(bimodal[0].evidence, [`${summary.cells.find((c) => c.variant === 'before')!.label}: 3 of 8 at 309.0 ms–780.0 ms, 5 at 3.02 s–3.94 s`]);
   t.is(twoGroups([100, 120, 150, 190, 240, 300, 370]), null, 'a wide but continuous spread is one group');
-  t.is(twoGroups([100, 101, 250]), null, 'fewer than two values on a side is no group');
+  t.is(twoGroups([100, 101, 102, 103, 104, 250]), null, 'fewer than two values on a side is no group');
+  t.is(twoGroups([100, 101, 300, 301]), null, `fewer than ${MIN_N_FOR_INTERVAL} values are not split at all`);
+  t.truthy(twoGroups([100, 101, 102, 300, 301, 302]));
 });
