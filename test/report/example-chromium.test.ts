@@ -126,10 +126,8 @@ test('a run with damaged guests in Chromium: the warnings name each damaged gues
 
 test('the example run in Chromium: variant table, cost charts, forest plot, probe timelines around the switchover, methods as run', async (t) => {
   const { lines, summary, page } = await renderedPage(example);
-  t.deepEqual(
-    lines.filter((l) => l.status !== 'ok').map((l) => l.seq),
-    summary.migrations.filter((m) => m.status !== 'ok').map((m) => m.seq),
-  );
+  // every migration of the run, warm-ups included, is a point in the run-order charts
+  t.is(page.runOrder.length, lines.length);
   // The variant table shows what differs (limit, workload) and nothing shared (the QEMU binary).
   t.true(
     page.variants.some((r) => /parameters\.downtime-limit\s+300\s+300\s+100/.test(r)),
