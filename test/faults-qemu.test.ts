@@ -10,7 +10,7 @@ import type { MigrationHooks } from '../harness/migration/interfaces.ts';
 import { runBenchmark } from '../harness/run/run.ts';
 import { metricSetup } from '../harness/run/selection.ts';
 import { loadProfile } from '../harness/profile/load.ts';
-import type { QemuInstance } from '../harness/qemu/instance.ts';
+import type { RunningQemu } from '../harness/qemu/running.ts';
 import { readIterations } from '../harness/results/store.ts';
 import { faultLab, qemuUnder, silentProgress, whenMigrationActive } from './helpers/fault-lab.ts';
 import { requires } from './helpers/requires.ts';
@@ -18,7 +18,7 @@ import { requires } from './helpers/requires.ts';
 const test = requires('qemu');
 
 /** Kills a QEMU with SIGKILL once the migration is active (after `delayMs`), noting whether it had completed by then. */
-function killWhenActive(victim: QemuInstance, watch: QemuInstance, delayMs: number, log: string[]): void {
+function killWhenActive(victim: RunningQemu, watch: RunningQemu, delayMs: number, log: string[]): void {
   whenMigrationActive(watch, delayMs, log, (completed) => {
     log.push(`${victim.label}: killed pid ${victim.process.pid}${completed ? ' AFTER completion' : ' mid-migration'}`);
     process.kill(victim.process.pid, 'SIGKILL');

@@ -9,7 +9,7 @@ import { networkDowntime, probeLogName, type NetworkDowntime } from '../metrics/
 import type { MigrationHooks } from '../migration/interfaces.ts';
 import type { BuiltinLinuxGuest, NetworkLab } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
-import type { QemuInstance } from '../qemu/instance.ts';
+import type { RunningQemu } from '../qemu/running.ts';
 import { TAP } from './netns.ts';
 import { RunningProbe } from './prober.ts';
 
@@ -27,7 +27,7 @@ export interface LabHookOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function consoleText(instance: QemuInstance): Promise<string> {
+async function consoleText(instance: RunningQemu): Promise<string> {
   return instance.host.readFile(instance.files.consoleFile).then(
     (b) => b.toString('utf8'),
     () => '',
@@ -37,7 +37,7 @@ async function consoleText(instance: QemuInstance): Promise<string> {
 class GuestDamaged extends Error {}
 
 /** Waits for a freshly booted guest's vb-ready, refusing one whose console already shows damage. */
-async function waitForBoot(source: QemuInstance, bootTimeoutMs: number): Promise<void> {
+async function waitForBoot(source: RunningQemu, bootTimeoutMs: number): Promise<void> {
   const deadline = Date.now() + bootTimeoutMs;
   for (;;) {
     const text = await consoleText(source);
@@ -73,7 +73,7 @@ interface GuestChecks {
 }
 
 /** The source's console after the switchover: the workload's last dirty rate and any damage it printed. */
-async function checkSourceConsole(source: QemuInstance, from: AfterMigration['from'], { integrity, problems }: GuestChecks): Promise<void> {
+async function checkSourceConsole(source: RunningQemu, from: AfterMigration['from'], { integrity, problems }: GuestChecks): Promise<void> {
   const sourceText = await from.transport.readFile(source.files.consoleFile).then(
     (b) => b.toString('utf8'),
     () => '',
@@ -85,7 +85,7 @@ async function checkSourceConsole(source: QemuInstance, from: AfterMigration['fr
 }
 
 /** Waits (up to the verdict timeout) for the arrived guest's integrity verdict and records it. */
-async function checkDestinationConsole(destination: QemuInstance, verdictTimeoutMs: number, { integrity, problems }: GuestChecks): Promise<void> {
+async function checkDestinationConsole(destination: RunningQemu, verdictTimeoutMs: number, { integrity, problems }: GuestChecks): Promise<void> {
   const started = Date.now();
   let text = '';
   let verdict = integrityVerdict(text);
@@ -143,8 +143,8 @@ function markGuestFailed({ record, problems }: GuestChecks): void {
 
 export function labHooks(o: LabHookOptions): MigrationHooks {
   /** Guests known to be up: those that passed an integrity check after arriving. */
-  const healthy = new WeakSet<QemuInstance>();
-  const sources = new Map<number, QemuInstance>();
+  const healthy = new WeakSet<RunningQemu>();
+  const sources = new Map<number, RunningQemu>();
   let probe: RunningProbe | undefined;
   const guestIp = o.guest.address.split('/')[0];
   const verdictTimeoutMs = parseDuration(o.guest.integrity.verdictTimeout);

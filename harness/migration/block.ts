@@ -10,7 +10,7 @@ import type { HostUnreachableError } from '../hosts/transport.ts';
 import { cellKey, cellLabel } from '../profile/cell.ts';
 import { parseDuration } from '../profile/size.ts';
 import type { Variant } from '../profile/schema.ts';
-import type { QemuInstance } from '../qemu/instance.ts';
+import type { RunningQemu } from '../qemu/running.ts';
 import type { ClockEstimate, IterationRecord } from '../results/types.ts';
 import { RunInterrupted, throwIfAborted, type EngineHost, type EngineOptions } from './interfaces.ts';
 import { qemuFiles, QemuLauncher } from './launch.ts';
@@ -27,7 +27,7 @@ export interface BlockOutcome {
 
 /** A destination started and clock measured ahead of a migration. */
 interface Prepared {
-  destination: QemuInstance;
+  destination: RunningQemu;
   clock: ClockEstimate;
   startedAt: Date;
   cycleStart: number;
@@ -35,13 +35,13 @@ interface Prepared {
 
 /** A preparation that failed after its destination started: the destination must still be ended. */
 interface PrepareFailure {
-  destination?: QemuInstance;
+  destination?: RunningQemu;
 }
 
 /** One migration in flight: what its record is built from, and the processes it still owns. */
 interface Attempt extends RecordContext {
   /** The destination until the migration succeeds (then it is the block's source). */
-  destination?: QemuInstance;
+  destination?: RunningQemu;
   /** This migration's trace files, kept apart from the source, which moves to the destination on success. */
   traces: TracePaths;
 }
@@ -96,7 +96,7 @@ class BlockRun {
   private readonly timeoutMs: number;
   private readonly launcher: QemuLauncher;
   /** The QEMU process the guest runs in now (the next migration's source). */
-  private source: QemuInstance | undefined;
+  private source: RunningQemu | undefined;
   /** The next migration's destination, started while the previous migration is analysed. */
   private upcoming: Promise<Prepared> | undefined;
 

@@ -7,7 +7,7 @@
  * system_reset when the driver has let go, and afterwards marks a migration whose source device
  * was not started as invalid.
  */
-import type { QemuInstance } from '../qemu/instance.ts';
+import type { RunningQemu } from '../qemu/running.ts';
 import { parseTrace } from '../traces/parse.ts';
 import { DEVICE_STATE_EVENTS, vhostDeviceState, type DeviceState } from '../traces/vhost-device-state.ts';
 import type { MigrationHooks } from './interfaces.ts';
@@ -49,7 +49,7 @@ export function notStartedReason(source: SourceDeviceRecord | undefined): string
 
 const wanted = new Set<string>(DEVICE_STATE_EVENTS);
 
-async function stateOf(q: QemuInstance, path: string, initial: DeviceState, untilUs?: number): Promise<DeviceState> {
+async function stateOf(q: RunningQemu, path: string, initial: DeviceState, untilUs?: number): Promise<DeviceState> {
   const text = await q.host.readFile(path).then(
     (b) => b.toString('utf8'),
     () => '',
@@ -66,7 +66,7 @@ const describe = (s: DeviceState) => (s.decidedBy ? `${s.decidedBy.event} ${s.de
  */
 async function waitForDeviceStart(
   o: DeviceStartedOptions,
-  source: QemuInstance,
+  source: RunningQemu,
   initial: DeviceState,
   seq: number,
 ): Promise<{ state: DeviceState; rearms: number; waitedMs: number }> {
@@ -96,9 +96,9 @@ async function waitForDeviceStart(
 
 export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
   const bySeq = new Map<number, SourceDeviceRecord>();
-  const sourceFiles = new Map<number, { instance: QemuInstance; file: string; initial: DeviceState }>();
+  const sourceFiles = new Map<number, { instance: RunningQemu; file: string; initial: DeviceState }>();
   /** A QEMU's earlier trace file (its trace is rotated per migration; events after our last look are in it). */
-  const earlierFile = new WeakMap<QemuInstance, string>();
+  const earlierFile = new WeakMap<RunningQemu, string>();
   return {
     async beforeMigration({ planned, source }) {
       const earlier = earlierFile.get(source);

@@ -8,7 +8,7 @@ import type { HostTransport } from '../hosts/transport.ts';
 import type { Cell } from '../profile/cell.ts';
 import type { MetricRule, Profile, Variant, VmSettings } from '../profile/schema.ts';
 import type { QemuLaunch } from '../qemu/command.ts';
-import type { QemuInstance } from '../qemu/instance.ts';
+import type { QemuStarter, RunningQemu } from '../qemu/running.ts';
 import type { RunStore } from '../results/store.ts';
 import type { IterationRecord } from '../results/types.ts';
 import type { Block, PlannedMigration } from './schedule.ts';
@@ -45,13 +45,13 @@ export interface MigrationHooks {
     vm: VmSettings;
   }): Partial<QemuLaunch> | Promise<Partial<QemuLaunch>>;
   /** Runs once the destination is up, before `migrate` (start a probe here). */
-  beforeMigration?(ctx: MigrationContext & { source: QemuInstance; destination: QemuInstance }): Promise<void>;
+  beforeMigration?(ctx: MigrationContext & { source: RunningQemu; destination: RunningQemu }): Promise<void>;
   /**
    * Runs after the record is built (traces analysed) and before it is written: may add to
    * record.extra or record.metrics, or mark the record invalid with a reason. `rebootGuest`: the
    * guest is damaged; the engine boots a fresh one before the next migration.
    */
-  afterMigration?(ctx: MigrationContext & { record: IterationRecord; destination?: QemuInstance }): Promise<void | { rebootGuest?: boolean }>;
+  afterMigration?(ctx: MigrationContext & { record: IterationRecord; destination?: RunningQemu }): Promise<void | { rebootGuest?: boolean }>;
 }
 
 export interface EngineOptions {
@@ -61,6 +61,8 @@ export interface EngineOptions {
   hosts: [EngineHost, EngineHost];
   accel: 'kvm' | 'tcg';
   binaries: ReadonlyMap<string, string>;
+  /** Starts the QEMU processes: qemuInstances (harness/qemu/instance.ts) in a run, recorded behaviour in the engine's unit tests. */
+  qemu: QemuStarter;
   /** Trace events to enable, per variant (only those its QEMU binary knows). */
   traceEvents: ReadonlyMap<string, readonly string[]>;
   metrics: { primary: string; names: readonly string[]; rules: Readonly<Record<string, MetricRule>> };

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Variant } from '../profile/schema.ts';
 import { qemuArgs, type QemuLaunch } from '../qemu/command.ts';
-import { QemuInstance } from '../qemu/instance.ts';
+import type { RunningQemu } from '../qemu/running.ts';
 import type { EngineHost, EngineOptions } from './interfaces.ts';
 import type { Block, PlannedMigration } from './schedule.ts';
 
@@ -66,13 +66,13 @@ export class QemuLauncher {
   private readonly directoriesMade = new Set<EngineHost>();
 
   constructor(
-    private readonly o: Pick<EngineOptions, 'binaries' | 'profile' | 'accel' | 'traceEvents' | 'hooks'>,
+    private readonly o: Pick<EngineOptions, 'binaries' | 'profile' | 'accel' | 'traceEvents' | 'hooks' | 'qemu'>,
     private readonly block: Block,
     private readonly variant: Variant,
     private readonly qmpTimeoutMs: number,
   ) {}
 
-  async launch(host: EngineHost, planned: PlannedMigration, role: Role): Promise<QemuInstance> {
+  async launch(host: EngineHost, planned: PlannedMigration, role: Role): Promise<RunningQemu> {
     const files = qemuFiles(host, planned, role);
     if (!this.directoriesMade.has(host)) {
       await host.transport.run([
@@ -91,6 +91,6 @@ export class QemuLauncher {
       if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant: this.variant, vm: overrides.vm ?? this.o.profile.vm }));
     }
     const argv = qemuArgs(launchSettings(this.o, { block: this.block, variant: this.variant, host, planned, role, files, overrides }));
-    return QemuInstance.launch(host.transport, { argv, files, label: `${role} of migration ${planned.seq}`, timeoutMs: this.qmpTimeoutMs });
+    return this.o.qemu.launch(host.transport, { argv, files, label: `${role} of migration ${planned.seq}`, timeoutMs: this.qmpTimeoutMs });
   }
 }

@@ -4,7 +4,8 @@
  * figures. Also the commands in order for `plan`, and the guest checks around a migration.
  */
 import type { Variant } from '../profile/schema.ts';
-import { DEAD_GUEST_STATES, type QemuInstance } from '../qemu/instance.ts';
+import { DEAD_GUEST_STATES } from '../qemu/instance.ts';
+import type { RunningQemu } from '../qemu/running.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
 import type { MigrationRamStats } from '../results/types.ts';
 import { RunInterrupted, type EngineHost } from './interfaces.ts';
@@ -66,7 +67,7 @@ export function migrationQmpCommands(variant: Variant, destinationAddress: strin
   };
 }
 
-export async function requireRunning(instance: QemuInstance, what: string): Promise<void> {
+export async function requireRunning(instance: RunningQemu, what: string): Promise<void> {
   const status = await instance.status();
   if (DEAD_GUEST_STATES.has(status)) throw new MigrationFailure(`${what}: guest is ${status} on ${instance.host.hostName}`, 'failed');
   if (status !== 'running') throw new MigrationFailure(`${what}: guest is "${status}", expected "running"`, 'failed');
@@ -74,8 +75,8 @@ export async function requireRunning(instance: QemuInstance, what: string): Prom
 
 /** One migration to run: the two QEMUs, the variant's settings, the destination host and the time it may take. */
 export interface MigrationRequest {
-  source: QemuInstance;
-  destination: QemuInstance;
+  source: RunningQemu;
+  destination: RunningQemu;
   variant: Variant;
   to: EngineHost;
   timeoutMs: number;
@@ -85,7 +86,7 @@ export interface MigrationRequest {
 
 export async function migrate({ source, destination, variant, to, timeoutMs, signal }: MigrationRequest): Promise<MigrationTiming> {
   const commands = migrationQmpCommands(variant, to.migrationAddress);
-  const setUp = async (q: QemuInstance) => {
+  const setUp = async (q: RunningQemu) => {
     for (const c of commands.setUp) await q.qmp.execute(c.execute, c.arguments);
   };
   await Promise.all([setUp(source), setUp(destination)]);
@@ -144,7 +145,7 @@ export async function migrate({ source, destination, variant, to, timeoutMs, sig
  * QEMU emits the completed event before it computes total-time and downtime (they read 0 for a
  * moment), so ask again until they are filled in.
  */
-async function settledMigrationInfo(source: QemuInstance, completed: boolean): Promise<QueryMigrate> {
+async function settledMigrationInfo(source: RunningQemu, completed: boolean): Promise<QueryMigrate> {
   let info = await source.qmp.execute<QueryMigrate>('query-migrate');
   for (let i = 0; completed && !info['total-time'] && i < 100; i++) {
     await new Promise((r) => setTimeout(r, 10));

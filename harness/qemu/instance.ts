@@ -3,21 +3,7 @@
  */
 import { bound, type HostProcess, type HostTransport } from '../hosts/transport.ts';
 import { QmpClient, QmpError } from './qmp.ts';
-
-export interface QemuFiles {
-  qmpSocket: string;
-  traceFile: string;
-  consoleFile: string;
-  stderrFile: string;
-}
-
-/** One QEMU to start: its command line, its files, a label for messages and how long QMP may take to greet. */
-export interface QemuLaunchRequest {
-  argv: readonly string[];
-  files: QemuFiles;
-  label: string;
-  timeoutMs: number;
-}
+import type { QemuFiles, QemuLaunchRequest, QemuStarter, RunningQemu } from './running.ts';
 
 export class QemuStartError extends Error {
   constructor(message: string) {
@@ -29,7 +15,7 @@ export class QemuStartError extends Error {
 /** Guest states that mean the guest is dead: never measure a migration of one. */
 export const DEAD_GUEST_STATES = new Set(['internal-error', 'guest-panicked', 'shutdown', 'io-error']);
 
-export class QemuInstance {
+export class QemuInstance implements RunningQemu {
   /** Time (harness clock, ms) from spawn until QMP greeted: the QMP blackout at start-up. */
   qmpReadyMs = 0;
   currentTraceFile: string;
@@ -113,6 +99,9 @@ export class QemuInstance {
     return text.split('\n').slice(-lines).join(' | ');
   }
 }
+
+/** QEMU started for real on the host: what a run gives the engine. */
+export const qemuInstances: QemuStarter = { launch: (host, request) => QemuInstance.launch(host, request) };
 
 /** HMP reads a quoted argument with C-style escapes; unquoted, a space would end the path. */
 export function hmpQuote(value: string): string {

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import type { QemuInstance } from '../../harness/qemu/instance.ts';
+import type { RunningQemu } from '../../harness/qemu/running.ts';
 
 export interface FaultLab {
   dir: string;
@@ -86,7 +86,7 @@ export function silentProgress(notes: string[] = []) {
  * Runs `fault` once the source reports the migration active (after `delayMs`), telling it whether
  * the migration had already completed by then; a migration that never becomes active is logged.
  */
-export function whenMigrationActive(source: QemuInstance, delayMs: number, log: string[], fault: (completedAlready: boolean) => void | Promise<void>): void {
+export function whenMigrationActive(source: RunningQemu, delayMs: number, log: string[], fault: (completedAlready: boolean) => void | Promise<void>): void {
   const mark = source.qmp.events.length;
   void source.qmp
     .waitForEvent((e) => e.event === 'MIGRATION' && e.data?.status === 'active', 60_000, 'active', mark)

@@ -1,0 +1,63 @@
+/**
+ * A running QEMU as the migration engine and its hooks see it: its files on the host, QMP, its
+ * guest's status, its trace file, and how it ends. QemuInstance (instance.ts) is the real one; the
+ * engine's unit tests play recorded QEMU behaviour through the same contract
+ * (test/helpers/fake-qemu.ts), so block, migrate and record run without QEMU.
+ */
+import type { HostProcess, HostTransport } from '../hosts/transport.ts';
+import type { QmpEvent } from './qmp.ts';
+
+export interface QemuFiles {
+  qmpSocket: string;
+  traceFile: string;
+  consoleFile: string;
+  stderrFile: string;
+}
+
+/** One QEMU to start: its command line, its files, a label for messages and how long QMP may take to greet. */
+export interface QemuLaunchRequest {
+  argv: readonly string[];
+  files: QemuFiles;
+  label: string;
+  timeoutMs: number;
+}
+
+/** QMP as the engine uses it (QmpClient is the real one). */
+export interface QmpChannel {
+  /** Every event received so far, in order, with QEMU's timestamps. */
+  readonly events: readonly QmpEvent[];
+  readonly isClosed: boolean;
+  execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  /** HMP through QMP (`logfile PATH`). */
+  hmp(commandLine: string): Promise<string>;
+  /** The first event since `sinceIndex` (already received or future) that matches; rejects on timeout or close. */
+  waitForEvent(match: (e: QmpEvent) => boolean, timeoutMs: number, what?: string, sinceIndex?: number): Promise<QmpEvent>;
+}
+
+export interface RunningQemu {
+  /** The transport of the host it runs on. */
+  readonly host: HostTransport;
+  /** Its process on that host (fault tests signal it directly). */
+  readonly process: HostProcess;
+  readonly qmp: QmpChannel;
+  readonly files: QemuFiles;
+  readonly label: string;
+  /** Time (harness clock, ms) from spawn until QMP greeted: the QMP blackout at start-up. */
+  readonly qmpReadyMs: number;
+  /** The file its trace goes to now (rotateTrace moves it). */
+  readonly currentTraceFile: string;
+  /** The guest's run state (query-status). */
+  status(): Promise<string>;
+  /** Points the trace output at a new file, so each migration gets its own files. */
+  rotateTrace(path: string): Promise<void>;
+  /** Asks QEMU to quit, then kills it if it has not exited in time. */
+  stop(timeoutMs?: number): Promise<void>;
+  kill(): Promise<void>;
+  /** The last lines QEMU wrote to its stderr file, joined by " | ". */
+  stderrTail(lines?: number): Promise<string>;
+}
+
+/** How the engine starts QEMU: `launch` returns once QMP has greeted (or throws why it did not). */
+export interface QemuStarter {
+  launch(host: HostTransport, request: QemuLaunchRequest): Promise<RunningQemu>;
+}
