@@ -26,7 +26,8 @@ export class QemuInstance implements RunningQemu {
   readonly files: QemuFiles;
   readonly label: string;
 
-  private constructor(parts: { host: HostTransport; process: HostProcess; qmp: QmpClient; files: QemuFiles; label: string }) {
+  /** Over a started process and its negotiated QMP (launch does both; the engine's unit tests over scripted QEMU). */
+  constructor(parts: { host: HostTransport; process: HostProcess; qmp: QmpClient; files: QemuFiles; label: string }) {
     ({ host: this.host, process: this.process, qmp: this.qmp, files: this.files, label: this.label } = parts);
     this.currentTraceFile = parts.files.traceFile;
   }
