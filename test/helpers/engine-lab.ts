@@ -90,7 +90,8 @@ metrics: { primary: runstate, use: [runstate, checkpoint] }
 compare: { noiseThresholdPct: 5 }
 `;
 
-export interface EngineLabOptions extends FakeScript, Pick<EngineOptions, 'sampling' | 'failureStreaks' | 'abandonedCells' | 'done' | 'signal'> {
+export interface EngineLabOptions
+  extends FakeScript, Partial<Pick<EngineOptions, 'sampling' | 'failureStreaks' | 'abandonedCells' | 'done' | 'signal' | 'clock'>> {
   /** The profile after its hosts, vm, design and trace settings: variants, matrix, iterations, migration. */
   profile: string;
   hooks?: MigrationHooks[];
@@ -143,7 +144,7 @@ export async function engineLab(t: Pick<ExecutionContext, 'teardown'>, o: Engine
       qemu: fake,
       traceEvents: new Map(profile.variants.map((v) => [v.name, metrics.traceEvents])),
       metrics: { primary: metrics.primary, names: metrics.names, rules: metrics.rules },
-      clock: sameMachineClock,
+      clock: o.clock ?? sameMachineClock,
       progress: {
         blockStarted: (block) => log.push(`block ${block.index}: ${block.cell.variant}`),
         migrationDone: (record) => log.push(`recorded ${record.seq}: ${record.status}`),

@@ -7,6 +7,7 @@
  */
 import { unlink } from 'node:fs/promises';
 import test from 'ava';
+import { sameMachineClock } from '../../harness/hosts/clock.ts';
 import { HostUnreachableError } from '../../harness/hosts/transport.ts';
 import { RunInterrupted } from '../../harness/migration/interfaces.ts';
 import { cellKey } from '../../harness/profile/cell.ts';
@@ -98,6 +99,23 @@ test('a host that stays away: the migration in flight is recorded, then the run 
   t.deepEqual(statuses(run), ['ok', 'failed']);
   t.regex(run.records[1].reason!, /^lost the connection to hostB .*QMP connection closed/);
   t.false(run.log.some((l) => l.includes('migration 3')));
+});
+
+test('a clock offset that cannot be measured: the migration is recorded failed with why, the destination started for it ended', async (t) => {
+  let estimates = 0;
+  const run = await engineLab(t, {
+    profile: profile(3),
+    clock: {
+      async estimate(from, to) {
+        if (++estimates === 2) throw new Error(`${from.hostName} to ${to.hostName}: clock probe timed out`);
+        return sameMachineClock.estimate(from, to);
+      },
+    },
+  });
+  t.deepEqual(statuses(run), ['ok', 'failed', 'ok']);
+  t.is(run.records[1].reason, 'hostB to hostA: clock probe timed out');
+  t.true(run.log.includes('dst of migration 2: exited (SIGKILL)'));
+  t.true(everyQemuEnded(run));
 });
 
 test('a trace file that vanished: the migration is invalid, naming the file and host, and the next one is measured', async (t) => {
