@@ -1,6 +1,7 @@
-// ESLint (flat config) with typescript-eslint: general hygiene everywhere, and for the code that
-// ships (harness/, bench/, bin/) limits that keep functions and parameter lists short. Import
-// cycles and layer direction are checked by dependency-cruiser, not here.
+// ESLint (flat config) with typescript-eslint: general hygiene everywhere, type-aware rules that
+// keep `any` from spreading and promises from being dropped, and for the code that ships
+// (harness/, bench/, bin/) limits that keep functions and parameter lists short. Import cycles
+// and layer direction are checked by dependency-cruiser, not here.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -27,6 +28,24 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.ts'], rules: { 'no-undef': 'off' } },
+  {
+    // Type-aware: the compiler's types (tsconfig.json; bin/'s JavaScript through a default project)
+    // tell where an `any` is read, passed on or returned, and where a promise is left unawaited.
+    files: ['harness/**/*.ts', 'bench/**/*.ts', 'testbed/**/*.ts', 'test/**/*.ts', 'bin/**/*.js'],
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['bin/*.js'] }, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-unsafe-argument': 'error',
+      '@typescript-eslint/no-unsafe-assignment': 'error',
+      '@typescript-eslint/no-unsafe-call': 'error',
+      '@typescript-eslint/no-unsafe-member-access': 'error',
+      '@typescript-eslint/no-unsafe-return': 'error',
+      '@typescript-eslint/no-unsafe-enum-comparison': 'error',
+      '@typescript-eslint/no-unsafe-unary-minus': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
   {
     files: ['harness/**/*.ts', 'bench/**/*.ts', 'bin/**/*.js'],
     rules: {

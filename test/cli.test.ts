@@ -3,6 +3,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vdpaBench } from './helpers/cli.ts';
+import type { DowntimeJson } from '../harness/cli/downtime-command.ts';
+import { parseJson } from './helpers/json.ts';
 
 const legacy = (t: number, event: string, args: string) => `4242@${(t / 1e6).toFixed(6)}:${event} ${args}`;
 
@@ -20,7 +22,7 @@ test('downtime --json applies the seed rule by default', async (t) => {
   );
   const r = await vdpaBench(['downtime', '--source', f.source, '--destination', f.destination, '--json']);
   t.is(r.exitCode, 0, r.stderr);
-  const out = JSON.parse(r.stdout);
+  const out = parseJson<DowntimeJson>(r.stdout);
   t.is(out.downtimeUs, 2_720_000);
   t.deepEqual(out.start.event, 'vhost_vdpa_suspend');
   t.is(out.start.time, 2_000_000);
@@ -34,7 +36,7 @@ test('downtime --clock-offset-us corrects destination times', async (t) => {
     [legacy(1_500_000, 'vhost_vdpa_set_vring_enable_one', 'dev: 0x2, idx: 1, enable: 1, r: 0')],
   );
   const r = await vdpaBench(['downtime', '--source', f.source, '--destination', f.destination, '--clock-offset-us', '-250000', '--json']);
-  t.is(JSON.parse(r.stdout).downtimeUs, 750_000);
+  t.is(parseJson<DowntimeJson>(r.stdout).downtimeUs, 750_000);
 });
 
 test('downtime names the missing event and exits non-zero', async (t) => {

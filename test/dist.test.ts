@@ -5,6 +5,8 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './helpers/cli.ts';
+import type { DowntimeJson } from '../harness/cli/downtime-command.ts';
+import { parseJson } from './helpers/json.ts';
 
 const legacy = (t: number, event: string, args: string) => `4242@${(t / 1e6).toFixed(6)}:${event} ${args}`;
 
@@ -30,7 +32,7 @@ test('the compiled CLI answers like the TypeScript one; the launcher runs it onl
   const typescript = await run({ VDPA_BENCH_TSX: '1' });
   t.is(compiled.exitCode, 0, compiled.stderr);
   t.is(compiled.stdout, typescript.stdout);
-  t.is(JSON.parse(compiled.stdout).downtimeUs, 2_720_000);
+  t.is(parseJson<DowntimeJson>(compiled.stdout).downtimeUs, 2_720_000);
   t.regex(compiled.stderr, /dist\/main\.js/);
   t.notRegex(typescript.stderr, /dist\/main\.js/);
   // an edited source makes dist stale: the launcher falls back to the TypeScript

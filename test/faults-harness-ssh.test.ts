@@ -9,6 +9,9 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { faultLab, qemuUnder, waitFor } from './helpers/fault-lab.ts';
 import { startSshd } from '../testbed/sshd.ts';
+import type { RunManifest } from '../harness/results/types.ts';
+import type { OwnerRecord } from '../harness/run/ownership.ts';
+import { parseJson, readJson } from './helpers/json.ts';
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
 
@@ -37,13 +40,13 @@ migration: { timeout: 90s }
     return entries.length === 1 ? join(lab.resultsDir, entries[0]) : undefined;
   });
   await waitFor('a migration under way (both QEMU up)', async () => (await qemuUnder(lab.workdir)).length >= 2, 180_000);
-  const deadRunId = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')).runId;
+  const deadRunId = (await readJson<RunManifest>(join(dir, 'manifest.json'))).runId;
   const running = await qemuUnder(lab.workdir);
   process.kill(child.pid!, 'SIGKILL');
   await child;
   t.log(`killed the harness with ${running.length} QEMU running: ${running.map((p) => p.pid).join(', ')}`);
   const lockText = await readFile(join(lab.workdir, 'vdpa-bench.lock'), 'utf8');
-  t.is(JSON.parse(lockText).runId, deadRunId, "the dead run's lock file stays, naming it");
+  t.is(parseJson<OwnerRecord>(lockText).runId, deadRunId, "the dead run's lock file stays, naming it");
 
   const started = Date.now();
   const next = await execa('node', [BIN, 'run', lab.profilePath, '--out', join(lab.dir, 'next')], { reject: false });
@@ -51,10 +54,10 @@ migration: { timeout: 90s }
   t.is(next.exitCode, 0);
   t.regex(next.stderr, new RegExp(`took over the lock of run ${deadRunId} .*that harness is gone`));
   const [nextDir] = await readdir(join(lab.dir, 'next'));
-  const manifest = JSON.parse(await readFile(join(lab.dir, 'next', nextDir, 'manifest.json'), 'utf8'));
+  const manifest = await readJson<RunManifest>(join(lab.dir, 'next', nextDir, 'manifest.json'));
   t.is(manifest.state, 'completed');
-  t.is(manifest.recovered[0].runId, deadRunId);
-  t.is(manifest.recovered[0].pid, child.pid);
+  t.is(manifest.recovered?.[0].runId, deadRunId);
+  t.is(manifest.recovered?.[0].pid, child.pid ?? null);
   const left = (await qemuUnder(lab.workdir)).filter((p) => p.cmdline.includes(deadRunId));
   t.deepEqual(left, [], 'no QEMU of the dead run left');
   await t.throwsAsync(readFile(join(lab.workdir, 'vdpa-bench.lock')), { code: 'ENOENT' }, 'the lock is gone after the next run');

@@ -7,6 +7,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { faultLab, qemuUnder, waitFor, type FaultLab } from './helpers/fault-lab.ts';
 import { requires } from './helpers/requires.ts';
+import type { RunManifest, IterationRecord } from '../harness/results/types.ts';
+import { parseJson, readJson } from './helpers/json.ts';
 
 const test = requires('qemu');
 
@@ -44,10 +46,10 @@ test('kill -9 of the harness mid-run: the next run takes the lab over at once (i
   await child;
   const before = await recordLines(dir);
   const leftovers = await qemuUnder(lab.workdir);
-  const deadRunId = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')).runId;
+  const deadRunId = (await readJson<RunManifest>(join(dir, 'manifest.json'))).runId;
   t.log(`after kill -9: ${before.length} recorded, ${leftovers.length} QEMU left: ${leftovers.map((p) => p.pid).join(', ')}`);
   t.true(leftovers.length > 0, 'a killed harness leaves QEMU behind');
-  t.is(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')).state, 'running', 'the manifest still says running: nobody marked it');
+  t.is((await readJson<RunManifest>(join(dir, 'manifest.json'))).state, 'running', 'the manifest still says running: nobody marked it');
 
   const started = Date.now();
   const next = await execa('node', [BIN, 'run', lab.profilePath, '--out', join(lab.dir, 'next')], { reject: false });
@@ -55,14 +57,14 @@ test('kill -9 of the harness mid-run: the next run takes the lab over at once (i
   t.is(next.exitCode, 0);
   t.regex(next.stderr, new RegExp(`took over the lock of run ${deadRunId} .*that harness is gone .*ended its ${leftovers.length} leftover QEMU process`));
   const [nextDir] = await readdir(join(lab.dir, 'next'));
-  const manifest = JSON.parse(await readFile(join(lab.dir, 'next', nextDir, 'manifest.json'), 'utf8'));
+  const manifest = await readJson<RunManifest>(join(lab.dir, 'next', nextDir, 'manifest.json'));
   t.is(manifest.state, 'completed');
   t.deepEqual(
-    manifest.recovered.map((r: { runId: string; pid: number }) => [r.runId, r.pid]),
+    manifest.recovered?.map((r) => [r.runId, r.pid]),
     [[deadRunId, child.pid]],
     'one takeover (both hosts share the workdir)',
   );
-  t.deepEqual([...manifest.recovered[0].processesEnded].sort(), leftovers.map((p) => p.pid).sort());
+  t.deepEqual([...(manifest.recovered?.[0].processesEnded ?? [])].sort(), leftovers.map((p) => p.pid).sort());
   t.deepEqual(await qemuUnder(lab.workdir), [], 'no QEMU of either run left');
 
   const resumed = await execa('node', [BIN, 'run', '--resume', dir], { reject: false });
@@ -71,13 +73,13 @@ test('kill -9 of the harness mid-run: the next run takes the lab over at once (i
   const after = await recordLines(dir);
   t.deepEqual(after.slice(0, before.length), before, 'records written before the kill are untouched');
   t.deepEqual(
-    after.map((l) => JSON.parse(l).seq),
+    after.map((l) => parseJson<IterationRecord>(l).seq),
     [1, 2, 3],
     'each migration exactly once',
   );
-  const resumedManifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+  const resumedManifest = await readJson<RunManifest>(join(dir, 'manifest.json'));
   t.is(resumedManifest.state, 'completed');
-  t.is(resumedManifest.resumes[0].alreadyRecorded, before.length);
+  t.is(resumedManifest.resumes?.[0].alreadyRecorded, before.length);
   t.deepEqual(await qemuUnder(lab.workdir), [], 'no QEMU left behind');
 });
 
@@ -91,7 +93,7 @@ test('Ctrl-C stops after cleaning up (QEMU ended, host dir and lock removed, man
   t.log(result.all);
   t.is(result.exitCode, 130);
   t.regex(result.all!, /SIGINT: stopping after cleaning up/);
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+  const manifest = await readJson<RunManifest>(join(dir, 'manifest.json'));
   t.is(manifest.state, 'interrupted');
   t.deepEqual(await qemuUnder(lab.workdir), [], 'QEMU processes ended');
   t.deepEqual(await readdir(lab.workdir), [], 'host run directory and lock removed');

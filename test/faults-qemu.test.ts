@@ -14,6 +14,8 @@ import type { RunningQemu } from '../harness/qemu/running.ts';
 import { readIterations } from '../harness/results/store.ts';
 import { faultLab, qemuUnder, silentProgress, whenMigrationActive } from './helpers/fault-lab.ts';
 import { requires } from './helpers/requires.ts';
+import type { RunManifest } from '../harness/results/types.ts';
+import { readJson } from './helpers/json.ts';
 
 const test = requires('qemu');
 
@@ -129,7 +131,7 @@ migration: { timeout: 25s, maxConsecutiveFailures: 2 }
   t.is(abandoned[0].afterSeq, 2);
   t.regex(abandoned[0].reason, /2 migrations in a row not ok .*did not complete within 25 s/);
   t.true(notes.some((n) => n.includes('abandoned')));
-  const manifest = JSON.parse(await readFile(join(outcome.dir, 'manifest.json'), 'utf8'));
+  const manifest = await readJson<RunManifest>(join(outcome.dir, 'manifest.json'));
   t.deepEqual(manifest.abandonedCells, abandoned, 'the manifest on disk names the abandoned cell');
   t.deepEqual(await qemuUnder(lab.workdir), []);
 });

@@ -16,10 +16,11 @@ import { endOrphanedQemu } from '../harness/migration/reconnect.ts';
 import { runBenchmark } from '../harness/run/run.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 import { readIterations } from '../harness/results/store.ts';
-import type { IterationRecord } from '../harness/results/types.ts';
+import type { IterationRecord, RunManifest } from '../harness/results/types.ts';
 import { faultLab, qemuUnder, silentProgress, waitFor, whenMigrationActive, type FaultLab } from './helpers/fault-lab.ts';
 import { startSshd, type TestSshd } from '../testbed/sshd.ts';
 import { requires } from './helpers/requires.ts';
+import { readJson } from './helpers/json.ts';
 
 const test = requires('root', 'sshd', 'qemu');
 
@@ -81,7 +82,7 @@ test.serial('the transport notices a dropped master, reconnects with backoff onc
   t.is(loss.detail, 'the master connection closed');
 
   const restartAfterMs = 2_000;
-  const restarted = new Promise<void>((resolve, reject) => setTimeout(() => sshd.restart().then(resolve, reject), restartAfterMs));
+  const restarted = new Promise<void>((resolve, reject) => setTimeout(() => void sshd.restart().then(resolve, reject), restartAfterMs));
   const retries: string[] = [];
   const back = await ssh.reconnect(30_000, { onRetry: (m) => retries.push(m) });
   await restarted;
@@ -270,9 +271,9 @@ test.serial(
     );
     t.true(result.stderr.includes(`\`vdpa-bench run --resume ${runDir} --workdir ${runWorkdir}\` continues`), 'names the resume command');
 
-    const manifest = JSON.parse(await readFile(join(runDir, 'manifest.json'), 'utf8'));
+    const manifest = await readJson<RunManifest>(join(runDir, 'manifest.json'));
     t.is(manifest.state, 'failed');
-    t.regex(manifest.stateReason, /^host[AB]: unreachable since \d{4}-[\d-]+T[\d:.]+Z: ssh root@127\.0\.0\.1 port \d+/);
+    t.regex(manifest.stateReason ?? '', /^host[AB]: unreachable since \d{4}-[\d-]+T[\d:.]+Z: ssh root@127\.0\.0\.1 port \d+/);
     t.truthy(manifest.finishedAt);
     const after = await recorded();
     t.deepEqual(after.slice(0, before.length), before, 'records written before the drop are untouched');
@@ -311,7 +312,7 @@ test.serial(
       [...after.map((l) => (JSON.parse(l) as IterationRecord).status), 'ok', 'ok', 'ok'].slice(0, 4),
       summary(records),
     );
-    t.is(JSON.parse(await readFile(join(runDir, 'manifest.json'), 'utf8')).state, 'completed');
+    t.is((await readJson<RunManifest>(join(runDir, 'manifest.json'))).state, 'completed');
     t.deepEqual(await qemuUnder(runWorkdir), [], 'no QEMU left after the resumed run');
   },
 );

@@ -12,6 +12,7 @@ import { buildQemu } from '../harness/qemu/build.ts';
 import { readIterations, readManifest } from '../harness/results/store.ts';
 import { lastLine, vdpaBench } from './helpers/cli.ts';
 import { requires } from './helpers/requires.ts';
+import { readJson } from './helpers/json.ts';
 
 const test = requires('qemu');
 
@@ -63,7 +64,7 @@ metrics: { primary: runstate }
   t.is(lab.qemu.hostB.built.traceFormat, 'log-legacy');
   const args = await readFile(join(work, 'wd', 'qemu-builds', `built-${build.key}.build`, 'configure-args.txt'), 'utf8').catch(() => 'removed');
   t.is(args, 'removed', 'the build directory is removed after install');
-  const stamp = JSON.parse(await readFile(join(work, 'wd', 'qemu-builds', `built-${build.key}`, 'vdpa-bench-build.json'), 'utf8'));
+  const stamp = await readJson<{ key: string }>(join(work, 'wd', 'qemu-builds', `built-${build.key}`, 'vdpa-bench-build.json'));
   t.is(stamp.key, build.key);
   const { records } = await readIterations(dir);
   t.is(records.length, 1);

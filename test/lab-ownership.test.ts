@@ -14,6 +14,8 @@ import { acquireLock } from '../harness/run/lock.ts';
 import { loadResumeState, ResumeError } from '../harness/run/resume.ts';
 import { loadProfile } from '../harness/profile/load.ts';
 import { waitFor } from './helpers/fault-lab.ts';
+import type { OwnerRecord } from '../harness/run/ownership.ts';
+import { readJson } from './helpers/json.ts';
 
 const host = new LocalTransport('hostA');
 
@@ -131,7 +133,7 @@ test("lock: a killed holder releases it; the next run takes it over and ends tha
   t.is((await victim).signal, 'SIGKILL');
   t.is(notQemu.exitCode, null, 'a non-QEMU process is never ended');
   t.is(otherRun.exitCode, null, "another run's QEMU is not this run's");
-  t.is(JSON.parse(await readFile(join(workdir, 'vdpa-bench.lock'), 'utf8')).runId, 'run-2');
+  t.is((await readJson<OwnerRecord>(join(workdir, 'vdpa-bench.lock'))).runId, 'run-2');
   await lock.release();
 });
 

@@ -12,6 +12,8 @@ import { parseTrace } from '../harness/traces/parse.ts';
 import { lastLine, vdpaBench } from './helpers/cli.ts';
 import { processesMatching } from './helpers/processes.ts';
 import { requires } from './helpers/requires.ts';
+import type { DowntimeJson } from '../harness/cli/downtime-command.ts';
+import { parseJson } from './helpers/json.ts';
 
 const test = requires('qemu');
 
@@ -102,7 +104,7 @@ test.serial('local lab: back-to-back migrations of both variants, downtimes matc
     '--destination',
     join(dir, records[1].traces.destination),
   ]);
-  t.is(JSON.parse(cli.stdout).downtimeUs / 1000, records[1].downtimeMs as number);
+  t.is(parseJson<DowntimeJson>(cli.stdout).downtimeUs / 1000, records[1].downtimeMs as number);
   t.deepEqual(await processesMatching(manifest.runId), [], 'no QEMU of this run is left');
 });
 

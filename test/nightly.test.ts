@@ -14,6 +14,8 @@ import { buildSchedule } from '../harness/migration/schedule.ts';
 import { shardBlocks, parseShard } from '../harness/run/shard.ts';
 import { seededRandom } from '../harness/stats/random.ts';
 import type { IterationRecord, RunManifest } from '../harness/results/types.ts';
+import type { NightlyVerdict } from '../harness/nightly/compare.ts';
+import { parseJson, readJson } from './helpers/json.ts';
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
 
@@ -236,7 +238,7 @@ test('nightly against a seeded history: quiet on a clean night', async (t) => {
   const result = await nightly(profile, history, tonight);
   t.log(result.stderr);
   t.is(result.exitCode, 0);
-  const verdict = JSON.parse(await readFile(join(tonight, 'nightly.json'), 'utf8'));
+  const verdict = await readJson<NightlyVerdict>(join(tonight, 'nightly.json'));
   t.deepEqual(
     verdict.cells.map((c: { verdict: string }) => c.verdict),
     ['ok', 'ok'],
@@ -256,12 +258,12 @@ test('nightly against a seeded history: an injected regression fails its cell on
   const result = await nightly(profile, history, tonight, '--junit', join(history, '..', 'junit.xml'));
   t.log(result.stderr);
   t.is(result.exitCode, 1);
-  const verdict = JSON.parse(await readFile(join(tonight, 'nightly.json'), 'utf8'));
+  const verdict = await readJson<NightlyVerdict>(join(tonight, 'nightly.json'));
   const [precopy, pause] = verdict.cells;
   t.is(precopy.verdict, 'ok');
   t.is(pause.verdict, 'regression');
-  t.true(pause.changePct > 10 && pause.changePct < 30, String(pause.changePct));
-  t.true(pause.pValue < 0.01);
+  t.true(pause.changePct !== null && pause.changePct > 10 && pause.changePct < 30, String(pause.changePct));
+  t.true(pause.pValue !== null && pause.pValue < 0.01);
   const junit = await readFile(join(history, '..', 'junit.xml'), 'utf8');
   t.regex(junit, /<testcase classname="vdpa-bench nightly seeded" name="pause 1G">\s*<failure type="regression" message="median/);
   const html = await readFile(join(tonight, 'history.html'), 'utf8');
@@ -276,7 +278,7 @@ test('nightly: a regression below the noise threshold is not one; a fingerprint 
   const small = await writeNight(history, { day: 8, levels: { precopy: 50 * 1.03, pause: 80 }, seed: 999 });
   const quiet = await nightly(profile, history, small);
   t.is(quiet.exitCode, 0);
-  const verdict = JSON.parse(await readFile(join(small, 'nightly.json'), 'utf8'));
+  const verdict = await readJson<NightlyVerdict>(join(small, 'nightly.json'));
   t.is(verdict.cells[0].verdict, 'ok');
 
   const newKernel = await writeNight(history, { day: 9, levels: { precopy: 90, pause: 140 }, seed: 1000, kernel: '6.12.0-1-amd64' });
@@ -285,7 +287,7 @@ test('nightly: a regression below the noise threshold is not one; a fingerprint 
   t.is(changed.exitCode, 0);
   t.regex(changed.stderr, /lab fingerprint changed since seeded-\S+/);
   t.regex(changed.stderr, /hostA kernel: 6\.1\.0-28-amd64 → 6\.12\.0-1-amd64/);
-  const v2 = JSON.parse(await readFile(join(newKernel, 'nightly.json'), 'utf8'));
+  const v2 = await readJson<NightlyVerdict>(join(newKernel, 'nightly.json'));
   t.deepEqual(
     v2.cells.map((c: { verdict: string }) => c.verdict),
     ['no-baseline', 'no-baseline'],
@@ -307,7 +309,7 @@ test('nightly: a lasting step across nights is flagged as a change point', async
   await writeFile(join(root, 'seeded.yaml'), PROFILE_TEXT);
   const result = await nightly(join(root, 'seeded.yaml'), history, tonight);
   t.is(result.exitCode, 0, 'tonight matches the last week: no regression tonight');
-  const verdict = JSON.parse(await readFile(join(tonight, 'nightly.json'), 'utf8'));
+  const verdict = await readJson<NightlyVerdict>(join(tonight, 'nightly.json'));
   const [precopy, pause] = verdict.cells;
   t.is(precopy.changePoints.length, 1);
   t.is(precopy.changePoints[0].runId.slice(0, 22), 'seeded-20261106-010000');
@@ -322,7 +324,7 @@ test('merge: shard run directories become one run in schedule order; overlapping
   const b = await writeNight(join(root, 'b'), { day: 0, levels: { pause: 80 }, seed: 2 });
   // shard b's records carry the seqs the full schedule gives them
   const fix = async (dir: string, shard: string, seqOffset: number) => {
-    const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as RunManifest;
+    const m = (await readJson<RunManifest>(join(dir, 'manifest.json'))) as RunManifest;
     m.options.shard = shard;
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(m));
     const text = await readFile(join(dir, 'iterations.ndjson'), 'utf8');
@@ -332,7 +334,7 @@ test('merge: shard run directories become one run in schedule order; overlapping
         .split('\n')
         .filter(Boolean)
         .map((l) => {
-          const r = JSON.parse(l);
+          const r = parseJson<IterationRecord>(l);
           r.seq += seqOffset;
           return JSON.stringify(r);
         })
@@ -351,16 +353,16 @@ test('merge: shard run directories become one run in schedule order; overlapping
   const records = (await readFile(join(dir, 'iterations.ndjson'), 'utf8'))
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l));
+    .map((l) => parseJson<IterationRecord>(l));
   t.deepEqual(
     records.map((r) => r.seq),
     Array.from({ length: 14 }, (_, i) => i + 1),
   );
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+  const manifest = await readJson<RunManifest>(join(dir, 'manifest.json'));
   t.is(manifest.state, 'completed');
   t.is(manifest.options.shard, undefined);
   t.deepEqual(
-    manifest.mergedFrom.map((s: { shard: string }) => s.shard),
+    manifest.mergedFrom?.map((s) => s.shard),
     ['1/2', '2/2'],
   );
   const missing = await execa('node', [BIN, 'merge', a, '--out', join(root, 'merged2')], { reject: false });

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { loadProfile, parseProfile, ProfileError, type ProfileProblem } from '../harness/profile/load.ts';
 import { profileJsonSchema } from '../harness/profile/json-schema.ts';
 import { parseDuration, parseSize } from '../harness/profile/size.ts';
+import { readJson } from './helpers/json.ts';
 
 const good = `name: t
 hosts:
@@ -107,7 +108,7 @@ test('every shipped profile validates', async (t) => {
 });
 
 test('profiles/schema.json is current (npm run build:schema)', async (t) => {
-  const committed = JSON.parse(await readFile(new URL('../profiles/schema.json', import.meta.url), 'utf8'));
+  const committed = await readJson<unknown>(new URL('../profiles/schema.json', import.meta.url));
   t.deepEqual(committed, JSON.parse(JSON.stringify(profileJsonSchema())));
 });
 

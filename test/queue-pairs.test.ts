@@ -16,6 +16,8 @@ import { queuePairProblems, type VdpaHost } from '../harness/lab/vdpa.ts';
 import { planRun } from '../harness/plan/plan.ts';
 import { parseProfile } from '../harness/profile/load.ts';
 import { parseDeviceQueuePairs, parseVdpaConfig } from '../harness/provision/steps.ts';
+import type { RunManifest } from '../harness/results/types.ts';
+import { readJson } from './helpers/json.ts';
 
 async function profileWith(file: string, queuePairs: string) {
   const text = (await readFile(file, 'utf8')).replace(/queuePairs: \[[^\]]*\]/, `queuePairs: ${queuePairs}`);
@@ -107,5 +109,5 @@ requires('root')('run: the sweep on the simulator stops at preflight, nothing se
   );
   t.deepEqual(await readdir(join(root, 'work')), [], 'no lock, no run directory left');
   const [dir] = await readdir(join(root, 'results'));
-  t.is(JSON.parse(await readFile(join(root, 'results', dir, 'manifest.json'), 'utf8')).state, 'failed');
+  t.is((await readJson<RunManifest>(join(root, 'results', dir, 'manifest.json'))).state, 'failed');
 });

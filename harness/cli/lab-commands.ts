@@ -4,19 +4,17 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Command, OptionValues } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { parseShard, type Shard } from '../run/shard.ts';
 import { DEFAULT_NIGHTLY_OPTIONS, type NightlyOptions, type NightlyVerdict } from '../nightly/compare.ts';
 import type { HistoryRun } from '../nightly/history.ts';
 import type { LoadedProfile } from '../profile/load.ts';
 import { newRunId, readManifest } from '../results/store.ts';
-import { matrixOptions, positiveInt, probability } from './options.ts';
+import { nightlyMatrixOptions, positiveInt, probability, type OptionsOf, type Out } from './options.ts';
 import { UsageError } from './usage-error.ts';
 
 // Command implementations load their modules when they run: `vdpa-bench downtime` and `--help`
 // should not pay for ssh, the engine and zod at start-up.
-
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
 export function parseShardOption(text: string): Shard {
   try {
@@ -95,7 +93,8 @@ export async function explainStoppedRun(error: unknown, profilePath: string, wor
   error.message += lines.join('\n');
 }
 
-export function registerLabCommands(program: Command, out: Out, setExit: (code: number) => void): void {
+/** The commands of a lab that runs unattended: cleanup, history, merge, nightly. */
+export function addUnattendedLabCommands(program: Command, out: Out, setExit: (code: number) => void): void {
   addCleanupCommand(program, out, setExit);
   addHistoryCommand(program, out);
   addMergeCommand(program, out);
@@ -116,7 +115,7 @@ Only what can be proven to be vdpa-bench's is touched: run directories in a host
 owner record whose harness process is gone, and QEMU processes of our uid whose command line
 points into such a directory. A run whose harness still runs is left alone and named.`,
     )
-    .action(async (profilePath: string, opts) => {
+    .action(async (profilePath, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
       const { openTransport } = await import('../hosts/open.ts');
       const { cleanLeftovers, describeCleanup, describeHolder } = await import('../run/ownership.ts');
@@ -160,7 +159,7 @@ function addHistoryCommand(program: Command, out: Out): void {
     .description('List the runs in a results directory with their lab fingerprints (and what changed between them)')
     .argument('<dir>', 'directory of run directories (e.g. the --history of nightly)')
     .option('--json', 'print JSON')
-    .action(async (dir: string, opts) => {
+    .action(async (dir, opts) => {
       const { loadHistory } = await import('../nightly/history.ts');
       const { fingerprintChanges } = await import('../results/fingerprint.ts');
       const { runs, skipped } = await loadHistory(dir);
@@ -205,7 +204,7 @@ function addMergeCommand(program: Command, out: Out): void {
     .description('Combine the run directories of all shards (run --shard i/n) into one run directory')
     .argument('<run-dirs...>', 'one run directory per shard')
     .option('-o, --out <dir>', 'parent directory of the merged run directory', 'results')
-    .action(async (dirs: string[], opts) => {
+    .action(async (dirs, opts) => {
       const { mergeShards } = await import('../run/merge.ts');
       const merged = await mergeShards(dirs, opts.out).catch((error) => {
         throw new UsageError((error as Error).message);
@@ -217,7 +216,12 @@ function addMergeCommand(program: Command, out: Out): void {
 }
 
 function addNightlyCommand(program: Command, out: Out, setExit: (code: number) => void): void {
-  matrixOptions(
+  nightlyCommand(program).action((profilePath, opts) => nightlyAction(profilePath, opts, out, setExit));
+}
+
+/** `nightly` as declared: its argument, options and help (the action's option types come from here). */
+function nightlyCommand(program: Command) {
+  return nightlyMatrixOptions(
     program
       .command('nightly')
       .description(
@@ -231,11 +235,9 @@ function addNightlyCommand(program: Command, out: Out, setExit: (code: number) =
       .option('--alpha <p>', 'significance level of the Mann–Whitney tests', probability, DEFAULT_NIGHTLY_OPTIONS.alpha)
       .option('--min-segment <nights>', 'fewest nights on each side of a change point', positiveInt, DEFAULT_NIGHTLY_OPTIONS.minSegment)
       .option('--junit <file>', 'also write the JUnit XML here (it is always written into the run directory)'),
-    { warmup: false },
-  )
-    .addHelpText(
-      'after',
-      `
+  ).addHelpText(
+    'after',
+    `
 Comparable nights: same profile name and the same lab fingerprint (host kernels, CPUs, firmware,
 QEMU builds and their migration settings, accel); a fingerprint change is reported and older
 nights are not compared with tonight. A regression is a median increase larger than the
@@ -244,12 +246,13 @@ pooled measurements of the last --window comparable nights. Change points (binar
 --min-segment nights each side) are reported for every cell.
 
 Written into tonight's run directory: nightly.json, nightly-junit.xml, history.html.`,
-    )
-    .action((profilePath: string, opts: OptionValues) => nightlyAction(profilePath, opts, out, setExit));
+  );
 }
 
+type NightlyCommandOptions = OptionsOf<ReturnType<typeof nightlyCommand>>;
+
 /** `nightly`: tonight's run (or --from-run), compared with the history; the exit code is the verdict. */
-async function nightlyAction(profilePath: string, opts: OptionValues, out: Out, setExit: (code: number) => void): Promise<void> {
+async function nightlyAction(profilePath: string, opts: NightlyCommandOptions, out: Out, setExit: (code: number) => void): Promise<void> {
   const { loadProfile } = await import('../profile/load.ts');
   const { compareNight } = await import('../nightly/compare.ts');
   const { loadHistory, loadRun } = await import('../nightly/history.ts');
@@ -309,7 +312,7 @@ async function runTonight({
 }: {
   loaded: LoadedProfile;
   profilePath: string;
-  opts: OptionValues;
+  opts: NightlyCommandOptions;
   historyDir: string;
   out: Out;
 }): Promise<{ tonight: HistoryRun; runError?: string }> {

@@ -4,16 +4,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option, type OptionValues } from 'commander';
-import { applyRule, eventsNeeded, resolveRule } from '../metrics/rules.ts';
-import { BUILTIN_METRICS } from '../profile/metric-rules.ts';
-import { formatTraceTime, type ParsedTrace, type ParseOptions } from '../traces/parse.ts';
-import { scanTraceFile } from '../traces/read.ts';
+import { Command, CommanderError } from '@commander-js/extra-typings';
 import { TOOL_VERSION } from '../version.ts';
-import { formatMs } from './progress.ts';
-import { matrixOptions } from './options.ts';
-import { reportCommands, writeRunReports } from './report-commands.ts';
-import { explainStoppedRun, installInterruptHandlers, parseShardOption, registerLabCommands, resolveRunProfile } from './lab-commands.ts';
+import { matrixOptions, type OptionsOf, type Out } from './options.ts';
+import { addDowntimeCommand } from './downtime-command.ts';
+import { addReportCommands, writeRunReports } from './report-commands.ts';
+import { addUnattendedLabCommands, explainStoppedRun, installInterruptHandlers, parseShardOption, resolveRunProfile } from './lab-commands.ts';
 import { addSoftlabCommands } from '../softlab/cli.ts';
 import { addQemuRootCommands } from './qemu-root-commands.ts';
 import { UsageError } from './usage-error.ts';
@@ -22,14 +18,6 @@ import { UsageError } from './usage-error.ts';
 // `downtime` over a trace and every --help, and zod, execa and the engine cost most of it.
 
 export { UsageError };
-
-const integer = (value: string) => {
-  if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number of microseconds');
-  return Number(value);
-};
-
-/** Where the command line writes: standard output and standard error (tests capture them). */
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
 export function buildProgram(out: Out, setExit: (code: number) => void): Command {
   const program = new Command('vdpa-bench')
@@ -41,9 +29,9 @@ export function buildProgram(out: Out, setExit: (code: number) => void): Command
     .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
     .exitOverride();
   addRunCommand(program, out, setExit);
-  reportCommands(program, out);
+  addReportCommands(program, out);
   addPlanCommand(program, out);
-  registerLabCommands(program, out, setExit);
+  addUnattendedLabCommands(program, out, setExit);
   addValidateCommand(program, out, setExit);
   addDowntimeCommand(program, out, setExit);
   addSoftlabCommands(program, out, setExit);
@@ -55,7 +43,12 @@ export function buildProgram(out: Out, setExit: (code: number) => void): Command
 }
 
 function addRunCommand(program: Command, out: Out, setExit: (code: number) => void): void {
-  matrixOptions(
+  runCommand(program).action((profileArg, opts) => runAction(profileArg, opts, out, setExit));
+}
+
+/** `run` as declared: its arguments, options and help (the action's option types come from here). */
+function runCommand(program: Command) {
+  return matrixOptions(
     program
       .command('run')
       .description('Run the benchmark a profile describes and write a results directory (printed as the last line of stdout)')
@@ -92,12 +85,13 @@ Examples:
   vdpa-bench run profiles/local.yaml --vm-size 1G --iterations 3 --warmup 0
   vdpa-bench run --resume results/local-20250101-010203-abcd
   vdpa-bench run profiles/lab.yaml --shard 2/4`,
-    )
-    .action((profileArg: string | undefined, opts: OptionValues) => runAction(profileArg, opts, out, setExit));
+    );
 }
 
+type RunOptions = OptionsOf<ReturnType<typeof runCommand>>;
+
 /** `run`: checks what this machine needs, runs the benchmark, reports and prints the run directory. */
-async function runAction(profileArg: string | undefined, opts: OptionValues, out: Out, setExit: (code: number) => void): Promise<void> {
+async function runAction(profileArg: string | undefined, opts: RunOptions, out: Out, setExit: (code: number) => void): Promise<void> {
   const { loadProfile } = await import('../profile/load.ts');
   const { runBenchmark } = await import('../run/run.ts');
   const { debootstrapNeed, ensureLocalPackages, labBoxNeeds, qemuNeed } = await import('./local-packages.ts');
@@ -167,7 +161,7 @@ Sections: per host preflight (read-only checks), set-up steps (check, then apply
 place), QEMU builds, verification, host facts; then every migration (QEMU command lines, QMP
 commands); then teardown (undo of what set-up applied). Review it before a run touches a lab.`,
     )
-    .action(async (profilePath: string, opts) => {
+    .action(async (profilePath, opts) => {
       const { loadProfile } = await import('../profile/load.ts');
       const { planRun } = await import('../plan/plan.ts');
       const loaded = await loadProfile(profilePath);
@@ -184,7 +178,7 @@ function addValidateCommand(program: Command, out: Out, setExit: (code: number) 
     .command('validate')
     .description('Check profiles against the schema; problems print as <file>:<line>:<col> <key>: <message>')
     .argument('<profiles...>', 'profile files')
-    .action(async (files: string[]) => {
+    .action(async (files) => {
       const { loadProfile, ProfileError } = await import('../profile/load.ts');
       let bad = false;
       for (const file of files) {
@@ -199,90 +193,6 @@ function addValidateCommand(program: Command, out: Out, setExit: (code: number) 
       }
       if (bad) setExit(2);
     });
-}
-
-function addDowntimeCommand(program: Command, out: Out, setExit: (code: number) => void): void {
-  program
-    .command('downtime')
-    .description('Apply a downtime metric to a source and a destination trace file')
-    .requiredOption('--source <file>', 'trace file written by the source QEMU')
-    .requiredOption('--destination <file>', 'trace file written by the destination QEMU')
-    .addOption(new Option('--metric <name>', 'metric rule').choices(Object.keys(BUILTIN_METRICS)).default('vdpa'))
-    .option('--clock-offset-us <n>', 'destination clock minus source clock, µs (destination times are corrected by it)', integer, 0)
-    .option('--json', 'print JSON: {downtimeUs, start: {event, time}, end: {event, time}, ...}')
-    .addHelpText(
-      'after',
-      `
-Metrics (start = LAST matching event on the source, end = LAST on the destination):
-${Object.entries(BUILTIN_METRICS)
-  .map(([name, r]) => `  ${name.padEnd(11)} ${r.description}`)
-  .join('\n')}
-
-Trace formats: QEMU log backend (<= 10.0 "TID@SEC.USEC:event", >= 10.1 ISO "...Z event") with
--msg timestamp=on, and qemu-trace-stap output ("PID@NANOSECONDS event").
-Exit status 1 names the missing event when the metric cannot be applied.`,
-    )
-    .action(async (opts) => {
-      const rule = resolveRule(opts.metric);
-      // streamed: only the events the rule looks at are kept, so a trace of any size fits in memory
-      const scan = { events: new Set(eventsNeeded([rule])) };
-      const source = await readTraceFile(opts.source, scan);
-      const destination = opts.destination === opts.source ? source : await readTraceFile(opts.destination, scan);
-      const result = applyRule(rule, { source: source.events, destination: destination.events, clockOffsetUs: opts.clockOffsetUs });
-      const unparsed = { source: source.unparsedCount, destination: destination.unparsedCount };
-      if (!result.ok) {
-        if (opts.json)
-          out.stdout(JSON.stringify({ metric: opts.metric, error: result.reason, missing: result.missing ?? null, unparsedLines: unparsed }) + '\n');
-        out.stderr(`vdpa-bench downtime: ${opts.metric}: ${result.reason}\n`);
-        setExit(1);
-        return;
-      }
-      if (opts.json) {
-        out.stdout(JSON.stringify(downtimeJson({ metric: opts.metric, result, clockOffsetUs: opts.clockOffsetUs, unparsed })) + '\n');
-        return;
-      }
-      out.stdout(`${opts.metric}: ${formatMs(result.downtimeUs / 1000)} (${result.downtimeUs} µs)\n`);
-      out.stdout(`  start  ${formatTraceTime(result.start.timeUs)}  ${result.start.event} ${result.start.args}  (source line ${result.start.line})\n`);
-      out.stdout(`  end    ${formatTraceTime(result.end.timeUs)}  ${result.end.event} ${result.end.args}  (destination line ${result.end.line})\n`);
-      if (unparsed.source + unparsed.destination > 0) out.stdout(`  unparsed lines: source ${unparsed.source}, destination ${unparsed.destination}\n`);
-    });
-}
-
-/** `downtime --json` of a measured window: both ends with their trace lines, the offset applied, any fallback used. */
-function downtimeJson({
-  metric,
-  result,
-  clockOffsetUs,
-  unparsed,
-}: {
-  metric: string;
-  result: Extract<ReturnType<typeof applyRule>, { ok: true }>;
-  clockOffsetUs: number;
-  unparsed: { source: number; destination: number };
-}) {
-  return {
-    metric,
-    downtimeUs: result.downtimeUs,
-    downtimeMs: result.downtimeUs / 1000,
-    start: {
-      event: result.start.event,
-      time: result.start.timeUs,
-      iso: formatTraceTime(result.start.timeUs),
-      line: result.start.line,
-      args: result.start.args,
-    },
-    end: {
-      event: result.end.event,
-      time: result.end.timeUs,
-      rawTime: result.end.rawTimeUs,
-      iso: formatTraceTime(result.end.timeUs),
-      line: result.end.line,
-      args: result.end.args,
-    },
-    clockOffsetUs,
-    fallback: result.fallback,
-    unparsedLines: unparsed,
-  };
 }
 
 function addLabCommand(program: Command, out: Out): void {
@@ -318,7 +228,7 @@ n = 2 (z(1-alpha/2) + z(power))^2 sigma^2 / delta^2, divided by 3/pi for the ran
 Example:
   vdpa-bench samples results/local-20261126-030518-632e --change 10% --power 0.8`,
     )
-    .action(async (dirs: string[], opts) => {
+    .action(async (dirs, opts) => {
       const { samplesFromRuns } = await import('../sampling/cli.ts');
       const power = Number(opts.power);
       const alpha = Number(opts.alpha);
@@ -343,14 +253,6 @@ function addSchemaCommand(program: Command, out: Out): void {
       if (opts.out) await writeFile(opts.out, text);
       else out.stdout(text);
     });
-}
-
-async function readTraceFile(path: string, options: ParseOptions): Promise<ParsedTrace> {
-  try {
-    return await scanTraceFile(path, options);
-  } catch (error) {
-    throw new UsageError(`cannot read trace file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

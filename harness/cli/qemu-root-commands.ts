@@ -3,10 +3,9 @@
  * from, on this machine or on every host of a profile: show, build, refresh (rebuild from the
  * mirror: a newer point release), remove.
  */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
+import type { Out } from './options.ts';
 import { UsageError } from './usage-error.ts';
-
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
 export function addQemuRootCommands(program: Command, out: Out, setExit: (code: number) => void): void {
   const group = program
@@ -38,7 +37,7 @@ Examples:
       .description(description)
       .argument('<suite>', 'Debian suite or codename: bookworm, trixie, sid, ...')
       .option('--profile <file>', 'act on every host of this profile (through its transport) instead of this machine')
-      .action(async (suite: string, opts: { profile?: string }) => {
+      .action(async (suite, opts) => {
         const { checkSuite } = await import('../provision/qemu-root.ts');
         try {
           checkSuite(suite);

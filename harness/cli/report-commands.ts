@@ -1,13 +1,12 @@
 /** The `report` and `compare` subcommands, and the reports `run` writes when it finishes. */
-import { Command, InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { relative } from 'node:path';
 import { REPORT_FORMATS, type ReportFormat } from '../report/formats.ts';
 import type { ReportOutcome } from '../report/index.ts';
+import type { Out } from './options.ts';
 
 // The renderers (Vega, Vega-Lite) take most of a second to load: only commands that report pay it.
 const renderers = () => import('../report/index.ts');
-
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
 const format = (value: string, previous: ReportFormat[] = []): ReportFormat[] => {
   if (!(REPORT_FORMATS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${REPORT_FORMATS.join(', ')}`);
@@ -21,7 +20,8 @@ function printOutcome(outcome: ReportOutcome, out: Out): void {
   for (const [kind, path] of Object.entries(outcome.files)) out.stderr(`wrote ${kind.padEnd(4)} ${shown(path)}\n`);
 }
 
-export function reportCommands(program: Command, out: Out): void {
+/** `report` (one run) and `compare` (two runs). */
+export function addReportCommands(program: Command, out: Out): void {
   program
     .command('report')
     .description('Statistics and reports of a results directory: text summary, Markdown, self-contained HTML with charts, summary.json')
@@ -42,7 +42,7 @@ Examples:
   vdpa-bench report results/local-20250721-180000-ab12
   vdpa-bench report results/local-20250721-180000-ab12 --format text --format json --out /tmp/r`,
     )
-    .action(async (runDir: string, opts: { format?: ReportFormat[]; out?: string }) => {
+    .action(async (runDir, opts) => {
       printOutcome(await (await renderers()).reportRun(runDir, { formats: opts.format, outDir: opts.out }), out);
     });
 
@@ -55,25 +55,19 @@ Examples:
     .option('--candidate-variant <name>', "variant of the candidate run to use (default: its only one, or its profile's compare.candidate, or its first)")
     .option('-f, --format <format>', `${REPORT_FORMATS.join('|')} (repeatable; default all but png, which needs headless Chromium)`, format)
     .option('-o, --out <dir>', 'directory for the report files (default reports/compare-<baseline-id>-vs-<candidate-id>/)')
-    .action(
-      async (
-        baselineDir: string,
-        candidateDir: string,
-        opts: { format?: ReportFormat[]; out?: string; baselineVariant?: string; candidateVariant?: string },
-      ) => {
-        printOutcome(
-          await (
-            await renderers()
-          ).compareRunDirs(baselineDir, candidateDir, {
-            formats: opts.format,
-            outDir: opts.out,
-            baselineVariant: opts.baselineVariant,
-            candidateVariant: opts.candidateVariant,
-          }),
-          out,
-        );
-      },
-    );
+    .action(async (baselineDir, candidateDir, opts) => {
+      printOutcome(
+        await (
+          await renderers()
+        ).compareRunDirs(baselineDir, candidateDir, {
+          formats: opts.format,
+          outDir: opts.out,
+          baselineVariant: opts.baselineVariant,
+          candidateVariant: opts.candidateVariant,
+        }),
+        out,
+      );
+    });
 }
 
 /** After `run`: all formats into <reportsRoot>/<run-id>/, the text summary on stderr (stdout's last line stays the run directory). */

@@ -142,7 +142,7 @@ export async function sampleClocks(a: HostTransport, b: HostTransport, count: nu
     }
     return samples;
   } finally {
-    await Promise.allSettled(probes.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)));
+    await Promise.allSettled(probes.flatMap((p) => (p.status === 'fulfilled' ? [p.value.close()] : [])));
   }
 }
 

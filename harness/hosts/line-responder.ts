@@ -89,7 +89,7 @@ const responders = new WeakMap<HostTransport, Map<string, LineResponder>>();
 
 export function persistentResponder(host: HostTransport, argv: readonly string[], timeoutMs?: number): LineResponder {
   let byCommand = responders.get(host);
-  if (!byCommand) responders.set(host, (byCommand = new Map()));
+  if (!byCommand) responders.set(host, (byCommand = new Map<string, LineResponder>()));
   const key = JSON.stringify(argv);
   let responder = byCommand.get(key);
   if (!responder) byCommand.set(key, (responder = new LineResponder(host, argv, timeoutMs)));

@@ -117,7 +117,7 @@ const SIGNAL_NAMES: Record<number, string> = {
 
 async function* readLines(stream: Readable): AsyncGenerator<string> {
   let buffered = '';
-  for await (const chunk of stream) {
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
     buffered += chunk.toString('utf8');
     let newline: number;
     while ((newline = buffered.indexOf('\n')) >= 0) {

@@ -181,7 +181,7 @@ export class QmpClient extends EventEmitter {
   private onMessage(line: string): void {
     let message: QmpMessage;
     try {
-      message = JSON.parse(line);
+      message = JSON.parse(line) as QmpMessage;
     } catch {
       return; // QEMU never sends partial JSON per line; ignore noise rather than die mid-run
     }

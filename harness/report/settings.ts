@@ -78,27 +78,36 @@ export function reportSettings(manifest: RunManifest | null): ReportSettings {
       `the run's profile does not validate with this version (${(error as Error).message.split('\n')[0]}); reading its compare and metrics settings leniently`,
     );
     const raw = lenientYaml(text);
-    const compare = raw?.compare ?? {};
-    const metrics = raw?.metrics ?? {};
+    const compare = field(raw, 'compare');
+    const metrics = field(raw, 'metrics');
     if (typeof compare.baseline === 'string') settings.baseline = compare.baseline;
     if (typeof compare.candidate === 'string') settings.candidate = compare.candidate;
     if (typeof compare.noiseThresholdPct === 'number') settings.noiseThresholdPct = compare.noiseThresholdPct;
     if (typeof metrics.disagreementTolerancePct === 'number') settings.disagreementTolerancePct = metrics.disagreementTolerancePct;
-    if (Array.isArray(raw?.variants)) {
-      const names = raw.variants.map((v: { name?: unknown }) => v?.name).filter((n: unknown): n is string => typeof n === 'string');
+    if (Array.isArray(raw.variants)) {
+      const names = raw.variants.map((v: unknown) => asObject(v).name).filter((n): n is string => typeof n === 'string');
       if (names.length) settings.variantOrder = names;
     }
   }
   return settings;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function lenientYaml(text: string): any {
+type Loose = Record<string, unknown>;
+
+/** The YAML as a plain object whatever it holds ({} when it does not parse or is not a mapping). */
+function lenientYaml(text: string): Loose {
   try {
-    return parseYaml(text);
+    return asObject(parseYaml(text));
   } catch {
-    return null;
+    return {};
   }
+}
+
+const asObject = (value: unknown): Loose => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Loose) : {});
+
+/** The mapping at value[key] ({} when value is not a mapping, or the key is absent or holds no mapping). */
+function field(value: unknown, key: string): Loose {
+  return asObject(asObject(value)[key]);
 }
 
 type Profile = ReturnType<typeof parseProfile>;

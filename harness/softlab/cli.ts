@@ -1,11 +1,25 @@
 /** `vdpa-bench softlab build|up|down|status`. */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
 import { DEFAULT_PAIR_PORT, DEFAULT_SSH_PORT, softlabPaths, THP_MODES } from './paths.ts';
 import type { LabVmState } from './vm.ts';
 
 // build.ts and vm.ts (execa, QMP) load when a softlab command runs, not at every CLI start-up.
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+
+/** A whole number from min to max (a port, vCPUs, seconds); anything else is a usage error, never NaN passed on to QEMU. */
+export const wholeNumber = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+  return n;
+};
+
+/** A clock step in seconds, signed, with a fraction: 2.5, -0.75. */
+export const clockStep = (value: string) => {
+  const step = Number(value);
+  if (!/^[+-]?\d+(\.\d+)?$/.test(value) || !Number.isFinite(step)) throw new InvalidArgumentError(`not a number of seconds: ${JSON.stringify(value)}`);
+  return step;
+};
 
 export function addSoftlabCommands(program: Command, out: Out, setExit: (code: number) => void): void {
   const softlab = program
@@ -51,10 +65,10 @@ function addUpCommand(softlab: Command, out: Out): void {
   softlab
     .command('up')
     .description('Boot the lab VM (TCG) and wait for sshd; prints the ssh host, port and key')
-    .option('--port <n>', "loopback port forwarded to the lab VM's sshd", (v) => Number(v), DEFAULT_SSH_PORT)
+    .option('--port <n>', "loopback port forwarded to the lab VM's sshd", wholeNumber(1, 65534), DEFAULT_SSH_PORT)
     .option('--memory <size>', 'lab VM memory', '6G')
-    .option('--cpus <n>', 'lab VM vCPUs', (v) => Number(v), 2)
-    .option('--boot-timeout <seconds>', 'how long to wait for sshd (TCG on a busy machine is slow)', (v) => Number(v), 600)
+    .option('--cpus <n>', 'lab VM vCPUs', wholeNumber(1, 1024), 2)
+    .option('--boot-timeout <seconds>', 'how long to wait for sshd (TCG on a busy machine is slow)', wholeNumber(1, 86_400), 600)
     .addOption(new Option('--thp <mode>', 'transparent huge pages in the lab VM (guest memory of every QEMU in it)').choices([...THP_MODES]))
     .option(
       '--two-hosts',
@@ -106,12 +120,10 @@ function addClockStepCommand(softlab: Command, out: Out): void {
     .command('clock-step')
     .description("Step a two-host lab VM's wall clock by an exact amount (clock_adjtime ADJ_SETOFFSET), to test the cross-host clock estimate")
     .argument('<host>', 'hostA or hostB')
-    .argument('<seconds>', 'the step, e.g. 2.5 or -0.75')
-    .action(async (host: string, seconds: string) => {
+    .argument('<seconds>', 'the step, e.g. 2.5 or -0.75', clockStep)
+    .action(async (host, step) => {
       const { pairTransport } = await import('./pair.ts');
       const { stepClock } = await import('./clock-step.ts');
-      const step = Number(seconds);
-      if (!/^[+-]?\d+(\.\d+)?$/.test(seconds) || !Number.isFinite(step)) throw new Error(`not a number of seconds: ${JSON.stringify(seconds)}`);
       const transport = await pairTransport(host);
       try {
         await stepClock(transport, step);

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { recomputeDowntimeArgs } from '../../harness/cli/recompute-args.ts';
 import { vdpaBench } from '../helpers/cli.ts';
+import type { DowntimeJson } from '../../harness/cli/downtime-command.ts';
+import { parseJson } from '../helpers/json.ts';
 
 const legacy = (t: number, event: string, args: string) => `4242@${(t / 1e6).toFixed(6)}:${event} ${args}`;
 
@@ -28,7 +30,7 @@ test('the recorded clock offset is the one the recomputation applies', async (t)
     const args = recomputeDowntimeArgs(dir, { traces, clock: clock(offsetUs) }, 'vdpa');
     const r = await vdpaBench(args!);
     t.is(r.exitCode, 0, r.stderr);
-    t.is(JSON.parse(r.stdout).downtimeMs, downtimeMs, `offset ${offsetUs} µs`);
+    t.is(parseJson<DowntimeJson>(r.stdout).downtimeMs, downtimeMs, `offset ${offsetUs} µs`);
   }
 });
 

@@ -146,7 +146,7 @@ test.serial('unix sockets on the host are reached through the master, even with 
     try {
       const socket = await ssh.connectUnixSocket(path);
       const reply = await new Promise<string>((resolve) => {
-        socket.once('data', (d) => resolve(d.toString()));
+        socket.once('data', (d: Buffer) => resolve(d.toString()));
         socket.write('{"execute": "qmp_capabilities"}\n');
       });
       t.is(reply, '{"execute": "qmp_capabilities"}\n', name);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Summary } from '../../harness/report/summary.ts';
 import { vdpaBench } from '../helpers/cli.ts';
+import type { IterationRecord } from '../../harness/results/types.ts';
+import { parseJson } from '../helpers/json.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = join(root, 'test/fixtures/seed-run');
@@ -78,7 +80,7 @@ test('compare: the same before/after across two runs', async (t) => {
     await writeFile(
       join(dir, variant, 'iterations.ndjson'),
       lines
-        .filter((l) => JSON.parse(l).variant === variant)
+        .filter((l) => parseJson<IterationRecord>(l).variant === variant)
         .map((l) => l.replace(`"variant": "${variant}"`, '"variant": "qemu"'))
         .join('\n') + '\n',
     );

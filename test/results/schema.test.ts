@@ -17,11 +17,11 @@ test('the committed JSON Schema files are the ones the zod schemas export (npm r
 test('records and manifest the harness wrote validate without losing a field', async (t) => {
   const lines = (await readFile(join(fixture, 'iterations.ndjson'), 'utf8')).trim().split('\n');
   for (const line of lines) {
-    const value = JSON.parse(line);
+    const value = JSON.parse(line) as unknown;
     t.deepEqual(iterationRecordSchema.parse(value), value);
     t.deepEqual(recordedIterationSchema.parse(value), value, 'a harness record has every field of the recorded format');
   }
-  const manifest = JSON.parse(await readFile(join(fixture, 'manifest.json'), 'utf8'));
+  const manifest = JSON.parse(await readFile(join(fixture, 'manifest.json'), 'utf8')) as unknown;
   t.deepEqual(runManifestSchema.parse(manifest), manifest);
 });
 
@@ -59,7 +59,7 @@ test('a record that does not match the format is an error naming its line and fi
 
 test('a record completed by the reader is in the recorded format: written again (merge), it reads back', (t) => {
   const { records } = parseIterations('{"variant":"a","vmSize":"1G","status":"ok","downtimeMs":7}\n');
-  const rewritten = JSON.parse(JSON.stringify(records[0]));
+  const rewritten = JSON.parse(JSON.stringify(records[0])) as Record<string, unknown>;
   t.deepEqual(recordedIterationSchema.parse(rewritten), records[0]);
   t.false(recordedIterationSchema.safeParse({ ...rewritten, seq: undefined }).success, 'the recorded format requires seq');
 });

@@ -16,6 +16,7 @@ import { missingBuildTools } from '../../harness/softlab/build.ts';
 import { readIterations, readManifest } from '../../harness/results/store.ts';
 import { parseTrace } from '../../harness/traces/parse.ts';
 import { lastLine, REPO, vdpaBench } from '../helpers/cli.ts';
+import type { ProfileYaml } from '../helpers/json.ts';
 
 async function whyBuildCannotRun(): Promise<string | null> {
   if (process.env.VDPA_BENCH_SLOW !== '1') return 'slow test: run with VDPA_BENCH_SLOW=1 (.ci/run does)';
@@ -61,7 +62,7 @@ if (reason) {
     const identity = /identityFile: (.+)/.exec(up.stdout)![1].trim();
     const knownHosts = /knownHostsFile: (.+)/.exec(up.stdout)![1].trim();
 
-    const profile = parse(await readFile(join(REPO, 'profiles/softlab.yaml'), 'utf8'));
+    const profile = parse(await readFile(join(REPO, 'profiles/softlab.yaml'), 'utf8')) as ProfileYaml;
     Object.assign(profile.hosts[0].transport, { port: labPort, identityFile: identity, knownHostsFile: knownHosts });
     const profilePath = join(cache, 'softlab-smoke.yaml');
     await writeFile(profilePath, stringify(profile));

@@ -26,6 +26,8 @@ import { runBenchmark } from '../../harness/run/run.ts';
 import type { SshTransport } from '../../harness/hosts/ssh.ts';
 import { lastLine, REPO, vdpaBench } from '../helpers/cli.ts';
 import { silentProgress, whenMigrationActive } from '../helpers/fault-lab.ts';
+import type { DowntimeJson } from '../../harness/cli/downtime-command.ts';
+import { parseJson, type ProfileYaml } from '../helpers/json.ts';
 
 const STEP_S = 2.5;
 
@@ -97,10 +99,8 @@ if (reason) {
       }
 
       const dir = await mkdtemp(join(tmpdir(), 'vb-two-hosts-smoke-'));
-      const profile = parse(await readFile(join(REPO, 'profiles/softlab-two-hosts.yaml'), 'utf8'));
-      profile.hosts.forEach((h: { transport: Record<string, unknown> }, i: number) =>
-        Object.assign(h.transport, { port: ports[i], identityFile: identity, knownHostsFile: knownHosts[i] }),
-      );
+      const profile = parse(await readFile(join(REPO, 'profiles/softlab-two-hosts.yaml'), 'utf8')) as ProfileYaml;
+      profile.hosts.forEach((h, i) => Object.assign(h.transport, { port: ports[i], identityFile: identity, knownHostsFile: knownHosts[i] }));
       const profilePath = join(dir, 'softlab-two-hosts.yaml');
       await writeFile(profilePath, stringify(profile));
       started = performance.now();
@@ -141,7 +141,11 @@ if (reason) {
         );
         const recomputed = await vdpaBench(recomputeDowntimeArgs(runDir, r, 'vdpa')!);
         t.is(recomputed.exitCode, 0, recomputed.stderr);
-        t.is(JSON.parse(recomputed.stdout).downtimeMs, r.metrics.vdpa, `${label}: the recorded vdpa downtime does not recompute from its traces`);
+        t.is(
+          parseJson<DowntimeJson>(recomputed.stdout).downtimeMs as number | null,
+          r.metrics.vdpa,
+          `${label}: the recorded vdpa downtime does not recompute from its traces`,
+        );
       }
 
       await dropHostBMidMigration(t, { dir, profile });
