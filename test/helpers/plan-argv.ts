@@ -11,7 +11,7 @@ import { planRun } from '../../harness/plan/plan.ts';
 import type { LoadedProfile } from '../../harness/profile/load.ts';
 import { readArgvLog } from '../../harness/results/argv-log.ts';
 import { readManifest } from '../../harness/results/store.ts';
-import type { RunManifest } from '../../harness/results/types.ts';
+import type { IterationRecord, RunManifest } from '../../harness/results/types.ts';
 import type { MatrixNarrowing } from '../../harness/run/selection.ts';
 
 export interface PlanComparison {
@@ -97,4 +97,16 @@ export async function comparePlanWithRun(
     else out.mismatches.push(`probe ${i + 1}:\n  plan: ${line}\n  run:  ${entry.shown}`);
   });
   return out;
+}
+
+/**
+ * Launches the plan cannot show and no failure explains: after a migration that was not ok the
+ * engine boots a fresh guest for the next one (a source launch the plan shows as a trace rotation).
+ */
+export function unexplainedLaunches(comparison: PlanComparison, records: readonly IterationRecord[]): string[] {
+  const notOk = new Set(records.filter((r) => r.status !== 'ok').map((r) => r.seq));
+  return comparison.unplanned.filter((key) => {
+    const fresh = /vdpa-bench-(\d+)-src$/.exec(key);
+    return !(fresh && notOk.has(Number(fresh[1]) - 1));
+  });
 }
