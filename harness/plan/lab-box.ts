@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describeGuestBuild } from '../guest/build.ts';
 import { NetnsTransport } from '../hosts/local.ts';
 import { shellJoin } from '../hosts/transport.ts';
-import { labHooks } from '../labbox/hooks.ts';
+import { announceParameters, labHooks, reachArgv } from '../labbox/hooks.ts';
 import { builtinGuestOf, labBoxBootTimeoutMs, labBoxGuest, ontoNamespaces } from '../labbox/prepare.ts';
 import { PROBE_DIR, probeLogName } from '../metrics/network.ts';
 import { namespaceName, netnsLabCommands } from '../labbox/netns.ts';
@@ -142,16 +142,11 @@ function probeStartLines(probe: {
   const { seq, guest, network, peer, prober, file } = probe;
   const guestIp = guest.address.split('/')[0];
   const argv = proberArgv({ binary: prober, target: guestIp, rateHz: network.probe.rate, replyTimeoutMs: parseDuration(network.probe.replyTimeout) });
-  const announce = Object.entries({
-    'announce-rounds': network.announce.rounds,
-    'announce-initial': network.announce.initial,
-    'announce-max': network.announce.max,
-    'announce-step': network.announce.step,
-  }).filter(([, v]) => v !== undefined);
+  const announce = announceParameters(network.announce);
   return [
     `# before migration ${seq}: wait for vb-ready on the source console; the guest must answer the peer`,
-    `[${network.peer}] ${peer.describe([prober, '-t', guestIp, '-r', '100', '-u', '120'])}`,
-    ...(announce.length > 0 ? [`[both] QMP: ${JSON.stringify({ execute: 'migrate-set-parameters', arguments: Object.fromEntries(announce) })}`] : []),
+    `[${network.peer}] ${peer.describe(reachArgv(prober, guestIp, 120))}`,
+    ...(Object.keys(announce).length > 0 ? [`[both] QMP: ${JSON.stringify({ execute: 'migrate-set-parameters', arguments: announce })}`] : []),
     `[${network.peer}] start the probe: ${peer.describe(argv)}  >${file} 2>${file}.err`,
   ];
 }

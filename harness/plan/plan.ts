@@ -272,10 +272,12 @@ async function planVmBoot(plan: MigrationPlan, block: Block): Promise<void> {
   const { ctx, pair, qmp } = plan;
   ctx.say(`### VM boot ${block.index}: ${cellLabel(block.cell)} (${block.migrations.length} migrations)`);
   let current: EngineHost | undefined;
+  // as the engine's launcher, once per VM boot and side of the pair
+  const directoriesMade = new Set<EngineHost>();
   for (const planned of block.migrations) {
     const from = pair[planned.direction === 0 ? 0 : 1];
     const to = pair[planned.direction === 0 ? 1 : 0];
-    await planMigration(plan, { block, planned, from, to, sourceRunning: !!current });
+    await planMigration(plan, { block, planned, from, to, sourceRunning: !!current, directoriesMade });
     current = to;
   }
   if (current) qmp(current, 'last destination', { execute: 'quit' });
@@ -288,6 +290,8 @@ interface PlannedStep {
   to: EngineHost;
   /** The source QEMU is the previous migration's destination: only its trace file changes. */
   sourceRunning: boolean;
+  /** Sides of the pair whose run directories this VM boot has made. */
+  directoriesMade: Set<EngineHost>;
 }
 
 /** One migration: launch (or reuse) the source, launch the destination, the engine's QMP exchange, the record's extras. */
@@ -329,10 +333,11 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
 }
 
 /** A QEMU launch as the engine makes it (composeLaunch: the run's hooks, the root, the run directories, the command line). */
-async function planLaunch(plan: MigrationPlan, { block, planned }: PlannedStep, host: EngineHost, role: 'src' | 'dst'): Promise<void> {
+async function planLaunch(plan: MigrationPlan, { block, planned, directoriesMade }: PlannedStep, host: EngineHost, role: 'src' | 'dst'): Promise<void> {
   const { variants, vdpa, say } = plan.ctx;
   const variant = variants.find((v) => v.name === block.cell.variant)!;
-  say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: runDirectories(host) })}`);
+  if (!directoriesMade.has(host)) say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: runDirectories(host) })}`);
+  directoriesMade.add(host);
   const { argv, files, overrides } = await composeLaunch(plan.launch, { block, variant, host, planned, role });
   say(
     `[${host.name}] start ${role === 'src' ? 'source' : 'destination'}${vdpa && overrides.vhostVdpaDevice ? ` (${overrides.vhostVdpaDevice.replace('/dev/vhost-vdpa-@', 'vDPA device ')})` : ''}: ${host.transport.describe(argv)}  >>${files.stderrFile} 2>&1`,

@@ -15,7 +15,7 @@ import type { IterationRecord, RunManifest } from '../../harness/results/types.t
 import type { MatrixNarrowing } from '../../harness/run/selection.ts';
 
 export interface PlanComparison {
-  /** QEMU launches and probes found in both, identical. */
+  /** QEMU launches, probes and run-directory mkdirs found in both, identical. */
   matched: number;
   /** Found in both, different: the launch, then plan's line and the run's. */
   mismatches: string[];
@@ -50,14 +50,15 @@ export function factsOf(runDir: string, manifest: RunManifest): PlanFacts {
 }
 
 /** The plan's QEMU launches (host and QEMU name → command) and probe starts (in order), as printed. */
-function plannedStarts(plan: string): { qemu: Map<string, string>; probes: string[] } {
+function plannedStarts(plan: string): { qemu: Map<string, string>; probes: string[]; directories: string[] } {
   const qemu = new Map<string, string>();
   // a QEMU run from a Debian root has a multi-line sh -c script: the command ends at its redirection
   for (const m of plan.matchAll(/^\[([^\]]+)\] start (?:source|destination)(?: \([^)]*\))?: ([\s\S]*?) {2}>>\S+ 2>&1$/gm)) {
     qemu.set(`${m[1]} ${qemuName(m[2])}`, m[2]);
   }
   const probes = [...plan.matchAll(/^\[[^\]]+\] start the probe: (.*) {2}>\S+ 2>\S+$/gm)].map((m) => m[1]);
-  return { qemu, probes };
+  const directories = [...plan.matchAll(/^\[([^\]]+)\] (.*mkdir -p \S+\/sock \S+\/traces \S+\/console \S+\/stderr'?)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+  return { qemu, probes, directories };
 }
 
 function qemuName(shown: string): string {
@@ -96,6 +97,10 @@ export async function comparePlanWithRun(
     else if (line === entry.shown) out.matched++;
     else out.mismatches.push(`probe ${i + 1}:\n  plan: ${line}\n  run:  ${entry.shown}`);
   });
+  // the run directories QEMU writes into, made once per VM boot and side of the pair
+  const made = recorded.filter((e) => e.argv[0] === 'mkdir' && e.argv[2]?.endsWith('/sock')).map((e) => `${e.host} ${e.shown}`);
+  if (made.join('\n') === planned.directories.join('\n')) out.matched += made.length;
+  else out.mismatches.push(`run directories:\n  plan: ${planned.directories.join(' | ')}\n  run:  ${made.join(' | ')}`);
   return out;
 }
 

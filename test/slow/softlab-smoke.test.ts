@@ -102,7 +102,7 @@ if (reason) {
     const comparison = await comparePlanWithRun(runDir, await loadProfile(profilePath), { vmSizes: ['256M'], iterations: 2, warmup: 0 });
     t.deepEqual(comparison.mismatches, []);
     t.deepEqual(unexplainedLaunches(comparison, records), []);
-    t.true(comparison.matched >= 4, `two VM boots, a source and a destination each at least: ${comparison.matched} matched`);
+    t.true(comparison.matched >= 8, `two VM boots, a source, a destination and the run directories each at least: ${comparison.matched} matched`);
     for (const r of records.filter((x) => x.status === 'ok')) {
       const label = `migration ${r.seq} (${r.variant})`;
       const source = parseTrace(await readFile(join(runDir, r.traces.source), 'utf8')).events;
