@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { readOwnedLabs, type OwnedLab } from './helpers/labs.ts';
 import { BIN, lastLine, REPO, vdpaBench } from './helpers/cli.ts';
 import { readIterations, readManifest } from '../harness/results/store.ts';
+import { loadProfile } from '../harness/profile/load.ts';
+import { comparePlanWithRun, unexplainedLaunches } from './helpers/plan-argv.ts';
 import { requires } from './helpers/requires.ts';
 
 const test = requires('root', 'qemu');
@@ -151,6 +153,16 @@ test.serial('a short real run records trace, QMP, network and integrity figures,
       network.lostRun!.fromUs <= span.end.timeUs && network.lostRun!.toUs >= span.start.timeUs,
       `lost run ${JSON.stringify(network.lostRun)} vs runstate ${span.start.timeUs}..${span.end.timeUs}`,
     );
+
+    // plan with this run's facts printed every QEMU command line and probe the run started, byte for byte
+    const loaded = await loadProfile('profiles/lab-in-a-box.yaml');
+    for (const host of loaded.profile.hosts) host.workdir = join(out, 'hosts');
+    const comparison = await comparePlanWithRun(dir, loaded, { vmSizes: ['512M'], variants: ['limit-300ms', 'idle'], iterations: 1, warmup: 0 });
+    t.deepEqual(comparison.mismatches, []);
+    t.deepEqual(comparison.notStarted, []);
+    t.deepEqual(unexplainedLaunches(comparison, records), []);
+    // two VM boots (a source, a destination and their run directories each) and a probe per migration whose guest answered
+    t.true(comparison.matched >= 8, `${comparison.matched}`);
 
     const left = (await namespaces()).filter((n) => !before.has(n));
     t.deepEqual(left, [], 'namespaces of the run are gone');

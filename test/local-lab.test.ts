@@ -4,12 +4,14 @@
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { loadProfile } from '../harness/profile/load.ts';
 import { applyRule } from '../harness/metrics/rules.ts';
 import { BUILTIN_METRICS } from '../harness/profile/metric-rules.ts';
 import { readIterations, readManifest } from '../harness/results/store.ts';
 import { parseTrace } from '../harness/traces/parse.ts';
 import { lastLine, vdpaBench } from './helpers/cli.ts';
+import { comparePlanWithRun } from './helpers/plan-argv.ts';
 import { processesMatching } from './helpers/processes.ts';
 import { requires } from './helpers/requires.ts';
 import type { DowntimeJson } from '../harness/cli/downtime-command.ts';
@@ -106,6 +108,15 @@ test.serial('local lab: back-to-back migrations of both variants, downtimes matc
   ]);
   t.is(parseJson<DowntimeJson>(cli.stdout).downtimeUs / 1000, records[1].downtimeMs as number);
   t.deepEqual(await processesMatching(manifest.runId), [], 'no QEMU of this run is left');
+
+  // plan with this run's facts printed every QEMU command line the run started, byte for byte
+  const loaded = await loadProfile('profiles/local.yaml');
+  for (const host of loaded.profile.hosts) host.workdir = resolve(join(out, 'hosts'));
+  const comparison = await comparePlanWithRun(dir, loaded, { vmSizes: ['512M'], iterations: 2, warmup: 1 });
+  t.deepEqual(comparison.mismatches, []);
+  t.deepEqual(comparison.unplanned, []);
+  t.deepEqual(comparison.notStarted, []);
+  t.is(comparison.matched, 12 + 8, 'four VM boots: a source and two destinations each, the run directories once on each side');
 });
 
 test.serial('local lab: a migration past its timeout is cancelled, a paused guest is refused, the run goes on', async (t) => {

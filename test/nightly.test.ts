@@ -16,6 +16,7 @@ import { seededRandom } from '../harness/stats/random.ts';
 import type { IterationRecord, RunManifest } from '../harness/results/types.ts';
 import type { NightlyVerdict } from '../harness/nightly/compare.ts';
 import { parseJson, readJson } from './helpers/json.ts';
+import { readArgvLog } from '../harness/results/argv-log.ts';
 
 const BIN = new URL('../bin/vdpa-bench.js', import.meta.url).pathname;
 
@@ -347,9 +348,35 @@ test('merge: shard run directories become one run in schedule order; overlapping
   };
   await fix(a, '1/2', 0);
   await fix(b, '2/2', 7);
+  // each shard's started processes, as its run wrote them
+  for (const [dir, what] of [
+    [a, 'a'],
+    [b, 'b'],
+  ]) {
+    const entry = {
+      schema: 'vdpa-bench/argv@1',
+      seq: 1,
+      host: 'hostA',
+      transport: 'local',
+      via: 'run',
+      role: 'run',
+      argv: ['true', what],
+      shown: `true ${what}`,
+      startedAt: '2026-01-01T00:00:00Z',
+    };
+    await writeFile(join(dir, 'argv.ndjson'), JSON.stringify(entry) + '\n');
+  }
   const merged = await execa('node', [BIN, 'merge', a, b, '--out', join(root, 'merged')], { reject: false });
   t.is(merged.exitCode, 0, merged.stderr);
   const dir = merged.stdout.trim();
+  t.deepEqual(
+    (await readArgvLog(dir)).map((e) => [e.seq, e.argv.join(' ')]),
+    [
+      [1, 'true a'],
+      [2, 'true b'],
+    ],
+    "both shards' started processes, numbered anew",
+  );
   const records = (await readFile(join(dir, 'iterations.ndjson'), 'utf8'))
     .split('\n')
     .filter(Boolean)

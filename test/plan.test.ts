@@ -247,3 +247,18 @@ matrix: { vmSizes: [1G], queuePairs: [1] }
     message: 'one.yaml:8:9 hosts.0.vdpa.devices: source and destination both run on box: it needs two vDPA devices (a vhost-vdpa device opens once)',
   });
 });
+
+test('plan launches QEMU through the hooks the run applies: a variant memory setting, and a hook the run is given', async (t) => {
+  // the variant's own memory settings (variantMemoryHook) reach plan's command lines as they reach the run's
+  const prealloc = await plan('profiles/softlab.yaml', { variants: ['before-prealloc'], vmSizes: ['256M'] });
+  t.regex(prealloc, /\] start source \(vDPA device vdpa0\): .*-object memory-backend-ram,id=mem0,size=256M,prealloc=on /);
+  const plain = await plan('profiles/softlab.yaml', { variants: ['before'], vmSizes: ['256M'] });
+  t.notRegex(plain, /prealloc=on/);
+  // a launch hook given to plan as to a run changes every QEMU line it prints
+  const loaded = await loadProfile('profiles/local.yaml');
+  const hooked = await planRun(loaded, { variants: ['precopy'], vmSizes: ['1G'], hooks: [{ launch: ({ vm }) => ({ vm: { ...vm, cpus: 3 } }) }] });
+  const launches = hooked.split('\n').filter((l) => / start (source|destination): /.test(l));
+  t.true(launches.length > 0);
+  for (const line of launches) t.regex(line, / -smp 3 /);
+  t.deepEqual(executed, []);
+});

@@ -73,6 +73,7 @@ each QEMU writes its own trace file; downtime comes from those traces (see 'down
 Output, in <out>/<run-id>/:
   manifest.json       profile, host facts, QEMU versions, accel used, run state
   iterations.ndjson   one JSON line per migration, written as each one finishes
+  argv.ndjson         every process started on every host (QEMU, probes, set-up steps), in order
   traces/             the raw trace files each migration used
 
 One run per lab at a time: each host's workdir holds vdpa-bench.lock while a run goes. Ctrl-C

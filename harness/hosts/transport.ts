@@ -24,6 +24,8 @@ export interface StartOptions {
   stdoutFile?: string;
   stderrFile?: string;
   env?: Record<string, string>;
+  /** What the process is for (`qemu`, `prober`), for the run's list of started processes. */
+  role?: string;
 }
 
 export interface ProcessExit {

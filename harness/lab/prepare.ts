@@ -31,9 +31,9 @@ import {
   largestGuestBytes,
   queuePairCounts,
   queuePairProblems,
-  vdpaLaunchHook,
   type VdpaHost,
 } from './vdpa.ts';
+import { labLaunchHooks } from './launch-hooks.ts';
 import { queuePairHooks } from './queue-pairs.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { invocationLabel, ROOT_QEMU_BINARY } from '../qemu/root.ts';
@@ -84,6 +84,8 @@ export interface LabContext {
   /** The migration's source and destination host names. */
   pair: [string, string];
   log: (line: string) => void;
+  /** Wraps a transport the lab opens beyond the hosts' own (the run records what it starts). */
+  track?: (transport: HostTransport) => HostTransport;
 }
 
 /** The context plus what prepareLab derives once and every step reads. */
@@ -239,31 +241,17 @@ async function resolveVdpaDevices({ vdpaHosts, transports, manifest }: LabPlan):
   return devicePaths;
 }
 
-/** The launch hooks that put each host's binary, root and vDPA devices into its QEMU command line. */
+/** The lab's launch hooks (binaries, roots, vDPA devices), then the queue-pair hooks of a sweep. */
 function launchHooks(
   lab: LabPlan,
   binaryOn: BinariesOn,
   roots: SuiteRoots,
   devicePaths: Map<string, Map<string, string>>,
 ): { binaries: Map<string, string>; hooks: MigrationHooks[] } {
-  const binaries = new Map<string, string>();
-  const hooks: MigrationHooks[] = [];
-  const differing = [...binaryOn].filter(([, perHost]) => new Set(perHost.values()).size > 1);
-  for (const [variant, perHost] of binaryOn) binaries.set(variant, [...perHost.values()][0]);
-  if (differing.length > 0) {
-    hooks.push({ launch: ({ host, variant }) => ({ binary: binaryOn.get(variant.name)!.get(host.name)! }) });
-  }
-  if (roots.size > 0) {
-    hooks.push({
-      launch: ({ host, variant }) => {
-        const root = roots.get(variant.name)?.get(host.name)?.root;
-        return root ? { root } : {};
-      },
-    });
-  }
+  const sameHost = lab.pair[0] === lab.pair[1];
+  const rootOn = new Map([...roots].map(([variant, perHost]) => [variant, new Map([...perHost].map(([host, record]) => [host, record.root]))]));
+  const { binaries, hooks } = labLaunchHooks({ binaryOn, rootOn, vdpa: lab.vdpa ? { devicePaths, sameHost, hosts: lab.vdpaHosts } : undefined });
   if (lab.vdpa) {
-    const sameHost = lab.pair[0] === lab.pair[1];
-    hooks.push(vdpaLaunchHook(devicePaths, sameHost, lab.vdpaHosts));
     const { transports, vdpaHosts: hosts, ledger, queuePairs: initial, log } = lab;
     hooks.push(queuePairHooks({ transports, hosts, devicePaths, ledger, initial, sameHost, log }));
   }
@@ -278,7 +266,7 @@ function launchHooks(
 /** Variant → host → the Debian suite root its QEMU runs from. */
 type SuiteRoots = Map<string, Map<string, QemuRootRecord>>;
 
-async function provisionSuiteRoots({ profile, selection, hosts, transports, manifest, log }: LabPlan): Promise<SuiteRoots> {
+async function provisionSuiteRoots({ profile, selection, hosts, transports, manifest, log, track = (t) => t }: LabPlan): Promise<SuiteRoots> {
   const variants = selection.variants;
   const roots = new Map<string, Map<string, QemuRootRecord>>();
   const suites = [...new Set(profile.variants.filter((v) => variants.includes(v.name) && v.qemu.debian).map((v) => v.qemu.debian!))];
@@ -288,7 +276,7 @@ async function provisionSuiteRoots({ profile, selection, hosts, transports, mani
     await Promise.all(
       groups.map(async (group) => {
         const first = group[0];
-        const local = first.transport.kind === 'netns' ? new LocalTransport(first.name) : undefined;
+        const local = first.transport.kind === 'netns' ? track(new LocalTransport(first.name)) : undefined;
         try {
           const record = await provisionQemuRoot(local ?? transports.get(first.name)!, { rootsDir: qemuRootsDir(first, cacheRoot()), suite, log });
           manifest.qemuRoots.push(record);

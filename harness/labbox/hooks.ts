@@ -50,8 +50,13 @@ async function waitForBoot(source: RunningQemu, bootTimeoutMs: number): Promise<
   }
 }
 
+/** The guest must answer the peer before a probe starts (up to 120 s) and after the switchover (30 s): the prober's reachability check. */
+export function reachArgv(prober: string, guestIp: string, waitS: 120 | 30): string[] {
+  return [prober, '-t', guestIp, '-r', '100', '-u', String(waitS)];
+}
+
 /** The profile's announce settings that are set, as migrate-set-parameters arguments. */
-function announceParameters(announce: NetworkLab['announce']): Record<string, unknown> {
+export function announceParameters(announce: NetworkLab['announce']): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries({
       'announce-rounds': announce.rounds,
@@ -116,7 +121,7 @@ async function recordNetworkDowntime(
 ): Promise<void> {
   await sleep(parseDuration(network.settings.probe.tail));
   // a guest that answers again is slow, not cut off: then the probe log can state the outage
-  const reach = await network.peer.run([network.prober, '-t', guestIp, '-r', '100', '-u', '30'], { allowFailure: true, timeoutMs: 40_000 });
+  const reach = await network.peer.run(reachArgv(network.prober, guestIp, 30), { allowFailure: true, timeoutMs: 40_000 });
   if (reach.exitCode !== 0) problems.push(`the guest's network is dead after the migration: ${reach.stderr.trim()}`);
   let downtime: NetworkDowntime | undefined;
   try {
@@ -164,7 +169,7 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
       sources.set(planned.seq, source);
       if (!healthy.has(source)) await waitForBoot(source, o.bootTimeoutMs);
       if (!o.network) return;
-      const reach = await o.network.peer.run([o.network.prober, '-t', guestIp, '-r', '100', '-u', '120'], { allowFailure: true, timeoutMs: 130_000 });
+      const reach = await o.network.peer.run(reachArgv(o.network.prober, guestIp, 120), { allowFailure: true, timeoutMs: 130_000 });
       if (reach.exitCode !== 0) throw new Error(`the guest at ${guestIp} does not answer from the peer namespace: ${reach.stderr.trim()}`);
       const parameters = announceParameters(o.network.settings.announce);
       if (Object.keys(parameters).length > 0) await Promise.all([source, destination].map((q) => q.qmp.execute('migrate-set-parameters', parameters)));

@@ -9,6 +9,7 @@ import { buildGuest, type BuiltGuest } from '../guest/build.ts';
 import { PROBE_DIR } from '../metrics/network.ts';
 import { guestKernelCmdline } from '../profile/guest-cmdline.ts';
 import { NetnsTransport } from '../hosts/local.ts';
+import type { HostTransport } from '../hosts/transport.ts';
 import type { MigrationHooks } from '../migration/interfaces.ts';
 import { checkLabBox } from '../profile/lab-box-checks.ts';
 import { pairHosts } from '../profile/load.ts';
@@ -27,22 +28,46 @@ export interface PreparedLabBox {
   close(): Promise<void>;
 }
 
-export async function prepareLabBox(profile: Profile, runDir: string, note: (message: string) => void): Promise<PreparedLabBox> {
+/** Where the run writes (the probe logs go into it), its notes, and the wrapper of the transports it opens. */
+export interface LabBoxRun {
+  runDir: string;
+  note: (message: string) => void;
+  track?: (transport: HostTransport) => HostTransport;
+}
+
+/** The profile's built-in Linux guest; any other guest is an error naming it. */
+export function builtinGuestOf(profile: Profile): BuiltinLinuxGuest {
+  const guest = profile.vm.guest;
+  if (guest.kind !== 'builtin-linux') throw new Error(`vm.guest.kind: the lab in a box needs builtin-linux (the guest here is ${guest.kind})`);
+  return guest;
+}
+
+/** The guest the lab in a box boots: its command line, a variant's own, and the profile as the engine runs it (pure; `plan` shares it). */
+export function labBoxGuest(profile: Profile, files: { kernel: string; initrd: string }) {
+  const guest = builtinGuestOf(profile);
+  const cmdline = guestKernelCmdline(guest);
+  // a variant may run another workload: its own command line, checked before anything is built
+  const variantCmdlines = new Map(profile.variants.filter((v) => v.workload).map((v) => [v.name, guestKernelCmdline({ ...guest, workload: v.workload! })]));
+  const effective: Profile = structuredClone(profile);
+  effective.vm.guest = { kind: 'kernel', kernel: files.kernel, initrd: files.initrd, append: cmdline };
+  return { guest, cmdline, variantCmdlines, effective };
+}
+
+/** How long a freshly booted guest may take to print vb-ready: 3 minutes, or QMP's own timeout when that is longer. */
+export function labBoxBootTimeoutMs(profile: Profile): number {
+  return Math.max(180_000, parseDuration(profile.migration.qmpTimeout));
+}
+
+export async function prepareLabBox(profile: Profile, { runDir, note, track = (t) => t }: LabBoxRun): Promise<PreparedLabBox> {
   // loadProfile has run these checks; a profile built another way gets the same words here
   const [nameA, nameB] = pairHosts(profile);
   const problems = checkLabBox(profile, [nameA, nameB]);
   if (problems.length > 0) throw new Error(problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; '));
-  const guest = profile.vm.guest;
-  if (guest.kind !== 'builtin-linux') throw new Error(`vm.guest.kind: the lab in a box needs builtin-linux (the guest here is ${guest.kind})`);
   const pair = [nameA, nameB].map((n) => profile.hosts.find((h) => h.name === n)!);
-  const cmdline = guestKernelCmdline(guest);
-  // a variant may run another workload: its own command line, checked before anything is built
-  const variantCmdlines = new Map(profile.variants.filter((v) => v.workload).map((v) => [v.name, guestKernelCmdline({ ...guest, workload: v.workload! })]));
-  const built: BuiltGuest = await buildGuest(guest.kernelPackage, note);
-  const effective: Profile = structuredClone(profile);
-  effective.vm.guest = { kind: 'kernel', kernel: built.kernel, initrd: built.initrd, append: cmdline };
+  const built: BuiltGuest = await buildGuest(builtinGuestOf(profile).kernelPackage, note);
+  const { guest, cmdline, variantCmdlines, effective } = labBoxGuest(profile, built);
   const facts: Record<string, unknown> = { guest: guestFacts({ profile, guest, built, cmdline, variantCmdlines }) };
-  const hookOptions = { guest, variantCmdlines, bootTimeoutMs: Math.max(180_000, parseDuration(profile.migration.qmpTimeout)), note };
+  const hookOptions = { guest, variantCmdlines, bootTimeoutMs: labBoxBootTimeoutMs(profile), note };
 
   if (!profile.network) {
     return { profile: effective, hooks: [labHooks(hookOptions)], metricNames: [], facts, close: async () => {} };
@@ -61,10 +86,10 @@ export async function prepareLabBox(profile: Profile, runDir: string, note: (mes
     migrationAddresses: network.migrationAddresses,
   });
   try {
-    effective.hosts = ontoNamespaces(effective.hosts, pair, lab, network);
+    effective.hosts = ontoNamespaces(effective.hosts, pair, lab.namespaces, network);
     const probeDir = join(runDir, PROBE_DIR);
     await mkdir(probeDir, { recursive: true });
-    const peer = new NetnsTransport(network.peer, lab.namespaces[network.peer]);
+    const peer = track(new NetnsTransport(network.peer, lab.namespaces[network.peer]));
     facts.network = networkFacts(network, lab, guest);
     return {
       profile: effective,
@@ -113,14 +138,17 @@ function guestFacts({
   };
 }
 
-/** The pair's netns hosts moved onto this run's namespaces, each with its migration address on the lab network. */
-function ontoNamespaces(hosts: Host[], pair: Host[], lab: NetnsLab, network: NetworkLab): Host[] {
+/**
+ * The pair's netns hosts moved onto this run's namespaces (label → namespace name), each with its
+ * migration address on the lab network. `plan` moves them onto the placeholder names.
+ */
+export function ontoNamespaces(hosts: Host[], pair: Host[], namespaces: Readonly<Record<string, string>>, network: NetworkLab): Host[] {
   return hosts.map((host) => {
     const index = pair.findIndex((p) => p.name === host.name);
     if (index < 0 || host.transport.kind !== 'netns') return host;
     return {
       ...host,
-      transport: { kind: 'netns', namespace: lab.namespaces[host.transport.namespace] },
+      transport: { kind: 'netns', namespace: namespaces[host.transport.namespace] },
       migrationAddress: network.migrationAddresses[index].split('/')[0],
     };
   });

@@ -62,6 +62,7 @@ export class RunningProbe {
     const process = await host.start(proberArgv(settings), {
       stdoutFile: outputFile,
       stderrFile: `${outputFile}.err`,
+      role: 'prober',
     });
     return new RunningProbe(process, outputFile, host);
   }

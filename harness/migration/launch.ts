@@ -61,36 +61,46 @@ export function launchSettings(
   };
 }
 
+type LaunchOptions = Pick<EngineOptions, 'binaries' | 'profile' | 'accel' | 'traceEvents' | 'hooks'>;
+type LauncherOptions = LaunchOptions & Pick<EngineOptions, 'qemu'>;
+
+/** The directories a host's QEMU processes write into (sockets, traces, consoles, stderr), made before the first launch. */
+export function runDirectories(host: EngineHost): string[] {
+  return ['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')];
+}
+
+/**
+ * One QEMU launch as the engine makes it (no process started): each hook's changes over the
+ * earlier ones' (a hook sees the VM settings earlier hooks made, so changes to different parts of
+ * it compose), then the command line. The run starts exactly this; `plan` prints it.
+ */
+export async function composeLaunch(o: LaunchOptions, target: Omit<LaunchTarget, 'files' | 'overrides'>) {
+  const { host, role, planned, variant } = target;
+  const files = qemuFiles(host, planned, role);
+  const overrides: Partial<QemuLaunch> = {};
+  for (const hook of o.hooks ?? []) {
+    if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant, vm: overrides.vm ?? o.profile.vm }));
+  }
+  return { argv: qemuArgs(launchSettings(o, { ...target, files, overrides })), files, overrides };
+}
+
 /** Starts the QEMU processes of one block's migrations; makes each host's run directories once. */
 export class QemuLauncher {
   private readonly directoriesMade = new Set<EngineHost>();
 
   constructor(
-    private readonly o: Pick<EngineOptions, 'binaries' | 'profile' | 'accel' | 'traceEvents' | 'hooks' | 'qemu'>,
+    private readonly o: LauncherOptions,
     private readonly block: Block,
     private readonly variant: Variant,
     private readonly qmpTimeoutMs: number,
   ) {}
 
   async launch(host: EngineHost, planned: PlannedMigration, role: Role): Promise<RunningQemu> {
-    const files = qemuFiles(host, planned, role);
     if (!this.directoriesMade.has(host)) {
-      await host.transport.run([
-        'mkdir',
-        '-p',
-        join(host.runDir, 'sock'),
-        join(host.runDir, 'traces'),
-        join(host.runDir, 'console'),
-        join(host.runDir, 'stderr'),
-      ]);
+      await host.transport.run(runDirectories(host));
       this.directoriesMade.add(host);
     }
-    const overrides: Partial<QemuLaunch> = {};
-    // each hook sees the VM settings earlier hooks made, so changes to different parts of it compose
-    for (const hook of this.o.hooks ?? []) {
-      if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant: this.variant, vm: overrides.vm ?? this.o.profile.vm }));
-    }
-    const argv = qemuArgs(launchSettings(this.o, { block: this.block, variant: this.variant, host, planned, role, files, overrides }));
+    const { argv, files } = await composeLaunch(this.o, { block: this.block, variant: this.variant, host, planned, role });
     return this.o.qemu.launch(host.transport, { argv, files, label: `${role} of migration ${planned.seq}`, timeoutMs: this.qmpTimeoutMs });
   }
 }

@@ -16,7 +16,7 @@ import type { Host, Variant } from '../profile/schema.ts';
 import { siteScriptsFor, type PlannedSiteScript } from '../provision/site-scripts.ts';
 import { readPatches } from '../qemu/build.ts';
 import { metricSetup, scheduleFor, selectMatrix, type MatrixNarrowing } from '../run/selection.ts';
-import { planLabBox, type PlannedLabBox } from './lab-box.ts';
+import { NETNS_TOKEN, planLabBox, type PlannedLabBox } from './lab-box.ts';
 
 export const PLAN_RUN_ID = 'RUN_ID';
 
@@ -24,6 +24,30 @@ export const PLAN_RUN_ID = 'RUN_ID';
 export function devicePlaceholder(name: string): string {
   return `/dev/vhost-vdpa-@${name}`;
 }
+
+/**
+ * What only a run finds out, which the plan's lines would otherwise show as placeholders: its id
+ * and results directory, the accelerator `auto` chose, the lab in a box's namespace token and
+ * built guest, each host's vDPA devices and QEMU binaries, the trace events each QEMU knows. A
+ * plan given the values a run recorded prints that run's command lines (test/plan-matches-run).
+ */
+export interface PlanFacts {
+  runId: string;
+  /** Parent of the run's results directory. */
+  resultsDir: string;
+  /** The accelerator `vm.accel: auto` chose (the plan shows kvm). */
+  accel?: 'kvm' | 'tcg';
+  netnsToken: string;
+  guestDir?: string;
+  /** Host → vDPA device name → /dev/vhost-vdpa-N. */
+  devicePaths?: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Variant → host → QEMU binary (a build's path has its cache key). */
+  binaries?: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Variant → the trace events enabled (those its QEMU knows). */
+  traceEvents?: ReadonlyMap<string, readonly string[]>;
+}
+
+export const PLACEHOLDER_FACTS: PlanFacts = { runId: PLAN_RUN_ID, resultsDir: 'RESULTS', netnsToken: NETNS_TOKEN };
 
 /**
  * What every section of the plan reads: the profile as the run would see it (after the lab in a
@@ -52,12 +76,20 @@ export interface PlanContext {
   variants: Variant[];
   accel: 'tcg' | 'kvm';
   patchesByVariant: Map<string, { path: string; sha256: string }[]>;
+  facts: PlanFacts;
   say: (line?: string) => void;
 }
 
-export async function planContext(loaded: LoadedProfile, options: MatrixNarrowing, say: (line?: string) => void): Promise<PlanContext> {
+export async function planContext(
+  loaded: LoadedProfile,
+  options: MatrixNarrowing,
+  say: (line?: string) => void,
+  facts: PlanFacts = PLACEHOLDER_FACTS,
+): Promise<PlanContext> {
   // the lab in a box plans on the profile as prepareLabBox rewrites it (namespaced hosts, built guest)
-  const box = needsLabBox(loaded.profile) ? await planLabBox(loaded.profile, join('RESULTS', PLAN_RUN_ID)) : undefined;
+  const box = needsLabBox(loaded.profile)
+    ? await planLabBox(loaded.profile, { runDir: join(facts.resultsDir, facts.runId), netnsToken: facts.netnsToken, guestDir: facts.guestDir })
+    : undefined;
   const profile = box?.profile ?? loaded.profile;
   const selection = selectMatrix(profile, options);
   const metrics = metricSetup(profile);
@@ -85,8 +117,9 @@ export async function planContext(loaded: LoadedProfile, options: MatrixNarrowin
     transports: new Map(hosts.map((h) => [h.name, openTransport(h)])),
     site: siteScriptsFor(profile, loaded.file, pairNames),
     variants,
-    accel: profile.vm.accel === 'tcg' ? 'tcg' : 'kvm',
+    accel: profile.vm.accel === 'auto' ? (facts.accel ?? 'kvm') : profile.vm.accel,
     patchesByVariant: await patchesOf(loaded.file, variants),
+    facts,
     say,
   };
 }
@@ -105,7 +138,7 @@ async function patchesOf(profileFile: string, variants: Variant[]): Promise<Map<
 }
 
 /** The engine's view of a host: its transport and this run's directory on it. */
-export function planEngineHost({ profile, transports }: PlanContext, name: string): EngineHost {
+export function planEngineHost({ profile, transports, facts }: PlanContext, name: string): EngineHost {
   const host = profile.hosts.find((h) => h.name === name)!;
-  return { name, transport: transports.get(name)!, runDir: join(host.workdir, PLAN_RUN_ID), migrationAddress: host.migrationAddress };
+  return { name, transport: transports.get(name)!, runDir: join(host.workdir, facts.runId), migrationAddress: host.migrationAddress };
 }

@@ -6,10 +6,10 @@
  */
 import { join } from 'node:path';
 import { describeGuestBuild } from '../guest/build.ts';
-import { guestKernelCmdline } from '../profile/guest-cmdline.ts';
 import { NetnsTransport } from '../hosts/local.ts';
 import { shellJoin } from '../hosts/transport.ts';
-import { labHooks } from '../labbox/hooks.ts';
+import { announceParameters, labHooks, reachArgv } from '../labbox/hooks.ts';
+import { builtinGuestOf, labBoxBootTimeoutMs, labBoxGuest, ontoNamespaces } from '../labbox/prepare.ts';
 import { PROBE_DIR, probeLogName } from '../metrics/network.ts';
 import { namespaceName, netnsLabCommands } from '../labbox/netns.ts';
 import { proberArgv, proberBuild } from '../labbox/prober.ts';
@@ -32,16 +32,23 @@ export interface PlannedLabBox {
   teardown: string[];
 }
 
-export async function planLabBox(profile: Profile, runDirPlaceholder: string): Promise<PlannedLabBox> {
-  const guest = profile.vm.guest;
-  if (guest.kind !== 'builtin-linux') throw new Error(`vm.guest.kind: the lab in a box needs builtin-linux (the guest here is ${guest.kind})`);
+/** What only the run knows of the lab in a box: placeholders in `plan`, the run's own values when a plan is compared with it. */
+export interface LabBoxFacts {
+  /** The run's results directory (the probe logs go into it). */
+  runDir: string;
+  /** The run's namespace token (NETNS_TOKEN). */
+  netnsToken: string;
+  /** The built guest's cache directory (…/IMAGE-GUEST_KEY). */
+  guestDir?: string;
+}
+
+export async function planLabBox(profile: Profile, facts: LabBoxFacts): Promise<PlannedLabBox> {
   const lines: string[] = [];
   const say = (line: string) => lines.push(line);
-  const cmdline = guestKernelCmdline(guest);
-  const variantCmdlines = new Map(profile.variants.filter((v) => v.workload).map((v) => [v.name, guestKernelCmdline({ ...guest, workload: v.workload! })]));
-  const build = describeGuestBuild(guest.kernelPackage);
-  const effective: Profile = structuredClone(profile);
-  effective.vm.guest = { kind: 'kernel', kernel: join(build.dir, 'vmlinuz'), initrd: join(build.dir, 'initrd.gz'), append: cmdline };
+  const build = describeGuestBuild(builtinGuestOf(profile).kernelPackage);
+  const guestDir = facts.guestDir ?? build.dir;
+  const { guest, cmdline, variantCmdlines, effective } = labBoxGuest(profile, { kernel: join(guestDir, 'vmlinuz'), initrd: join(guestDir, 'initrd.gz') });
+  const bootTimeoutMs = labBoxBootTimeoutMs(profile);
 
   say(`== lab in a box (on this machine, as root) ==`);
   say(`## guest build: ${guest.kernelPackage} + busybox-static, cached (GUEST_KEY: hash of both package versions, /init and the module list)`);
@@ -54,14 +61,14 @@ export async function planLabBox(profile: Profile, runDirPlaceholder: string): P
     const note = () => undefined;
     return {
       profile: effective,
-      hooks: [labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note })],
+      hooks: [labHooks({ guest, variantCmdlines, bootTimeoutMs, note })],
       lines,
       beforeMigration: (seq) => [`# before migration ${seq}: wait for vb-ready on the source console`],
       afterMigration: (seq) => [`# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout})`],
       teardown: [],
     };
   }
-  return planNetworkLab({ profile, effective, guest, variantCmdlines, network, runDirPlaceholder, lines });
+  return planNetworkLab({ profile, effective, guest, variantCmdlines, network, facts, bootTimeoutMs, lines });
 }
 
 type BuiltinGuest = Extract<Profile['vm']['guest'], { kind: 'builtin-linux' }>;
@@ -73,17 +80,19 @@ interface NetworkLabPlan {
   guest: BuiltinGuest;
   variantCmdlines: Map<string, string>;
   network: NonNullable<Profile['network']>;
-  runDirPlaceholder: string;
+  facts: LabBoxFacts;
+  bootTimeoutMs: number;
   lines: string[];
 }
 
 /** With a network: the prober build, the namespaces and their links, the hosts moved into them, and a probe across each migration. */
-async function planNetworkLab({ profile, effective, guest, variantCmdlines, network, runDirPlaceholder, lines }: NetworkLabPlan): Promise<PlannedLabBox> {
+async function planNetworkLab(plan: NetworkLabPlan): Promise<PlannedLabBox> {
+  const { profile, effective, guest, variantCmdlines, network, facts, bootTimeoutMs, lines } = plan;
   const say = (line: string) => lines.push(line);
   const [nameA, nameB] = pairHosts(profile);
   const pair = [nameA, nameB].map((n) => profile.hosts.find((h) => h.name === n)!);
   const labels = pair.map((h) => (h.transport.kind === 'netns' ? h.transport.namespace : h.name)) as [string, string];
-  const namespaces = Object.fromEntries([...labels, network.peer].map((l) => [l, namespaceName(NETNS_TOKEN, l)]));
+  const namespaces = Object.fromEntries([...labels, network.peer].map((l) => [l, namespaceName(facts.netnsToken, l)]));
   const prober = await proberBuild();
   say(`## ICMP prober build (only when ${prober.binary} is missing)`);
   say(shellJoin(prober.gcc));
@@ -99,19 +108,11 @@ async function planNetworkLab({ profile, effective, guest, variantCmdlines, netw
   ))
     say(shellJoin(['ip', ...args]));
 
-  effective.hosts = effective.hosts.map((host) => {
-    const index = pair.findIndex((p) => p.name === host.name);
-    if (index < 0 || host.transport.kind !== 'netns') return host;
-    return {
-      ...host,
-      transport: { kind: 'netns', namespace: namespaces[host.transport.namespace] },
-      migrationAddress: network.migrationAddresses[index].split('/')[0],
-    };
-  });
+  effective.hosts = ontoNamespaces(effective.hosts, pair, namespaces, network);
   const peer = new NetnsTransport(network.peer, namespaces[network.peer]);
-  const probeDir = join(runDirPlaceholder, PROBE_DIR);
+  const probeDir = join(facts.runDir, PROBE_DIR);
   const hooks = [
-    labHooks({ guest, variantCmdlines, bootTimeoutMs: 180_000, note: () => undefined, network: { settings: network, peer, prober: prober.binary, probeDir } }),
+    labHooks({ guest, variantCmdlines, bootTimeoutMs, note: () => undefined, network: { settings: network, peer, prober: prober.binary, probeDir } }),
   ];
   const probeFile = (seq: number) => join(probeDir, probeLogName(seq));
   return {
@@ -141,16 +142,11 @@ function probeStartLines(probe: {
   const { seq, guest, network, peer, prober, file } = probe;
   const guestIp = guest.address.split('/')[0];
   const argv = proberArgv({ binary: prober, target: guestIp, rateHz: network.probe.rate, replyTimeoutMs: parseDuration(network.probe.replyTimeout) });
-  const announce = Object.entries({
-    'announce-rounds': network.announce.rounds,
-    'announce-initial': network.announce.initial,
-    'announce-max': network.announce.max,
-    'announce-step': network.announce.step,
-  }).filter(([, v]) => v !== undefined);
+  const announce = announceParameters(network.announce);
   return [
     `# before migration ${seq}: wait for vb-ready on the source console; the guest must answer the peer`,
-    `[${network.peer}] ${peer.describe([prober, '-t', guestIp, '-r', '100', '-u', '120'])}`,
-    ...(announce.length > 0 ? [`[both] QMP: ${JSON.stringify({ execute: 'migrate-set-parameters', arguments: Object.fromEntries(announce) })}`] : []),
+    `[${network.peer}] ${peer.describe(reachArgv(prober, guestIp, 120))}`,
+    ...(Object.keys(announce).length > 0 ? [`[both] QMP: ${JSON.stringify({ execute: 'migrate-set-parameters', arguments: announce })}`] : []),
     `[${network.peer}] start the probe: ${peer.describe(argv)}  >${file} 2>${file}.err`,
   ];
 }

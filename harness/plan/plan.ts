@@ -4,21 +4,13 @@
  * qemuArgs, the engine's QMP commands), shown the way each host's transport would run them.
  */
 import { join } from 'node:path';
-import {
-  buildRoot,
-  deviceFor,
-  eventRequirements,
-  hostSetupSteps,
-  largestGuestBytes,
-  queuePairCounts,
-  queuePairProblems,
-  vdpaLaunchHook,
-  type VdpaHost,
-} from '../lab/vdpa.ts';
+import { buildRoot, deviceFor, eventRequirements, hostSetupSteps, largestGuestBytes, queuePairCounts, queuePairProblems, type VdpaHost } from '../lab/vdpa.ts';
+import { labLaunchHooks } from '../lab/launch-hooks.ts';
+import { runHooks } from '../run/hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { describeSiteScripts } from '../provision/site-scripts.ts';
 import { migrationQmpCommands } from '../migration/migrate.ts';
-import { launchSettings, qemuFiles } from '../migration/launch.ts';
+import { composeLaunch, qemuFiles, runDirectories } from '../migration/launch.ts';
 import { type EngineHost } from '../migration/interfaces.ts';
 import type { MatrixNarrowing } from '../run/selection.ts';
 import { cellLabel } from '../profile/cell.ts';
@@ -28,7 +20,7 @@ import { describeCommand } from '../hosts/command.ts';
 import { factsCommand } from '../provision/facts.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild } from '../qemu/build.ts';
-import { qemuArgs, qemuInvocation } from '../qemu/command.ts';
+import { qemuInvocation } from '../qemu/command.ts';
 import { invocationLabel, ROOT_QEMU_BINARY } from '../qemu/root.ts';
 import { describeQemuRootSteps, qemuRootsDir, suiteRoot } from '../provision/qemu-root.ts';
 import { cacheRoot } from '../guest/build.ts';
@@ -36,10 +28,15 @@ import { LocalTransport } from '../hosts/local.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import type { Block, PlannedMigration } from '../migration/schedule.ts';
 import type { MigrationHooks } from '../migration/interfaces.ts';
-import { devicePlaceholder, PLAN_RUN_ID, planContext, planEngineHost, type PlanContext } from './context.ts';
+import { devicePlaceholder, PLAN_RUN_ID, planContext, planEngineHost, type PlanContext, type PlanFacts } from './context.ts';
 import { planTeardown } from './teardown.ts';
 
-export type PlanOptions = MatrixNarrowing;
+export interface PlanOptions extends MatrixNarrowing {
+  /** What a run found out, in place of the placeholders (comparing a plan with a recorded run). */
+  facts?: PlanFacts;
+  /** Hooks a run is given beside the lab's (RunOptions.hooks): the plan launches through them too. */
+  hooks?: readonly MigrationHooks[];
+}
 
 /** The binary a variant runs on a host: its own, or the one its build installs (key shown as KEY). */
 export function planBinary(variant: Variant, host: Host): string {
@@ -55,10 +52,10 @@ export function planRoot(variant: Variant, host: Host): string | undefined {
 }
 export async function planRun(loaded: LoadedProfile, options: PlanOptions = {}): Promise<string> {
   const out: string[] = [];
-  const ctx = await planContext(loaded, options, (line = '') => out.push(line));
+  const ctx = await planContext(loaded, options, (line = '') => out.push(line), options.facts);
   planHeader(ctx);
   for (const host of ctx.hosts) planHostPreparation(ctx, host);
-  await planMigrations(ctx);
+  await planMigrations(ctx, options.hooks ?? []);
   planTeardown(ctx);
   await Promise.allSettled([...ctx.transports.values()].map((t) => t.close()));
   return out.join('\n') + '\n';
@@ -195,36 +192,46 @@ function planHostFacts({ say }: PlanContext, vdpaHost: VdpaHost | undefined, t: 
     say(describeCommand(t, vhostVdpaDeviceCommand(d.name)).split('\n')[0] + '  # script: harness/provision/preflight.ts');
   }
 }
-/** What the migrations section shares across VM boots: the pair as the engine sees it, the launch hooks, the QMP line format. */
+/** What the migrations section shares across VM boots: the pair as the engine sees it, its launches, the QMP line format. */
 interface MigrationPlan {
   ctx: PlanContext;
   pair: [EngineHost, EngineHost];
   sameHost: boolean;
-  hooks: MigrationHooks[];
+  /** What the engine launches QEMU from: binaries, accelerator, trace events and the run's hooks. */
+  launch: Parameters<typeof composeLaunch>[0];
   qmp: (host: EngineHost, who: string, command: { execute: string; arguments?: unknown }) => void;
 }
 
-async function planMigrations(ctx: PlanContext): Promise<void> {
-  const { vdpa, hosts, nameA, nameB, box, say } = ctx;
-  const sameHost = nameA === nameB;
-  const devicePaths = new Map(hosts.filter((h) => h.vdpa).map((h) => [h.name, new Map(h.vdpa!.devices.map((d) => [d.name, devicePlaceholder(d.name)]))]));
-  const hooks = [
-    ...(vdpa
-      ? [
-          vdpaLaunchHook(
-            devicePaths,
-            sameHost,
-            hosts.filter((h): h is VdpaHost => !!h.vdpa),
-          ),
-        ]
-      : []),
-    ...(box?.hooks ?? []),
-  ];
+/**
+ * The run's hooks over the plan's facts: the lab's launch hooks with each host's planned binary,
+ * root and device (placeholders unless facts were given), the lab in a box's, the caller's and
+ * the profile's own, in the run's order (run/hooks.ts).
+ */
+function planLaunchOptions(ctx: PlanContext, extra: readonly MigrationHooks[]): MigrationPlan['launch'] {
+  const { profile, variants, hosts, facts, vdpa, nameA, nameB, box, metrics } = ctx;
+  const perHost = (pathOf: (v: Variant, h: Host) => string | undefined, vs: readonly Variant[]) =>
+    new Map(vs.map((v) => [v.name, new Map(hosts.flatMap((h) => (pathOf(v, h) === undefined ? [] : [[h.name, pathOf(v, h)!] as const])))]));
+  const binaryOn = facts.binaries ?? perHost(planBinary, variants);
+  const rootOn = perHost(
+    planRoot,
+    variants.filter((v) => v.qemu.debian),
+  );
+  const devicePaths =
+    facts.devicePaths ?? new Map(hosts.filter((h) => h.vdpa).map((h) => [h.name, new Map(h.vdpa!.devices.map((d) => [d.name, devicePlaceholder(d.name)]))]));
+  const vdpaHosts = hosts.filter((h): h is VdpaHost => !!h.vdpa);
+  const lab = labLaunchHooks({ binaryOn, rootOn, vdpa: vdpa ? { devicePaths, sameHost: nameA === nameB, hosts: vdpaHosts } : undefined });
+  const hooks = runHooks({ profile, pair: [nameA, nameB], metricNames: metrics.names, note: () => undefined, lab: lab.hooks, box: box?.hooks, extra });
+  const traceEvents = new Map(variants.map((v) => [v.name, facts.traceEvents?.get(v.name) ?? ctx.traceEvents]));
+  return { binaries: lab.binaries, profile, accel: ctx.accel, traceEvents, hooks };
+}
+
+async function planMigrations(ctx: PlanContext, extra: readonly MigrationHooks[]): Promise<void> {
+  const { vdpa, nameA, nameB, say } = ctx;
   const plan: MigrationPlan = {
     ctx,
     pair: [planEngineHost(ctx, nameA), planEngineHost(ctx, nameB)],
-    sameHost,
-    hooks,
+    sameHost: nameA === nameB,
+    launch: planLaunchOptions(ctx, extra),
     qmp: (host, who, command) => say(`[${host.name}] QMP ${who}: ${JSON.stringify(command)}`),
   };
 
@@ -265,10 +272,12 @@ async function planVmBoot(plan: MigrationPlan, block: Block): Promise<void> {
   const { ctx, pair, qmp } = plan;
   ctx.say(`### VM boot ${block.index}: ${cellLabel(block.cell)} (${block.migrations.length} migrations)`);
   let current: EngineHost | undefined;
+  // as the engine's launcher, once per VM boot and side of the pair
+  const directoriesMade = new Set<EngineHost>();
   for (const planned of block.migrations) {
     const from = pair[planned.direction === 0 ? 0 : 1];
     const to = pair[planned.direction === 0 ? 1 : 0];
-    await planMigration(plan, { block, planned, from, to, sourceRunning: !!current });
+    await planMigration(plan, { block, planned, from, to, sourceRunning: !!current, directoriesMade });
     current = to;
   }
   if (current) qmp(current, 'last destination', { execute: 'quit' });
@@ -281,6 +290,8 @@ interface PlannedStep {
   to: EngineHost;
   /** The source QEMU is the previous migration's destination: only its trace file changes. */
   sourceRunning: boolean;
+  /** Sides of the pair whose run directories this VM boot has made. */
+  directoriesMade: Set<EngineHost>;
 }
 
 /** One migration: launch (or reuse) the source, launch the destination, the engine's QMP exchange, the record's extras. */
@@ -321,36 +332,13 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
   for (const line of box?.afterMigration(planned.seq) ?? []) say(line);
 }
 
-/** A QEMU launch as the engine makes it: the hooks' overrides (vDPA device, tap, guest), the root, the run directories, the command line. */
-async function planLaunch(plan: MigrationPlan, { block, planned }: PlannedStep, host: EngineHost, role: 'src' | 'dst'): Promise<void> {
-  const { profile, variants, accel, traceEvents, vdpa, say } = plan.ctx;
+/** A QEMU launch as the engine makes it (composeLaunch: the run's hooks, the root, the run directories, the command line). */
+async function planLaunch(plan: MigrationPlan, { block, planned, directoriesMade }: PlannedStep, host: EngineHost, role: 'src' | 'dst'): Promise<void> {
+  const { variants, vdpa, say } = plan.ctx;
   const variant = variants.find((v) => v.name === block.cell.variant)!;
-  const files = qemuFiles(host, planned, role);
-  const hostBinaries = new Map(
-    variants.map((v) => [
-      v.name,
-      planBinary(
-        v,
-        profile.hosts.find((h) => h.name === host.name)!,
-      ),
-    ]),
-  );
-  let overrides: Awaited<ReturnType<NonNullable<MigrationHooks['launch']>>> = {};
-  for (const h of plan.hooks) if (h.launch) overrides = { ...overrides, ...(await h.launch({ host, role, planned, variant, vm: overrides.vm ?? profile.vm })) };
-  const root = planRoot(
-    variant,
-    profile.hosts.find((h) => h.name === host.name)!,
-  );
-  if (root) overrides = { ...overrides, root };
-  say(
-    `[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: ['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')] })}`,
-  );
-  const argv = qemuArgs(
-    launchSettings(
-      { binaries: hostBinaries, profile, accel, traceEvents: new Map(variants.map((v) => [v.name, traceEvents])) },
-      { block, variant, host, planned, role, files, overrides },
-    ),
-  );
+  if (!directoriesMade.has(host)) say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: runDirectories(host) })}`);
+  directoriesMade.add(host);
+  const { argv, files, overrides } = await composeLaunch(plan.launch, { block, variant, host, planned, role });
   say(
     `[${host.name}] start ${role === 'src' ? 'source' : 'destination'}${vdpa && overrides.vhostVdpaDevice ? ` (${overrides.vhostVdpaDevice.replace('/dev/vhost-vdpa-@', 'vDPA device ')})` : ''}: ${host.transport.describe(argv)}  >>${files.stderrFile} 2>&1`,
   );

@@ -35,7 +35,7 @@ export class QemuInstance implements RunningQemu {
   /** Starts QEMU on `host` and waits (up to `timeoutMs`) until its QMP socket greets. */
   static async launch(host: HostTransport, { argv, files, label, timeoutMs }: QemuLaunchRequest): Promise<QemuInstance> {
     const started = Date.now();
-    const process = await host.start(argv, { stderrFile: files.stderrFile, stdoutFile: files.stderrFile });
+    const process = await host.start(argv, { stderrFile: files.stderrFile, stdoutFile: files.stderrFile, role: 'qemu' });
     let exitedEarly = false;
     void process.exited.then(() => (exitedEarly = true));
     let lastError: unknown;

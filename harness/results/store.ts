@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
+import { ArgvLog, type StartedCommand } from './argv-log.ts';
 import { describeIssues, ITERATION_SCHEMA, iterationRecordSchema, MANIFEST_SCHEMA, runManifestSchema } from './schema.ts';
 import type { IterationRecord, RunManifest } from './types.ts';
 
@@ -20,18 +21,20 @@ export function newRunId(profileName: string, now = new Date()): string {
 export class RunStore {
   private iterations?: FileHandle;
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly argv: ArgvLog,
+  ) {}
 
   static async create(baseDir: string, runId: string): Promise<RunStore> {
     const dir = resolve(baseDir, runId);
     await mkdir(join(dir, 'traces'), { recursive: true });
-    return new RunStore(dir);
+    return new RunStore(dir, await ArgvLog.open(dir));
   }
 
   static async open(dir: string): Promise<RunStore> {
-    const store = new RunStore(resolve(dir));
-    await mkdir(join(store.dir, 'traces'), { recursive: true });
-    return store;
+    await mkdir(join(resolve(dir), 'traces'), { recursive: true });
+    return new RunStore(resolve(dir), await ArgvLog.open(resolve(dir)));
   }
 
   get tracesDir(): string {
@@ -55,9 +58,15 @@ export class RunStore {
     return readFile(join(this.dir, relative), 'utf8');
   }
 
+  /** A process the run started on a host, appended to argv.ndjson (argv-log.ts). */
+  recordStarted(command: StartedCommand): void {
+    this.argv.append(command);
+  }
+
   async close(): Promise<void> {
     await this.iterations?.close();
     this.iterations = undefined;
+    await this.argv.close();
   }
 }
 

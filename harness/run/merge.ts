@@ -4,6 +4,7 @@
  */
 import { cp, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readArgvLog } from '../results/argv-log.ts';
 import { labFingerprint } from '../results/fingerprint.ts';
 import { newRunId, readIterations, readManifest, RunStore } from '../results/store.ts';
 import type { IterationRecord, RunManifest } from '../results/types.ts';
@@ -98,7 +99,7 @@ function recordsInScheduleOrder(shards: readonly Shard[]): IterationRecord[] {
   return records;
 }
 
-/** Every trace, console and stderr file of a shard into the merged run; two shards never share a trace file name. */
+/** Every trace, console and stderr file and started process of a shard into the merged run; two shards never share a trace file name. */
 async function copyShardFiles(dir: string, store: RunStore): Promise<void> {
   const traces = await readdir(join(dir, 'traces')).catch(() => [] as string[]);
   const existing = new Set(await readdir(store.tracesDir));
@@ -111,6 +112,8 @@ async function copyShardFiles(dir: string, store: RunStore): Promise<void> {
     if (files.length) await mkdir(join(store.dir, sub), { recursive: true });
     for (const name of files) await cp(join(dir, sub, name), join(store.dir, sub, name));
   }
+  // what each shard started on its hosts, shard after shard, numbered anew
+  for (const { schema: _schema, seq: _seq, ...command } of await readArgvLog(dir)) store.recordStarted(command);
 }
 
 /** The first shard's manifest, with the run's span, state, schedule and shards of all of them. */

@@ -6,11 +6,11 @@
  */
 import { exchangeClock, type ClockEstimator } from '../hosts/clock.ts';
 import { gatherHostFacts } from '../hosts/facts.ts';
-import { HostUnreachableError } from '../hosts/transport.ts';
+import { recordingTransport } from '../hosts/recording.ts';
+import { HostUnreachableError, type HostTransport } from '../hosts/transport.ts';
 import { prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
 import { runSchedule } from '../migration/engine.ts';
 import { RunInterrupted, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
-import { labHooks } from '../migration/lab-hooks.ts';
 import type { Block } from '../migration/schedule.ts';
 import { needsLabBox } from '../profile/lab-box-checks.ts';
 import type { LoadedProfile } from '../profile/load.ts';
@@ -21,6 +21,7 @@ import type { IterationRecord, RunManifest } from '../results/types.ts';
 import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
 import { chooseAccel, notStartedManifest, resumedManifest, startedManifest, type LabFacts, type RunBasics } from './manifest.ts';
 import { ownerRecord } from './ownership.ts';
+import { runHooks } from './hooks.ts';
 import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeState } from './resume.ts';
 import { metricSetup, scheduleFor, selectionFromManifest, selectMatrix, type MatrixNarrowing } from './selection.ts';
 import { LabSession } from './session.ts';
@@ -63,12 +64,21 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
   const runId = resume?.manifest.runId ?? options.runId ?? newRunId(loaded.profile.name);
   const store = resume ? await RunStore.open(options.resumeDir!) : await RunStore.create(options.outDir, runId);
   if (resume?.repairedTornLine) options.progress.note('the last line of iterations.ndjson was torn (crash mid-write): moved to iterations.torn');
-  // the lab in a box (built guest, namespaced hosts) rewrites hosts and guest for this run only
-  const box = needsLabBox(loaded.profile) ? await prepareLabBox(loaded.profile, store.dir, (m) => options.progress.note(m)) : undefined;
+  // every process the run starts on a host goes into argv.ndjson
+  const track = (transport: HostTransport) => recordingTransport(transport, (command) => store.recordStarted(command));
   try {
-    return await runOnHosts(planRun(loaded, box?.profile ?? loaded.profile, options, { runId, store, box, resume }));
+    // the lab in a box (built guest, namespaced hosts) rewrites hosts and guest for this run only
+    const box = needsLabBox(loaded.profile)
+      ? await prepareLabBox(loaded.profile, { runDir: store.dir, note: (m) => options.progress.note(m), track })
+      : undefined;
+    try {
+      return await runOnHosts(planRun(loaded, box?.profile ?? loaded.profile, options, { runId, store, box, resume }), track);
+    } finally {
+      await box?.close();
+    }
   } finally {
-    await box?.close();
+    // what the lab's teardown started too; the engine closed the store's records already
+    await store.close();
   }
 }
 
@@ -96,8 +106,8 @@ function planRun(loaded: LoadedProfile, profile: Profile, options: RunOptions, r
   };
 }
 
-async function runOnHosts(run: RunContext): Promise<RunOutcome> {
-  const session = new LabSession(run.profile, run.runId);
+async function runOnHosts(run: RunContext, track: (transport: HostTransport) => HostTransport): Promise<RunOutcome> {
+  const session = new LabSession(run.profile, run.runId, track);
   let manifest: RunManifest | undefined;
   try {
     await session.claim(ownerRecord(run.runId, run.options.command), { resumeRunId: run.resume?.manifest.runId, profilePath: run.loaded.file, note: run.note });
@@ -158,12 +168,15 @@ async function measure(run: RunContext, session: LabSession, manifest: RunManife
       qemu: qemuInstances,
       traceEvents: variants.traceEvents,
       metrics: run.metrics,
-      hooks: [
-        ...(session.lab?.hooks ?? []),
-        ...(run.box?.hooks ?? []),
-        ...(options.hooks ?? []),
-        ...labHooks(profile, session.pair, run.note, run.metrics.names),
-      ],
+      hooks: runHooks({
+        profile,
+        pair: session.pair,
+        metricNames: run.metrics.names,
+        note: run.note,
+        lab: session.lab?.hooks,
+        box: run.box?.hooks,
+        extra: options.hooks,
+      }),
       clock: options.clock ?? exchangeClock(),
       progress: options.progress,
       signal: options.signal,

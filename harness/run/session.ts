@@ -35,12 +35,14 @@ export class LabSession {
   private readonly siteLedger = new ProvisionLedger();
   private siteOutcomes: SiteOutcome[] = [];
 
+  /** `track`: wraps each host's transport (the run's: it records every process started through it). */
   constructor(
     private readonly profile: Profile,
     runId: string,
+    private readonly track: (transport: HostTransport) => HostTransport = (t) => t,
   ) {
     this.pair = pairHosts(profile);
-    for (const host of profile.hosts) if (this.pair.includes(host.name)) this.transports.set(host.name, openTransport(host));
+    for (const host of profile.hosts) if (this.pair.includes(host.name)) this.transports.set(host.name, track(openTransport(host)));
     const engineHost = (name: string): EngineHost => {
       const host = profile.hosts.find((h) => h.name === name)!;
       return { name, transport: this.transports.get(name)!, runDir: join(host.workdir, runId), migrationAddress: host.migrationAddress };
@@ -101,7 +103,16 @@ export class LabSession {
     this.site = siteScriptsFor(this.profile, profileFile, this.pair);
     if (this.site.length > 0) this.siteOutcomes = await applySiteScripts(this.transports, this.site, this.siteLedger, note);
     if (needsLab(this.profile, selection))
-      this.lab = await prepareLab({ profile: this.profile, profileFile, transports: this.transports, selection, metrics, pair: this.pair, log: note });
+      this.lab = await prepareLab({
+        profile: this.profile,
+        profileFile,
+        transports: this.transports,
+        selection,
+        metrics,
+        pair: this.pair,
+        log: note,
+        track: this.track,
+      });
     return this.lab;
   }
 

@@ -15,8 +15,10 @@ import { parse, stringify } from 'yaml';
 import { missingBuildTools } from '../../harness/softlab/build.ts';
 import { readIterations, readManifest } from '../../harness/results/store.ts';
 import { parseTrace } from '../../harness/traces/parse.ts';
+import { loadProfile } from '../../harness/profile/load.ts';
 import { lastLine, REPO, vdpaBench } from '../helpers/cli.ts';
 import type { ProfileYaml } from '../helpers/json.ts';
+import { comparePlanWithRun, unexplainedLaunches } from '../helpers/plan-argv.ts';
 
 async function whyBuildCannotRun(): Promise<string | null> {
   if (process.env.VDPA_BENCH_SLOW !== '1') return 'slow test: run with VDPA_BENCH_SLOW=1 (.ci/run does)';
@@ -97,6 +99,11 @@ if (reason) {
           .join(' | ')}`,
       );
     }
+    // plan with this run's facts (its /dev/vhost-vdpa-N, run id) printed every QEMU command line the run started, byte for byte
+    const comparison = await comparePlanWithRun(runDir, await loadProfile(profilePath), { vmSizes: ['256M'], iterations: 2, warmup: 0 });
+    t.deepEqual(comparison.mismatches, []);
+    t.deepEqual(unexplainedLaunches(comparison, records), []);
+    t.true(comparison.matched >= 8, `two VM boots, a source, a destination and the run directories each at least: ${comparison.matched} matched`);
     for (const r of records.filter((x) => x.status === 'ok')) {
       const label = `migration ${r.seq} (${r.variant})`;
       const source = parseTrace(await readFile(join(runDir, r.traces.source), 'utf8')).events;

@@ -25,6 +25,7 @@ import { loadProfile } from '../../harness/profile/load.ts';
 import { runBenchmark } from '../../harness/run/run.ts';
 import type { SshTransport } from '../../harness/hosts/ssh.ts';
 import { lastLine, REPO, vdpaBench } from '../helpers/cli.ts';
+import { comparePlanWithRun, unexplainedLaunches } from '../helpers/plan-argv.ts';
 import { silentProgress, whenMigrationActive } from '../helpers/fault-lab.ts';
 import type { DowntimeJson } from '../../harness/cli/downtime-command.ts';
 import { parseJson, type ProfileYaml } from '../helpers/json.ts';
@@ -128,6 +129,11 @@ if (reason) {
         records.some((r) => r.status === 'ok'),
         records.map((r) => r.reason).join(' | '),
       );
+      // plan with this run's facts printed every QEMU command line it started on either host, byte for byte
+      const comparison = await comparePlanWithRun(runDir, await loadProfile(profilePath), { vmSizes: ['128M'], iterations: 2, warmup: 0 });
+      t.deepEqual(comparison.mismatches, []);
+      t.deepEqual(unexplainedLaunches(comparison, records), []);
+      t.true(comparison.matched >= 8, `${comparison.matched} matched`);
       for (const r of records) {
         const label = `migration ${r.seq} (${r.variant}, ${r.from}→${r.to})`;
         t.not(r.from, r.to, `${label}: did not cross between the hosts`);

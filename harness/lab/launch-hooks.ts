@@ -1,0 +1,39 @@
+/**
+ * The lab's part of every QEMU command line: each host's binary, the root filesystem a Debian
+ * suite's QEMU runs from, and each process's vDPA device. Pure over what set-up found, so the run
+ * (with the real paths) and `plan` (with its placeholders) launch through the same hooks.
+ */
+import type { MigrationHooks } from '../migration/interfaces.ts';
+import { vdpaLaunchHook, type VdpaHost } from './vdpa.ts';
+
+/** Variant → host → a path (its QEMU binary, its root filesystem). */
+export type PerVariantHost = ReadonlyMap<string, ReadonlyMap<string, string>>;
+
+export interface LabLaunchFacts {
+  /** Each selected variant's QEMU binary on each host. */
+  binaryOn: PerVariantHost;
+  /** The root filesystem a `qemu.debian` variant's QEMU runs from, per host. */
+  rootOn: PerVariantHost;
+  /** With vDPA: each host's /dev/vhost-vdpa-N per device name, and whether one host is both ends. */
+  vdpa?: { devicePaths: ReadonlyMap<string, ReadonlyMap<string, string>>; sameHost: boolean; hosts: readonly VdpaHost[] };
+}
+
+/** Variant → the binary every host runs (the first host's where they differ: the hook then sets each host's). */
+export function labLaunchHooks({ binaryOn, rootOn, vdpa }: LabLaunchFacts): { binaries: Map<string, string>; hooks: MigrationHooks[] } {
+  const binaries = new Map<string, string>();
+  const hooks: MigrationHooks[] = [];
+  for (const [variant, perHost] of binaryOn) binaries.set(variant, [...perHost.values()][0]);
+  if ([...binaryOn.values()].some((perHost) => new Set(perHost.values()).size > 1)) {
+    hooks.push({ launch: ({ host, variant }) => ({ binary: binaryOn.get(variant.name)!.get(host.name)! }) });
+  }
+  if (rootOn.size > 0) {
+    hooks.push({
+      launch: ({ host, variant }) => {
+        const root = rootOn.get(variant.name)?.get(host.name);
+        return root ? { root } : {};
+      },
+    });
+  }
+  if (vdpa) hooks.push(vdpaLaunchHook(vdpa.devicePaths, vdpa.sameHost, vdpa.hosts));
+  return { binaries, hooks };
+}
