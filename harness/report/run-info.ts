@@ -158,8 +158,6 @@ export function cellStops(m: RunManifest | null): Map<string, CellStop> {
               : `its guest boot was abandoned ${after}`;
     stops.set(c.cell, { reason: c.reason, text });
   }
-  const abandoned =
-    (m.abandonedCells as { cell: { variant: string; vmSize: string; queuePairs: number | null }; reason: string; afterSeq: number }[] | undefined) ?? [];
-  for (const a of abandoned) stops.set(cellLabel(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
+  for (const a of m.abandonedCells ?? []) stops.set(cellLabel(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
   return stops;
 }

@@ -6,6 +6,7 @@
  * order, and without a manifest downtimeMs is the primary metric.
  */
 import { z } from 'zod';
+import { recordExtraSchema } from './record-parts.ts';
 
 export const ITERATION_SCHEMA = 'vdpa-bench/iteration@1';
 export const MANIFEST_SCHEMA = 'vdpa-bench/manifest@1';
@@ -39,6 +40,15 @@ export const migrationRamStatsSchema = z
     "the source's RAM counters from query-migrate at completion (how many dirty syncs it took, what was still sent while the guest was stopped); fields a QEMU does not report are absent (downtime-bytes and precopy-bytes exist since QEMU 7.1)",
   );
 const ramStats = migrationRamStatsSchema;
+export const negotiatedQueuePairsSchema = z
+  .strictObject({
+    host: z.string(),
+    device: z.string(),
+    queuePairs: z.number().nullable().describe('queue pairs the driver can use: max_vq_pairs with MQ negotiated, 1 without; null before a driver negotiated'),
+    maxVqPairs: z.number().optional(),
+    mq: z.boolean().nullable(),
+  })
+  .describe("the destination vDPA device's negotiated queue pairs (vdpa dev config show) after the migration (harness/lab/queue-pairs.ts)");
 const windowSide = z.strictObject({ fromUs: z.number().optional(), toUs: z.number().optional() });
 
 /**
@@ -96,11 +106,8 @@ export const recordedIterationSchema = z
     startedAt: z.string(),
     finishedAt: z.string(),
     unparsedTraceLines: z.strictObject({ source: z.number().int(), destination: z.number().int() }).optional(),
-    negotiatedQueuePairs: z
-      .strictObject({ host: z.string(), device: z.string(), queuePairs: z.number().nullable(), maxVqPairs: z.number().optional(), mq: z.boolean().nullable() })
-      .optional()
-      .describe("the destination vDPA device's negotiated queue pairs (vdpa dev config show) after the migration"),
-    extra: z.record(z.string(), z.unknown()).optional().describe('lab extras by name (phases, network, integrity)'),
+    negotiatedQueuePairs: negotiatedQueuePairsSchema.optional(),
+    extra: recordExtraSchema.optional(),
   })
   .describe('One migration: one line of iterations.ndjson');
 
