@@ -1,6 +1,7 @@
 /**
  * The results contract: what `run` writes and what `report`, `compare` and `nightly` read. Every
- * type here is derived from the zod schemas in schema.ts and record-parts.ts (the one description
+ * type here is derived from the zod schemas in schema.ts, record-parts.ts and manifest-parts.ts (the
+ * one description
  * of the format, which also validates on read and exports docs/schemas/). The schemas have no transforms or defaults,
  * so input and output types are the same; output is named because these are what the harness
  * holds in memory: what the writer builds and what the reader returns once it has completed a
@@ -18,6 +19,7 @@ import type {
   runManifestSchema,
   variantFactsSchema,
 } from './schema.ts';
+import type { labBoxFactsSchema, labManifestSchema, siteSetupSchema, timeSyncSchema } from './manifest-parts.ts';
 import type {
   downtimePhasesSchema,
   guestDevicePartSchema,
@@ -54,3 +56,9 @@ export type RunManifest = z.output<typeof runManifestSchema>;
 export type HostFacts = z.output<typeof hostFactsSchema>;
 export type VariantFacts = z.output<typeof variantFactsSchema>;
 export type CellStopRecord = z.output<typeof cellStopSchema>;
+
+/** The typed parts of a manifest (manifest-parts.ts) that labs fill in. */
+export type LabFacts = z.output<typeof labManifestSchema>;
+export type LabBoxFacts = z.output<typeof labBoxFactsSchema>;
+export type SiteSetupFacts = z.output<typeof siteSetupSchema>;
+export type TimeSyncFacts = z.output<typeof timeSyncSchema>;
