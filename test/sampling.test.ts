@@ -5,6 +5,7 @@ import { medianInterval, medianRankBound, shouldStop } from '../harness/sampling
 import { estimateSamples, parseChange, robustSigma, twoSampleSize } from '../harness/sampling/samples.ts';
 import { normalQuantile } from '../harness/stats/normal.ts';
 import type { IterationRecord } from '../harness/results/types.ts';
+import { iterationRecord } from './helpers/records.ts';
 
 test('median CI ranks match the binomial tables (n=6, 10, 20) and need n >= 6', (t) => {
   t.is(medianRankBound(5), 0);
@@ -35,29 +36,7 @@ test('stopping rule: precision reached only after the minimum; the maximum alway
 });
 
 function record(variant: string, downtimeMs: number | null, warmup = false): IterationRecord {
-  return {
-    seq: 1,
-    block: 1,
-    variant,
-    vmSize: '1G',
-    queuePairs: null,
-    iteration: 1,
-    warmup,
-    from: 'a',
-    to: 'b',
-    status: downtimeMs === null ? 'failed' : 'ok',
-    downtimeMs,
-    primaryMetric: 'runstate',
-    metrics: {},
-    qmp: null,
-    traces: { source: '', destination: '' },
-    clock: { offsetUs: 0, uncertaintyUs: 0, method: 'same-machine' },
-    accel: 'tcg',
-    destinationQmpReadyMs: null,
-    cycleMs: 0,
-    startedAt: '',
-    finishedAt: '',
-  };
+  return iterationRecord({ variant, warmup, status: downtimeMs === null ? 'failed' : 'ok', downtimeMs, metrics: {} });
 }
 
 test('adaptive sampler: a quiet cell finishes early, a noisy one runs to its maximum, warm-ups do not count', (t) => {

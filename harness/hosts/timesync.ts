@@ -2,6 +2,7 @@
  * How a host keeps time (chrony, PTP), for the manifest: a cross-host downtime is only as good
  * as the two clocks, and the measured offset says nothing about how they drift between runs.
  */
+import type { TimeSyncFacts } from '../results/types.ts';
 import type { HostTransport } from './transport.ts';
 
 const TIMESYNC_SCRIPT = String.raw`
@@ -14,25 +15,9 @@ if command -v timedatectl >/dev/null 2>&1; then section timedatectl; timedatectl
 true
 `;
 
-export interface ChronyTracking {
-  referenceId?: string;
-  stratum?: number;
-  /** This host's clock minus NTP time, µs ("fast" is positive). */
-  systemTimeUs?: number;
-  lastOffsetUs?: number;
-  rmsOffsetUs?: number;
-  leapStatus?: string;
-}
-
-export interface TimeSyncFacts {
-  chrony?: ChronyTracking | { error: string };
-  ptp?: { daemons: string[]; masterOffsetNs?: number; gmPresent?: boolean; gmIdentity?: string };
-  /** Number of /dev/ptpN clocks (NIC hardware clocks). */
-  phcDevices: number;
-  ntpSynchronized?: boolean;
-  /** One line for reports. */
-  summary: string;
-}
+/** The manifest's shape (harness/results/manifest-parts.ts). */
+export type { TimeSyncFacts };
+type ChronyTracking = Exclude<NonNullable<TimeSyncFacts['chrony']>, { error: string }>;
 
 export async function gatherTimeSync(host: HostTransport): Promise<TimeSyncFacts> {
   const result = await host.script(TIMESYNC_SCRIPT, [], { timeoutMs: 20_000, allowFailure: true });

@@ -7,21 +7,15 @@
  */
 import type { HostTransport } from '../hosts/transport.ts';
 import type { MigrationHooks } from '../migration/interfaces.ts';
+import type { NegotiatedQueuePairs } from '../results/types.ts';
 import { applySteps, type ProvisionLedger } from '../provision/apply.ts';
 import { runCommand } from '../hosts/command.ts';
 import { vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { parseVdpaConfig, queuePairStep, type VdpaDeviceConfig } from '../provision/steps.ts';
 import { deviceFor, type VdpaHost } from './vdpa.ts';
 
-/** What `vdpa dev config show` said about the destination's device after a migration. */
-export interface NegotiatedQueuePairs {
-  host: string;
-  device: string;
-  /** Queue pairs the driver can use: max_vq_pairs with MQ negotiated, 1 without; null before a driver negotiated. */
-  queuePairs: number | null;
-  maxVqPairs?: number;
-  mq: boolean | null;
-}
+/** What `vdpa dev config show` said about the destination's device after a migration (the record's shape, harness/results/schema.ts). */
+export type { NegotiatedQueuePairs };
 
 /**
  * From `vdpa -j dev config show`: the kernel reports max_vq_pairs only once the driver has
@@ -67,7 +61,7 @@ export function queuePairHooks(o: SweepOptions): MigrationHooks {
       }
       current = want;
     },
-    async afterMigration({ planned, to, record }) {
+    async afterMigration({ planned, to }) {
       const h = o.hosts.find((x) => x.name === to.name);
       if (!h) return;
       const device = deviceFor(
@@ -84,7 +78,7 @@ export function queuePairHooks(o: SweepOptions): MigrationHooks {
         ...negotiatedQueuePairs(config),
         ...(config.maxVqPairs !== undefined ? { maxVqPairs: config.maxVqPairs } : {}),
       };
-      record.negotiatedQueuePairs = negotiated;
+      return { negotiatedQueuePairs: negotiated };
     },
   };
 }

@@ -5,11 +5,12 @@
 import { join } from 'node:path';
 import { consoleTail, damageEvidence, guestReady, integrityVerdict, lastWorkloadRate } from '../guest/console.ts';
 import type { HostTransport } from '../hosts/transport.ts';
-import { networkDowntime, probeLogName, type NetworkDowntime } from '../metrics/network.ts';
-import type { MigrationHooks } from '../migration/interfaces.ts';
+import { networkDowntime, probeLogName } from '../metrics/network.ts';
+import type { MigrationContribution, MigrationHooks } from '../migration/interfaces.ts';
 import type { BuiltinLinuxGuest, NetworkLab } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
 import type { RunningQemu } from '../qemu/running.ts';
+import type { IntegrityPart } from '../results/types.ts';
 import { TAP } from './netns.ts';
 import { RunningProbe } from './prober.ts';
 
@@ -68,29 +69,23 @@ export function announceParameters(announce: NetworkLab['announce']): Record<str
 }
 
 type AfterMigration = Parameters<NonNullable<MigrationHooks['afterMigration']>>[0];
-type MigrationRecord = AfterMigration['record'];
 
-/** What the checks after a migration fill in: the record, its integrity evidence and the problems found. */
-interface GuestChecks {
-  record: MigrationRecord;
-  integrity: Record<string, unknown>;
-  problems: string[];
-}
+type SourceFindings = Pick<IntegrityPart, 'guestDirtyRateMBps' | 'sourceEvidence'>;
+type DestinationFindings = Pick<IntegrityPart, 'verdict' | 'check' | 'waitedMs' | 'evidence'>;
 
 /** The source's console after the switchover: the workload's last dirty rate and any damage it printed. */
-async function checkSourceConsole(source: RunningQemu, from: AfterMigration['from'], { integrity, problems }: GuestChecks): Promise<void> {
+async function checkSourceConsole(source: RunningQemu, from: AfterMigration['from'], problems: string[]): Promise<SourceFindings> {
   const sourceText = await from.transport.readFile(source.files.consoleFile).then(
     (b) => b.toString('utf8'),
     () => '',
   );
-  integrity.guestDirtyRateMBps = lastWorkloadRate(sourceText);
   const damage = damageEvidence(sourceText);
   if (damage.length > 0) problems.push(`source console: ${damage.slice(0, 3).join(' | ')}`);
-  integrity.sourceEvidence = damage;
+  return { guestDirtyRateMBps: lastWorkloadRate(sourceText), sourceEvidence: damage };
 }
 
-/** Waits (up to the verdict timeout) for the arrived guest's integrity verdict and records it. */
-async function checkDestinationConsole(destination: RunningQemu, verdictTimeoutMs: number, { integrity, problems }: GuestChecks): Promise<void> {
+/** Waits (up to the verdict timeout) for the arrived guest's integrity verdict. */
+async function checkDestinationConsole(destination: RunningQemu, verdictTimeoutMs: number, problems: string[]): Promise<DestinationFindings> {
   const started = Date.now();
   let text = '';
   let verdict = integrityVerdict(text);
@@ -101,49 +96,47 @@ async function checkDestinationConsole(destination: RunningQemu, verdictTimeoutM
     await sleep(200);
   }
   const damage = damageEvidence(text);
-  integrity.verdict = verdict.verdict === 'pending' ? 'no-verdict' : verdict.verdict;
-  integrity.check = verdict.verdict === 'pending' ? null : verdict.check;
-  integrity.waitedMs = Date.now() - started;
-  integrity.evidence = damage;
   if (damage.length > 0) problems.push(`destination console: ${damage.slice(0, 3).join(' | ')}`);
   else if (verdict.verdict === 'pending')
     problems.push(
       `no integrity check completed within ${verdictTimeoutMs / 1000} s after the switchover (console: ${consoleTail(text, 3).join(' | ') || 'empty'})`,
     );
+  return {
+    verdict: verdict.verdict === 'pending' ? 'no-verdict' : verdict.verdict,
+    check: verdict.verdict === 'pending' ? null : verdict.check,
+    waitedMs: Date.now() - started,
+    evidence: damage,
+  };
 }
 
-/** Stops the probe after its tail and turns its log into the network metrics of the record. */
-async function recordNetworkDowntime(
+/** Stops the probe after its tail and turns its log into the network metrics and part of the record. */
+async function networkContribution(
   network: NonNullable<LabHookOptions['network']>,
   running: RunningProbe,
   guestIp: string,
-  { record, problems }: GuestChecks,
-): Promise<void> {
+  problems: string[],
+): Promise<MigrationContribution> {
   await sleep(parseDuration(network.settings.probe.tail));
   // a guest that answers again is slow, not cut off: then the probe log can state the outage
   const reach = await network.peer.run(reachArgv(network.prober, guestIp, 30), { allowFailure: true, timeoutMs: 40_000 });
   if (reach.exitCode !== 0) problems.push(`the guest's network is dead after the migration: ${reach.stderr.trim()}`);
-  let downtime: NetworkDowntime | undefined;
+  const log = running.outputFile;
   try {
-    downtime = networkDowntime(await running.stop(), parseDuration(network.settings.probe.replyTimeout) * 1000, network.settings.probe.maxStrayLoss);
-    record.metrics.network = downtime.lostRun?.ms ?? 0;
-    record.metrics['network-rx-gap'] = downtime.rxGap?.ms ?? null;
-    if (downtime.rxGap === null) record.metricErrors = { ...record.metricErrors, 'network-rx-gap': 'fewer than two replies' };
+    const downtime = networkDowntime(await running.stop(), parseDuration(network.settings.probe.replyTimeout) * 1000, network.settings.probe.maxStrayLoss);
+    return {
+      metrics: { network: downtime.lostRun?.ms ?? 0, 'network-rx-gap': downtime.rxGap?.ms ?? null },
+      ...(downtime.rxGap === null ? { metricErrors: { 'network-rx-gap': 'fewer than two replies' } } : {}),
+      parts: { network: { ...downtime, log } },
+    };
   } catch (error) {
     const reason = (error as Error).message;
-    for (const name of NETWORK_METRICS) record.metrics[name] = null;
-    record.metricErrors = { ...record.metricErrors, network: reason, 'network-rx-gap': reason };
     if (reach.exitCode !== 0) problems.push(`network: ${reason}`);
+    return {
+      metrics: Object.fromEntries(NETWORK_METRICS.map((name) => [name, null])),
+      metricErrors: Object.fromEntries(NETWORK_METRICS.map((name) => [name, reason])),
+      parts: { network: { log } },
+    };
   }
-  record.extra = { ...record.extra, network: { ...downtime, log: running.outputFile } };
-}
-
-/** A migration whose guest failed a check is invalid, its earlier reason kept. */
-function markGuestFailed({ record, problems }: GuestChecks): void {
-  const earlier = record.status === 'invalid' && record.reason ? `; ${record.reason}` : '';
-  record.status = 'invalid';
-  record.downtimeMs = null;
-  record.reason = `guest failed its checks after migration: ${problems.join('; ')}${earlier}`;
 }
 
 export function labHooks(o: LabHookOptions): MigrationHooks {
@@ -183,30 +176,27 @@ export function labHooks(o: LabHookOptions): MigrationHooks {
       await sleep(300);
     },
 
-    async afterMigration({ planned, record, destination, from }) {
+    async afterMigration({ planned, destination, from }) {
       const source = sources.get(planned.seq);
       sources.delete(planned.seq);
-      const checks: GuestChecks = { record, integrity: {}, problems: [] };
-      if (source) await checkSourceConsole(source, from, checks);
-      if (destination) {
-        await checkDestinationConsole(destination, verdictTimeoutMs, checks);
-        record.extra = { ...record.extra, integrity: checks.integrity };
-      } else {
-        checks.problems.push('no destination guest to check');
-      }
+      const problems: string[] = [];
+      const seen = source ? await checkSourceConsole(source, from, problems) : {};
+      if (!destination) problems.push('no destination guest to check');
+      const integrity = destination ? { ...seen, ...(await checkDestinationConsole(destination, verdictTimeoutMs, problems)) } : undefined;
 
+      let network: MigrationContribution = {};
       if (o.network && probe) {
         const running = probe;
         probe = undefined;
-        await recordNetworkDowntime(o.network, running, guestIp, checks);
+        network = await networkContribution(o.network, running, guestIp, problems);
       }
-
-      if (checks.problems.length === 0) {
+      const contribution: MigrationContribution = { ...network, parts: { ...(integrity ? { integrity } : {}), ...network.parts } };
+      if (problems.length === 0) {
         if (destination) healthy.add(destination);
-        return;
+        return contribution;
       }
-      markGuestFailed(checks);
-      return { rebootGuest: true };
+      // a migration whose guest failed a check is invalid, and the next one boots a fresh guest
+      return { ...contribution, invalid: `guest failed its checks after migration: ${problems.join('; ')}`, rebootGuest: true };
     },
   };
 }

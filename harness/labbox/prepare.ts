@@ -15,6 +15,7 @@ import { checkLabBox } from '../profile/lab-box-checks.ts';
 import { pairHosts } from '../profile/load.ts';
 import type { BuiltinLinuxGuest, Host, NetworkLab, Profile } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
+import type { LabBoxFacts } from '../results/types.ts';
 import { labHooks, NETWORK_METRICS } from './hooks.ts';
 import { cleanupLeftovers, createNetnsLab, type NetnsLab } from './netns.ts';
 import { buildProber } from './prober.ts';
@@ -24,7 +25,7 @@ export interface PreparedLabBox {
   hooks: MigrationHooks[];
   /** Metrics the hooks record beside the trace metrics. */
   metricNames: string[];
-  facts: Record<string, unknown>;
+  facts: LabBoxFacts;
   close(): Promise<void>;
 }
 
@@ -66,7 +67,7 @@ export async function prepareLabBox(profile: Profile, { runDir, note, track = (t
   const pair = [nameA, nameB].map((n) => profile.hosts.find((h) => h.name === n)!);
   const built: BuiltGuest = await buildGuest(builtinGuestOf(profile).kernelPackage, note);
   const { guest, cmdline, variantCmdlines, effective } = labBoxGuest(profile, built);
-  const facts: Record<string, unknown> = { guest: guestFacts({ profile, guest, built, cmdline, variantCmdlines }) };
+  const facts: LabBoxFacts = { guest: guestFacts({ profile, guest, built, cmdline, variantCmdlines }) };
   const hookOptions = { guest, variantCmdlines, bootTimeoutMs: labBoxBootTimeoutMs(profile), note };
 
   if (!profile.network) {
@@ -117,7 +118,7 @@ function guestFacts({
   built: BuiltGuest;
   cmdline: string;
   variantCmdlines: ReadonlyMap<string, string>;
-}): Record<string, unknown> {
+}): LabBoxFacts['guest'] {
   return {
     kernelPackage: built.kernelPackage,
     kernelPackageVersion: built.kernelPackageVersion,
@@ -130,7 +131,10 @@ function guestFacts({
     ...(variantCmdlines.size > 0
       ? {
           variants: Object.fromEntries(
-            profile.variants.filter((v) => v.workload).map((v) => [v.name, { workload: v.workload, cmdline: variantCmdlines.get(v.name) }]),
+            profile.variants.flatMap((v) => {
+              const cmdline = variantCmdlines.get(v.name);
+              return v.workload && cmdline !== undefined ? [[v.name, { workload: v.workload, cmdline }]] : [];
+            }),
           ),
         }
       : {}),
@@ -155,7 +159,7 @@ export function ontoNamespaces(hosts: Host[], pair: Host[], namespaces: Readonly
 }
 
 /** What the run records about the lab network and its probe. */
-function networkFacts(network: NetworkLab, lab: NetnsLab, guest: BuiltinLinuxGuest): Record<string, unknown> {
+function networkFacts(network: NetworkLab, lab: NetnsLab, guest: BuiltinLinuxGuest): LabBoxFacts['network'] {
   return {
     kind: network.kind,
     namespaces: lab.namespaces,

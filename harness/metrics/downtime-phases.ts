@@ -5,6 +5,7 @@
  * finishes loading the stream and starts the guest. Each phase runs from one checkpoint to the
  * next; destination times are corrected by the clock offset, like every metric's end.
  */
+import type { DowntimePhases } from '../results/types.ts';
 import type { TraceEvent } from '../traces/parse.ts';
 import type { TimeWindow } from './rules.ts';
 
@@ -31,32 +32,10 @@ export const DOWNTIME_PHASES = [
   { name: 'device start', from: 'dst-precopy-loadvm-completed', to: 'dst-precopy-bh-vm-started', side: 'destination' },
 ] as const;
 
-export interface Checkpoint {
-  name: string;
-  side: 'source' | 'destination';
-  /** Source clock, µs. */
-  atUs: number;
-  /** ms after src-downtime-start. */
-  atMs: number;
-  line: number;
-}
-
-export interface DowntimePhase {
-  name: string;
-  side: 'source' | 'destination';
-  startUs: number;
-  endUs: number;
-  durationMs: number;
-}
-
-export interface DowntimePhases {
-  /** src-downtime-start, source clock µs: every atMs is relative to it. */
-  startUs: number;
-  checkpoints: Checkpoint[];
-  phases: DowntimePhase[];
-  /** Phases whose checkpoints were not both found (e.g. a QEMU that skips one). */
-  missing: string[];
-}
+/** The record's shape (harness/results/record-parts.ts). */
+export type { DowntimePhases };
+type Checkpoint = DowntimePhases['checkpoints'][number];
+type DowntimePhase = DowntimePhases['phases'][number];
 
 function inWindow(e: TraceEvent, w: TimeWindow | undefined): boolean {
   return !w || ((w.fromUs === undefined || e.timeUs >= w.fromUs) && (w.toUs === undefined || e.timeUs <= w.toUs));

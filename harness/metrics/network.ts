@@ -4,6 +4,7 @@
  * seed defines downtime. `network-rx-gap` is the longest gap between two replies as they arrived,
  * which also counts replies the guest queued while it warmed up.
  */
+import type { NetworkDowntime } from '../results/types.ts';
 
 /** What each network metric means, for reports (the lab in a box records them beside the trace rules). */
 export const NETWORK_METRIC_DESCRIPTIONS: Record<string, string> = {
@@ -28,22 +29,8 @@ export interface ProbeLog {
   probes: Probe[];
 }
 
-export interface NetworkDowntime {
-  periodMs: number;
-  replyTimeoutMs: number;
-  sent: number;
-  /** Replies within the reply timeout. */
-  received: number;
-  /** Probes without a reply within the timeout (late replies included). */
-  lost: number;
-  /** Replies that came, but after the reply timeout. */
-  lateReplies: number;
-  rttMs: { p50: number; p99: number; max: number } | null;
-  /** Longest run of consecutive lost probes. */
-  lostRun: { probes: number; ms: number; firstSeq: number; fromUs: number; toUs: number } | null;
-  rxGap: { ms: number; fromUs: number; toUs: number } | null;
-  lateSends: number;
-}
+/** The probe's figures of one migration; the record's shape (harness/results/record-parts.ts). */
+export type { NetworkDowntime };
 
 export class ProbeLogError extends Error {}
 

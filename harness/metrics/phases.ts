@@ -4,6 +4,7 @@
  * that fell inside the downtime window, when the destination set DRIVER_OK, which vrings it
  * enabled against the 2N+1 a device with N queue pairs has, and its QMP blackout at start-up.
  */
+import type { VdpaPhases } from '../results/types.ts';
 import type { TraceEvent } from '../traces/parse.ts';
 import type { TimeWindow } from './rules.ts';
 
@@ -22,46 +23,9 @@ export const PHASE_EVENTS = [
 
 const VIRTIO_CONFIG_S_DRIVER_OK = 0x4;
 
-export interface PinningBatch {
-  /** Source clock, µs (destination times corrected by the clock offset). */
-  beginUs: number;
-  commitUs: number;
-  durationMs: number;
-  dmaMaps: number;
-  bytes: number;
-  overlapsDowntime: boolean;
-  overlapMs: number;
-  line: number;
-}
-
-export interface VringCount {
-  /** Which event was counted: enable_one (QEMU >= 9.0, 8.2.3) or set_vring_ready (8.1-8.2). */
-  event: string;
-  enabled: number;
-  expected: number;
-  /** Distinct indexes enabled, in the order they were first enabled. */
-  order: number[];
-  failed: { idx: number; r: number }[];
-  ok: boolean;
-  problem?: string;
-}
-
-export interface VdpaPhases {
-  queuePairs: number;
-  downtimeWindow: { metric: string; startUs: number; endUs: number } | null;
-  pinning: {
-    batches: PinningBatch[];
-    /** The batch that mapped the most bytes: guest RAM. */
-    main: PinningBatch | null;
-    totalDmaMaps: number;
-    totalBytes: number;
-    overlapsDowntime: boolean;
-    overlapMs: number;
-  };
-  driverOk: { timeUs: number; line: number; afterDowntimeStartMs: number | null } | null;
-  vrings: VringCount | { ok: null; reason: string };
-  destinationQmpBlackoutMs: number | null;
-}
+/** One listener batch; its shape, and VdpaPhases', is the record's (harness/results/record-parts.ts). */
+export type PinningBatch = VdpaPhases['pinning']['batches'][number];
+export type { VdpaPhases };
 
 export interface PhaseInput {
   destination: readonly TraceEvent[];

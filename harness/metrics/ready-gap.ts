@@ -6,16 +6,10 @@
  * away.
  */
 
-export interface ReadyGap {
-  vdpaMs: number;
-  vdpaReadyMs: number;
-  /** vdpa-ready minus vdpa, ms (>= 0 by construction of the rules). */
-  gapMs: number;
-  tolerancePct: number;
-  /** Smallest gap ever flagged, ms: sub-millisecond differences are trace-timestamp noise. */
-  floorMs: number;
-  flagged: boolean;
-}
+import type { ReadyGap } from '../results/types.ts';
+
+/** The record's shape (harness/results/record-parts.ts). */
+export type { ReadyGap };
 
 export function readyGap(metrics: Readonly<Record<string, number | null>>, tolerancePct: number, floorMs = 1): ReadyGap | null {
   const vdpaMs = metrics['vdpa'];

@@ -16,7 +16,7 @@ import { RunInterrupted, throwIfAborted, type EngineHost, type EngineOptions } f
 import { qemuFiles, QemuLauncher } from './launch.ts';
 import { migrate, MigrationFailure, requireRunning } from './migrate.ts';
 import { describeLoss, lostConnections, restoreConnections } from './reconnect.ts';
-import { buildRecord, failedRecord, fetchTraces, type RecordContext, type TracePaths } from './record.ts';
+import { buildRecord, completeRecord, failedRecord, fetchTraces, type RecordContext, type TracePaths } from './record.ts';
 import type { Block, PlannedMigration } from './schedule.ts';
 
 export interface BlockOutcome {
@@ -195,20 +195,17 @@ class BlockRun {
     attempt.destination = undefined;
     const judgesGuest = (o.hooks ?? []).some((hook) => hook.afterMigration);
     const finishing = (async () => {
-      const built = await buildRecord(
+      const traced = await buildRecord(
         attempt,
         { timing, sourceTrace, destinationTrace: destination.files.traceFile, destinationQmpReadyMs: destination.qmpReadyMs },
         o,
       );
-      let reboot = false;
-      for (const hook of o.hooks ?? [])
-        if ((await hook.afterMigration?.({ planned, from, to, variant, record: built, destination: this.source }))?.rebootGuest) reboot = true;
-      return { built, reboot };
+      return completeRecord(traced, o.hooks ?? [], { planned, from, to, variant, destination: this.source });
     })();
     // the next destination starts while this migration's traces are fetched and analysed, unless a
     // hook still has to judge the guest: the next migration must not touch a guest that may be damaged
     if (!judgesGuest) this.prepareNext(following);
-    const { built, reboot } = await finishing;
+    const { record: built, rebootGuest: reboot } = await finishing;
     if (reboot) {
       o.progress.note(`migration ${planned.seq}: ${built.reason ?? 'guest damaged'}; booting a fresh guest`);
       await this.source!.kill();

@@ -4,10 +4,11 @@
  * idle device. Firmware guests (iPXE) start the NIC some seconds after boot and let it go after
  * some tens of seconds without DHCP, so before every migration this hook waits until the source
  * QEMU's vhost device is started (replayed from its trace file), re-arms the guest with
- * system_reset when the driver has let go, and afterwards marks a migration whose source device
- * was not started as invalid.
+ * system_reset when the driver has let go, and afterwards contributes what it saw on both sides
+ * (extra.guestDevice) and, when the source device was not started, why the migration is invalid.
  */
 import type { RunningQemu } from '../qemu/running.ts';
+import type { GuestDevicePart, SourceDeviceRecord } from '../results/types.ts';
 import { parseTrace } from '../traces/parse.ts';
 import { DEVICE_STATE_EVENTS, vhostDeviceState, type DeviceState } from '../traces/vhost-device-state.ts';
 import type { MigrationHooks } from './interfaces.ts';
@@ -24,16 +25,8 @@ export interface DeviceStartedOptions {
   note?: (message: string) => void;
 }
 
-export interface SourceDeviceRecord {
-  /** Started when the harness last looked, just before `migrate`. */
-  driverOk: boolean;
-  /** Started when the migration began (replayed from the source trace up to the MIGRATION setup event). */
-  driverOkAtMigrationStart?: boolean;
-  waitedMs: number;
-  rearms: number;
-  /** The trace event that showed the state (file line in the source's trace). */
-  decidedBy?: string;
-}
+/** What the harness saw of the source's device before `migrate` (the record's shape, harness/results/record-parts.ts). */
+export type { SourceDeviceRecord };
 
 /** Why a migration must not count, or null when the source device was started (pure). */
 export function notStartedReason(source: SourceDeviceRecord | undefined): string | null {
@@ -124,19 +117,12 @@ export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
         destinationState = await stateOf(destination, destination.currentTraceFile, { started: false });
         earlierFile.set(destination, destination.currentTraceFile);
       }
-      record.extra = {
-        ...record.extra,
-        guestDevice: {
-          source: source ?? null,
-          destination: destinationState ? { driverOk: destinationState.started, decidedBy: describe(destinationState) ?? null } : null,
-        },
+      const guestDevice: GuestDevicePart = {
+        source: source ?? null,
+        destination: destinationState ? { driverOk: destinationState.started, decidedBy: describe(destinationState) ?? null } : null,
       };
       const reason = notStartedReason(source);
-      if (reason && record.status === 'ok') {
-        record.status = 'invalid';
-        record.reason = reason;
-        record.downtimeMs = null;
-      }
+      return { parts: { guestDevice }, ...(reason ? { invalid: reason } : {}) };
     },
   };
 }

@@ -10,7 +10,7 @@ import type { MetricRule, Profile, Variant, VmSettings } from '../profile/schema
 import type { QemuLaunch } from '../qemu/command.ts';
 import type { QemuStarter, RunningQemu } from '../qemu/running.ts';
 import type { RunStore } from '../results/store.ts';
-import type { IterationRecord } from '../results/types.ts';
+import type { IterationRecord, NegotiatedQueuePairs, RecordParts } from '../results/types.ts';
 import type { Block, PlannedMigration } from './schedule.ts';
 
 export interface EngineHost {
@@ -47,11 +47,30 @@ export interface MigrationHooks {
   /** Runs once the destination is up, before `migrate` (start a probe here). */
   beforeMigration?(ctx: MigrationContext & { source: RunningQemu; destination: RunningQemu }): Promise<void>;
   /**
-   * Runs after the record is built (traces analysed) and before it is written: may add to
-   * record.extra or record.metrics, or mark the record invalid with a reason. `rebootGuest`: the
-   * guest is damaged; the engine boots a fresh one before the next migration.
+   * Runs once the migration's traces are analysed, before its record is written: sees the record
+   * of the traces alone and returns what this feature measured. The engine composes every hook's
+   * contribution into the record once (record.ts, withContributions); a hook never edits it.
    */
-  afterMigration?(ctx: MigrationContext & { record: IterationRecord; destination?: RunningQemu }): Promise<void | { rebootGuest?: boolean }>;
+  afterMigration?(ctx: MigrationContext & { record: TracedRecord; destination?: RunningQemu }): Promise<MigrationContribution | void>;
+}
+
+type DeepReadonly<T> = T extends readonly (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** The record of a migration's traces as a hook sees it: to read, never to edit. */
+export type TracedRecord = DeepReadonly<IterationRecord>;
+
+/** What one lab feature adds to a migration's record after the traces are analysed. */
+export interface MigrationContribution {
+  /** Its typed parts of record.extra (network, integrity, guestDevice, vdpaReadyGap). */
+  parts?: Partial<RecordParts>;
+  /** Metrics it measures itself (the lab in a box's network metrics), after the trace metrics; null with a metricErrors entry. */
+  metrics?: Readonly<Record<string, number | null>>;
+  metricErrors?: Readonly<Record<string, string>>;
+  negotiatedQueuePairs?: NegotiatedQueuePairs;
+  /** The migration must not count, and why: the record becomes invalid, an earlier reason kept after this one. */
+  invalid?: string;
+  /** The guest is damaged: the engine boots a fresh one before the next migration. */
+  rebootGuest?: boolean;
 }
 
 export interface EngineOptions {

@@ -7,8 +7,8 @@ export function readyGapHook(tolerancePct: number, note?: (message: string) => v
     async afterMigration({ planned, record }) {
       const gap = readyGap(record.metrics, tolerancePct);
       if (!gap) return;
-      record.extra = { ...record.extra, vdpaReadyGap: gap };
       if (gap.flagged) note?.(`migration ${planned.seq}: ${describeReadyGap(gap)}`);
+      return { parts: { vdpaReadyGap: gap } };
     },
   };
 }

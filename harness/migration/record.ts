@@ -5,9 +5,9 @@
 import { join } from 'node:path';
 import { analyseParsed, analysisEvents } from '../metrics/analyse.ts';
 import type { RunStore } from '../results/store.ts';
-import type { ClockEstimate, IterationRecord } from '../results/types.ts';
+import type { ClockEstimate, IterationRecord, RecordParts } from '../results/types.ts';
 import { scanTraceFile } from '../traces/read.ts';
-import type { EngineHost, EngineOptions } from './interfaces.ts';
+import type { EngineHost, EngineOptions, MigrationContribution, MigrationHooks } from './interfaces.ts';
 import { MigrationFailure, ramStats, type MigrationTiming } from './migrate.ts';
 import type { PlannedMigration } from './schedule.ts';
 
@@ -94,7 +94,52 @@ export async function buildRecord(ctx: RecordContext, migration: CompletedMigrat
     queuePairs,
     destinationQmpReadyMs,
   });
-  Object.assign(record, analysis);
+  return { ...record, ...analysis };
+}
+
+/** What a hook is told about the migration besides its record. */
+export type HookContext = Omit<Parameters<NonNullable<MigrationHooks['afterMigration']>>[0], 'record'>;
+
+/**
+ * The record of the traces completed by the hooks: each returns its contribution (it sees the
+ * record of the traces alone, in hook order), and they are composed into the record once.
+ */
+export async function completeRecord(
+  traced: IterationRecord,
+  hooks: readonly MigrationHooks[],
+  ctx: HookContext,
+): Promise<{ record: IterationRecord; rebootGuest: boolean }> {
+  const contributions: MigrationContribution[] = [];
+  for (const hook of hooks) {
+    const contribution = await hook.afterMigration?.({ ...ctx, record: traced });
+    if (contribution) contributions.push(contribution);
+  }
+  return { record: withContributions(traced, contributions), rebootGuest: contributions.some((c) => c.rebootGuest) };
+}
+
+/**
+ * The one place a record takes the lab features' contributions (pure): their parts into `extra`,
+ * their metrics after the trace metrics, the destination's negotiated queue pairs, and their
+ * reasons not to count the migration (in hook order, before an earlier reason of the traces).
+ */
+export function withContributions(traced: IterationRecord, contributions: readonly MigrationContribution[]): IterationRecord {
+  const record: IterationRecord = { ...traced, metrics: { ...traced.metrics } };
+  let parts: Partial<RecordParts> = {};
+  const reasons: string[] = [];
+  for (const c of contributions) {
+    Object.assign(record.metrics, c.metrics);
+    if (c.metricErrors && Object.keys(c.metricErrors).length > 0) record.metricErrors = { ...record.metricErrors, ...c.metricErrors };
+    if (c.parts) parts = { ...parts, ...c.parts };
+    if (c.negotiatedQueuePairs) record.negotiatedQueuePairs = c.negotiatedQueuePairs;
+    if (c.invalid) reasons.push(c.invalid);
+  }
+  if (Object.keys(parts).length > 0) record.extra = { ...traced.extra, ...parts };
+  if (reasons.length > 0) {
+    const earlier = traced.status === 'invalid' && traced.reason ? [traced.reason] : [];
+    record.status = 'invalid';
+    record.downtimeMs = null;
+    record.reason = [...reasons, ...earlier].join('; ');
+  }
   return record;
 }
 

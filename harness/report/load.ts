@@ -42,8 +42,8 @@ async function loadProbeLogs(runDir: string, records: IterationRecord[]): Promis
 /** The run-directory copy first (moved and copied run directories keep working), then the path the run recorded. */
 async function probeLogOf(runDir: string, record: IterationRecord): Promise<ProbeWindow | { error: string }> {
   const own = join(PROBE_DIR, probeLogName(record.seq));
-  const recorded = (record.extra?.network as { log?: unknown } | undefined)?.log;
-  const paths = [join(runDir, own), ...(typeof recorded === 'string' && resolve(runDir, recorded) !== join(runDir, own) ? [resolve(runDir, recorded)] : [])];
+  const recorded = record.extra?.network?.log;
+  const paths = [join(runDir, own), ...(recorded !== undefined && resolve(runDir, recorded) !== join(runDir, own) ? [resolve(runDir, recorded)] : [])];
   const shown = (path: string) => (relative(runDir, path).startsWith('..') ? path : relative(runDir, path));
   for (const path of paths) {
     const text = await readFile(path, 'utf8').catch(() => null);

@@ -23,8 +23,8 @@ export function probeWindow(log: ProbeLog, record: IterationRecord, file: string
   if (!anchors)
     return { error: `${file}: the record has no ${record.primaryMetric} window from the traces, so there is no source freeze to place the probes against` };
   if (log.probes.length === 0) return { error: `${file}: the prober sent no probes` };
-  const recorded = (record.extra?.network as { replyTimeoutMs?: unknown } | undefined)?.replyTimeoutMs;
-  const replyTimeoutMs = finite(recorded) ? recorded : DEFAULT_REPLY_TIMEOUT_MS;
+  const network = record.extra?.network;
+  const replyTimeoutMs = network && 'replyTimeoutMs' in network ? network.replyTimeoutMs : DEFAULT_REPLY_TIMEOUT_MS;
   const freezeUs = anchors.start.timeUs;
   const resumeUs = anchors.end.timeUs;
   const fromUs = freezeUs - PROBE_MARGIN_MS * 1000;
@@ -46,7 +46,7 @@ export function probeWindow(log: ProbeLog, record: IterationRecord, file: string
     answered,
     lostRuns: runs.filter((r) => r.fromUs <= toUs && (r.toUs ?? lastSentUs) >= fromUs),
     lateSends: log.lateSends,
-    clock: typeof record.clock?.method === 'string' ? record.clock.method : 'unknown',
+    clock: record.clock?.method ?? 'unknown',
   };
 }
 

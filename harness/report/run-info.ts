@@ -55,17 +55,13 @@ export function metricList(
   return { primary, metrics };
 }
 
-type LabNic = { model?: string; firmware?: string };
-/** vDPA host facts a lab run records (manifest.lab.vdpaHosts, see harness/lab/prepare.ts). */
+type LabNic = NonNullable<NonNullable<RunManifest['lab']>['vdpaHosts'][string]['nic']>;
+/** The NIC of each vDPA host a lab run records (manifest.lab.vdpaHosts, see harness/lab/prepare.ts). */
 const labNics = (m: RunManifest | null): Record<string, LabNic | undefined> =>
-  Object.fromEntries(
-    Object.entries((m?.lab as { vdpaHosts?: Record<string, { nic?: LabNic }> } | undefined)?.vdpaHosts ?? {}).map(([host, facts]) => [host, facts?.nic]),
-  );
+  Object.fromEntries(Object.entries(m?.lab?.vdpaHosts ?? {}).map(([host, facts]) => [host, facts.nic]));
 
 function nicFirmware(host: HostFacts, lab: Record<string, LabNic | undefined>): string {
-  const candidates = [host.nicFirmware, lab[host.name]?.firmware];
-  const found = candidates.find((c) => typeof c === 'string' && c.length > 0);
-  return (found as string | undefined) ?? UNKNOWN;
+  return [host.nicFirmware, lab[host.name]?.firmware].find((c) => c !== undefined && c.length > 0) ?? UNKNOWN;
 }
 
 export function setupOf(
@@ -158,8 +154,6 @@ export function cellStops(m: RunManifest | null): Map<string, CellStop> {
               : `its guest boot was abandoned ${after}`;
     stops.set(c.cell, { reason: c.reason, text });
   }
-  const abandoned =
-    (m.abandonedCells as { cell: { variant: string; vmSize: string; queuePairs: number | null }; reason: string; afterSeq: number }[] | undefined) ?? [];
-  for (const a of abandoned) stops.set(cellLabel(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
+  for (const a of m.abandonedCells ?? []) stops.set(cellLabel(a.cell), { reason: 'abandoned', text: `abandoned after migration ${a.afterSeq}: ${a.reason}` });
   return stops;
 }

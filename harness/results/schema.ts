@@ -6,6 +6,8 @@
  * order, and without a manifest downtimeMs is the primary metric.
  */
 import { z } from 'zod';
+import { labBoxFactsSchema, labManifestSchema, siteSetupSchema, timeSyncSchema } from './manifest-parts.ts';
+import { recordExtraSchema } from './record-parts.ts';
 
 export const ITERATION_SCHEMA = 'vdpa-bench/iteration@1';
 export const MANIFEST_SCHEMA = 'vdpa-bench/manifest@1';
@@ -39,6 +41,15 @@ export const migrationRamStatsSchema = z
     "the source's RAM counters from query-migrate at completion (how many dirty syncs it took, what was still sent while the guest was stopped); fields a QEMU does not report are absent (downtime-bytes and precopy-bytes exist since QEMU 7.1)",
   );
 const ramStats = migrationRamStatsSchema;
+export const negotiatedQueuePairsSchema = z
+  .strictObject({
+    host: z.string(),
+    device: z.string(),
+    queuePairs: z.number().nullable().describe('queue pairs the driver can use: max_vq_pairs with MQ negotiated, 1 without; null before a driver negotiated'),
+    maxVqPairs: z.number().optional(),
+    mq: z.boolean().nullable(),
+  })
+  .describe("the destination vDPA device's negotiated queue pairs (vdpa dev config show) after the migration (harness/lab/queue-pairs.ts)");
 const windowSide = z.strictObject({ fromUs: z.number().optional(), toUs: z.number().optional() });
 
 /**
@@ -96,11 +107,8 @@ export const recordedIterationSchema = z
     startedAt: z.string(),
     finishedAt: z.string(),
     unparsedTraceLines: z.strictObject({ source: z.number().int(), destination: z.number().int() }).optional(),
-    negotiatedQueuePairs: z
-      .strictObject({ host: z.string(), device: z.string(), queuePairs: z.number().nullable(), maxVqPairs: z.number().optional(), mq: z.boolean().nullable() })
-      .optional()
-      .describe("the destination vDPA device's negotiated queue pairs (vdpa dev config show) after the migration"),
-    extra: z.record(z.string(), z.unknown()).optional().describe('lab extras by name (phases, network, integrity)'),
+    negotiatedQueuePairs: negotiatedQueuePairsSchema.optional(),
+    extra: recordExtraSchema.optional(),
   })
   .describe('One migration: one line of iterations.ndjson');
 
@@ -134,7 +142,7 @@ export const variantFactsSchema = z.strictObject({
   binary: z.string(),
   qemuVersion: z.record(z.string(), z.string()).describe('`qemu-system-x86_64 --version` first line, per host'),
   capabilities: z.record(z.string(), z.boolean()),
-  parameters: z.record(z.string(), z.unknown()),
+  parameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).describe('migrate-set-parameters the variant set'),
   extraArgs: z.array(z.string()),
   traceEvents: z.array(z.string()).optional(),
   traceEventsMissing: z.array(z.string()).optional().describe('trace events the profile asked for that this QEMU does not have'),
@@ -155,7 +163,7 @@ export const hostFactsSchema = z.strictObject({
   biosVersion: z.string().optional(),
   biosDate: z.string().optional(),
   kvm: z.strictObject({ usable: z.boolean(), reason: z.string() }).optional(),
-  timeSync: z.record(z.string(), z.unknown()).optional(),
+  timeSync: timeSyncSchema.optional(),
   nicFirmware: z.string().optional().describe('recorded by vDPA labs that know it (see also lab.vdpaHosts)'),
 });
 
@@ -216,8 +224,8 @@ export const runManifestSchema = z
       .array(z.strictObject({ at: z.string(), command: z.array(z.string()), alreadyRecorded: z.number() }))
       .optional()
       .describe('each --resume of this run'),
-    lab: z.record(z.string(), z.unknown()).optional().describe('vDPA lab facts (harness/lab/prepare.ts)'),
-    labBox: z.record(z.string(), z.unknown()).optional().describe('lab-in-a-box facts: guest build, namespaces'),
+    lab: labManifestSchema.optional(),
+    labBox: labBoxFactsSchema.optional(),
     recovered: z
       .array(
         z.strictObject({
@@ -230,8 +238,21 @@ export const runManifestSchema = z
       )
       .optional()
       .describe('runs whose lock this run took over because their harness was gone, and the QEMU processes of theirs it ended'),
-    siteSetup: z.record(z.string(), z.unknown()).optional().describe('zx site scripts: what each found, applied and undid'),
-    mergedFrom: z.array(z.record(z.string(), z.unknown())).optional().describe('the shards a merged run came from'),
+    siteSetup: siteSetupSchema.optional(),
+    mergedFrom: z
+      .array(
+        z.strictObject({
+          runId: z.string(),
+          dir: z.string(),
+          shard: z.string().optional(),
+          state: z.enum(['running', 'completed', 'interrupted', 'failed']),
+          hosts: z.array(hostFactsSchema),
+          variants: z.array(variantFactsSchema),
+          fingerprint: z.string().describe("the shard's lab fingerprint (harness/results/fingerprint.ts)"),
+        }),
+      )
+      .optional()
+      .describe('the shards a merged run came from'),
   })
   .describe('One run: manifest.json');
 

@@ -96,7 +96,8 @@ export async function startedManifest(run: RunBasics, lab: LabFacts): Promise<Ru
     setup: { ...nicSetup(profile, selection.queuePairs), queuePairs: selection.queuePairs },
     pair: lab.pair,
     schedule: { blocks: lab.blocks.length, migrations: lab.blocks.reduce((n, b) => n + b.migrations.length, 0) },
-    ...(lab.lab ? { lab: { ...lab.lab.manifest } } : {}),
+    // the ledger's live list of entries: steps applied during the run (queue-pair sweeps) are in every later write
+    ...(lab.lab ? { lab: { ...lab.lab.manifest, ledger: lab.lab.manifest.ledger.entries } } : {}),
     abandonedCells: [],
     ...(lab.box ? { labBox: lab.box.facts } : {}),
   };

@@ -133,8 +133,8 @@ function mergedManifest(shards: readonly Shard[], id: string, notes: readonly st
     stateReason: notes.length ? notes.join('; ') : undefined,
     options: { ...first.options, shard: undefined },
     schedule: {
-      blocks: shards.reduce((n, s) => n + ((s.manifest.schedule as { blocks?: number })?.blocks ?? 0), 0),
-      migrations: shards.reduce((n, s) => n + ((s.manifest.schedule as { migrations?: number })?.migrations ?? 0), 0),
+      blocks: shards.reduce((n, s) => n + (s.manifest.schedule?.blocks ?? 0), 0),
+      migrations: shards.reduce((n, s) => n + (s.manifest.schedule?.migrations ?? 0), 0),
     },
     abandonedCells: shards.flatMap((s) => s.manifest.abandonedCells ?? []),
     mergedFrom: shards.map((s) => ({

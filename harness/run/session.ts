@@ -120,7 +120,7 @@ export class LabSession {
   manifestFacts(): Pick<RunManifest, 'recovered' | 'siteSetup'> {
     return {
       ...(this.recovered.length > 0 ? { recovered: this.recovered } : {}),
-      ...(this.site.length > 0 ? { siteSetup: { scripts: this.siteOutcomes, ledger: this.siteLedger } } : {}),
+      ...(this.site.length > 0 ? { siteSetup: { scripts: this.siteOutcomes, ledger: this.siteLedger.entries } } : {}),
     };
   }
 

@@ -1,0 +1,167 @@
+/**
+ * The typed parts of an iteration record's `extra`: what each lab feature measured about one
+ * migration, beside the trace metrics. Each is written by one producer (named in its
+ * description) and is the one description of its shape: the producers' types are derived from
+ * these schemas, the reader validates them, and the exported JSON Schema documents them. Any other
+ * key of `extra` is another lab's own field, kept as it is.
+ */
+import { z } from 'zod';
+
+const ms = z.number().describe('milliseconds');
+const nullableMs = ms.nullable();
+const int = z.number().int();
+const sourceClockUs = z.number().describe('µs since the epoch, source clock (destination times corrected by the clock offset)');
+
+const pinningBatchSchema = z
+  .strictObject({
+    beginUs: sourceClockUs,
+    commitUs: sourceClockUs,
+    durationMs: ms,
+    dmaMaps: int,
+    bytes: z.number(),
+    overlapsDowntime: z.boolean(),
+    overlapMs: ms,
+    line: int.describe("line of the batch's listener_begin_batch in the destination trace"),
+  })
+  .describe('one memory-listener batch on the destination (listener_begin_batch … commit) and the DMA maps it pinned');
+
+const vringCountSchema = z.strictObject({
+  event: z.string().describe('which event was counted: vhost_vdpa_set_vring_enable_one (QEMU >= 9.0, 8.2.3) or vhost_vdpa_set_vring_ready (8.1-8.2)'),
+  enabled: int,
+  expected: int.describe('2N+1 for N queue pairs (2N when the guest negotiated no control queue)'),
+  order: z.array(int).describe('distinct indexes enabled, in the order they were first enabled'),
+  failed: z.array(z.strictObject({ idx: int, r: z.number() })),
+  ok: z.boolean(),
+  problem: z.string().optional(),
+});
+
+export const vdpaPhasesSchema = z.strictObject({
+  queuePairs: int,
+  downtimeWindow: z
+    .strictObject({ metric: z.string(), startUs: sourceClockUs, endUs: sourceClockUs })
+    .nullable()
+    .describe('the span the overlaps are measured against'),
+  pinning: z.strictObject({
+    batches: z.array(pinningBatchSchema),
+    main: pinningBatchSchema.nullable().describe('the batch that mapped the most bytes: guest RAM'),
+    totalDmaMaps: int,
+    totalBytes: z.number(),
+    overlapsDowntime: z.boolean(),
+    overlapMs: ms,
+  }),
+  driverOk: z
+    .strictObject({ timeUs: sourceClockUs, line: int, afterDowntimeStartMs: nullableMs })
+    .nullable()
+    .describe("the destination's last status write that set DRIVER_OK"),
+  vrings: z.union([vringCountSchema, z.strictObject({ ok: z.null(), reason: z.string().describe('why the vrings could not be counted') })]),
+  destinationQmpBlackoutMs: nullableMs,
+});
+
+/** `extra.phases` (harness/metrics/analyse.ts): the vDPA phases of a vDPA cell's migration. */
+export const recordedPhasesSchema = vdpaPhasesSchema
+  .extend({
+    vdpaRule: z
+      .strictObject({ start: z.string(), end: z.string(), fallback: z.string().nullable() })
+      .nullable()
+      .describe('which candidate event of the vdpa rule supplied each end, and why a fallback was used'),
+  })
+  .describe(
+    "vDPA phases from the destination's trace (harness/metrics/phases.ts): pinning batches and their overlap with the downtime window, DRIVER_OK, vrings enabled against the 2N+1 expected, the QMP blackout at start-up",
+  );
+
+const side = z.enum(['source', 'destination']);
+
+/** `extra.downtimePhases` (harness/metrics/downtime-phases.ts). */
+export const downtimePhasesSchema = z
+  .strictObject({
+    startUs: sourceClockUs.describe('src-downtime-start, source clock µs: every atMs is relative to it'),
+    checkpoints: z.array(z.strictObject({ name: z.string(), side, atUs: sourceClockUs, atMs: ms.describe('ms after src-downtime-start'), line: int })),
+    phases: z.array(z.strictObject({ name: z.string(), side, startUs: sourceClockUs, endUs: sourceClockUs, durationMs: ms })),
+    missing: z.array(z.string()).describe('phases whose checkpoints were not both traced'),
+  })
+  .describe("QEMU's own downtime checkpoints (vmstate_downtime_checkpoint, QEMU >= 8.2) and the five phases between them");
+
+export const networkDowntimeSchema = z.strictObject({
+  periodMs: ms,
+  replyTimeoutMs: ms,
+  sent: int,
+  received: int.describe('replies within the reply timeout'),
+  lost: int.describe('probes without a reply within the timeout (late replies included)'),
+  lateReplies: int.describe('replies that came, but after the reply timeout'),
+  rttMs: z.strictObject({ p50: ms, p99: ms, max: ms }).nullable(),
+  lostRun: z
+    .strictObject({ probes: int, ms, firstSeq: int, fromUs: z.number(), toUs: z.number() })
+    .nullable()
+    .describe('the longest run of consecutive lost probes (prober clock, µs)'),
+  rxGap: z.strictObject({ ms, fromUs: z.number(), toUs: z.number() }).nullable().describe('the longest gap between two replies as they arrived'),
+  lateSends: int.describe('sends more than one period behind schedule (the prober was held up)'),
+});
+
+const probeLog = z.string().describe("the probe log's path as the run recorded it (the run directory keeps a copy in probes/NNNN.txt)");
+
+/** `extra.network` (harness/labbox/hooks.ts): the probe's figures, or only its log when they could not be computed (metricErrors says why). */
+export const networkPartSchema = z
+  .union([networkDowntimeSchema.extend({ log: probeLog }), z.strictObject({ log: probeLog })])
+  .describe('the fixed-rate probe across the switchover (lab in a box); only the log when its figures could not be computed (metricErrors.network says why)');
+
+/** `extra.integrity` (harness/labbox/hooks.ts). */
+export const integrityPartSchema = z
+  .strictObject({
+    guestDirtyRateMBps: z.number().nullable().optional().describe("the workload's last dirty rate on the source console; absent when the source was not seen"),
+    sourceEvidence: z.array(z.string()).optional().describe('damage the source console printed'),
+    verdict: z.enum(['ok', 'failed', 'no-verdict']).describe('the first integrity check that began and ended on the destination console'),
+    check: int.nullable(),
+    waitedMs: ms,
+    evidence: z.array(z.string()).describe('damage the destination console printed'),
+  })
+  .describe("the guest's integrity after the switchover (lab in a box): console scans and memory checksums");
+
+/** What the harness saw of the source's vDPA device before `migrate` (harness/migration/device-started.ts). */
+export const sourceDeviceSchema = z.strictObject({
+  driverOk: z.boolean().describe('started when the harness last looked, just before migrate'),
+  driverOkAtMigrationStart: z
+    .boolean()
+    .optional()
+    .describe('started when the migration began (replayed from the source trace up to the MIGRATION setup event)'),
+  waitedMs: ms,
+  rearms: int,
+  decidedBy: z.string().optional().describe('the trace event that showed the state (file line in the source trace)'),
+});
+
+/** `extra.guestDevice` (harness/migration/device-started.ts). */
+export const guestDevicePartSchema = z
+  .strictObject({
+    source: sourceDeviceSchema.nullable(),
+    destination: z.strictObject({ driverOk: z.boolean(), decidedBy: z.string().nullable() }).nullable(),
+  })
+  .describe('whether the guest driver had started the vDPA device (DRIVER_OK) on each side (firmware guests)');
+
+/** `extra.vdpaReadyGap` (harness/metrics/ready-gap.ts). */
+export const readyGapSchema = z
+  .strictObject({
+    vdpaMs: ms,
+    vdpaReadyMs: ms,
+    gapMs: ms.describe('vdpa-ready minus vdpa (>= 0 by construction of the rules)'),
+    tolerancePct: z.number(),
+    floorMs: ms.describe('smallest gap ever flagged: sub-millisecond differences are trace-timestamp noise'),
+    flagged: z.boolean(),
+  })
+  .describe('vdpa against vdpa-ready on a migration that has both, flagged when they differ by more than the tolerance');
+
+/** Every typed part of `extra`, by its key. */
+export const recordPartsSchema = z.strictObject({
+  phases: recordedPhasesSchema,
+  downtimePhases: downtimePhasesSchema,
+  network: networkPartSchema,
+  integrity: integrityPartSchema,
+  guestDevice: guestDevicePartSchema,
+  vdpaReadyGap: readyGapSchema,
+});
+
+/** `extra`: the typed parts, and under any other key another lab's own fields, kept as they are. */
+export const recordExtraSchema = recordPartsSchema
+  .partial()
+  .catchall(z.unknown())
+  .describe(
+    "lab parts by name (phases, downtimePhases, network, integrity, guestDevice, vdpaReadyGap, each typed); any other key is a lab's own field, kept as it is",
+  );
