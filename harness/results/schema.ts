@@ -40,6 +40,11 @@ export const migrationRamStatsSchema = z
   );
 const ramStats = migrationRamStatsSchema;
 const windowSide = z.strictObject({ fromUs: z.number().optional(), toUs: z.number().optional() });
+export const traceRangeSchema = z.strictObject({
+  bytes: z.tuple([z.number().int(), z.number().int()]).describe('[from, to): byte offsets of the part read'),
+  lines: z.tuple([z.number().int(), z.number().int()]).describe('[first, last]: 1-based lines of the part read'),
+  sha256: z.string().describe('SHA-256 of that part'),
+});
 
 /**
  * One migration as vdpa-bench writes it, and as the reader returns it once it has completed a
@@ -74,6 +79,10 @@ export const recordedIterationSchema = z
     traces: z
       .strictObject({ source: z.string(), destination: z.string() })
       .describe('trace files this migration used, relative to the run directory (empty: not fetched)'),
+    traceRanges: z
+      .strictObject({ source: traceRangeSchema.optional(), destination: traceRangeSchema.optional() })
+      .optional()
+      .describe('the part of each trace file the metrics were computed from, and its SHA-256, for `vdpa-bench verify`; absent before vdpa-bench recorded it'),
     windows: z
       .strictObject({ source: windowSide, destination: windowSide })
       .optional()
