@@ -11,6 +11,7 @@ import type {
   cellStopSchema,
   clockEstimateSchema,
   hostFactsSchema,
+  manifestReadSchema,
   metricAnchorSchema,
   migrationRamStatsSchema,
   recordedIterationSchema,
@@ -25,6 +26,8 @@ export type ClockEstimate = z.output<typeof clockEstimateSchema>;
 export type MigrationRamStats = z.output<typeof migrationRamStatsSchema>;
 
 export type RunManifest = z.output<typeof runManifestSchema>;
+/** A manifest as read: what another lab sent, every field possibly missing (report shows those as unknown). */
+export type ManifestRead = z.output<typeof manifestReadSchema>;
 export type HostFacts = z.output<typeof hostFactsSchema>;
 export type VariantFacts = z.output<typeof variantFactsSchema>;
 export type CellStopRecord = z.output<typeof cellStopSchema>;

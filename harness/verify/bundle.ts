@@ -84,7 +84,8 @@ async function reportEntries(runDir: string, reportsDir: string | null): Promise
 export async function bundleRun(runDir: string, options: BundleOptions = {}): Promise<BundleOutcome> {
   const manifest = await readManifest(runDir);
   const runId = manifest?.runId ?? basename(runDir);
-  const files = await listFiles(runDir);
+  // an extracted bundle bundles again to the same archive: its checksum list and bundle/ files are made anew
+  const files = (await listFiles(runDir)).filter((f) => f !== CHECKSUMS_FILE && !f.startsWith('bundle/'));
   if (!files.includes(ITERATIONS_FILE)) throw new Error(`${runDir}: no ${ITERATIONS_FILE} (is this a vdpa-bench run directory?)`);
   const reportsDir = files.some((f) => f.startsWith(`${REPORT_DIR}/`)) ? null : await findRecordedReports(runDir, runId, options.reports);
   const inner: TarEntry[] = [];

@@ -7,11 +7,11 @@ import { NETWORK_METRICS } from '../labbox/hooks.ts';
 import { parseProfile } from '../profile/load.ts';
 import { BUILTIN_METRICS } from '../profile/metric-rules.ts';
 import type { MetricRule } from '../profile/schema.ts';
-import type { IterationRecord, RunManifest } from '../results/types.ts';
+import type { IterationRecord, ManifestRead } from '../results/types.ts';
 import { metricSetup } from '../run/selection.ts';
 import type { MetricSettings } from './recompute.ts';
 
-export function metricSettings(manifest: Partial<RunManifest> | null, records: IterationRecord[]): MetricSettings & { notes: string[] } {
+export function metricSettings(manifest: ManifestRead | null, records: IterationRecord[]): MetricSettings & { notes: string[] } {
   const notes: string[] = [];
   const text = manifest?.profile?.text;
   if (typeof text === 'string') {

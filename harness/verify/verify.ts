@@ -7,7 +7,7 @@
  */
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { loadRun } from '../report/load.ts';
 import { reportSettings } from '../report/settings.ts';
 import { buildSummary } from '../report/summary.ts';
@@ -119,7 +119,9 @@ async function rederiveReports(dir: string, run: Awaited<ReturnType<typeof loadR
   const rederived = JSON.parse(JSON.stringify(summary)) as unknown;
   // where the run directory was when the report was made is not a figure
   const { figures, differences } = compareJson(recorded, rederived, (path) => /^runs\.\d+\.dir$/.test(path));
-  const from = reportsDir === dir ? 'summary.json' : join(reportsDir, 'summary.json');
+  // inside the run or bundle: its place there (an archive is read from a temporary directory)
+  const inside = relative(dir, join(reportsDir, 'summary.json'));
+  const from = inside.startsWith('..') ? join(reportsDir, 'summary.json') : inside;
   result.statistics = { from, figures, differences };
   const text = await readFile(join(reportsDir, 'summary.txt'), 'utf8').catch(() => null);
   if (text === null) {

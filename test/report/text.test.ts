@@ -38,7 +38,7 @@ test('text: a vDPA lab manifest without a set-up sentence takes the NIC model fr
   const run = await loadRun(fixture);
   const manifest = structuredClone(run.manifest!);
   delete manifest.setup;
-  manifest.hosts = manifest.hosts.map(({ nicFirmware: _, ...h }) => h);
+  manifest.hosts = manifest.hosts!.map(({ nicFirmware: _, ...h }) => h);
   manifest.lab = { vdpaHosts: { 'lab-a': { nic: { model: 'Mellanox Technologies MT2892 Family [ConnectX-6 Dx]', firmware: '22.31.1014 (MT_0000000359)' } } } };
   const summary = buildSummary({ runs: [{ ...run, manifest }], settings: reportSettings(manifest), records: run.records });
   t.regex(renderText(summary), /^Using Mellanox Technologies MT2892 Family \[ConnectX-6 Dx\] NICs in vhost-vDPA mode with 8 queue-pairs, /);
