@@ -14,7 +14,7 @@ const LAYERS = [
   ['sampling', 'lab', 'labbox', 'softlab'], // adaptive sampling; the labs around a run
   ['run'], // run orchestration: lab session, manifest, resume, shards
   ['report', 'plan'], // reports of runs; the dry-run plan
-  ['nightly'], // nightly verdicts (reports them through report/)
+  ['nightly', 'verify'], // nightly verdicts (reports them through report/); result bundles and their verification
   ['cli'], // the command line
 ];
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { analyseParsed, analysisEvents } from '../metrics/analyse.ts';
 import type { RunStore } from '../results/store.ts';
 import type { ClockEstimate, IterationRecord, RecordParts } from '../results/types.ts';
+import { traceRange } from '../traces/range.ts';
 import { scanTraceFile } from '../traces/read.ts';
 import type { EngineHost, EngineOptions, MigrationContribution, MigrationHooks } from './interfaces.ts';
 import { MigrationFailure, ramStats, type MigrationTiming } from './migrate.ts';
@@ -81,8 +82,10 @@ export async function buildRecord(ctx: RecordContext, migration: CompletedMigrat
   if (missing.length > 0) throw new MigrationFailure(`trace file missing: ${missing.join(', ')}`, 'invalid');
   const queuePairs = ctx.planned.cell.queuePairs;
   const wanted = analysisEvents(o.metrics.rules, o.metrics.names, queuePairs);
-  const source = await scanTraceFile(join(o.store.dir, record.traces.source), { events: wanted });
-  const destination = await scanTraceFile(join(o.store.dir, record.traces.destination), { events: wanted });
+  const [sourceFile, destinationFile] = [join(o.store.dir, record.traces.source), join(o.store.dir, record.traces.destination)];
+  record.traceRanges = { source: await traceRange(sourceFile), destination: await traceRange(destinationFile) };
+  const source = await scanTraceFile(sourceFile, { events: wanted });
+  const destination = await scanTraceFile(destinationFile, { events: wanted });
   const analysis = analyseParsed({
     source,
     destination,

@@ -2,7 +2,7 @@
  * Before/after across two runs (measure, patch, measure again): the baseline run's records against
  * the candidate run's, per VM size and queue pairs, with the same statistics as within one run (pure).
  */
-import type { IterationRecord, RunManifest } from '../results/types.ts';
+import type { IterationRecord, ManifestRead } from '../results/types.ts';
 import type { ReportSettings } from './settings.ts';
 import { buildSummary, type RunData, type Summary } from './summary.ts';
 
@@ -56,7 +56,7 @@ export function crossRunSummary(
     candidate: candLabel,
     warnings: [...baseline.settings.warnings.map((w) => `baseline: ${w}`), ...candidate.settings.warnings.map((w) => `candidate: ${w}`), ...warnings],
   };
-  const variantName = (manifest: RunManifest, variant: string) => {
+  const variantName = (manifest: ManifestRead, variant: string) => {
     if (manifest === baseline.run.manifest && variant === baseVariant) return baseLabel;
     if (manifest === candidate.run.manifest && variant === candVariant) return candLabel;
     return `${variant} (${manifest.runId}, not compared)`;

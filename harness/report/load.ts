@@ -7,7 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseProbeLog, PROBE_DIR, probeLogName } from '../metrics/network.ts';
-import { readIterations, readManifest } from '../results/store.ts';
+import { readIterations, readManifestLenient } from '../results/store.ts';
 import type { IterationRecord } from '../results/types.ts';
 import type { ProbeWindow } from './model.ts';
 import { probeWindow } from './probe-timeline.ts';
@@ -20,11 +20,21 @@ export async function loadRun(dir: string): Promise<RunData> {
   const fail = (error: Error): never => {
     throw new RunDataError(error.message);
   };
-  const { records, tornLines, seqFromFile } = await readIterations(absolute).catch(fail);
-  const manifest = await readManifest(absolute).catch(fail);
+  const { records, tornLines, seqFromFile, warnings } = await readIterations(absolute).catch(fail);
+  const { manifest, warnings: manifestWarnings } = await readManifestLenient(absolute).catch(fail);
   const runId = manifest?.runId ? manifest.runId : basename(absolute);
   const probeLogs = await loadProbeLogs(absolute, records);
-  return { runId, dir: absolute, manifest, records, tornLines, seqFromFile, ...(probeLogs ? { probeLogs } : {}) };
+  const readWarnings = [...manifestWarnings, ...warnings];
+  return {
+    runId,
+    dir: absolute,
+    manifest,
+    records,
+    tornLines,
+    seqFromFile,
+    ...(readWarnings.length ? { readWarnings } : {}),
+    ...(probeLogs ? { probeLogs } : {}),
+  };
 }
 
 /** One log at a time, so a run's 36 logs of about a megabyte each never sit in memory together. */

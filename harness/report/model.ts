@@ -2,7 +2,7 @@
  * The report model: every number and sentence a report shows, computed once from the records
  * (see summary.ts for the steps). Renderers (text, md, html, json) only format this.
  */
-import type { CellStopRecord, IterationRecord, RunManifest } from '../results/types.ts';
+import type { CellStopRecord, IterationRecord, ManifestRead } from '../results/types.ts';
 import type { BootstrapSettings, Interval } from '../stats/bootstrap.ts';
 import type { Comparison } from '../stats/compare.ts';
 import type { Description } from '../stats/describe.ts';
@@ -249,9 +249,11 @@ export interface Summary {
 export interface RunData {
   runId: string;
   dir: string | null;
-  manifest: RunManifest | null;
+  manifest: ManifestRead | null;
   records: IterationRecord[];
   tornLines?: number[];
+  /** What the reader took leniently (unknown fields kept, empty qmp objects), for the warnings. */
+  readWarnings?: string[];
   /** Whether the records carried seq (otherwise numbered in file order on read). */
   seqFromFile?: boolean;
   /** Per seq, the part of its probe log around the switchover (or why there is none); absent when the run directory has no probes/. */

@@ -1,6 +1,6 @@
 /** Steps of the report model: what ran and on what (metrics, set-up, platform, runs, cell stops). */
 import { cellLabel } from '../profile/cell.ts';
-import type { HostFacts, IterationRecord, RunManifest } from '../results/types.ts';
+import type { HostFacts, IterationRecord, ManifestRead } from '../results/types.ts';
 import { finite, QMP_METRIC, UNKNOWN, type CellStop, type MetricInfo, type RunData, type RunInfo, type Summary } from './model.ts';
 import type { ReportSettings } from './settings.ts';
 
@@ -27,11 +27,11 @@ export function platformSentence(setup: Summary['setup']): string {
 
 export function metricList(
   records: IterationRecord[],
-  manifests: (RunManifest | null)[],
+  manifests: (ManifestRead | null)[],
   settings: ReportSettings,
 ): { primary: string; metrics: MetricInfo[] } {
   // Records without a manifest or a primaryMetric: downtimeMs is by contract the primary metric.
-  const primary = manifests.find((m) => m?.metrics?.primary)?.metrics.primary ?? records.find((r) => r.primaryMetric)?.primaryMetric ?? DOWNTIME_FIELD;
+  const primary = manifests.find((m) => m?.metrics?.primary)?.metrics?.primary ?? records.find((r) => r.primaryMetric)?.primaryMetric ?? DOWNTIME_FIELD;
   const names: string[] = [primary];
   for (const m of manifests) for (const n of m?.metrics?.names ?? []) if (!names.includes(n)) names.push(n);
   for (const r of records) for (const n of Object.keys(r.metrics ?? {})) if (!names.includes(n)) names.push(n);
@@ -57,7 +57,7 @@ export function metricList(
 
 type LabNic = NonNullable<NonNullable<RunManifest['lab']>['vdpaHosts'][string]['nic']>;
 /** The NIC of each vDPA host a lab run records (manifest.lab.vdpaHosts, see harness/lab/prepare.ts). */
-const labNics = (m: RunManifest | null): Record<string, LabNic | undefined> =>
+const labNics = (m: ManifestRead | null): Record<string, LabNic | undefined> =>
   Object.fromEntries(Object.entries(m?.lab?.vdpaHosts ?? {}).map(([host, facts]) => [host, facts.nic]));
 
 function nicFirmware(host: HostFacts, lab: Record<string, LabNic | undefined>): string {
@@ -65,12 +65,12 @@ function nicFirmware(host: HostFacts, lab: Record<string, LabNic | undefined>): 
 }
 
 export function setupOf(
-  manifests: (RunManifest | null)[],
+  manifests: (ManifestRead | null)[],
   records: IterationRecord[],
-  variantNames: (m: RunManifest, v: string) => string,
+  variantNames: (m: ManifestRead, v: string) => string,
   settings: ReportSettings,
 ): Summary['setup'] {
-  const known = manifests.filter((m): m is RunManifest => m !== null);
+  const known = manifests.filter((m): m is ManifestRead => m !== null);
   const first = known[0];
   const queuePairs = first?.setup?.queuePairs ?? [...new Set(records.map((r) => r.queuePairs ?? null))];
   const hosts: Summary['setup']['hosts'] = [];
@@ -125,7 +125,7 @@ export function runInfo(run: RunData): RunInfo {
   };
 }
 
-function samplingText(m: RunManifest | null): string | null {
+function samplingText(m: ManifestRead | null): string | null {
   const sampling = m?.sampling;
   if (!sampling) return null;
   if (sampling.mode === 'fixed' || !sampling.target) return `fixed count: ${m?.options?.iterations ?? UNKNOWN} measured migrations per cell`;
@@ -136,7 +136,7 @@ function samplingText(m: RunManifest | null): string | null {
 const pctText = (v: number | null) => (v === null ? 'too few values for a median 95% CI' : `median 95% CI ±${v}%`);
 
 /** Each cell's stopping reason from a manifest (cells by label); abandonment wins over the sampler's record. */
-export function cellStops(m: RunManifest | null): Map<string, CellStop> {
+export function cellStops(m: ManifestRead | null): Map<string, CellStop> {
   const stops = new Map<string, CellStop>();
   if (!m) return stops;
   const target = m.sampling?.target?.medianCiHalfWidthPct;

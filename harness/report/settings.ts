@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { NETWORK_METRIC_DESCRIPTIONS } from '../metrics/network.ts';
 import { BUILTIN_METRICS } from '../profile/metric-rules.ts';
 import { parseProfile } from '../profile/load.ts';
-import type { RunManifest } from '../results/types.ts';
+import type { ManifestRead } from '../results/types.ts';
 import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from '../stats/bootstrap.ts';
 
 export interface ReportSettings {
@@ -39,7 +39,7 @@ const builtinDescriptions = (): Record<string, string> => ({
   downtimeMs: "the primary downtime as the record states it (downtimeMs, the record format's primary metric)",
 });
 
-export function reportSettings(manifest: RunManifest | null): ReportSettings {
+export function reportSettings(manifest: ManifestRead | null): ReportSettings {
   const settings: ReportSettings = {
     variantOrder: manifest?.options?.variants ?? [],
     noiseThresholdPct: DEFAULT_NOISE_THRESHOLD_PCT,
@@ -54,15 +54,21 @@ export function reportSettings(manifest: RunManifest | null): ReportSettings {
   };
   const text = manifest?.profile?.text;
   if (typeof text !== 'string') {
+    const compare = manifest?.compare;
+    if (compare?.baseline) settings.baseline = compare.baseline;
+    if (compare?.candidate) settings.candidate = compare.candidate;
+    if (compare?.noiseThresholdPct !== undefined) settings.noiseThresholdPct = compare.noiseThresholdPct;
     settings.warnings.push(
-      manifest
-        ? 'the manifest carries no profile: compare settings and tolerances are the defaults'
-        : 'no manifest.json: set-up, hosts and versions are unknown, settings are the defaults',
+      !manifest
+        ? 'no manifest.json: set-up, hosts and versions are unknown, settings are the defaults'
+        : compare
+          ? "the manifest carries no profile: the pair to compare is the manifest's compare, tolerances are the defaults"
+          : 'the manifest carries no profile: compare settings and tolerances are the defaults',
     );
     return settings;
   }
   try {
-    const profile = parseProfile(text, manifest!.profile.path ?? 'profile');
+    const profile = parseProfile(text, manifest?.profile?.path ?? 'profile');
     settings.variantOrder = profile.matrix.variants ?? profile.variants.map((v) => v.name);
     settings.baseline = profile.compare.baseline;
     settings.candidate = profile.compare.candidate;

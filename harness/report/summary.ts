@@ -4,7 +4,7 @@
  * table, warnings. Renderers (text, md, html, json) only format the result.
  */
 import { cellKey } from '../profile/cell.ts';
-import type { IterationRecord, RunManifest } from '../results/types.ts';
+import type { IterationRecord, ManifestRead } from '../results/types.ts';
 import { compareSamples } from '../stats/compare.ts';
 import { EXACT_LIMIT } from '../stats/mann-whitney.ts';
 import { OUTLIER_METHOD } from '../stats/outliers.ts';
@@ -40,7 +40,7 @@ export interface SummaryInput {
   runOf?: (record: IterationRecord) => number;
   /** Forced pair (two-run comparison); otherwise from the settings. */
   pair?: Pair;
-  variantNameInManifest?: (manifest: RunManifest, variant: string) => string;
+  variantNameInManifest?: (manifest: ManifestRead, variant: string) => string;
   title?: string;
 }
 

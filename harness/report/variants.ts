@@ -1,11 +1,11 @@
 /** Step of the report model: what differs between the variants (pure): every setting that differs, nothing that is the same. */
-import type { RunManifest } from '../results/types.ts';
+import type { ManifestRead } from '../results/types.ts';
 import { UNKNOWN, type VariantSettingRow } from './model.ts';
 
 export function variantTable(
   variants: string[],
   profileSettings: Record<string, Record<string, string>>,
-  manifests: (RunManifest | null)[],
+  manifests: (ManifestRead | null)[],
 ): VariantSettingRow[] {
   const byVariant: Record<string, Record<string, string>> = Object.fromEntries(variants.map((v) => [v, { ...(profileSettings[v] ?? {}) }]));
   for (const m of manifests) {
@@ -29,7 +29,7 @@ export function variantTable(
 export function downtimeLimits(
   variants: string[],
   profileSettings: Record<string, Record<string, string>>,
-  manifests: (RunManifest | null)[],
+  manifests: (ManifestRead | null)[],
 ): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of variants) {

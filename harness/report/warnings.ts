@@ -35,6 +35,8 @@ export function runWarnings(runs: RunData[], settingsWarnings: string[]): Report
         message: `${run.runId}: ${run.tornLines.length} torn line(s) in iterations.ndjson left out`,
         evidence: [`lines ${run.tornLines.join(', ')}`],
       });
+    if (run.readWarnings?.length)
+      out.push({ kind: 'data', message: `${run.runId}: read leniently: data this version does not know is kept, not used`, evidence: run.readWarnings });
     out.push(...untraceableEventWarnings(run));
     const state = run.manifest?.state;
     if (state && state !== 'completed')

@@ -51,6 +51,11 @@ export const negotiatedQueuePairsSchema = z
   })
   .describe("the destination vDPA device's negotiated queue pairs (vdpa dev config show) after the migration (harness/lab/queue-pairs.ts)");
 const windowSide = z.strictObject({ fromUs: z.number().optional(), toUs: z.number().optional() });
+export const traceRangeSchema = z.strictObject({
+  bytes: z.tuple([z.number().int(), z.number().int()]).describe('[from, to): byte offsets of the part read'),
+  lines: z.tuple([z.number().int(), z.number().int()]).describe('[first, last]: 1-based lines of the part read'),
+  sha256: z.string().describe('SHA-256 of that part'),
+});
 
 /**
  * One migration as vdpa-bench writes it, and as the reader returns it once it has completed a
@@ -85,6 +90,10 @@ export const recordedIterationSchema = z
     traces: z
       .strictObject({ source: z.string(), destination: z.string() })
       .describe('trace files this migration used, relative to the run directory (empty: not fetched)'),
+    traceRanges: z
+      .strictObject({ source: traceRangeSchema.optional(), destination: traceRangeSchema.optional() })
+      .optional()
+      .describe('the part of each trace file the metrics were computed from, and its SHA-256, for `vdpa-bench verify`; absent before vdpa-bench recorded it'),
     windows: z
       .strictObject({ source: windowSide, destination: windowSide })
       .optional()
@@ -256,7 +265,36 @@ export const runManifestSchema = z
   })
   .describe('One run: manifest.json');
 
+/**
+ * A manifest as the reader accepts it (docs/schemas/manifest.schema.json): every field optional,
+ * so a lab can send as little as `{"compare": {...}}` or `{"runId": ..., "compare": ...}` and the
+ * report shows the rest as unknown. `compare` names the pair to compare where no profile says it.
+ */
+export const manifestReadSchema = runManifestSchema
+  .extend({
+    tool: runManifestSchema.shape.tool.partial(),
+    profile: runManifestSchema.shape.profile.partial(),
+    compare: z
+      .strictObject({ baseline: z.string().optional(), candidate: z.string().optional(), noiseThresholdPct: z.number().optional() })
+      .optional()
+      .describe("the pair to compare, for a lab that sends no profile (the profile's compare wins when both are there)"),
+  })
+  .partial()
+  .describe('One run: manifest.json');
+
 export type IterationRecordInput = z.input<typeof iterationRecordSchema>;
+
+/**
+ * Top-level fields a schema does not know, taken out of a value before validation so that they
+ * are kept and named in a warning rather than refusing the record or manifest.
+ */
+export function splitUnknownFields(value: unknown, schema: { shape: Record<string, unknown> }): { known: unknown; unknown: Record<string, unknown> } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { known: value, unknown: {} };
+  const known: Record<string, unknown> = {};
+  const unknown: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) (key in schema.shape ? known : unknown)[key] = v;
+  return { known, unknown };
+}
 
 /** The zod error as one line a lab engineer can act on: where, and what was wrong. */
 export function describeIssues(error: z.ZodError, max = 3): string {
@@ -267,6 +305,6 @@ export function describeIssues(error: z.ZodError, max = 3): string {
 export function resultsJsonSchemas(): Record<string, unknown> {
   return {
     'iteration-record.schema.json': { title: 'vdpa-bench iteration record', ...z.toJSONSchema(iterationRecordSchema) },
-    'manifest.schema.json': { title: 'vdpa-bench run manifest', ...z.toJSONSchema(runManifestSchema) },
+    'manifest.schema.json': { title: 'vdpa-bench run manifest', ...z.toJSONSchema(manifestReadSchema) },
   };
 }

@@ -7,8 +7,16 @@ import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ArgvLog, type StartedCommand } from './argv-log.ts';
-import { describeIssues, ITERATION_SCHEMA, iterationRecordSchema, MANIFEST_SCHEMA, runManifestSchema } from './schema.ts';
-import type { IterationRecord, RunManifest } from './types.ts';
+import {
+  describeIssues,
+  ITERATION_SCHEMA,
+  iterationRecordSchema,
+  MANIFEST_SCHEMA,
+  manifestReadSchema,
+  runManifestSchema,
+  splitUnknownFields,
+} from './schema.ts';
+import type { IterationRecord, ManifestRead, RunManifest } from './types.ts';
 
 export const ITERATIONS_FILE = 'iterations.ndjson';
 export const MANIFEST_FILE = 'manifest.json';
@@ -76,6 +84,16 @@ export interface ReadIterations {
   tornLines: number[];
   /** Whether seq was missing and taken from the file order. */
   seqFromFile: boolean;
+  /** What was read leniently: fields this version does not know (kept on the records), empty qmp objects. */
+  warnings: string[];
+}
+
+/** A failed migration from another lab may carry `qmp: {}`: no QMP figures, as null says; figures it does give are kept. */
+function lenientQmp(value: Record<string, unknown>): void {
+  const qmp = value.qmp;
+  if (qmp === null || typeof qmp !== 'object' || Array.isArray(qmp)) return;
+  if (Object.keys(qmp).length === 0) value.qmp = null;
+  else value.qmp = { downtimeMs: null, totalTimeMs: null, setupTimeMs: null, ...qmp };
 }
 
 export class ResultsFormatError extends Error {}
@@ -91,6 +109,7 @@ export function parseIterations(text: string): ReadIterations {
   const tornLines: number[] = [];
   const problems: string[] = [];
   let seqFromFile = false;
+  const unknownAt = new Map<string, number[]>();
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     let value: unknown;
@@ -100,20 +119,26 @@ export function parseIterations(text: string): ReadIterations {
       tornLines.push(i + 1);
       return;
     }
-    const parsed = iterationRecordSchema.safeParse(value);
+    const { known, unknown } = splitUnknownFields(value, iterationRecordSchema);
+    if (known && typeof known === 'object') lenientQmp(known as Record<string, unknown>);
+    const parsed = iterationRecordSchema.safeParse(known);
     if (!parsed.success) {
       problems.push(`line ${i + 1}: ${describeIssues(parsed.error)}`);
       return;
     }
     seqFromFile ||= parsed.data.seq === undefined;
-    records.push(completeRecord(parsed.data, records));
+    for (const key of Object.keys(unknown)) unknownAt.set(key, [...(unknownAt.get(key) ?? []), i + 1]);
+    records.push({ ...completeRecord(parsed.data, records), ...unknown });
   });
+  const warnings = [...unknownAt].map(([key, lines]) => `${ITERATIONS_FILE}: field "${key}" is not in the record format; kept as it is (${linesText(lines)})`);
   if (problems.length)
     throw new ResultsFormatError(
       `${ITERATIONS_FILE} does not match the record format (docs/schemas/iteration-record.schema.json): ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`,
     );
-  return { records, tornLines, seqFromFile };
+  return { records, tornLines, seqFromFile, warnings };
 }
+
+const linesText = (lines: number[]) => (lines.length === 1 ? `line ${lines[0]}` : `${lines.length} lines, first ${lines[0]}`);
 
 function completeRecord(input: z.output<typeof iterationRecordSchema>, earlier: IterationRecord[]): IterationRecord {
   const previous = earlier.at(-1);
@@ -153,20 +178,41 @@ export async function readIterations(runDir: string): Promise<ReadIterations> {
   }
 }
 
-/** The run's manifest, validated; null when there is none (records from another lab may come without). */
-export async function readManifest(runDir: string): Promise<RunManifest | null> {
+async function manifestJson(runDir: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(join(runDir, MANIFEST_FILE), 'utf8');
   } catch {
-    return null;
+    return undefined;
   }
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw new ResultsFormatError(`${runDir}/${MANIFEST_FILE}: not JSON (${(error as Error).message})`);
   }
+}
+
+/**
+ * The manifest as reports read it: any subset of the fields (what is missing shows as unknown),
+ * fields this version does not know kept and named in a warning. Null when there is none.
+ */
+export async function readManifestLenient(runDir: string): Promise<{ manifest: ManifestRead | null; warnings: string[] }> {
+  const value = await manifestJson(runDir);
+  if (value === undefined) return { manifest: null, warnings: [] };
+  const { known, unknown } = splitUnknownFields(value, manifestReadSchema);
+  const parsed = manifestReadSchema.safeParse(known);
+  if (!parsed.success)
+    throw new ResultsFormatError(
+      `${runDir}/${MANIFEST_FILE} does not match the manifest format (docs/schemas/manifest.schema.json): ${describeIssues(parsed.error)}`,
+    );
+  const warnings = Object.keys(unknown).map((key) => `${MANIFEST_FILE}: field "${key}" is not in the manifest format; kept as it is`);
+  return { manifest: { ...parsed.data, ...unknown }, warnings };
+}
+
+/** The run's manifest as vdpa-bench writes it, validated (resume, merge, nightly need all of it); null when there is none. */
+export async function readManifest(runDir: string): Promise<RunManifest | null> {
+  const value = await manifestJson(runDir);
+  if (value === undefined) return null;
   const parsed = runManifestSchema.safeParse(value);
   if (!parsed.success)
     throw new ResultsFormatError(

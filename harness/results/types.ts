@@ -12,6 +12,7 @@ import type {
   cellStopSchema,
   clockEstimateSchema,
   hostFactsSchema,
+  manifestReadSchema,
   metricAnchorSchema,
   migrationRamStatsSchema,
   negotiatedQueuePairsSchema,
@@ -53,6 +54,8 @@ export type GuestDevicePart = z.output<typeof guestDevicePartSchema>;
 export type ReadyGap = z.output<typeof readyGapSchema>;
 
 export type RunManifest = z.output<typeof runManifestSchema>;
+/** A manifest as read: what another lab sent, every field possibly missing (report shows those as unknown). */
+export type ManifestRead = z.output<typeof manifestReadSchema>;
 export type HostFacts = z.output<typeof hostFactsSchema>;
 export type VariantFacts = z.output<typeof variantFactsSchema>;
 export type CellStopRecord = z.output<typeof cellStopSchema>;

@@ -38,7 +38,7 @@ test('text: a vDPA lab manifest without a set-up sentence takes the NIC model fr
   const run = await loadRun(fixture);
   const manifest = structuredClone(run.manifest!);
   delete manifest.setup;
-  manifest.hosts = manifest.hosts.map(({ nicFirmware: _, ...h }) => h);
+  manifest.hosts = manifest.hosts!.map(({ nicFirmware: _, ...h }) => h);
   const nic = { model: 'Mellanox Technologies MT2892 Family [ConnectX-6 Dx]', firmware: '22.31.1014 (MT_0000000359)' };
   const vdpaHost = { iommu: { units: [], cmdline: [] }, hugepages: {}, devices: {}, nic };
   manifest.lab = { builds: [], provisioning: {}, vdpaHosts: { 'lab-a': vdpaHost }, vhostVdpaDevices: {}, qemu: {}, qemuRoots: [], ledger: [] };

@@ -53,7 +53,10 @@ test('a record that does not match the format is an error naming its line and fi
     { instanceOf: ResultsFormatError },
   );
   t.regex(error!.message, /line 2: status: .*; downtimeMs: /);
-  t.throws(() => parseIterations('{"variant":"a","vmSize":"1G","status":"ok","surprise":1}\n'), { message: /line 1: \(record\): Unrecognized key.*surprise/ });
+  // unknown fields are kept and named (issue 22), not refused
+  t.deepEqual(parseIterations('{"variant":"a","vmSize":"1G","status":"ok","surprise":1}\n').warnings, [
+    'iterations.ndjson: field "surprise" is not in the record format; kept as it is (line 1)',
+  ]);
   t.deepEqual(parseIterations('{"variant":"a","vmSize":"1G","status":"ok"}\n{"variant":"a","vm').tornLines, [2]);
 });
 
