@@ -13,7 +13,7 @@ import { addUnattendedLabCommands, explainStoppedRun, installInterruptHandlers, 
 import { addSoftlabCommands } from '../softlab/cli.ts';
 import { addQemuRootCommands } from './qemu-root-commands.ts';
 import { UsageError } from './usage-error.ts';
-import { verifyCommands } from './verify-commands.ts';
+import { addVerifyCommands } from './verify-commands.ts';
 
 // Everything else loads inside the command that needs it: start-up is paid by every
 // `downtime` over a trace and every --help, and zod, execa and the engine cost most of it.
@@ -40,7 +40,7 @@ export function buildProgram(out: Out, setExit: (code: number) => void): Command
   addLabCommand(program, out);
   addSamplesCommand(program, out, setExit);
   addSchemaCommand(program, out);
-  verifyCommands(program, out, setExit);
+  addVerifyCommands(program, out, setExit);
   return program;
 }
 

@@ -1,15 +1,14 @@
 /** The `bundle` and `verify` subcommands: a run's raw data as one archive, and the check that it still gives the published numbers. */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import type { VerifyResult } from '../verify/verify.ts';
+import type { Out } from './options.ts';
 import { UsageError } from './usage-error.ts';
-
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
 const SHOWN_MISMATCHES = 10;
 
-export function verifyCommands(program: Command, out: Out, setExit: (code: number) => void): void {
+export function addVerifyCommands(program: Command, out: Out, setExit: (code: number) => void): void {
   addBundleCommand(program, out);
   addVerifyCommand(program, out, setExit);
 }
@@ -38,7 +37,7 @@ with \`vdpa-bench verify <file>\`. See docs/verify.md.
 Example:
   vdpa-bench bundle results/lab-in-a-box-20261207-113203-ab12 -o lab.tar.gz && vdpa-bench verify lab.tar.gz`,
     )
-    .action(async (runDir: string, opts: { out?: string; reports?: string }) => {
+    .action(async (runDir, opts) => {
       const { bundleRun } = await import('../verify/bundle.ts');
       const outcome = await bundleRun(runDir, { reports: opts.reports, progress: (line) => out.stderr(line + '\n') }).catch((error: Error) => {
         throw new UsageError(error.message);
@@ -75,7 +74,7 @@ Examples:
   vdpa-bench verify docs/examples/lab-in-a-box-verified.tar.gz
   vdpa-bench verify results/local-20250721-180000-ab12`,
     )
-    .action(async (target: string, opts: { json?: boolean }) => {
+    .action(async (target, opts) => {
       const { verifyTarget } = await import('../verify/verify.ts');
       const result = await verifyTarget(target).catch((error: NodeJS.ErrnoException) => {
         throw new UsageError(`${target}: ${error.code === 'ENOENT' ? 'no such file or directory' : error.message}`);

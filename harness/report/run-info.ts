@@ -55,7 +55,7 @@ export function metricList(
   return { primary, metrics };
 }
 
-type LabNic = NonNullable<NonNullable<RunManifest['lab']>['vdpaHosts'][string]['nic']>;
+type LabNic = NonNullable<NonNullable<ManifestRead['lab']>['vdpaHosts'][string]['nic']>;
 /** The NIC of each vDPA host a lab run records (manifest.lab.vdpaHosts, see harness/lab/prepare.ts). */
 const labNics = (m: ManifestRead | null): Record<string, LabNic | undefined> =>
   Object.fromEntries(Object.entries(m?.lab?.vdpaHosts ?? {}).map(([host, facts]) => [host, facts.nic]));
