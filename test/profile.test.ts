@@ -139,7 +139,7 @@ test('lab-in-a-box mistakes are profile problems at their own position, before a
   const chunks = base.replace('workingSet: 256M, chunk: 16M', 'workingSet: 100M, chunk: 16M');
   t.deepEqual(at(chunks), [`${line(chunks, 'workload: { kind: dirty')} vm.guest.workload: workload.workingSet 100M must be at least two whole chunks of 16M`]);
   // a VM size too small for the workload's buffers
-  const small = base.replace('vmSizes: [512M, 1G]', 'vmSizes: [256M, 1G]');
+  const small = base.replace('vmSizes: [1G]', 'vmSizes: [256M, 1G]');
   const found = problems(small);
   t.deepEqual(
     found.map((p) => p.path),
@@ -158,6 +158,30 @@ test('lab-in-a-box mistakes are profile problems at their own position, before a
     ['hosts.1.transport.kind', 'vm.nic.kind'],
   );
   t.deepEqual(problems(base), []);
+});
+
+test("the README's first command compares a pair it runs, and says in its reports what that pair is and that it is not the seed's experiment", async (t) => {
+  const { profile } = await loadProfile(new URL('../profiles/lab-in-a-box.yaml', import.meta.url).pathname);
+  const matrix = profile.matrix.variants ?? profile.variants.map((v) => v.name);
+  t.true(
+    matrix.includes(profile.compare.baseline!) && matrix.includes(profile.compare.candidate!),
+    `${profile.compare.baseline} -> ${profile.compare.candidate} in ${matrix.join(', ')}`,
+  );
+  const variant = (name: string) => profile.variants.find((v) => v.name === name)!;
+  // the pair differs in the downtime limit, the setting the purpose names, and nothing else
+  t.deepEqual(
+    { ...variant(profile.compare.baseline!).parameters, 'downtime-limit': 0 },
+    { ...variant(profile.compare.candidate!).parameters, 'downtime-limit': 0 },
+  );
+  t.deepEqual(variant(profile.compare.baseline!).qemu, variant(profile.compare.candidate!).qemu);
+  t.regex(profile.compare.purpose ?? '', /not the seed's vhost-vDPA experiment/);
+  // and the sentence names both limits as QEMU gets them, and that the workload and QEMU are shared
+  const spoken = (ms: number) => (ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`);
+  for (const name of [profile.compare.baseline!, profile.compare.candidate!])
+    t.true((profile.compare.purpose ?? '').includes(spoken(variant(name).parameters['downtime-limit'])), `${name} in: ${profile.compare.purpose}`);
+  t.deepEqual([variant(profile.compare.baseline!).workload, variant(profile.compare.candidate!).workload], [undefined, undefined]);
+  // an interval for every cell needs 6 ok measured migrations (docs/reports.md, small samples)
+  t.true(profile.iterations >= 6);
 });
 
 test('a bad lab-in-a-box profile makes run exit 2 with file:line:col and builds nothing', async (t) => {

@@ -364,6 +364,14 @@ export const profileSchema = z
         baseline: name.optional(),
         candidate: name.optional(),
         noiseThresholdPct: z.number().min(0).default(5),
+        purpose: z
+          .string()
+          .trim()
+          .min(1)
+          .optional()
+          .describe(
+            'One sentence the reports print first when they compare this pair: what the comparison is and why it is run (e.g. what it is not); the reports of a run that has not both variants leave it out',
+          ),
       })
       .prefault({}),
   })

@@ -211,6 +211,8 @@ export interface Summary {
     qemu: Record<string, Record<string, string>>;
     clock: { methods: string[]; maxUncertaintyUs: number | null };
   };
+  /** The profile's `compare.purpose`, present only when this report compares the pair it is about. */
+  purpose?: string;
   /** One sentence: accelerator, hosts, NIC, QEMU versions. */
   platform: string;
   settings: {

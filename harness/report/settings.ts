@@ -15,6 +15,8 @@ export interface ReportSettings {
   variantOrder: string[];
   baseline?: string;
   candidate?: string;
+  /** The profile's `compare.purpose`: one sentence on what the comparison is, printed first. */
+  purpose?: string;
   noiseThresholdPct: number;
   disagreementTolerancePct: number;
   alpha: number;
@@ -72,6 +74,7 @@ export function reportSettings(manifest: ManifestRead | null): ReportSettings {
     settings.variantOrder = profile.matrix.variants ?? profile.variants.map((v) => v.name);
     settings.baseline = profile.compare.baseline;
     settings.candidate = profile.compare.candidate;
+    if (profile.compare.purpose) settings.purpose = profile.compare.purpose;
     settings.noiseThresholdPct = profile.compare.noiseThresholdPct;
     settings.disagreementTolerancePct = profile.metrics.disagreementTolerancePct;
     for (const [name, rule] of Object.entries(profile.metrics.rules)) if (rule.description) settings.metricDescriptions[name] = rule.description;
@@ -88,6 +91,7 @@ export function reportSettings(manifest: ManifestRead | null): ReportSettings {
     const metrics = field(raw, 'metrics');
     if (typeof compare.baseline === 'string') settings.baseline = compare.baseline;
     if (typeof compare.candidate === 'string') settings.candidate = compare.candidate;
+    if (typeof compare.purpose === 'string' && compare.purpose.trim()) settings.purpose = compare.purpose.trim();
     if (typeof compare.noiseThresholdPct === 'number') settings.noiseThresholdPct = compare.noiseThresholdPct;
     if (typeof metrics.disagreementTolerancePct === 'number') settings.disagreementTolerancePct = metrics.disagreementTolerancePct;
     if (Array.isArray(raw.variants)) {

@@ -177,6 +177,8 @@ export function buildSummary(input: SummaryInput): Summary {
     title: input.title ?? `vdpa-bench report: ${input.runs.map((r) => r.runId).join(' vs ')}`,
     runs: input.runs.map(runInfo),
     setup,
+    // a two-run comparison (input.pair) compares runs, not the pair the profile's sentence is about
+    ...(settings.purpose && pair && !input.pair ? { purpose: settings.purpose } : {}),
     platform: platformSentence(setup),
     settings: settingsOf(settings, pair),
     metrics,

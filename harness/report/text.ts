@@ -60,7 +60,7 @@ function singleLine(cell: CellSummary, primary: string): string {
 
 /** The seed's lines, their uncertainty, the platform and (unless the page shows them itself) the warnings. */
 export function renderText(summary: Summary, options: { warnings?: boolean } = {}): string {
-  const lines = [setupSentence(summary)];
+  const lines = [...(summary.purpose ? [summary.purpose] : []), setupSentence(summary)];
   const multipleQp = new Set(summary.cells.map((c) => c.queuePairs)).size > 1;
   const entries: { label: string; text: string }[] = [];
   if (summary.comparisons.length) {

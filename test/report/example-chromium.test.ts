@@ -1,5 +1,6 @@
 /**
- * Real runs of `run profiles/lab-in-a-box.yaml`, reported and read back from the page headless
+ * Real runs of the lab in a box as profiles/lab-in-a-box.yaml was then (idle, 300 ms and 100 ms
+ * limits at 512M and 1G; not the profile's current pair), reported and read back from the page headless
  * Chromium renders at 1400 px: what a reviewer who publishes the number must see is there.
  * - docs/examples/lab-in-a-box (fresh, QEMU 10.0 from trixie, probe logs): variant table, cost
  *   charts, forest plot, probe timelines, methods sentence matching iterations.ndjson.

@@ -95,3 +95,31 @@ test('methods and cells say how the run was designed and why each cell stopped',
   t.regex(md, /Why each cell stopped: .*after 128G 8qp: abandoned after migration 40: 3 migrations in a row not ok/);
   t.regex(md, /\| cell \| success .* \| stopped \|/);
 });
+
+test("text, Markdown and HTML open with the profile's compare.purpose; a run without both variants of the pair leaves it out", async (t) => {
+  const { renderMarkdown } = await import('../../harness/report/markdown.ts');
+  const { renderHtml } = await import('../../harness/report/html.ts');
+  const run = await loadRun(fixture);
+  const manifest = structuredClone(run.manifest!);
+  const purpose = 'A demonstration: the series against QEMU without it, "before" & after.';
+  manifest.profile.text = manifest.profile.text!.replace('  noiseThresholdPct: 5\n', `  noiseThresholdPct: 5\n  purpose: '${purpose.replace(/'/g, "''")}'\n`);
+  const settings = reportSettings(manifest);
+  t.is(settings.purpose, purpose);
+  t.is(settings.source, 'profile');
+  const summary = buildSummary({ runs: [{ ...run, manifest }], settings, records: run.records });
+  t.is(summary.purpose, purpose);
+  const text = renderText(summary);
+  t.is(text.split('\n')[0], purpose);
+  t.regex(text.split('\n')[1], /^Using /);
+  t.true(renderMarkdown(summary).startsWith(`# ${summary.title}\n\n\`\`\`\n${purpose}\nUsing `));
+  t.true(
+    (await renderHtml(summary)).includes(`<pre class="summary">A demonstration: the series against QEMU without it, &quot;before&quot; &amp; after.\nUsing `),
+  );
+  // one variant only: the sentence is about a comparison this report does not make
+  const before = run.records.filter((r) => r.variant === 'before');
+  const single = buildSummary({ runs: [{ ...run, manifest, records: before }], settings, records: before });
+  t.is(single.purpose, undefined);
+  t.regex(renderText(single), /^Using /);
+  // without the key, the report is what it was
+  t.is(buildSummary({ runs: [run], settings: reportSettings(run.manifest), records: run.records }).purpose, undefined);
+});
