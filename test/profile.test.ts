@@ -178,7 +178,7 @@ test("the README's first command compares a pair it runs, and says in its report
   // and the sentence names both limits as QEMU gets them, and that the workload and QEMU are shared
   const spoken = (ms: number) => (ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`);
   for (const name of [profile.compare.baseline!, profile.compare.candidate!])
-    t.true((profile.compare.purpose ?? '').includes(spoken(variant(name).parameters['downtime-limit'])), `${name} in: ${profile.compare.purpose}`);
+    t.true((profile.compare.purpose ?? '').includes(spoken(Number(variant(name).parameters['downtime-limit']))), `${name} in: ${profile.compare.purpose}`);
   t.deepEqual([variant(profile.compare.baseline!).workload, variant(profile.compare.candidate!).workload], [undefined, undefined]);
   // an interval for every cell needs 6 ok measured migrations (docs/reports.md, small samples)
   t.true(profile.iterations >= 6);

@@ -36,7 +36,7 @@ export function factsOf(runDir: string, manifest: RunManifest): PlanFacts {
   const namespace = Object.values(box?.network?.namespaces ?? {})[0];
   const binaries = new Map<string, Map<string, string>>();
   for (const [host, variants] of Object.entries(lab?.qemu ?? {}))
-    for (const [variant, { binary }] of Object.entries(variants)) binaries.set(variant, (binaries.get(variant) ?? new Map()).set(host, binary));
+    for (const [variant, { binary }] of Object.entries(variants)) binaries.set(variant, (binaries.get(variant) ?? new Map<string, string>()).set(host, binary));
   return {
     runId: manifest.runId,
     resultsDir: dirname(runDir),

@@ -102,7 +102,7 @@ test("text, Markdown and HTML open with the profile's compare.purpose; a run wit
   const run = await loadRun(fixture);
   const manifest = structuredClone(run.manifest!);
   const purpose = 'A demonstration: the series against QEMU without it, "before" & after.';
-  manifest.profile.text = manifest.profile.text!.replace('  noiseThresholdPct: 5\n', `  noiseThresholdPct: 5\n  purpose: '${purpose.replace(/'/g, "''")}'\n`);
+  manifest.profile!.text = manifest.profile!.text!.replace('  noiseThresholdPct: 5\n', `  noiseThresholdPct: 5\n  purpose: '${purpose.replace(/'/g, "''")}'\n`);
   const settings = reportSettings(manifest);
   t.is(settings.purpose, purpose);
   t.is(settings.source, 'profile');

@@ -3,11 +3,13 @@
  * as unknown, a failed migration's `qmp: {}` as no QMP figures, unknown fields kept and named.
  */
 import test from 'ava';
-import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIterations, readManifestLenient } from '../../harness/results/store.ts';
+import type { Summary } from '../../harness/report/model.ts';
 import { REPO, vdpaBench } from '../helpers/cli.ts';
+import { readJson } from '../helpers/json.ts';
 
 const SEED = join(REPO, 'test/fixtures/seed-run');
 
@@ -24,7 +26,7 @@ test('report reads a directory whose manifest holds only compare: the pair is co
   t.is(r.exitCode, 0, r.stderr);
   t.regex(r.stdout, /before -> after: mean downtime/);
   t.regex(r.stdout, /^- 39G VM: /m);
-  const summary = JSON.parse(await readFile(join(dir, 'report', 'summary.json'), 'utf8'));
+  const summary = await readJson<Summary>(join(dir, 'report', 'summary.json'));
   t.is(summary.runs[0].tool, 'unknown');
   t.is(summary.runs[0].state, 'unknown');
   t.true(summary.warnings.some((w: { message: string }) => /manifest carries no profile: the pair to compare is the manifest's compare/.test(w.message)));
@@ -34,7 +36,7 @@ test('a manifest of only runId and compare gives the run its id; the pair can be
   const dir = await otherLab({ runId: 'other-lab-42', compare: { baseline: 'after', candidate: 'before' } });
   const r = await vdpaBench(['report', dir, '--format', 'json', '--out', join(dir, 'report')]);
   t.is(r.exitCode, 0, r.stderr);
-  const summary = JSON.parse(await readFile(join(dir, 'report', 'summary.json'), 'utf8'));
+  const summary = await readJson<Summary>(join(dir, 'report', 'summary.json'));
   t.is(summary.runs[0].runId, 'other-lab-42');
   t.regex(JSON.stringify(summary.comparisons[0]), /"baseline":"after"/);
 });
