@@ -9,7 +9,7 @@ import { gatherHostFacts } from '../hosts/facts.ts';
 import { HostUnreachableError } from '../hosts/transport.ts';
 import { prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
 import { runSchedule } from '../migration/engine.ts';
-import { RunInterrupted, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
+import { RunInterrupted, throwIfAborted, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
 import { labHooks } from '../migration/lab-hooks.ts';
 import type { Block } from '../migration/schedule.ts';
 import { needsLabBox } from '../profile/lab-box-checks.ts';
@@ -63,7 +63,12 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
   const store = resume ? await RunStore.open(options.resumeDir!) : await RunStore.create(options.outDir, runId);
   if (resume?.repairedTornLine) options.progress.note('the last line of iterations.ndjson was torn (crash mid-write): moved to iterations.torn');
   // the lab in a box (built guest, namespaced hosts) rewrites hosts and guest for this run only
-  const box = needsLabBox(loaded.profile) ? await prepareLabBox(loaded.profile, store.dir, (m) => options.progress.note(m)) : undefined;
+  const box = needsLabBox(loaded.profile)
+    ? await prepareLabBox(loaded.profile, store.dir, (m) => options.progress.note(m)).catch((error: unknown) => {
+        // a guest build or namespace command the terminal's Ctrl-C ended: the run was interrupted
+        throw options.signal?.aborted ? new RunInterrupted() : error;
+      })
+    : undefined;
   try {
     return await runOnHosts(planRun(loaded, box?.profile ?? loaded.profile, options, { runId, store, box, resume }));
   } finally {
@@ -96,11 +101,14 @@ function planRun(loaded: LoadedProfile, profile: Profile, options: RunOptions, r
 }
 
 async function runOnHosts(run: RunContext): Promise<RunOutcome> {
-  const session = new LabSession(run.profile, run.runId);
+  const session = new LabSession(run.profile, run.runId, run.options.signal);
   let manifest: RunManifest | undefined;
   try {
+    const { signal } = run.options;
     await session.claim(ownerRecord(run.runId, run.options.command), { resumeRunId: run.resume?.manifest.runId, profilePath: run.loaded.file, note: run.note });
+    throwIfAborted(signal);
     const lab = await session.prepareLab(run.loaded.file, run.selection, run.metrics, run.note);
+    throwIfAborted(signal);
     const hostFacts = await Promise.all([...session.transports.values()].map(gatherHostFacts));
     const variants = await inspectVariants(
       { profile: run.profile, variantNames: run.selection.variants, wantedEvents: lab?.traceEvents ?? run.metrics.traceEvents },
@@ -124,7 +132,9 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
     Object.assign(manifest, facts);
     await run.store.writeManifest(manifest);
     return await measure(run, session, manifest, { variants, accel: labFacts.accel.used });
-  } catch (error) {
+  } catch (thrown) {
+    // a build the terminal's Ctrl-C ended (it runs in the foreground) fails because the run is interrupted
+    const error = run.options.signal?.aborted && !manifest ? new RunInterrupted() : thrown;
     // a run that stopped before its schedule started still leaves a manifest that says why
     if (!manifest && !run.resume) await run.store.writeManifest({ ...notStartedManifest(run, error), ...session.manifestFacts() }).catch(() => undefined);
     throw error;
