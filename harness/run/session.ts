@@ -81,7 +81,10 @@ export class LabSession {
    */
   private keepLock(host: EngineHost, lock: LabLock, owner: OwnerRecord, note: Note): void {
     void lock.lost.then(async () => {
-      if (this.ending()) return;
+      if (this.ending()) {
+        note(`${host.name}: the lab lock's holder ended with the connection while the run was ending; not retaken`);
+        return;
+      }
       note(`${host.name}: the lab lock's holder ended with the connection; retaking it once the host is back`);
       while (!this.ending()) {
         try {
