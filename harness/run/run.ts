@@ -110,6 +110,7 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
     const lab = await session.prepareLab(run.loaded.file, run.selection, run.metrics, run.note);
     throwIfAborted(signal);
     const hostFacts = await Promise.all([...session.transports.values()].map(gatherHostFacts));
+    throwIfAborted(signal);
     const variants = await inspectVariants(
       { profile: run.profile, variantNames: run.selection.variants, wantedEvents: lab?.traceEvents ?? run.metrics.traceEvents },
       session.transports,
