@@ -5,22 +5,29 @@
  */
 import { shellQuote, type HostTransport, type RunResult } from './transport.ts';
 
+/** `foreground`: long work the terminal's Ctrl-C stops too (a build; see RunOptions). */
+interface CommandOptions {
+  allowFailure?: boolean;
+  timeoutMs?: number;
+  foreground?: boolean;
+}
+
 export type HostCommand =
-  | { kind: 'argv'; argv: string[]; input?: string; inputLabel?: string; allowFailure?: boolean; timeoutMs?: number }
-  | { kind: 'script'; script: string; args: string[]; allowFailure?: boolean; timeoutMs?: number };
+  | ({ kind: 'argv'; argv: string[]; input?: string; inputLabel?: string } & CommandOptions)
+  | ({ kind: 'script'; script: string; args: string[] } & CommandOptions);
 
 /** `inputLabel` names a long input (a patch file) in plan output instead of printing it. */
-export function argv(args: string[], options: { input?: string; inputLabel?: string; allowFailure?: boolean; timeoutMs?: number } = {}): HostCommand {
+export function argv(args: string[], options: { input?: string; inputLabel?: string } & CommandOptions = {}): HostCommand {
   return { kind: 'argv', argv: args, ...options };
 }
 
 /** A bash script whose values arrive as "$1", "$2"...; the script text itself must be constant. */
-export function script(text: string, args: string[] = [], options: { allowFailure?: boolean; timeoutMs?: number } = {}): HostCommand {
+export function script(text: string, args: string[] = [], options: CommandOptions = {}): HostCommand {
   return { kind: 'script', script: text.replace(/^\n/, ''), args, ...options };
 }
 
 export function runCommand(host: HostTransport, command: HostCommand): Promise<RunResult> {
-  const options = { allowFailure: command.allowFailure, timeoutMs: command.timeoutMs ?? 120_000 };
+  const options = { allowFailure: command.allowFailure, timeoutMs: command.timeoutMs ?? 120_000, foreground: command.foreground };
   if (command.kind === 'argv') return host.run(command.argv, { ...options, input: command.input });
   return host.script(command.script, command.args, options);
 }

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { childStream } from './child-stream.ts';
 import type { Duplex } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
+import { execaOwnSession } from './own-session.ts';
 import {
   CommandError,
   shellJoin,
@@ -34,7 +35,7 @@ export class LocalTransport implements HostTransport {
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const [file, ...args] = this.wrap(argv);
-    const result = await execa(file, args, {
+    const result = await (options.foreground ? execa : execaOwnSession)(file, args, {
       input: options.input,
       timeout: options.timeoutMs,
       env: options.env,
@@ -53,24 +54,25 @@ export class LocalTransport implements HostTransport {
   async start(argv: readonly string[], options: StartOptions = {}): Promise<HostProcess> {
     const [file, ...args] = this.wrap(argv);
     for (const f of [options.stdoutFile, options.stderrFile]) if (f) await mkdir(dirname(f), { recursive: true });
-    const child = execa(file, args, {
+    // a session of its own: the terminal's Ctrl-C must not end QEMU before the harness does
+    const child = execaOwnSession(file, args, {
       stdin: 'ignore',
       stdout: options.stdoutFile ? { file: options.stdoutFile, append: true } : 'ignore',
       stderr: options.stderrFile ? { file: options.stderrFile, append: true } : 'ignore',
       env: options.env,
       reject: false,
-      cleanup: true,
     });
     return await LocalProcess.spawned(child);
   }
 
   /**
    * A long-lived command with its stdin and stdout (lock holders, responders). Its stdin is a pipe
-   * from this process: when the harness dies, even by SIGKILL, the command reads EOF.
+   * from this process: when the harness dies, even by SIGKILL, the command reads EOF. In a
+   * session of its own, so the terminal's Ctrl-C leaves it to the harness to end.
    */
   async stream(argv: readonly string[]): Promise<HostStream> {
     const [file, ...args] = this.wrap(argv);
-    const child = execa(file, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'ignore', reject: false, buffer: false, cleanup: true });
+    const child = execaOwnSession(file, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'ignore', reject: false, buffer: false });
     return childStream(child);
   }
 

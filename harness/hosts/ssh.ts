@@ -15,7 +15,8 @@ import { forwardUnixSocket } from './ssh-forward.ts';
 import { childStream } from './child-stream.ts';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { execa, type ResultPromise } from 'execa';
+import { execa, type Options, type ResultPromise } from 'execa';
+import { execaOwnSession } from './own-session.ts';
 import type { Transport } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
 import { abortableSleep, formatSeconds, RECONNECT_BACKOFF_MS } from './reconnect-wait.ts';
@@ -37,6 +38,9 @@ import {
   type RunResult,
   type StartOptions,
 } from './transport.ts';
+
+/** ssh clients in a session of their own: a terminal's Ctrl-C must not end what they carry (own-session.ts). */
+const ssh = <O extends Options>(args: readonly string[], options: O) => execaOwnSession('ssh', args, options);
 
 export type SshConfig = Omit<Extract<Transport, { kind: 'ssh' }>, 'kind'>;
 
@@ -141,7 +145,7 @@ export class SshTransport implements HostTransport {
     if (this.closed) return Promise.reject(new Error(`${this.hostName}: the ssh transport is closed`));
     this.master ??= (async () => {
       const args = [...(await this.sshOptions()), '-o', 'ControlMaster=yes', '-f', '-N', '--', this.config.host];
-      const result = await execa('ssh', args, { reject: false, stdin: 'ignore', timeout: 60_000 });
+      const result = await ssh(args, { reject: false, stdin: 'ignore', timeout: 60_000 });
       if (result.exitCode !== 0) {
         this.master = undefined;
         throw new SshConnectionError(this.hostName, String(result.stderr || result.message));
@@ -153,7 +157,7 @@ export class SshTransport implements HostTransport {
 
   /** The pid of the master listening on our control socket, or null when there is none. */
   private async runningMaster(): Promise<number | null> {
-    const result = await execa('ssh', [...(await this.sshOptions()), '-O', 'check', '--', this.config.host], {
+    const result = await ssh([...(await this.sshOptions()), '-O', 'check', '--', this.config.host], {
       reject: false,
       stdin: 'ignore',
       timeout: 10_000,
@@ -218,14 +222,14 @@ export class SshTransport implements HostTransport {
   private async replaceMaster(): Promise<void> {
     const pid = await this.runningMaster();
     if (pid !== null) {
-      const probe = await execa('ssh', [...(await this.sshOptions()), '--', this.config.host, 'true'], { reject: false, stdin: 'ignore', timeout: 20_000 });
+      const probe = await ssh([...(await this.sshOptions()), '--', this.config.host, 'true'], { reject: false, stdin: 'ignore', timeout: 20_000 });
       if (probe.exitCode === 0) {
         this.masterPid = pid;
         this.master = Promise.resolve();
         return;
       }
       // a master hung on a dead link: end it so a new one can take the control path
-      await execa('ssh', [...(await this.sshOptions()), '-O', 'exit', '--', this.config.host], { reject: false, stdin: 'ignore', timeout: 10_000 });
+      await ssh([...(await this.sshOptions()), '-O', 'exit', '--', this.config.host], { reject: false, stdin: 'ignore', timeout: 10_000 });
     }
     // a master killed outright leaves its socket behind, and ControlMaster=yes will not replace it
     await rm(join(await this.privateDir(), 'master'), { force: true });
@@ -249,7 +253,7 @@ export class SshTransport implements HostTransport {
   }
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    const result = await execa('ssh', await this.sshArgv(shellJoin(this.remoteArgv(argv, options.env))), {
+    const result = await (options.foreground ? execa : execaOwnSession)('ssh', await this.sshArgv(shellJoin(this.remoteArgv(argv, options.env))), {
       input: options.input,
       stdin: options.input === undefined ? 'ignore' : undefined,
       timeout: options.timeoutMs,
@@ -284,12 +288,11 @@ export class SshTransport implements HostTransport {
       options.stderrFile ?? '/dev/null',
       ...this.remoteArgv(argv, options.env),
     ];
-    const child = execa('ssh', await this.sshArgv(shellJoin(wrapped)), {
+    const child = ssh(await this.sshArgv(shellJoin(wrapped)), {
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
       reject: false,
-      cleanup: true,
       buffer: false,
     });
     this.children.add(child);
@@ -303,7 +306,7 @@ export class SshTransport implements HostTransport {
   }
 
   async readFile(path: string): Promise<Buffer> {
-    const result = await execa('ssh', await this.sshArgv(shellJoin(['cat', '--', path])), {
+    const result = await ssh(await this.sshArgv(shellJoin(['cat', '--', path])), {
       encoding: 'buffer',
       stdin: 'ignore',
       reject: false,
@@ -320,7 +323,7 @@ export class SshTransport implements HostTransport {
 
   async fetchFile(hostPath: string, localPath: string): Promise<void> {
     await mkdir(dirname(localPath), { recursive: true });
-    const child = execa('ssh', await this.sshArgv(shellJoin(['cat', '--', hostPath])), {
+    const child = ssh(await this.sshArgv(shellJoin(['cat', '--', hostPath])), {
       stdin: 'ignore',
       stdout: 'pipe',
       reject: false,
@@ -348,19 +351,18 @@ export class SshTransport implements HostTransport {
   /** Control commands for the master (`-O forward`, `-O cancel`, `-O exit`). */
   private async control(args: readonly string[]): Promise<void> {
     if (this.unreachable) throw this.unreachable;
-    const result = await execa('ssh', [...(await this.sshOptions()), ...args, '--', this.config.host], { reject: false, stdin: 'ignore', timeout: 30_000 });
+    const result = await ssh([...(await this.sshOptions()), ...args, '--', this.config.host], { reject: false, stdin: 'ignore', timeout: 30_000 });
     if (result.exitCode !== 0) throw new Error(`${this.hostName}: ssh ${args.join(' ')}: ${String(result.stderr || result.message).trim()}`);
   }
 
   /** A long-lived command with its stdin and stdout (clock probes). */
   async stream(argv: readonly string[]): Promise<HostStream> {
-    const child = execa('ssh', await this.sshArgv(shellJoin(argv)), {
+    const child = ssh(await this.sshArgv(shellJoin(argv)), {
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
       reject: false,
       buffer: false,
-      cleanup: true,
     });
     this.children.add(child);
     void child.finally(() => this.children.delete(child));

@@ -11,6 +11,12 @@ export interface RunOptions {
   /** Resolve with the exit code instead of throwing on a non-zero exit. */
   allowFailure?: boolean;
   env?: Record<string, string>;
+  /**
+   * Run in the harness's own process group, where the terminal's Ctrl-C reaches it too: long
+   * work the user may want to stop (builds). Every other command runs in a session of its own
+   * (own-session.ts), so that only the harness decides when it ends.
+   */
+  foreground?: boolean;
 }
 
 export interface RunResult {

@@ -227,9 +227,11 @@ class BlockRun {
     }
     await this.discardUpcoming();
     attempt.destination ??= (error as PrepareFailure).destination;
-    if (error instanceof RunInterrupted) {
+    // once the run is interrupted, a migration that did not complete is not a result: whatever
+    // failed may have failed because the run is stopping (it is measured again on --resume)
+    if (error instanceof RunInterrupted || o.signal?.aborted) {
       await attempt.destination?.kill();
-      throw error;
+      throw error instanceof RunInterrupted ? error : new RunInterrupted();
     }
     const reason = `${lost.length > 0 ? `${describeLoss(lost)}: ` : ''}${error instanceof Error ? error.message : String(error)}`;
     const status = error instanceof MigrationFailure ? error.status : 'failed';

@@ -154,8 +154,8 @@ for path in json.load(sys.stdin):
 
 /** The command that prints the source identity (commit or tree hash) the cache key is made of. */
 export function identifyCommand(spec: BuildSpec, layout: Pick<BuildLayout, 'gitCache'>): HostCommand {
-  if (spec.git) return script(GIT_FETCH, [layout.gitCache!, spec.git, spec.ref ?? 'HEAD'], { timeoutMs: 30 * 60_000 });
-  return script(SOURCE_IDENTITY, [spec.sourceDir!], { timeoutMs: 10 * 60_000 });
+  if (spec.git) return script(GIT_FETCH, [layout.gitCache!, spec.git, spec.ref ?? 'HEAD'], { timeoutMs: 30 * 60_000, foreground: true });
+  return script(SOURCE_IDENTITY, [spec.sourceDir!], { timeoutMs: 10 * 60_000, foreground: true });
 }
 
 export function cacheCommand(layout: BuildLayout, spec: BuildSpec, key: string): HostCommand {
@@ -178,9 +178,15 @@ export function buildSteps({ spec, layout, identity, patches, record }: BuildSte
   const steps: { title: string; command: HostCommand }[] = [];
   if (spec.git) {
     const commit = identity.replace(/^git:/, '');
-    steps.push({ title: `check out ${commit}`, command: script(CHECKOUT, [layout.gitCache!, layout.tree, commit], { timeoutMs: 30 * 60_000 }) });
+    steps.push({
+      title: `check out ${commit}`,
+      command: script(CHECKOUT, [layout.gitCache!, layout.tree, commit], { timeoutMs: 30 * 60_000, foreground: true }),
+    });
   } else if (spec.patches.length > 0) {
-    steps.push({ title: `copy ${spec.sourceDir} to patch it`, command: script(COPY_TREE, [spec.sourceDir!, layout.tree], { timeoutMs: 30 * 60_000 }) });
+    steps.push({
+      title: `copy ${spec.sourceDir} to patch it`,
+      command: script(COPY_TREE, [spec.sourceDir!, layout.tree], { timeoutMs: 30 * 60_000, foreground: true }),
+    });
   }
   for (const patch of patches) {
     steps.push({
@@ -193,9 +199,12 @@ export function buildSteps({ spec, layout, identity, patches, record }: BuildSte
   }
   steps.push({
     title: 'configure',
-    command: script(IN_DIR, [layout.buildDir, join(layout.tree, 'configure'), `--prefix=${layout.prefix}`, ...configureLine(spec)], { timeoutMs: 30 * 60_000 }),
+    command: script(IN_DIR, [layout.buildDir, join(layout.tree, 'configure'), `--prefix=${layout.prefix}`, ...configureLine(spec)], {
+      timeoutMs: 30 * 60_000,
+      foreground: true,
+    }),
   });
-  steps.push({ title: 'make and install', command: script(MAKE, [layout.buildDir], { timeoutMs: 4 * 3600_000 }) });
+  steps.push({ title: 'make and install', command: script(MAKE, [layout.buildDir], { timeoutMs: 4 * 3600_000, foreground: true }) });
   steps.push({
     title: 'record the build',
     command: argv(['tee', layout.stamp], { input: JSON.stringify(record, null, 2) + '\n', inputLabel: 'BUILD_RECORD.json' }),

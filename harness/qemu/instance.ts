@@ -1,7 +1,7 @@
 /**
  * One QEMU process on a host: started through the host's transport, reached over QMP.
  */
-import { bound, type HostProcess, type HostTransport } from '../hosts/transport.ts';
+import { bound, type HostProcess, type HostTransport, type ProcessExit } from '../hosts/transport.ts';
 import { QmpClient, QmpError } from './qmp.ts';
 import type { QemuFiles, QemuLaunchRequest, QemuStarter, RunningQemu } from './running.ts';
 
@@ -36,8 +36,8 @@ export class QemuInstance implements RunningQemu {
   static async launch(host: HostTransport, { argv, files, label, timeoutMs }: QemuLaunchRequest): Promise<QemuInstance> {
     const started = Date.now();
     const process = await host.start(argv, { stderrFile: files.stderrFile, stdoutFile: files.stderrFile, role: 'qemu' });
-    let exitedEarly = false;
-    void process.exited.then(() => (exitedEarly = true));
+    let exitedEarly: ProcessExit | undefined;
+    void process.exited.then((exit) => (exitedEarly = exit));
     let lastError: unknown;
     while (Date.now() - started < timeoutMs) {
       if (exitedEarly) break;
@@ -57,7 +57,9 @@ export class QemuInstance implements RunningQemu {
       () => '',
     );
     await process.kill('SIGKILL');
-    const why = exitedEarly ? 'QEMU exited during start-up' : `QMP did not answer within ${timeoutMs} ms (${(lastError as Error)?.message})`;
+    const why = exitedEarly
+      ? `QEMU exited during start-up (${exitedEarly.signal ? `signal ${exitedEarly.signal}` : `exit ${exitedEarly.code}`})`
+      : `QMP did not answer within ${timeoutMs} ms (${(lastError as Error)?.message})`;
     throw new QemuStartError(`${host.hostName}: ${label}: ${why}${stderr ? `:\n  ${stderr.split('\n').slice(-8).join('\n  ')}` : ''}`);
   }
 
@@ -78,7 +80,8 @@ export class QemuInstance implements RunningQemu {
     if (this.process.alive && !this.qmp.isClosed) {
       await this.qmp.execute('quit', undefined, 2_000).catch(() => undefined);
     }
-    const exited = await Promise.race([this.process.exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+    // unref'd: a timer left running once QEMU has exited would keep the harness alive that long after a run
+    const exited = await Promise.race([this.process.exited.then(() => true), bound(timeoutMs).then(() => false)]);
     if (!exited) {
       await this.process.kill('SIGKILL');
       await Promise.race([this.process.exited, bound(5_000)]);

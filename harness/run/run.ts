@@ -10,7 +10,7 @@ import { recordingTransport } from '../hosts/recording.ts';
 import { HostUnreachableError, type HostTransport } from '../hosts/transport.ts';
 import { prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
 import { runSchedule } from '../migration/engine.ts';
-import { RunInterrupted, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
+import { RunInterrupted, throwIfAborted, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
 import type { Block } from '../migration/schedule.ts';
 import { needsLabBox } from '../profile/lab-box-checks.ts';
 import type { LoadedProfile } from '../profile/load.ts';
@@ -69,7 +69,10 @@ export async function runBenchmark(loaded: LoadedProfile, options: RunOptions): 
   try {
     // the lab in a box (built guest, namespaced hosts) rewrites hosts and guest for this run only
     const box = needsLabBox(loaded.profile)
-      ? await prepareLabBox(loaded.profile, { runDir: store.dir, note: (m) => options.progress.note(m), track })
+      ? await prepareLabBox(loaded.profile, { runDir: store.dir, note: (m) => options.progress.note(m), track }).catch((error: unknown) => {
+          // a guest build or namespace command the terminal's Ctrl-C ended: the run was interrupted
+          throw options.signal?.aborted ? new RunInterrupted() : error;
+        })
       : undefined;
     try {
       return await runOnHosts(planRun(loaded, box?.profile ?? loaded.profile, options, { runId, store, box, resume }), track);
@@ -107,12 +110,16 @@ function planRun(loaded: LoadedProfile, profile: Profile, options: RunOptions, r
 }
 
 async function runOnHosts(run: RunContext, track: (transport: HostTransport) => HostTransport): Promise<RunOutcome> {
-  const session = new LabSession(run.profile, run.runId, track);
+  const session = new LabSession(run.profile, run.runId, track, run.options.signal);
   let manifest: RunManifest | undefined;
   try {
+    const { signal } = run.options;
     await session.claim(ownerRecord(run.runId, run.options.command), { resumeRunId: run.resume?.manifest.runId, profilePath: run.loaded.file, note: run.note });
+    throwIfAborted(signal);
     const lab = await session.prepareLab(run.loaded.file, run.selection, run.metrics, run.note);
+    throwIfAborted(signal);
     const hostFacts = await Promise.all([...session.transports.values()].map(gatherHostFacts));
+    throwIfAborted(signal);
     const variants = await inspectVariants(
       { profile: run.profile, variantNames: run.selection.variants, wantedEvents: lab?.traceEvents ?? run.metrics.traceEvents },
       session.transports,
@@ -135,7 +142,9 @@ async function runOnHosts(run: RunContext, track: (transport: HostTransport) => 
     Object.assign(manifest, facts);
     await run.store.writeManifest(manifest);
     return await measure(run, session, manifest, { variants, accel: labFacts.accel.used });
-  } catch (error) {
+  } catch (thrown) {
+    // a build the terminal's Ctrl-C ended (it runs in the foreground) fails because the run is interrupted
+    const error = run.options.signal?.aborted && !manifest ? new RunInterrupted() : thrown;
     // a run that stopped before its schedule started still leaves a manifest that says why
     if (!manifest && !run.resume) await run.store.writeManifest({ ...notStartedManifest(run, error), ...session.manifestFacts() }).catch(() => undefined);
     throw error;

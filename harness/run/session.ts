@@ -40,6 +40,8 @@ export class LabSession {
     private readonly profile: Profile,
     runId: string,
     private readonly track: (transport: HostTransport) => HostTransport = (t) => t,
+    /** The run's interruption (Ctrl-C): once aborted, a lost lock is not retaken. */
+    private readonly stopping?: AbortSignal,
   ) {
     this.pair = pairHosts(profile);
     for (const host of profile.hosts) if (this.pair.includes(host.name)) this.transports.set(host.name, track(openTransport(host)));
@@ -75,14 +77,24 @@ export class LabSession {
   /**
    * The lock's holder ends with the connection (ssh dropped): the lock is retaken with this run's
    * own record once the connection is back (the engine reconnects), so no other run can take the
-   * lab over meanwhile unnoticed.
+   * lab over meanwhile unnoticed. A run that is ending (closed, or interrupted: `stopping`) never
+   * retakes it: it is about to release it anyway, and a lock taken after close() would be held,
+   * and the harness kept alive, for ever.
    */
   private keepLock(host: EngineHost, lock: LabLock, owner: OwnerRecord, note: Note): void {
     void lock.lost.then(async () => {
+      if (this.ending()) {
+        note(`${host.name}: the lab lock's holder ended with the connection while the run was ending; not retaken`);
+        return;
+      }
       note(`${host.name}: the lab lock's holder ended with the connection; retaking it once the host is back`);
-      while (!this.closing) {
+      while (!this.ending()) {
         try {
           const again = await acquireLock(host.transport, this.workdirOf(host), owner, {});
+          if (this.ending()) {
+            await again.release();
+            return;
+          }
           this.locks.push(again);
           note(`${host.name}: lab lock retaken`);
           this.keepLock(host, again, owner, note);
@@ -96,6 +108,10 @@ export class LabSession {
         }
       }
     });
+  }
+
+  private ending(): boolean {
+    return this.closing || this.stopping?.aborted === true;
   }
 
   async prepareLab(profileFile: string, selection: RunSelection, metrics: MetricSetup, note: Note): Promise<PreparedLab | undefined> {
