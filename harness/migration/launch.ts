@@ -72,7 +72,8 @@ export class QemuLauncher {
     private readonly qmpTimeoutMs: number,
   ) {}
 
-  async launch(host: EngineHost, planned: PlannedMigration, role: Role): Promise<QemuInstance> {
+  /** Starts one QEMU; `accel` is the schedule's accelerator now (a first boot may have switched it). */
+  async launch(host: EngineHost, planned: PlannedMigration, role: Role, accel: 'kvm' | 'tcg' = this.o.accel): Promise<QemuInstance> {
     const files = qemuFiles(host, planned, role);
     if (!this.directoriesMade.has(host)) {
       await host.transport.run([
@@ -90,7 +91,7 @@ export class QemuLauncher {
     for (const hook of this.o.hooks ?? []) {
       if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant: this.variant, vm: overrides.vm ?? this.o.profile.vm }));
     }
-    const argv = qemuArgs(launchSettings(this.o, { block: this.block, variant: this.variant, host, planned, role, files, overrides }));
+    const argv = qemuArgs(launchSettings({ ...this.o, accel }, { block: this.block, variant: this.variant, host, planned, role, files, overrides }));
     return QemuInstance.launch(host.transport, { argv, files, label: `${role} of migration ${planned.seq}`, timeoutMs: this.qmpTimeoutMs });
   }
 }

@@ -9,7 +9,7 @@ import { gatherHostFacts } from '../hosts/facts.ts';
 import { HostUnreachableError } from '../hosts/transport.ts';
 import { prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
 import { runSchedule } from '../migration/engine.ts';
-import { RunInterrupted, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
+import { RunInterrupted, type AccelSwitch, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
 import { labHooks } from '../migration/lab-hooks.ts';
 import type { Block } from '../migration/schedule.ts';
 import { needsLabBox } from '../profile/lab-box-checks.ts';
@@ -18,7 +18,8 @@ import type { Profile } from '../profile/schema.ts';
 import { newRunId, RunStore } from '../results/store.ts';
 import type { IterationRecord, RunManifest } from '../results/types.ts';
 import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
-import { chooseAccel, notStartedManifest, resumedManifest, startedManifest, type LabFacts, type RunBasics } from './manifest.ts';
+import { notStartedManifest, resumedManifest, startedManifest, type LabFacts, type RunBasics } from './manifest.ts';
+import { chooseAccel, probeAccel, resumedAccel } from './accel.ts';
 import { ownerRecord } from './ownership.ts';
 import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeState } from './resume.ts';
 import { metricSetup, scheduleFor, selectionFromManifest, selectMatrix, type MatrixNarrowing } from './selection.ts';
@@ -108,10 +109,13 @@ async function runOnHosts(run: RunContext): Promise<RunOutcome> {
       lab,
       run.note,
     );
+    const chosen = chooseAccel(run.profile.vm.accel, await probeAccel(run.profile, variants.invocations, session.transports));
+    const accel = run.resume ? resumedAccel(run.resume.manifest, chosen) : chosen;
+    run.note(`accelerator: ${accel.used} (${accel.reason})`);
     const labFacts: LabFacts = {
       hosts: hostFacts,
       variants: variants.facts,
-      accel: chooseAccel(run.profile.vm.accel, hostFacts),
+      accel,
       pair: session.pair,
       blocks: run.blocks,
       lab,
@@ -162,6 +166,7 @@ async function measure(run: RunContext, session: LabSession, manifest: RunManife
         ...(options.hooks ?? []),
         ...labHooks(profile, session.pair, run.note, run.metrics.names),
       ],
+      kvmFallback: profile.vm.accel === 'auto' ? { switched: (event) => recordAccelSwitch(manifest, event, store) } : undefined,
       clock: options.clock ?? exchangeClock(),
       progress: options.progress,
       signal: options.signal,
@@ -189,4 +194,16 @@ async function measure(run: RunContext, session: LabSession, manifest: RunManife
     await store.close();
   }
   return { dir: store.dir, manifest, records: resume ? [...resume.records, ...records] : records };
+}
+
+/** The run's first boot failed with KVM and the run went on under TCG: the manifest says so from now on. */
+async function recordAccelSwitch(manifest: RunManifest, event: AccelSwitch, store: RunStore): Promise<void> {
+  const probed = manifest.accel.reason;
+  manifest.accel = {
+    ...manifest.accel,
+    used: 'tcg',
+    reason: `auto: QEMU failed to start with KVM at the run's first boot on ${event.host} (${event.reason}), so the run switched to TCG; the probe had said: ${probed}`,
+    fallback: { at: new Date().toISOString(), ...event },
+  };
+  await store.writeManifest(manifest);
 }
