@@ -68,9 +68,11 @@ test('lock: the kernel lock decides, not the record: a record whose pid is dead 
   await writeFile(join(workdir, 'vdpa-bench.lock'), JSON.stringify(record) + '\n');
   // another process (not this harness) holds the flock on the file
   // (exec: one process holds the lock, so killing it releases it)
-  const holder = execa('bash', ['-c', 'exec 9<>"$1" && flock 9 && exec sleep 60', 'holder', join(workdir, 'vdpa-bench.lock')], { reject: false });
+  const holder = execa('bash', ['-c', 'exec 9<>"$1" && flock 9 && echo locked && exec sleep 60', 'holder', join(workdir, 'vdpa-bench.lock')], {
+    reject: false,
+  });
   t.teardown(() => void holder.kill('SIGKILL'));
-  await new Promise((r) => setTimeout(r, 300));
+  await waitForOutput(holder, 'locked');
   const busy = await t.throwsAsync(acquireLock(host, workdir, ownerRecord('run-2'), { exitGraceMs: 0 }), { instanceOf: LabBusyError });
   t.regex(busy!.message, /the lab is busy: run run-dead-pid .*still holds/);
   holder.kill('SIGKILL');
@@ -110,14 +112,15 @@ test("lock: a killed holder releases it; the next run takes it over and ends tha
     { reject: false, cwd: new URL('..', import.meta.url).pathname },
   );
   await waitForOutput(child, 'locked');
-  const start = (file: string, runDir: string) => execa(file, ['-c', 'while :; do sleep 1; done', `${runDir}/sock/0001-src.sock`], { reject: false });
+  const start = (file: string, runDir: string) =>
+    execa(file, ['-c', 'echo running; while :; do sleep 1; done', `${runDir}/sock/0001-src.sock`], { reject: false });
   const victim = start(fakeQemu, join(workdir, deadRunId));
   const notQemu = start('/bin/bash', join(workdir, deadRunId));
   const otherRun = start(fakeQemu, join(workdir, 'other-run'));
   t.teardown(() => {
     for (const c of [victim, notQemu, otherRun]) c.kill('SIGKILL');
   });
-  await new Promise((r) => setTimeout(r, 300));
+  await Promise.all([victim, notQemu, otherRun].map((c) => waitForOutput(c, 'running')));
   const busy = await t.throwsAsync(acquireLock(host, workdir, ownerRecord('run-2')), { instanceOf: LabBusyError });
   t.regex(busy!.message, /the lab is busy: run dead-run/, 'refused while the harness lives');
 
@@ -147,7 +150,8 @@ test('cleanup ends only QEMU-named processes pointing into a run directory whose
   await writeOwnerRecord(host, deadRun, { ...ownerRecord('dead-run'), pid: await deadPid() });
   await writeOwnerRecord(host, liveRun, ownerRecord('live-run'));
   // stand-ins: a bash named like QEMU (or not) idling, with the run's socket path in its argv as QEMU has
-  const start = (file: string, runDir: string) => execa(file, ['-c', 'while :; do sleep 1; done', `${runDir}/sock/0001-src.sock`], { reject: false });
+  const start = (file: string, runDir: string) =>
+    execa(file, ['-c', 'echo running; while :; do sleep 1; done', `${runDir}/sock/0001-src.sock`], { reject: false });
   const victim = start(fakeQemu, deadRun);
   const bystanderNotQemu = start('/bin/bash', deadRun);
   const liveRunsQemu = start(fakeQemu, liveRun);

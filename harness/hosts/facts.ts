@@ -1,4 +1,7 @@
-/** Host facts for the manifest, gathered through the host's transport. */
+/**
+ * Host facts for the manifest, gathered through the host's transport. Whether KVM works is not a
+ * host fact: it depends on the QEMU and CPU model, and is probed with the run's own (kvm-probe.ts).
+ */
 import type { HostFacts } from '../results/types.ts';
 import { gatherTimeSync } from './timesync.ts';
 import type { HostTransport } from './transport.ts';
@@ -8,17 +11,6 @@ echo "kernel=$(uname -r)"
 echo "cpus=$(nproc 2>/dev/null)"
 echo "cpuModel=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
 echo "memTotalKiB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-  # An accessible /dev/kvm is not proof: some hosts' KVM refuses the vCPU set-up of -cpu host
-  # (e.g. "failed to set MSR 0x10a" and an abort). Boot the firmware for a moment: still running
-  # when the timeout ends it (124) is usable; anything else is not, with QEMU's last words.
-  if command -v qemu-system-x86_64 >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then
-    probe=$(timeout 1.5 qemu-system-x86_64 -accel kvm -cpu host -machine pc -m 16 -nodefaults -display none -no-reboot 2>&1 >/dev/null); rc=$?
-    if [ "$rc" = 124 ]; then echo "kvm=usable"; else echo "kvm=fails"; echo "kvmProbe=$(printf '%s' "$probe" | grep -v 'warning:' | head -n 2 | tr '\n' ' ')"; fi
-  else
-    echo "kvm=usable"
-  fi
-elif [ -e /dev/kvm ]; then echo "kvm=no-access"; else echo "kvm=absent"; fi
 echo "cmdline=$(cat /proc/cmdline 2>/dev/null)"
 echo "biosVersion=$(cat /sys/class/dmi/id/bios_version 2>/dev/null)"
 echo "biosDate=$(cat /sys/class/dmi/id/bios_date 2>/dev/null)"
@@ -27,7 +19,6 @@ echo "biosDate=$(cat /sys/class/dmi/id/bios_date 2>/dev/null)"
 export async function gatherHostFacts(host: HostTransport): Promise<HostFacts> {
   const result = await host.script(FACTS_SCRIPT, [], { timeoutMs: 30_000 });
   const kv = parseKeyValues(result.stdout);
-  const kvm = kvmVerdict(kv);
   return {
     name: host.hostName,
     transport: host.kind,
@@ -39,22 +30,8 @@ export async function gatherHostFacts(host: HostTransport): Promise<HostFacts> {
     // firmware is part of a lab's fingerprint: a BIOS update can move downtime
     ...(kv.biosVersion ? { biosVersion: kv.biosVersion } : {}),
     ...(kv.biosDate ? { biosDate: kv.biosDate } : {}),
-    kvm,
     timeSync: { ...(await gatherTimeSync(host)) },
   };
-}
-
-export function kvmVerdict(kv: Record<string, string>): { usable: boolean; reason: string } {
-  switch (kv.kvm) {
-    case 'usable':
-      return { usable: true, reason: '/dev/kvm is readable and writable and a -cpu host firmware boot ran' };
-    case 'fails':
-      return { usable: false, reason: `/dev/kvm is accessible but a -cpu host firmware boot failed: ${kv.kvmProbe?.trim() || 'no message'}` };
-    case 'absent':
-      return { usable: false, reason: '/dev/kvm does not exist' };
-    default:
-      return { usable: false, reason: '/dev/kvm exists but is not accessible' };
-  }
 }
 
 export function parseKeyValues(text: string): Record<string, string> {

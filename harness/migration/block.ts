@@ -12,6 +12,7 @@ import { parseDuration } from '../profile/size.ts';
 import type { Variant } from '../profile/schema.ts';
 import type { RunningQemu } from '../qemu/running.ts';
 import type { ClockEstimate, IterationRecord } from '../results/types.ts';
+import { launchFirstBoot, type ScheduleAccel } from './accel-fallback.ts';
 import { RunInterrupted, throwIfAborted, type EngineHost, type EngineOptions } from './interfaces.ts';
 import { qemuFiles, QemuLauncher } from './launch.ts';
 import { migrate, MigrationFailure, requireRunning } from './migrate.ts';
@@ -52,10 +53,17 @@ const unmeasuredClock = (): ClockEstimate => ({ offsetUs: 0, uncertaintyUs: 0, m
 export interface ScheduleTally {
   total: number;
   streaks: Map<string, number>;
+  /** The accelerator launches use now (the first boot may switch it to TCG). */
+  accel: ScheduleAccel;
 }
 
-export async function runBlock(block: Block, pending: readonly PlannedMigration[], o: EngineOptions, { total, streaks }: ScheduleTally): Promise<BlockOutcome> {
-  const run = new BlockRun(block, o);
+export async function runBlock(
+  block: Block,
+  pending: readonly PlannedMigration[],
+  o: EngineOptions,
+  { total, streaks, accel }: ScheduleTally,
+): Promise<BlockOutcome> {
+  const run = new BlockRun(block, o, accel);
   const records: IterationRecord[] = [];
   try {
     for (let index = 0; index < pending.length; index++) {
@@ -102,11 +110,17 @@ class BlockRun {
 
   constructor(
     private readonly block: Block,
-    private readonly o: EngineOptions,
+    private readonly options: EngineOptions,
+    private readonly accel: ScheduleAccel,
   ) {
-    this.variant = o.profile.variants.find((v) => v.name === block.cell.variant)!;
-    this.timeoutMs = parseDuration(o.profile.migration.timeout);
-    this.launcher = new QemuLauncher(o, block, this.variant, parseDuration(o.profile.migration.qmpTimeout));
+    this.variant = options.profile.variants.find((v) => v.name === block.cell.variant)!;
+    this.timeoutMs = parseDuration(options.profile.migration.timeout);
+    this.launcher = new QemuLauncher(options, block, this.variant, parseDuration(options.profile.migration.qmpTimeout));
+  }
+
+  /** The engine's options with the accelerator launches use now: what records say the guest ran under. */
+  private get o(): EngineOptions {
+    return this.accel.current === this.options.accel ? this.options : { ...this.options, accel: this.accel.current };
   }
 
   private hostOf(planned: PlannedMigration, side: 'from' | 'to'): EngineHost {
@@ -121,13 +135,15 @@ class BlockRun {
     const cycleStart = performance.now();
     if (!this.source || this.source.host !== from.transport) {
       await this.source?.kill();
-      this.source = await this.launcher.launch(from, planned, 'src');
+      this.source = await launchFirstBoot(this.accel, this.o, { host: from.name, seq: planned.seq }, (accel) =>
+        this.launcher.launch(from, planned, 'src', accel),
+      );
     } else {
       // the same guest goes on: its trace continues in this migration's file
       await this.source.rotateTrace(qemuFiles(from, planned, 'src').traceFile);
     }
     await requireRunning(this.source, 'source before migration');
-    const destination = await this.launcher.launch(to, planned, 'dst');
+    const destination = await this.launcher.launch(to, planned, 'dst', this.accel.current);
     try {
       const clock = await this.o.clock.estimate(from.transport, to.transport);
       return { destination, clock, startedAt, cycleStart };
@@ -177,9 +193,10 @@ class BlockRun {
 
   private async migrateAndRecord(attempt: Attempt, following: PlannedMigration | undefined): Promise<IterationRecord> {
     const { planned, from, to } = attempt;
-    const { o, variant } = this;
     const ready = await (this.upcoming ?? this.prepare(planned));
     this.upcoming = undefined;
+    // read after the boot: the run's first boot may have switched the accelerator
+    const { o, variant } = this;
     Object.assign(attempt, ready);
     const source = this.source!;
     const destination = ready.destination;

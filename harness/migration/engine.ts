@@ -14,6 +14,7 @@ export async function runSchedule(blocks: readonly Block[], options: EngineOptio
   const records: IterationRecord[] = [];
   const streaks = options.failureStreaks ?? new Map<string, number>();
   const abandoned = new Set(options.abandonedCells ?? []);
+  const accel = { current: options.accel, firstBootDone: false };
   for (const block of blocks) {
     if (abandoned.has(cellKey(block.cell))) continue;
     const pending = block.migrations.filter((m) => !options.done?.has(m.seq));
@@ -21,7 +22,7 @@ export async function runSchedule(blocks: readonly Block[], options: EngineOptio
     throwIfAborted(options.signal);
     options.progress.blockStarted(block, total);
     for (const hook of options.hooks ?? []) await hook.beforeBlock?.({ block });
-    const outcome = await runBlock(block, pending, options, { total, streaks });
+    const outcome = await runBlock(block, pending, options, { total, streaks, accel });
     records.push(...outcome.records);
     if (outcome.abandonReason) {
       abandoned.add(cellKey(block.cell));

@@ -79,6 +79,8 @@ export interface EngineOptions {
   store: RunStore;
   hosts: [EngineHost, EngineHost];
   accel: 'kvm' | 'tcg';
+  /** accel auto: QEMU failing to start with KVM at the run's first boot switches the run to TCG (accel-fallback.ts). */
+  kvmFallback?: { switched(event: AccelSwitch): Promise<void> };
   binaries: ReadonlyMap<string, string>;
   /** Starts the QEMU processes: qemuInstances (harness/qemu/instance.ts) in a run, recorded behaviour in the engine's unit tests. */
   qemu: QemuStarter;
@@ -100,6 +102,14 @@ export interface EngineOptions {
   onCellAbandoned?(cell: Cell, reason: string, afterSeq: number): void | Promise<void>;
   /** Adaptive sampling: a cell's remaining measured migrations are skipped once it is done. */
   sampling?: CellSampling;
+}
+
+/** What the engine tells the run when its first boot switched it from KVM to TCG: the manifest records it. */
+export interface AccelSwitch {
+  host: string;
+  seq: number;
+  /** QEMU's stderr when it failed to start with KVM. */
+  reason: string;
 }
 
 export interface CellSampling {

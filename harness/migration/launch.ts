@@ -95,12 +95,13 @@ export class QemuLauncher {
     private readonly qmpTimeoutMs: number,
   ) {}
 
-  async launch(host: EngineHost, planned: PlannedMigration, role: Role): Promise<RunningQemu> {
+  /** Starts one QEMU; `accel` is the schedule's accelerator now (a first boot may have switched it). */
+  async launch(host: EngineHost, planned: PlannedMigration, role: Role, accel: 'kvm' | 'tcg' = this.o.accel): Promise<RunningQemu> {
     if (!this.directoriesMade.has(host)) {
       await host.transport.run(runDirectories(host));
       this.directoriesMade.add(host);
     }
-    const { argv, files } = await composeLaunch(this.o, { block: this.block, variant: this.variant, host, planned, role });
+    const { argv, files } = await composeLaunch({ ...this.o, accel }, { block: this.block, variant: this.variant, host, planned, role });
     return this.o.qemu.launch(host.transport, { argv, files, label: `${role} of migration ${planned.seq}`, timeoutMs: this.qmpTimeoutMs });
   }
 }

@@ -65,7 +65,7 @@ function planHeader({ loaded, profile, box, selection, blocks, vdpa, sweep, name
   say(`# vdpa-bench plan: ${profile.name} (${loaded.file}, sha256 ${loaded.sha256.slice(0, 12)})`);
   say(`# Nothing here has been executed. Commands are shown as each host's transport would run them.`);
   say(
-    `# ${blocks.length} VM boots, ${blocks.reduce((n, b) => n + b.migrations.length, 0)} migrations; pair ${nameA} <-> ${nameB}; accel ${accel}${profile.vm.accel === 'auto' ? ' (auto: kvm when /dev/kvm works on both hosts, else tcg)' : ''}`,
+    `# ${blocks.length} VM boots, ${blocks.reduce((n, b) => n + b.migrations.length, 0)} migrations; pair ${nameA} <-> ${nameB}; accel ${accel}${profile.vm.accel === 'auto' ? " (auto: kvm when a KVM firmware boot of each variant's QEMU runs on both hosts, else tcg; a first boot that fails with kvm switches the run to tcg)" : ''}`,
   );
   say(`# ${PLAN_RUN_ID} is the run id chosen at start. In builds: COMMIT is the commit the ref resolves to, KEY the build's`);
   say(`# cache key (sha256 of commit + patch hashes + configure line), BUILD_RECORD.json what the manifest records of the build.`);

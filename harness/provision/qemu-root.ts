@@ -75,7 +75,8 @@ dir=$1 suite=$2 mirror=$3 include=$4 mode=$5
 mkdir -p -- "$(dirname -- "$dir")"
 exec 9>>"$dir.lock"
 flock 9
-version() { chroot "$dir" dpkg-query -W -f="\${Version}" qemu-system-x86 2>/dev/null; }
+# the root's own dpkg-query by its path: the caller's PATH (which a chroot keeps) may name no directory of the root
+version() { chroot "$dir" /usr/bin/dpkg-query -W -f="\${Version}" qemu-system-x86 2>/dev/null; }
 ready() { [ -x "$dir/usr/bin/qemu-system-x86_64" ] && version >/dev/null; }
 unmount_under() {
   for attempt in 1 2 3; do
@@ -166,7 +167,7 @@ export async function provisionQemuRoot(
 
 /** The exact version of a package installed in a root (what the manifest records). */
 export function packageVersionArgv(root: string, pkg: string = QEMU_PACKAGE): string[] {
-  return ['chroot', root, 'dpkg-query', '-W', '-f=${Version}', pkg];
+  return ['chroot', root, '/usr/bin/dpkg-query', '-W', '-f=${Version}', pkg];
 }
 
 /** What `plan` prints for one suite root on one host. */

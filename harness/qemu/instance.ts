@@ -6,10 +6,24 @@ import { QmpClient, QmpError } from './qmp.ts';
 import type { QemuFiles, QemuLaunchRequest, QemuStarter, RunningQemu } from './running.ts';
 
 export class QemuStartError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** QEMU's own last words on stderr (warnings left out), one line; empty when it said nothing. */
+    readonly qemuSaid = '',
+  ) {
     super(message);
     this.name = 'QemuStartError';
   }
+}
+
+/** The lines of a QEMU's stderr that say why it stopped: the last few that are not warnings. */
+export function lastWords(stderr: string, lines = 3): string {
+  return stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/warning:/.test(l))
+    .slice(-lines)
+    .join(' | ');
 }
 
 /** Guest states that mean the guest is dead: never measure a migration of one. */
@@ -60,7 +74,7 @@ export class QemuInstance implements RunningQemu {
     const why = exitedEarly
       ? `QEMU exited during start-up (${exitedEarly.signal ? `signal ${exitedEarly.signal}` : `exit ${exitedEarly.code}`})`
       : `QMP did not answer within ${timeoutMs} ms (${(lastError as Error)?.message})`;
-    throw new QemuStartError(`${host.hostName}: ${label}: ${why}${stderr ? `:\n  ${stderr.split('\n').slice(-8).join('\n  ')}` : ''}`);
+    throw new QemuStartError(`${host.hostName}: ${label}: ${why}${stderr ? `:\n  ${stderr.split('\n').slice(-8).join('\n  ')}` : ''}`, lastWords(stderr));
   }
 
   async status(): Promise<string> {

@@ -38,7 +38,7 @@ export function methodsParagraphs(summary: Summary): string[] {
     settings.baseline && settings.candidate
       ? `Before/after (${settings.baseline} → ${settings.candidate}, chosen by ${settings.pairSource}) per VM size and queue-pair count: difference of means and of medians, percent change of the mean, ${settings.shiftMethod}, and the ${settings.testMethod}. Verdict: improvement or regression only when p < ${settings.alpha} and the mean changed by more than the noise threshold of ${settings.noiseThresholdPct}%; otherwise no significant change. Settings from ${settings.settingsSource}.`
       : `No before/after comparison (${summary.variants.length} variant${summary.variants.length === 1 ? '' : 's'} in the data).`,
-    `Clocks: ${list(clock.methods)}; offset uncertainty ${uncertainty}. Acceleration: ${setup.accel}.`,
+    `Clocks: ${list(clock.methods)}; offset uncertainty ${uncertainty}. Acceleration: ${setup.accel}${setup.accelReasons.length ? ` (${setup.accelReasons.join('; ')})` : ''}.`,
     `Set-up: ${setup.nic === 'no NIC' ? 'no NIC in the guest (no vDPA device, no queue pairs)' : `NIC ${setup.nic}, mode ${setup.mode}, queue pairs ${setup.queuePairs.map((q) => (q === null ? 'none' : q)).join(', ') || UNKNOWN}`}. Hosts: ${list(setup.hosts.map((h) => `${h.name} (${h.transport}; kernel ${h.kernel}; ${h.cpuModel}${h.cpus !== null ? `, ${h.cpus} CPUs` : ''}; NIC firmware ${h.nicFirmware})`))}. QEMU: ${list(Object.entries(setup.qemu).map(([variant, hosts]) => `${variant}: ${[...new Set(Object.values(hosts))].join(' / ') || UNKNOWN}`))}.`,
   ];
 }

@@ -144,6 +144,7 @@ export interface ReportWarning {
     | 'damaged-guest'
     | 'failed'
     | 'emulated-cpu'
+    | 'accel-fallback'
     | 'clock'
     | 'small-n'
     | 'over-limit'
@@ -207,6 +208,10 @@ export interface Summary {
     mode: string;
     queuePairs: (number | null)[];
     accel: string;
+    /** Why that accelerator: each run's accel reason from its manifest (the probe's verdict, or the first boot's fallback). */
+    accelReasons: string[];
+    /** Runs that switched from KVM to TCG at their first boot: QEMU's words. */
+    accelFallbacks: { runId: string; host: string; reason: string }[];
     hosts: { name: string; transport: string; kernel: string; cpuModel: string; cpus: number | null; nicFirmware: string }[];
     qemu: Record<string, Record<string, string>>;
     clock: { methods: string[]; maxUncertaintyUs: number | null };

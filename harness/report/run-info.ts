@@ -15,7 +15,9 @@ export const DOWNTIME_FIELD = 'downtimeMs';
 
 /** One sentence on the platform: accelerator, hosts, NIC, QEMU versions. */
 export function platformSentence(setup: Summary['setup']): string {
-  const accel = setup.accel === 'tcg' ? 'TCG (emulated CPU: downtimes are not those of KVM hardware)' : setup.accel;
+  const accel = `${setup.accel === 'tcg' ? 'TCG (emulated CPU: downtimes are not those of KVM hardware)' : setup.accel}${
+    setup.accelReasons?.length ? `, because ${setup.accelReasons.join('; ')}` : ''
+  }`;
   const hosts = setup.hosts.length
     ? setup.hosts.map((h) => `${h.name} (${h.transport}, kernel ${h.kernel}, ${h.cpuModel}${h.cpus !== null ? `, ${h.cpus} CPUs` : ''})`).join(', ')
     : UNKNOWN;
@@ -101,6 +103,8 @@ export function setupOf(
     mode: first?.setup?.mode ?? (settings.nic && vdpa ? 'vhost-vDPA' : UNKNOWN),
     queuePairs,
     accel: accels.length ? accels.join(', ') : UNKNOWN,
+    accelReasons: [...new Set(known.map((m) => m.accel?.reason).filter((r): r is string => typeof r === 'string' && r.length > 0))],
+    accelFallbacks: known.flatMap((m) => (m.accel?.fallback ? [{ runId: m.runId ?? UNKNOWN, host: m.accel.fallback.host, reason: m.accel.fallback.reason }] : [])),
     hosts,
     qemu,
     clock: { methods, maxUncertaintyUs: uncertainties.length ? Math.max(...uncertainties) : null },

@@ -290,10 +290,15 @@ export function dataWarnings(summary: Pick<Summary, 'cells' | 'primary' | 'setup
           {
             kind: 'emulated-cpu' as const,
             message: 'The guest ran under TCG (emulated CPU): downtimes include emulation overhead and are not those of KVM on real hardware.',
-            evidence: [`accelerator: ${summary.setup.accel}`],
+            evidence: [`accelerator: ${summary.setup.accel}`, ...summary.setup.accelReasons.map((r) => `why: ${r}`)],
           },
         ]
       : []),
+    ...summary.setup.accelFallbacks.map((f) => ({
+      kind: 'accel-fallback' as const,
+      message: `QEMU failed to start with KVM at the first boot of run ${f.runId}, so that run went on under TCG (accel: auto).`,
+      evidence: [`${f.host}: ${f.reason}`],
+    })),
     ...clockWarning(summary),
     ...smallCells(cells, summary.comparisons, primary),
     ...overLimit(rows, cells, primary),

@@ -171,7 +171,10 @@ export const hostFactsSchema = z.strictObject({
   kernelCmdline: z.string().optional(),
   biosVersion: z.string().optional(),
   biosDate: z.string().optional(),
-  kvm: z.strictObject({ usable: z.boolean(), reason: z.string() }).optional(),
+  kvm: z
+    .strictObject({ usable: z.boolean(), reason: z.string() })
+    .optional()
+    .describe('written by runs before accel.probes existed: a probe of the host PATH QEMU (when there was one)'),
   timeSync: timeSyncSchema.optional(),
   nicFirmware: z.string().optional().describe('recorded by vDPA labs that know it (see also lab.vdpaHosts)'),
 });
@@ -210,7 +213,32 @@ export const runManifestSchema = z
       seed: z.number(),
       shard: z.string().optional(),
     }),
-    accel: z.strictObject({ requested: z.string(), used: z.string(), reason: z.string() }),
+    accel: z.strictObject({
+      requested: z.string().describe("the profile's vm.accel: auto, kvm or tcg"),
+      used: z.string().describe('kvm or tcg: what the guests ran under (after a fallback, what they ran under from then on)'),
+      reason: z.string().describe('why, in one sentence'),
+      probes: z
+        .array(
+          z.strictObject({
+            host: z.string(),
+            variants: z.array(z.string()).describe('the variants that run this QEMU invocation'),
+            qemu: z.string().describe('the QEMU invocation probed (BINARY, or BINARY in ROOT)'),
+            verdict: z.enum(['usable', 'unusable', 'unknown']).describe('unknown: the probe could not tell; never taken for usable'),
+            reason: z.string(),
+          }),
+        )
+        .optional()
+        .describe("the KVM probe per host and QEMU invocation: a firmware boot of the run's own QEMU with -accel kvm and the profile's CPU model and machine"),
+      fallback: z
+        .strictObject({
+          at: z.string(),
+          host: z.string(),
+          seq: z.number().int().describe('the migration whose source was the first boot'),
+          reason: z.string().describe("QEMU's stderr when it failed to start with KVM"),
+        })
+        .optional()
+        .describe('accel auto: the first boot of the run failed with KVM, so the run switched to TCG (that attempt is not a migration)'),
+    }),
     hosts: z.array(hostFactsSchema),
     variants: z.array(variantFactsSchema),
     metrics: z.strictObject({ primary: z.string(), names: z.array(z.string()) }),

@@ -15,6 +15,7 @@ import type { HostFacts, RunManifest, VariantFacts } from '../results/types.ts';
 import { REPO_ROOT } from '../root.ts';
 import { describeDesign } from '../sampling/design.ts';
 import { TOOL_VERSION } from '../version.ts';
+import type { AccelChoice } from './accel.ts';
 import type { MetricSetup, RunSelection } from './selection.ts';
 import { formatShard, type Shard } from './shard.ts';
 
@@ -35,19 +36,11 @@ export interface RunBasics {
 export interface LabFacts {
   hosts: HostFacts[];
   variants: VariantFacts[];
-  accel: { used: 'kvm' | 'tcg'; reason: string };
+  accel: AccelChoice;
   pair: [string, string];
   blocks: readonly Block[];
   lab: PreparedLab | undefined;
   box: PreparedLabBox | undefined;
-}
-
-export function chooseAccel(requested: Profile['vm']['accel'], facts: HostFacts[]): { used: 'kvm' | 'tcg'; reason: string } {
-  if (requested === 'kvm') return { used: 'kvm', reason: 'the profile asks for kvm' };
-  if (requested === 'tcg') return { used: 'tcg', reason: 'the profile asks for tcg' };
-  const blocked = facts.find((f) => !f.kvm?.usable);
-  if (blocked) return { used: 'tcg', reason: `auto: ${blocked.name}: ${blocked.kvm?.reason ?? 'KVM unknown'}` };
-  return { used: 'kvm', reason: 'auto: /dev/kvm usable on every host' };
 }
 
 async function gitCommit(): Promise<string | null> {
@@ -89,7 +82,7 @@ export async function startedManifest(run: RunBasics, lab: LabFacts): Promise<Ru
     command: run.command,
     options: runOptions(run),
     design: describeDesign(profile.design.order, profile.design.seed, profile.design.blockSize, selection.variants),
-    accel: { requested: profile.vm.accel, used: lab.accel.used, reason: lab.accel.reason },
+    accel: { requested: profile.vm.accel, used: lab.accel.used, reason: lab.accel.reason, probes: lab.accel.probes },
     hosts: lab.hosts,
     variants: lab.variants,
     metrics: { primary: run.metrics.primary, names: [...run.metrics.names, ...(lab.box?.metricNames ?? [])] },

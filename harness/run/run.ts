@@ -10,7 +10,7 @@ import { recordingTransport } from '../hosts/recording.ts';
 import { HostUnreachableError, type HostTransport } from '../hosts/transport.ts';
 import { prepareLabBox, type PreparedLabBox } from '../labbox/prepare.ts';
 import { runSchedule } from '../migration/engine.ts';
-import { RunInterrupted, throwIfAborted, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
+import { RunInterrupted, throwIfAborted, type AccelSwitch, type MigrationHooks, type ProgressSink } from '../migration/interfaces.ts';
 import type { Block } from '../migration/schedule.ts';
 import { needsLabBox } from '../profile/lab-box-checks.ts';
 import type { LoadedProfile } from '../profile/load.ts';
@@ -19,7 +19,8 @@ import { qemuInstances } from '../qemu/instance.ts';
 import { newRunId, RunStore } from '../results/store.ts';
 import type { IterationRecord, RunManifest } from '../results/types.ts';
 import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
-import { chooseAccel, notStartedManifest, resumedManifest, startedManifest, type LabFacts, type RunBasics } from './manifest.ts';
+import { notStartedManifest, resumedManifest, startedManifest, type LabFacts, type RunBasics } from './manifest.ts';
+import { chooseAccel, probeAccel, resumedAccel } from './accel.ts';
 import { ownerRecord } from './ownership.ts';
 import { runHooks } from './hooks.ts';
 import { checkScheduleMatches, loadResumeState, type AbandonedCell, type ResumeState } from './resume.ts';
@@ -126,10 +127,13 @@ async function runOnHosts(run: RunContext, track: (transport: HostTransport) => 
       lab,
       run.note,
     );
+    const chosen = chooseAccel(run.profile.vm.accel, await probeAccel(run.profile, variants.invocations, session.transports));
+    const accel = run.resume ? resumedAccel(run.resume.manifest, chosen) : chosen;
+    run.note(`accelerator: ${accel.used} (${accel.reason})`);
     const labFacts: LabFacts = {
       hosts: hostFacts,
       variants: variants.facts,
-      accel: chooseAccel(run.profile.vm.accel, hostFacts),
+      accel,
       pair: session.pair,
       blocks: run.blocks,
       lab,
@@ -186,6 +190,7 @@ async function measure(run: RunContext, session: LabSession, manifest: RunManife
         box: run.box?.hooks,
         extra: options.hooks,
       }),
+      kvmFallback: profile.vm.accel === 'auto' ? { switched: (event) => recordAccelSwitch(manifest, event, store) } : undefined,
       clock: options.clock ?? exchangeClock(),
       progress: options.progress,
       signal: options.signal,
@@ -213,4 +218,16 @@ async function measure(run: RunContext, session: LabSession, manifest: RunManife
     await store.close();
   }
   return { dir: store.dir, manifest, records: resume ? [...resume.records, ...records] : records };
+}
+
+/** The run's first boot failed with KVM and the run went on under TCG: the manifest says so from now on. */
+async function recordAccelSwitch(manifest: RunManifest, event: AccelSwitch, store: RunStore): Promise<void> {
+  const probed = manifest.accel.reason;
+  manifest.accel = {
+    ...manifest.accel,
+    used: 'tcg',
+    reason: `auto: QEMU failed to start with KVM at the run's first boot on ${event.host} (${event.reason}), so the run switched to TCG; the probe had said: ${probed}`,
+    fallback: { at: new Date().toISOString(), ...event },
+  };
+  await store.writeManifest(manifest);
 }

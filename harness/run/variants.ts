@@ -15,6 +15,8 @@ export interface RunVariants {
   binaries: Map<string, string>;
   /** Variant → the trace events to enable (those its QEMU knows). */
   traceEvents: Map<string, string[]>;
+  /** Variant → host → how its QEMU is invoked there (what the KVM probe runs). */
+  invocations: Map<string, Map<string, string[]>>;
   /** For the manifest. */
   facts: VariantFacts[];
 }
@@ -32,7 +34,7 @@ export async function inspectVariants(
   lab: PreparedLab | undefined,
   note: (message: string) => void,
 ): Promise<RunVariants> {
-  const result: RunVariants = { binaries: new Map(), traceEvents: new Map(), facts: [] };
+  const result: RunVariants = { binaries: new Map(), traceEvents: new Map(), invocations: new Map(), facts: [] };
   for (const name of variantNames) {
     const variant = profile.variants.find((v) => v.name === name)!;
     const binary = lab?.binaries.get(name) ?? variant.qemu.binary ?? 'qemu-system-x86_64';
@@ -41,10 +43,13 @@ export async function inspectVariants(
     const enabled = new Set(wantedEvents);
     const missing = new Set<string>();
     const debian: NonNullable<VariantFacts['debian']> = {};
+    const invocations = new Map<string, string[]>();
+    result.invocations.set(name, invocations);
     for (const [hostName, transport] of transports) {
       const root = lab?.roots.get(name)?.get(hostName);
       if (root) debian[hostName] = { suite: root.suite, root: root.root, package: root.package, version: root.version, mirror: root.mirror };
       const invocation = qemuInvocation(variant, binary, root?.root);
+      invocations.set(hostName, invocation);
       qemuVersions[hostName] = await qemuVersion(transport, invocation);
       const known = availableTraceEvents(wantedEvents, await qemuTraceEvents(transport, invocation));
       for (const m of known.missing) {
