@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { faultLab, qemuUnder, waitFor } from './helpers/fault-lab.ts';
 import { startSshd } from '../testbed/sshd.ts';
-import type { RunManifest } from '../harness/results/types.ts';
+import type { IterationRecord, RunManifest } from '../harness/results/types.ts';
 import type { OwnerRecord } from '../harness/run/ownership.ts';
 import { parseJson, readJson } from './helpers/json.ts';
 
@@ -94,10 +94,10 @@ migration: { timeout: 90s }
   t.true(exitMs < 16_000, `exit ${exitMs} ms after the signal (bound 16 s, docs/operations.md)`);
   t.notRegex(result.all, /holder ended with the connection|retak|lost the connection/);
   const [runId] = await readdir(lab.resultsDir);
-  t.is(JSON.parse(await readFile(join(lab.resultsDir, runId, 'manifest.json'), 'utf8')).state, 'interrupted');
+  t.is((await readJson<RunManifest>(join(lab.resultsDir, runId, 'manifest.json'))).state, 'interrupted');
   const records = (await readFile(join(lab.resultsDir, runId, 'iterations.ndjson'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
   t.true(
-    records.every((l) => JSON.parse(l).status === 'ok'),
+    records.every((l) => parseJson<IterationRecord>(l).status === 'ok'),
     'no migration the signal broke is recorded',
   );
   t.deepEqual(await qemuUnder(lab.workdir), [], 'no QEMU left');

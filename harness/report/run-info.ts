@@ -104,7 +104,9 @@ export function setupOf(
     queuePairs,
     accel: accels.length ? accels.join(', ') : UNKNOWN,
     accelReasons: [...new Set(known.map((m) => m.accel?.reason).filter((r): r is string => typeof r === 'string' && r.length > 0))],
-    accelFallbacks: known.flatMap((m) => (m.accel?.fallback ? [{ runId: m.runId ?? UNKNOWN, host: m.accel.fallback.host, reason: m.accel.fallback.reason }] : [])),
+    accelFallbacks: known.flatMap((m) =>
+      m.accel?.fallback ? [{ runId: m.runId ?? UNKNOWN, host: m.accel.fallback.host, reason: m.accel.fallback.reason }] : [],
+    ),
     hosts,
     qemu,
     clock: { methods, maxUncertaintyUs: uncertainties.length ? Math.max(...uncertainties) : null },
