@@ -1,7 +1,7 @@
 /**
  * docs/architecture.md against the tree and against the enforced rules: its layer table is the
- * order .dependency-cruiser.cjs enforces, its code map names every harness folder and only files
- * that exist, and no harness file is over 400 lines.
+ * order .dependency-cruiser.cjs enforces, its code map names every harness folder and every file in it,
+ * and only files that exist, and no harness file is over 400 lines.
  */
 import test from 'ava';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -48,14 +48,16 @@ test('the layer table is the order the dependency rules enforce', (t) => {
   }
 });
 
-test('the code map has an entry for every harness folder, and every file it names exists', (t) => {
+test('the code map has an entry for every harness folder, names every file in it, and names only files that exist', (t) => {
   const map = doc.slice(doc.indexOf('## Code map'), doc.indexOf('\n## ', doc.indexOf('## Code map') + 1));
   const entries = [...map.matchAll(/^- `harness\/([^/`]+)\/`:([\s\S]*?)(?=^- |^\S|$(?![\s\S]))/gm)];
   const folders = units.filter((u) => !u.endsWith('.ts'));
   t.deepEqual(entries.map((e) => e[1]).sort(), [...folders].sort(), 'one entry per folder');
   for (const [, folder, text] of entries) {
-    for (const name of text.matchAll(/`([\w.-]+\.ts)`/g))
-      t.true(existsIn(join(HARNESS, folder), name[1]), `harness/${folder}/${name[1]} is in the code map but not in the tree`);
+    const named = new Set([...text.matchAll(/`([\w.-]+\.(?:ts|c|sh))`/g)].map((m) => m[1]));
+    for (const name of named) t.true(existsIn(join(HARNESS, folder), name), `harness/${folder}/${name} is in the code map but not in the tree`);
+    // and the other way round: a file the map does not name is a file a newcomer cannot place
+    for (const file of readdirSync(join(HARNESS, folder))) t.true(named.has(file), `harness/${folder}/${file} is in the tree but not in the code map`);
   }
   for (const path of doc.matchAll(/`((?:harness|test|bench|testbed|bin)\/[\w./-]*)`/g)) {
     t.true(existsIn(ROOT, path[1]), `${path[1]} is named in docs/architecture.md but does not exist`);
