@@ -305,3 +305,17 @@ test.serial('a second Ctrl-C to the process group during the clean-up forces the
   await next.release();
   t.deepEqual(await readdir(lab.workdir), []);
 });
+
+test.serial('a hang-up (the terminal closed) mid-migration cleans up as Ctrl-C does: no QEMU, helper or lock left, the completed migration kept', async (t) => {
+  const lab = await faultLab(t, 'hang-up', PROFILE_BODY);
+  const trial = startRun(lab, 'hang-up');
+  // the first migration done and the second block booting: QEMU processes are running
+  await waitFor('the second block under way', async () => trial.lines.some((l) => /^booting .*block 2/.test(l.text)), 180_000, 20);
+  const signalAtMs = Date.now() - trial.startedAt;
+  signalGroup(trial, 'SIGHUP');
+  const result = await trial.child;
+  t.log(result.all);
+  t.regex(result.all, /SIGHUP: stopping after cleaning up/);
+  t.deepEqual(await checkAftermath(lab, 'hang-up', trial, signalAtMs), []);
+  t.is((await recordsOf(lab, 'hang-up')).records.length, 1);
+});
