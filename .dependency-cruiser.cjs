@@ -46,6 +46,36 @@ module.exports = {
       to: { circular: true },
     },
     ...layerRules,
+    // Inside report/: the model (what the numbers are) at the bottom, the exporters (one per format)
+    // above it, the run's reading and the files' writing (load.ts, write.ts, index.ts) on top.
+    {
+      name: 'report-model-below-exporters',
+      comment: 'The report model never imports an exporter, nor the reading or writing of files: exporters import the model, never the reverse',
+      severity: 'error',
+      from: { path: '^harness/report/model/' },
+      to: { path: '^harness/report/(?!model/)' },
+    },
+    {
+      name: 'report-model-is-pure',
+      comment: 'The report model is computed from the records it is given: no file system, processes or network',
+      severity: 'error',
+      from: { path: '^harness/report/model/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'report-exporters-take-the-model',
+      comment: 'An exporter formats the model it is handed: it never reads a run directory or writes report files itself (load.ts, write.ts, index.ts do)',
+      severity: 'error',
+      from: { path: '^harness/report/export/' },
+      to: { path: '^harness/report/(?!model/|export/)' },
+    },
+    {
+      name: 'report-charts-beside-html',
+      comment: 'The chart builders and Vega belong to the HTML exporter: the text, Markdown and JSON exporters and the model never load them (only the registry, exporters.ts, names the HTML exporter)',
+      severity: 'error',
+      from: { path: '^harness/report/(model/|export/(?!html/|exporters\\.ts$))' },
+      to: { path: ['^harness/report/export/html/', '(^|/)node_modules/vega(-lite)?/'] },
+    },
     {
       name: 'pure-statistics-and-metrics',
       comment: 'Statistics and metrics are pure functions: no file system, processes or network',

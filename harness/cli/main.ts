@@ -277,7 +277,7 @@ export async function main(argv: string[]): Promise<number> {
       import('../run/ownership.ts'),
       import('../run/resume.ts'),
       import('../report/load.ts'),
-      import('../report/compare-runs.ts'),
+      import('../report/model/compare-runs.ts'),
       import('../migration/interfaces.ts'),
     ]);
     if (error instanceof ProfileError) {

@@ -1,7 +1,7 @@
 /** The `report` and `compare` subcommands, and the reports `run` writes when it finishes. */
 import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { relative } from 'node:path';
-import { REPORT_FORMATS, type ReportFormat } from '../report/formats.ts';
+import { REPORT_FORMATS, type ReportFormat } from '../report/export/formats.ts';
 import type { ReportOutcome } from '../report/index.ts';
 import type { Out } from './options.ts';
 

@@ -1,5 +1,5 @@
 /** JUnit XML for a nightly verdict (pure): one test case per cell, so CI systems show it natively. */
-import { escapeMarkup } from '../report/escape.ts';
+import { escapeMarkup } from '../report/export/escape.ts';
 import type { NightlyVerdict } from './compare.ts';
 
 export function nightlyJunit(v: NightlyVerdict): string {

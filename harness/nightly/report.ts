@@ -5,10 +5,11 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { cellKey, type Cell } from '../profile/cell.ts';
-import { escapeMarkup } from '../report/escape.ts';
-import { renderSvg } from '../report/render-svg.ts';
-import { reportSettings } from '../report/settings.ts';
-import { buildSummary, type ReportWarning } from '../report/summary.ts';
+import { escapeMarkup } from '../report/export/escape.ts';
+import { renderSvg } from '../report/export/html/render-svg.ts';
+import { reportSettings } from '../report/model/settings.ts';
+import { buildSummary } from '../report/model/summary.ts';
+import { type ReportWarning } from '../report/model/types.ts';
 import type { CellVerdict, NightlyVerdict } from './compare.ts';
 import type { HistoryRun } from './history.ts';
 import { median } from '../stats/describe.ts';

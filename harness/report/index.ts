@@ -1,11 +1,17 @@
-/** Entry points for the CLI: a run directory (or two) → report files. */
+/**
+ * Entry points for the CLI: a run directory (or two) → report files. The run is read once
+ * (load.ts), the report model built once from it (model/), and that one model handed to each
+ * format's exporter (export/) and written (write.ts).
+ */
 import { basename, join } from 'node:path';
-import { crossRunSummary, type CrossRunOptions } from './compare-runs.ts';
+import { crossRunSummary, type CrossRunOptions } from './model/compare-runs.ts';
 import { loadRun } from './load.ts';
-import { reportSettings } from './settings.ts';
-import { buildSummary, type Summary } from './summary.ts';
-import { renderText } from './text.ts';
-import { DEFAULT_REPORT_FORMATS, REPORT_FORMATS, writeReports, type ReportFormat } from './write.ts';
+import { reportSettings } from './model/settings.ts';
+import { buildSummary } from './model/summary.ts';
+import type { Summary } from './model/types.ts';
+import { DEFAULT_REPORT_FORMATS, REPORT_FORMATS, type ReportFormat } from './export/formats.ts';
+import { renderText } from './export/text.ts';
+import { writeReports } from './write.ts';
 
 export { DEFAULT_REPORT_FORMATS, REPORT_FORMATS, type ReportFormat };
 

@@ -9,9 +9,8 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseProbeLog, PROBE_DIR, probeLogName } from '../metrics/network.ts';
 import { readIterations, readManifestLenient } from '../results/store.ts';
 import type { IterationRecord } from '../results/types.ts';
-import type { ProbeWindow } from './model.ts';
-import { probeWindow } from './probe-timeline.ts';
-import type { RunData } from './summary.ts';
+import { probeWindow } from './model/probe-timeline.ts';
+import type { ProbeWindow, RunData } from './model/types.ts';
 
 export class RunDataError extends Error {}
 

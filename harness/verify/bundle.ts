@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { summarizeRun } from '../report/index.ts';
-import { renderFormat } from '../report/write.ts';
+import { EXPORTERS, RENDERERS } from '../report/export/exporters.ts';
 import { REPO_ROOT } from '../root.ts';
 import { ITERATIONS_FILE, readManifest } from '../results/store.ts';
 import { TOOL_VERSION } from '../version.ts';
@@ -20,8 +20,8 @@ export const BUNDLE_FORMAT = 'vdpa-bench/bundle@1';
 export const CHECKSUMS_FILE = 'SHA256SUMS';
 export const BUNDLE_INFO = 'bundle/info.json';
 export const REPORT_DIR = 'reports';
-/** The report files a bundle carries when the run's own are found (report/write.ts names them). */
-export const REPORT_NAMES = ['summary.json', 'summary.txt', 'report.md', 'report.html'];
+/** The report files a bundle carries when the run's own are found (their exporters name them). */
+export const REPORT_NAMES = (['json', 'text', 'md', 'html'] as const).map((format) => EXPORTERS[format].file);
 
 export interface BundleOptions {
   /** Directory of the run's recorded reports (default: <run>/reports, or the parent when its summary.json is this run's). */
@@ -72,12 +72,8 @@ async function reportEntries(runDir: string, reportsDir: string | null): Promise
   }
   const summary = await summarizeRun(runDir);
   const made = [];
-  for (const [format, name] of [
-    ['json', 'summary.json'],
-    ['text', 'summary.txt'],
-    ['md', 'report.md'],
-  ] as const)
-    made.push({ name: `${REPORT_DIR}/${name}`, data: Buffer.from(await renderFormat(summary, format)) });
+  for (const format of ['json', 'text', 'md'] as const)
+    made.push({ name: `${REPORT_DIR}/${EXPORTERS[format].file}`, data: Buffer.from(await RENDERERS[format](summary)) });
   return made;
 }
 

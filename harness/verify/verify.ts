@@ -9,9 +9,9 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { loadRun } from '../report/load.ts';
-import { reportSettings } from '../report/settings.ts';
-import { buildSummary } from '../report/summary.ts';
-import { renderText } from '../report/text.ts';
+import { reportSettings } from '../report/model/settings.ts';
+import { buildSummary } from '../report/model/summary.ts';
+import { renderText } from '../report/export/text.ts';
 import { sha256, CHECKSUMS_FILE, findRecordedReports } from './bundle.ts';
 import { checkMigration, type Mismatch } from './recompute.ts';
 import { metricSettings } from './settings.ts';

@@ -3,7 +3,7 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Summary } from '../../harness/report/summary.ts';
+import type { Summary } from '../../harness/report/model/types.ts';
 import { vdpaBench } from '../helpers/cli.ts';
 import type { IterationRecord } from '../../harness/results/types.ts';
 import { parseJson } from '../helpers/json.ts';

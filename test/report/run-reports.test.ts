@@ -2,7 +2,7 @@
 import { access, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { Summary } from '../../harness/report/summary.ts';
+import type { Summary } from '../../harness/report/model/types.ts';
 import { lastLine, vdpaBench } from '../helpers/cli.ts';
 import { requires } from '../helpers/requires.ts';
 

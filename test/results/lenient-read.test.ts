@@ -7,7 +7,7 @@ import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIterations, readManifestLenient } from '../../harness/results/store.ts';
-import type { Summary } from '../../harness/report/model.ts';
+import type { Summary } from '../../harness/report/model/types.ts';
 import { REPO, vdpaBench } from '../helpers/cli.ts';
 import { readJson } from '../helpers/json.ts';
 
