@@ -7,7 +7,7 @@
  * shows both ends; a piece no pair names is "unattributed", and the pieces add up to the window
  * exactly (durations are differences of the same cut points).
  */
-import type { DowntimeAttribution, DowntimePhases, VdpaPhases } from '../results/types.ts';
+import type { DowntimeAttribution, DowntimePhases, IterationRecord, VdpaPhases } from '../results/types.ts';
 
 export type { DowntimeAttribution };
 
@@ -129,4 +129,27 @@ export function pinningPlacement(
     after += Math.max(0, b.commitUs - Math.max(b.beginUs, endUs));
   }
   return { totalMs: total / 1000, beforeWindowMs: before / 1000, insideWindowMs: inside / 1000, afterWindowMs: after / 1000, batches: batches.length };
+}
+
+/**
+ * A record's attribution: the stored one, or for a record made before it was stored, the same
+ * partition from what the record kept of its traces (the checkpoints, the pinning batches,
+ * DRIVER_OK, and the window's end when that is a vring enable: earlier enables were not kept, so
+ * "vring enables" reads 0 there and the time before the last enable counts as device start).
+ */
+export function attributionOf(record: IterationRecord): DowntimeAttribution | null {
+  if (record.extra?.downtimeAttribution) return record.extra.downtimeAttribution;
+  const anchors = record.metricAnchors?.[record.primaryMetric];
+  if (!anchors) return null;
+  const phases = record.extra?.phases;
+  const endIsEnable = anchors.end.event === 'vhost_vdpa_set_vring_enable_one' || anchors.end.event === 'vhost_vdpa_set_vring_ready';
+  const derived = attributeDowntime({
+    window: { metric: record.primaryMetric, startUs: anchors.start.timeUs, endUs: anchors.end.timeUs },
+    checkpoints: record.extra?.downtimePhases?.checkpoints,
+    vdpa: phases
+      ? { batches: phases.pinning.batches, driverOkUs: phases.driverOk?.timeUs ?? null, vringEnablesUs: endIsEnable ? [anchors.end.timeUs] : [] }
+      : undefined,
+  });
+  // the record kept the last enable only: how many there were is not known
+  return { ...derived, vringEnables: null };
 }

@@ -3,6 +3,7 @@
  * build time, and inlined; there is no script in the page and a Content-Security-Policy that allows
  * none, so the file opens offline and a hostile label cannot run.
  */
+import { decompositionSentence, groupSentence, TRADE_OFF_HEADER, tradeOffCells } from './trade-off-text.ts';
 import { cellLabel } from '../profile/cell.ts';
 import { formatP } from '../stats/compare.ts';
 import { distributionCharts, phaseCharts, runOrderCharts, type ChartSpec } from './charts.ts';
@@ -134,6 +135,28 @@ ${table('p: two-sided Mann–Whitney U, exact unless marked * (normal approximat
 ${forest}`;
 }
 
+/** What the change costs: the trade-off table per size, the downtime shift by phase, the cells that split. */
+function tradeOffSection(summary: Summary): string {
+  const t = summary.tradeOff;
+  if (!t || !t.rows.length) return '';
+  const sizes = t.rows
+    .map(
+      (row) =>
+        `<h3>${e(row.vmSize)}, ${e(queuePairsText(row.queuePairs))}</h3>` +
+        table(
+          `What ${summary.settings.candidate} costs beside what it gains at ${row.vmSize}: Hodges–Lehmann shift ${summary.settings.candidate} − ${summary.settings.baseline} with its interval, from the same migrations as the downtime.`,
+          TRADE_OFF_HEADER(summary).map(e),
+          tradeOffCells(summary, row).map((cells) => cells.map(e)),
+        ) +
+        `<p class="decomposition">Downtime by phase: ${e(decompositionSentence(row, summary.primary))}.</p>`,
+    )
+    .join('');
+  const groups = t.groups.length
+    ? `<h3>Cells with two groups</h3><p>No single median or mean describes these cells (the seed-form line is a mean over both groups):</p><ul class="groups">${t.groups.map((g) => `<li>${e(groupSentence(g))}</li>`).join('')}</ul>`
+    : '';
+  return `<h2 id="trade-off">What it costs: ${e(summary.settings.baseline)} → ${e(summary.settings.candidate)}</h2>${sizes}${groups}`;
+}
+
 function cellsSection(summary: Summary): string {
   const rows = summary.cells.map((c) => {
     const s = c.metrics[summary.primary];
@@ -263,6 +286,7 @@ ${warningsBlock(summary)}
 <pre class="summary">${e(renderText(summary, { warnings: false }))}</pre>
 ${contextSection(summary)}
 ${comparisonSection(summary, await figures(forestChart(summary)))}
+${tradeOffSection(summary)}
 <h2 id="distributions">Distributions</h2>
 ${(await figures(distributionCharts(summary))) || '<p>No measured migrations with a value to draw.</p>'}
 ${cellsSection(summary)}

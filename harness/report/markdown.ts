@@ -1,4 +1,5 @@
 /** The Markdown report: tables with n, median, CI and p per row, and a methods section written from the data. */
+import { decompositionSentence, groupSentence, TRADE_OFF_HEADER, tradeOffCells } from './trade-off-text.ts';
 import { formatP, type Comparison } from '../stats/compare.ts';
 import {
   AGREEMENT_HEADER,
@@ -95,6 +96,31 @@ function comparisonLines(summary: Summary): string[] {
     ...verdicts,
     '',
   ];
+}
+
+/** What the change costs: the trade-off table per size, the downtime shift by phase, the cells that split. */
+function tradeOffSection(summary: Summary): string[] {
+  const t = summary.tradeOff;
+  if (!t || !t.rows.length) return [];
+  const sizes = t.rows.flatMap((row) => [
+    `### ${row.vmSize}, ${queuePairsText(row.queuePairs)}`,
+    '',
+    table(TRADE_OFF_HEADER(summary), tradeOffCells(summary, row)),
+    '',
+    `Downtime by phase: ${decompositionSentence(row, summary.primary)}.`,
+    '',
+  ]);
+  const groups = t.groups.length
+    ? [
+        '### Cells with two groups',
+        '',
+        'No single median or mean describes these cells (the seed-form line is a mean over both groups):',
+        '',
+        ...t.groups.map((g) => `- ${groupSentence(g)}`),
+        '',
+      ]
+    : [];
+  return [`## What it costs: ${summary.settings.baseline} → ${summary.settings.candidate}`, '', ...sizes, ...groups];
 }
 
 function cellLines(summary: Summary): string[] {
@@ -214,6 +240,7 @@ export function renderMarkdown(summary: Summary): string {
     '',
     ...variantLines(summary),
     ...comparisonLines(summary),
+    ...tradeOffSection(summary),
     ...cellLines(summary),
     ...costLines(summary),
     ...metricLines(summary),

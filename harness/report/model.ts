@@ -2,6 +2,9 @@
  * The report model: every number and sentence a report shows, computed once from the records
  * (see summary.ts for the steps). Renderers (text, md, html, json) only format this.
  */
+import type { Decomposition } from '../stats/decompose.ts';
+import type { TwoGroups } from '../stats/groups.ts';
+import type { HodgesLehmannResult } from '../stats/hodges-lehmann.ts';
 import type { CellStopRecord, IterationRecord, ManifestRead } from '../results/types.ts';
 import type { BootstrapSettings, Interval } from '../stats/bootstrap.ts';
 import type { Comparison } from '../stats/compare.ts';
@@ -251,6 +254,51 @@ export interface Summary {
   warnings: ReportWarning[];
   /** Only when a run directory holds probe logs (probes/NNNN.txt). */
   probeTimelines?: ProbeTimelines;
+  /** What the change costs beside what it gains (trade-off.ts); only with a compared pair. */
+  tradeOff?: TradeOff;
+}
+
+/** The trade-off block (trade-off.ts): what the change costs beside what it gains. */
+export interface SampleFigures {
+  n: number;
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface TradeOffFigure {
+  key: string;
+  label: string;
+  baseline: SampleFigures | null;
+  candidate: SampleFigures | null;
+  /** candidate − baseline; null with `error` when a side has no values. */
+  shift: HodgesLehmannResult | null;
+  error?: string;
+}
+
+export interface CellGroups {
+  /** The cell's label, and its key (CellSummary.key). */
+  cell: string;
+  cellKey: string;
+  variant: string;
+  groups: TwoGroups;
+  /** The phase whose duration differs most between the groups, and its range in each. */
+  explainedBy: { phase: string; low: [number, number]; high: [number, number] } | null;
+}
+
+export interface TradeOffRow {
+  vmSize: string;
+  queuePairs: number | null;
+  figures: TradeOffFigure[];
+  /** The primary's mean shift by phase; null when either side has no attributed migration. */
+  decomposition: Decomposition | null;
+  /** Migrations whose attribution was derived at report time from their recorded phases (recorded before it was stored). */
+  derivedAttributions: number;
+}
+
+export interface TradeOff {
+  rows: TradeOffRow[];
+  groups: CellGroups[];
 }
 
 export interface RunData {

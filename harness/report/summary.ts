@@ -22,6 +22,7 @@ import {
   type Summary,
 } from './model.ts';
 import { runOrder } from './order.ts';
+import { tradeOff } from './trade-off.ts';
 import { probeTimelines } from './probe-timeline.ts';
 import { okValues, migrationRows } from './rows.ts';
 import { cellStops, metricList, platformSentence, runInfo, setupOf } from './run-info.ts';
@@ -167,6 +168,7 @@ export function buildSummary(input: SummaryInput): Summary {
     stopOf: (run, label) => stops.get(run)?.get(label) ?? null,
   });
   const comparisons = comparisonsOf(pair, { cells, rows, metrics }, settings);
+  const costs = comparisons.length ? tradeOff({ records, cellOf: cellKey, comparisons, cells, primary, bootstrap: settings.bootstrap }) : null;
   const order = runOrder(rows, variants, input.runs.some((r) => r.seqFromFile) ? 'file order' : 'records', input.runs.length);
   const setup = setupOf(manifests, records, input.variantNameInManifest ?? ((_, v) => v), settings);
   const measured = rows.filter((r) => !r.warmup);
@@ -200,5 +202,6 @@ export function buildSummary(input: SummaryInput): Summary {
     migrations: rows,
     warnings,
     ...(probes ? { probeTimelines: probes } : {}),
+    ...(costs ? { tradeOff: costs } : {}),
   };
 }
