@@ -146,7 +146,7 @@ function tradeOffSection(summary: Summary): string {
         table(
           `What ${summary.settings.candidate} costs beside what it gains at ${row.vmSize}: Hodges–Lehmann shift ${summary.settings.candidate} − ${summary.settings.baseline} with its interval, from the same migrations as the downtime.`,
           TRADE_OFF_HEADER(summary).map(e),
-          tradeOffCells(summary, row).map((cells) => cells.map(e)),
+          tradeOffCells(summary, row).map((cells) => cells.map((c, i) => td(c, i > 0))),
         ) +
         `<p class="decomposition">Downtime by phase: ${e(decompositionSentence(row, summary.primary))}.</p>`,
     )
