@@ -3,7 +3,7 @@
  * build time, and inlined; there is no script in the page and a Content-Security-Policy that allows
  * none, so the file opens offline and a hostile label cannot run.
  */
-import { decompositionSentence, groupSentence, TRADE_OFF_HEADER, tradeOffCells } from './trade-off-text.ts';
+import { decompositionSentence, groupSentence, notMeasuredText, TRADE_OFF_HEADER, tradeOffCells } from './trade-off-text.ts';
 import { cellLabel } from '../profile/cell.ts';
 import { formatP } from '../stats/compare.ts';
 import { distributionCharts, phaseCharts, runOrderCharts, type ChartSpec } from './charts.ts';
@@ -21,6 +21,9 @@ import {
   failureHeader,
   interval,
   ms,
+  clockText,
+  metricErrorLines,
+  valueOrError,
   pct,
   queuePairsText,
   rate,
@@ -148,6 +151,7 @@ function tradeOffSection(summary: Summary): string {
           TRADE_OFF_HEADER(summary).map(e),
           tradeOffCells(summary, row).map((cells) => cells.map((c, i) => td(c, i > 0))),
         ) +
+        (notMeasuredText(row) ? `<p class="not-measured">${e(notMeasuredText(row)!)}.</p>` : '') +
         `<p class="decomposition">Downtime by phase: ${e(decompositionSentence(row, summary.primary))}.</p>`,
     )
     .join('');
@@ -218,6 +222,12 @@ function flags(row: MigrationRow): string {
   return out.join('');
 }
 
+/** Every metric that could not be computed, and why (also shown where the value would be). */
+function metricErrorsSection(summary: Summary): string {
+  const lines = metricErrorLines(summary);
+  return `<h2 id="metric-errors">Metric errors</h2>${lines.length ? `<ul class="metric-errors">${lines.map((l) => `<li>${e(l)}</li>`).join('')}</ul>` : '<p>None: every metric was computed for every migration.</p>'}`;
+}
+
 function failuresSection(summary: Summary): string {
   const notOk = summary.migrations.filter((r) => r.status !== 'ok');
   if (!notOk.length) return '<h2 id="failures">Failed and invalid migrations</h2><p>None.</p>';
@@ -227,7 +237,18 @@ function failuresSection(summary: Summary): string {
 
 function migrationsSection(summary: Summary): string {
   const runs = new Set(summary.migrations.map((r) => r.run)).size > 1;
-  const header = [...(runs ? ['run'] : []), 'seq', 'cell', 'iteration', 'from → to', 'status', ...summary.metrics.map((m) => e(m.label)), 'flags', 'reason'];
+  const header = [
+    ...(runs ? ['run'] : []),
+    'seq',
+    'cell',
+    'iteration',
+    'from → to',
+    'status',
+    ...summary.metrics.map((m) => e(m.label)),
+    'clock offset ± uncertainty',
+    'flags',
+    'reason',
+  ];
   const classes: string[] = [];
   const rows = summary.migrations.map((r) => {
     classes.push(r.status !== 'ok' ? 'not-ok' : r.warmup ? 'warmup' : '');
@@ -238,7 +259,9 @@ function migrationsSection(summary: Summary): string {
       td(r.warmup ? `warm-up ${r.iteration}` : String(r.iteration)),
       td(`${r.from} → ${r.to}`),
       td(r.status),
-      ...summary.metrics.map((m) => td(ms(r.values[m.name]), true)),
+      // an error is words, not a number: it wraps
+      ...summary.metrics.map((m) => td(valueOrError(r, m.name), r.values[m.name] !== null && r.values[m.name] !== undefined)),
+      td(clockText(r), true),
       tdHtml(flags(r)),
       td(r.reason ?? ''),
     ];
@@ -266,7 +289,9 @@ async function probesSection(summary: Summary): Promise<string> {
     ? `<details${probes.missing.length <= 5 ? ' open' : ''}><summary>${probes.missing.length} migration(s) without a usable probe log</summary><ul>${probes.missing
         .map((m) => `<li>migration ${m.seq}${summary.runs.length > 1 ? ` of ${e(m.run)}` : ''}: ${e(m.reason)}</li>`)
         .join('')}</ul></details>`
-    : '<p>Every migration has a usable probe log.</p>';
+    : summary.migrations.some((r) => Object.keys(r.metricErrors).some((m) => m.startsWith('network')))
+      ? '<p>Every migration has a probe log; the network figures of some could not be computed from it (see Metric errors).</p>'
+      : '<p>Every migration has a usable probe log.</p>';
   return `\n<h2 id="probes">Probes around the switchover</h2>\n${charts}\n${missing}`;
 }
 
@@ -296,6 +321,7 @@ ${metricsSection(summary)}
 ${await figures(runOrderCharts(summary))}
 ${phases ? `<h2 id="phases">Phase timelines</h2>\n${phases}` : ''}${await probesSection(summary)}
 ${failuresSection(summary)}
+${metricErrorsSection(summary)}
 ${migrationsSection(summary)}
 <h2 id="methods">Methods</h2>
 <div class="methods">${methodsParagraphs(summary)

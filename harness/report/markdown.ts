@@ -1,5 +1,6 @@
 /** The Markdown report: tables with n, median, CI and p per row, and a methods section written from the data. */
-import { decompositionSentence, groupSentence, TRADE_OFF_HEADER, tradeOffCells } from './trade-off-text.ts';
+import { metricErrorLines } from './format.ts';
+import { decompositionSentence, groupSentence, notMeasuredText, TRADE_OFF_HEADER, tradeOffCells } from './trade-off-text.ts';
 import { formatP, type Comparison } from '../stats/compare.ts';
 import {
   AGREEMENT_HEADER,
@@ -107,6 +108,7 @@ function tradeOffSection(summary: Summary): string[] {
     '',
     table(TRADE_OFF_HEADER(summary), tradeOffCells(summary, row)),
     '',
+    ...(notMeasuredText(row) ? [`${notMeasuredText(row)!}.`, ''] : []),
     `Downtime by phase: ${decompositionSentence(row, summary.primary)}.`,
     '',
   ]);
@@ -224,7 +226,16 @@ function probeLines(summary: Summary): string[] {
     table(['cell', 'migration', summary.primary, 'lost runs in the window', 'longest lost run', 'longest reply'], rows),
     '',
     ...(missing.length ? ['Migrations without a usable probe log:', '', ...missing, ''] : []),
+    ...(summary.migrations.some((r) => Object.keys(r.metricErrors).some((m) => m.startsWith('network')))
+      ? ['The network figures of some migrations could not be computed from their probe logs (see Metric errors).', '']
+      : []),
   ];
+}
+
+/** Every metric that could not be computed, and why. */
+function metricErrorSection(summary: Summary): string[] {
+  const lines = metricErrorLines(summary);
+  return ['## Metric errors', '', ...(lines.length ? lines.map((l) => `- ${l}`) : ['None: every metric was computed for every migration.']), ''];
 }
 
 export function renderMarkdown(summary: Summary): string {
@@ -247,6 +258,7 @@ export function renderMarkdown(summary: Summary): string {
     ...agreementLines(summary),
     ...probeLines(summary),
     ...failureLines(summary),
+    ...metricErrorSection(summary),
     '## Methods',
     '',
     ...methodsParagraphs(summary).flatMap((p) => [p.replace(/</g, '&lt;'), '']),

@@ -72,6 +72,10 @@ export interface MigrationRow {
   outlier: boolean;
   disagreements: Disagreement[];
   clockUncertaintyUs: number | null;
+  /** Destination minus source clock, µs, as applied to this migration's destination times. */
+  clockOffsetUs: number | null;
+  /** Why each metric without a value could not be computed (the record's metricErrors). */
+  metricErrors: Record<string, string>;
   phases: Phase[] | null;
   /** What the phases say that a time axis cannot (vring count, pinning overlap, QMP blackout). */
   phaseNotes: string[];

@@ -9,6 +9,7 @@ import { formatP, pPhrase } from '../stats/compare.ts';
 import type { CellGroups, CellSummary, ComparisonRow, Summary } from './summary.ts';
 import { UNKNOWN } from './summary.ts';
 import { groupLine, tradeOffLines } from './trade-off-text.ts';
+import { metricErrorLines } from './format.ts';
 
 function amount(msValue: number, seconds: boolean): string {
   return seconds ? `${(msValue / 1000).toFixed(2)}s` : `${msValue.toFixed(1)}ms`;
@@ -90,6 +91,7 @@ export function renderText(summary: Summary, options: { warnings?: boolean } = {
   lines.push(
     ...uncertaintyLines(summary, multipleQp),
     ...tradeOffLines(summary),
+    ...errorLines(summary),
     summary.platform,
     ...(options.warnings === false ? [] : warningLines(summary)),
   );
@@ -123,6 +125,17 @@ function uncertaintyLines(summary: Summary, multipleQp: boolean): string[] {
 }
 
 const EVIDENCE_LINES = 4;
+
+/** Metrics that could not be computed: never a silent gap (the full list is in report.md and summary.json). */
+function errorLines(summary: Summary): string[] {
+  const lines = metricErrorLines(summary);
+  if (!lines.length) return [];
+  return [
+    `Metric errors (${lines.length}):`,
+    ...lines.slice(0, EVIDENCE_LINES).map((l) => `  ${l}`),
+    ...(lines.length > EVIDENCE_LINES ? [`  (and ${lines.length - EVIDENCE_LINES} more in report.md and summary.json)`] : []),
+  ];
+}
 
 function warningLines(summary: Summary): string[] {
   if (!summary.warnings.length) return ['Warnings: none.'];
