@@ -220,6 +220,10 @@ export interface Summary {
     /** Runs that switched from KVM to TCG at their first boot: QEMU's words. */
     accelFallbacks: { runId: string; host: string; reason: string }[];
     hosts: { name: string; transport: string; kernel: string; cpuModel: string; cpus: number | null; nicFirmware: string }[];
+    /** The profile's vm.guest.kind (firmware, pxe, kernel, disk, builtin-linux), unknown without a profile. */
+    guest: string;
+    /** Where each host was reached, from the profile (an ssh address, or this machine). */
+    hostAddresses: Record<string, string>;
     qemu: Record<string, Record<string, string>>;
     clock: { methods: string[]; maxUncertaintyUs: number | null };
   };

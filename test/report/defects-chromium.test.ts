@@ -67,11 +67,15 @@ test('a metric error is shown where the value would be and listed; the probe sec
   t.false(page.probesText.includes('Every migration has a usable probe log'));
 });
 
-test('the migrations table gives each migration its clock offset and uncertainty; one queue pair is singular', async (t) => {
+test('the migrations table gives each migration its clock offset and uncertainty; one queue pair is singular; the platform says the hosts were TCG VMs on one machine and the guest firmware only', async (t) => {
   const page = await rendered('docs/results/2026-11-28-softlab-two-hosts-precision/run');
   t.true(page.header.includes('clock offset ± uncertainty'));
   // migration 1: offset +3 247 546 µs, uncertainty 3 499 µs (hostB's clock stepped +2.5 s on top of the boot offset)
   t.is(page.rows.find((r) => r.seq === '1')!['clock offset ± uncertainty'], '+3247.5 ms ± 3.5 ms');
   t.true(page.text.includes('128M VM, 1 queue pair'));
+  t.regex(
+    page.text,
+    /hosts hostA \(a QEMU VM under TCG, 2 vCPUs, ssh, kernel [^)]+\), hostB \(a QEMU VM under TCG, 2 vCPUs, ssh, kernel [^)]+\), all on the machine that ran the harness; NIC vdpa_sim_net \(vhost-vDPA\); guest: firmware only \(SeaBIOS and iPXE driving the NIC, no OS\)/,
+  );
   t.false(page.text.includes('1 queue pairs'));
 });
