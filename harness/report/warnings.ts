@@ -166,7 +166,7 @@ function bimodalCells(rows: MigrationRow[], cells: CellSummary[], primary: strin
     ? [
         {
           kind: 'bimodal',
-          message: `The ${primary} downtime falls into two separate groups in ${plural(evidence.length, 'cell')}: a mean (the seed-form line) describes neither group, and something besides the variant decided which group a migration fell into. Read the medians, the distributions and the phases.`,
+          message: `The ${primary} downtime falls into two separate groups in ${plural(evidence.length, 'cell')}: a mean (the seed-form line) describes neither group, and something besides the variant decided which group a migration fell into. Read each group (n, median, range and the phase that tells them apart, under the seed-form lines and in the trade-off block), not one median or mean.`,
           evidence,
         },
       ]
