@@ -1,7 +1,7 @@
 /**
  * docs/architecture.md against the tree and against the enforced rules: its layer table is the
  * order .dependency-cruiser.cjs enforces, its code map names every harness folder and every file in it,
- * and only files that exist, and no harness file is over 400 lines.
+ * and only files that exist, and no harness file is over 400 lines; test/ mirrors harness/ folder by folder.
  */
 import test from 'ava';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -69,6 +69,25 @@ test('no harness file is over 400 lines', (t) => {
     const lines = readFileSync(join(HARNESS, file), 'utf8').split('\n').length - 1;
     t.true(lines <= 400, `harness/${file} has ${lines} lines`);
   }
+});
+
+/** Outside the mirror: what tests share, recorded runs, the long runs (docs/testing.md). */
+const TEST_SUPPORT = ['helpers', 'fixtures', 'slow'];
+/** Tests of the repository as a whole, at the top of test/. */
+const REPOSITORY_TESTS = ['architecture.test.ts', 'dist.test.ts', 'docs.test.ts', 'test-needs.test.ts'];
+
+test('test/ mirrors harness/: every folder of test/ is a folder of harness/, and only the repository-wide tests sit at the top', (t) => {
+  const TEST = join(ROOT, 'test');
+  const folders = (dir: string, prefix = ''): string[] =>
+    readdirSync(join(dir, prefix), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && !(prefix === '' && TEST_SUPPORT.includes(entry.name)))
+      .flatMap((entry) => {
+        const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
+        return [relative, ...folders(dir, relative)];
+      });
+  for (const folder of folders(TEST)) t.true(existsIn(HARNESS, folder), `test/${folder}/ has no harness/${folder}/ to mirror`);
+  const top = readdirSync(TEST).filter((entry) => entry.endsWith('.test.ts'));
+  t.deepEqual(top.sort(), REPOSITORY_TESTS, 'a test of harness/X/ goes in test/X/');
 });
 
 function existsIn(dir: string, path: string): boolean {

@@ -34,7 +34,7 @@ export async function resolveRunProfile(profileArg: string | undefined, resumeDi
 }
 
 /**
- * First SIGINT/SIGTERM: abort, so the engine ends its QEMU processes, the run removes its host
+ * First SIGINT/SIGTERM/SIGHUP: abort, so the engine ends its QEMU processes, the run removes its host
  * directories and lock, and the manifest says interrupted. A second one exits at once (execa
  * still kills this machine's children on exit; `cleanup` ends anything left on remote hosts).
  */
@@ -42,6 +42,10 @@ export function installInterruptHandlers(stderr: (s: string) => void, profilePat
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    // a hang-up is the terminal going away (an ssh session to the lab's controller dropped): the
+    // run still cleans up, but what it prints may find no terminal, and a failed write must not
+    // end it before its QEMU processes (each in a session of its own) are ended
+    if (signal === 'SIGHUP') for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
     interrupts++;
     if (interrupts === 1) {
       stderr(`\n${signal}: stopping after cleaning up (QEMU processes are ended, results kept). Press Ctrl-C again to force.\n`);
@@ -51,13 +55,12 @@ export function installInterruptHandlers(stderr: (s: string) => void, profilePat
     stderr(`${signal} again: forcing exit without cleaning up; \`vdpa-bench cleanup ${profilePath}\` ends what is left on the hosts and clears the lock\n`);
     exit(130);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
   return {
     signal: controller.signal,
     dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const s of signals) process.off(s, onSignal);
     },
   };
 }

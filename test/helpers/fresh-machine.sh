@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command as on a newcomer's machine of this project's kind: no QEMU of the host's on PATH
 # (a fresh Debian has none; the lab in a box runs a debootstrapped root's QEMU) and a /dev/kvm that
-# exists. Used by test/fresh-machine.test.ts and test/slow/first-command.test.ts.
+# exists. Used by test/run/fresh-machine.test.ts and test/slow/first-command.test.ts.
 #
 #   test/helpers/fresh-machine.sh COMMAND [ARGS...]      (as root)
 #

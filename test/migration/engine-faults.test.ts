@@ -3,7 +3,7 @@
  * test/helpers/fake-qemu.ts): a failed migration, a destination that dies, a migration that never
  * converges, a dropped host connection that comes back or does not, a trace file that vanished,
  * an interrupted run, and a cell abandoned after migration.maxConsecutiveFailures (also across a
- * resume). The same faults for real: test/faults-qemu.test.ts, test/faults-harness*.test.ts.
+ * resume). The same faults for real: test/run/faults-qemu.test.ts, test/run/faults-harness*.test.ts.
  */
 import { unlink } from 'node:fs/promises';
 import test from 'ava';

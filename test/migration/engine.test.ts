@@ -4,7 +4,7 @@
  * go as they should: the records and their figures, the QMP conversation, trace rotation,
  * pipelining of the next destination, warm-ups and adaptive sampling, a guest rebooted on a
  * hook's request. The faults are in engine-faults.test.ts; the same behaviour with real QEMU in
- * test/local-lab.test.ts and test/faults-qemu.test.ts.
+ * test/run/local-lab.test.ts and test/run/faults-qemu.test.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
