@@ -1,5 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { readTar } from '../../harness/verify/tar.ts';
 import { analyseMigration } from '../../harness/metrics/analyse.ts';
 import { attributeDowntime, pinningPlacement, type DowntimeAttribution } from '../../harness/metrics/downtime-attribution.ts';
 import { BUILTIN_METRICS } from '../../harness/profile/metric-rules.ts';
@@ -111,4 +113,40 @@ test('pinning placement: before the freeze, inside the window, after it', (t) =>
     batches: 1,
   });
   t.deepEqual(pinningPlacement([{ beginUs: 70_000, commitUs: 80_000 }], 50_000, 60_000).afterWindowMs, 10);
+});
+
+test('the backports re-run as recorded (iterations.ndjson and traces of 10.0.13 and 11.1.3 in the shipped bundle): every ok migration stored phases that add up to its window, and they re-derive from its traces', (t) => {
+  const bundle = 'docs/results/2026-12-07-softlab-two-hosts-backports/softlab-two-hosts-backports-20261207-160900-fc0a.tar.gz';
+  const entries = new Map(readTar(gunzipSync(readFileSync(bundle))).map((e) => [e.name.split('/').slice(1).join('/'), e.data]));
+  const recorded = entries
+    .get('iterations.ndjson')!
+    .toString('utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as IterationRecord)
+    .filter((r) => r.status === 'ok');
+  const versions = new Set<string>();
+  for (const r of recorded) {
+    const stored = r.extra!.downtimeAttribution!;
+    t.is(
+      stored.phases.reduce((s, p) => s + p.durationUs, 0),
+      stored.windowUs,
+      `seq ${r.seq}`,
+    );
+    t.is(stored.windowUs / 1000, r.metrics.vdpa!, `seq ${r.seq}`);
+    const again = analyseMigration({
+      sourceText: entries.get(r.traces.source)!.toString('utf8'),
+      destinationText: entries.get(r.traces.destination)!.toString('utf8'),
+      rules: BUILTIN_METRICS as Record<string, MetricRule>,
+      names: Object.keys(r.metrics),
+      primary: 'vdpa',
+      clockOffsetUs: r.clock!.offsetUs,
+      windows: r.windows,
+      queuePairs: r.queuePairs,
+    });
+    t.deepEqual(again.extra!.downtimeAttribution, stored, `seq ${r.seq}`);
+    versions.add(r.variant);
+  }
+  t.deepEqual([...versions].sort(), ['after', 'before']);
+  t.true(recorded.length >= 40);
 });
