@@ -97,23 +97,28 @@ export function analyseParsed(input: AnalyseParsedInput): Analysis {
     });
     const vdpaRule = metricAnchors.vdpa ?? metricAnchors['vdpa-ready'];
     analysis.extra = { ...analysis.extra, phases: { ...phases, vdpaRule: vdpaRule ? describeVdpaAnchors(vdpaRule.start.event, vdpaRule.end.event) : null } };
-    vdpa = {
-      batches: phases.pinning.batches,
-      driverOkUs: phases.driverOk?.timeUs ?? null,
-      vringEnablesUs: vringEnableTimes(destination.events, input.clockOffsetUs, input.windows?.destination),
-    };
+    const vringEnablesUs = vringEnableTimes(destination.events, input.clockOffsetUs, input.windows?.destination);
+    vdpa = { batches: phases.pinning.batches, driverOkUs: phases.driverOk?.timeUs ?? null, vringEnablesUs };
     if ('problem' in phases.vrings && phases.vrings.problem && analysis.status === 'ok') {
       analysis.status = 'invalid';
       analysis.reason = phases.vrings.problem;
     }
   }
-  // where the primary's window went, phase by phase (the pieces add up to it)
-  const primaryAnchors = metricAnchors[input.primary];
-  if (primaryAnchors) {
-    const window = { metric: input.primary, startUs: primaryAnchors.start.timeUs, endUs: primaryAnchors.end.timeUs };
-    analysis.extra = { ...analysis.extra, downtimeAttribution: attributeDowntime({ window, checkpoints: checkpoints?.checkpoints, vdpa }) };
-  }
+  const attribution = primaryAttribution(metricAnchors[input.primary], input.primary, checkpoints, vdpa);
+  if (attribution) analysis.extra = { ...analysis.extra, downtimeAttribution: attribution };
   return analysis;
+}
+
+/** Where the primary's window went, phase by phase (the pieces add up to it); null without its anchors. */
+function primaryAttribution(
+  anchors: NonNullable<Analysis['metricAnchors']>[string] | undefined,
+  metric: string,
+  checkpoints: ReturnType<typeof downtimePhases>,
+  vdpa: Parameters<typeof attributeDowntime>[0]['vdpa'],
+) {
+  if (!anchors) return null;
+  const window = { metric, startUs: anchors.start.timeUs, endUs: anchors.end.timeUs };
+  return attributeDowntime({ window, checkpoints: checkpoints?.checkpoints, vdpa });
 }
 
 /** A torn or corrupted trace explains a missing event: say where the damage is. */

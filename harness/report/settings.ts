@@ -83,13 +83,7 @@ export function reportSettings(manifest: ManifestRead | null): ReportSettings {
     for (const [name, rule] of Object.entries(profile.metrics.rules)) if (rule.description) settings.metricDescriptions[name] = rule.description;
     settings.nic = { kind: profile.vm.nic?.kind ?? 'none', drivers: [...new Set(profile.hosts.flatMap((h) => (h.vdpa ? [h.vdpa.driver] : [])))] };
     settings.variantSettings = Object.fromEntries(profile.variants.map((v) => [v.name, variantSettingsOf(v, profile)]));
-    settings.guest = profile.vm.guest.kind;
-    settings.hostAddresses = Object.fromEntries(
-      profile.hosts.map((h) => [
-        h.name,
-        h.transport.kind === 'ssh' ? h.transport.host : h.transport.kind === 'netns' ? 'a network namespace on this machine' : 'this machine',
-      ]),
-    );
+    Object.assign(settings, platformOf(profile));
     settings.source = 'profile';
   } catch (error) {
     // A profile from another version of the schema: take what is recognisable, say what was not.
@@ -110,6 +104,13 @@ export function reportSettings(manifest: ManifestRead | null): ReportSettings {
     }
   }
   return settings;
+}
+
+/** What the platform sentence needs from the profile: the guest, and where each host was reached. */
+function platformOf(profile: ReturnType<typeof parseProfile>): Pick<ReportSettings, 'guest' | 'hostAddresses'> {
+  const where = (t: (typeof profile.hosts)[number]['transport']) =>
+    t.kind === 'ssh' ? t.host : t.kind === 'netns' ? 'a network namespace on this machine' : 'this machine';
+  return { guest: profile.vm.guest.kind, hostAddresses: Object.fromEntries(profile.hosts.map((h) => [h.name, where(h.transport)])) };
 }
 
 type Loose = Record<string, unknown>;

@@ -4,19 +4,17 @@ import { QmpClient } from '../../harness/qemu/qmp.ts';
 
 /** Two ends of an in-memory socket. */
 function socketPair(): [Duplex, Duplex] {
-  let a!: Duplex;
-  let b!: Duplex;
-  const make = (peer: () => Duplex) =>
+  const ends: Duplex[] = [];
+  const make = (peer: number) =>
     new Duplex({
       read() {},
       write(chunk, _enc, done) {
-        peer().push(chunk);
+        ends[peer].push(chunk);
         done();
       },
     });
-  a = make(() => b);
-  b = make(() => a);
-  return [a, b];
+  ends.push(make(1), make(0));
+  return [ends[0], ends[1]];
 }
 
 test('the first command goes out as soon as the socket is connected; the greeting and its answer are timed apart', async (t) => {
