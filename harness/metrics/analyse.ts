@@ -3,7 +3,8 @@
  * applied; the primary one decides whether the migration is usable.
  */
 import { parseTrace, type ParsedTrace } from '../traces/parse.ts';
-import { computePhases, describeVdpaAnchors, PHASE_EVENTS } from './phases.ts';
+import { computePhases, describeVdpaAnchors, PHASE_EVENTS, vringEnableTimes } from './phases.ts';
+import { attributeDowntime } from './downtime-attribution.ts';
 import { CHECKPOINT_EVENT, downtimePhases } from './downtime-phases.ts';
 import { applyRule, eventsNeeded, resolveRule, type TimeWindow } from './rules.ts';
 import { type MetricRule } from '../profile/schema.ts';
@@ -81,6 +82,7 @@ export function analyseParsed(input: AnalyseParsedInput): Analysis {
   // QEMU >= 8.2: where the downtime went (source stop, state saved, destination load, guest start)
   const checkpoints = downtimePhases({ source: source.events, destination: destination.events, clockOffsetUs: input.clockOffsetUs, windows: input.windows });
   if (checkpoints) analysis.extra = { ...analysis.extra, downtimePhases: checkpoints };
+  let vdpa: Parameters<typeof attributeDowntime>[0]['vdpa'];
   if (vdpaCell) {
     // the overlap is judged against the seed's span when it could be computed, else the primary's
     const windowMetric = metricAnchors.vdpa ? 'vdpa' : metricAnchors[input.primary] ? input.primary : undefined;
@@ -95,12 +97,28 @@ export function analyseParsed(input: AnalyseParsedInput): Analysis {
     });
     const vdpaRule = metricAnchors.vdpa ?? metricAnchors['vdpa-ready'];
     analysis.extra = { ...analysis.extra, phases: { ...phases, vdpaRule: vdpaRule ? describeVdpaAnchors(vdpaRule.start.event, vdpaRule.end.event) : null } };
+    const vringEnablesUs = vringEnableTimes(destination.events, input.clockOffsetUs, input.windows?.destination);
+    vdpa = { batches: phases.pinning.batches, driverOkUs: phases.driverOk?.timeUs ?? null, vringEnablesUs };
     if ('problem' in phases.vrings && phases.vrings.problem && analysis.status === 'ok') {
       analysis.status = 'invalid';
       analysis.reason = phases.vrings.problem;
     }
   }
+  const attribution = primaryAttribution(metricAnchors[input.primary], input.primary, checkpoints, vdpa);
+  if (attribution) analysis.extra = { ...analysis.extra, downtimeAttribution: attribution };
   return analysis;
+}
+
+/** Where the primary's window went, phase by phase (the pieces add up to it); null without its anchors. */
+function primaryAttribution(
+  anchors: NonNullable<Analysis['metricAnchors']>[string] | undefined,
+  metric: string,
+  checkpoints: ReturnType<typeof downtimePhases>,
+  vdpa: Parameters<typeof attributeDowntime>[0]['vdpa'],
+) {
+  if (!anchors) return null;
+  const window = { metric, startUs: anchors.start.timeUs, endUs: anchors.end.timeUs };
+  return attributeDowntime({ window, checkpoints: checkpoints?.checkpoints, vdpa });
 }
 
 /** A torn or corrupted trace explains a missing event: say where the damage is. */

@@ -150,6 +150,19 @@ export function controlQueueNegotiated(events: readonly TraceEvent[]): boolean |
   return m ? (BigInt(m[1]) & VIRTIO_NET_F_CTRL_VQ) !== 0n : null;
 }
 
+/** When the destination enabled a vring (successfully), source clock µs: the ends of the "vring enables" phase. */
+export function vringEnableTimes(events: readonly TraceEvent[], clockOffsetUs: number, window?: TimeWindow): number[] {
+  return events
+    .filter((e) => inWindow(e, window))
+    .filter(
+      (e) =>
+        (e.name === 'vhost_vdpa_set_vring_enable_one' && num(field(e.args, 'enable')) === 1) ||
+        (e.name === 'vhost_vdpa_set_vring_ready' && (num(field(e.args, 'r')) ?? 0) === 0),
+    )
+    .filter((e) => (num(field(e.args, 'r')) ?? 0) === 0)
+    .map((e) => e.timeUs - clockOffsetUs);
+}
+
 export function countVrings(events: readonly TraceEvent[], queuePairs: number): VdpaPhases['vrings'] {
   const enableOne = events.filter((e) => e.name === 'vhost_vdpa_set_vring_enable_one');
   const ready = events.filter((e) => e.name === 'vhost_vdpa_set_vring_ready');

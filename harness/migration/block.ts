@@ -214,7 +214,13 @@ class BlockRun {
     const finishing = (async () => {
       const traced = await buildRecord(
         attempt,
-        { timing, sourceTrace, destinationTrace: destination.files.traceFile, destinationQmpReadyMs: destination.qmpReadyMs },
+        {
+          timing,
+          sourceTrace,
+          destinationTrace: destination.files.traceFile,
+          destinationQmpReadyMs: destination.qmpReadyMs,
+          startup: { source: source.startup, destination: destination.startup },
+        },
         o,
       );
       return completeRecord(traced, o.hooks ?? [], { planned, from, to, variant, destination: this.source });

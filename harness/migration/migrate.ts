@@ -26,6 +26,8 @@ export interface MigrationTiming {
   sourceCompleted?: QmpEvent;
   destinationCompleted?: QmpEvent;
   info?: QueryMigrate;
+  /** performance.now() when migrate-incoming went to the destination and when it answered. */
+  incoming?: { sentAt: number; answeredAt: number };
 }
 
 interface QueryMigrate {
@@ -92,7 +94,9 @@ export async function migrate({ source, destination, variant, to, timeoutMs, sig
   await Promise.all([setUp(source), setUp(destination)]);
   const sourceMark = source.qmp.events.length;
   const destinationMark = destination.qmp.events.length;
+  const incomingSentAt = performance.now();
   await destination.qmp.execute(commands.incoming.execute, commands.incoming.arguments);
+  const incoming = { sentAt: incomingSentAt, answeredAt: performance.now() };
   const listening = await destination.qmp.execute<QueryMigrate>('query-migrate');
   const actualPort = listening['socket-address']?.find((a) => a.port)?.port;
   if (!actualPort) throw new MigrationFailure('destination did not report the port it listens on (query-migrate has no socket-address)');
@@ -138,6 +142,7 @@ export async function migrate({ source, destination, variant, to, timeoutMs, sig
     sourceCompleted: end,
     destinationCompleted,
     info,
+    incoming,
   };
 }
 

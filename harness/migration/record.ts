@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { analyseParsed, analysisEvents } from '../metrics/analyse.ts';
 import type { RunStore } from '../results/store.ts';
-import type { ClockEstimate, IterationRecord, RecordParts } from '../results/types.ts';
+import type { StartupTiming } from '../qemu/running.ts';
+import type { ClockEstimate, IterationRecord, RecordParts, StartupPart } from '../results/types.ts';
 import { traceRange } from '../traces/range.ts';
 import { scanTraceFile } from '../traces/read.ts';
 import type { EngineHost, EngineOptions, MigrationContribution, MigrationHooks } from './interfaces.ts';
@@ -32,6 +33,8 @@ export interface CompletedMigration {
   sourceTrace: string;
   destinationTrace: string;
   destinationQmpReadyMs: number;
+  /** Start-up of the two processes as QMP showed it (null: not measured, e.g. a QEMU from a test double). */
+  startup?: { source: StartupTiming | null; destination: StartupTiming | null };
 }
 
 /** Host paths of a migration's two trace files (either may be missing when a process never started). */
@@ -97,7 +100,24 @@ export async function buildRecord(ctx: RecordContext, migration: CompletedMigrat
     queuePairs,
     destinationQmpReadyMs,
   });
-  return { ...record, ...analysis };
+  const startup = startupPart(migration);
+  const extra = { ...(startup ? { startup } : {}), ...analysis.extra };
+  return { ...record, ...analysis, ...(Object.keys(extra).length ? { extra } : {}) };
+}
+
+/** `extra.startup`: each process's QMP start-up, and when the destination took migrate-incoming, ms after its spawn. */
+export function startupPart(migration: Pick<CompletedMigration, 'startup' | 'timing'>): StartupPart | undefined {
+  const destination = migration.startup?.destination;
+  if (!destination) return undefined;
+  const timing = (t: StartupTiming) => ({ socketAcceptedMs: t.socketAcceptedMs, greetingMs: t.greetingMs, firstAnswerMs: t.firstAnswerMs });
+  const incoming = migration.timing.incoming;
+  const round = (ms: number) => Math.round(ms * 10) / 10;
+  return {
+    source: migration.startup?.source ? timing(migration.startup.source) : null,
+    destination: timing(destination),
+    incomingAcceptedMs: incoming ? round(incoming.answeredAt - destination.spawnedAt) : null,
+    incomingLatencyMs: incoming ? round(incoming.answeredAt - incoming.sentAt) : null,
+  };
 }
 
 /** What a hook is told about the migration besides its record. */

@@ -3,7 +3,7 @@
  */
 import { bound, type HostProcess, type HostTransport, type ProcessExit } from '../hosts/transport.ts';
 import { QmpClient, QmpError } from './qmp.ts';
-import type { QemuFiles, QemuLaunchRequest, QemuStarter, RunningQemu } from './running.ts';
+import type { QemuFiles, QemuLaunchRequest, QemuStarter, RunningQemu, StartupTiming } from './running.ts';
 
 export class QemuStartError extends Error {
   constructor(
@@ -32,6 +32,7 @@ export const DEAD_GUEST_STATES = new Set(['internal-error', 'guest-panicked', 's
 export class QemuInstance implements RunningQemu {
   /** Time (harness clock, ms) from spawn until QMP greeted: the QMP blackout at start-up. */
   qmpReadyMs = 0;
+  startup: StartupTiming | null = null;
   currentTraceFile: string;
 
   readonly host: HostTransport;
@@ -49,6 +50,8 @@ export class QemuInstance implements RunningQemu {
   /** Starts QEMU on `host` and waits (up to `timeoutMs`) until its QMP socket greets. */
   static async launch(host: HostTransport, { argv, files, label, timeoutMs }: QemuLaunchRequest): Promise<QemuInstance> {
     const started = Date.now();
+    const spawned = performance.now();
+    const since = (at: number) => Math.round((at - spawned) * 10) / 10;
     const process = await host.start(argv, { stderrFile: files.stderrFile, stdoutFile: files.stderrFile, role: 'qemu' });
     let exitedEarly: ProcessExit | undefined;
     void process.exited.then((exit) => (exitedEarly = exit));
@@ -57,9 +60,16 @@ export class QemuInstance implements RunningQemu {
       if (exitedEarly) break;
       try {
         const socket = await host.connectUnixSocket(files.qmpSocket);
+        const accepted = performance.now();
         const qmp = await QmpClient.connect(socket, timeoutMs);
         const instance = new QemuInstance({ host, process, qmp, files, label });
         instance.qmpReadyMs = Date.now() - started;
+        instance.startup = {
+          spawnedAt: spawned,
+          socketAcceptedMs: since(accepted),
+          greetingMs: qmp.startup ? since(qmp.startup.greetingAt) : null,
+          firstAnswerMs: qmp.startup ? since(qmp.startup.firstAnswerAt) : null,
+        };
         return instance;
       } catch (error) {
         lastError = error;

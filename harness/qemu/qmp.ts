@@ -80,14 +80,30 @@ export class QmpClient extends EventEmitter {
     socket.on('error', () => this.onClose());
   }
 
-  /** Reads the greeting and leaves capability negotiation mode. */
-  static async connect(socket: Duplex, defaultTimeoutMs = 30_000): Promise<QmpClient> {
+  /**
+   * Reads the greeting and leaves capability negotiation mode. The first command (qmp_capabilities)
+   * goes out as soon as the socket is connected, not after the greeting: QEMU keeps it in the socket
+   * until its main loop serves the monitor, so its answer time is when QEMU first answers QMP, and
+   * `startup` says when the greeting and that answer came (by `now`, the caller's clock).
+   */
+  static async connect(socket: Duplex, defaultTimeoutMs = 30_000, now: () => number = () => performance.now()): Promise<QmpClient> {
     const client = new QmpClient(socket, defaultTimeoutMs);
-    const greeting = await client.withTimeout(new Promise<QmpGreeting>((resolve) => (client.greetingWaiter = resolve)), 'greeting', defaultTimeoutMs);
-    client.greeting = greeting;
-    await client.execute('qmp_capabilities');
+    let greetingAt = Number.NaN;
+    const greeted = client.withTimeout(new Promise<QmpGreeting>((resolve) => (client.greetingWaiter = resolve)), 'greeting', defaultTimeoutMs);
+    void greeted.then(
+      () => (greetingAt = now()),
+      () => undefined,
+    );
+    const answered = client.execute('qmp_capabilities').then(() => now());
+    answered.catch(() => undefined);
+    client.greeting = await greeted;
+    const firstAnswerAt = await answered;
+    client.startup = { greetingAt: Number.isNaN(greetingAt) ? firstAnswerAt : greetingAt, firstAnswerAt };
     return client;
   }
+
+  /** When the greeting and the answer to the first command came (connect's `now` clock). */
+  startup?: { greetingAt: number; firstAnswerAt: number };
 
   get isClosed(): boolean {
     return this.closed;

@@ -34,6 +34,17 @@ export interface QmpChannel {
   waitForEvent(match: (e: QmpEvent) => boolean, timeoutMs: number, what?: string, sinceIndex?: number): Promise<QmpEvent>;
 }
 
+/** How long a QEMU took to answer at start-up, ms after the harness asked the host to start it. */
+export interface StartupTiming {
+  /** performance.now() when the harness asked the host to start it (not recorded: the base of the others). */
+  spawnedAt: number;
+  /** The QMP socket accepted a connection (over ssh: the local end of the forward, so close to 0). */
+  socketAcceptedMs: number | null;
+  greetingMs: number | null;
+  /** The answer to qmp_capabilities, sent as soon as the socket accepted. */
+  firstAnswerMs: number | null;
+}
+
 export interface RunningQemu {
   /** The transport of the host it runs on. */
   readonly host: HostTransport;
@@ -42,8 +53,10 @@ export interface RunningQemu {
   readonly qmp: QmpChannel;
   readonly files: QemuFiles;
   readonly label: string;
-  /** Time (harness clock, ms) from spawn until QMP greeted: the QMP blackout at start-up. */
+  /** Time (harness clock, ms) from spawn until QMP greeted and negotiated: the QMP blackout at start-up. */
   readonly qmpReadyMs: number;
+  /** Spawn → socket accepted, greeting, first answer (harness clock, ms); null where it was not measured. */
+  readonly startup: StartupTiming | null;
   /** The file its trace goes to now (rotateTrace moves it). */
   readonly currentTraceFile: string;
   /** The guest's run state (query-status). */

@@ -81,6 +81,65 @@ export const downtimePhasesSchema = z
   })
   .describe("QEMU's own downtime checkpoints (vmstate_downtime_checkpoint, QEMU >= 8.2) and the five phases between them");
 
+const spanUs = z.tuple([sourceClockUs, sourceClockUs]).describe('[from, to), source clock µs');
+
+/** `extra.downtimeAttribution` (harness/metrics/downtime-attribution.ts). */
+export const downtimeAttributionSchema = z
+  .strictObject({
+    metric: z.string().describe('the metric whose window is partitioned (the primary)'),
+    startUs: sourceClockUs,
+    endUs: sourceClockUs,
+    windowUs: z.number().describe("endUs − startUs: the phases' durationUs add up to it exactly"),
+    phases: z
+      .array(
+        z.strictObject({
+          name: z.string(),
+          side: z.enum(['source', 'destination']).nullable().describe('null for unattributed'),
+          durationUs: z.number(),
+          durationMs: ms,
+          spans: z.array(spanUs).describe('the parts of the window this phase covers'),
+        }),
+      )
+      .describe('named phases in switchover order, "unattributed" for what no pair of traced events brackets; never empty'),
+    unattributedMs: ms,
+    pinning: z
+      .strictObject({
+        totalMs: ms.describe('all listener batches that mapped memory, begin → commit'),
+        beforeWindowMs: ms,
+        insideWindowMs: ms,
+        afterWindowMs: ms,
+        batches: int,
+      })
+      .nullable()
+      .describe(
+        "where the destination's pinning (dma_map batches) fell against the window: before the freeze, inside it, after it; null for a cell without vDPA phases",
+      ),
+    vringEnables: int.nullable().describe('vring enables seen on the destination (null: not a vDPA cell)'),
+  })
+  .describe(
+    "the downtime window partitioned into named phases from the traced events (QEMU's checkpoints, the vDPA pinning batches, DRIVER_OK, vring enables); their durations add up to the window",
+  );
+
+/** `extra.startup` (harness/migration/record.ts, from harness/qemu/instance.ts): how long each QEMU took to answer. */
+export const startupTimingSchema = z
+  .strictObject({
+    socketAcceptedMs: nullableMs.describe('spawn → the QMP socket accepted a connection'),
+    greetingMs: nullableMs.describe('spawn → the QMP greeting arrived'),
+    firstAnswerMs: nullableMs.describe('spawn → the answer to the first command (qmp_capabilities, sent as soon as the socket accepted)'),
+  })
+  .describe('harness clock, ms since the harness asked the host to start the process');
+
+export const startupPartSchema = z
+  .strictObject({
+    source: startupTimingSchema.nullable().describe("the process the guest migrated from (started for this block, or the previous migration's destination)"),
+    destination: startupTimingSchema,
+    incomingAcceptedMs: nullableMs.describe(
+      'destination spawn → migrate-incoming answered (sent once the source was set up, so it includes the wait for the harness)',
+    ),
+    incomingLatencyMs: nullableMs.describe('migrate-incoming sent → answered'),
+  })
+  .describe('start-up of both QEMU processes of the migration, as the harness saw it over QMP');
+
 export const networkDowntimeSchema = z.strictObject({
   periodMs: ms,
   replyTimeoutMs: ms,
@@ -152,6 +211,8 @@ export const readyGapSchema = z
 export const recordPartsSchema = z.strictObject({
   phases: recordedPhasesSchema,
   downtimePhases: downtimePhasesSchema,
+  downtimeAttribution: downtimeAttributionSchema,
+  startup: startupPartSchema,
   network: networkPartSchema,
   integrity: integrityPartSchema,
   guestDevice: guestDevicePartSchema,
@@ -163,5 +224,5 @@ export const recordExtraSchema = recordPartsSchema
   .partial()
   .catchall(z.unknown())
   .describe(
-    "lab parts by name (phases, downtimePhases, network, integrity, guestDevice, vdpaReadyGap, each typed); any other key is a lab's own field, kept as it is",
+    "lab parts by name (phases, downtimePhases, downtimeAttribution, startup, network, integrity, guestDevice, vdpaReadyGap, each typed); any other key is a lab's own field, kept as it is",
   );

@@ -22,6 +22,7 @@ import type {
 } from './schema.ts';
 import type { labBoxFactsSchema, labManifestSchema, siteSetupSchema, timeSyncSchema } from './manifest-parts.ts';
 import type {
+  downtimeAttributionSchema,
   downtimePhasesSchema,
   guestDevicePartSchema,
   integrityPartSchema,
@@ -31,6 +32,7 @@ import type {
   recordedPhasesSchema,
   recordPartsSchema,
   sourceDeviceSchema,
+  startupPartSchema,
   vdpaPhasesSchema,
 } from './record-parts.ts';
 
@@ -46,6 +48,8 @@ export type RecordParts = z.output<typeof recordPartsSchema>;
 export type VdpaPhases = z.output<typeof vdpaPhasesSchema>;
 export type RecordedPhases = z.output<typeof recordedPhasesSchema>;
 export type DowntimePhases = z.output<typeof downtimePhasesSchema>;
+export type DowntimeAttribution = z.output<typeof downtimeAttributionSchema>;
+export type StartupPart = z.output<typeof startupPartSchema>;
 export type NetworkDowntime = z.output<typeof networkDowntimeSchema>;
 export type NetworkPart = z.output<typeof networkPartSchema>;
 export type IntegrityPart = z.output<typeof integrityPartSchema>;

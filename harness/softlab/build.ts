@@ -40,6 +40,9 @@ export const TRIXIE_PACKAGES = [
 /** The sid root is a Debian suite root like any `qemu: { debian: sid }` variant's (provision/qemu-root.ts). */
 export const SID_PACKAGES = QEMU_ROOT_PACKAGES;
 
+/** QEMU from trixie-backports on a trixie root: only QEMU (and what it pulls from backports) differs from the lab VM's own 10.0. */
+export const BACKPORTS_PACKAGES = QEMU_ROOT_PACKAGES;
+
 /** Sources of the simulator, as paths inside linux-source-6.12.tar.xz. */
 export const VDPA_SIM_SOURCES = [
   'drivers/vhost/vringh.c',
@@ -60,7 +63,7 @@ export interface BuildOptions {
 export interface LabInfo {
   builtAt: string;
   kernelVersion: string;
-  qemu: { trixie: string; sid: string };
+  qemu: { trixie: string; sid: string; backports?: string };
   modules: string[];
   imageBytes: number;
 }
@@ -84,8 +87,8 @@ async function debootstrap(ctx: StageContext, suite: string, root: string, mirro
   await ctx.exec(debootstrapArgv(suite, root, mirror));
 }
 
-/** apt-get install inside a root, with daemons kept from starting (policy-rc.d). */
-async function aptInstall(ctx: StageContext, root: string, packages: readonly string[]): Promise<void> {
+/** apt-get install inside a root, with daemons kept from starting (policy-rc.d); `release` pins a suite (-t). */
+async function aptInstall(ctx: StageContext, root: string, packages: readonly string[], release?: string): Promise<void> {
   await writeInto(root, 'usr/sbin/policy-rc.d', '#!/bin/sh\nexit 101\n', 0o755);
   await copyFile('/etc/resolv.conf', join(root, 'etc/resolv.conf')).catch(() => undefined);
   try {
@@ -93,7 +96,7 @@ async function aptInstall(ctx: StageContext, root: string, packages: readonly st
       // The machine's clock may be past a suite's Valid-Until (sid's Release expires in a week);
       // the signature is still checked.
       await inChroot(ctx, root, ['apt-get', '-o', 'Acquire::Check-Valid-Until=false', 'update']);
-      await inChroot(ctx, root, ['apt-get', 'install', '-y', '--no-install-recommends', ...packages]);
+      await inChroot(ctx, root, ['apt-get', 'install', '-y', '--no-install-recommends', ...(release ? ['-t', release] : []), ...packages]);
       await inChroot(ctx, root, ['apt-get', 'clean']);
     });
   } finally {
@@ -139,6 +142,17 @@ function rootfsStages(paths: SoftlabPaths, mirror: string): Stage[] {
       outputs: [join(sid, 'etc/debian_version')],
       run: (ctx) => debootstrap(ctx, 'sid', sid, mirror),
     },
+    {
+      name: 'backports-rootfs',
+      description: 'debootstrap --variant=minbase trixie (for trixie-backports QEMU), with trixie-backports in its sources',
+      after: [],
+      key: key('debootstrap', 'trixie', 'backports', mirror),
+      outputs: [join(paths.backportsRoot, 'etc/debian_version')],
+      run: async (ctx) => {
+        await debootstrap(ctx, 'trixie', paths.backportsRoot, mirror);
+        await writeInto(paths.backportsRoot, 'etc/apt/sources.list.d/trixie-backports.list', `deb ${mirror} trixie-backports main\n`);
+      },
+    },
   ];
 }
 
@@ -167,6 +181,16 @@ function packageStages(paths: SoftlabPaths): Stage[] {
         ctx.log(`qemu-system-x86 ${await packageVersion(sid, 'qemu-system-x86')}`);
       },
     },
+    {
+      name: 'backports-packages',
+      description: 'apt-get install -t trixie-backports qemu-system-x86 (11.x) in the trixie-backports root',
+      after: ['backports-rootfs'],
+      key: key(BACKPORTS_PACKAGES, 'trixie-backports'),
+      run: async (ctx) => {
+        await aptInstall(ctx, paths.backportsRoot, BACKPORTS_PACKAGES, 'trixie-backports');
+        ctx.log(`qemu-system-x86 ${await packageVersion(paths.backportsRoot, 'qemu-system-x86')} (trixie-backports)`);
+      },
+    },
   ];
 }
 
@@ -190,9 +214,9 @@ function labStages(paths: SoftlabPaths, imageSize: string): Stage[] {
     },
     {
       name: 'image',
-      description: `mke2fs -t ext4 -d (${imageSize}, sid root at ${LAB.sidChroot}), kernel and initrd`,
-      after: ['configure', 'sid-packages'],
-      key: key(imageSize, LAB.sidChroot),
+      description: `mke2fs -t ext4 -d (${imageSize}, sid root at ${LAB.sidChroot}, trixie-backports root at ${LAB.backportsChroot}), kernel and initrd`,
+      after: ['configure', 'sid-packages', 'backports-packages'],
+      key: key(imageSize, LAB.sidChroot, LAB.backportsChroot),
       outputs: [paths.image, paths.kernel, paths.initrd],
       run: (ctx) => makeImage(ctx, paths, imageSize),
     },
@@ -254,6 +278,9 @@ async function makeImage(ctx: StageContext, paths: SoftlabPaths, imageSize: stri
   await removeRoot(sidTarget);
   await mkdir(dirname(sidTarget), { recursive: true });
   await ctx.exec(['cp', '-a', '--', paths.sidRoot, sidTarget]);
+  const backportsTarget = join(root, LAB.backportsChroot.slice(1));
+  await removeRoot(backportsTarget);
+  await ctx.exec(['cp', '-a', '--', paths.backportsRoot, backportsTarget]);
   const version = await installedKernel(root);
   const tmp = `${paths.image}.tmp`;
   await rm(tmp, { force: true });
@@ -264,12 +291,18 @@ async function makeImage(ctx: StageContext, paths: SoftlabPaths, imageSize: stri
   const info: LabInfo = {
     builtAt: new Date().toISOString(),
     kernelVersion: version,
-    qemu: { trixie: await packageVersion(root, 'qemu-system-x86'), sid: await packageVersion(paths.sidRoot, 'qemu-system-x86') },
+    qemu: {
+      trixie: await packageVersion(root, 'qemu-system-x86'),
+      sid: await packageVersion(paths.sidRoot, 'qemu-system-x86'),
+      backports: await packageVersion(paths.backportsRoot, 'qemu-system-x86'),
+    },
     modules: [...VDPA_SIM_MODULES],
     imageBytes: (await stat(paths.image)).size,
   };
   await writeFile(join(paths.root, 'lab-info.json'), JSON.stringify(info, null, 2) + '\n');
-  ctx.log(`kernel ${info.kernelVersion}; QEMU ${info.qemu.trixie} (trixie, /usr/bin) and ${info.qemu.sid} (sid, ${LAB.sidChroot})`);
+  ctx.log(
+    `kernel ${info.kernelVersion}; QEMU ${info.qemu.trixie} (trixie, /usr/bin), ${info.qemu.sid} (sid, ${LAB.sidChroot}) and ${info.qemu.backports} (trixie-backports, ${LAB.backportsChroot})`,
+  );
 }
 
 export async function readLabInfo(paths: SoftlabPaths = softlabPaths()): Promise<LabInfo | null> {

@@ -11,6 +11,8 @@ export interface SoftlabPaths {
   trixieRoot: string;
   /** Debian sid root filesystem, copied to /srv/sid in the image; QEMU 11.x runs from it with chroot. */
   sidRoot: string;
+  /** Debian trixie root filesystem with trixie-backports' QEMU, copied to /srv/trixie-backports in the image. */
+  backportsRoot: string;
   stamps: string;
   image: string;
   kernel: string;
@@ -38,6 +40,7 @@ export function softlabPaths(root = softlabCacheDir()): SoftlabPaths {
     root,
     trixieRoot: join(root, 'trixie-rootfs'),
     sidRoot: join(root, 'sid-rootfs'),
+    backportsRoot: join(root, 'trixie-backports-rootfs'),
     stamps: join(root, 'stamps'),
     image: join(root, 'labvm.ext4'),
     kernel: join(root, 'vmlinuz'),
@@ -57,6 +60,8 @@ export function softlabPaths(root = softlabCacheDir()): SoftlabPaths {
 /** Inside the lab VM. */
 export const LAB = {
   sidChroot: '/srv/sid',
+  /** trixie with trixie-backports' QEMU: the suite root of a `qemu: { debian: trixie-backports }` variant (qemuRoots /srv). */
+  backportsChroot: '/srv/trixie-backports',
   /** Shared between the lab VM and the sid chroot (bind mount), so one path works in both. */
   workdir: '/var/tmp/vdpa-bench',
   moduleDir: 'updates/softlab',

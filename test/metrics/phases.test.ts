@@ -104,7 +104,7 @@ test('a destination clock running ahead is corrected in the span and in the phas
   t.not(wrong.metrics.vdpa, 907.9);
 });
 
-test('without a vDPA cell no phases are attached', (t) => {
+test('without a vDPA cell no vDPA phases are attached; the window is still attributed (here: nothing brackets it)', (t) => {
   const a = analyseMigration({
     sourceText: render(sourceLines(after), 'log-legacy'),
     destinationText: render(destinationLines(after), 'log-legacy'),
@@ -114,7 +114,12 @@ test('without a vDPA cell no phases are attached', (t) => {
     clockOffsetUs: 0,
   });
   t.is(a.status, 'ok');
-  t.is(a.extra, undefined);
+  t.is(a.extra?.phases, undefined);
+  t.deepEqual(
+    a.extra?.downtimeAttribution?.phases.map((p) => [p.name, p.durationMs]),
+    [['unattributed', 304.4]],
+  );
+  t.is(a.extra?.downtimeAttribution?.pinning, null);
 });
 
 test('vring counting: failed enables and unexpected indexes are named; QEMU 8.0 lines cannot be counted', (t) => {

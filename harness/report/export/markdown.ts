@@ -1,7 +1,8 @@
 /** The Markdown report: tables with n, median, CI and p per row, and a methods section written from the data. */
 import { formatP, type Comparison } from '../../stats/compare.ts';
 import { ciText, interval, ms, pct, queuePairsText, rate, signedMs } from '../model/numbers.ts';
-import { AGREEMENT_HEADER, agreementCells, agreementSentence, COST_HEADER, costCells, failureCells, failureHeader } from './tables.ts';
+import { AGREEMENT_HEADER, agreementCells, agreementSentence, COST_HEADER, costCells, failureCells, failureHeader, metricErrorLines } from './tables.ts';
+import { decompositionSentence, groupSentence, notMeasuredText, TRADE_OFF_HEADER, tradeOffCells } from './trade-off-text.ts';
 import { methodsParagraphs } from '../model/methods.ts';
 import { SMALL_N_TEXT, type Summary } from '../model/types.ts';
 import { renderText } from './text.ts';
@@ -81,6 +82,32 @@ function comparisonLines(summary: Summary): string[] {
     ...verdicts,
     '',
   ];
+}
+
+/** What the change costs: the trade-off table per size, the downtime shift by phase, the cells that split. */
+function tradeOffSection(summary: Summary): string[] {
+  const t = summary.tradeOff;
+  if (!t || !t.rows.length) return [];
+  const sizes = t.rows.flatMap((row) => [
+    `### ${row.vmSize}, ${queuePairsText(row.queuePairs)}`,
+    '',
+    table(TRADE_OFF_HEADER(summary), tradeOffCells(summary, row)),
+    '',
+    ...(notMeasuredText(row) ? [`${notMeasuredText(row)!}.`, ''] : []),
+    `Downtime by phase: ${decompositionSentence(row, summary.primary)}.`,
+    '',
+  ]);
+  const groups = t.groups.length
+    ? [
+        '### Cells with two groups',
+        '',
+        'No single median or mean describes these cells (the seed-form line is a mean over both groups):',
+        '',
+        ...t.groups.map((g) => `- ${groupSentence(g)}`),
+        '',
+      ]
+    : [];
+  return [`## What it costs: ${summary.settings.baseline} → ${summary.settings.candidate}`, '', ...sizes, ...groups];
 }
 
 function cellLines(summary: Summary): string[] {
@@ -184,7 +211,16 @@ function probeLines(summary: Summary): string[] {
     table(['cell', 'migration', summary.primary, 'lost runs in the window', 'longest lost run', 'longest reply'], rows),
     '',
     ...(missing.length ? ['Migrations without a usable probe log:', '', ...missing, ''] : []),
+    ...(summary.migrations.some((r) => Object.keys(r.metricErrors).some((m) => m.startsWith('network')))
+      ? ['The network figures of some migrations could not be computed from their probe logs (see Metric errors).', '']
+      : []),
   ];
+}
+
+/** Every metric that could not be computed, and why. */
+function metricErrorSection(summary: Summary): string[] {
+  const lines = metricErrorLines(summary);
+  return ['## Metric errors', '', ...(lines.length ? lines.map((l) => `- ${l}`) : ['None: every metric was computed for every migration.']), ''];
 }
 
 export function renderMarkdown(summary: Summary): string {
@@ -200,12 +236,14 @@ export function renderMarkdown(summary: Summary): string {
     '',
     ...variantLines(summary),
     ...comparisonLines(summary),
+    ...tradeOffSection(summary),
     ...cellLines(summary),
     ...costLines(summary),
     ...metricLines(summary),
     ...agreementLines(summary),
     ...probeLines(summary),
     ...failureLines(summary),
+    ...metricErrorSection(summary),
     '## Methods',
     '',
     ...methodsParagraphs(summary).flatMap((p) => [p.replace(/</g, '&lt;'), '']),

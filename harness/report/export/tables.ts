@@ -55,3 +55,28 @@ export function failureCells(r: MigrationRow, primary: string): string[] {
     r.reason ?? 'unknown',
   ];
 }
+
+/** A migration's metric where its value would be: the value, or why there is none. */
+export function valueOrError(row: MigrationRow, metric: string): string {
+  const value = row.values[metric];
+  if (value !== null && value !== undefined) return ms(value);
+  return row.metricErrors[metric] ? `error: ${row.metricErrors[metric]}` : '—';
+}
+
+/** Every metric that could not be computed, one line per migration and reason (metrics with the same reason together). */
+export function metricErrorLines(summary: Summary): string[] {
+  return summary.migrations.flatMap((r) => {
+    const byReason = new Map<string, string[]>();
+    for (const [metric, reason] of Object.entries(r.metricErrors)) byReason.set(reason, [...(byReason.get(reason) ?? []), metric]);
+    return [...byReason].map(
+      ([reason, metrics]) => `migration ${r.seq} (${r.variant} ${r.vmSize}, ${r.status}${r.warmup ? ', warm-up' : ''}): ${metrics.join(', ')}: ${reason}`,
+    );
+  });
+}
+
+/** The clock offset applied to a migration and its uncertainty, e.g. "+3 247.5 ms ± 3.5 ms". */
+export function clockText(row: MigrationRow): string {
+  if (row.clockOffsetUs === null) return 'not measured';
+  const offset = `${row.clockOffsetUs >= 0 ? '+' : '-'}${(Math.abs(row.clockOffsetUs) / 1000).toFixed(1)} ms`;
+  return row.clockUncertaintyUs === null ? offset : `${offset} ± ${(row.clockUncertaintyUs / 1000).toFixed(1)} ms`;
+}

@@ -6,7 +6,9 @@
  */
 import type { Comparison } from '../../stats/compare.ts';
 import { formatP, pPhrase } from '../../stats/compare.ts';
-import { UNKNOWN, type CellSummary, type ComparisonRow, type Summary } from '../model/types.ts';
+import { UNKNOWN, type CellGroups, type CellSummary, type ComparisonRow, type Summary } from '../model/types.ts';
+import { groupLine, tradeOffLines } from './trade-off-text.ts';
+import { metricErrorLines } from './tables.ts';
 
 function amount(msValue: number, seconds: boolean): string {
   return seconds ? `${(msValue / 1000).toFixed(2)}s` : `${msValue.toFixed(1)}ms`;
@@ -61,20 +63,37 @@ function singleLine(cell: CellSummary, primary: string): string {
 export function renderText(summary: Summary, options: { warnings?: boolean } = {}): string {
   const lines = [...(summary.purpose ? [summary.purpose] : []), setupSentence(summary)];
   const multipleQp = new Set(summary.cells.map((c) => c.queuePairs)).size > 1;
-  const entries: { label: string; text: string }[] = [];
+  const entries: { label: string; text: string; groups: CellGroups[] }[] = [];
+  const groupsOf = (...cells: string[]) => (summary.tradeOff?.groups ?? []).filter((g) => cells.includes(g.cellKey));
   if (summary.comparisons.length) {
-    for (const row of summary.comparisons) entries.push({ label: label(row, multipleQp), text: rowText(row, summary.primary) });
+    for (const row of summary.comparisons)
+      entries.push({ label: label(row, multipleQp), text: rowText(row, summary.primary), groups: groupsOf(row.baselineCell, row.candidateCell) });
   } else {
     for (const cell of summary.cells)
-      entries.push({ label: `${summary.variants.length > 1 ? `${cell.variant} ` : ''}${label(cell, multipleQp)}`, text: singleLine(cell, summary.primary) });
+      entries.push({
+        label: `${summary.variants.length > 1 ? `${cell.variant} ` : ''}${label(cell, multipleQp)}`,
+        text: singleLine(cell, summary.primary),
+        groups: groupsOf(cell.key),
+      });
   }
   const width = Math.max(0, ...entries.map((e) => e.label.length)) + 2;
-  for (const e of entries) lines.push(`- ${e.label.padEnd(width)}${e.text}`);
+  for (const e of entries) {
+    // a cell in two groups keeps its seed-form line, marked, with the groups under it: the mean describes neither
+    const split = e.groups.length ? ' (two groups, under this line)' : '';
+    lines.push(`- ${e.label.padEnd(width)}${e.text}${split}`);
+    for (const g of e.groups) lines.push(`    ${groupLine(g)}`);
+  }
   const { measured, ok, failed, invalid } = summary.totals;
   if (failed + invalid > 0)
     lines.push(`(${failed + invalid} of ${measured} measured migrations failed or were invalid: ${failed} failed, ${invalid} invalid; ${ok} ok)`);
   // The seed's lines above stay exactly in its form (a cover letter copies them); what they need to be read follows.
-  lines.push(...uncertaintyLines(summary, multipleQp), summary.platform, ...(options.warnings === false ? [] : warningLines(summary)));
+  lines.push(
+    ...uncertaintyLines(summary, multipleQp),
+    ...tradeOffLines(summary),
+    ...errorLines(summary),
+    summary.platform,
+    ...(options.warnings === false ? [] : warningLines(summary)),
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -105,6 +124,17 @@ function uncertaintyLines(summary: Summary, multipleQp: boolean): string[] {
 }
 
 const EVIDENCE_LINES = 4;
+
+/** Metrics that could not be computed: never a silent gap (the full list is in report.md and summary.json). */
+function errorLines(summary: Summary): string[] {
+  const lines = metricErrorLines(summary);
+  if (!lines.length) return [];
+  return [
+    `Metric errors (${lines.length}):`,
+    ...lines.slice(0, EVIDENCE_LINES).map((l) => `  ${l}`),
+    ...(lines.length > EVIDENCE_LINES ? [`  (and ${lines.length - EVIDENCE_LINES} more in report.md and summary.json)`] : []),
+  ];
+}
 
 function warningLines(summary: Summary): string[] {
   if (!summary.warnings.length) return ['Warnings: none.'];

@@ -38,6 +38,8 @@ export function migrationRows(records: IterationRecord[], runs: RunData[], metri
     outlier: false,
     disagreements: [],
     clockUncertaintyUs: typeof r.clock?.uncertaintyUs === 'number' ? r.clock.uncertaintyUs : null,
+    clockOffsetUs: typeof r.clock?.offsetUs === 'number' && r.clock.method !== 'unmeasured' ? r.clock.offsetUs : null,
+    metricErrors: { ...r.metricErrors },
     phases: recordPhases(r),
     phaseNotes: phaseNotes(r),
   }));

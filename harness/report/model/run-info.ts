@@ -18,13 +18,33 @@ export function platformSentence(setup: Summary['setup']): string {
   const accel = `${setup.accel === 'tcg' ? 'TCG (emulated CPU: downtimes are not those of KVM hardware)' : setup.accel}${
     setup.accelReasons?.length ? `, because ${setup.accelReasons.join('; ')}` : ''
   }`;
-  const hosts = setup.hosts.length
-    ? setup.hosts.map((h) => `${h.name} (${h.transport}, kernel ${h.kernel}, ${h.cpuModel}${h.cpus !== null ? `, ${h.cpus} CPUs` : ''})`).join(', ')
-    : UNKNOWN;
+  const hosts = setup.hosts.length ? setup.hosts.map((h) => `${h.name} (${hostKind(h)}, ${h.transport}, kernel ${h.kernel})`).join(', ') : UNKNOWN;
+  const addresses = setup.hosts.map((h) => setup.hostAddresses?.[h.name]).filter((a): a is string => a !== undefined);
+  const local = (a: string) => /^(127\.|::1$|localhost$)/.test(a) || a.includes('this machine');
+  const shared = setup.hosts.length > 1 && addresses.length === setup.hosts.length && addresses.every(local) ? ', all on the machine that ran the harness' : '';
+  const guest = GUEST_WORDS[setup.guest] ?? `guest ${setup.guest}`;
   // `-version` prints "QEMU emulator version 7.2.22 (...)": the sentence names QEMU once
   const versions = [...new Set(Object.values(setup.qemu).flatMap((byHost) => Object.values(byHost)))].map((v) => v.replace(/^QEMU emulator version /, ''));
   const nic = setup.nic === UNKNOWN ? 'NIC unknown' : `NIC ${setup.nic}${setup.mode !== UNKNOWN ? ` (${setup.mode})` : ''}`;
-  return `Platform: accelerator ${accel}; hosts ${hosts}; ${nic}; QEMU ${versions.length ? versions.join(' / ') : UNKNOWN}.`;
+  return `Platform: accelerator ${accel}; hosts ${hosts}${shared}; ${nic}; ${guest}; QEMU ${versions.length ? versions.join(' / ') : UNKNOWN}.`;
+}
+
+/** What the guest was, in words (profile vm.guest.kind). */
+const GUEST_WORDS: Record<string, string> = {
+  firmware: 'guest: firmware only (SeaBIOS, no OS)',
+  pxe: 'guest: firmware only (SeaBIOS and iPXE driving the NIC, no OS)',
+  kernel: 'guest: a Linux kernel and initramfs',
+  disk: 'guest: an OS from a disk image',
+  'builtin-linux': "guest: the harness's built-in Linux (kernel and busybox initramfs)",
+  [UNKNOWN]: 'guest unknown (no profile)',
+};
+
+/** A host as its facts show it: a QEMU VM (and under which accelerator) or a machine, with its CPUs. */
+function hostKind(h: Summary['setup']['hosts'][number]): string {
+  const cpus = h.cpus !== null ? `${h.cpus} ${/QEMU|KVM|Virtual/.test(h.cpuModel) ? 'vCPUs' : 'CPUs'}` : 'CPUs unknown';
+  if (/QEMU TCG CPU/.test(h.cpuModel)) return `a QEMU VM under TCG, ${cpus}`;
+  if (/QEMU Virtual CPU|KVM/.test(h.cpuModel)) return `a QEMU/KVM VM (CPU ${h.cpuModel}), ${cpus}`;
+  return `${h.cpuModel}, ${cpus}`;
 }
 
 export function metricList(
@@ -110,6 +130,8 @@ export function setupOf(
     hosts,
     qemu,
     clock: { methods, maxUncertaintyUs: uncertainties.length ? Math.max(...uncertainties) : null },
+    guest: settings.guest ?? UNKNOWN,
+    hostAddresses: settings.hostAddresses ?? {},
   };
 }
 

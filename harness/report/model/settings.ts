@@ -25,6 +25,9 @@ export interface ReportSettings {
   metricDescriptions: Record<string, string>;
   /** From the profile: the guest NIC kind and the hosts' vDPA drivers, for the set-up sentence when the manifest has no set-up. */
   nic?: { kind: string; drivers: string[] };
+  /** From the profile: what the guest was (vm.guest.kind) and where each host was reached (ssh to a loopback address: this machine). */
+  guest?: string;
+  hostAddresses?: Record<string, string>;
   /** Per variant, every setting the profile gives it, flattened ("parameters.downtime-limit": "300"). */
   variantSettings: Record<string, Record<string, string>>;
   /** Where the settings came from, for the methods section. */
@@ -80,6 +83,7 @@ export function reportSettings(manifest: ManifestRead | null): ReportSettings {
     for (const [name, rule] of Object.entries(profile.metrics.rules)) if (rule.description) settings.metricDescriptions[name] = rule.description;
     settings.nic = { kind: profile.vm.nic?.kind ?? 'none', drivers: [...new Set(profile.hosts.flatMap((h) => (h.vdpa ? [h.vdpa.driver] : [])))] };
     settings.variantSettings = Object.fromEntries(profile.variants.map((v) => [v.name, variantSettingsOf(v, profile)]));
+    Object.assign(settings, platformOf(profile));
     settings.source = 'profile';
   } catch (error) {
     // A profile from another version of the schema: take what is recognisable, say what was not.
@@ -100,6 +104,13 @@ export function reportSettings(manifest: ManifestRead | null): ReportSettings {
     }
   }
   return settings;
+}
+
+/** What the platform sentence needs from the profile: the guest, and where each host was reached. */
+function platformOf(profile: ReturnType<typeof parseProfile>): Pick<ReportSettings, 'guest' | 'hostAddresses'> {
+  const where = (t: (typeof profile.hosts)[number]['transport']) =>
+    t.kind === 'ssh' ? t.host : t.kind === 'netns' ? 'a network namespace on this machine' : 'this machine';
+  return { guest: profile.vm.guest.kind, hostAddresses: Object.fromEntries(profile.hosts.map((h) => [h.name, where(h.transport)])) };
 }
 
 type Loose = Record<string, unknown>;

@@ -3,6 +3,7 @@
  * migration, metric agreement, cells, before/after comparisons, the order as run, the variant
  * table, warnings. Renderers (text, md, html, json) only format the result.
  */
+import { cellKey } from '../../profile/cell.ts';
 import type { IterationRecord, ManifestRead } from '../../results/types.ts';
 import { EXACT_LIMIT } from '../../stats/mann-whitney.ts';
 import { OUTLIER_METHOD } from '../../stats/outliers.ts';
@@ -10,6 +11,7 @@ import { AGREEMENT_TOLERANCE_MS, metricAgreement } from './agreement.ts';
 import { cellSummaries } from './cells.ts';
 import { choosePair, comparisonsOf, type Pair } from './comparisons.ts';
 import { runOrder } from './order.ts';
+import { tradeOff } from './trade-off.ts';
 import { probeTimelines } from './probe-timeline.ts';
 import { migrationRows } from './rows.ts';
 import { cellStops, metricList, platformSentence, runInfo, setupOf } from './run-info.ts';
@@ -79,6 +81,7 @@ export function buildSummary(input: SummaryInput): Summary {
     stopOf: (run, label) => stops.get(run)?.get(label) ?? null,
   });
   const comparisons = comparisonsOf(pair, { cells, rows, metrics }, settings);
+  const costs = comparisons.length ? tradeOff({ records, cellOf: cellKey, comparisons, cells, primary, bootstrap: settings.bootstrap }) : null;
   const order = runOrder(rows, variants, input.runs.some((r) => r.seqFromFile) ? 'file order' : 'records', input.runs.length);
   const setup = setupOf(manifests, records, input.variantNameInManifest ?? ((_, v) => v), settings);
   const measured = rows.filter((r) => !r.warmup);
@@ -112,5 +115,6 @@ export function buildSummary(input: SummaryInput): Summary {
     migrations: rows,
     warnings,
     ...(probes ? { probeTimelines: probes } : {}),
+    ...(costs ? { tradeOff: costs } : {}),
   };
 }

@@ -5,7 +5,10 @@
 import type { CellStopRecord, IterationRecord, ManifestRead } from '../../results/types.ts';
 import type { BootstrapSettings, Interval } from '../../stats/bootstrap.ts';
 import type { Comparison } from '../../stats/compare.ts';
+import type { Decomposition } from '../../stats/decompose.ts';
 import type { Description } from '../../stats/describe.ts';
+import type { TwoGroups } from '../../stats/groups.ts';
+import type { HodgesLehmannResult } from '../../stats/hodges-lehmann.ts';
 import type { LostRun } from '../../metrics/network.ts';
 import type { Phase } from './phases.ts';
 
@@ -69,6 +72,10 @@ export interface MigrationRow {
   outlier: boolean;
   disagreements: Disagreement[];
   clockUncertaintyUs: number | null;
+  /** Destination minus source clock, µs, as applied to this migration's destination times. */
+  clockOffsetUs: number | null;
+  /** Why each metric without a value could not be computed (the record's metricErrors). */
+  metricErrors: Record<string, string>;
   phases: Phase[] | null;
   /** What the phases say that a time axis cannot (vring count, pinning overlap, QMP blackout). */
   phaseNotes: string[];
@@ -213,6 +220,10 @@ export interface Summary {
     /** Runs that switched from KVM to TCG at their first boot: QEMU's words. */
     accelFallbacks: { runId: string; host: string; reason: string }[];
     hosts: { name: string; transport: string; kernel: string; cpuModel: string; cpus: number | null; nicFirmware: string }[];
+    /** The profile's vm.guest.kind (firmware, pxe, kernel, disk, builtin-linux), unknown without a profile. */
+    guest: string;
+    /** Where each host was reached, from the profile (an ssh address, or this machine). */
+    hostAddresses: Record<string, string>;
     qemu: Record<string, Record<string, string>>;
     clock: { methods: string[]; maxUncertaintyUs: number | null };
   };
@@ -251,6 +262,51 @@ export interface Summary {
   warnings: ReportWarning[];
   /** Only when a run directory holds probe logs (probes/NNNN.txt). */
   probeTimelines?: ProbeTimelines;
+  /** What the change costs beside what it gains (trade-off.ts); only with a compared pair. */
+  tradeOff?: TradeOff;
+}
+
+/** The trade-off block (trade-off.ts): what the change costs beside what it gains. */
+export interface SampleFigures {
+  n: number;
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface TradeOffFigure {
+  key: string;
+  label: string;
+  baseline: SampleFigures | null;
+  candidate: SampleFigures | null;
+  /** candidate − baseline; null with `error` when a side has no values. */
+  shift: HodgesLehmannResult | null;
+  error?: string;
+}
+
+export interface CellGroups {
+  /** The cell's label, and its key (CellSummary.key). */
+  cell: string;
+  cellKey: string;
+  variant: string;
+  groups: TwoGroups;
+  /** The phase whose duration differs most between the groups, and its range in each. */
+  explainedBy: { phase: string; low: [number, number]; high: [number, number] } | null;
+}
+
+export interface TradeOffRow {
+  vmSize: string;
+  queuePairs: number | null;
+  figures: TradeOffFigure[];
+  /** The primary's mean shift by phase; null when either side has no attributed migration. */
+  decomposition: Decomposition | null;
+  /** Migrations whose attribution was derived at report time from their recorded phases (recorded before it was stored). */
+  derivedAttributions: number;
+}
+
+export interface TradeOff {
+  rows: TradeOffRow[];
+  groups: CellGroups[];
 }
 
 export interface RunData {

@@ -2,6 +2,7 @@
  * Step of the report model: the warnings that travel with the number (pure), each with the
  * evidence a reader can check. They go at the top of every report and into summary.json.
  */
+import { twoGroups as splitGroups } from '../../stats/groups.ts';
 import { mean, median } from '../../stats/describe.ts';
 import { ms } from './numbers.ts';
 import {
@@ -147,26 +148,10 @@ function selectionBias(rows: MigrationRow[], cells: CellSummary[], primary: stri
     : [];
 }
 
-/** A cell's two value groups count as separate when the higher starts at this multiple of the lower's maximum or more. */
-const MODE_RATIO = 2;
-
-/**
- * Two separate groups of values in one cell, split at the largest gap between sorted values: from
- * MIN_N_FOR_INTERVAL values on, each group at least two values, the gap wider than either group's own range, and the higher group
- * starting at MODE_RATIO × the lower's maximum or more. Then no single mean or shift describes the
- * cell: something other than the variant decided which group a migration fell into.
- */
+/** Two separate groups in a cell's values (harness/stats/groups.ts), from MIN_N_FOR_INTERVAL values on. */
 export function twoGroups(values: number[]): { low: number[]; high: number[] } | null {
-  const sorted = [...values].sort((a, b) => a - b);
-  // two values a side from four in all is what any skewed sample shows now and then
-  if (sorted.length < MIN_N_FOR_INTERVAL) return null;
-  let cut = 2;
-  for (let i = 2; i <= sorted.length - 2; i++) if (sorted[i] - sorted[i - 1] > sorted[cut] - sorted[cut - 1]) cut = i;
-  const low = sorted.slice(0, cut);
-  const high = sorted.slice(cut);
-  const gap = high[0] - low.at(-1)!;
-  const separate = gap > low.at(-1)! - low[0] && gap > high.at(-1)! - high[0] && high[0] >= MODE_RATIO * low.at(-1)!;
-  return separate ? { low, high } : null;
+  const groups = splitGroups(values, MIN_N_FOR_INTERVAL);
+  return groups ? { low: groups.low.values, high: groups.high.values } : null;
 }
 
 function bimodalCells(rows: MigrationRow[], cells: CellSummary[], primary: string): ReportWarning[] {
@@ -181,7 +166,7 @@ function bimodalCells(rows: MigrationRow[], cells: CellSummary[], primary: strin
     ? [
         {
           kind: 'bimodal',
-          message: `The ${primary} downtime falls into two separate groups in ${plural(evidence.length, 'cell')}: a mean (the seed-form line) describes neither group, and something besides the variant decided which group a migration fell into. Read the medians, the distributions and the phases.`,
+          message: `The ${primary} downtime falls into two separate groups in ${plural(evidence.length, 'cell')}: a mean (the seed-form line) describes neither group, and something besides the variant decided which group a migration fell into. Read each group (n, median, range and the phase that tells them apart, under the seed-form lines and in the trade-off block), not one median or mean.`,
           evidence,
         },
       ]

@@ -49,4 +49,5 @@ export const invalidMark = { type: 'point', shape: INVALID_SHAPE, filled: false,
 export const jitter = (seq: number) => (((seq * 0.6180339887) % 1) + 1) % 1;
 
 export const groupKey = (r: { vmSize: string; queuePairs: number | null }) => `${r.vmSize}|${r.queuePairs ?? '-'}`;
-export const groupLabel = (r: { vmSize: string; queuePairs: number | null }) => `${r.vmSize} VM${r.queuePairs !== null ? `, ${r.queuePairs} queue pairs` : ''}`;
+export const groupLabel = (r: { vmSize: string; queuePairs: number | null }) =>
+  `${r.vmSize} VM${r.queuePairs !== null ? `, ${r.queuePairs} queue pair${r.queuePairs === 1 ? '' : 's'}` : ''}`;

@@ -11,7 +11,19 @@ import { costCharts, forestChart } from './cost-charts.ts';
 import { probeCharts } from './probe-chart.ts';
 import { escapeMarkup as e } from '../escape.ts';
 import { ciText, interval, ms, pct, queuePairsText, rate, signedMs } from '../../model/numbers.ts';
-import { AGREEMENT_HEADER, agreementCells, agreementSentence, COST_HEADER, costCells, failureCells, failureHeader } from '../tables.ts';
+import {
+  AGREEMENT_HEADER,
+  agreementCells,
+  agreementSentence,
+  clockText,
+  COST_HEADER,
+  costCells,
+  failureCells,
+  failureHeader,
+  metricErrorLines,
+  valueOrError,
+} from '../tables.ts';
+import { decompositionSentence, groupSentence, notMeasuredText, TRADE_OFF_HEADER, tradeOffCells } from '../trade-off-text.ts';
 import { methodsParagraphs } from '../../model/methods.ts';
 import { renderSvg } from './render-svg.ts';
 import { SMALL_N_TEXT, type MigrationRow, type Summary } from '../../model/types.ts';
@@ -121,6 +133,29 @@ ${table('p: two-sided Mann–Whitney U, exact unless marked * (normal approximat
 ${forest}`;
 }
 
+/** What the change costs: the trade-off table per size, the downtime shift by phase, the cells that split. */
+function tradeOffSection(summary: Summary): string {
+  const t = summary.tradeOff;
+  if (!t || !t.rows.length) return '';
+  const sizes = t.rows
+    .map(
+      (row) =>
+        `<h3>${e(row.vmSize)}, ${e(queuePairsText(row.queuePairs))}</h3>` +
+        table(
+          `What ${summary.settings.candidate} costs beside what it gains at ${row.vmSize}: Hodges–Lehmann shift ${summary.settings.candidate} − ${summary.settings.baseline} with its interval, from the same migrations as the downtime.`,
+          TRADE_OFF_HEADER(summary).map(e),
+          tradeOffCells(summary, row).map((cells) => cells.map((c, i) => td(c, i > 0))),
+        ) +
+        (notMeasuredText(row) ? `<p class="not-measured">${e(notMeasuredText(row)!)}.</p>` : '') +
+        `<p class="decomposition">Downtime by phase: ${e(decompositionSentence(row, summary.primary))}.</p>`,
+    )
+    .join('');
+  const groups = t.groups.length
+    ? `<h3>Cells with two groups</h3><p>No single median or mean describes these cells (the seed-form line is a mean over both groups):</p><ul class="groups">${t.groups.map((g) => `<li>${e(groupSentence(g))}</li>`).join('')}</ul>`
+    : '';
+  return `<h2 id="trade-off">What it costs: ${e(summary.settings.baseline)} → ${e(summary.settings.candidate)}</h2>${sizes}${groups}`;
+}
+
 function cellsSection(summary: Summary): string {
   const rows = summary.cells.map((c) => {
     const s = c.metrics[summary.primary];
@@ -182,6 +217,12 @@ function flags(row: MigrationRow): string {
   return out.join('');
 }
 
+/** Every metric that could not be computed, and why (also shown where the value would be). */
+function metricErrorsSection(summary: Summary): string {
+  const lines = metricErrorLines(summary);
+  return `<h2 id="metric-errors">Metric errors</h2>${lines.length ? `<ul class="metric-errors">${lines.map((l) => `<li>${e(l)}</li>`).join('')}</ul>` : '<p>None: every metric was computed for every migration.</p>'}`;
+}
+
 function failuresSection(summary: Summary): string {
   const notOk = summary.migrations.filter((r) => r.status !== 'ok');
   if (!notOk.length) return '<h2 id="failures">Failed and invalid migrations</h2><p>None.</p>';
@@ -191,7 +232,18 @@ function failuresSection(summary: Summary): string {
 
 function migrationsSection(summary: Summary): string {
   const runs = new Set(summary.migrations.map((r) => r.run)).size > 1;
-  const header = [...(runs ? ['run'] : []), 'seq', 'cell', 'iteration', 'from → to', 'status', ...summary.metrics.map((m) => e(m.label)), 'flags', 'reason'];
+  const header = [
+    ...(runs ? ['run'] : []),
+    'seq',
+    'cell',
+    'iteration',
+    'from → to',
+    'status',
+    ...summary.metrics.map((m) => e(m.label)),
+    'clock offset ± uncertainty',
+    'flags',
+    'reason',
+  ];
   const classes: string[] = [];
   const rows = summary.migrations.map((r) => {
     classes.push(r.status !== 'ok' ? 'not-ok' : r.warmup ? 'warmup' : '');
@@ -202,7 +254,9 @@ function migrationsSection(summary: Summary): string {
       td(r.warmup ? `warm-up ${r.iteration}` : String(r.iteration)),
       td(`${r.from} → ${r.to}`),
       td(r.status),
-      ...summary.metrics.map((m) => td(ms(r.values[m.name]), true)),
+      // an error is words, not a number: it wraps
+      ...summary.metrics.map((m) => td(valueOrError(r, m.name), r.values[m.name] !== null && r.values[m.name] !== undefined)),
+      td(clockText(r), true),
       tdHtml(flags(r)),
       td(r.reason ?? ''),
     ];
@@ -230,7 +284,9 @@ async function probesSection(summary: Summary): Promise<string> {
     ? `<details${probes.missing.length <= 5 ? ' open' : ''}><summary>${probes.missing.length} migration(s) without a usable probe log</summary><ul>${probes.missing
         .map((m) => `<li>migration ${m.seq}${summary.runs.length > 1 ? ` of ${e(m.run)}` : ''}: ${e(m.reason)}</li>`)
         .join('')}</ul></details>`
-    : '<p>Every migration has a usable probe log.</p>';
+    : summary.migrations.some((r) => Object.keys(r.metricErrors).some((m) => m.startsWith('network')))
+      ? '<p>Every migration has a probe log; the network figures of some could not be computed from it (see Metric errors).</p>'
+      : '<p>Every migration has a usable probe log.</p>';
   return `\n<h2 id="probes">Probes around the switchover</h2>\n${charts}\n${missing}`;
 }
 
@@ -250,6 +306,7 @@ ${warningsBlock(summary)}
 <pre class="summary">${e(renderText(summary, { warnings: false }))}</pre>
 ${contextSection(summary)}
 ${comparisonSection(summary, await figures(forestChart(summary)))}
+${tradeOffSection(summary)}
 <h2 id="distributions">Distributions</h2>
 ${(await figures(distributionCharts(summary))) || '<p>No measured migrations with a value to draw.</p>'}
 ${cellsSection(summary)}
@@ -259,6 +316,7 @@ ${metricsSection(summary)}
 ${await figures(runOrderCharts(summary))}
 ${phases ? `<h2 id="phases">Phase timelines</h2>\n${phases}` : ''}${await probesSection(summary)}
 ${failuresSection(summary)}
+${metricErrorsSection(summary)}
 ${migrationsSection(summary)}
 <h2 id="methods">Methods</h2>
 <div class="methods">${methodsParagraphs(summary)
