@@ -101,15 +101,16 @@ export function bpftraceProgram(binary: string, events: readonly string[]): stri
 }
 
 /** The tracer's own argv (without the watchdog): what a lab engineer would type. */
-export function tracerCommand(spec: TracerSpec, pid: string): string[] {
+export function tracerCommand(spec: TracerSpec, pid: string, outputFile?: string): string[] {
   const events = tracerEvents(spec.events);
   if (spec.kind === 'systemtap') return ['qemu-trace-stap', 'run', '--pid', pid, spec.binary, ...events];
-  return ['bpftrace', '-p', pid, '-e', bpftraceProgram(spec.binary, events)];
+  // -o: the output file in bpftrace's own command line is the leftover scan's marker (processes.ts)
+  return ['bpftrace', ...(outputFile ? ['-o', outputFile] : []), '-p', pid, '-e', bpftraceProgram(spec.binary, events)];
 }
 
 /** The process the harness starts on the host: the watchdog around the tracer, its output to `outputFile`. */
 export function tracerArgv(spec: TracerSpec, pid: string, outputFile: string): string[] {
-  return ['bash', '-c', WATCHDOG, TRACER_WATCHDOG_NAME, spec.kind === 'bpftrace' ? 'tai' : '-', pid, outputFile, ...tracerCommand(spec, pid)];
+  return ['bash', '-c', WATCHDOG, TRACER_WATCHDOG_NAME, spec.kind === 'bpftrace' ? 'tai' : '-', pid, outputFile, ...tracerCommand(spec, pid, outputFile)];
 }
 
 /** The clock the tracer's lines are on, for the manifest. */
