@@ -67,7 +67,8 @@ else
   command -v bpftrace >/dev/null 2>&1 || { echo "missing bpftrace"; exit 0; }
   command -v perl >/dev/null 2>&1 || { echo "missing perl"; exit 0; }
   [ -r /sys/kernel/btf/vmlinux ] || echo "warning: no /sys/kernel/btf/vmlinux"
-  out=$(timeout 120 bpftrace -e 'BEGIN { printf("vdpa-bench-bpf-ok\n"); exit(); }' 2>&1) || { echo "bpf-fails $out" | tr '\n' ' '; exit 0; }
+  # nsecs(sw_tai) is the capture's clock: bpftrace before 0.20 (bookworm's 0.17) does not know it
+  out=$(timeout 120 bpftrace -e 'BEGIN { printf("vdpa-bench-bpf-ok %llu\n", nsecs(sw_tai)); exit(); }' 2>&1) || { echo "bpf-fails $(bpftrace --version 2>&1 | head -n1): $out" | tr '\n' ' '; exit 0; }
   case $out in *vdpa-bench-bpf-ok*) bpftrace --version 2>&1 | head -n1 ;; *) echo "bpf-fails $out" | tr '\n' ' ' ;; esac
 fi
 `;

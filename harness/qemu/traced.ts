@@ -30,7 +30,10 @@ export class TracedQemu implements RunningQemu {
     private readonly request: TracerRequest,
   ) {
     this.currentTraceFile = inner.files.traceFile;
-    this.tracerExit = tracer.exited.then((e) => (e.signal ? `signal ${e.signal}` : `exit ${e.code}`));
+    // the watchdog exits with its tracer's status: above 128 the tracer was killed by a signal
+    this.tracerExit = tracer.exited.then((e) =>
+      e.signal ? `signal ${e.signal}` : e.code !== null && e.code > 128 ? `exit ${e.code}: the tracer was killed by signal ${e.code - 128}` : `exit ${e.code}`,
+    );
   }
 
   get host(): HostTransport {

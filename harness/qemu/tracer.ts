@@ -86,6 +86,8 @@ export function tracerEvents(events: readonly string[]): string[] {
 export function bpftraceProgram(binary: string, events: readonly string[]): string {
   if (/[\s"\\:]/.test(binary))
     throw new Error(`bpftrace cannot name the QEMU binary ${JSON.stringify(binary)} in a usdt: probe (a space, quote, backslash or colon in the path)`);
+  // a pattern (vhost_vdpa_*) stands for the events of it the harness has formats for
+  events = [...new Set(events.flatMap((e) => (e.includes('*') ? Object.keys(BPFTRACE_FORMATS).filter((k) => globMatches(e, k)) : [e])))];
   const unknown = events.filter((e) => !BPFTRACE_FORMATS[e]);
   if (unknown.length > 0) {
     throw new Error(
@@ -98,6 +100,10 @@ export function bpftraceProgram(binary: string, events: readonly string[]): stri
       return `usdt:${binary}:qemu:${event} { printf("%d@%llu ${event} ${format}\\n", pid, nsecs(sw_tai) - $1, ${args.join(', ')}); }`;
     })
     .join('\n');
+}
+
+function globMatches(pattern: string, name: string): boolean {
+  return new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`).test(name);
 }
 
 /** The tracer's own argv (without the watchdog): what a lab engineer would type. */
