@@ -193,8 +193,12 @@ test('with the stap backend the checks are the SDT probes, the tracer and the ri
   const [, , sdt, runs, may] = checks;
   const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '' });
   t.regex(sdt.evaluate(ok('end\n'))!, /has no SDT probes \(readelf -n finds no stapsdt notes\): it is not a dtrace build; set trace.backend: log/);
-  t.is(sdt.evaluate(ok('qemu:vhost_vdpa_suspend\nqemu:runstate_set\nend\n')), null);
-  t.is(sdt.evaluate(ok('qemu:runstate_set\nend\n')), `${QEMU} has no SDT probe qemu:vhost_vdpa_suspend (needed for the vdpa metric start)`);
+  t.is(sdt.evaluate(ok('qemu:vhost_vdpa_suspend\nqemu:qmp_enter_query_name\nend\n')), null);
+  t.regex(sdt.evaluate(ok('qemu:vhost_vdpa_suspend\nend\n'))!, /no SDT probe qemu:qmp_enter_query_name \(needed for proving the tracer attached/);
+  t.is(
+    sdt.evaluate(ok('qemu:runstate_set\nqemu:qmp_enter_query_name\nend\n')),
+    `${QEMU} has no SDT probe qemu:vhost_vdpa_suspend (needed for the vdpa metric start)`,
+  );
   t.regex(runs.evaluate(ok('missing qemu-trace-stap\n'))!, /package qemu-kvm-tools; on Debian use trace.tracer: bpftrace/);
   t.regex(runs.evaluate(ok('no-headers 6.12.57\n'))!, /kernel-devel-6.12.57.*linux-headers-6.12.57/);
   t.is(runs.evaluate(ok('Systemtap translator/driver (version 5.2/0.192, rpm 5.2-1.el10)\n')), null);

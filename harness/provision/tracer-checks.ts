@@ -7,6 +7,7 @@
  */
 import { script, type HostCommand } from '../hosts/command.ts';
 import type { RunResult } from '../hosts/transport.ts';
+import { TRACER_READY_EVENT } from '../traces/tracer-output.ts';
 
 export type TracerKind = 'systemtap' | 'bpftrace';
 
@@ -48,7 +49,9 @@ export function sdtProbeCheck(binary: string, label: string, requirements: reado
       if (probes.size === 0) {
         return `${label} has no SDT probes (readelf -n finds no stapsdt notes): it is not a dtrace build; set trace.backend: log, or use a QEMU configured with --enable-trace-backends=dtrace (RHEL/Fedora qemu-kvm)`;
       }
-      const missing = requirements.filter((q) => !q.anyOf.some((e) => probes.has(e)));
+      // the readiness proof (qemu/traced.ts): QMP command tracing, QEMU 6.2 and later; bpftrace refuses a probe the binary lacks
+      const ready = { purpose: 'proving the tracer attached (QMP command tracing, QEMU 6.2+)', anyOf: [TRACER_READY_EVENT] };
+      const missing = [...requirements, ready].filter((q) => !q.anyOf.some((e) => probes.has(e)));
       return missing.length === 0
         ? null
         : missing.map((q) => `${label} has no SDT probe qemu:${q.anyOf.join(' or qemu:')} (needed for ${q.purpose})`).join('; ');

@@ -31,6 +31,31 @@ test('tracer lines parse as the stap format, to the microsecond, with the pid', 
   t.is(parsed.events[2].args, 'dev: 0x55d0c1a3b2c0, idx: 2, enable: 1, r: 0');
 });
 
+// bpftrace 0.23.2 running the harness's program (tracerArgv) on a static test binary with these SDT probes, here, verbatim
+const BPFTRACE = `Attaching 5 probes...
+26964@1796660406955974210 vhost_vdpa_set_vring_enable_one dev: 0x55d0c1a3b2c0, idx: 2, enable: 1, r: -3
+26964@1796660406955994981 vmstate_downtime_checkpoint src-downtime-start
+26964@1796660406956013228 runstate_set current_run_state 7 (finish-migrate) new_state 5 (postmigrate)
+26964@1796660406956016052 vhost_vdpa_add_status dev: 0x55d0c1a3b2c0 status: 0xf
+26964@1796660406956018516 qmp_enter_query_name {}
+`;
+const BPFTRACE_STDERR = `vdpa-bench: kernel TAI offset 0 s: bpftrace's nsecs(sw_tai) minus 0 s is CLOCK_REALTIME
+WARNING: Unknown error -1: couldn't set RLIMIT_MEMLOCK for bpftrace. If your program is not loading, you can try "ulimit -l 8192" to fix the problem
+`;
+
+test("the harness's bpftrace program's real output: every event line parses, its chatter is one unparsed line, nothing is a loss", (t) => {
+  const parsed = parseTrace(BPFTRACE);
+  t.is(parsed.unparsedCount, 1);
+  t.deepEqual(
+    parsed.events.map((e) => e.name),
+    ['vhost_vdpa_set_vring_enable_one', 'vmstate_downtime_checkpoint', 'runstate_set', 'vhost_vdpa_add_status', TRACER_READY_EVENT],
+  );
+  t.is(parsed.events[0].args, 'dev: 0x55d0c1a3b2c0, idx: 2, enable: 1, r: -3');
+  t.is(parsed.events[2].args, 'current_run_state 7 (finish-migrate) new_state 5 (postmigrate)');
+  t.true(tracerReady(BPFTRACE, 26964));
+  t.deepEqual(tracerLossMessages(BPFTRACE, BPFTRACE_STDERR), []);
+});
+
 test('readiness is the ready event from that very process, not from another one', (t) => {
   t.true(tracerReady(STAP, 4242));
   t.false(tracerReady(STAP, 424));
