@@ -25,7 +25,12 @@ test("a run's tracer watchdog is found by its run directory and ended with the t
       found.map((p) => p.pid),
       [watchdog.pid],
     );
-    const child = (await host.run(['pgrep', '-P', String(watchdog.pid)])).stdout.trim();
+    let child = '';
+    // under load the watchdog's tracer may take a while to appear
+    for (let i = 0; i < 100 && !child; i++) {
+      child = (await host.run(['pgrep', '-P', String(watchdog.pid)], { allowFailure: true })).stdout.trim();
+      if (!child) await new Promise((r) => setTimeout(r, 100));
+    }
     t.regex(child, /^\d+$/);
     await endQemuProcess(host, watchdog.pid, dir);
     await watchdog.exited;
