@@ -34,8 +34,15 @@ test("a run's tracer watchdog is found by its run directory and ended with the t
     t.regex(child, /^\d+$/);
     await endQemuProcess(host, watchdog.pid, dir);
     await watchdog.exited;
-    const left = await host.run(['kill', '-0', child], { allowFailure: true });
-    t.not(left.exitCode, 0, 'the tracer under the watchdog went with its group');
+    // gone, or a zombie until whoever adopted it reaps it: not running either way
+    const running = async () =>
+      (await host.run(['bash', '-c', '[ -d /proc/$1 ] && [ "$(awk \'{print $3}\' /proc/$1/stat)" != Z ]', '_', child], { allowFailure: true })).exitCode === 0;
+    let alive = await running();
+    for (let i = 0; i < 50 && alive; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      alive = await running();
+    }
+    t.false(alive, 'the tracer under the watchdog went with its group');
     t.true(unrelated.alive);
     await unrelated.kill('SIGKILL');
   } finally {
