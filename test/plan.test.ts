@@ -273,7 +273,7 @@ test('rhel-lab plan: every QEMU gets its tracer (qemu-trace-stap run --pid), the
   t.true(starts.filter((l) => l.includes('start source')).every((l) => / -S /.test(l)));
   t.regex(
     text,
-    /#   ssh .* 'qemu-trace-stap run --pid '\\''\$QEMU_PID'\\'' \/usr\/libexec\/qemu-kvm runstate_set vmstate_downtime_checkpoint vhost_vdpa_suspend .* qmp_enter_query_name'/,
+    /# {3}ssh .* 'qemu-trace-stap run --pid '\\''\$QEMU_PID'\\'' \/usr\/libexec\/qemu-kvm runstate_set vmstate_downtime_checkpoint vhost_vdpa_suspend .* qmp_enter_query_name'/,
   );
   t.regex(text, /qemu-trace-stap run --pid '\\''\$QEMU_PID'\\'' \/var\/tmp\/vdpa-bench\/qemu-builds\/after-KEY\/bin\/qemu-system-x86_64 /);
   t.regex(

@@ -205,7 +205,7 @@ test('with the stap backend the checks are the SDT probes, the tracer and the ri
   t.is(may.evaluate(ok('uid 0\ngroups root\n')), null);
   t.is(may.evaluate(ok('uid 1000\ngroups lab stapdev\n')), null);
   t.regex(may.evaluate(ok('uid 1000\ngroups lab\n'))!, /user 1000 may not run SystemTap: run the harness as root on that host, or add the user to stapdev/);
-  const bpf = qemuChecks(QEMU, [], 'stap', undefined, { kind: 'bpftrace' });
+  const bpf = qemuChecks(QEMU, [], 'stap', { tracer: { kind: 'bpftrace' } });
   t.regex(bpf[3].evaluate(ok('missing bpftrace\n'))!, /package bpftrace/);
   t.regex(bpf[3].evaluate(ok('bpf-fails ERROR: Could not resolve symbol\n'))!, /bpftrace cannot run a BPF program here: ERROR: Could not resolve symbol/);
   t.regex(bpf[4].evaluate(ok('uid 1000\ngroups lab stapdev\n'))!, /may not run bpftrace: it needs root/);

@@ -220,7 +220,7 @@ async function verifyLab(lab: LabPlan, binaryOn: BinariesOn, roots: SuiteRoots):
       const key = JSON.stringify(invocation);
       if (!checked.has(key)) {
         const tracer = { kind: profile.trace.tracer, sdtBinary: root ? join(root, binary) : binary };
-        const problems = await runChecks(t, qemuChecks(invocation, requirements, profile.trace.backend, invocationLabel(invocation), tracer));
+        const problems = await runChecks(t, qemuChecks(invocation, requirements, profile.trace.backend, { label: invocationLabel(invocation), tracer }));
         const traceFormat = profile.trace.backend === 'log' ? traceFormatOf((await runCommand(t, timestampProbe(invocation).command)).stderr) : 'stap';
         checked.set(key, { problems, traceFormat });
         verify.push(...problems);

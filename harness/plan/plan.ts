@@ -171,13 +171,10 @@ function planVerify(
   }
   for (const v of variants) {
     const invocation = qemuInvocation(v, planBinary(v, host), planRoot(v, host));
-    for (const check of qemuChecks(
-      invocation,
-      eventRequirements([profile.metrics.primary], metrics.rules),
-      profile.trace.backend,
-      invocationLabel(invocation),
-      { kind: profile.trace.tracer },
-    )) {
+    for (const check of qemuChecks(invocation, eventRequirements([profile.metrics.primary], metrics.rules), profile.trace.backend, {
+      label: invocationLabel(invocation),
+      tracer: { kind: profile.trace.tracer },
+    })) {
       say(`# ${check.name}`);
       say(describeCommand(t, check.command));
     }

@@ -227,15 +227,15 @@ export interface EventRequirement {
 /**
  * `backend` is the profile's trace.backend: with `log` the binary itself must write timestamped
  * lines; with `stap` (dtrace builds) its SDT probes, the tracer and the right to trace are checked
- * (tracer-checks.ts). `sdtBinary`: the binary's path as the tracer sees it (inside a root: joined).
+ * (tracer-checks.ts). `tracer.sdtBinary`: the binary's path as the tracer sees it (inside a root: joined).
  */
 export function qemuChecks(
   invocation: string | readonly string[],
   requirements: readonly EventRequirement[],
   backend: 'log' | 'stap' = 'log',
-  label?: string,
-  tracer: { kind: TracerKind; sdtBinary?: string } = { kind: 'systemtap' },
+  labelOrOptions?: string | { label?: string; tracer?: { kind: TracerKind; sdtBinary?: string } },
 ): HostCheck[] {
+  const { label, tracer = { kind: 'systemtap' } } = typeof labelOrOptions === 'object' ? labelOrOptions : { label: labelOrOptions };
   const run = typeof invocation === 'string' ? [invocation] : [...invocation];
   const binary = label ?? run.join(' ');
   return [
