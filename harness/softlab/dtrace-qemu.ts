@@ -82,7 +82,7 @@ export function dtraceStages(paths: SoftlabPaths, mirror: string, key: (...parts
       description: `debootstrap trixie + ${DTRACE_BUILD_PACKAGES.length} build packages (QEMU's dtrace build)`,
       after: [],
       key: key('dtrace-build-root', mirror, DTRACE_BUILD_PACKAGES),
-      outputs: [join(buildRoot, 'usr/include/sys/sdt.h')],
+      outputs: [join(buildRoot, 'usr/include/x86_64-linux-gnu/sys/sdt.h')],
       run: async (ctx) => {
         await debootstrap(ctx, 'trixie', buildRoot, mirror);
         await writeInto(
