@@ -114,7 +114,11 @@ export class TracedQemu implements RunningQemu {
       .split('\n')
       .filter((l) => !CHATTER.test(l.trim()))
       .join('\n');
-    await this.host.script('cat > "$1.part" && mv -f -- "$1.part" "$1"', [this.currentTraceFile], { input: kept, timeoutMs: 60_000 });
+    // the lines on stdin (a script() would take stdin for its own text); the path as "$1"
+    await this.host.run(['bash', '-c', 'cat > "$1.part" && mv -f -- "$1.part" "$1"', 'vdpa-bench-cut', this.currentTraceFile], {
+      input: kept,
+      timeoutMs: 60_000,
+    });
     const faults = tracerLossMessages(text, stderr).map((m) => `${this.request.spec.kind} on ${this.host.hostName} (${this.label}): ${m}`);
     if (!this.tracer.alive && !this.stopping) {
       faults.push(
