@@ -24,7 +24,8 @@ export class TracedQemu implements RunningQemu {
   private stopping = false;
   private readonly tracerExit: Promise<string>;
 
-  private constructor(
+  /** Over a started QEMU and its started tracer (launch makes both; the unit tests over a stand-in QEMU). */
+  constructor(
     private readonly inner: RunningQemu,
     readonly tracer: HostProcess,
     private readonly request: TracerRequest,
