@@ -3,6 +3,7 @@
  * verification, device resolution and facts, in that order; teardown undoes only what set-up
  * applied. Every host command goes through the host's transport.
  */
+import { join } from 'node:path';
 import type { HostTransport } from '../hosts/transport.ts';
 import { PHASE_EVENTS } from '../metrics/phases.ts';
 import type { MetricRule, Profile } from '../profile/schema.ts';
@@ -22,6 +23,7 @@ import {
 } from '../provision/preflight.ts';
 import { buildQemu, readPatches, type BuildRecord } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
+import { tracerClock } from '../qemu/tracer.ts';
 import {
   buildRoot,
   deviceQueuePairs,
@@ -52,7 +54,7 @@ export interface LabManifest {
   provisioning: Record<string, StepOutcome[]>;
   vdpaHosts: Record<string, VdpaHostFacts>;
   vhostVdpaDevices: Record<string, Record<string, string>>;
-  qemu: Record<string, Record<string, { binary: string; traceFormat?: string }>>;
+  qemu: Record<string, Record<string, { binary: string; traceFormat?: string; traceBackend?: 'log' | 'dtrace'; tracer?: string }>>;
   /** Debian suite roots the run used (provisioned or found cached), one per suite and machine. */
   qemuRoots: QemuRootRecord[];
   ledger: ProvisionLedger;
@@ -209,19 +211,29 @@ async function verifyLab(lab: LabPlan, binaryOn: BinariesOn, roots: SuiteRoots):
     const checked = new Map<string, { problems: string[]; traceFormat?: string }>();
     for (const [variant, perHost] of binaryOn) {
       const binary = perHost.get(h.name)!;
+      const root = roots.get(variant)?.get(h.name)?.root;
       const invocation = qemuInvocation(
         profile.variants.find((v) => v.name === variant)!,
         binary,
-        roots.get(variant)?.get(h.name)?.root,
+        root,
       );
       const key = JSON.stringify(invocation);
       if (!checked.has(key)) {
-        const problems = await runChecks(t, qemuChecks(invocation, requirements, profile.trace.backend, invocationLabel(invocation)));
+        const tracer = { kind: profile.trace.tracer, sdtBinary: root ? join(root, binary) : binary };
+        const problems = await runChecks(t, qemuChecks(invocation, requirements, profile.trace.backend, { label: invocationLabel(invocation), tracer }));
         const traceFormat = profile.trace.backend === 'log' ? traceFormatOf((await runCommand(t, timestampProbe(invocation).command)).stderr) : 'stap';
         checked.set(key, { problems, traceFormat });
         verify.push(...problems);
       }
-      (manifest.qemu[h.name] ??= {})[variant] = { binary, traceFormat: checked.get(key)!.traceFormat };
+      const trace = profile.trace;
+      (manifest.qemu[h.name] ??= {})[variant] = {
+        binary,
+        traceFormat: checked.get(key)!.traceFormat,
+        traceBackend: trace.backend === 'stap' ? 'dtrace' : 'log',
+        ...(trace.backend === 'stap'
+          ? { tracer: `${trace.tracer}: ${tracerClock(trace.tracer)}${trace.alsoLog ? '; the log backend beside it in *.qemu-log.log' : ''}` }
+          : {}),
+      };
     }
   }
   if (verify.length > 0) throw new PreflightError(verify);

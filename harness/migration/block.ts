@@ -17,7 +17,7 @@ import { RunInterrupted, throwIfAborted, type EngineHost, type EngineOptions } f
 import { qemuFiles, QemuLauncher } from './launch.ts';
 import { migrate, MigrationFailure, requireRunning } from './migrate.ts';
 import { describeLoss, lostConnections, restoreConnections } from './reconnect.ts';
-import { buildRecord, completeRecord, failedRecord, fetchTraces, type RecordContext, type TracePaths } from './record.ts';
+import { buildRecord, completeRecord, failedRecord, fetchTraces, withContributions, type RecordContext, type TracePaths } from './record.ts';
 import type { Block, PlannedMigration } from './schedule.ts';
 
 export interface BlockOutcome {
@@ -212,7 +212,9 @@ class BlockRun {
     attempt.destination = undefined;
     const judgesGuest = (o.hooks ?? []).some((hook) => hook.afterMigration);
     const finishing = (async () => {
-      const traced = await buildRecord(
+      // a tracer's capture (dtrace backend) is cut into the trace files first; its faults void the migration
+      const tracerFaults = [...((await source.settleTrace?.()) ?? []), ...((await destination.settleTrace?.()) ?? [])];
+      const built = await buildRecord(
         attempt,
         {
           timing,
@@ -223,6 +225,7 @@ class BlockRun {
         },
         o,
       );
+      const traced = tracerFaults.length > 0 ? withContributions(built, [{ invalid: `trace capture incomplete: ${tracerFaults.join('; ')}` }]) : built;
       return completeRecord(traced, o.hooks ?? [], { planned, from, to, variant, destination: this.source });
     })();
     // the next destination starts while this migration's traces are fetched and analysed, unless a

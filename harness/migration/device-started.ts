@@ -43,6 +43,8 @@ export function notStartedReason(source: SourceDeviceRecord | undefined): string
 const wanted = new Set<string>(DEVICE_STATE_EVENTS);
 
 async function stateOf(q: RunningQemu, path: string, initial: DeviceState, untilUs?: number): Promise<DeviceState> {
+  // a tracer's capture (dtrace backend) reaches the trace file when it is cut: cut it now (its faults are judged with the record)
+  if (path === q.currentTraceFile && q.settleTrace) await q.settleTrace();
   const text = await q.host.readFile(path).then(
     (b) => b.toString('utf8'),
     () => '',

@@ -4,8 +4,9 @@
  */
 import { join } from 'node:path';
 import type { Variant } from '../profile/schema.ts';
+import { parseDuration } from '../profile/size.ts';
 import { qemuArgs, type QemuLaunch } from '../qemu/command.ts';
-import type { RunningQemu } from '../qemu/running.ts';
+import type { RunningQemu, TracerRequest } from '../qemu/running.ts';
 import type { EngineHost, EngineOptions } from './interfaces.ts';
 import type { Block, PlannedMigration } from './schedule.ts';
 
@@ -24,6 +25,41 @@ export function qemuFiles(host: EngineHost, planned: PlannedMigration, role: Rol
     traceFile: join(host.runDir, 'traces', `${base}.log`),
     consoleFile: join(host.runDir, 'console', `${base}.log`),
     stderrFile: join(host.runDir, 'stderr', `${base}.log`),
+    /** The dtrace backend's tracer: its output for this QEMU process (the migrations' trace files are cut from it) and its stderr. */
+    tracerOutput: join(host.runDir, 'traces', `${base}.tracer-out`),
+    tracerStderr: join(host.runDir, 'stderr', `${base}.tracer.log`),
+  };
+}
+
+/** With trace.alsoLog, where the log backend writes beside a migration's trace file. */
+export function logBackendFile(traceFile: string): string {
+  return traceFile.replace(/\.log$/, '') + '.qemu-log.log';
+}
+
+/**
+ * The dtrace backend (trace.backend stap): the tracer attached to this QEMU, and how QEMU starts
+ * for it (pure; plan prints the same). The source waits under -S until the tracer is proven
+ * attached; a destination waits for its incoming migration anyway.
+ */
+export function tracerLaunch(
+  profile: EngineOptions['profile'],
+  settings: QemuLaunch,
+  files: ReturnType<typeof qemuFiles>,
+): { tracer: TracerRequest; launch: Partial<QemuLaunch> } | undefined {
+  const trace = profile.trace;
+  if (trace.backend !== 'stap') return undefined;
+  const binary = settings.root ? join(settings.root, settings.binary) : settings.binary;
+  const tracer: TracerRequest = {
+    spec: { kind: trace.tracer, binary, events: settings.traceEvents },
+    outputFile: files.tracerOutput,
+    stderrFile: files.tracerStderr,
+    continueAfterAttach: !settings.incoming,
+    attachTimeoutMs: parseDuration(trace.attachTimeout),
+    ...(trace.alsoLog ? { logFileFor: logBackendFile } : {}),
+  };
+  return {
+    tracer,
+    launch: { startPaused: !settings.incoming, logBackend: trace.alsoLog, ...(trace.alsoLog ? { traceFile: logBackendFile(settings.traceFile) } : {}) },
   };
 }
 
@@ -81,7 +117,9 @@ export async function composeLaunch(o: LaunchOptions, target: Omit<LaunchTarget,
   for (const hook of o.hooks ?? []) {
     if (hook.launch) Object.assign(overrides, await hook.launch({ host, role, planned, variant, vm: overrides.vm ?? o.profile.vm }));
   }
-  return { argv: qemuArgs(launchSettings(o, { ...target, files, overrides })), files, overrides };
+  const settings = launchSettings(o, { ...target, files, overrides });
+  const traced = tracerLaunch(o.profile, settings, files);
+  return { argv: qemuArgs({ ...settings, ...traced?.launch }), files, overrides, tracer: traced?.tracer };
 }
 
 /** Starts the QEMU processes of one block's migrations; makes each host's run directories once. */
@@ -101,7 +139,7 @@ export class QemuLauncher {
       await host.transport.run(runDirectories(host));
       this.directoriesMade.add(host);
     }
-    const { argv, files } = await composeLaunch({ ...this.o, accel }, { block: this.block, variant: this.variant, host, planned, role });
-    return this.o.qemu.launch(host.transport, { argv, files, label: `${role} of migration ${planned.seq}`, timeoutMs: this.qmpTimeoutMs });
+    const { argv, files, tracer } = await composeLaunch({ ...this.o, accel }, { block: this.block, variant: this.variant, host, planned, role });
+    return this.o.qemu.launch(host.transport, { argv, files, label: `${role} of migration ${planned.seq}`, timeoutMs: this.qmpTimeoutMs, tracer });
   }
 }

@@ -10,6 +10,7 @@ import type { ClockEstimate, IterationRecord, RecordParts, StartupPart } from '.
 import { traceRange } from '../traces/range.ts';
 import { scanTraceFile } from '../traces/read.ts';
 import type { EngineHost, EngineOptions, MigrationContribution, MigrationHooks } from './interfaces.ts';
+import { logBackendFile } from './launch.ts';
 import { MigrationFailure, ramStats, type MigrationTiming } from './migrate.ts';
 import type { PlannedMigration } from './schedule.ts';
 
@@ -24,8 +25,8 @@ export interface RecordContext {
   clock: ClockEstimate;
 }
 
-/** The parts of the engine's options a record needs. */
-export type RecordSettings = Pick<EngineOptions, 'store' | 'metrics' | 'accel'>;
+/** The parts of the engine's options a record needs (the trace settings: whether a log-backend companion is kept). */
+export type RecordSettings = Pick<EngineOptions, 'store' | 'metrics' | 'accel'> & { profile?: Pick<EngineOptions['profile'], 'trace'> };
 
 /** A migration QEMU completed: its QMP figures and where its traces are on the hosts. */
 export interface CompletedMigration {
@@ -62,6 +63,12 @@ export async function buildRecord(ctx: RecordContext, migration: CompletedMigrat
   const record = baseRecord(ctx, o);
   record.destinationQmpReadyMs = destinationQmpReadyMs;
   await fetchTraces(record, ctx, { source: migration.sourceTrace, destination: migration.destinationTrace }, o.store);
+  const trace = o.profile?.trace;
+  if (trace?.backend === 'stap' && trace.alsoLog) {
+    // the log backend's file of the same migration, beside the capture (kept in the run, never analysed as the record's)
+    const companions = { source: logBackendFile(migration.sourceTrace), destination: logBackendFile(migration.destinationTrace) };
+    await fetchTraces({ ...record, traces: { source: '', destination: '' } }, ctx, companions, o.store);
+  }
   const info = timing.info;
   const ram = ramStats(info?.ram);
   record.qmp = {

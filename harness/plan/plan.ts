@@ -10,7 +10,10 @@ import { runHooks } from '../run/hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { describeSiteScripts } from '../provision/site-scripts.ts';
 import { migrationQmpCommands } from '../migration/migrate.ts';
-import { composeLaunch, qemuFiles, runDirectories } from '../migration/launch.ts';
+import { composeLaunch, logBackendFile, qemuFiles, runDirectories } from '../migration/launch.ts';
+import type { TracerRequest } from '../qemu/running.ts';
+import { tracerArgv, tracerCommand } from '../qemu/tracer.ts';
+import { TRACER_READY_EVENT } from '../traces/tracer-output.ts';
 import { type EngineHost } from '../migration/interfaces.ts';
 import type { MatrixNarrowing } from '../run/selection.ts';
 import { cellLabel } from '../profile/cell.ts';
@@ -168,12 +171,10 @@ function planVerify(
   }
   for (const v of variants) {
     const invocation = qemuInvocation(v, planBinary(v, host), planRoot(v, host));
-    for (const check of qemuChecks(
-      invocation,
-      eventRequirements([profile.metrics.primary], metrics.rules),
-      profile.trace.backend,
-      invocationLabel(invocation),
-    )) {
+    for (const check of qemuChecks(invocation, eventRequirements([profile.metrics.primary], metrics.rules), profile.trace.backend, {
+      label: invocationLabel(invocation),
+      tracer: { kind: profile.trace.tracer },
+    })) {
       say(`# ${check.name}`);
       say(describeCommand(t, check.command));
     }
@@ -267,6 +268,18 @@ function planQueuePairChange({ vdpaPairHosts, transports, say }: PlanContext, bl
   }
 }
 
+/** The running source's trace moves to this migration's file: HMP logfile (log backend), or the tracer's output cut there (dtrace). */
+function planRotation({ ctx, qmp }: MigrationPlan, from: EngineHost, planned: PlannedMigration): void {
+  const traceFile = qemuFiles(from, planned, 'src').traceFile;
+  const { trace } = ctx.profile;
+  if (trace.backend === 'stap') {
+    ctx.say(`# the tracer's output so far is cut into the previous trace file; from here it goes to ${traceFile}`);
+    if (!trace.alsoLog) return;
+  }
+  const logFile = trace.backend === 'stap' ? logBackendFile(traceFile) : traceFile;
+  qmp(from, 'source', { execute: 'human-monitor-command', arguments: { 'command-line': `logfile ${logFile}` } });
+}
+
 /** One VM boot: the guest starts on the first source and is migrated back and forth; the last destination quits. */
 async function planVmBoot(plan: MigrationPlan, block: Block): Promise<void> {
   const { ctx, pair, qmp } = plan;
@@ -302,7 +315,7 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
   const variant = ctx.variants.find((v) => v.name === block.cell.variant)!;
   say(`# migration ${planned.seq}: ${from.name} -> ${to.name}${planned.warmup ? ' (warm-up)' : ''}`);
   if (!step.sourceRunning) await planLaunch(plan, step, from, 'src');
-  else qmp(from, 'source', { execute: 'human-monitor-command', arguments: { 'command-line': `logfile ${qemuFiles(from, planned, 'src').traceFile}` } });
+  else planRotation(plan, from, planned);
   qmp(from, 'source', { execute: 'query-status' });
   await planLaunch(plan, step, to, 'dst');
   for (const line of box?.beforeMigration(planned.seq) ?? []) say(line);
@@ -338,8 +351,21 @@ async function planLaunch(plan: MigrationPlan, { block, planned, directoriesMade
   const variant = variants.find((v) => v.name === block.cell.variant)!;
   if (!directoriesMade.has(host)) say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: runDirectories(host) })}`);
   directoriesMade.add(host);
-  const { argv, files, overrides } = await composeLaunch(plan.launch, { block, variant, host, planned, role });
+  const { argv, files, overrides, tracer } = await composeLaunch(plan.launch, { block, variant, host, planned, role });
   say(
     `[${host.name}] start ${role === 'src' ? 'source' : 'destination'}${vdpa && overrides.vhostVdpaDevice ? ` (${overrides.vhostVdpaDevice.replace('/dev/vhost-vdpa-@', 'vDPA device ')})` : ''}: ${host.transport.describe(argv)}  >>${files.stderrFile} 2>&1`,
   );
+  if (tracer) planTracer(plan, host, role, tracer);
+}
+
+/** The dtrace backend: the tracer attached to the QEMU just started, as the run starts it (qemu/traced.ts). */
+function planTracer(plan: MigrationPlan, host: EngineHost, role: 'src' | 'dst', tracer: TracerRequest): void {
+  const { say } = plan.ctx;
+  const pid = '$QEMU_PID';
+  say(`[${host.name}] # ${tracer.spec.kind} attached to that QEMU only (${pid}: its pid); a lab engineer would type:`);
+  say(`[${host.name}] #   ${host.transport.describe(tracerCommand(tracer.spec, pid))}`);
+  say(`[${host.name}] start tracer: ${host.transport.describe(tracerArgv(tracer.spec, pid, tracer.outputFile))}  >>${tracer.stderrFile} 2>&1`);
+  plan.qmp(host, role === 'src' ? 'source' : 'destination', { execute: 'query-name' });
+  say(`# ... repeated until ${tracer.outputFile} has a ${TRACER_READY_EVENT} line from ${pid} (within ${tracer.attachTimeoutMs} ms)`);
+  if (tracer.continueAfterAttach) plan.qmp(host, 'source', { execute: 'cont' });
 }

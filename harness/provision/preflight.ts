@@ -9,6 +9,7 @@ import { parseTraceLine } from '../traces/parse.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import { argv, runCommand, script, type HostCommand } from '../hosts/command.ts';
 import { hugepageSysfsPath, modulesFor, parseEswitchMode, type VdpaHostConfig } from './steps.ts';
+import { tracerChecks, type TracerKind } from './tracer-checks.ts';
 
 export interface HostCheck {
   name: string;
@@ -225,14 +226,16 @@ export interface EventRequirement {
 
 /**
  * `backend` is the profile's trace.backend: with `log` the binary itself must write timestamped
- * lines; with `stap` (dtrace builds) the events go through qemu-trace-stap, which must exist.
+ * lines; with `stap` (dtrace builds) its SDT probes, the tracer and the right to trace are checked
+ * (tracer-checks.ts). `tracer.sdtBinary`: the binary's path as the tracer sees it (inside a root: joined).
  */
 export function qemuChecks(
   invocation: string | readonly string[],
   requirements: readonly EventRequirement[],
   backend: 'log' | 'stap' = 'log',
-  label?: string,
+  labelOrOptions?: string | { label?: string; tracer?: { kind: TracerKind; sdtBinary?: string } },
 ): HostCheck[] {
+  const { label, tracer = { kind: 'systemtap' } } = typeof labelOrOptions === 'object' ? labelOrOptions : { label: labelOrOptions };
   const run = typeof invocation === 'string' ? [invocation] : [...invocation];
   const binary = label ?? run.join(' ');
   return [
@@ -252,9 +255,7 @@ export function qemuChecks(
         return missing.length === 0 ? null : missing.map((q) => `${binary} has no trace event ${q.anyOf.join(' or ')} (needed for ${q.purpose})`).join('; ');
       },
     },
-    backend === 'log'
-      ? timestampProbe(run, label)
-      : toolCheck('qemu-trace-stap', 'dtrace builds trace through it: install the QEMU package that ships it (qemu-tools on Fedora/RHEL)'),
+    ...(backend === 'log' ? [timestampProbe(run, label)] : tracerChecks(tracer.sdtBinary ?? run[run.length - 1], binary, requirements, tracer.kind)),
   ];
 }
 
@@ -278,7 +279,7 @@ export function timestampProbe(invocation: string | readonly string[], label?: s
     evaluate: (r) => {
       const lines = r.stderr.split('\n').filter((l) => l.includes('runstate_set'));
       if (lines.length === 0)
-        return `${binary} wrote no runstate_set trace line with -trace: its trace backend is not "log" (a dtrace build needs trace.backend: stap)`;
+        return `${binary} wrote no runstate_set trace line with -trace: it has no log trace backend; if it is a dtrace build (RHEL/Fedora qemu-kvm: readelf -n shows stapsdt notes), this QEMU has only the dtrace backend: set trace.backend: stap`;
       if (!lines.some((l, i) => parseTraceLine(l, i + 1))) return `${binary} writes trace lines without a wall-clock timestamp ("${lines[0].slice(0, 80)}")`;
       return null;
     },

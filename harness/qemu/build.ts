@@ -136,7 +136,7 @@ exec "$@"
 // A meson build (QEMU >= 5.2) builds only what `make install` would install: QEMU builds its
 // unit tests and qtests by default (about a third of the ninja steps of a minimal 7.2 build:
 // 1452 steps instead of roughly 2100) and a benchmark never runs them.
-const MAKE = String.raw`
+export const MAKE = String.raw`
 set -e
 cd "$1"
 if [ ! -d meson-info ]; then make -j"$(nproc)"; make install; exit 0; fi

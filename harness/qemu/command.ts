@@ -26,6 +26,10 @@ export interface QemuLaunch {
   incoming: boolean;
   /** Root filesystem QEMU runs from (a provisioned Debian suite); `variant.qemu.chroot` otherwise. */
   root?: string;
+  /** `-S`: the guest waits (for a tracer to attach) until QMP `cont`. */
+  startPaused?: boolean;
+  /** false: no `-D`/`-trace` (a dtrace-backend capture without the log backend). */
+  logBackend?: boolean;
 }
 
 export function memoryBackendArgs(vm: VmSettings, sizeBytes: number, defaultDir: string): string {
@@ -117,10 +121,12 @@ export function qemuArgs(l: QemuLaunch): string[] {
     `file:${l.consoleFile}`,
     '-msg',
     'timestamp=on',
-    '-D',
-    l.traceFile,
   ];
-  for (const event of l.traceEvents) args.push('-trace', `enable=${event}`);
+  if (l.logBackend !== false) {
+    args.push('-D', l.traceFile);
+    for (const event of l.traceEvents) args.push('-trace', `enable=${event}`);
+  }
+  if (l.startPaused) args.push('-S');
   args.push(...nicArgs(l), ...guestArgs(l), ...l.vm.extraArgs, ...l.variant.extraArgs);
   if (l.incoming) args.push('-incoming', 'defer');
   return args;

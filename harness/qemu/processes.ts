@@ -1,6 +1,6 @@
 /**
  * The one scan for leftover QEMU processes on a host: our uid's processes whose program is a QEMU
- * and whose command line points into a given directory (a run's, or its socket directory). That
+ * (or a tracer of the dtrace backend, qemu/tracer.ts) and whose command line points into a given directory (a run's, or its socket directory). That
  * is the proof required before ending one: `cleanup` and a run resumed after a crash use it for
  * dead runs, the engine for processes that outlived a dropped connection. The marker arrives as
  * "$1" (data); the scan's own command line holds it too, which the program-name check rules out.
@@ -22,8 +22,13 @@ grep -lzF -- "$marker" /proc/[0-9]*/cmdline 2>/dev/null | while IFS= read -r f; 
   d=$(dirname -- "$f")
   [ "$(stat -c %u "$d" 2>/dev/null)" = "$uid" ] || continue
   argv0=$(head -zn1 "$f" 2>/dev/null | tr -d '\0')
-  case $(basename -- "$argv0") in *qemu*) ;; *) continue ;; esac
   cmd=$(tr '\0\n\t' '   ' < "$f" 2>/dev/null) || continue
+  # QEMU, and the dtrace backend's tracers: their watchdog (bash, named vdpa-bench-tracer) and bpftrace
+  case $(basename -- "$argv0") in
+    *qemu* | bpftrace) ;;
+    bash) case " $cmd " in *" vdpa-bench-tracer "*) ;; *) continue ;; esac ;;
+    *) continue ;;
+  esac
   printf '%s\t%s\n' "$(basename -- "$d")" "$cmd"
 done
 `;
@@ -33,7 +38,9 @@ const END_SCRIPT = String.raw`
 set -u
 pid=$1; marker=$2
 cmd=$(tr '\0\n\t' '   ' < "/proc/$pid/cmdline" 2>/dev/null) || exit 0
-case $cmd in *"$marker"*) kill -9 "$pid" 2>/dev/null ;; *) exit 0 ;; esac
+# a process that leads its own group (the harness starts each in a session of its own) goes with its group: a tracer's children too
+pgid=$(awk '{print $5}' "/proc/$pid/stat" 2>/dev/null)
+case $cmd in *"$marker"*) if [ "$pgid" = "$pid" ]; then kill -9 -- "-$pid" 2>/dev/null; else kill -9 "$pid" 2>/dev/null; fi ;; *) exit 0 ;; esac
 for _ in $(seq 1 50); do [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || exit 0; sleep 0.1; done
 echo "pid $pid did not exit"; exit 1
 `;

@@ -6,6 +6,7 @@
  */
 import type { HostProcess, HostTransport } from '../hosts/transport.ts';
 import type { QmpEvent } from './qmp.ts';
+import type { TracerSpec } from './tracer.ts';
 
 export interface QemuFiles {
   qmpSocket: string;
@@ -20,6 +21,21 @@ export interface QemuLaunchRequest {
   files: QemuFiles;
   label: string;
   timeoutMs: number;
+  /** The dtrace backend: a tracer attached to this QEMU writes its trace (traced.ts). */
+  tracer?: TracerRequest;
+}
+
+/** What a traced launch adds to a QEMU launch request (composeLaunch builds it; plan prints it). */
+export interface TracerRequest {
+  spec: TracerSpec;
+  /** The tracer's output (one per QEMU process) and its stderr, on the host. */
+  outputFile: string;
+  stderrFile: string;
+  /** QEMU was started with -S: continue it once the tracer is attached. */
+  continueAfterAttach: boolean;
+  attachTimeoutMs: number;
+  /** The log backend writes too (a QEMU built with both): its file follows each migration's trace file. */
+  logFileFor?: (traceFile: string) => string;
 }
 
 /** QMP as the engine uses it (QmpClient is the real one). */
@@ -68,6 +84,12 @@ export interface RunningQemu {
   kill(): Promise<void>;
   /** The last lines QEMU wrote to its stderr file, joined by " | ". */
   stderrTail(lines?: number): Promise<string>;
+  /**
+   * A QEMU traced by a tracer (the dtrace backend): writes the capture so far into the current
+   * trace file and returns what went wrong with it (lost events, a tracer that died), in the
+   * tracer's own words. The log backend's QEMU writes its file itself and has no such step.
+   */
+  settleTrace?(): Promise<string[]>;
 }
 
 /** How the engine starts QEMU: `launch` returns once QMP has greeted (or throws why it did not). */

@@ -89,7 +89,18 @@ export const labManifestSchema = z
     vdpaHosts: z.record(z.string(), vdpaHostFactsSchema),
     vhostVdpaDevices: z.record(z.string(), z.record(z.string(), z.string())).describe('per host, each vDPA device’s /dev/vhost-vdpa-N'),
     qemu: z
-      .record(z.string(), z.record(z.string(), z.strictObject({ binary: z.string(), traceFormat: z.string().optional() })))
+      .record(
+        z.string(),
+        z.record(
+          z.string(),
+          z.strictObject({
+            binary: z.string(),
+            traceFormat: z.string().optional(),
+            traceBackend: z.enum(['log', 'dtrace']).optional().describe("which of QEMU's trace backends wrote this QEMU's trace files"),
+            tracer: z.string().optional().describe('dtrace backend: the tracer that captured them (systemtap, bpftrace) and the clock of its lines'),
+          }),
+        ),
+      )
       .describe('per host and variant'),
     qemuRoots: z.array(qemuRootSchema).describe('Debian suite roots the run used (provisioned or found cached), one per suite and machine'),
     ledger: z.array(ledgerEntrySchema),

@@ -15,7 +15,7 @@ import type { Block } from '../migration/schedule.ts';
 import { needsLabBox } from '../profile/lab-box-checks.ts';
 import type { LoadedProfile } from '../profile/load.ts';
 import type { Profile } from '../profile/schema.ts';
-import { qemuInstances } from '../qemu/instance.ts';
+import { tracedOrPlainQemu } from '../qemu/traced.ts';
 import { newRunId, RunStore } from '../results/store.ts';
 import type { IterationRecord, RunManifest } from '../results/types.ts';
 import { AdaptiveSampler, fixedSamplingManifest } from '../sampling/adaptive.ts';
@@ -178,7 +178,7 @@ async function measure(run: RunContext, session: LabSession, manifest: RunManife
       hosts: session.hosts,
       accel,
       binaries: variants.binaries,
-      qemu: qemuInstances,
+      qemu: tracedOrPlainQemu,
       traceEvents: variants.traceEvents,
       metrics: run.metrics,
       hooks: runHooks({

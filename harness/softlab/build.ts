@@ -8,11 +8,12 @@ import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { inChroot, removeRoot, withChrootMounts } from './chroot.ts';
+import { aptInstall, debootstrap, inChroot, removeRoot, withChrootMounts, writeInto } from './chroot.ts';
 import { FSTAB, HOSTS, kbuildFile, MEMLOCK_PAM, MEMLOCK_SYSTEMD, MODPROBE_CONF, SETUP_SCRIPT, SETUP_UNIT, SSHD_CONF } from './guest-files.ts';
 import { LAB, softlabPaths, type SoftlabPaths } from './paths.ts';
-import { debootstrapArgv, packageVersionArgv, QEMU_ROOT_PACKAGES } from '../provision/qemu-root.ts';
+import { packageVersionArgv, QEMU_ROOT_PACKAGES } from '../provision/qemu-root.ts';
 import { runStages, type Stage, type StageContext, type StageTiming } from './stages.ts';
+import { dtraceStages } from './dtrace-qemu.ts';
 
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 /** Bump when a stage's commands change in a way its key does not capture. */
@@ -56,6 +57,8 @@ export interface BuildOptions {
   paths?: SoftlabPaths;
   mirror?: string;
   imageSize?: string;
+  /** Also the dtrace-backend QEMU and the tracers (dtrace-qemu.ts). */
+  dtrace?: boolean;
   force?: boolean;
   print: (line: string) => void;
 }
@@ -74,36 +77,6 @@ function key(...parts: unknown[]): string {
     .digest('hex');
 }
 
-async function writeInto(root: string, path: string, text: string, mode = 0o644): Promise<void> {
-  const target = join(root, path);
-  await mkdir(dirname(target), { recursive: true });
-  await writeFile(target, text);
-  await chmod(target, mode);
-}
-
-async function debootstrap(ctx: StageContext, suite: string, root: string, mirror: string): Promise<void> {
-  await removeRoot(root);
-  await mkdir(dirname(root), { recursive: true });
-  await ctx.exec(debootstrapArgv(suite, root, mirror));
-}
-
-/** apt-get install inside a root, with daemons kept from starting (policy-rc.d); `release` pins a suite (-t). */
-async function aptInstall(ctx: StageContext, root: string, packages: readonly string[], release?: string): Promise<void> {
-  await writeInto(root, 'usr/sbin/policy-rc.d', '#!/bin/sh\nexit 101\n', 0o755);
-  await copyFile('/etc/resolv.conf', join(root, 'etc/resolv.conf')).catch(() => undefined);
-  try {
-    await withChrootMounts(root, async () => {
-      // The machine's clock may be past a suite's Valid-Until (sid's Release expires in a week);
-      // the signature is still checked.
-      await inChroot(ctx, root, ['apt-get', '-o', 'Acquire::Check-Valid-Until=false', 'update']);
-      await inChroot(ctx, root, ['apt-get', 'install', '-y', '--no-install-recommends', ...(release ? ['-t', release] : []), ...packages]);
-      await inChroot(ctx, root, ['apt-get', 'clean']);
-    });
-  } finally {
-    await rm(join(root, 'usr/sbin/policy-rc.d'), { force: true });
-  }
-}
-
 async function packageVersion(root: string, pkg: string): Promise<string> {
   const r = await execa(packageVersionArgv(root, pkg)[0], packageVersionArgv(root, pkg).slice(1));
   return String(r.stdout).trim();
@@ -117,8 +90,13 @@ export async function installedKernel(root: string): Promise<string> {
   return versions[0];
 }
 
-export function buildStages(paths: SoftlabPaths, mirror: string, imageSize: string): Stage[] {
-  return [...rootfsStages(paths, mirror), ...packageStages(paths), ...labStages(paths, imageSize)];
+export function buildStages(paths: SoftlabPaths, mirror: string, imageSize: string, dtrace = false): Stage[] {
+  const stages = [...rootfsStages(paths, mirror), ...packageStages(paths), ...labStages(paths, imageSize)];
+  if (!dtrace) return stages;
+  // the image then holds the dtrace QEMU and the tracers too (a cache of its own: VDPA_BENCH_CACHE)
+  const image = stages.find((s) => s.name === 'image')!;
+  Object.assign(image, { after: [...image.after, 'dtrace-lab'], key: key(image.key, 'dtrace') });
+  return [...stages, ...dtraceStages(paths, mirror, key)];
 }
 
 /** The two Debian roots: trixie for the lab VM, sid for the chroot with the newer QEMU. */
@@ -337,7 +315,7 @@ export async function buildSoftlab(o: BuildOptions): Promise<{ timings: StageTim
   if (missing.length > 0) throw new Error(`softlab build needs: ${missing.join(', ')}`);
   await mkdir(paths.root, { recursive: true });
   const started = performance.now();
-  const timings = await runStages(buildStages(paths, o.mirror ?? DEFAULT_MIRROR, o.imageSize ?? '6G'), {
+  const timings = await runStages(buildStages(paths, o.mirror ?? DEFAULT_MIRROR, o.imageSize ?? '6G', o.dtrace), {
     stampsDir: paths.stamps,
     logsDir: paths.logs,
     force: o.force,

@@ -2,9 +2,11 @@
  * Running commands inside a build root with /proc, /sys and /dev mounted, and making sure no
  * mount is left behind: a root directory is only ever deleted with nothing mounted under it
  * (deleting a tree with the host's /dev bound inside would delete the host's device nodes).
+ * Also the root's own making: debootstrap, apt-get install inside it, files written into it.
  */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { debootstrapArgv } from '../provision/qemu-root.ts';
 import { execa } from 'execa';
 import type { StageContext } from './stages.ts';
 
@@ -70,4 +72,34 @@ export async function withChrootMounts<T>(root: string, fn: () => Promise<T>): P
 
 export function inChroot(ctx: StageContext, root: string, argv: readonly string[], input?: string): Promise<string> {
   return ctx.exec(['chroot', root, ...argv], { env: CHROOT_ENV, input });
+}
+
+export async function writeInto(root: string, path: string, text: string, mode = 0o644): Promise<void> {
+  const target = join(root, path);
+  await mkdir(dirname(target), { recursive: true });
+  await writeFile(target, text);
+  await chmod(target, mode);
+}
+
+export async function debootstrap(ctx: StageContext, suite: string, root: string, mirror: string): Promise<void> {
+  await removeRoot(root);
+  await mkdir(dirname(root), { recursive: true });
+  await ctx.exec(debootstrapArgv(suite, root, mirror));
+}
+
+/** apt-get install inside a root, with daemons kept from starting (policy-rc.d); `release` pins a suite (-t). */
+export async function aptInstall(ctx: StageContext, root: string, packages: readonly string[], release?: string): Promise<void> {
+  await writeInto(root, 'usr/sbin/policy-rc.d', '#!/bin/sh\nexit 101\n', 0o755);
+  await copyFile('/etc/resolv.conf', join(root, 'etc/resolv.conf')).catch(() => undefined);
+  try {
+    await withChrootMounts(root, async () => {
+      // The machine's clock may be past a suite's Valid-Until (sid's Release expires in a week);
+      // the signature is still checked.
+      await inChroot(ctx, root, ['apt-get', '-o', 'Acquire::Check-Valid-Until=false', 'update']);
+      await inChroot(ctx, root, ['apt-get', 'install', '-y', '--no-install-recommends', ...(release ? ['-t', release] : []), ...packages]);
+      await inChroot(ctx, root, ['apt-get', 'clean']);
+    });
+  } finally {
+    await rm(join(root, 'usr/sbin/policy-rc.d'), { force: true });
+  }
 }

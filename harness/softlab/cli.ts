@@ -50,10 +50,14 @@ function addBuildCommand(softlab: Command, out: Out): void {
     .option('--mirror <url>', 'Debian mirror', 'http://deb.debian.org/debian')
     .option('--image-size <size>', 'size of the ext4 image (sparse)', '6G')
     .option('--force', 'rebuild every stage')
+    .option(
+      '--dtrace',
+      "also QEMU 10.0 from Debian's source with the log and dtrace trace backends (/opt/qemu-dtrace) and bpftrace in the lab VM, for trace.backend stap; use a cache of its own (VDPA_BENCH_CACHE): the image differs",
+    )
     .action(async (opts) => {
       const print = (line: string) => out.stderr(line + '\n');
       const { buildSoftlab } = await import('./build.ts');
-      const { timings, info, paths } = await buildSoftlab({ mirror: opts.mirror, imageSize: opts.imageSize, force: opts.force, print });
+      const { timings, info, paths } = await buildSoftlab({ mirror: opts.mirror, imageSize: opts.imageSize, force: opts.force, dtrace: opts.dtrace, print });
       out.stdout('stage timings:\n');
       for (const t of timings) out.stdout(`  ${t.name.padEnd(18)} ${t.cached ? 'cached' : `${t.seconds.toFixed(1)} s`}\n`);
       if (info) out.stdout(`kernel ${info.kernelVersion}; QEMU ${info.qemu.trixie} (trixie), ${info.qemu.sid} (sid)\n`);

@@ -50,15 +50,30 @@ export function factsOf(runDir: string, manifest: RunManifest): PlanFacts {
 }
 
 /** The plan's QEMU launches (host and QEMU name → command) and probe starts (in order), as printed. */
-function plannedStarts(plan: string): { qemu: Map<string, string>; probes: string[]; directories: string[] } {
+function plannedStarts(plan: string): { qemu: Map<string, string>; probes: string[]; tracers: Map<string, string>; directories: string[] } {
   const qemu = new Map<string, string>();
   // a QEMU run from a Debian root has a multi-line sh -c script: the command ends at its redirection
   for (const m of plan.matchAll(/^\[([^\]]+)\] start (?:source|destination)(?: \([^)]*\))?: ([\s\S]*?) {2}>>\S+ 2>&1$/gm)) {
     qemu.set(`${m[1]} ${qemuName(m[2])}`, m[2]);
   }
   const probes = [...plan.matchAll(/^\[[^\]]+\] start the probe: (.*) {2}>\S+ 2>\S+$/gm)].map((m) => m[1]);
+  const tracers = new Map(
+    [...plan.matchAll(/^\[([^\]]+)\] start tracer: (.*) {2}>>\S+ 2>&1$/gm)].map((m) => [`${m[1]} ${tracerOutput(m[2])}`, withoutPid(m[2])] as const),
+  );
   const directories = [...plan.matchAll(/^\[([^\]]+)\] (.*mkdir -p \S+\/sock \S+\/traces \S+\/console \S+\/stderr'?)$/gm)].map((m) => `${m[1]} ${m[2]}`);
-  return { qemu, probes, directories };
+  return { qemu, probes, tracers, directories };
+}
+
+/** A tracer's output file: one per QEMU process, the key a plan line and a recorded start share. */
+function tracerOutput(shown: string): string {
+  const out = /\S+\.tracer-out/.exec(shown);
+  if (!out) throw new Error(`a tracer command line without its .tracer-out file: ${shown.slice(0, 200)}`);
+  return out[0].replace(/'/g, '');
+}
+
+/** The QEMU pid is only known when it runs: the plan shows $QEMU_PID in its places. */
+function withoutPid(shown: string): string {
+  return shown.replace(/(vdpa-bench-tracer (?:-|tai) |--pid |-p )\S+/g, '$1PID');
 }
 
 function qemuName(shown: string): string {
@@ -90,6 +105,14 @@ export async function comparePlanWithRun(
     else out.mismatches.push(`${key}:\n  plan: ${line}\n  run:  ${entry.shown}`);
   }
   for (const key of planned.qemu.keys()) if (!started.has(key)) out.notStarted.push(key);
+  // the dtrace backend's tracers, one per QEMU process (qemu/traced.ts), as the plan shows them
+  for (const entry of recorded.filter((e) => e.role === 'tracer')) {
+    const key = `${entry.host} ${tracerOutput(entry.shown)}`;
+    const line = planned.tracers.get(key);
+    if (line === undefined) out.unplanned.push(`tracer ${key}`);
+    else if (line === withoutPid(entry.shown)) out.matched++;
+    else out.mismatches.push(`tracer ${key}:\n  plan: ${line}\n  run:  ${withoutPid(entry.shown)}`);
+  }
   const probes = recorded.filter((e) => e.role === 'prober');
   probes.forEach((entry, i) => {
     const line = planned.probes[i];

@@ -76,8 +76,8 @@ test('lab-in-a-box plan: the guest build, the prober build and the namespaced ne
   t.deepEqual(executed, []);
 });
 
-test('both lab profiles validate', async (t) => {
-  for (const file of ['profiles/cx6dx-lab.yaml', 'profiles/vdpasim.yaml']) {
+test('the lab profiles validate', async (t) => {
+  for (const file of ['profiles/cx6dx-lab.yaml', 'profiles/rhel-lab.yaml', 'profiles/vdpasim.yaml']) {
     const lines: string[] = [];
     let code = 0;
     await buildProgram({ stdout: (s) => lines.push(s), stderr: (s) => lines.push(s) }, (c) => (code = c)).parseAsync(['node', 'vdpa-bench', 'validate', file]);
@@ -261,4 +261,26 @@ test('plan launches QEMU through the hooks the run applies: a variant memory set
   t.true(launches.length > 0);
   for (const line of launches) t.regex(line, / -smp 3 /);
   t.deepEqual(executed, []);
+});
+
+test('rhel-lab plan: every QEMU gets its tracer (qemu-trace-stap run --pid), the source waits under -S until it is attached, no -D', async (t) => {
+  const text = await plan('profiles/rhel-lab.yaml');
+  const starts = text.split('\n').filter((l) => /^\[lab-[ab]\] start (source|destination)/.test(l));
+  const tracers = text.split('\n').filter((l) => /^\[lab-[ab]\] start tracer: /.test(l));
+  t.true(starts.length > 0);
+  t.is(tracers.length, starts.length, 'one tracer per QEMU started');
+  for (const l of starts) t.false(/ -D | -trace /.test(l), 'the dtrace QEMU gets no log-backend options');
+  t.true(starts.filter((l) => l.includes('start source')).every((l) => / -S /.test(l)));
+  t.regex(
+    text,
+    /# {3}ssh .* 'qemu-trace-stap run --pid '\\''\$QEMU_PID'\\'' \/usr\/libexec\/qemu-kvm runstate_set vmstate_downtime_checkpoint vhost_vdpa_suspend .* qmp_enter_query_name'/,
+  );
+  t.regex(text, /qemu-trace-stap run --pid '\\''\$QEMU_PID'\\'' \/var\/tmp\/vdpa-bench\/qemu-builds\/after-KEY\/bin\/qemu-system-x86_64 /);
+  t.regex(
+    text,
+    /QMP source: \{"execute":"query-name"\}\n# \.\.\. repeated until \S+\.tracer-out has a qmp_enter_query_name line from \$QEMU_PID \(within 300000 ms\)\n\[lab-a\] QMP source: \{"execute":"cont"\}/,
+  );
+  t.regex(text, /# SDT probes of \/usr\/libexec\/qemu-kvm\n/);
+  t.regex(text, /# the tracer's output so far is cut into the previous trace file; from here it goes to \S+0002-before-39G-8qp-src-lab-b\.log/);
+  t.notRegex(text, /logfile /, 'no HMP logfile: the dtrace QEMU has no log backend');
 });

@@ -184,14 +184,42 @@ test('host facts: ethtool, devlink, vdpa config, IOMMU and hugepages sections', 
   t.deepEqual(parseVdpaConfig('not json', 'vdpa0'), {});
 });
 
-test('with the stap backend the check is for qemu-trace-stap, not for timestamps from -trace', (t) => {
-  const checks = qemuChecks(QEMU, [], 'stap');
+test('with the stap backend the checks are the SDT probes, the tracer and the right to trace, each naming its fix', (t) => {
+  const checks = qemuChecks(QEMU, [{ purpose: 'the vdpa metric start', anyOf: ['vhost_vdpa_suspend'] }], 'stap');
   t.deepEqual(
     checks.map((c) => c.name),
-    [`QEMU ${QEMU}`, `trace events of ${QEMU}`, 'qemu-trace-stap tool'],
+    [`QEMU ${QEMU}`, `trace events of ${QEMU}`, `SDT probes of ${QEMU}`, 'systemtap runs', 'user may trace with systemtap'],
   );
+  const [, , sdt, runs, may] = checks;
+  const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '' });
+  t.regex(sdt.evaluate(ok('end\n'))!, /has no SDT probes \(readelf -n finds no stapsdt notes\): it is not a dtrace build; set trace.backend: log/);
+  t.is(sdt.evaluate(ok('qemu:vhost_vdpa_suspend\nqemu:qmp_enter_query_name\nend\n')), null);
+  t.regex(sdt.evaluate(ok('qemu:vhost_vdpa_suspend\nend\n'))!, /no SDT probe qemu:qmp_enter_query_name \(needed for proving the tracer attached/);
   t.is(
-    checks[2].evaluate({ exitCode: 0, stdout: 'no\n', stderr: '' }),
-    'the qemu-trace-stap command is missing (dtrace builds trace through it: install the QEMU package that ships it (qemu-tools on Fedora/RHEL))',
+    sdt.evaluate(ok('qemu:runstate_set\nqemu:qmp_enter_query_name\nend\n')),
+    `${QEMU} has no SDT probe qemu:vhost_vdpa_suspend (needed for the vdpa metric start)`,
+  );
+  t.regex(runs.evaluate(ok('missing qemu-trace-stap\n'))!, /package qemu-kvm-tools; on Debian use trace.tracer: bpftrace/);
+  t.regex(runs.evaluate(ok('no-headers 6.12.57\n'))!, /kernel-devel-6.12.57.*linux-headers-6.12.57/);
+  t.is(runs.evaluate(ok('Systemtap translator/driver (version 5.2/0.192, rpm 5.2-1.el10)\n')), null);
+  t.is(may.evaluate(ok('uid 0\ngroups root\n')), null);
+  t.is(may.evaluate(ok('uid 1000\ngroups lab stapdev\n')), null);
+  t.regex(may.evaluate(ok('uid 1000\ngroups lab\n'))!, /user 1000 may not run SystemTap: run the harness as root on that host, or add the user to stapdev/);
+  const bpf = qemuChecks(QEMU, [], 'stap', { tracer: { kind: 'bpftrace' } });
+  t.regex(bpf[3].evaluate(ok('missing bpftrace\n'))!, /package bpftrace/);
+  t.regex(bpf[3].evaluate(ok('bpf-fails ERROR: Could not resolve symbol\n'))!, /bpftrace cannot run a BPF program here: ERROR: Could not resolve symbol/);
+  t.regex(bpf[4].evaluate(ok('uid 1000\ngroups lab stapdev\n'))!, /may not run bpftrace: it needs root/);
+});
+
+test('the log backend on a QEMU whose -trace writes nothing says it has only the dtrace backend and names the fix', (t) => {
+  const log = qemuChecks(QEMU, [], 'log');
+  t.regex(log[2].evaluate({ exitCode: 0, stdout: '', stderr: '' })!, /this QEMU has only the dtrace backend: set trace.backend: stap/);
+});
+
+requires('qemu')("trace.backend stap on Debian's QEMU (no SDT notes) fails preflight naming trace.backend: log", async (t) => {
+  const problems = await runChecks(local, qemuChecks(QEMU, [{ purpose: 'the runstate metric', anyOf: ['runstate_set'] }], 'stap'));
+  t.true(
+    problems.some((p) => /has no SDT probes \(readelf -n finds no stapsdt notes\): it is not a dtrace build; set trace.backend: log/.test(p)),
+    problems.join('\n'),
   );
 });
