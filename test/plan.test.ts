@@ -105,27 +105,31 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
       [...order].sort((a, b) => a - b),
       order,
     );
-    const ssh = `ssh -l root -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
-    t.true(section.includes(ssh));
+    const login = `ssh -l vdpa -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
+    // every command as root through sudo, its words quoted inside the one remote word
+    const ssh = `${login} 'sudo -n --`;
+    t.true(section.includes(`# sudo: logs in as vdpa; every command below runs as root through sudo -n --`));
+    t.true(section.includes(`before the lock (must print 0; a password prompt stops the run): ${login} 'sudo -n -- id -u'`));
+    t.true(section.includes('# sudo must allow: the login user must be able to run any command as root without a password'));
     for (const needle of [
-      "'bash -s -- vhost_vdpa'",
-      "'bash -s -- mlx5_vdpa'",
+      "sudo -n -- bash -s -- vhost_vdpa'",
+      "sudo -n -- bash -s -- mlx5_vdpa'",
       '# memlock limit',
-      `${ssh} 'devlink dev eswitch set pci/0000:3b:00.0 mode switchdev'`,
-      `echo 1 | ${ssh} 'tee /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs'`,
-      `${ssh} 'vdpa dev add name vdpa0 mgmtdev pci/0000:3b:00.2 mac 52:54:00:6d:78:01 max_vqp 8'`,
-      `echo 132 | ${ssh} 'tee /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages'`,
-      `${ssh} 'mount -t hugetlbfs -o pagesize=1G none /dev/hugepages1G'`,
-      "'bash -s -- vdpa0 vhost_vdpa'",
+      `${ssh} devlink dev eswitch set pci/0000:3b:00.0 mode switchdev'`,
+      `echo 1 | ${ssh} tee /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs'`,
+      `${ssh} vdpa dev add name vdpa0 mgmtdev pci/0000:3b:00.2 mac 52:54:00:6d:78:01 max_vqp 8'`,
+      `echo 132 | ${ssh} tee /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages'`,
+      `${ssh} mount -t hugetlbfs -o pagesize=1G none /dev/hugepages1G'`,
+      "sudo -n -- bash -s -- vdpa0 vhost_vdpa'",
       '# variant before: https://gitlab.com/qemu-project/qemu.git v10.0.0',
       '# variant after: https://gitlab.com/qemu-project/qemu.git v10.1.0',
       '--prefix=/var/tmp/vdpa-bench/qemu-builds/before-KEY',
       '--prefix=/var/tmp/vdpa-bench/qemu-builds/after-KEY',
       '--target-list=x86_64-softmmu --enable-trace-backends=log --enable-kvm',
       'make -j"$(nproc)"',
-      "'/var/tmp/vdpa-bench/qemu-builds/after-KEY/bin/qemu-system-x86_64 -trace help'",
+      "sudo -n -- /var/tmp/vdpa-bench/qemu-builds/after-KEY/bin/qemu-system-x86_64 -trace help'",
       '-msg timestamp=on -trace enable=runstate_set -qmp stdio',
-      `${ssh} 'vdpa -j mgmtdev show'`,
+      `${ssh} vdpa -j mgmtdev show'`,
       '# /dev/vhost-vdpa-* of vdpa0',
     ]) {
       t.true(section.includes(needle), `${host} section lacks ${needle}`);
@@ -161,9 +165,9 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
   t.true(text.includes('{"execute":"migrate","arguments":{"uri":"tcp:192.168.100.2:<port from query-migrate socket-address>"}}'));
   t.true(text.includes('"command-line":"logfile /var/tmp/vdpa-bench/RUN_ID/traces/0002-'));
   const down = text.slice(teardown);
-  t.true(indexOf(down, "'vdpa dev del vdpa0'") < indexOf(down, 'modprobe -r mlx5_vdpa'));
-  t.true(indexOf(down, 'modprobe -r vdpa') < indexOf(down, "'umount /dev/hugepages1G'"));
-  t.true(down.includes("'devlink dev eswitch set pci/0000:3b:00.0 mode PREVIOUS'"));
+  t.true(indexOf(down, "sudo -n -- vdpa dev del vdpa0'") < indexOf(down, 'modprobe -r mlx5_vdpa'));
+  t.true(indexOf(down, 'modprobe -r vdpa') < indexOf(down, "sudo -n -- umount /dev/hugepages1G'"));
+  t.true(down.includes("sudo -n -- devlink dev eswitch set pci/0000:3b:00.0 mode PREVIOUS'"));
 });
 
 test('vdpasim plan: one box, two devices that source and destination alternate, no max_vqp', async (t) => {

@@ -18,6 +18,7 @@ import type { LoadedProfile } from '../profile/load.ts';
 import type { Host, Variant } from '../profile/schema.ts';
 import { describeCommand } from '../hosts/command.ts';
 import { factsCommand } from '../provision/facts.ts';
+import { SUDO_PROBE, SUDO_REQUIREMENT } from '../hosts/sudo.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
@@ -87,6 +88,11 @@ function planHostPreparation(ctx: PlanContext, host: Host): void {
   const t = ctx.transports.get(host.name)!;
   say();
   say(`== host ${host.name} (${host.transport.kind}) ==`);
+  if (host.transport.kind === 'ssh' && host.transport.sudo) {
+    say(`# sudo: logs in as ${host.transport.user ?? 'the ssh default user'}; every command below runs as root through sudo -n -- (argument array intact)`);
+    say(`# checked when the connection opens, before the lock (must print 0; a password prompt stops the run): ${t.describe([...SUDO_PROBE])}`);
+    say(`# sudo must allow: ${SUDO_REQUIREMENT}`);
+  }
   const vdpaHost = ctx.vdpa && host.vdpa ? (host as VdpaHost) : undefined;
   let step = 1;
   const section = (title: string) => say(`## ${step++}. ${title}`);

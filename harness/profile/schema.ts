@@ -47,6 +47,12 @@ const sshTransport = z.strictObject({
   strictHostKeyChecking: z.enum(['yes', 'accept-new', 'no']).default('accept-new'),
   controlPersist: durationString.default('10m').describe('How long the multiplexed master connection stays up when idle'),
   options: z.array(z.string()).default([]).describe('Extra -o options, e.g. ["ServerAliveInterval=5"]'),
+  sudo: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Log in as `user` and run every command as root through `sudo -n --` (argument array intact): QEMU, tracers, the lock holder, file reads. The user needs NOPASSWD sudo for all commands (`USER ALL=(root) NOPASSWD: ALL`); preflight stops when sudo asks for a password',
+    ),
 });
 const netnsTransport = z.strictObject({
   kind: z.literal('netns'),

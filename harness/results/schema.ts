@@ -177,6 +177,14 @@ export const hostFactsSchema = z.strictObject({
     .describe('written by runs before accel.probes existed: a probe of the host PATH QEMU (when there was one)'),
   timeSync: timeSyncSchema.optional(),
   nicFirmware: z.string().optional().describe('recorded by vDPA labs that know it (see also lab.vdpaHosts)'),
+  runsAs: z
+    .strictObject({
+      uid: z.number(),
+      user: z.string(),
+      sudoFrom: z.string().optional().describe('the login user sudo ran the commands for (transport sudo: true)'),
+    })
+    .optional()
+    .describe("who the harness's commands ran as on the host (QEMU, tracers, files); absent in manifests written before it was recorded"),
 });
 
 export const cellStopSchema = z
