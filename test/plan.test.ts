@@ -143,6 +143,8 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
     .split('\n')
     .find((l) => l.includes('start source'))!;
   for (const needle of [
+    // guest RAM (39G) + 1 GiB locked for vhost-vDPA's pinning, raised for this QEMU alone, under sudo
+    "'sudo -n -- prlimit --memlock=42949672960:42949672960 -- /var/tmp/vdpa-bench/qemu-builds/before-KEY/bin/qemu-system-x86_64 -name",
     'before-KEY/bin/qemu-system-x86_64',
     '-machine q35,memory-backend=mem0 -accel kvm -cpu host -smp 8 -m 39936M',
     '-object memory-backend-file,id=mem0,size=39936M,mem-path=/dev/hugepages1G,share=on,prealloc=off',
@@ -157,6 +159,9 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
     t.true(firstLaunch.includes(needle), `first launch lacks ${needle}: ${firstLaunch}`);
   }
   t.true(text.includes('size=131072M,mem-path=/dev/hugepages1G'));
+  t.true(text.includes('prlimit --memlock=138512695296:138512695296 -- '), 'the 128G guest gets 129 GiB');
+  t.true(text.includes('# memlock limit for QEMU: 129 GiB, the largest guest + 1 GiB (prlimit --memlock=138512695296:138512695296)'));
+  t.regex(text, /\[lab-b\] destination QEMU's locked-memory limit for the record \(extra\.memlock\): ssh .* 'sudo -n -- cat -- \/proc\/QEMU_PID\/limits'/);
   t.true(text.includes('after-KEY/bin/qemu-system-x86_64'));
   // ping-pong: back from lab-b to lab-a over lab-a's migration address
   t.true(text.includes('# migration 2: lab-b -> lab-a'));

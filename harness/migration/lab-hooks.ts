@@ -1,6 +1,7 @@
-/** The migration hooks a profile calls for beyond lab preparation: variant memory, guest device started, vdpa vs vdpa-ready. */
+/** The migration hooks a profile calls for beyond lab preparation: variant memory, locked memory, guest device started, vdpa vs vdpa-ready. */
 import type { Profile } from '../profile/schema.ts';
 import { deviceStartedHook } from './device-started.ts';
+import { memlockHook } from './memlock-hook.ts';
 import type { MigrationHooks } from './interfaces.ts';
 import { readyGapHook } from './ready-gap-hook.ts';
 
@@ -15,6 +16,7 @@ export function labHooks(profile: Profile, pair: readonly [string, string], note
   const hooks: MigrationHooks[] = [];
   if (profile.variants.some((v) => v.memory)) hooks.push(variantMemoryHook());
   const vdpaNic = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);
+  if (vdpaNic) hooks.push(memlockHook(profile.vm));
   if (vdpaNic && profile.vm.guest.kind === 'pxe') hooks.push(deviceStartedHook({ ...FIRMWARE_DEVICE_WAIT, note }));
   if (metricNames.includes('vdpa') && metricNames.includes('vdpa-ready')) hooks.push(readyGapHook(profile.metrics.disagreementTolerancePct, note));
   return hooks;

@@ -19,6 +19,7 @@ import type { Host, Variant } from '../profile/schema.ts';
 import { describeCommand } from '../hosts/command.ts';
 import { factsCommand } from '../provision/facts.ts';
 import { SUDO_PROBE, SUDO_REQUIREMENT } from '../hosts/sudo.ts';
+import { memlockLimitBytes } from '../profile/memlock.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
@@ -311,6 +312,14 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
   else qmp(from, 'source', { execute: 'human-monitor-command', arguments: { 'command-line': `logfile ${qemuFiles(from, planned, 'src').traceFile}` } });
   qmp(from, 'source', { execute: 'query-status' });
   await planLaunch(plan, step, to, 'dst');
+  if (memlockLimitBytes(ctx.profile.vm, block.cell.vmSize, block.cell.queuePairs) !== null)
+    for (const [host, side] of [
+      [from, 'source'],
+      [to, 'destination'],
+    ] as const)
+      say(
+        `[${host.name}] ${side} QEMU's locked-memory limit for the record (extra.memlock): ${host.transport.describe(['cat', '--', '/proc/QEMU_PID/limits'])}`,
+      );
   for (const line of box?.beforeMigration(planned.seq) ?? []) say(line);
   const commands = migrationQmpCommands(variant, to.migrationAddress);
   for (const c of commands.setUp) {

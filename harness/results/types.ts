@@ -28,6 +28,7 @@ import type {
   networkDowntimeSchema,
   networkPartSchema,
   readyGapSchema,
+  memlockPartSchema,
   recordedPhasesSchema,
   recordPartsSchema,
   sourceDeviceSchema,
@@ -52,6 +53,7 @@ export type IntegrityPart = z.output<typeof integrityPartSchema>;
 export type SourceDeviceRecord = z.output<typeof sourceDeviceSchema>;
 export type GuestDevicePart = z.output<typeof guestDevicePartSchema>;
 export type ReadyGap = z.output<typeof readyGapSchema>;
+export type MemlockPart = z.output<typeof memlockPartSchema>;
 
 export type RunManifest = z.output<typeof runManifestSchema>;
 /** A manifest as read: what another lab sent, every field possibly missing (report shows those as unknown). */
