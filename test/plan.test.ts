@@ -165,14 +165,31 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
   t.true(text.includes('after-KEY/bin/qemu-system-x86_64'));
   // ping-pong: back from lab-b to lab-a over lab-a's migration address
   t.true(text.includes('# migration 2: lab-b -> lab-a'));
-  t.true(text.includes('[lab-a] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.1:0"}}'));
-  t.true(text.includes('[lab-b] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.2:0"}}'));
-  t.true(text.includes('{"execute":"migrate","arguments":{"uri":"tcp:192.168.100.2:<port from query-migrate socket-address>"}}'));
+  // migration.port: each destination listens on the profile's port, the source migrates to it
+  t.true(text.includes('[lab-a] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.1:49152"}}'));
+  t.true(text.includes('[lab-b] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.2:49152"}}'));
+  t.true(text.includes('{"execute":"migrate","arguments":{"uri":"tcp:192.168.100.2:49152"}}'));
+  t.false(text.includes(':0"}}'), 'no ephemeral port anywhere');
+  // the firewall: preflight reads it, set-up opens the port (migration.firewall: open), teardown closes it
+  t.true(text.includes('# migration port 49152/tcp through the firewall to 192.168.100.2'));
+  t.true(
+    text.includes(
+      "# migration port 49152/tcp open to 192.168.100.1 for the run\ncheck: ssh -l vdpa -i '~/.ssh/vdpa-lab' -- lab-a.example.com 'sudo -n -- bash -s -- 192.168.100.1'",
+    ),
+  );
+  t.true(text.includes("apply: ssh -l vdpa -i '~/.ssh/vdpa-lab' -- lab-b.example.com 'sudo -n -- bash -s -- firewall-cmd --zone=ZONE --add-port=49152/tcp'"));
   t.true(text.includes('"command-line":"logfile /var/tmp/vdpa-bench/RUN_ID/traces/0002-'));
   const down = text.slice(teardown);
   t.true(indexOf(down, "sudo -n -- vdpa dev del vdpa0'") < indexOf(down, 'modprobe -r mlx5_vdpa'));
   t.true(indexOf(down, 'modprobe -r vdpa') < indexOf(down, "sudo -n -- umount /dev/hugepages1G'"));
   t.true(down.includes("sudo -n -- devlink dev eswitch set pci/0000:3b:00.0 mode PREVIOUS'"));
+  t.true(
+    indexOf(
+      down,
+      "undo migration port 49152/tcp open to 192.168.100.1 for the run: ssh -l vdpa -i '~/.ssh/vdpa-lab' -- lab-a.example.com 'sudo -n -- bash -s -- firewall-cmd --zone=PREVIOUS --remove-port=49152/tcp'",
+    ) < indexOf(down, 'vdpa dev del vdpa0'),
+    'the port closes first (set-up opened it last)',
+  );
 });
 
 test('vdpasim plan: one box, two devices that source and destination alternate, no max_vqp', async (t) => {

@@ -29,6 +29,7 @@ import {
   hostSetupSteps,
   isVdpaProfile,
   largestGuestBytes,
+  migrationPortOf,
   queuePairCounts,
   queuePairProblems,
   type VdpaHost,
@@ -139,14 +140,19 @@ export async function prepareLab(context: LabContext): Promise<PreparedLab> {
 }
 
 /** What the devices cannot do at all, then what each host's management device offers: said before anything is set up. */
-async function preflightVdpaHosts({ selection, vdpaHosts, transports, largest }: LabPlan): Promise<void> {
+async function preflightVdpaHosts({ profile, selection, vdpaHosts, transports, largest }: LabPlan): Promise<void> {
   const impossible = queuePairProblems(vdpaHosts, selection.queuePairs);
   if (impossible.length > 0) throw new PreflightError(impossible);
   // the largest count of a sweep is the one the management device must offer
   const mostQueuePairs = Math.max(1, ...queuePairCounts(selection.queuePairs));
   const preflight = (
     await Promise.all(
-      vdpaHosts.map((h) => runChecks(transports.get(h.name)!, beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest, queuePairs: mostQueuePairs }))),
+      vdpaHosts.map((h) =>
+        runChecks(
+          transports.get(h.name)!,
+          beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest, queuePairs: mostQueuePairs, migration: migrationPortOf(h, profile) }),
+        ),
+      ),
     )
   ).flat();
   if (preflight.length > 0) throw new PreflightError(preflight);

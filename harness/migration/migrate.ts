@@ -26,6 +26,8 @@ export interface MigrationTiming {
   sourceCompleted?: QmpEvent;
   destinationCompleted?: QmpEvent;
   info?: QueryMigrate;
+  /** The port the destination listened on (query-migrate's socket-address). */
+  port?: number;
 }
 
 interface QueryMigrate {
@@ -55,14 +57,15 @@ export function ramStats(ram: Record<string, number | undefined> | undefined): M
 }
 
 /** The QMP commands of one migration in the order the engine sends them (also what `plan` prints). */
-export function migrationQmpCommands(variant: Variant, destinationAddress: string) {
+/** `port`: migration.port, the destination's listening port (0: QEMU picks an ephemeral one, which a firewall blocks). */
+export function migrationQmpCommands(variant: Variant, destinationAddress: string, port = 0) {
   const capabilities = Object.entries({ events: true, ...variant.capabilities }).map(([capability, state]) => ({ capability, state }));
   const setUp: { execute: string; arguments: Record<string, unknown> }[] = [{ execute: 'migrate-set-capabilities', arguments: { capabilities } }];
   if (Object.keys(variant.parameters).length > 0) setUp.push({ execute: 'migrate-set-parameters', arguments: variant.parameters });
   return {
     /** Sent to both sides. */
     setUp,
-    incoming: { execute: 'migrate-incoming', arguments: { uri: `tcp:${destinationAddress}:0` } },
+    incoming: { execute: 'migrate-incoming', arguments: { uri: `tcp:${destinationAddress}:${port}` } },
     migrate: (port: string) => ({ execute: 'migrate', arguments: { uri: `tcp:${destinationAddress}:${port}` } }),
   };
 }
@@ -79,13 +82,15 @@ export interface MigrationRequest {
   destination: RunningQemu;
   variant: Variant;
   to: EngineHost;
+  /** migration.port (0: QEMU's choice). */
+  port: number;
   timeoutMs: number;
   /** Aborts the migration when the run is interrupted. */
   signal?: AbortSignal;
 }
 
-export async function migrate({ source, destination, variant, to, timeoutMs, signal }: MigrationRequest): Promise<MigrationTiming> {
-  const commands = migrationQmpCommands(variant, to.migrationAddress);
+export async function migrate({ source, destination, variant, to, port, timeoutMs, signal }: MigrationRequest): Promise<MigrationTiming> {
+  const commands = migrationQmpCommands(variant, to.migrationAddress, port);
   const setUp = async (q: RunningQemu) => {
     for (const c of commands.setUp) await q.qmp.execute(c.execute, c.arguments);
   };
@@ -96,6 +101,7 @@ export async function migrate({ source, destination, variant, to, timeoutMs, sig
   const listening = await destination.qmp.execute<QueryMigrate>('query-migrate');
   const actualPort = listening['socket-address']?.find((a) => a.port)?.port;
   if (!actualPort) throw new MigrationFailure('destination did not report the port it listens on (query-migrate has no socket-address)');
+  if (port !== 0 && Number(actualPort) !== port) throw new MigrationFailure(`destination listens on port ${actualPort}, not migration.port ${port}`);
 
   const isMigration = (statuses: string[]) => (e: QmpEvent) => e.event === 'MIGRATION' && statuses.includes(String(e.data?.status));
   const pauseHandler = variant.capabilities['pause-before-switchover']
@@ -138,6 +144,7 @@ export async function migrate({ source, destination, variant, to, timeoutMs, sig
     sourceCompleted: end,
     destinationCompleted,
     info,
+    port: Number(actualPort),
   };
 }
 

@@ -66,6 +66,7 @@ export async function buildRecord(ctx: RecordContext, migration: CompletedMigrat
     totalTimeMs: info?.['total-time'] ?? null,
     setupTimeMs: info?.['setup-time'] ?? null,
     ...(ram ? { ram } : {}),
+    ...(timing.port ? { port: timing.port } : {}),
   };
   record.windows = {
     source: { fromUs: timing.sourceSetup?.timeUs, toUs: timing.sourceCompleted?.timeUs },

@@ -4,7 +4,17 @@
  * qemuArgs, the engine's QMP commands), shown the way each host's transport would run them.
  */
 import { join } from 'node:path';
-import { buildRoot, deviceFor, eventRequirements, hostSetupSteps, largestGuestBytes, queuePairCounts, queuePairProblems, type VdpaHost } from '../lab/vdpa.ts';
+import {
+  buildRoot,
+  deviceFor,
+  eventRequirements,
+  hostSetupSteps,
+  largestGuestBytes,
+  migrationPortOf,
+  queuePairCounts,
+  queuePairProblems,
+  type VdpaHost,
+} from '../lab/vdpa.ts';
 import { labLaunchHooks } from '../lab/launch-hooks.ts';
 import { runHooks } from '../run/hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
@@ -120,6 +130,7 @@ function planPreflightAndSetUp({ profile, selection, queuePairs, say }: PlanCont
     config: vdpaHost.vdpa,
     largestGuestBytes: largestGuestBytes(selection.vmSizes),
     queuePairs: Math.max(1, ...queuePairCounts(selection.queuePairs)),
+    migration: migrationPortOf(vdpaHost, profile),
   })) {
     say(`# ${check.name}`);
     say(describeCommand(t, check.command));
@@ -321,14 +332,14 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
         `[${host.name}] ${side} QEMU's locked-memory limit for the record (extra.memlock): ${host.transport.describe(['cat', '--', '/proc/QEMU_PID/limits'])}`,
       );
   for (const line of box?.beforeMigration(planned.seq) ?? []) say(line);
-  const commands = migrationQmpCommands(variant, to.migrationAddress);
+  const commands = migrationQmpCommands(variant, to.migrationAddress, ctx.profile.migration.port);
   for (const c of commands.setUp) {
     qmp(from, 'source', c);
     qmp(to, 'destination', c);
   }
   qmp(to, 'destination', commands.incoming);
   qmp(to, 'destination', { execute: 'query-migrate' });
-  qmp(from, 'source', commands.migrate('<port from query-migrate socket-address>'));
+  qmp(from, 'source', commands.migrate(ctx.profile.migration.port === 0 ? '<port from query-migrate socket-address>' : String(ctx.profile.migration.port)));
   say(
     `# wait for MIGRATION completed on the source${variant.capabilities['pause-before-switchover'] ? ' (migrate-continue {"state":"pre-switchover"} at pre-switchover)' : ''}, then on the destination`,
   );

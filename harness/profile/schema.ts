@@ -334,7 +334,19 @@ export const profileSchema = z
     migration: z
       .strictObject({
         timeout: durationString.default('10m').describe('A migration not completed by then is cancelled and recorded as failed'),
-        port: z.number().int().min(0).max(65535).default(0).describe('Destination port; 0 lets QEMU pick a free one'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(0)
+          .describe("The destination's listening port (migrate-incoming tcp:ADDR:PORT); 0 lets QEMU pick an ephemeral one, which a firewall blocks"),
+        firewall: z
+          .enum(['check', 'open'])
+          .default('check')
+          .describe(
+            'A destination whose firewall (firewalld, nftables) blocks the port: check stops at preflight with the command that opens it; open lets set-up open it for the run (a runtime rule, in the ledger, removed at teardown)',
+          ),
         qmpTimeout: durationString.default('30s').describe('How long a starting QEMU may take to answer on QMP'),
         reconnectTimeout: durationString
           .default('2m')

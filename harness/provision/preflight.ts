@@ -9,6 +9,7 @@ import { parseSize } from '../profile/size.ts';
 import { parseTraceLine } from '../traces/parse.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import { argv, runCommand, script, type HostCommand } from '../hosts/command.ts';
+import { firewallCheck, type MigrationPort } from './firewall.ts';
 import { hugepageSysfsPath, modulesFor, parseEswitchMode, type VdpaHostConfig } from './steps.ts';
 
 export interface HostCheck {
@@ -105,9 +106,11 @@ export interface PreflightInput {
   largestGuestBytes: number;
   /** The most queue pairs the profile's matrix asks of this host's devices. */
   queuePairs?: number;
+  /** Where this host listens as a destination, and what the profile allows with its firewall. */
+  migration?: MigrationPort;
 }
 
-export function beforeSetupChecks({ config, largestGuestBytes, queuePairs }: PreflightInput): HostCheck[] {
+export function beforeSetupChecks({ config, largestGuestBytes, queuePairs, migration }: PreflightInput): HostCheck[] {
   const checks: HostCheck[] = [toolCheck('vdpa', 'install iproute2 with the vdpa tool'), toolCheck('modprobe', 'install kmod')];
   if (config.driver === 'mlx5_vdpa') checks.push(toolCheck('devlink', 'install iproute2'));
   for (const module of modulesFor(config)) checks.push(moduleCheck(module));
@@ -121,6 +124,7 @@ export function beforeSetupChecks({ config, largestGuestBytes, queuePairs }: Pre
   }
   checks.push(memlockCheck(guestMemlockBytes(largestGuestBytes)));
   if (queuePairs !== undefined && queuePairs > 1) checks.push(queuePairCheck(config, queuePairs));
+  if (migration) checks.push(firewallCheck(migration));
   return checks;
 }
 

@@ -84,7 +84,13 @@ export const recordedIterationSchema = z
     metricErrors: z.record(z.string(), z.string()).optional().describe('why each null metric could not be computed'),
     metricAnchors: z.record(z.string(), z.strictObject({ start: anchor, end: anchor, fallback: z.boolean() })).optional(),
     qmp: z
-      .strictObject({ downtimeMs: nullableMs, totalTimeMs: nullableMs, setupTimeMs: nullableMs, ram: ramStats.optional() })
+      .strictObject({
+        downtimeMs: nullableMs,
+        totalTimeMs: nullableMs,
+        setupTimeMs: nullableMs,
+        ram: ramStats.optional(),
+        port: z.number().int().optional().describe("the port the destination listened on: migration.port, or QEMU's pick when it is 0"),
+      })
       .nullable()
       .describe("QEMU's own figures from query-migrate; null when the migration did not complete"),
     traces: z

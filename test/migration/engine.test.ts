@@ -106,6 +106,23 @@ test('QMP in the engine order: capabilities and parameters on both sides, migrat
   );
 });
 
+test('migration.port: the destination listens on that port (migrate-incoming tcp:ADDR:PORT) and the source migrates to it, every migration', async (t) => {
+  const run = await engineLab(t, { profile: precopy(2, 0) + 'migration: { port: 49152 }\n' });
+  t.deepEqual(
+    run.records.map((r) => r.status),
+    ['ok', 'ok'],
+  );
+  t.true(run.fake.commands('dst of migration 1').includes('migrate-incoming tcp:127.0.0.1:49152'));
+  t.true(run.fake.commands('src of migration 1').includes('migrate tcp:127.0.0.1:49152'));
+  t.true(run.fake.commands('dst of migration 2').includes('migrate-incoming tcp:127.0.0.1:49152'), 'the port is free again once the first migration took it');
+  t.false(run.fake.commands('dst of migration 1').includes('migrate-incoming tcp:127.0.0.1:0'));
+  t.deepEqual(
+    run.records.map((r) => r.qmp?.port),
+    [49152, 49152],
+    'each record says the port',
+  );
+});
+
 test('pause-before-switchover: the engine answers pre-switchover with migrate-continue, and the migration completes', async (t) => {
   const run = await engineLab(t, {
     profile: precopy(1, 0, '  - name: paused\n    capabilities: { pause-before-switchover: true }') + 'migration: { timeout: 5s }\n',
