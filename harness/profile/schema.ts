@@ -4,6 +4,7 @@
  * Every object is strict: an unknown key is a typo until proven otherwise.
  */
 import { z } from 'zod';
+import { migrationPortFields } from './migration-port.ts';
 import { parseDuration, parseSize } from './size.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" (it names files and report rows)');
@@ -334,19 +335,7 @@ export const profileSchema = z
     migration: z
       .strictObject({
         timeout: durationString.default('10m').describe('A migration not completed by then is cancelled and recorded as failed'),
-        port: z
-          .number()
-          .int()
-          .min(0)
-          .max(65535)
-          .default(0)
-          .describe("The destination's listening port (migrate-incoming tcp:ADDR:PORT); 0 lets QEMU pick an ephemeral one, which a firewall blocks"),
-        firewall: z
-          .enum(['check', 'open'])
-          .default('check')
-          .describe(
-            'A destination whose firewall (firewalld, nftables) blocks the port: check stops at preflight with the command that opens it; open lets set-up open it for the run (a runtime rule, in the ledger, removed at teardown)',
-          ),
+        ...migrationPortFields,
         qmpTimeout: durationString.default('30s').describe('How long a starting QEMU may take to answer on QMP'),
         reconnectTimeout: durationString
           .default('2m')
