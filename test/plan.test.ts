@@ -165,6 +165,11 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
   t.true(text.includes('after-KEY/bin/qemu-system-x86_64'));
   // ping-pong: back from lab-b to lab-a over lab-a's migration address
   t.true(text.includes('# migration 2: lab-b -> lab-a'));
+  // explicit migration settings on both sides, then read back before migrate-incoming
+  const setUp = text.indexOf('[lab-a] QMP source: {"execute":"migrate-set-parameters","arguments":{"max-bandwidth":10737418240,"downtime-limit":300}}');
+  const readBack = text.indexOf('[lab-b] QMP destination: {"execute":"query-migrate-parameters"}');
+  t.true(setUp > 0 && readBack > setUp && readBack < text.indexOf('"execute":"migrate-incoming"'), 'set, read back, then listen');
+  t.true(text.includes('[lab-a] QMP source: {"execute":"query-migrate-capabilities"}'));
   // migration.port: each destination listens on the profile's port, the source migrates to it
   t.true(text.includes('[lab-a] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.1:49152"}}'));
   t.true(text.includes('[lab-b] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.2:49152"}}'));

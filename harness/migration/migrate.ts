@@ -1,13 +1,14 @@
 /**
- * One migration over QMP, source to destination: capabilities and parameters on both sides,
- * migrate-incoming on an ephemeral port, migrate, then the completion events and query-migrate's
+ * One migration over QMP, source to destination: capabilities and parameters on both sides and
+ * what QEMU made of them read back (settings.ts), migrate-incoming on migration.port, migrate, then the completion events and query-migrate's
  * figures. Also the commands in order for `plan`, and the guest checks around a migration.
  */
 import type { Variant } from '../profile/schema.ts';
 import { DEAD_GUEST_STATES } from '../qemu/instance.ts';
 import type { RunningQemu } from '../qemu/running.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
-import type { MigrationRamStats } from '../results/types.ts';
+import type { MigrationRamStats, MigrationSettings } from '../results/types.ts';
+import { notTaken, READ_BACK, readSettings } from './settings.ts';
 import { RunInterrupted, type EngineHost } from './interfaces.ts';
 
 /** A migration that did not give a measurement: 'failed' (it did not complete) or 'invalid' (it did, but cannot be measured). */
@@ -28,6 +29,8 @@ export interface MigrationTiming {
   info?: QueryMigrate;
   /** The port the destination listened on (query-migrate's socket-address). */
   port?: number;
+  /** What each side's QEMU uses, read back after set-up. */
+  settings?: MigrationSettings;
 }
 
 interface QueryMigrate {
@@ -65,6 +68,8 @@ export function migrationQmpCommands(variant: Variant, destinationAddress: strin
   return {
     /** Sent to both sides. */
     setUp,
+    /** Then asked of both sides: the effective settings, QEMU's defaults included. */
+    readBack: READ_BACK,
     incoming: { execute: 'migrate-incoming', arguments: { uri: `tcp:${destinationAddress}:${port}` } },
     migrate: (port: string) => ({ execute: 'migrate', arguments: { uri: `tcp:${destinationAddress}:${port}` } }),
   };
@@ -89,12 +94,26 @@ export interface MigrationRequest {
   signal?: AbortSignal;
 }
 
+/** One side's capabilities and parameters set, then what QEMU uses read back: a value it did not take as set fails the migration. */
+async function setUpSide(
+  q: RunningQemu,
+  variant: Variant,
+  setUp: ReturnType<typeof migrationQmpCommands>['setUp'],
+  side: string,
+): Promise<MigrationSettings['source']> {
+  for (const c of setUp) await q.qmp.execute(c.execute, c.arguments);
+  const effective = await readSettings(q);
+  const refused = notTaken(effective, { capabilities: { events: true, ...variant.capabilities }, parameters: variant.parameters });
+  if (refused.length > 0) throw new MigrationFailure(`the ${side} QEMU did not take the variant's migration settings: ${refused.join('; ')}`);
+  return effective;
+}
+
 export async function migrate({ source, destination, variant, to, port, timeoutMs, signal }: MigrationRequest): Promise<MigrationTiming> {
   const commands = migrationQmpCommands(variant, to.migrationAddress, port);
-  const setUp = async (q: RunningQemu) => {
-    for (const c of commands.setUp) await q.qmp.execute(c.execute, c.arguments);
-  };
-  await Promise.all([setUp(source), setUp(destination)]);
+  const [sourceSettings, destinationSettings] = await Promise.all([
+    setUpSide(source, variant, commands.setUp, 'source'),
+    setUpSide(destination, variant, commands.setUp, 'destination'),
+  ]);
   const sourceMark = source.qmp.events.length;
   const destinationMark = destination.qmp.events.length;
   await destination.qmp.execute(commands.incoming.execute, commands.incoming.arguments);
@@ -145,6 +164,7 @@ export async function migrate({ source, destination, variant, to, port, timeoutM
     destinationCompleted,
     info,
     port: Number(actualPort),
+    settings: { source: sourceSettings, destination: destinationSettings },
   };
 }
 

@@ -68,6 +68,7 @@ export async function buildRecord(ctx: RecordContext, migration: CompletedMigrat
     ...(ram ? { ram } : {}),
     ...(timing.port ? { port: timing.port } : {}),
   };
+  if (timing.settings) record.migrationSettings = timing.settings;
   record.windows = {
     source: { fromUs: timing.sourceSetup?.timeUs, toUs: timing.sourceCompleted?.timeUs },
     destination: { toUs: timing.destinationCompleted?.timeUs },

@@ -333,7 +333,9 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
       );
   for (const line of box?.beforeMigration(planned.seq) ?? []) say(line);
   const commands = migrationQmpCommands(variant, to.migrationAddress, ctx.profile.migration.port);
-  for (const c of commands.setUp) {
+  for (const [i, c] of [...commands.setUp, ...commands.readBack].entries()) {
+    if (i === commands.setUp.length)
+      say(`# the settings each QEMU uses, its defaults included, into the record (migrationSettings); one not taken as set fails the migration`);
     qmp(from, 'source', c);
     qmp(to, 'destination', c);
   }

@@ -26,7 +26,7 @@ import { probeTimelines } from './probe-timeline.ts';
 import { okValues, migrationRows } from './rows.ts';
 import { cellStops, metricList, platformSentence, runInfo, setupOf } from './run-info.ts';
 import type { ReportSettings } from './settings.ts';
-import { downtimeLimits, variantTable } from './variants.ts';
+import { downtimeLimits, effectiveSettings, variantTable } from './variants.ts';
 import { dataWarnings, runWarnings } from './warnings.ts';
 
 export * from './model.ts';
@@ -153,6 +153,7 @@ export function buildSummary(input: SummaryInput): Summary {
   const variants = variantOrder(records, settings);
   const pair = input.pair ?? choosePair(variants, settings, warnings);
   const runOf = (r: IterationRecord) => input.runOf?.(r) ?? 0;
+  const effective = effectiveSettings(records);
 
   const rows = migrationRows(records, input.runs, metrics, runOf);
   const agreement = metricAgreement(rows, metrics, primary, settings.disagreementTolerancePct);
@@ -163,7 +164,7 @@ export function buildSummary(input: SummaryInput): Summary {
     primary,
     variants,
     bootstrap: settings.bootstrap,
-    downtimeLimits: downtimeLimits(variants, settings.variantSettings, manifests),
+    downtimeLimits: downtimeLimits(variants, settings.variantSettings, manifests, effective),
     stopOf: (run, label) => stops.get(run)?.get(label) ?? null,
   });
   const comparisons = comparisonsOf(pair, { cells, rows, metrics }, settings);
@@ -184,7 +185,7 @@ export function buildSummary(input: SummaryInput): Summary {
     metrics,
     primary,
     variants,
-    variantTable: variantTable(variants, settings.variantSettings, manifests),
+    variantTable: variantTable(variants, settings.variantSettings, manifests, effective),
     order,
     agreement,
     totals: {

@@ -50,6 +50,13 @@ export const negotiatedQueuePairsSchema = z
     mq: z.boolean().nullable(),
   })
   .describe("the destination vDPA device's negotiated queue pairs (vdpa dev config show) after the migration (harness/lab/queue-pairs.ts)");
+const settingsSide = z.strictObject({
+  capabilities: z.record(z.string(), z.boolean()).describe('query-migrate-capabilities, by name'),
+  parameters: z.record(z.string(), z.unknown()).describe('query-migrate-parameters as QEMU answered'),
+});
+export const migrationSettingsSchema = z
+  .strictObject({ source: settingsSide, destination: settingsSide })
+  .describe("the migration settings each QEMU used, read back after the variant's were set: QEMU's defaults included (harness/migration/settings.ts)");
 const windowSide = z.strictObject({ fromUs: z.number().optional(), toUs: z.number().optional() });
 export const traceRangeSchema = z.strictObject({
   bytes: z.tuple([z.number().int(), z.number().int()]).describe('[from, to): byte offsets of the part read'),
@@ -123,6 +130,7 @@ export const recordedIterationSchema = z
     finishedAt: z.string(),
     unparsedTraceLines: z.strictObject({ source: z.number().int(), destination: z.number().int() }).optional(),
     negotiatedQueuePairs: negotiatedQueuePairsSchema.optional(),
+    migrationSettings: migrationSettingsSchema.optional(),
     extra: recordExtraSchema.optional(),
   })
   .describe('One migration: one line of iterations.ndjson');

@@ -16,6 +16,7 @@ import type {
   metricAnchorSchema,
   migrationRamStatsSchema,
   negotiatedQueuePairsSchema,
+  migrationSettingsSchema,
   recordedIterationSchema,
   runManifestSchema,
   variantFactsSchema,
@@ -41,6 +42,7 @@ export type MetricAnchorRecord = z.output<typeof metricAnchorSchema>;
 export type ClockEstimate = z.output<typeof clockEstimateSchema>;
 export type MigrationRamStats = z.output<typeof migrationRamStatsSchema>;
 export type NegotiatedQueuePairs = z.output<typeof negotiatedQueuePairsSchema>;
+export type MigrationSettings = z.output<typeof migrationSettingsSchema>;
 
 /** The typed parts of record.extra (record-parts.ts), each written by one lab feature. */
 export type RecordParts = z.output<typeof recordPartsSchema>;
