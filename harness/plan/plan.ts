@@ -30,6 +30,7 @@ import { describeCommand } from '../hosts/command.ts';
 import { factsCommand } from '../provision/facts.ts';
 import { SUDO_PROBE, SUDO_REQUIREMENT } from '../hosts/sudo.ts';
 import { memlockLimitBytes } from '../profile/memlock.ts';
+import { OS_DEVICE_WAIT } from '../migration/lab-hooks.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
@@ -323,6 +324,10 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
   else qmp(from, 'source', { execute: 'human-monitor-command', arguments: { 'command-line': `logfile ${qemuFiles(from, planned, 'src').traceFile}` } });
   qmp(from, 'source', { execute: 'query-status' });
   await planLaunch(plan, step, to, 'dst');
+  if (vdpa && ctx.profile.vm.guest.kind !== 'firmware')
+    say(
+      `[${from.name}] wait until the source's guest driver has the vDPA device up (DRIVER_OK in its trace${ctx.profile.vm.guest.kind === 'pxe' ? '; system_reset re-arms the firmware' : `, up to ${OS_DEVICE_WAIT.timeoutMs / 60_000} min`}), the wait recorded in extra.guestDevice; never up: the migration is invalid`,
+    );
   if (memlockLimitBytes(ctx.profile.vm, block.cell.vmSize, block.cell.queuePairs) !== null)
     for (const [host, side] of [
       [from, 'source'],
