@@ -167,6 +167,13 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
   t.true(text.includes('# migration 2: lab-b -> lab-a'));
   // a disk guest on vDPA: every migration waits for the guest driver's DRIVER_OK, no re-arming
   t.is(text.match(/^\[lab-[ab]\] wait until the source's guest driver has the vDPA device up \(DRIVER_OK in its trace, up to 10 min\)/gm)?.length, 48);
+  // and for the cell's 8 queue pairs on the source device
+  t.is(
+    text.match(
+      /^\[lab-[ab]\] wait until the source device has negotiated 8 queue pairs \(extra\.queuePairWait\): ssh .*'sudo -n -- vdpa -j dev config show vdpa0'$/gm,
+    )?.length,
+    48,
+  );
   // explicit migration settings on both sides, then read back before migrate-incoming
   const setUp = text.indexOf('[lab-a] QMP source: {"execute":"migrate-set-parameters","arguments":{"max-bandwidth":10737418240,"downtime-limit":300}}');
   const readBack = text.indexOf('[lab-b] QMP destination: {"execute":"query-migrate-parameters"}');

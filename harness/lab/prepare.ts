@@ -36,6 +36,8 @@ import {
 } from './vdpa.ts';
 import { labLaunchHooks } from './launch-hooks.ts';
 import { queuePairHooks } from './queue-pairs.ts';
+import { drivesQueues, queuePairWaitHook } from './queue-pair-wait.ts';
+import { OS_DEVICE_WAIT } from '../migration/lab-hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { invocationLabel, ROOT_QEMU_BINARY } from '../qemu/root.ts';
 import { cacheRoot } from '../guest/build.ts';
@@ -260,6 +262,8 @@ function launchHooks(
   if (lab.vdpa) {
     const { transports, vdpaHosts: hosts, ledger, queuePairs: initial, log } = lab;
     hooks.push(queuePairHooks({ transports, hosts, devicePaths, ledger, initial, sameHost, log }));
+    // an OS guest's driver brings its queues up after boot: every migration waits for the cell's count
+    if (drivesQueues(lab.profile.vm.guest.kind)) hooks.push(queuePairWaitHook({ hosts, sameHost, timeoutMs: OS_DEVICE_WAIT.timeoutMs }));
   }
   return { binaries, hooks };
 }

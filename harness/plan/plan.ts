@@ -31,6 +31,7 @@ import { factsCommand } from '../provision/facts.ts';
 import { SUDO_PROBE, SUDO_REQUIREMENT } from '../hosts/sudo.ts';
 import { memlockLimitBytes } from '../profile/memlock.ts';
 import { OS_DEVICE_WAIT } from '../migration/lab-hooks.ts';
+import { drivesQueues } from '../lab/queue-pair-wait.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
@@ -313,6 +314,35 @@ interface PlannedStep {
   directoriesMade: Set<EngineHost>;
 }
 
+/** What the hooks do before `migrate`: the waits for the guest's device and queues, each QEMU's memlock limit read back. */
+function planWaitsAndReadBacks({ ctx, sameHost }: MigrationPlan, { block, planned, from, to }: PlannedStep): void {
+  const { vdpa, vdpaPairHosts, say } = ctx;
+  if (vdpa && ctx.profile.vm.guest.kind !== 'firmware')
+    say(
+      `[${from.name}] wait until the source's guest driver has the vDPA device up (DRIVER_OK in its trace${ctx.profile.vm.guest.kind === 'pxe' ? '; system_reset re-arms the firmware' : `, up to ${OS_DEVICE_WAIT.timeoutMs / 60_000} min`}), the wait recorded in extra.guestDevice; never up: the migration is invalid`,
+    );
+  const srcVdpa = vdpaPairHosts.find((h) => h.name === from.name);
+  if (vdpa && srcVdpa && drivesQueues(ctx.profile.vm.guest.kind) && (block.cell.queuePairs ?? 1) > 1) {
+    const device = deviceFor(
+      srcVdpa.vdpa.devices.map((d) => d.name),
+      sameHost,
+      planned,
+      'src',
+    );
+    say(
+      `[${from.name}] wait until the source device has negotiated ${block.cell.queuePairs} queue pairs (extra.queuePairWait): ${from.transport.describe(['vdpa', '-j', 'dev', 'config', 'show', device])}`,
+    );
+  }
+  if (memlockLimitBytes(ctx.profile.vm, block.cell.vmSize, block.cell.queuePairs) !== null)
+    for (const [host, side] of [
+      [from, 'source'],
+      [to, 'destination'],
+    ] as const)
+      say(
+        `[${host.name}] ${side} QEMU's locked-memory limit for the record (extra.memlock): ${host.transport.describe(['cat', '--', '/proc/QEMU_PID/limits'])}`,
+      );
+}
+
 /** One migration: launch (or reuse) the source, launch the destination, the engine's QMP exchange, the record's extras. */
 async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<void> {
   const { ctx, sameHost, qmp } = plan;
@@ -324,18 +354,7 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
   else qmp(from, 'source', { execute: 'human-monitor-command', arguments: { 'command-line': `logfile ${qemuFiles(from, planned, 'src').traceFile}` } });
   qmp(from, 'source', { execute: 'query-status' });
   await planLaunch(plan, step, to, 'dst');
-  if (vdpa && ctx.profile.vm.guest.kind !== 'firmware')
-    say(
-      `[${from.name}] wait until the source's guest driver has the vDPA device up (DRIVER_OK in its trace${ctx.profile.vm.guest.kind === 'pxe' ? '; system_reset re-arms the firmware' : `, up to ${OS_DEVICE_WAIT.timeoutMs / 60_000} min`}), the wait recorded in extra.guestDevice; never up: the migration is invalid`,
-    );
-  if (memlockLimitBytes(ctx.profile.vm, block.cell.vmSize, block.cell.queuePairs) !== null)
-    for (const [host, side] of [
-      [from, 'source'],
-      [to, 'destination'],
-    ] as const)
-      say(
-        `[${host.name}] ${side} QEMU's locked-memory limit for the record (extra.memlock): ${host.transport.describe(['cat', '--', '/proc/QEMU_PID/limits'])}`,
-      );
+  planWaitsAndReadBacks(plan, step);
   for (const line of box?.beforeMigration(planned.seq) ?? []) say(line);
   const commands = migrationQmpCommands(variant, to.migrationAddress, ctx.profile.migration.port);
   for (const [i, c] of [...commands.setUp, ...commands.readBack].entries()) {

@@ -165,6 +165,19 @@ export const memlockPartSchema = z
   })
   .describe("each QEMU's locked-memory limit read back from the running process before migrate (pinning cells)");
 
+/** `extra.queuePairWait` (harness/lab/queue-pair-wait.ts). */
+export const queuePairWaitSchema = z
+  .strictObject({
+    host: z.string(),
+    device: z.string(),
+    wanted: int.describe("the cell's queue pairs"),
+    negotiated: int.nullable().describe('what the source device had negotiated when the wait ended (null: no driver yet)'),
+    mq: z.boolean().nullable(),
+    waitedMs: ms,
+    reached: z.boolean(),
+  })
+  .describe("the wait before migrate until the source's vDPA device negotiated the cell's queue pairs (multi-queue cells, OS guests)");
+
 /** Every typed part of `extra`, by its key. */
 export const recordPartsSchema = z.strictObject({
   phases: recordedPhasesSchema,
@@ -174,6 +187,7 @@ export const recordPartsSchema = z.strictObject({
   guestDevice: guestDevicePartSchema,
   vdpaReadyGap: readyGapSchema,
   memlock: memlockPartSchema,
+  queuePairWait: queuePairWaitSchema,
 });
 
 /** `extra`: the typed parts, and under any other key another lab's own fields, kept as they are. */
@@ -181,5 +195,5 @@ export const recordExtraSchema = recordPartsSchema
   .partial()
   .catchall(z.unknown())
   .describe(
-    "lab parts by name (phases, downtimePhases, network, integrity, guestDevice, vdpaReadyGap, memlock, each typed); any other key is a lab's own field, kept as it is",
+    "lab parts by name (phases, downtimePhases, network, integrity, guestDevice, vdpaReadyGap, memlock, queuePairWait, each typed); any other key is a lab's own field, kept as it is",
   );

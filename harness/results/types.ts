@@ -30,6 +30,7 @@ import type {
   networkPartSchema,
   readyGapSchema,
   memlockPartSchema,
+  queuePairWaitSchema,
   recordedPhasesSchema,
   recordPartsSchema,
   sourceDeviceSchema,
@@ -56,6 +57,7 @@ export type SourceDeviceRecord = z.output<typeof sourceDeviceSchema>;
 export type GuestDevicePart = z.output<typeof guestDevicePartSchema>;
 export type ReadyGap = z.output<typeof readyGapSchema>;
 export type MemlockPart = z.output<typeof memlockPartSchema>;
+export type QueuePairWait = z.output<typeof queuePairWaitSchema>;
 
 export type RunManifest = z.output<typeof runManifestSchema>;
 /** A manifest as read: what another lab sent, every field possibly missing (report shows those as unknown). */
