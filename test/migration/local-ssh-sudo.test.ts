@@ -75,6 +75,7 @@ test.serial('a run as a non-root login with sudo: QEMU, locks, responders and fi
   t.deepEqual(
     outcome.records.map((r) => r.status),
     ['ok', 'ok'],
+    outcome.records.map((r) => r.reason).join(' | '),
   );
   for (const r of outcome.records) {
     t.true(typeof r.qmp?.port === 'number' && r.qmp.port > 0, 'the port QEMU listened on');
