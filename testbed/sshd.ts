@@ -40,7 +40,12 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-export async function startSshd(): Promise<TestSshd> {
+export interface SshdOptions {
+  /** `PermitRootLogin no`, as most real labs: only a non-root user (sudo-user.ts) can log in. */
+  refuseRoot?: boolean;
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = await mkdtemp(join(tmpdir(), 'vb-sshd-'));
   const hostKey = join(dir, 'host_ed25519');
@@ -55,7 +60,7 @@ export async function startSshd(): Promise<TestSshd> {
     const knownHostsFile = join(dir, 'known_hosts');
     await writeFile(knownHostsFile, `[127.0.0.1]:${port},[localhost]:${port} ${hostPublic}\n`);
     const configFile = join(dir, 'sshd_config');
-    await writeFile(configFile, sshdConfig(port, hostKey, dir));
+    await writeFile(configFile, sshdConfig(port, hostKey, dir, options));
     const logLines: string[] = [];
     let listener: ResultPromise;
     try {
@@ -135,14 +140,15 @@ export async function startSshd(): Promise<TestSshd> {
   }
 }
 
-function sshdConfig(port: number, hostKey: string, dir: string): string {
+function sshdConfig(port: number, hostKey: string, dir: string, options: SshdOptions): string {
   return [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
     `HostKey ${hostKey}`,
     `PidFile ${join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'PermitRootLogin prohibit-password',
+    // root's key here; a user made by sudo-user.ts has it in its own ~/.ssh
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')} .ssh/authorized_keys`,
+    `PermitRootLogin ${options.refuseRoot ? 'no' : 'prohibit-password'}`,
     'PubkeyAuthentication yes',
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',

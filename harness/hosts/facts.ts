@@ -14,6 +14,9 @@ echo "memTotalKiB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
 echo "cmdline=$(cat /proc/cmdline 2>/dev/null)"
 echo "biosVersion=$(cat /sys/class/dmi/id/bios_version 2>/dev/null)"
 echo "biosDate=$(cat /sys/class/dmi/id/bios_date 2>/dev/null)"
+echo "uid=$(id -u)"
+echo "user=$(id -un)"
+echo "sudoUser=$SUDO_USER"
 `;
 
 export async function gatherHostFacts(host: HostTransport): Promise<HostFacts> {
@@ -30,6 +33,7 @@ export async function gatherHostFacts(host: HostTransport): Promise<HostFacts> {
     // firmware is part of a lab's fingerprint: a BIOS update can move downtime
     ...(kv.biosVersion ? { biosVersion: kv.biosVersion } : {}),
     ...(kv.biosDate ? { biosDate: kv.biosDate } : {}),
+    ...(kv.uid ? { runsAs: { uid: Number(kv.uid), user: kv.user, ...(kv.sudoUser ? { sudoFrom: kv.sudoUser } : {}) } } : {}),
     timeSync: { ...(await gatherTimeSync(host)) },
   };
 }

@@ -24,3 +24,21 @@ export function configWord(field: string, value: string): string {
  * After the profile's own options, so those win (ssh keeps the first value it is given).
  */
 export const LIVENESS_OPTIONS = ['ServerAliveInterval=5', 'ServerAliveCountMax=3', 'ConnectTimeout=15'];
+
+/**
+ * ssh hands a jump host only `-F` (not -i or -o), so identity, known hosts and host key policy
+ * reach the jump through a config file of our own; the user's and the system's ssh_config
+ * follow it for everything else (first value wins).
+ */
+export function jumpHostConfig(hostName: string, c: { strictHostKeyChecking: string; identityFile?: string; knownHostsFile?: string }): string {
+  const lines = [
+    `# vdpa-bench: ssh settings for host ${JSON.stringify(hostName)} and its jump host`,
+    'Host *',
+    '  BatchMode yes',
+    `  StrictHostKeyChecking ${c.strictHostKeyChecking}`,
+  ];
+  if (c.identityFile) lines.push(`  IdentityFile ${configWord('identityFile', c.identityFile)}`, '  IdentitiesOnly yes');
+  if (c.knownHostsFile) lines.push(`  UserKnownHostsFile ${configWord('knownHostsFile', c.knownHostsFile)}`);
+  lines.push('Include ~/.ssh/config', 'Include /etc/ssh/ssh_config', '');
+  return lines.join('\n');
+}

@@ -6,6 +6,7 @@
  * The remote login shell parses the command line again: every remote command is sent as
  * shellJoin(argv), where each word is POSIX single-quoted, so profile values arrive as data.
  * (This needs a POSIX login shell on the host: sh, bash, dash, zsh — not csh or fish.)
+ * With `sudo: true` each remote argv is run as root through `sudo -n --` (sudo.ts).
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,8 +21,9 @@ import { execaOwnSession } from './own-session.ts';
 import type { Transport } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
 import { abortableSleep, formatSeconds, RECONNECT_BACKOFF_MS } from './reconnect-wait.ts';
-import { configWord, LIVENESS_OPTIONS } from './ssh-config.ts';
+import { configWord, jumpHostConfig, LIVENESS_OPTIONS } from './ssh-config.ts';
 import { SSH_FAILURE, SshConnectionError, SshProcess, START_WRAPPER } from './ssh-process.ts';
+import { asRoot, SUDO_PROBE, sudoRefusal, SudoRefusedError } from './sudo.ts';
 import {
   bound,
   CommandError,
@@ -42,7 +44,7 @@ import {
 /** ssh clients in a session of their own: a terminal's Ctrl-C must not end what they carry (own-session.ts). */
 const ssh = <O extends Options>(args: readonly string[], options: O) => execaOwnSession('ssh', args, options);
 
-export type SshConfig = Omit<Extract<Transport, { kind: 'ssh' }>, 'kind'>;
+export type SshConfig = Omit<Extract<Transport, { kind: 'ssh' }>, 'kind' | 'sudo'> & { sudo?: boolean };
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -102,25 +104,11 @@ export class SshTransport implements HostTransport {
   }
 
   private jumpConfigFile?: Promise<string>;
-  /**
-   * ssh hands a jump host only `-F` (not -i or -o), so identity, known hosts and host key policy
-   * reach the jump through a config file of our own; the user's and the system's ssh_config
-   * follow it for everything else (first value wins).
-   */
+  /** ssh hands a jump host only `-F` (not -i or -o): see jumpHostConfig. */
   private jumpConfig(dir: string): Promise<string> {
     this.jumpConfigFile ??= (async () => {
-      const c = this.config;
-      const lines = [
-        `# vdpa-bench: ssh settings for host ${JSON.stringify(this.hostName)} and its jump host`,
-        'Host *',
-        '  BatchMode yes',
-        `  StrictHostKeyChecking ${c.strictHostKeyChecking}`,
-      ];
-      if (c.identityFile) lines.push(`  IdentityFile ${configWord('identityFile', c.identityFile)}`, '  IdentitiesOnly yes');
-      if (c.knownHostsFile) lines.push(`  UserKnownHostsFile ${configWord('knownHostsFile', c.knownHostsFile)}`);
-      lines.push('Include ~/.ssh/config', 'Include /etc/ssh/ssh_config', '');
       const file = join(dir, 'ssh_config');
-      await writeFile(file, lines.join('\n'), { mode: 0o600 });
+      await writeFile(file, jumpHostConfig(this.hostName, this.config), { mode: 0o600 });
       return file;
     })();
     return this.jumpConfigFile;
@@ -151,6 +139,13 @@ export class SshTransport implements HostTransport {
         throw new SshConnectionError(this.hostName, String(result.stderr || result.message));
       }
       this.masterPid = (await this.runningMaster()) ?? undefined;
+      // before any command relies on it (the lock holder is the first): a sudo that wants a password is said so, once
+      if (this.config.sudo) {
+        const options = { reject: false, stdin: 'ignore', timeout: 30_000 } as const;
+        const probe = await ssh([...(await this.sshOptions()), '--', this.config.host, this.line(SUDO_PROBE)], options);
+        const refusal = sudoRefusal(toRunResult(probe), this.connectionName());
+        if (refusal) throw new SudoRefusedError(this.hostName, refusal);
+      }
     })();
     return this.master;
   }
@@ -238,6 +233,11 @@ export class SshTransport implements HostTransport {
     await this.ensureMaster();
   }
 
+  /** The remote command line of argv: each word POSIX-quoted, behind `sudo -n --` when the host says so. */
+  private line(argv: readonly string[]): string {
+    return shellJoin(asRoot(argv, this.config.sudo ?? false));
+  }
+
   private async sshArgv(remoteCommand: string): Promise<string[]> {
     if (this.unreachable) throw this.unreachable;
     await this.ensureMaster();
@@ -253,7 +253,7 @@ export class SshTransport implements HostTransport {
   }
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    const result = await (options.foreground ? execa : execaOwnSession)('ssh', await this.sshArgv(shellJoin(this.remoteArgv(argv, options.env))), {
+    const result = await (options.foreground ? execa : execaOwnSession)('ssh', await this.sshArgv(this.line(this.remoteArgv(argv, options.env))), {
       input: options.input,
       stdin: options.input === undefined ? 'ignore' : undefined,
       timeout: options.timeoutMs,
@@ -288,7 +288,7 @@ export class SshTransport implements HostTransport {
       options.stderrFile ?? '/dev/null',
       ...this.remoteArgv(argv, options.env),
     ];
-    const child = ssh(await this.sshArgv(shellJoin(wrapped)), {
+    const child = ssh(await this.sshArgv(this.line(wrapped)), {
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
@@ -306,7 +306,7 @@ export class SshTransport implements HostTransport {
   }
 
   async readFile(path: string): Promise<Buffer> {
-    const result = await ssh(await this.sshArgv(shellJoin(['cat', '--', path])), {
+    const result = await ssh(await this.sshArgv(this.line(['cat', '--', path])), {
       encoding: 'buffer',
       stdin: 'ignore',
       reject: false,
@@ -323,7 +323,7 @@ export class SshTransport implements HostTransport {
 
   async fetchFile(hostPath: string, localPath: string): Promise<void> {
     await mkdir(dirname(localPath), { recursive: true });
-    const child = ssh(await this.sshArgv(shellJoin(['cat', '--', hostPath])), {
+    const child = ssh(await this.sshArgv(this.line(['cat', '--', hostPath])), {
       stdin: 'ignore',
       stdout: 'pipe',
       reject: false,
@@ -345,7 +345,7 @@ export class SshTransport implements HostTransport {
    */
   async connectUnixSocket(path: string): Promise<Duplex> {
     const localPath = join(await this.privateDir(), `fwd${++this.forwards}`);
-    return forwardUnixSocket({ hostName: this.hostName, host: this, control: (args) => this.control(args), localPath }, path);
+    return forwardUnixSocket({ hostName: this.hostName, host: this, sudo: this.config.sudo, control: (args) => this.control(args), localPath }, path);
   }
 
   /** Control commands for the master (`-O forward`, `-O cancel`, `-O exit`). */
@@ -357,7 +357,7 @@ export class SshTransport implements HostTransport {
 
   /** A long-lived command with its stdin and stdout (clock probes). */
   async stream(argv: readonly string[]): Promise<HostStream> {
-    const child = ssh(await this.sshArgv(shellJoin(argv)), {
+    const child = ssh(await this.sshArgv(this.line(argv)), {
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
@@ -376,7 +376,7 @@ export class SshTransport implements HostTransport {
     if (c.port) visible.push('-p', String(c.port));
     if (c.identityFile) visible.push('-i', c.identityFile);
     if (c.jumpHost) visible.push('-J', c.jumpHost);
-    visible.push('--', c.host, shellJoin(argv));
+    visible.push('--', c.host, this.line(argv));
     return shellJoin(visible);
   }
 

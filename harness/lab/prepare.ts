@@ -31,12 +31,15 @@ import {
   hostSetupSteps,
   isVdpaProfile,
   largestGuestBytes,
+  migrationPortOf,
   queuePairCounts,
   queuePairProblems,
   type VdpaHost,
 } from './vdpa.ts';
 import { labLaunchHooks } from './launch-hooks.ts';
 import { queuePairHooks } from './queue-pairs.ts';
+import { drivesQueues, queuePairWaitHook } from './queue-pair-wait.ts';
+import { OS_DEVICE_WAIT } from '../migration/lab-hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { invocationLabel, ROOT_QEMU_BINARY } from '../qemu/root.ts';
 import { cacheRoot } from '../guest/build.ts';
@@ -141,14 +144,19 @@ export async function prepareLab(context: LabContext): Promise<PreparedLab> {
 }
 
 /** What the devices cannot do at all, then what each host's management device offers: said before anything is set up. */
-async function preflightVdpaHosts({ selection, vdpaHosts, transports, largest }: LabPlan): Promise<void> {
+async function preflightVdpaHosts({ profile, selection, vdpaHosts, transports, largest }: LabPlan): Promise<void> {
   const impossible = queuePairProblems(vdpaHosts, selection.queuePairs);
   if (impossible.length > 0) throw new PreflightError(impossible);
   // the largest count of a sweep is the one the management device must offer
   const mostQueuePairs = Math.max(1, ...queuePairCounts(selection.queuePairs));
   const preflight = (
     await Promise.all(
-      vdpaHosts.map((h) => runChecks(transports.get(h.name)!, beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest, queuePairs: mostQueuePairs }))),
+      vdpaHosts.map((h) =>
+        runChecks(
+          transports.get(h.name)!,
+          beforeSetupChecks({ config: h.vdpa, largestGuestBytes: largest, queuePairs: mostQueuePairs, migration: migrationPortOf(h, profile) }),
+        ),
+      ),
     )
   ).flat();
   if (preflight.length > 0) throw new PreflightError(preflight);
@@ -266,6 +274,8 @@ function launchHooks(
   if (lab.vdpa) {
     const { transports, vdpaHosts: hosts, ledger, queuePairs: initial, log } = lab;
     hooks.push(queuePairHooks({ transports, hosts, devicePaths, ledger, initial, sameHost, log }));
+    // an OS guest's driver brings its queues up after boot: every migration waits for the cell's count
+    if (drivesQueues(lab.profile.vm.guest.kind)) hooks.push(queuePairWaitHook({ hosts, sameHost, timeoutMs: OS_DEVICE_WAIT.timeoutMs }));
   }
   return { binaries, hooks };
 }

@@ -7,6 +7,7 @@ import type { MigrationHooks } from '../migration/interfaces.ts';
 import type { PlannedMigration } from '../migration/schedule.ts';
 import type { Host, MetricRule, Profile } from '../profile/schema.ts';
 import { parseSize } from '../profile/size.ts';
+import { firewallStep, type MigrationPort } from '../provision/firewall.ts';
 import type { EventRequirement } from '../provision/preflight.ts';
 import { vdpaSetupSteps, type ProvisionStep } from '../provision/steps.ts';
 
@@ -60,8 +61,16 @@ export function largestGuestBytes(vmSizes: readonly string[]): number {
   return Math.max(...vmSizes.map(parseSize));
 }
 
+/** Where this host listens when it is the destination, and what the profile allows of its firewall. */
+export function migrationPortOf(host: Pick<Host, 'migrationAddress'>, profile: Pick<Profile, 'migration'>): MigrationPort {
+  return { address: host.migrationAddress, port: profile.migration.port, firewall: profile.migration.firewall };
+}
+
+/** The host's vDPA set-up, then (migration.firewall: open, a fixed port) the migration port opened where a firewall blocks it. */
 export function hostSetupSteps(host: VdpaHost, profile: Profile, queuePairs: number | null): ProvisionStep[] {
-  return vdpaSetupSteps({ config: host.vdpa, vm: profile.vm, queuePairs });
+  const port = migrationPortOf(host, profile);
+  const opens = port.firewall === 'open' && port.port !== 0;
+  return [...vdpaSetupSteps({ config: host.vdpa, vm: profile.vm, queuePairs }), ...(opens ? [firewallStep(port)] : [])];
 }
 
 /**

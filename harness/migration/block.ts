@@ -202,7 +202,7 @@ class BlockRun {
     const destination = ready.destination;
     for (const hook of o.hooks ?? []) await hook.beforeMigration?.({ planned, from, to, variant, source, destination });
     attempt.traces = { source: source.currentTraceFile, destination: destination.files.traceFile };
-    const timing = await migrate({ source, destination, variant, to, timeoutMs: this.timeoutMs, signal: o.signal });
+    const timing = await migrate({ source, destination, variant, to, port: o.profile.migration.port, timeoutMs: this.timeoutMs, signal: o.signal });
     await requireRunning(destination, 'destination after migration');
     attempt.clock = await estimateAfterMigration(o.clock, attempt.clock, from.transport, to.transport);
     const sourceTrace = source.currentTraceFile;

@@ -21,6 +21,8 @@ export interface DeviceStartedOptions {
    * busy machine can take over a minute to get there: too short a value resets it forever.
    */
   rearmAfterMs: number;
+  /** Reset the guest to re-arm it (firmware); false for an OS guest, whose driver starts the device once it is up. */
+  rearm?: boolean;
   pollMs?: number;
   note?: (message: string) => void;
 }
@@ -74,7 +76,7 @@ async function waitForDeviceStart(
   // back before the firmware's next boot attempt: reset at once
   let gaveUp = !state.started && Boolean(state.everStarted);
   while (!state.started && Date.now() - started < o.timeoutMs) {
-    if (gaveUp || Date.now() - lastReset >= o.rearmAfterMs) {
+    if (o.rearm !== false && (gaveUp || Date.now() - lastReset >= o.rearmAfterMs)) {
       o.note?.(
         `migration ${seq}: ${gaveUp ? 'the guest driver let the device go' : `guest device not started after ${((Date.now() - lastReset) / 1000).toFixed(0)} s`}: system_reset to re-arm the firmware`,
       );

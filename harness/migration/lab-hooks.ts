@@ -1,6 +1,7 @@
-/** The migration hooks a profile calls for beyond lab preparation: variant memory, guest device started, vdpa vs vdpa-ready. */
+/** The migration hooks a profile calls for beyond lab preparation: variant memory, locked memory, guest device started, vdpa vs vdpa-ready. */
 import type { Profile } from '../profile/schema.ts';
 import { deviceStartedHook } from './device-started.ts';
+import { memlockHook } from './memlock-hook.ts';
 import type { MigrationHooks } from './interfaces.ts';
 import { readyGapHook } from './ready-gap-hook.ts';
 
@@ -11,11 +12,21 @@ import { readyGapHook } from './ready-gap-hook.ts';
  */
 export const FIRMWARE_DEVICE_WAIT = { rearmAfterMs: 150_000, timeoutMs: 360_000 };
 
+/**
+ * A guest with an OS (a kernel, a disk image, the built Linux guest) starts the vDPA device once
+ * its virtio-net driver loads, and keeps it: the first migration of a boot must wait for that, or
+ * it measures an idle device while the OS is still booting. No re-arming; up to 10 minutes (a
+ * nested TCG boot is slow); never started is an invalid migration with the device's state.
+ */
+export const OS_DEVICE_WAIT = { rearmAfterMs: Infinity, timeoutMs: 600_000, rearm: false };
+
 export function labHooks(profile: Profile, pair: readonly [string, string], note: (message: string) => void, metricNames: readonly string[]): MigrationHooks[] {
   const hooks: MigrationHooks[] = [];
   if (profile.variants.some((v) => v.memory)) hooks.push(variantMemoryHook());
   const vdpaNic = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);
+  if (vdpaNic) hooks.push(memlockHook(profile.vm));
   if (vdpaNic && profile.vm.guest.kind === 'pxe') hooks.push(deviceStartedHook({ ...FIRMWARE_DEVICE_WAIT, note }));
+  else if (vdpaNic && profile.vm.guest.kind !== 'firmware') hooks.push(deviceStartedHook({ ...OS_DEVICE_WAIT, note }));
   if (metricNames.includes('vdpa') && metricNames.includes('vdpa-ready')) hooks.push(readyGapHook(profile.metrics.disagreementTolerancePct, note));
   return hooks;
 }

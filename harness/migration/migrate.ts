@@ -1,13 +1,14 @@
 /**
- * One migration over QMP, source to destination: capabilities and parameters on both sides,
- * migrate-incoming on an ephemeral port, migrate, then the completion events and query-migrate's
+ * One migration over QMP, source to destination: capabilities and parameters on both sides and
+ * what QEMU made of them read back (settings.ts), migrate-incoming on migration.port, migrate, then the completion events and query-migrate's
  * figures. Also the commands in order for `plan`, and the guest checks around a migration.
  */
 import type { Variant } from '../profile/schema.ts';
 import { DEAD_GUEST_STATES } from '../qemu/instance.ts';
 import type { RunningQemu } from '../qemu/running.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
-import type { MigrationRamStats } from '../results/types.ts';
+import type { MigrationRamStats, MigrationSettings } from '../results/types.ts';
+import { notTaken, READ_BACK, readSettings } from './settings.ts';
 import { RunInterrupted, type EngineHost } from './interfaces.ts';
 
 /** A migration that did not give a measurement: 'failed' (it did not complete) or 'invalid' (it did, but cannot be measured). */
@@ -28,6 +29,10 @@ export interface MigrationTiming {
   info?: QueryMigrate;
   /** performance.now() when migrate-incoming went to the destination and when it answered. */
   incoming?: { sentAt: number; answeredAt: number };
+  /** The port the destination listened on (query-migrate's socket-address). */
+  port?: number;
+  /** What each side's QEMU uses, read back after set-up. */
+  settings?: MigrationSettings;
 }
 
 interface QueryMigrate {
@@ -57,14 +62,17 @@ export function ramStats(ram: Record<string, number | undefined> | undefined): M
 }
 
 /** The QMP commands of one migration in the order the engine sends them (also what `plan` prints). */
-export function migrationQmpCommands(variant: Variant, destinationAddress: string) {
+/** `port`: migration.port, the destination's listening port (0: QEMU picks an ephemeral one, which a firewall blocks). */
+export function migrationQmpCommands(variant: Variant, destinationAddress: string, port = 0) {
   const capabilities = Object.entries({ events: true, ...variant.capabilities }).map(([capability, state]) => ({ capability, state }));
   const setUp: { execute: string; arguments: Record<string, unknown> }[] = [{ execute: 'migrate-set-capabilities', arguments: { capabilities } }];
   if (Object.keys(variant.parameters).length > 0) setUp.push({ execute: 'migrate-set-parameters', arguments: variant.parameters });
   return {
     /** Sent to both sides. */
     setUp,
-    incoming: { execute: 'migrate-incoming', arguments: { uri: `tcp:${destinationAddress}:0` } },
+    /** Then asked of both sides: the effective settings, QEMU's defaults included. */
+    readBack: READ_BACK,
+    incoming: { execute: 'migrate-incoming', arguments: { uri: `tcp:${destinationAddress}:${port}` } },
     migrate: (port: string) => ({ execute: 'migrate', arguments: { uri: `tcp:${destinationAddress}:${port}` } }),
   };
 }
@@ -81,17 +89,33 @@ export interface MigrationRequest {
   destination: RunningQemu;
   variant: Variant;
   to: EngineHost;
+  /** migration.port (0: QEMU's choice). */
+  port: number;
   timeoutMs: number;
   /** Aborts the migration when the run is interrupted. */
   signal?: AbortSignal;
 }
 
-export async function migrate({ source, destination, variant, to, timeoutMs, signal }: MigrationRequest): Promise<MigrationTiming> {
-  const commands = migrationQmpCommands(variant, to.migrationAddress);
-  const setUp = async (q: RunningQemu) => {
-    for (const c of commands.setUp) await q.qmp.execute(c.execute, c.arguments);
-  };
-  await Promise.all([setUp(source), setUp(destination)]);
+/** One side's capabilities and parameters set, then what QEMU uses read back: a value it did not take as set fails the migration. */
+async function setUpSide(
+  q: RunningQemu,
+  variant: Variant,
+  setUp: ReturnType<typeof migrationQmpCommands>['setUp'],
+  side: string,
+): Promise<MigrationSettings['source']> {
+  for (const c of setUp) await q.qmp.execute(c.execute, c.arguments);
+  const effective = await readSettings(q);
+  const refused = notTaken(effective, { capabilities: { events: true, ...variant.capabilities }, parameters: variant.parameters });
+  if (refused.length > 0) throw new MigrationFailure(`the ${side} QEMU did not take the variant's migration settings: ${refused.join('; ')}`);
+  return effective;
+}
+
+export async function migrate({ source, destination, variant, to, port, timeoutMs, signal }: MigrationRequest): Promise<MigrationTiming> {
+  const commands = migrationQmpCommands(variant, to.migrationAddress, port);
+  const [sourceSettings, destinationSettings] = await Promise.all([
+    setUpSide(source, variant, commands.setUp, 'source'),
+    setUpSide(destination, variant, commands.setUp, 'destination'),
+  ]);
   const sourceMark = source.qmp.events.length;
   const destinationMark = destination.qmp.events.length;
   const incomingSentAt = performance.now();
@@ -100,6 +124,7 @@ export async function migrate({ source, destination, variant, to, timeoutMs, sig
   const listening = await destination.qmp.execute<QueryMigrate>('query-migrate');
   const actualPort = listening['socket-address']?.find((a) => a.port)?.port;
   if (!actualPort) throw new MigrationFailure('destination did not report the port it listens on (query-migrate has no socket-address)');
+  if (port !== 0 && Number(actualPort) !== port) throw new MigrationFailure(`destination listens on port ${actualPort}, not migration.port ${port}`);
 
   const isMigration = (statuses: string[]) => (e: QmpEvent) => e.event === 'MIGRATION' && statuses.includes(String(e.data?.status));
   const pauseHandler = variant.capabilities['pause-before-switchover']
@@ -143,6 +168,8 @@ export async function migrate({ source, destination, variant, to, timeoutMs, sig
     destinationCompleted,
     info,
     incoming,
+    port: Number(actualPort),
+    settings: { source: sourceSettings, destination: destinationSettings },
   };
 }
 

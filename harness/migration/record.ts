@@ -76,7 +76,9 @@ export async function buildRecord(ctx: RecordContext, migration: CompletedMigrat
     totalTimeMs: info?.['total-time'] ?? null,
     setupTimeMs: info?.['setup-time'] ?? null,
     ...(ram ? { ram } : {}),
+    ...(timing.port ? { port: timing.port } : {}),
   };
+  if (timing.settings) record.migrationSettings = timing.settings;
   record.windows = {
     source: { fromUs: timing.sourceSetup?.timeUs, toUs: timing.sourceCompleted?.timeUs },
     destination: { toUs: timing.destinationCompleted?.timeUs },

@@ -4,7 +4,17 @@
  * qemuArgs, the engine's QMP commands), shown the way each host's transport would run them.
  */
 import { join } from 'node:path';
-import { buildRoot, deviceFor, eventRequirements, hostSetupSteps, largestGuestBytes, queuePairCounts, queuePairProblems, type VdpaHost } from '../lab/vdpa.ts';
+import {
+  buildRoot,
+  deviceFor,
+  eventRequirements,
+  hostSetupSteps,
+  largestGuestBytes,
+  migrationPortOf,
+  queuePairCounts,
+  queuePairProblems,
+  type VdpaHost,
+} from '../lab/vdpa.ts';
 import { labLaunchHooks } from '../lab/launch-hooks.ts';
 import { runHooks } from '../run/hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
@@ -21,6 +31,10 @@ import type { LoadedProfile } from '../profile/load.ts';
 import type { Host, Variant } from '../profile/schema.ts';
 import { describeCommand } from '../hosts/command.ts';
 import { factsCommand } from '../provision/facts.ts';
+import { SUDO_PROBE, SUDO_REQUIREMENT } from '../hosts/sudo.ts';
+import { memlockLimitBytes } from '../profile/memlock.ts';
+import { OS_DEVICE_WAIT } from '../migration/lab-hooks.ts';
+import { drivesQueues } from '../lab/queue-pair-wait.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
@@ -90,6 +104,11 @@ function planHostPreparation(ctx: PlanContext, host: Host): void {
   const t = ctx.transports.get(host.name)!;
   say();
   say(`== host ${host.name} (${host.transport.kind}) ==`);
+  if (host.transport.kind === 'ssh' && host.transport.sudo) {
+    say(`# sudo: logs in as ${host.transport.user ?? 'the ssh default user'}; every command below runs as root through sudo -n -- (argument array intact)`);
+    say(`# checked when the connection opens, before the lock (must print 0; a password prompt stops the run): ${t.describe([...SUDO_PROBE])}`);
+    say(`# sudo must allow: ${SUDO_REQUIREMENT}`);
+  }
   const vdpaHost = ctx.vdpa && host.vdpa ? (host as VdpaHost) : undefined;
   let step = 1;
   const section = (title: string) => say(`## ${step++}. ${title}`);
@@ -116,6 +135,7 @@ function planPreflightAndSetUp({ profile, selection, queuePairs, say }: PlanCont
     config: vdpaHost.vdpa,
     largestGuestBytes: largestGuestBytes(selection.vmSizes),
     queuePairs: Math.max(1, ...queuePairCounts(selection.queuePairs)),
+    migration: migrationPortOf(vdpaHost, profile),
   })) {
     say(`# ${check.name}`);
     say(describeCommand(t, check.command));
@@ -307,6 +327,35 @@ interface PlannedStep {
   directoriesMade: Set<EngineHost>;
 }
 
+/** What the hooks do before `migrate`: the waits for the guest's device and queues, each QEMU's memlock limit read back. */
+function planWaitsAndReadBacks({ ctx, sameHost }: MigrationPlan, { block, planned, from, to }: PlannedStep): void {
+  const { vdpa, vdpaPairHosts, say } = ctx;
+  if (vdpa && ctx.profile.vm.guest.kind !== 'firmware')
+    say(
+      `[${from.name}] wait until the source's guest driver has the vDPA device up (DRIVER_OK in its trace${ctx.profile.vm.guest.kind === 'pxe' ? '; system_reset re-arms the firmware' : `, up to ${OS_DEVICE_WAIT.timeoutMs / 60_000} min`}), the wait recorded in extra.guestDevice; never up: the migration is invalid`,
+    );
+  const srcVdpa = vdpaPairHosts.find((h) => h.name === from.name);
+  if (vdpa && srcVdpa && drivesQueues(ctx.profile.vm.guest.kind) && (block.cell.queuePairs ?? 1) > 1) {
+    const device = deviceFor(
+      srcVdpa.vdpa.devices.map((d) => d.name),
+      sameHost,
+      planned,
+      'src',
+    );
+    say(
+      `[${from.name}] wait until the source device has negotiated ${block.cell.queuePairs} queue pairs (extra.queuePairWait): ${from.transport.describe(['vdpa', '-j', 'dev', 'config', 'show', device])}`,
+    );
+  }
+  if (memlockLimitBytes(ctx.profile.vm, block.cell.vmSize, block.cell.queuePairs) !== null)
+    for (const [host, side] of [
+      [from, 'source'],
+      [to, 'destination'],
+    ] as const)
+      say(
+        `[${host.name}] ${side} QEMU's locked-memory limit for the record (extra.memlock): ${host.transport.describe(['cat', '--', '/proc/QEMU_PID/limits'])}`,
+      );
+}
+
 /** One migration: launch (or reuse) the source, launch the destination, the engine's QMP exchange, the record's extras. */
 async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<void> {
   const { ctx, sameHost, qmp } = plan;
@@ -318,15 +367,18 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
   else planRotation(plan, from, planned);
   qmp(from, 'source', { execute: 'query-status' });
   await planLaunch(plan, step, to, 'dst');
+  planWaitsAndReadBacks(plan, step);
   for (const line of box?.beforeMigration(planned.seq) ?? []) say(line);
-  const commands = migrationQmpCommands(variant, to.migrationAddress);
-  for (const c of commands.setUp) {
+  const commands = migrationQmpCommands(variant, to.migrationAddress, ctx.profile.migration.port);
+  for (const [i, c] of [...commands.setUp, ...commands.readBack].entries()) {
+    if (i === commands.setUp.length)
+      say(`# the settings each QEMU uses, its defaults included, into the record (migrationSettings); one not taken as set fails the migration`);
     qmp(from, 'source', c);
     qmp(to, 'destination', c);
   }
   qmp(to, 'destination', commands.incoming);
   qmp(to, 'destination', { execute: 'query-migrate' });
-  qmp(from, 'source', commands.migrate('<port from query-migrate socket-address>'));
+  qmp(from, 'source', commands.migrate(ctx.profile.migration.port === 0 ? '<port from query-migrate socket-address>' : String(ctx.profile.migration.port)));
   say(
     `# wait for MIGRATION completed on the source${variant.capabilities['pause-before-switchover'] ? ' (migrate-continue {"state":"pre-switchover"} at pre-switchover)' : ''}, then on the destination`,
   );

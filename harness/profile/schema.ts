@@ -4,6 +4,7 @@
  * Every object is strict: an unknown key is a typo until proven otherwise.
  */
 import { z } from 'zod';
+import { migrationPortFields } from './migration-port.ts';
 import { parseDuration, parseSize } from './size.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" (it names files and report rows)');
@@ -47,6 +48,12 @@ const sshTransport = z.strictObject({
   strictHostKeyChecking: z.enum(['yes', 'accept-new', 'no']).default('accept-new'),
   controlPersist: durationString.default('10m').describe('How long the multiplexed master connection stays up when idle'),
   options: z.array(z.string()).default([]).describe('Extra -o options, e.g. ["ServerAliveInterval=5"]'),
+  sudo: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Log in as `user` and run every command as root through `sudo -n --` (argument array intact): QEMU, tracers, the lock holder, file reads. The user needs NOPASSWD sudo for all commands (`USER ALL=(root) NOPASSWD: ALL`); preflight stops when sudo asks for a password',
+    ),
 });
 const netnsTransport = z.strictObject({
   kind: z.literal('netns'),
@@ -328,7 +335,7 @@ export const profileSchema = z
     migration: z
       .strictObject({
         timeout: durationString.default('10m').describe('A migration not completed by then is cancelled and recorded as failed'),
-        port: z.number().int().min(0).max(65535).default(0).describe('Destination port; 0 lets QEMU pick a free one'),
+        ...migrationPortFields,
         qmpTimeout: durationString.default('30s').describe('How long a starting QEMU may take to answer on QMP'),
         reconnectTimeout: durationString
           .default('2m')

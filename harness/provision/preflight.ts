@@ -4,10 +4,12 @@
  * what set-up was meant to produce; the QEMU checks run once each variant's binary is known.
  */
 import type { RunResult } from '../hosts/transport.ts';
+import { guestMemlockBytes, PIN_OVERHEAD_BYTES } from '../profile/memlock.ts';
 import { parseSize } from '../profile/size.ts';
 import { parseTraceLine } from '../traces/parse.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import { argv, runCommand, script, type HostCommand } from '../hosts/command.ts';
+import { firewallCheck, type MigrationPort } from './firewall.ts';
 import { hugepageSysfsPath, modulesFor, parseEswitchMode, type VdpaHostConfig } from './steps.ts';
 import { tracerChecks, type TracerKind } from './tracer-checks.ts';
 
@@ -56,25 +58,45 @@ function moduleCheck(module: string): HostCheck {
 
 const PCI_PRESENT = String.raw`[ -d "/sys/bus/pci/devices/$1" ] && echo yes || echo no`;
 
-const MEMLOCK = String.raw`ulimit -l`;
+/**
+ * Whether QEMU can be given the memlock limit it needs: the same prlimit the launch uses, on a
+ * `true` (as the host's transport runs commands: root under sudo may raise the hard limit, a
+ * plain user only up to it). Prints the hard limit either way, for the message.
+ */
+const MEMLOCK_RAISE = String.raw`
+hard=$(ulimit -H -l)
+command -v prlimit >/dev/null 2>&1 || { echo "missing $hard"; exit 0; }
+if out=$(prlimit --memlock="$1:$1" -- true 2>&1); then echo "raisable $hard"; exit 0; fi
+who="$(id -u):$(awk '/^CapEff:/ {print $2}' /proc/self/status)"
+printf 'refused %s %s %s\n' "$hard" "$who" "$(printf '%s' "$out" | tr '\n' ' ')"
+`;
 
-/** RLIMIT_MEMLOCK in KiB, or Infinity for "unlimited". */
-export function parseMemlock(text: string): number {
-  const t = text.trim();
-  return t === 'unlimited' ? Infinity : Number(t);
+/** CAP_SYS_RESOURCE (24) in a /proc/PID/status CapEff mask: what lets a process raise a hard limit. */
+function hasSysResource(capEff: string): boolean {
+  return /^[0-9a-f]+$/i.test(capEff) && (BigInt(`0x${capEff}`) & (1n << 24n)) !== 0n;
 }
 
-export function memlockCheck(guestBytes: number): HostCheck {
+const gib = (bytes: number) => `${+(bytes / 2 ** 30).toFixed(2)} GiB`;
+
+/** `neededBytes`: the limit QEMU is launched with (profile/memlock.ts: the largest guest + overhead). */
+export function memlockCheck(neededBytes: number): HostCheck {
   return {
-    name: 'memlock limit',
-    command: script(MEMLOCK),
+    name: `memlock limit for QEMU: ${gib(neededBytes)}, the largest guest + ${gib(PIN_OVERHEAD_BYTES)} (prlimit --memlock=${neededBytes}:${neededBytes})`,
+    command: script(MEMLOCK_RAISE, [String(neededBytes)]),
     evaluate: (r) => {
-      const kib = parseMemlock(r.stdout);
-      if (kib === Infinity) return null;
-      if (Number.isNaN(kib)) return `cannot read the memlock limit (ulimit -l printed "${r.stdout.trim()}")`;
-      return kib * 1024 >= guestBytes
-        ? null
-        : `memlock limit is ${kib} KiB but vhost-vDPA pins all guest memory (${guestBytes / 2 ** 30} GiB): set it to unlimited (ulimit -l unlimited, or memlock in /etc/security/limits.conf)`;
+      const [verdict, hard = '?', who = '', ...said] = r.stdout.trim().split(' ');
+      if (verdict === 'raisable') return null;
+      const why = `vhost-vDPA pins all guest RAM: QEMU is started under prlimit --memlock=${neededBytes}:${neededBytes} (${neededBytes / 1024} KiB, ${gib(neededBytes)}: the largest guest + ${gib(PIN_OVERHEAD_BYTES)})`;
+      if (verdict === 'missing') return `the prlimit command is missing (util-linux); ${why}`;
+      if (verdict !== 'refused') return `cannot tell whether the memlock limit can be raised (the check printed "${r.stdout.trim()}${r.stderr.trim()}")`;
+      const [uid, capEff = ''] = who.split(':');
+      const remedy =
+        uid === '0'
+          ? hasSysResource(capEff)
+            ? 'root here may raise it, yet the kernel refused: check the host'
+            : 'the commands run as root but without CAP_SYS_RESOURCE (a container?), which may not raise a hard limit: start it with a higher one (--ulimit memlock=-1, LimitMEMLOCK=infinity)'
+          : `the commands run as uid ${uid}: run them as root (transport sudo: true) or raise the hard limit (memlock in /etc/security/limits.conf, LimitMEMLOCK= for a service)`;
+      return `memlock limit cannot be raised to ${neededBytes / 1024} KiB: the hard limit is ${hard}${hard === 'unlimited' ? '' : ' KiB'} and prlimit said "${said.join(' ').trim()}"; ${why}. ${remedy}, to at least ${neededBytes / 1024} KiB`;
     },
   };
 }
@@ -85,9 +107,11 @@ export interface PreflightInput {
   largestGuestBytes: number;
   /** The most queue pairs the profile's matrix asks of this host's devices. */
   queuePairs?: number;
+  /** Where this host listens as a destination, and what the profile allows with its firewall. */
+  migration?: MigrationPort;
 }
 
-export function beforeSetupChecks({ config, largestGuestBytes, queuePairs }: PreflightInput): HostCheck[] {
+export function beforeSetupChecks({ config, largestGuestBytes, queuePairs, migration }: PreflightInput): HostCheck[] {
   const checks: HostCheck[] = [toolCheck('vdpa', 'install iproute2 with the vdpa tool'), toolCheck('modprobe', 'install kmod')];
   if (config.driver === 'mlx5_vdpa') checks.push(toolCheck('devlink', 'install iproute2'));
   for (const module of modulesFor(config)) checks.push(moduleCheck(module));
@@ -99,8 +123,9 @@ export function beforeSetupChecks({ config, largestGuestBytes, queuePairs }: Pre
       evaluate: (r) => (r.stdout.trim() === 'yes' ? null : `PCI device ${pf} (the profile's pf) does not exist on this host`),
     });
   }
-  checks.push(memlockCheck(largestGuestBytes));
+  checks.push(memlockCheck(guestMemlockBytes(largestGuestBytes)));
   if (queuePairs !== undefined && queuePairs > 1) checks.push(queuePairCheck(config, queuePairs));
+  if (migration) checks.push(firewallCheck(migration));
   return checks;
 }
 

@@ -2,6 +2,7 @@
  * Builds QEMU command lines as argument arrays (pure): the same function feeds `run` and `plan`.
  */
 import type { Variant, VmSettings } from '../profile/schema.ts';
+import { memlockLimitBytes, withMemlock } from '../profile/memlock.ts';
 import { parseSize, sizeToMiB } from '../profile/size.ts';
 import { bindPlan, directoriesOf, rootedInvocation } from './root.ts';
 
@@ -96,7 +97,8 @@ export function launchPaths(l: QemuLaunch): { dirs: string[]; mounts: string[] }
 export function qemuArgs(l: QemuLaunch): string[] {
   const sizeBytes = parseSize(l.vmSize);
   const args = [
-    ...qemuInvocation(l.variant, l.binary, l.root, launchPaths(l)),
+    // a pinning NIC needs guest RAM locked: the limit raised for this process alone (profile/memlock.ts)
+    ...withMemlock(qemuInvocation(l.variant, l.binary, l.root, launchPaths(l)), memlockLimitBytes(l.vm, l.vmSize, l.queuePairs)),
     '-name',
     l.name,
     '-nodefaults',

@@ -207,6 +207,36 @@ export const readyGapSchema = z
   })
   .describe('vdpa against vdpa-ready on a migration that has both, flagged when they differ by more than the tolerance');
 
+const lockedBytes = z.union([z.number(), z.literal('unlimited')]).describe('bytes, or unlimited');
+
+/** One QEMU's RLIMIT_MEMLOCK as the kernel reports it (/proc/PID/limits, "Max locked memory"), or why it could not be read. */
+const qemuMemlockSchema = z.union([
+  z.strictObject({ pid: int, softBytes: lockedBytes, hardBytes: lockedBytes }),
+  z.strictObject({ pid: int, unknown: z.string().describe('why /proc/PID/limits could not be read') }),
+]);
+
+/** `extra.memlock` (harness/migration/memlock-hook.ts). */
+export const memlockPartSchema = z
+  .strictObject({
+    requiredBytes: z.number().describe('the limit QEMU was launched with (prlimit): guest RAM + 1 GiB, which vhost-vDPA pins'),
+    source: qemuMemlockSchema,
+    destination: qemuMemlockSchema,
+  })
+  .describe("each QEMU's locked-memory limit read back from the running process before migrate (pinning cells)");
+
+/** `extra.queuePairWait` (harness/lab/queue-pair-wait.ts). */
+export const queuePairWaitSchema = z
+  .strictObject({
+    host: z.string(),
+    device: z.string(),
+    wanted: int.describe("the cell's queue pairs"),
+    negotiated: int.nullable().describe('what the source device had negotiated when the wait ended (null: no driver yet)'),
+    mq: z.boolean().nullable(),
+    waitedMs: ms,
+    reached: z.boolean(),
+  })
+  .describe("the wait before migrate until the source's vDPA device negotiated the cell's queue pairs (multi-queue cells, OS guests)");
+
 /** Every typed part of `extra`, by its key. */
 export const recordPartsSchema = z.strictObject({
   phases: recordedPhasesSchema,
@@ -217,6 +247,8 @@ export const recordPartsSchema = z.strictObject({
   integrity: integrityPartSchema,
   guestDevice: guestDevicePartSchema,
   vdpaReadyGap: readyGapSchema,
+  memlock: memlockPartSchema,
+  queuePairWait: queuePairWaitSchema,
 });
 
 /** `extra`: the typed parts, and under any other key another lab's own fields, kept as they are. */
@@ -224,5 +256,5 @@ export const recordExtraSchema = recordPartsSchema
   .partial()
   .catchall(z.unknown())
   .describe(
-    "lab parts by name (phases, downtimePhases, downtimeAttribution, startup, network, integrity, guestDevice, vdpaReadyGap, each typed); any other key is a lab's own field, kept as it is",
+    "lab parts by name (phases, downtimePhases, downtimeAttribution, startup, network, integrity, guestDevice, vdpaReadyGap, memlock, queuePairWait, each typed); any other key is a lab's own field, kept as it is",
   );

@@ -50,6 +50,13 @@ export const negotiatedQueuePairsSchema = z
     mq: z.boolean().nullable(),
   })
   .describe("the destination vDPA device's negotiated queue pairs (vdpa dev config show) after the migration (harness/lab/queue-pairs.ts)");
+const settingsSide = z.strictObject({
+  capabilities: z.record(z.string(), z.boolean()).describe('query-migrate-capabilities, by name'),
+  parameters: z.record(z.string(), z.unknown()).describe('query-migrate-parameters as QEMU answered'),
+});
+export const migrationSettingsSchema = z
+  .strictObject({ source: settingsSide, destination: settingsSide })
+  .describe("the migration settings each QEMU used, read back after the variant's were set: QEMU's defaults included (harness/migration/settings.ts)");
 const windowSide = z.strictObject({ fromUs: z.number().optional(), toUs: z.number().optional() });
 export const traceRangeSchema = z.strictObject({
   bytes: z.tuple([z.number().int(), z.number().int()]).describe('[from, to): byte offsets of the part read'),
@@ -84,7 +91,13 @@ export const recordedIterationSchema = z
     metricErrors: z.record(z.string(), z.string()).optional().describe('why each null metric could not be computed'),
     metricAnchors: z.record(z.string(), z.strictObject({ start: anchor, end: anchor, fallback: z.boolean() })).optional(),
     qmp: z
-      .strictObject({ downtimeMs: nullableMs, totalTimeMs: nullableMs, setupTimeMs: nullableMs, ram: ramStats.optional() })
+      .strictObject({
+        downtimeMs: nullableMs,
+        totalTimeMs: nullableMs,
+        setupTimeMs: nullableMs,
+        ram: ramStats.optional(),
+        port: z.number().int().optional().describe("the port the destination listened on: migration.port, or QEMU's pick when it is 0"),
+      })
       .nullable()
       .describe("QEMU's own figures from query-migrate; null when the migration did not complete"),
     traces: z
@@ -117,6 +130,7 @@ export const recordedIterationSchema = z
     finishedAt: z.string(),
     unparsedTraceLines: z.strictObject({ source: z.number().int(), destination: z.number().int() }).optional(),
     negotiatedQueuePairs: negotiatedQueuePairsSchema.optional(),
+    migrationSettings: migrationSettingsSchema.optional(),
     extra: recordExtraSchema.optional(),
   })
   .describe('One migration: one line of iterations.ndjson');
@@ -177,6 +191,14 @@ export const hostFactsSchema = z.strictObject({
     .describe('written by runs before accel.probes existed: a probe of the host PATH QEMU (when there was one)'),
   timeSync: timeSyncSchema.optional(),
   nicFirmware: z.string().optional().describe('recorded by vDPA labs that know it (see also lab.vdpaHosts)'),
+  runsAs: z
+    .strictObject({
+      uid: z.number(),
+      user: z.string(),
+      sudoFrom: z.string().optional().describe('the login user sudo ran the commands for (transport sudo: true)'),
+    })
+    .optional()
+    .describe("who the harness's commands ran as on the host (QEMU, tracers, files); absent in manifests written before it was recorded"),
 });
 
 export const cellStopSchema = z

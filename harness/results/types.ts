@@ -16,6 +16,7 @@ import type {
   metricAnchorSchema,
   migrationRamStatsSchema,
   negotiatedQueuePairsSchema,
+  migrationSettingsSchema,
   recordedIterationSchema,
   runManifestSchema,
   variantFactsSchema,
@@ -29,6 +30,8 @@ import type {
   networkDowntimeSchema,
   networkPartSchema,
   readyGapSchema,
+  memlockPartSchema,
+  queuePairWaitSchema,
   recordedPhasesSchema,
   recordPartsSchema,
   sourceDeviceSchema,
@@ -42,6 +45,7 @@ export type MetricAnchorRecord = z.output<typeof metricAnchorSchema>;
 export type ClockEstimate = z.output<typeof clockEstimateSchema>;
 export type MigrationRamStats = z.output<typeof migrationRamStatsSchema>;
 export type NegotiatedQueuePairs = z.output<typeof negotiatedQueuePairsSchema>;
+export type MigrationSettings = z.output<typeof migrationSettingsSchema>;
 
 /** The typed parts of record.extra (record-parts.ts), each written by one lab feature. */
 export type RecordParts = z.output<typeof recordPartsSchema>;
@@ -56,6 +60,8 @@ export type IntegrityPart = z.output<typeof integrityPartSchema>;
 export type SourceDeviceRecord = z.output<typeof sourceDeviceSchema>;
 export type GuestDevicePart = z.output<typeof guestDevicePartSchema>;
 export type ReadyGap = z.output<typeof readyGapSchema>;
+export type MemlockPart = z.output<typeof memlockPartSchema>;
+export type QueuePairWait = z.output<typeof queuePairWaitSchema>;
 
 export type RunManifest = z.output<typeof runManifestSchema>;
 /** A manifest as read: what another lab sent, every field possibly missing (report shows those as unknown). */

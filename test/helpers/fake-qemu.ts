@@ -84,9 +84,11 @@ export class FakeQemu implements QemuStarter, QemuWorld {
 
   listen(destination: ScriptedQemu, uri: string): Record<string, never> {
     if (destination.role !== 'dst') throw new QmpReply('GenericError', "'-incoming' was not specified on the command line");
-    const host = /^tcp:(.+):0$/.exec(uri)?.[1];
+    const [, host, asked] = /^tcp:(.+):(\d+)$/.exec(uri) ?? [];
     if (!host) throw new QmpReply('GenericError', `unexpected incoming uri ${uri}`);
-    const port = String(++this.port);
+    // as QEMU: port 0 is the kernel's pick, any other is bound as asked (and refused when taken)
+    const port = asked === '0' ? String(++this.port) : asked;
+    if (this.listening.has(`${host}:${port}`)) throw new QmpReply('GenericError', `Failed to bind socket: Address already in use`);
     this.listening.set(`${host}:${port}`, destination);
     destination.migration = { status: 'setup', 'socket-address': [{ port, ipv4: true, host, type: 'inet' }] };
     const setup = RECORDED.lines.find((l) => l.side === 'destination')!;

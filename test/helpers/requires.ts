@@ -1,5 +1,5 @@
 /**
- * The one place a test says what it needs beyond Node: root, QEMU, sshd or headless Chromium.
+ * The one place a test says what it needs beyond Node: root, QEMU, sshd, sudo, firewalld or headless Chromium.
  *
  *   const test = requires('root', 'qemu');   // instead of `import test from 'ava'`
  *   test.serial('...', async (t) => { ... });
@@ -16,7 +16,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { SSHD } from '../../testbed/sshd.ts';
 
-export type Need = 'root' | 'qemu' | 'sshd' | 'chromium';
+export type Need = 'root' | 'qemu' | 'sshd' | 'chromium' | 'sudo' | 'firewalld';
 
 /** Where the tests find Chromium (test:unit points it at a failing stub; SSHD likewise in testbed/sshd.ts). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -40,6 +40,11 @@ const WHY_MISSING: Record<Need, () => string | null> = {
   qemu: () => (onPath('qemu-system-x86_64') ? null : 'qemu-system-x86_64 not on PATH (apt-get install qemu-system-x86)'),
   sshd: () => (existsSync(SSHD) ? null : `${SSHD} not found (apt-get install openssh-server)`),
   chromium: () => (existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (apt-get install chromium)`),
+  sudo: () => (existsSync('/usr/bin/sudo') && onPath('useradd') ? null : 'sudo or useradd not found (apt-get install sudo passwd)'),
+  firewalld: () =>
+    ['/usr/sbin/firewalld', '/usr/sbin/nft', '/usr/bin/dbus-daemon'].every((f) => existsSync(f))
+      ? null
+      : 'firewalld, nft or dbus-daemon not found (apt-get install firewalld nftables dbus)',
 };
 
 /** Why these needs cannot be met here, or null when the test can run. */

@@ -10,6 +10,7 @@ import type { HostProcess, HostTransport, ProcessExit } from '../../harness/host
 import type { QemuLaunchRequest } from '../../harness/qemu/running.ts';
 import { RECORDED, type RecordedLine, type Side } from './recorded-migration.ts';
 import { render } from './vdpa-traces.ts';
+import { QEMU_10_SETTINGS } from './qemu-settings.ts';
 
 export const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -88,7 +89,9 @@ export class ScriptedQemu {
   /** Open as QEMU keeps it: a file deleted under it takes the lines that follow with it. */
   private traceOutput?: FileHandle;
   readonly enabled: Set<string>;
-  readonly capabilities = new Map<string, boolean>();
+  /** As QEMU 10.0 starts: every capability off, every parameter at its default (the captured answers), then what was set. */
+  readonly capabilities = new Map<string, boolean>(QEMU_10_SETTINGS.capabilities.map((c) => [c.capability, c.state]));
+  readonly parameters: Record<string, unknown> = { ...QEMU_10_SETTINGS.parameters };
   migration?: MigrationInfo;
   /** query-migrate answers still to give before the completed figures are filled in. */
   unsettledQueries = 0;
@@ -211,9 +214,21 @@ export class ScriptedQemu {
       case 'query-status':
         return { status: this.runState, singlestep: false, running: this.runState === 'running' };
       case 'migrate-set-capabilities':
-        for (const c of args.capabilities as { capability: string; state: boolean }[]) this.capabilities.set(c.capability, c.state);
+        for (const c of args.capabilities as { capability: string; state: boolean }[]) {
+          if (!this.capabilities.has(c.capability)) throw new QmpReply('GenericError', `Parameter 'capability' does not accept value '${c.capability}'`);
+          this.capabilities.set(c.capability, c.state);
+        }
         return {};
       case 'migrate-set-parameters':
+        // QEMU's QAPI input visitor refuses a member the command does not have
+        for (const name of Object.keys(args))
+          if (!(name in QEMU_10_SETTINGS.parameters)) throw new QmpReply('GenericError', `Parameter '${name}' is unexpected`);
+        Object.assign(this.parameters, args);
+        return {};
+      case 'query-migrate-capabilities':
+        return [...this.capabilities].map(([capability, state]) => ({ state, capability }));
+      case 'query-migrate-parameters':
+        return { ...this.parameters };
       case 'quit':
       case 'system_reset':
         return {};

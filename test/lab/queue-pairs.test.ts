@@ -27,7 +27,7 @@ async function profileWith(file: string, queuePairs: string) {
 test('cx6dx-lab with queuePairs [4, 8]: devices created with 4, re-created with 8 before the first 8qp boot, QEMU gets mq vectors per cell, teardown restores', async (t) => {
   const plan = await planRun(await profileWith('profiles/cx6dx-lab.yaml', '[4, 8]'));
   t.regex(plan, /# queue-pair sweep 4, 8: devices are created with max_vqp 4/);
-  t.regex(plan, /apply: ssh .* lab-a\.example\.com 'vdpa dev add name vdpa0 mgmtdev pci\/0000:3b:00\.2 mac 52:54:00:6d:78:01 max_vqp 4'/);
+  t.regex(plan, /apply: ssh .* lab-a\.example\.com 'sudo -n -- vdpa dev add name vdpa0 mgmtdev pci\/0000:3b:00\.2 mac 52:54:00:6d:78:01 max_vqp 4'/);
   const boots = [...plan.matchAll(/^### VM boot (\d+): (\S+) (\S+) (\d+)qp/gm)].map((m) => ({ index: Number(m[1]), qp: Number(m[4]), at: m.index! }));
   t.is(boots[0].qp, 4, "the devices are created with the first cell's count");
   t.deepEqual(
@@ -43,16 +43,17 @@ test('cx6dx-lab with queuePairs [4, 8]: devices created with 4, re-created with 
     Number(m[3]),
   ]);
   t.deepEqual(recreations, changes, 're-created exactly where the count changes');
-  for (const host of ['lab-a', 'lab-b']) t.regex(plan, new RegExp(`\\[${host}\\] apply: .*'vdpa dev del vdpa0'\\n\\[${host}\\] apply: .*max_vqp 8'`));
+  for (const host of ['lab-a', 'lab-b'])
+    t.regex(plan, new RegExp(`\\[${host}\\] apply: .*'sudo -n -- vdpa dev del vdpa0'\\n\\[${host}\\] apply: .*max_vqp 8'`));
   // each boot's QEMU has the vectors of its count: 2N+2
   for (const [i, b] of boots.entries()) {
     const section = plan.slice(b.at, boots[i + 1]?.at ?? plan.indexOf('== teardown =='));
     t.true(section.includes(`mq=on,vectors=${2 * b.qp + 2}`), `boot ${b.index}`);
-    t.regex(section, /negotiated queue pairs for the record: ssh .*'vdpa -j dev config show vdpa0'/);
+    t.regex(section, /negotiated queue pairs for the record: ssh .*'sudo -n -- vdpa -j dev config show vdpa0'/);
   }
   t.regex(
     plan,
-    /undo vDPA device vdpa0 re-created per cell: ssh .*'vdpa dev add name vdpa0 mgmtdev pci\/0000:3b:00\.2 mac 52:54:00:6d:78:01 max_vqp PREVIOUS'/,
+    /undo vDPA device vdpa0 re-created per cell: ssh .*'sudo -n -- vdpa dev add name vdpa0 mgmtdev pci\/0000:3b:00\.2 mac 52:54:00:6d:78:01 max_vqp PREVIOUS'/,
   );
   t.notRegex(plan, /PREFLIGHT REFUSES/);
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import type { IterationRecord } from '../../harness/results/types.ts';
 import { engineLab, type EngineLabRun } from '../helpers/engine-lab.ts';
+import { QEMU_10_SETTINGS } from '../helpers/qemu-settings.ts';
 import { RECORDED } from '../helpers/recorded-migration.ts';
 
 const precopy = (iterations: number, warmup: number, variant = '  - name: limit-300ms\n    parameters: { downtime-limit: 300 }') => `variants:
@@ -69,7 +70,7 @@ for (const format of ['log-legacy', 'log-iso'] as const) {
 
 test('QMP in the engine order: capabilities and parameters on both sides, migrate-incoming on port 0, migrate to the port query-migrate names, query-migrate until settled, the old source quits, the guest trace rotated', async (t) => {
   const run = await engineLab(t, { profile: precopy(1, 1) });
-  const setUp = ['migrate-set-capabilities', 'migrate-set-parameters'];
+  const setUp = ['migrate-set-capabilities', 'migrate-set-parameters', 'query-migrate-capabilities', 'query-migrate-parameters'];
   t.deepEqual(run.fake.commands('src of migration 1'), [
     'qmp_capabilities',
     'query-status',
@@ -106,6 +107,43 @@ test('QMP in the engine order: capabilities and parameters on both sides, migrat
   );
 });
 
+test('migration.port: the destination listens on that port (migrate-incoming tcp:ADDR:PORT) and the source migrates to it, every migration', async (t) => {
+  const run = await engineLab(t, { profile: precopy(2, 0) + 'migration: { port: 49152 }\n' });
+  t.deepEqual(
+    run.records.map((r) => r.status),
+    ['ok', 'ok'],
+  );
+  t.true(run.fake.commands('dst of migration 1').includes('migrate-incoming tcp:127.0.0.1:49152'));
+  t.true(run.fake.commands('src of migration 1').includes('migrate tcp:127.0.0.1:49152'));
+  t.true(run.fake.commands('dst of migration 2').includes('migrate-incoming tcp:127.0.0.1:49152'), 'the port is free again once the first migration took it');
+  t.false(run.fake.commands('dst of migration 1').includes('migrate-incoming tcp:127.0.0.1:0'));
+  t.deepEqual(
+    run.records.map((r) => r.qmp?.port),
+    [49152, 49152],
+    'each record says the port',
+  );
+});
+
+test("effective migration settings: read back on both sides after set-up, QEMU's defaults included, in every record; a setting QEMU refuses fails the migration", async (t) => {
+  const run = await engineLab(t, { profile: precopy(2, 0, '  - name: fast\n    parameters: { max-bandwidth: 10737418240 }') });
+  // the destination of migration 1 is migration 2's source: set up and read back before each migration it takes part in
+  const readBack = ['migrate-set-capabilities', 'migrate-set-parameters', 'query-migrate-capabilities', 'query-migrate-parameters'];
+  const settingUp = (label: string) => run.fake.commands(label).filter((c) => readBack.includes(c));
+  t.deepEqual(settingUp('src of migration 1'), readBack);
+  t.deepEqual(settingUp('dst of migration 1'), [...readBack, ...readBack]);
+  for (const r of run.records) {
+    const settings = r.migrationSettings!;
+    t.is(settings.source.parameters['max-bandwidth'], 10737418240, 'the value set');
+    t.is(settings.source.parameters['downtime-limit'], QEMU_10_SETTINGS.parameters['downtime-limit'], "QEMU's default, unset by the profile");
+    t.true(settings.source.capabilities.events);
+    t.false(settings.destination.capabilities['pause-before-switchover']);
+  }
+  // a parameter this QEMU does not know: QEMU refuses it at set-up, and the migration fails saying so
+  const unknown = await engineLab(t, { profile: precopy(1, 0, '  - name: odd\n    parameters: { x-not-a-parameter: 1 }') });
+  t.is(unknown.records[0].status, 'failed');
+  t.regex(unknown.records[0].reason ?? '', /Parameter 'x-not-a-parameter' is unexpected/);
+});
+
 test('pause-before-switchover: the engine answers pre-switchover with migrate-continue, and the migration completes', async (t) => {
   const run = await engineLab(t, {
     profile: precopy(1, 0, '  - name: paused\n    capabilities: { pause-before-switchover: true }') + 'migration: { timeout: 5s }\n',
@@ -115,7 +153,7 @@ test('pause-before-switchover: the engine answers pre-switchover with migrate-co
     [['ok', RECORDED.record.metrics.runstate]],
     run.records[0]?.reason,
   );
-  t.deepEqual(run.fake.commands('src of migration 1').slice(3, 6), ['migrate tcp:127.0.0.1:40001', 'migrate-continue pre-switchover', 'query-migrate']);
+  t.deepEqual(run.fake.commands('src of migration 1').slice(5, 8), ['migrate tcp:127.0.0.1:40001', 'migrate-continue pre-switchover', 'query-migrate']);
 });
 
 test('pipelining: without a hook judging the guest, the next destination starts while the traces are still being fetched, after the old source quit', async (t) => {

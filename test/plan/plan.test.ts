@@ -105,27 +105,31 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
       [...order].sort((a, b) => a - b),
       order,
     );
-    const ssh = `ssh -l root -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
-    t.true(section.includes(ssh));
+    const login = `ssh -l vdpa -i '~/.ssh/vdpa-lab' -- ${host}.example.com`;
+    // every command as root through sudo, its words quoted inside the one remote word
+    const ssh = `${login} 'sudo -n --`;
+    t.true(section.includes(`# sudo: logs in as vdpa; every command below runs as root through sudo -n --`));
+    t.true(section.includes(`before the lock (must print 0; a password prompt stops the run): ${login} 'sudo -n -- id -u'`));
+    t.true(section.includes('# sudo must allow: the login user must be able to run any command as root without a password'));
     for (const needle of [
-      "'bash -s -- vhost_vdpa'",
-      "'bash -s -- mlx5_vdpa'",
+      "sudo -n -- bash -s -- vhost_vdpa'",
+      "sudo -n -- bash -s -- mlx5_vdpa'",
       '# memlock limit',
-      `${ssh} 'devlink dev eswitch set pci/0000:3b:00.0 mode switchdev'`,
-      `echo 1 | ${ssh} 'tee /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs'`,
-      `${ssh} 'vdpa dev add name vdpa0 mgmtdev pci/0000:3b:00.2 mac 52:54:00:6d:78:01 max_vqp 8'`,
-      `echo 132 | ${ssh} 'tee /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages'`,
-      `${ssh} 'mount -t hugetlbfs -o pagesize=1G none /dev/hugepages1G'`,
-      "'bash -s -- vdpa0 vhost_vdpa'",
+      `${ssh} devlink dev eswitch set pci/0000:3b:00.0 mode switchdev'`,
+      `echo 1 | ${ssh} tee /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs'`,
+      `${ssh} vdpa dev add name vdpa0 mgmtdev pci/0000:3b:00.2 mac 52:54:00:6d:78:01 max_vqp 8'`,
+      `echo 132 | ${ssh} tee /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages'`,
+      `${ssh} mount -t hugetlbfs -o pagesize=1G none /dev/hugepages1G'`,
+      "sudo -n -- bash -s -- vdpa0 vhost_vdpa'",
       '# variant before: https://gitlab.com/qemu-project/qemu.git v10.0.0',
       '# variant after: https://gitlab.com/qemu-project/qemu.git v10.1.0',
       '--prefix=/var/tmp/vdpa-bench/qemu-builds/before-KEY',
       '--prefix=/var/tmp/vdpa-bench/qemu-builds/after-KEY',
       '--target-list=x86_64-softmmu --enable-trace-backends=log --enable-kvm',
       'make -j"$(nproc)"',
-      "'/var/tmp/vdpa-bench/qemu-builds/after-KEY/bin/qemu-system-x86_64 -trace help'",
+      "sudo -n -- /var/tmp/vdpa-bench/qemu-builds/after-KEY/bin/qemu-system-x86_64 -trace help'",
       '-msg timestamp=on -trace enable=runstate_set -qmp stdio',
-      `${ssh} 'vdpa -j mgmtdev show'`,
+      `${ssh} vdpa -j mgmtdev show'`,
       '# /dev/vhost-vdpa-* of vdpa0',
     ]) {
       t.true(section.includes(needle), `${host} section lacks ${needle}`);
@@ -139,6 +143,8 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
     .split('\n')
     .find((l) => l.includes('start source'))!;
   for (const needle of [
+    // guest RAM (39G) + 1 GiB locked for vhost-vDPA's pinning, raised for this QEMU alone, under sudo
+    "'sudo -n -- prlimit --memlock=42949672960:42949672960 -- /var/tmp/vdpa-bench/qemu-builds/before-KEY/bin/qemu-system-x86_64 -name",
     'before-KEY/bin/qemu-system-x86_64',
     '-machine q35,memory-backend=mem0 -accel kvm -cpu host -smp 8 -m 39936M',
     '-object memory-backend-file,id=mem0,size=39936M,mem-path=/dev/hugepages1G,share=on,prealloc=off',
@@ -153,17 +159,51 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
     t.true(firstLaunch.includes(needle), `first launch lacks ${needle}: ${firstLaunch}`);
   }
   t.true(text.includes('size=131072M,mem-path=/dev/hugepages1G'));
+  t.true(text.includes('prlimit --memlock=138512695296:138512695296 -- '), 'the 128G guest gets 129 GiB');
+  t.true(text.includes('# memlock limit for QEMU: 129 GiB, the largest guest + 1 GiB (prlimit --memlock=138512695296:138512695296)'));
+  t.regex(text, /\[lab-b\] destination QEMU's locked-memory limit for the record \(extra\.memlock\): ssh .* 'sudo -n -- cat -- \/proc\/QEMU_PID\/limits'/);
   t.true(text.includes('after-KEY/bin/qemu-system-x86_64'));
   // ping-pong: back from lab-b to lab-a over lab-a's migration address
   t.true(text.includes('# migration 2: lab-b -> lab-a'));
-  t.true(text.includes('[lab-a] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.1:0"}}'));
-  t.true(text.includes('[lab-b] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.2:0"}}'));
-  t.true(text.includes('{"execute":"migrate","arguments":{"uri":"tcp:192.168.100.2:<port from query-migrate socket-address>"}}'));
+  // a disk guest on vDPA: every migration waits for the guest driver's DRIVER_OK, no re-arming
+  t.is(text.match(/^\[lab-[ab]\] wait until the source's guest driver has the vDPA device up \(DRIVER_OK in its trace, up to 10 min\)/gm)?.length, 48);
+  // and for the cell's 8 queue pairs on the source device
+  t.is(
+    text.match(
+      /^\[lab-[ab]\] wait until the source device has negotiated 8 queue pairs \(extra\.queuePairWait\): ssh .*'sudo -n -- vdpa -j dev config show vdpa0'$/gm,
+    )?.length,
+    48,
+  );
+  // explicit migration settings on both sides, then read back before migrate-incoming
+  const setUp = text.indexOf('[lab-a] QMP source: {"execute":"migrate-set-parameters","arguments":{"max-bandwidth":10737418240,"downtime-limit":300}}');
+  const readBack = text.indexOf('[lab-b] QMP destination: {"execute":"query-migrate-parameters"}');
+  t.true(setUp > 0 && readBack > setUp && readBack < text.indexOf('"execute":"migrate-incoming"'), 'set, read back, then listen');
+  t.true(text.includes('[lab-a] QMP source: {"execute":"query-migrate-capabilities"}'));
+  // migration.port: each destination listens on the profile's port, the source migrates to it
+  t.true(text.includes('[lab-a] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.1:49152"}}'));
+  t.true(text.includes('[lab-b] QMP destination: {"execute":"migrate-incoming","arguments":{"uri":"tcp:192.168.100.2:49152"}}'));
+  t.true(text.includes('{"execute":"migrate","arguments":{"uri":"tcp:192.168.100.2:49152"}}'));
+  t.false(text.includes(':0"}}'), 'no ephemeral port anywhere');
+  // the firewall: preflight reads it, set-up opens the port (migration.firewall: open), teardown closes it
+  t.true(text.includes('# migration port 49152/tcp through the firewall to 192.168.100.2'));
+  t.true(
+    text.includes(
+      "# migration port 49152/tcp open to 192.168.100.1 for the run\ncheck: ssh -l vdpa -i '~/.ssh/vdpa-lab' -- lab-a.example.com 'sudo -n -- bash -s -- 192.168.100.1'",
+    ),
+  );
+  t.true(text.includes("apply: ssh -l vdpa -i '~/.ssh/vdpa-lab' -- lab-b.example.com 'sudo -n -- bash -s -- firewall-cmd --zone=ZONE --add-port=49152/tcp'"));
   t.true(text.includes('"command-line":"logfile /var/tmp/vdpa-bench/RUN_ID/traces/0002-'));
   const down = text.slice(teardown);
-  t.true(indexOf(down, "'vdpa dev del vdpa0'") < indexOf(down, 'modprobe -r mlx5_vdpa'));
-  t.true(indexOf(down, 'modprobe -r vdpa') < indexOf(down, "'umount /dev/hugepages1G'"));
-  t.true(down.includes("'devlink dev eswitch set pci/0000:3b:00.0 mode PREVIOUS'"));
+  t.true(indexOf(down, "sudo -n -- vdpa dev del vdpa0'") < indexOf(down, 'modprobe -r mlx5_vdpa'));
+  t.true(indexOf(down, 'modprobe -r vdpa') < indexOf(down, "sudo -n -- umount /dev/hugepages1G'"));
+  t.true(down.includes("sudo -n -- devlink dev eswitch set pci/0000:3b:00.0 mode PREVIOUS'"));
+  t.true(
+    indexOf(
+      down,
+      "undo migration port 49152/tcp open to 192.168.100.1 for the run: ssh -l vdpa -i '~/.ssh/vdpa-lab' -- lab-a.example.com 'sudo -n -- bash -s -- firewall-cmd --zone=PREVIOUS --remove-port=49152/tcp'",
+    ) < indexOf(down, 'vdpa dev del vdpa0'),
+    'the port closes first (set-up opened it last)',
+  );
 });
 
 test('vdpasim plan: one box, two devices that source and destination alternate, no max_vqp', async (t) => {

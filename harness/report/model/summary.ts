@@ -16,7 +16,7 @@ import { probeTimelines } from './probe-timeline.ts';
 import { migrationRows } from './rows.ts';
 import { cellStops, metricList, platformSentence, runInfo, setupOf } from './run-info.ts';
 import type { ReportSettings } from './settings.ts';
-import { downtimeLimits, variantTable } from './variants.ts';
+import { downtimeLimits, effectiveSettings, variantTable } from './variants.ts';
 import { MIN_N_FOR_INTERVAL, SUMMARY_SCHEMA, type RunData, type Summary } from './types.ts';
 import { dataWarnings, runWarnings } from './warnings.ts';
 
@@ -67,6 +67,7 @@ export function buildSummary(input: SummaryInput): Summary {
   const variants = variantOrder(records, settings);
   const pair = input.pair ?? choosePair(variants, settings, warnings);
   const runOf = (r: IterationRecord) => input.runOf?.(r) ?? 0;
+  const effective = effectiveSettings(records);
 
   const rows = migrationRows(records, input.runs, metrics, runOf);
   const agreement = metricAgreement(rows, metrics, primary, settings.disagreementTolerancePct);
@@ -77,7 +78,7 @@ export function buildSummary(input: SummaryInput): Summary {
     primary,
     variants,
     bootstrap: settings.bootstrap,
-    downtimeLimits: downtimeLimits(variants, settings.variantSettings, manifests),
+    downtimeLimits: downtimeLimits(variants, settings.variantSettings, manifests, effective),
     stopOf: (run, label) => stops.get(run)?.get(label) ?? null,
   });
   const comparisons = comparisonsOf(pair, { cells, rows, metrics }, settings);
@@ -99,7 +100,7 @@ export function buildSummary(input: SummaryInput): Summary {
     metrics,
     primary,
     variants,
-    variantTable: variantTable(variants, settings.variantSettings, manifests),
+    variantTable: variantTable(variants, settings.variantSettings, manifests, effective),
     order,
     agreement,
     totals: {
