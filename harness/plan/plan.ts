@@ -18,7 +18,6 @@ import {
 import { labLaunchHooks } from '../lab/launch-hooks.ts';
 import { runHooks } from '../run/hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
-import { describeSiteScripts } from '../provision/site-scripts.ts';
 import { migrationQmpCommands } from '../migration/migrate.ts';
 import { composeLaunch, logBackendFile, qemuFiles, runDirectories } from '../migration/launch.ts';
 import type { TracerRequest } from '../qemu/running.ts';
@@ -30,8 +29,6 @@ import { cellLabel } from '../profile/cell.ts';
 import type { LoadedProfile } from '../profile/load.ts';
 import type { Host, Variant } from '../profile/schema.ts';
 import { describeCommand } from '../hosts/command.ts';
-import { factsCommand } from '../provision/facts.ts';
-import { SUDO_PROBE, SUDO_REQUIREMENT } from '../hosts/sudo.ts';
 import { memlockLimitBytes } from '../profile/memlock.ts';
 import { OS_DEVICE_WAIT } from '../migration/lab-hooks.ts';
 import { drivesQueues } from '../lab/queue-pair-wait.ts';
@@ -46,6 +43,7 @@ import type { HostTransport } from '../hosts/transport.ts';
 import type { Block, PlannedMigration } from '../migration/schedule.ts';
 import type { MigrationHooks } from '../migration/interfaces.ts';
 import { devicePlaceholder, PLAN_RUN_ID, planContext, planEngineHost, type PlanContext, type PlanFacts } from './context.ts';
+import { planHostFacts, planSiteScripts, planSudo, type Section } from './host-steps.ts';
 import { planTeardown } from './teardown.ts';
 
 export interface PlanOptions extends MatrixNarrowing {
@@ -104,11 +102,7 @@ function planHostPreparation(ctx: PlanContext, host: Host): void {
   const t = ctx.transports.get(host.name)!;
   say();
   say(`== host ${host.name} (${host.transport.kind}) ==`);
-  if (host.transport.kind === 'ssh' && host.transport.sudo) {
-    say(`# sudo: logs in as ${host.transport.user ?? 'the ssh default user'}; every command below runs as root through sudo -n -- (argument array intact)`);
-    say(`# checked when the connection opens, before the lock (must print 0; a password prompt stops the run): ${t.describe([...SUDO_PROBE])}`);
-    say(`# sudo must allow: ${SUDO_REQUIREMENT}`);
-  }
+  planSudo(ctx, host, t);
   const vdpaHost = ctx.vdpa && host.vdpa ? (host as VdpaHost) : undefined;
   let step = 1;
   const section = (title: string) => say(`## ${step++}. ${title}`);
@@ -118,15 +112,6 @@ function planHostPreparation(ctx: PlanContext, host: Host): void {
   planQemuRoots(ctx, host, t, section);
   planVerify(ctx, { host, vdpaHost, t }, section);
   planHostFacts(ctx, vdpaHost, t, section);
-}
-
-type Section = (title: string) => void;
-
-function planSiteScripts({ site, say }: PlanContext, host: Host, t: HostTransport, section: Section): void {
-  const siteLines = describeSiteScripts(site, host.name, t);
-  if (siteLines.length === 0) return;
-  section(`site scripts (zx; the ledger records what apply changed)`);
-  for (const line of siteLines) say(line);
 }
 
 function planPreflightAndSetUp({ profile, selection, queuePairs, say }: PlanContext, vdpaHost: VdpaHost, t: HostTransport, section: Section): void {
@@ -201,18 +186,6 @@ function planVerify(
   }
 }
 
-function planHostFacts({ say }: PlanContext, vdpaHost: VdpaHost | undefined, t: HostTransport, section: Section): void {
-  section(`host facts for the manifest`);
-  say(`# kernel, CPU, memory, KVM, kernel command line (harness/hosts/facts.ts)`);
-  say(`${t.describe(['bash', '-s'])} <<'SCRIPT'  # script: harness/hosts/facts.ts`);
-  if (!vdpaHost) return;
-  say(`# NIC model, ethtool -i, devlink dev info, vdpa dev config show, IOMMU, hugepages`);
-  say(describeCommand(t, factsCommand(vdpaHost.vdpa)).split('\n')[0] + '  # script: harness/provision/facts.ts');
-  for (const d of vdpaHost.vdpa.devices) {
-    say(`# resolve ${devicePlaceholder(d.name)}`);
-    say(describeCommand(t, vhostVdpaDeviceCommand(d.name)).split('\n')[0] + '  # script: harness/provision/preflight.ts');
-  }
-}
 /** What the migrations section shares across VM boots: the pair as the engine sees it, its launches, the QMP line format. */
 interface MigrationPlan {
   ctx: PlanContext;
