@@ -4,8 +4,9 @@
  * Every object is strict: an unknown key is a typo until proven otherwise.
  */
 import { z } from 'zod';
+import { durationString, traceSchema } from './trace.ts';
 import { migrationPortFields } from './migration-port.ts';
-import { parseDuration, parseSize } from './size.ts';
+import { parseSize } from './size.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" (it names files and report rows)');
 
@@ -24,17 +25,6 @@ export const sizeString = z
   })
   .transform((value) => String(value))
   .describe('A memory size with a binary unit: 512M, 39G, 0.5G, 128GiB');
-
-export const durationString = z
-  .union([z.string(), z.number()])
-  .superRefine((value, ctx) => {
-    try {
-      parseDuration(value);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    }
-  })
-  .describe('A duration: 250ms, 90s, 5m, 1h, or a number of seconds');
 
 const localTransport = z.strictObject({ kind: z.literal('local') });
 const sshTransport = z.strictObject({
@@ -352,19 +342,7 @@ export const profileSchema = z
           ),
       })
       .prefault({}),
-    trace: z
-      .strictObject({
-        events: z.array(z.string().min(1)).default(['runstate_set', 'vmstate_downtime_checkpoint']),
-        // stap: the dtrace backend (RHEL/Fedora qemu-kvm: -trace/-D write nothing), captured per QEMU process by trace.tracer
-        backend: z.enum(['log', 'stap']).default('log').describe("log: QEMU's log backend (-trace/-D); stap: the dtrace backend, captured by trace.tracer"),
-        tracer: z
-          .enum(['systemtap', 'bpftrace'])
-          .default('systemtap')
-          .describe('backend stap: qemu-trace-stap run --pid (RHEL qemu-kvm-tools), or bpftrace usdt: probes'),
-        alsoLog: z.boolean().default(false).describe('backend stap: the log backend too, into *.qemu-log.log per migration (a QEMU built with both backends)'),
-        attachTimeout: durationString.default('180s').describe('How long a tracer may take to attach (SystemTap compiles a kernel module first)'),
-      })
-      .prefault({}),
+    trace: traceSchema,
     metrics: z
       .strictObject({
         primary: z.string().default('runstate'),

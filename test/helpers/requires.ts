@@ -70,6 +70,7 @@ export function requires(...needs: Need[]): TestFn {
   const noHook = Object.assign(() => {}, { always: () => {} });
   const gated = Object.assign(gate(avaTest as Register), {
     serial: gate(avaTest.serial as Register),
+    failing: gate(avaTest.failing as Register),
     skip: avaTest.skip,
     todo: avaTest.todo,
     before: noHook,

@@ -52,7 +52,11 @@ async function profileFor(user: SudoUser, name: string): Promise<string> {
 
 const quiet = (notes: string[]) => ({ blockStarted() {}, migrationDone() {}, note: (m: string) => notes.push(m) });
 
-test.serial('a run as a non-root login with sudo: QEMU, locks, responders and files as root; records carry the port and the settings QEMU used', async (t) => {
+// A known defect (issue #20), kept visible: under sudo both migrations fail with "QMP connection
+// closed while waiting for greeting (QEMU exited?)" although the same run as root passes
+// (local-ssh.test.ts). ava's failing() passes while the test fails and fails once it passes: then
+// drop the modifier.
+test.failing('a run as a non-root login with sudo: QEMU, locks, responders and files as root; records carry the port and the settings QEMU used', async (t) => {
   const user = await createSudoUser(sshd, 'nopasswd');
   users.push(user);
   const notes: string[] = [];
