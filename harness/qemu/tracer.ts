@@ -69,12 +69,12 @@ const BPFTRACE_FORMATS: Readonly<Record<string, { format: string; args: readonly
   vhost_vdpa_set_features: { format: 'dev: 0x%lx features: 0x%lx', args: ['arg0', 'arg1'] },
   vhost_vdpa_listener_begin_batch: { format: 'vdpa_shared:0x%lx fd: %d msg_type: %u type: %u', args: ['arg0', 'arg1', 'arg2', 'arg3'] },
   vhost_vdpa_listener_commit: { format: 'vdpa_shared:0x%lx fd: %d msg_type: %u type: %u', args: ['arg0', 'arg1', 'arg2', 'arg3'] },
-  // QEMU's line without its last two fields (perm, type): bpftrace on x86_64 refused both
-  // ("ERROR: x86_64 doesn't support arg8", then "… arg7", seen in the soft lab's lab VM with
-  // bpftrace 0.23); the metrics read size only
+  // QEMU's line up to size: bpftrace on x86_64 reads usdt arguments arg0–arg5 only, as the
+  // first six argument registers ("ERROR: x86_64 doesn't support arg8", then arg7, then arg6, seen
+  // in the soft lab's lab VM with bpftrace 0.23); the metrics read size, the sixth
   vhost_vdpa_dma_map: {
-    format: 'vdpa_shared:0x%lx fd: %d msg_type: %u asid: %u iova: 0x%lx size: 0x%lx uaddr: 0x%lx',
-    args: ['arg0', 'arg1', 'arg2', 'arg3', 'arg4', 'arg5', 'arg6'],
+    format: 'vdpa_shared:0x%lx fd: %d msg_type: %u asid: %u iova: 0x%lx size: 0x%lx',
+    args: ['arg0', 'arg1', 'arg2', 'arg3', 'arg4', 'arg5'],
   },
   vhost_vdpa_net_load_mq: { format: 'vdpa state: 0x%lx current_qpairs: %d', args: ['arg0', 'arg1'] },
   [TRACER_READY_EVENT]: { format: '%s', args: ['str(arg0)'] },
