@@ -19,7 +19,8 @@ import { labLaunchHooks } from '../lab/launch-hooks.ts';
 import { runHooks } from '../run/hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { migrationQmpCommands } from '../migration/migrate.ts';
-import { composeLaunch, logBackendFile, qemuFiles, runDirectories } from '../migration/launch.ts';
+import { composeLaunch, logBackendFile, qemuFiles } from '../migration/launch.ts';
+import { runDirectories } from '../migration/run-directory.ts';
 import type { TracerRequest } from '../qemu/running.ts';
 import { tracerArgv, tracerCommand } from '../qemu/tracer.ts';
 import { TRACER_READY_EVENT } from '../traces/tracer-output.ts';
@@ -374,7 +375,7 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
 async function planLaunch(plan: MigrationPlan, { block, planned, directoriesMade }: PlannedStep, host: EngineHost, role: 'src' | 'dst'): Promise<void> {
   const { variants, vdpa, say } = plan.ctx;
   const variant = variants.find((v) => v.name === block.cell.variant)!;
-  if (!directoriesMade.has(host)) say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: runDirectories(host) })}`);
+  if (!directoriesMade.has(host)) say(`[${host.name}] ${describeCommand(host.transport, runDirectories(host.transport, host.runDir))}`);
   directoriesMade.add(host);
   const { argv, files, overrides, tracer } = await composeLaunch(plan.launch, { block, variant, host, planned, role });
   say(

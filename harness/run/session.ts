@@ -12,6 +12,8 @@ import { openTransport } from '../hosts/open.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
 import type { EngineHost } from '../migration/interfaces.ts';
+import { removeRunDirectory } from '../migration/run-directory.ts';
+import { runCommand } from '../hosts/command.ts';
 import { pairHosts } from '../profile/load.ts';
 import type { Profile } from '../profile/schema.ts';
 import { ProvisionLedger } from '../provision/apply.ts';
@@ -149,7 +151,7 @@ export class LabSession {
     if (siteLeftovers.length > 0) note(`teardown could not undo: ${siteLeftovers.join('; ')}`);
     if (this.locks.length > 0) {
       await Promise.allSettled(this.hosts.map((h) => collectHostLogs(h, localRunDir)));
-      await Promise.allSettled([...this.hosts.map((h) => h.transport.run(['rm', '-rf', '--', h.runDir], { allowFailure: true }))]);
+      await Promise.allSettled([...this.hosts.map((h) => runCommand(h.transport, removeRunDirectory(h.transport, h.runDir)))]);
     }
     await Promise.allSettled(this.locks.map((l) => l.release()));
     await Promise.allSettled([...this.transports.values()].map((t) => t.close()));
