@@ -17,6 +17,7 @@ import { runCommand } from '../hosts/command.ts';
 import { pairHosts } from '../profile/load.ts';
 import type { Profile } from '../profile/schema.ts';
 import { ProvisionLedger } from '../provision/apply.ts';
+import { preflightNuma } from '../provision/numa-checks.ts';
 import { applySiteScripts, siteScriptsFor, undoSiteScripts, type PlannedSiteScript, type SiteOutcome } from '../provision/site-scripts.ts';
 import { acquireLock, type LabLock, type RecoveredRun } from './lock.ts';
 import { cleanLeftovers, describeCleanup, LabBusyError, writeOwnerRecord, type OwnerRecord } from './ownership.ts';
@@ -117,6 +118,8 @@ export class LabSession {
   }
 
   async prepareLab(profileFile: string, selection: RunSelection, metrics: MetricSetup, note: Note): Promise<PreparedLab | undefined> {
+    // a NUMA placement the hosts cannot give stops the run before anything is set up or started
+    await preflightNuma(this.profile.hosts, this.transports);
     // the site's own set-up (zx scripts) before the lab's: firmware and CPU settings come first
     this.site = siteScriptsFor(this.profile, profileFile, this.pair);
     if (this.site.length > 0) this.siteOutcomes = await applySiteScripts(this.transports, this.site, this.siteLedger, note);
