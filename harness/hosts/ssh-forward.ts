@@ -8,23 +8,32 @@ import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { HostTransport } from './transport.ts';
 
-/** Characters `ssh -L local:remote` carries unchanged in a unix socket path (no ':', spaces, brackets, '%'). */
-const FORWARDABLE_PATH = /^[A-Za-z0-9_./+=,@-]+$/;
-
 /**
- * Checks the socket exists (so a caller retrying until QEMU listens sees ENOENT, as locally).
- * A path ssh's `-L` syntax cannot carry (':', spaces, brackets) is reached through a symlink
- * with a plain name in a private directory on the host. Under sudo the socket (QEMU's, root's)
- * is handed to the login user ($3: sudo's SUDO_UID), since sshd connects to it as that user.
+ * Finds the path sshd is to connect to and checks a socket is there (so a caller retrying until
+ * QEMU listens sees ENOENT, as locally); prints "path P" or "alias P". Under sudo ($2) the path
+ * is resolved first: a sudo run's `sock` is a symlink to a directory of the login user's own
+ * (migration/run-directory.ts), since sshd connects as that user and may not pass the workdir;
+ * the socket (QEMU's, root's) is handed to the login user (sudo's SUDO_UID). A path ssh's `-L`
+ * syntax cannot carry (':', spaces, brackets, '%') is reached through a symlink with a plain
+ * name in a private directory on the host.
  */
 const SOCKET_PROBE = String.raw`
-[ -S "$1" ] || { echo "no socket at $1" >&2; exit 2; }
-[ -w "$1" ] || { echo "cannot write to $1" >&2; exit 13; }
-if [ -n "$2" ]; then d=$(mktemp -d /tmp/vb-fwd-XXXXXXXX) && ln -s -- "$1" "$d/s" && echo "$d/s"; fi
-if [ -n "$3" ] && [ -n "$SUDO_UID" ]; then
-  chown -- "$SUDO_UID" "$1" || { echo "cannot hand $1 to uid $SUDO_UID" >&2; exit 13; }
-  if [ -n "$2" ]; then chown -- "$SUDO_UID" "$d" || exit 13; fi
+export LC_ALL=C
+p=$1
+if [ -n "$2" ]; then p=$(readlink -f -- "$1") || { echo "no socket at $1" >&2; exit 2; }; fi
+[ -S "$p" ] || { echo "no socket at $1" >&2; exit 2; }
+[ -w "$p" ] || { echo "cannot write to $1" >&2; exit 13; }
+if [ -n "$2" ]; then
+  [ -n "$SUDO_UID" ] || { echo "sudo did not say who logged in (no SUDO_UID)" >&2; exit 13; }
+  chown -- "$SUDO_UID" "$p" || { echo "cannot hand $p to uid $SUDO_UID" >&2; exit 13; }
 fi
+case $p in
+  *[!A-Za-z0-9_./+=,@-]*)
+    d=$(mktemp -d /tmp/vb-fwd-XXXXXXXX) && ln -s -- "$p" "$d/s" || exit 5
+    if [ -n "$2" ]; then chown -- "$SUDO_UID" "$d" || exit 13; fi
+    echo "alias $d/s" ;;
+  *) echo "path $p" ;;
+esac
 `;
 
 export interface ForwardLink {
@@ -41,13 +50,14 @@ export interface ForwardLink {
 
 /** Connects to `path` on the host; rejects like a local connect (ENOENT) while nothing listens there yet. */
 export async function forwardUnixSocket(link: ForwardLink, path: string): Promise<Duplex> {
-  const needsAlias = !FORWARDABLE_PATH.test(path);
-  const probe = await link.host.script(SOCKET_PROBE, [path, needsAlias ? 'alias' : '', link.sudo ? 'sudo' : ''], { allowFailure: true });
-  if (probe.exitCode !== 0) {
+  const probe = await link.host.script(SOCKET_PROBE, [path, link.sudo ? 'sudo' : ''], { allowFailure: true });
+  const found = /^(path|alias) (\/.*)$/.exec(probe.stdout.trim());
+  if (probe.exitCode !== 0 || !found) {
     const code = probe.exitCode === 2 ? 'ENOENT' : probe.exitCode === 13 ? 'EACCES' : 'EIO';
-    throw Object.assign(new Error(`${link.hostName}: connect ${path}: ${probe.stderr.trim()}`), { code });
+    throw Object.assign(new Error(`${link.hostName}: connect ${path}: ${probe.stderr.trim() || `probe printed ${JSON.stringify(probe.stdout)}`}`), { code });
   }
-  const remotePath = needsAlias ? probe.stdout.trim() : path;
+  const needsAlias = found[1] === 'alias';
+  const remotePath = found[2];
   const localPath = link.localPath;
   const spec = `${localPath}:${remotePath}`;
   const release = async () => {

@@ -50,6 +50,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class SshTransport implements HostTransport {
   readonly kind = 'ssh' as const;
+  readonly sudo: boolean;
   private controlDir?: Promise<string>;
   private master?: Promise<void>;
   /** The local pid of the master connection in use: another pid (or none) means it was lost. */
@@ -65,6 +66,7 @@ export class SshTransport implements HostTransport {
     readonly hostName: string,
     readonly config: SshConfig,
   ) {
+    this.sudo = config.sudo ?? false;
     if (config.host.startsWith('-')) throw new Error(`host ${hostName}: ssh host "${config.host}" must not start with "-"`);
     if (config.user?.startsWith('-')) throw new Error(`host ${hostName}: ssh user "${config.user}" must not start with "-"`);
     // refuse paths ssh cannot be given now, not at the first command
@@ -338,14 +340,10 @@ export class SshTransport implements HostTransport {
     }
   }
 
-  /**
-   * The host's unix socket, forwarded by the master (`ssh -O forward -L local:remote`) to a
-   * socket in our private directory. The forward is cancelled when the connection closes.
-   * Rejects like a local connect when nothing listens at the path yet, so callers can retry.
-   */
+  /** The host's unix socket forwarded by the master to our private directory (ssh-forward.ts); rejects like a local connect (ENOENT) until something listens. */
   async connectUnixSocket(path: string): Promise<Duplex> {
     const localPath = join(await this.privateDir(), `fwd${++this.forwards}`);
-    return forwardUnixSocket({ hostName: this.hostName, host: this, sudo: this.config.sudo, control: (args) => this.control(args), localPath }, path);
+    return forwardUnixSocket({ hostName: this.hostName, host: this, sudo: this.sudo, control: (args) => this.control(args), localPath }, path);
   }
 
   /** Control commands for the master (`-O forward`, `-O cancel`, `-O exit`). */

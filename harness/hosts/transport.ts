@@ -57,6 +57,11 @@ export interface HostStream {
 export interface HostTransport {
   readonly hostName: string;
   readonly kind: 'local' | 'ssh' | 'netns';
+  /**
+   * Commands run as root through sudo for a non-root login (ssh `sudo: true`): what the login
+   * user itself must reach (sshd connects forwarded sockets as that user) needs a place of its own.
+   */
+  readonly sudo?: boolean;
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Runs a bash script fed on stdin (`bash -s -- args...`): arguments arrive as "$1"... unparsed. */
   script(script: string, args?: readonly string[], options?: RunOptions): Promise<RunResult>;

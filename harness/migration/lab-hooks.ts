@@ -1,7 +1,8 @@
-/** The migration hooks a profile calls for beyond lab preparation: variant memory, locked memory, guest device started, vdpa vs vdpa-ready. */
+/** The migration hooks a profile calls for beyond lab preparation: variant memory, locked memory, NUMA placement, guest device started, vdpa vs vdpa-ready. */
 import type { Profile } from '../profile/schema.ts';
 import { deviceStartedHook } from './device-started.ts';
 import { memlockHook } from './memlock-hook.ts';
+import { numaHook } from './numa-hook.ts';
 import type { MigrationHooks } from './interfaces.ts';
 import { readyGapHook } from './ready-gap-hook.ts';
 
@@ -23,6 +24,9 @@ export const OS_DEVICE_WAIT = { rearmAfterMs: Infinity, timeoutMs: 600_000, rear
 export function labHooks(profile: Profile, pair: readonly [string, string], note: (message: string) => void, metricNames: readonly string[]): MigrationHooks[] {
   const hooks: MigrationHooks[] = [];
   if (profile.variants.some((v) => v.memory)) hooks.push(variantMemoryHook());
+  // placed before the waits below, so the guest's driver comes up on the threads' own CPUs
+  const numaOf = new Map(profile.hosts.filter((h) => pair.includes(h.name) && h.numa).map((h) => [h.name, h.numa!]));
+  if (numaOf.size > 0) hooks.push(numaHook(numaOf));
   const vdpaNic = profile.vm.nic.kind === 'vdpa' || profile.matrix.queuePairs.some((q) => q !== null);
   if (vdpaNic) hooks.push(memlockHook(profile.vm));
   if (vdpaNic && profile.vm.guest.kind === 'pxe') hooks.push(deviceStartedHook({ ...FIRMWARE_DEVICE_WAIT, note }));

@@ -5,9 +5,11 @@
 import { join } from 'node:path';
 import type { Variant } from '../profile/schema.ts';
 import { parseDuration } from '../profile/size.ts';
+import { runCommand } from '../hosts/command.ts';
 import { qemuArgs, type QemuLaunch } from '../qemu/command.ts';
 import type { RunningQemu, TracerRequest } from '../qemu/running.ts';
 import type { EngineHost, EngineOptions } from './interfaces.ts';
+import { runDirectories } from './run-directory.ts';
 import type { Block, PlannedMigration } from './schedule.ts';
 
 export type Role = 'src' | 'dst';
@@ -100,11 +102,6 @@ export function launchSettings(
 type LaunchOptions = Pick<EngineOptions, 'binaries' | 'profile' | 'accel' | 'traceEvents' | 'hooks'>;
 type LauncherOptions = LaunchOptions & Pick<EngineOptions, 'qemu'>;
 
-/** The directories a host's QEMU processes write into (sockets, traces, consoles, stderr), made before the first launch. */
-export function runDirectories(host: EngineHost): string[] {
-  return ['mkdir', '-p', join(host.runDir, 'sock'), join(host.runDir, 'traces'), join(host.runDir, 'console'), join(host.runDir, 'stderr')];
-}
-
 /**
  * One QEMU launch as the engine makes it (no process started): each hook's changes over the
  * earlier ones' (a hook sees the VM settings earlier hooks made, so changes to different parts of
@@ -136,7 +133,7 @@ export class QemuLauncher {
   /** Starts one QEMU; `accel` is the schedule's accelerator now (a first boot may have switched it). */
   async launch(host: EngineHost, planned: PlannedMigration, role: Role, accel: 'kvm' | 'tcg' = this.o.accel): Promise<RunningQemu> {
     if (!this.directoriesMade.has(host)) {
-      await host.transport.run(runDirectories(host));
+      await runCommand(host.transport, runDirectories(host.transport, host.runDir));
       this.directoriesMade.add(host);
     }
     const { argv, files, tracer } = await composeLaunch({ ...this.o, accel }, { block: this.block, variant: this.variant, host, planned, role });

@@ -19,7 +19,8 @@ import { labLaunchHooks } from '../lab/launch-hooks.ts';
 import { runHooks } from '../run/hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { migrationQmpCommands } from '../migration/migrate.ts';
-import { composeLaunch, logBackendFile, qemuFiles, runDirectories } from '../migration/launch.ts';
+import { composeLaunch, logBackendFile, qemuFiles } from '../migration/launch.ts';
+import { runDirectories } from '../migration/run-directory.ts';
 import type { TracerRequest } from '../qemu/running.ts';
 import { tracerArgv, tracerCommand } from '../qemu/tracer.ts';
 import { TRACER_READY_EVENT } from '../traces/tracer-output.ts';
@@ -45,6 +46,7 @@ import type { MigrationHooks } from '../migration/interfaces.ts';
 import { devicePlaceholder, PLAN_RUN_ID, planContext, planEngineHost, type PlanContext, type PlanFacts } from './context.ts';
 import { planHostFacts, planSiteScripts, planSudo, type Section } from './host-steps.ts';
 import { planTeardown } from './teardown.ts';
+import { planNumaPlacement, planNumaPreflight } from './numa.ts';
 
 export interface PlanOptions extends MatrixNarrowing {
   /** What a run found out, in place of the placeholders (comparing a plan with a recorded run). */
@@ -106,6 +108,7 @@ function planHostPreparation(ctx: PlanContext, host: Host): void {
   const vdpaHost = ctx.vdpa && host.vdpa ? (host as VdpaHost) : undefined;
   let step = 1;
   const section = (title: string) => say(`## ${step++}. ${title}`);
+  planNumaPreflight(ctx, host, t, section);
   planSiteScripts(ctx, host, t, section);
   if (vdpaHost) planPreflightAndSetUp(ctx, vdpaHost, t, section);
   planQemuBuilds(ctx, host, t, section);
@@ -300,9 +303,10 @@ interface PlannedStep {
   directoriesMade: Set<EngineHost>;
 }
 
-/** What the hooks do before `migrate`: the waits for the guest's device and queues, each QEMU's memlock limit read back. */
+/** What the hooks do before `migrate`: NUMA placement, the waits for the guest's device and queues, each QEMU's memlock limit read back. */
 function planWaitsAndReadBacks({ ctx, sameHost }: MigrationPlan, { block, planned, from, to }: PlannedStep): void {
   const { vdpa, vdpaPairHosts, say } = ctx;
+  planNumaPlacement(ctx, from, to);
   if (vdpa && ctx.profile.vm.guest.kind !== 'firmware')
     say(
       `[${from.name}] wait until the source's guest driver has the vDPA device up (DRIVER_OK in its trace${ctx.profile.vm.guest.kind === 'pxe' ? '; system_reset re-arms the firmware' : `, up to ${OS_DEVICE_WAIT.timeoutMs / 60_000} min`}), the wait recorded in extra.guestDevice; never up: the migration is invalid`,
@@ -374,7 +378,7 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
 async function planLaunch(plan: MigrationPlan, { block, planned, directoriesMade }: PlannedStep, host: EngineHost, role: 'src' | 'dst'): Promise<void> {
   const { variants, vdpa, say } = plan.ctx;
   const variant = variants.find((v) => v.name === block.cell.variant)!;
-  if (!directoriesMade.has(host)) say(`[${host.name}] ${describeCommand(host.transport, { kind: 'argv', argv: runDirectories(host) })}`);
+  if (!directoriesMade.has(host)) say(`[${host.name}] ${describeCommand(host.transport, runDirectories(host.transport, host.runDir))}`);
   directoriesMade.add(host);
   const { argv, files, overrides, tracer } = await composeLaunch(plan.launch, { block, variant, host, planned, role });
   say(

@@ -2,6 +2,7 @@
 import { describeCommand } from '../hosts/command.ts';
 import { hostSetupSteps, type VdpaHost } from '../lab/vdpa.ts';
 import { queuePairStep } from '../provision/steps.ts';
+import { removeRunDirectory } from '../migration/run-directory.ts';
 import { planEngineHost, type PlanContext } from './context.ts';
 
 /** Teardown per host: site scripts undone, files brought home, the run directory removed, set-up undone in reverse; then the lab in a box. */
@@ -17,7 +18,7 @@ export function planTeardown(ctx: PlanContext): void {
     say(`## host ${host.name}`);
     say(`# console and stderr files come home, then the host's run directory goes`);
     say(describeCommand(t, { kind: 'argv', argv: ['find', eh.runDir, '-type', 'f', '(', '-path', '*/console/*', '-o', '-path', '*/stderr/*', ')'] }));
-    say(describeCommand(t, { kind: 'argv', argv: ['rm', '-rf', '--', eh.runDir] }));
+    say(describeCommand(t, removeRunDirectory(t, eh.runDir)));
     if (!vdpa || !host.vdpa) continue;
     say(`# undo, in reverse, only the set-up steps this run applied (restoring the state it found)`);
     if (sweep.length > 1) {

@@ -8,6 +8,7 @@ import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, typ
 import type { z } from 'zod';
 import { BUILTIN_METRICS } from './metric-rules.ts';
 import { checkLabBox } from './lab-box-checks.ts';
+import { numaProfileProblems } from './numa.ts';
 import { profileSchema, type Profile } from './schema.ts';
 
 export interface ProfileProblem {
@@ -125,6 +126,7 @@ export function checkReferences(profile: Profile): ReferenceProblem[] {
     ...qemuSourceProblems(profile),
     ...vdpaProblems(profile),
     ...vmSizeProblems(profile),
+    ...numaProfileProblems(profile.hosts, profile.vm.cpus),
   ];
   // the lab-box checks need a valid pair
   if (problems.every((p) => p.path[0] !== 'pair')) problems.push(...checkLabBox(profile, pairHosts(profile)));

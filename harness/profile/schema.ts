@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { durationString, traceSchema } from './trace.ts';
 import { migrationPortFields } from './migration-port.ts';
+import { numaSchema } from './numa.ts';
 import { parseSize } from './size.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" (it names files and report rows)');
@@ -80,6 +81,7 @@ export const hostSchema = z.strictObject({
   workdir: z.string().min(1).default('/var/tmp/vdpa-bench').describe('Where QEMU writes traces and sockets on this host'),
   migrationAddress: z.string().min(1).default('127.0.0.1').describe('Address the other host reaches this one on for the migration stream'),
   vdpa: vdpaHostSchema.optional(),
+  numa: numaSchema.optional(),
   setup: z.array(siteScriptSchema).default([]).describe('zx scripts run on this host before the run (after the lab-wide setup) and undone after it'),
   qemuRoots: z
     .string()

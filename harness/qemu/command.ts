@@ -3,6 +3,7 @@
  */
 import type { Variant, VmSettings } from '../profile/schema.ts';
 import { memlockLimitBytes, withMemlock } from '../profile/memlock.ts';
+import { memoryBackendNumaProps, type NumaMemory } from '../profile/numa.ts';
 import { parseSize, sizeToMiB } from '../profile/size.ts';
 import { bindPlan, directoriesOf, rootedInvocation } from './root.ts';
 
@@ -31,9 +32,11 @@ export interface QemuLaunch {
   startPaused?: boolean;
   /** false: no `-D`/`-trace` (a dtrace-backend capture without the log backend). */
   logBackend?: boolean;
+  /** The host's placement of guest RAM (hosts[].numa.memory): the backend's host-nodes= and policy=. */
+  memoryNuma?: NumaMemory;
 }
 
-export function memoryBackendArgs(vm: VmSettings, sizeBytes: number, defaultDir: string): string {
+export function memoryBackendArgs(vm: VmSettings, sizeBytes: number, defaultDir: string, numa?: NumaMemory): string {
   const m = vm.memory;
   const props = [`id=mem0`, `size=${sizeToMiB(sizeBytes)}M`];
   switch (m.backend) {
@@ -55,6 +58,7 @@ export function memoryBackendArgs(vm: VmSettings, sizeBytes: number, defaultDir:
   if (m.reserve !== undefined) props.push(`reserve=${onOff(m.reserve)}`);
   if (m.share !== undefined) props.push(`share=${onOff(m.share)}`);
   if (m.prealloc !== undefined) props.push(`prealloc=${onOff(m.prealloc)}`);
+  props.push(...memoryBackendNumaProps(numa));
   return props.join(',');
 }
 
@@ -116,7 +120,7 @@ export function qemuArgs(l: QemuLaunch): string[] {
     '-m',
     `${sizeToMiB(sizeBytes)}M`,
     '-object',
-    memoryBackendArgs(l.vm, sizeBytes, l.defaultMemoryDir),
+    memoryBackendArgs(l.vm, sizeBytes, l.defaultMemoryDir, l.memoryNuma),
     '-qmp',
     `unix:${optValue(l.qmpSocket)},server=on,wait=off`,
     '-serial',

@@ -237,6 +237,40 @@ export const queuePairWaitSchema = z
   })
   .describe("the wait before migrate until the source's vDPA device negotiated the cell's queue pairs (multi-queue cells, OS guests)");
 
+/** One thread's CPU affinity: the list asked for (null: not pinned), and the kernel's Cpus_allowed_list read back from /proc/PID/task/TID/status. */
+const threadAffinitySchema = z.strictObject({
+  tid: int,
+  wanted: z.string().nullable().describe('the CPU list the profile pins it to; null: left as QEMU started it'),
+  allowed: z.string().nullable().describe('Cpus_allowed_list as the kernel has it; null: unreadable (see unknown)'),
+  unknown: z.string().optional(),
+});
+
+/** One QEMU's NUMA placement as found before migrate. */
+const qemuNumaSchema = z.strictObject({
+  pid: int,
+  memory: z
+    .strictObject({
+      wanted: z.string().describe('the policy numa_maps shows under the profile: bind:0, interleave:0-1, prefer:1'),
+      qemu: z
+        .strictObject({ hostNodes: z.array(int), policy: z.string() })
+        .nullable()
+        .describe("the backend's host-nodes and policy as QEMU has them (query-memdev); null: not answered"),
+      kernel: z.array(z.string()).describe('the distinct non-default policies of the mappings in /proc/PID/numa_maps'),
+      unknown: z.string().optional(),
+    })
+    .optional(),
+  emulator: threadAffinitySchema.optional().describe("the main thread (QEMU's pid)"),
+  vcpus: z
+    .array(threadAffinitySchema.extend({ index: int }))
+    .optional()
+    .describe('each vCPU thread (query-cpus-fast thread-id)'),
+});
+
+/** `extra.numa` (harness/migration/numa-hook.ts). */
+export const numaPartSchema = z
+  .strictObject({ source: qemuNumaSchema.optional(), destination: qemuNumaSchema.optional() })
+  .describe("each QEMU's guest-RAM policy and thread affinities, applied (taskset) and read back before migrate, on hosts with numa settings");
+
 /** Every typed part of `extra`, by its key. */
 export const recordPartsSchema = z.strictObject({
   phases: recordedPhasesSchema,
@@ -249,6 +283,7 @@ export const recordPartsSchema = z.strictObject({
   vdpaReadyGap: readyGapSchema,
   memlock: memlockPartSchema,
   queuePairWait: queuePairWaitSchema,
+  numa: numaPartSchema,
 });
 
 /** `extra`: the typed parts, and under any other key another lab's own fields, kept as they are. */
@@ -256,5 +291,5 @@ export const recordExtraSchema = recordPartsSchema
   .partial()
   .catchall(z.unknown())
   .describe(
-    "lab parts by name (phases, downtimePhases, downtimeAttribution, startup, network, integrity, guestDevice, vdpaReadyGap, memlock, queuePairWait, each typed); any other key is a lab's own field, kept as it is",
+    "lab parts by name (phases, downtimePhases, downtimeAttribution, startup, network, integrity, guestDevice, vdpaReadyGap, memlock, queuePairWait, numa, each typed); any other key is a lab's own field, kept as it is",
   );

@@ -32,6 +32,7 @@ import type {
   readyGapSchema,
   memlockPartSchema,
   queuePairWaitSchema,
+  numaPartSchema,
   recordedPhasesSchema,
   recordPartsSchema,
   sourceDeviceSchema,
@@ -62,6 +63,7 @@ export type GuestDevicePart = z.output<typeof guestDevicePartSchema>;
 export type ReadyGap = z.output<typeof readyGapSchema>;
 export type MemlockPart = z.output<typeof memlockPartSchema>;
 export type QueuePairWait = z.output<typeof queuePairWaitSchema>;
+export type NumaPart = z.output<typeof numaPartSchema>;
 
 export type RunManifest = z.output<typeof runManifestSchema>;
 /** A manifest as read: what another lab sent, every field possibly missing (report shows those as unknown). */

@@ -13,6 +13,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostTransport } from '../hosts/transport.ts';
 import { endQemuProcess, endQemuProcesses, findQemuProcesses, type QemuProcess } from '../qemu/processes.ts';
+import { runCommand } from '../hosts/command.ts';
+import { removeRunDirectory } from '../migration/run-directory.ts';
 
 export const LOCK_FILE = 'vdpa-bench.lock';
 export const OWNER_FILE = 'vdpa-bench-owner.json';
@@ -122,7 +124,7 @@ export async function scanHost(host: HostTransport, workdir: string): Promise<Ho
 export async function endRunQemu(host: HostTransport, workdir: string, runId: string): Promise<number[]> {
   const runDir = join(workdir, runId);
   const ended = await endQemuProcesses(host, `${runDir}/sock/`);
-  await host.run(['rm', '-rf', '--', runDir], { allowFailure: true });
+  await runCommand(host, removeRunDirectory(host, runDir));
   return ended;
 }
 
@@ -167,7 +169,7 @@ export async function cleanLeftovers(
       report.killed.push(proc.pid);
     }
     if (runId !== options.keepDirOf) {
-      await host.run(['rm', '-rf', '--', entry.dir], { allowFailure: true });
+      await runCommand(host, removeRunDirectory(host, entry.dir));
       report.removed = true;
     }
     reports.push(report);

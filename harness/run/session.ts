@@ -12,9 +12,12 @@ import { openTransport } from '../hosts/open.ts';
 import type { HostTransport } from '../hosts/transport.ts';
 import { needsLab, prepareLab, type PreparedLab } from '../lab/prepare.ts';
 import type { EngineHost } from '../migration/interfaces.ts';
+import { removeRunDirectory } from '../migration/run-directory.ts';
+import { runCommand } from '../hosts/command.ts';
 import { pairHosts } from '../profile/load.ts';
 import type { Profile } from '../profile/schema.ts';
 import { ProvisionLedger } from '../provision/apply.ts';
+import { preflightNuma } from '../provision/numa-checks.ts';
 import { applySiteScripts, siteScriptsFor, undoSiteScripts, type PlannedSiteScript, type SiteOutcome } from '../provision/site-scripts.ts';
 import { acquireLock, type LabLock, type RecoveredRun } from './lock.ts';
 import { cleanLeftovers, describeCleanup, LabBusyError, writeOwnerRecord, type OwnerRecord } from './ownership.ts';
@@ -115,6 +118,8 @@ export class LabSession {
   }
 
   async prepareLab(profileFile: string, selection: RunSelection, metrics: MetricSetup, note: Note): Promise<PreparedLab | undefined> {
+    // a NUMA placement the hosts cannot give stops the run before anything is set up or started
+    await preflightNuma(this.profile.hosts, this.transports);
     // the site's own set-up (zx scripts) before the lab's: firmware and CPU settings come first
     this.site = siteScriptsFor(this.profile, profileFile, this.pair);
     if (this.site.length > 0) this.siteOutcomes = await applySiteScripts(this.transports, this.site, this.siteLedger, note);
@@ -149,7 +154,7 @@ export class LabSession {
     if (siteLeftovers.length > 0) note(`teardown could not undo: ${siteLeftovers.join('; ')}`);
     if (this.locks.length > 0) {
       await Promise.allSettled(this.hosts.map((h) => collectHostLogs(h, localRunDir)));
-      await Promise.allSettled([...this.hosts.map((h) => h.transport.run(['rm', '-rf', '--', h.runDir], { allowFailure: true }))]);
+      await Promise.allSettled([...this.hosts.map((h) => runCommand(h.transport, removeRunDirectory(h.transport, h.runDir)))]);
     }
     await Promise.allSettled(this.locks.map((l) => l.release()));
     await Promise.allSettled([...this.transports.values()].map((t) => t.close()));

@@ -74,6 +74,7 @@ function addUpCommand(softlab: Command, out: Out): void {
     .option('--cpus <n>', 'lab VM vCPUs', wholeNumber(1, 1024), 2)
     .option('--boot-timeout <seconds>', 'how long to wait for sshd (TCG on a busy machine is slow)', wholeNumber(1, 86_400), 600)
     .addOption(new Option('--thp <mode>', 'transparent huge pages in the lab VM (guest memory of every QEMU in it)').choices([...THP_MODES]))
+    .option('--numa-nodes <n>', "NUMA nodes in each lab VM, memory and vCPUs split evenly (2: a two-socket host's shape)", wholeNumber(1, 64), 1)
     .option(
       '--two-hosts',
       `two lab VMs, hostA and hostB (sshd on --port and the next port; default ${DEFAULT_PAIR_PORT}), joined by a private link for the migration stream (profiles/softlab-two-hosts.yaml)`,
@@ -86,6 +87,7 @@ function addUpCommand(softlab: Command, out: Out): void {
           port: opts.port === DEFAULT_SSH_PORT ? DEFAULT_PAIR_PORT : opts.port,
           memory: opts.memory,
           cpus: opts.cpus,
+          numaNodes: opts.numaNodes,
           thp: opts.thp,
           bootTimeoutMs: opts.bootTimeout * 1000,
           print,
@@ -98,7 +100,15 @@ function addUpCommand(softlab: Command, out: Out): void {
         return;
       }
       const { labUp } = await import('./vm.ts');
-      const state = await labUp({ port: opts.port, memory: opts.memory, cpus: opts.cpus, thp: opts.thp, bootTimeoutMs: opts.bootTimeout * 1000, print });
+      const state = await labUp({
+        port: opts.port,
+        memory: opts.memory,
+        cpus: opts.cpus,
+        numaNodes: opts.numaNodes,
+        thp: opts.thp,
+        bootTimeoutMs: opts.bootTimeout * 1000,
+        print,
+      });
       printState(state, out);
     });
 }

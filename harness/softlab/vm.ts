@@ -9,6 +9,7 @@ import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { QmpClient } from '../qemu/qmp.ts';
+import { labVmNumaArgs } from './numa-topology.ts';
 import { LAB } from './paths.ts';
 import { DEFAULT_SSH_PORT, softlabPaths, THP_MODES, type SoftlabPaths, type ThpMode } from './paths.ts';
 
@@ -43,6 +44,8 @@ export interface LabVmSettings {
   cpus: number;
   /** QEMU that runs the lab VM on this machine. */
   qemu: string;
+  /** Guest NUMA nodes (default 1): a real lab host has two sockets, and a NUMA placement (hosts[].numa) needs a second node to mean anything. */
+  numaNodes?: number;
 }
 
 export interface LabVmState {
@@ -100,6 +103,7 @@ export function labVmArgs(paths: SoftlabPaths, s: LabVmSettings, qmpSocket: stri
     String(s.cpus),
     '-m',
     s.memory,
+    ...labVmNumaArgs(s.memory, s.cpus, s.numaNodes),
     '-kernel',
     paths.kernel,
     '-initrd',
@@ -247,12 +251,15 @@ export async function labUp(settings: LabUpSettings, paths: SoftlabPaths = softl
     memory: settings.memory ?? '6G',
     cpus: settings.cpus ?? 2,
     qemu: settings.qemu ?? 'qemu-system-x86_64',
+    numaNodes: settings.numaNodes ?? 1,
   };
   if (!(await portFree(s.port))) throw new Error(`127.0.0.1:${s.port} is in use: pick another with --port`);
   await clearRunFiles(paths, instance, s.port);
 
   const started = performance.now();
-  settings.print(`booting ${instance.vmName} (TCG, ${s.cpus} vCPUs, ${s.memory}; console ${files.consoleLog})`);
+  settings.print(
+    `booting ${instance.vmName} (TCG, ${s.cpus} vCPUs, ${s.memory}${s.numaNodes! > 1 ? ` on ${s.numaNodes} NUMA nodes` : ''}; console ${files.consoleLog})`,
+  );
   const argv = labVmArgs(paths, s, files.qmpSocket, instance);
   const launched = await execa(argv[0], argv.slice(1), { reject: false });
   if (launched.exitCode !== 0) throw new Error(`${instance.vmName} did not start: ${String(launched.stderr).trim()}`);

@@ -1,13 +1,15 @@
 /**
  * A whole run as on a lab that refuses root logins: the local lab over ssh to a real sshd with
  * `PermitRootLogin no`, logged in as a real non-root user, everything as root through sudo (the
- * lock holders, clock responders, QEMU and its QMP sockets, traces, file reads). And the same run
- * with a user whose sudo wants a password: stopped at the first command, saying so, nothing started.
+ * lock holders, clock responders, QEMU and its QMP sockets, traces, file reads, taskset and the
+ * NUMA read-backs). And the same run with a user whose sudo wants a password: stopped at the first
+ * command, saying so, nothing started.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { SudoRefusedError } from '../../harness/hosts/sudo.ts';
+import { SUDO_SOCKET_DIR_PREFIX } from '../../harness/migration/run-directory.ts';
 import { loadProfile } from '../../harness/profile/load.ts';
 import { runBenchmark } from '../../harness/run/run.ts';
 import { startSshd, type TestSshd } from '../../testbed/sshd.ts';
@@ -44,22 +46,32 @@ async function profileFor(user: SudoUser, name: string): Promise<string> {
     doc.setIn(['hosts', index, 'transport', 'knownHostsFile'], sshd.knownHostsFile);
     doc.setIn(['hosts', index, 'transport', 'strictHostKeyChecking'], 'yes');
     doc.setIn(['hosts', index, 'workdir'], join(scratch, name));
+    // placed as a lab's NIC node would be (this machine has node 0 and CPUs 0-1): taskset and /proc reads through sudo
+    doc.setIn(['hosts', index, 'numa'], doc.createNode({ memory: { hostNodes: [0], policy: 'bind' }, vcpus: '0', emulator: '1' }));
   }
   const file = join(scratch, `${name}.yaml`);
   await writeFile(file, doc.toString());
   return file;
 }
 
+/** The socket directories sudo runs make in /tmp for this login user (migration/run-directory.ts). */
+async function socketDirs(uid: number): Promise<string[]> {
+  const names = (await readdir('/tmp')).filter((n) => n.startsWith(basename(SUDO_SOCKET_DIR_PREFIX)));
+  const owned = await Promise.all(names.map(async (n) => ((await stat(join('/tmp', n)).catch(() => null))?.uid === uid ? n : null)));
+  return owned.filter((n): n is string => n !== null);
+}
+
 const quiet = (notes: string[]) => ({ blockStarted() {}, migrationDone() {}, note: (m: string) => notes.push(m) });
 
-// A known defect (issue #20), kept visible: under sudo both migrations fail with "QMP connection
-// closed while waiting for greeting (QEMU exited?)" although the same run as root passes
-// (local-ssh.test.ts). ava's failing() passes while the test fails and fails once it passes: then
-// drop the modifier.
-test.failing('a run as a non-root login with sudo: QEMU, locks, responders and files as root; records carry the port and the settings QEMU used', async (t) => {
+// The workdir is root-only (0700), so the login user, as whom sshd connects the forwarded QMP
+// sockets, cannot pass it: under sudo the sockets live in a directory of the login user's own
+// (migration/run-directory.ts). Before that, both migrations failed with "QMP connection closed
+// while waiting for greeting (QEMU exited?)" while the same run as root passed.
+test('a run as a non-root login with sudo: QEMU, locks, responders and files as root; records carry the port, the settings QEMU used and the NUMA placement', async (t) => {
   const user = await createSudoUser(sshd, 'nopasswd');
   users.push(user);
   const notes: string[] = [];
+  t.deepEqual(await socketDirs(user.uid), []);
   const outcome = await runBenchmark(await loadProfile(await profileFor(user, 'ok')), {
     iterations: 2,
     warmup: 0,
@@ -84,6 +96,17 @@ test.failing('a run as a non-root login with sudo: QEMU, locks, responders and f
   for (const r of outcome.records) {
     t.true(typeof r.qmp?.port === 'number' && r.qmp.port > 0, 'the port QEMU listened on');
     t.is(r.migrationSettings?.source.parameters['downtime-limit'], 300, "QEMU's default, read back");
+    for (const side of ['source', 'destination'] as const) {
+      const placed = r.extra?.numa?.[side];
+      t.deepEqual(placed?.memory?.qemu, { hostNodes: [0], policy: 'bind' }, `${side}: query-memdev`);
+      t.true(placed?.memory?.kernel.includes('bind:0'), `${side}: numa_maps ${placed?.memory?.kernel.join(', ')}`);
+      t.is(placed?.emulator?.allowed, '1', `${side}: the emulator thread`);
+      t.deepEqual(
+        placed?.vcpus?.map((v) => v.allowed),
+        ['0'],
+        `${side}: the vCPU thread`,
+      );
+    }
   }
   const started = (await readFile(join(outcome.dir, 'argv.ndjson'), 'utf8'))
     .trim()
@@ -92,6 +115,11 @@ test.failing('a run as a non-root login with sudo: QEMU, locks, responders and f
   const qemu = started.filter((s) => s.role === 'qemu');
   t.true(qemu.length >= 3);
   for (const s of started) t.true(s.shown.includes(`-l ${user.name} `) && s.shown.includes("'sudo -n -- "), s.shown);
+  t.true(
+    started.some((s) => s.shown.includes("'sudo -n -- taskset -p -c 0 ")),
+    'vCPU pinned through sudo',
+  );
+  t.deepEqual(await socketDirs(user.uid), [], "the login user's socket directories went with the run directories");
 });
 
 test.serial('a sudo that asks for a password stops the run at its first command, before any QEMU, saying what sudo must allow', async (t) => {

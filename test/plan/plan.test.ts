@@ -97,9 +97,15 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
     [hostB, migrations, 'lab-b'],
   ] as const) {
     const section = text.slice(start, end);
-    const order = ['## 1. site scripts', '## 2. preflight', '## 3. set-up', '## 4. QEMU builds', '## 5. verify after set-up', '## 6. host facts'].map((h) =>
-      indexOf(section, h),
-    );
+    const order = [
+      '## 1. NUMA preflight',
+      '## 2. site scripts',
+      '## 3. preflight',
+      '## 4. set-up',
+      '## 5. QEMU builds',
+      '## 6. verify after set-up',
+      '## 7. host facts',
+    ].map((h) => indexOf(section, h));
     t.regex(section, /site script \S*\/profiles\/site\/cpu-governor\.mjs args \[\] {2}# from setup/);
     t.deepEqual(
       [...order].sort((a, b) => a - b),
@@ -159,6 +165,35 @@ test('cx6dx-lab plan: per host site scripts, preflight, set-up, both builds, ver
     t.true(firstLaunch.includes(needle), `first launch lacks ${needle}: ${firstLaunch}`);
   }
   t.true(text.includes('size=131072M,mem-path=/dev/hugepages1G'));
+  // NUMA: each host's placement checked before anything (its nodes, CPUs, taskset), guest RAM bound on the command line,
+  // the threads pinned and read back before every migration on both sides
+  t.true(text.includes('# NUMA placement: guest RAM bind to node(s) 0, threads on CPUs 1-9'));
+  t.true(firstLaunch.includes('mem-path=/dev/hugepages1G,share=on,prealloc=off,host-nodes=0,policy=bind -qmp'), firstLaunch);
+  for (const [host, side] of [
+    ['lab-a', 'source'],
+    ['lab-b', 'destination'],
+  ])
+    t.is(
+      text.match(
+        new RegExp(
+          `^\\[${host}\\] ${side} QEMU: emulator thread pinned: ssh .*'sudo -n -- taskset -p -c 1 QEMU_PID'; read back: .*/proc/QEMU_PID/task/QEMU_PID/status`,
+          'gm',
+        ),
+      )?.length,
+      24,
+    );
+  t.is(
+    text.match(
+      /QEMU: vCPU threads from QMP \{"execute":"query-cpus-fast"\} \(thread-id\), each pinned: .*'sudo -n -- taskset -p -c CPUS VCPU_TID' \(vCPU 0 → 2, vCPU 1 → 3, vCPU 2 → 4, vCPU 3 → 5, vCPU 4 → 6, vCPU 5 → 7, vCPU 6 → 8, vCPU 7 → 9\)/g,
+    )?.length,
+    96,
+  );
+  t.is(
+    text.match(
+      /QEMU: guest RAM host-nodes=0,policy=bind \(on its command line\); read back: QMP \{"execute":"query-memdev"\} and .*numa_maps' must show bind:0/g,
+    )?.length,
+    96,
+  );
   t.true(text.includes('prlimit --memlock=138512695296:138512695296 -- '), 'the 128G guest gets 129 GiB');
   t.true(text.includes('# memlock limit for QEMU: 129 GiB, the largest guest + 1 GiB (prlimit --memlock=138512695296:138512695296)'));
   t.regex(text, /\[lab-b\] destination QEMU's locked-memory limit for the record \(extra\.memlock\): ssh .* 'sudo -n -- cat -- \/proc\/QEMU_PID\/limits'/);

@@ -8,6 +8,7 @@ import { vhostDeviceState } from '../../harness/traces/vhost-device-state.ts';
 import { mountsUnder } from '../../harness/softlab/chroot.ts';
 import { softlabPaths } from '../../harness/softlab/paths.ts';
 import { checkProblems, labVmArgs, parseChecks } from '../../harness/softlab/vm.ts';
+import { labVmNumaArgs } from '../../harness/softlab/numa-topology.ts';
 
 test('mountsUnder finds mounts at and below a root, deepest first, decoding octal escapes', (t) => {
   const mounts = [
@@ -180,4 +181,23 @@ test('two-host lab: each VM has its own name, run directory, port and known_host
   const single = labVmArgs(paths, { port: 10022, memory: '6G', cpus: 2, qemu: 'q' }, '/c/qmp.sock');
   t.is(single[single.indexOf('-name') + 1], 'vdpa-bench-softlab');
   t.false(single.some((w) => w.includes('stream')));
+});
+
+test("a two-node lab VM: memory and vCPUs split evenly, each node its own RAM backend, as a two-socket host's kernel sees it", (t) => {
+  t.deepEqual(labVmNumaArgs('6G', 2, 2), [
+    '-object',
+    'memory-backend-ram,id=labmem0,size=3072M',
+    '-numa',
+    'node,nodeid=0,cpus=0,memdev=labmem0',
+    '-object',
+    'memory-backend-ram,id=labmem1,size=3072M',
+    '-numa',
+    'node,nodeid=1,cpus=1,memdev=labmem1',
+  ]);
+  t.true(labVmNumaArgs('4G', 4, 2).includes('node,nodeid=1,cpus=2-3,memdev=labmem1'));
+  t.deepEqual(labVmNumaArgs('6G', 2), [], 'one node: QEMU default');
+  t.throws(() => labVmNumaArgs('6G', 1, 2), { message: /2 NUMA nodes need at least 2 vCPUs/ });
+  const paths = softlabPaths('/c');
+  const argv = labVmArgs(paths, { port: 10022, memory: '6G', cpus: 2, qemu: 'q', numaNodes: 2 }, '/c/qmp.sock');
+  t.is(argv[argv.indexOf('-m') + 2], '-object', 'the nodes follow -m');
 });
