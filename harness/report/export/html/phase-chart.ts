@@ -2,7 +2,8 @@
  * The phase timeline as Vega-Lite specs (pure): per cell, the phases of its representative
  * migration, or of one per group where the cell's downtime splits into two groups. Each chart has
  * two panels: the downtime window zoomed (what happens in it and just after it, at a readable
- * scale) above the whole timeline (pinning that ran seconds before the freeze).
+ * scale) above the whole timeline (pinning that ran seconds before the freeze); one panel when
+ * every phase lies in the zoomed span.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Phase } from '../../model/phases.ts';
@@ -108,10 +109,17 @@ export function phaseCharts(summary: Summary): ChartSpec[] {
     shown.forEach(({ row, why }, j) => {
       const phases: Phase[] = row.phases!;
       const span = zoomSpan(phases);
-      const zoom = panel(phases, span, `The downtime window, zoomed: ${span[0].toFixed(1)} to ${span[1].toFixed(1)} ms`, null);
-      const whole = panel(phases, null, 'The whole timeline', span);
+      // where every phase lies in the zoomed span, the whole timeline would draw the same picture again
+      const outside = phases.some((p) => p.startMs < span[0] || p.endMs > span[1]);
+      const zoom = panel(
+        phases,
+        span,
+        outside ? `The downtime window, zoomed: ${span[0].toFixed(1)} to ${span[1].toFixed(1)} ms` : 'The downtime window and every phase',
+        null,
+      );
+      const whole = outside ? [panel(phases, null, 'The whole timeline', span)] : [];
       // every sentence once: the panels share the bars, ticks and freeze line
-      const keys = [...whole.layers.keys, ...zoom.layers.keys].filter((k, n, all) => all.findIndex((o) => o.says === k.says) === n);
+      const keys = [...whole.flatMap((w) => w.layers.keys), ...zoom.layers.keys].filter((k, n, all) => all.findIndex((o) => o.says === k.says) === n);
       const group = shown.length > 1 ? ` (${j === 0 ? 'fast' : 'slow'} group)` : '';
       charts.push({
         id: `phases-${i + 1}${shown.length > 1 ? `-${j + 1}` : ''}`,
@@ -123,7 +131,7 @@ export function phaseCharts(summary: Summary): ChartSpec[] {
         ]
           .filter(Boolean)
           .join(' '),
-        spec: { $schema: VEGA_LITE_SCHEMA, config, spacing: 24, vconcat: [zoom.spec, whole.spec] } as TopLevelSpec,
+        spec: { $schema: VEGA_LITE_SCHEMA, config, spacing: 24, vconcat: [zoom.spec, ...whole.map((w) => w.spec)] } as TopLevelSpec,
         keys,
       });
     });

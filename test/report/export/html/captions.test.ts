@@ -194,6 +194,10 @@ test('phase charts: the window zoomed with what follows it just after; a split c
     split.map((c) => c.title.replace(/migration \d+/, 'migration N')),
     ['Phases: before 512M 1qp, migration N (fast group)', 'Phases: before 512M 1qp, migration N (slow group)'],
   );
+  const panels = (c: ChartSpec) => (c.spec as { vconcat: { title: { text: string } }[] }).vconcat.map((v) => v.title.text);
+  t.deepEqual(panels(after512), ['The downtime window, zoomed: -20.0 to 148.6 ms', 'The whole timeline']);
+  // the fast group's migration pinned inside its window: nothing lies outside the zoomed span, one panel
+  t.deepEqual(panels(split[0]), ['The downtime window and every phase']);
   t.regex(split[0].caption, /median of the fast group \(n = 4, 324\.4–1373\.8 ms\)/);
   t.regex(split[1].caption, /median of the slow group \(n = 4, 6157\.4–7755\.2 ms\)/);
 });
