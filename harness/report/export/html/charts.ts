@@ -64,9 +64,9 @@ interface DistributionPoint {
 
 function distributionLayers(
   summary: Summary,
-  d: { points: DistributionPoint[]; boxed: string[]; medians: unknown[]; variants: string[]; x: object; y: object },
+  d: { points: DistributionPoint[]; boxed: string[]; medians: unknown[]; variants: string[]; x: object; y: object; split: boolean },
 ): Layers {
-  const { points, boxed, medians, variants, x, y } = d;
+  const { points, boxed, medians, variants, x, y, split } = d;
   const layers = new Layers();
   const box = points.filter((p) => boxed.includes(p.variant) && p.kind !== KIND.invalid);
   layers.add(
@@ -87,7 +87,11 @@ function distributionLayers(
   );
   layers.add(
     { data: { values: medians }, mark: { type: 'tick', thickness: 3, size: 30, color: MEDIAN_COLOUR }, encoding: { y, x } },
-    { marktype: 'rect', colour: MEDIAN_COLOUR, says: `The ${colourName(MEDIAN_COLOUR)} tick is the median of the ok ones.` },
+    {
+      marktype: 'rect',
+      colour: MEDIAN_COLOUR,
+      says: `The ${colourName(MEDIAN_COLOUR)} tick is the median of the ok ones${split ? ' (of each group, where a cell splits in two)' : ''}.`,
+    },
   );
   const yOffset = { field: 'jitter', type: 'quantitative', scale: { domain: [0, 1], range: [BAND_STEP / 2 - 13, BAND_STEP / 2 + 13] } };
   const kinds = [...new Set(points.map((p) => p.kind))];
@@ -124,24 +128,31 @@ export function distributionCharts(summary: Summary): ChartSpec[] {
       summary.primary,
     );
     const variants = summary.variants.filter((v) => rows.some((r) => r.variant === v));
-    const boxed = variants.filter(
-      (v) => (summary.cells.find((c) => c.variant === v && groupKey(c) === g.key)?.metrics[summary.primary]?.n ?? 0) >= MIN_N_FOR_INTERVAL,
-    );
+    const cellOf = (v: string) => summary.cells.find((c) => c.variant === v && groupKey(c) === g.key);
+    // a cell in two groups gets a median tick per group and no box: one box and one median would describe neither group
+    const splitOf = (v: string) => summary.tradeOff?.groups.find((s) => s.cellKey === cellOf(v)?.key)?.groups ?? null;
+    const split = variants.filter((v) => splitOf(v));
+    const boxed = variants.filter((v) => !splitOf(v) && (cellOf(v)?.metrics[summary.primary]?.n ?? 0) >= MIN_N_FOR_INTERVAL);
     const points = rows.map((r) => ({ seq: r.seq, variant: r.variant, downtime: r.values[summary.primary], jitter: jitter(r.seq), kind: kindOf(r) }));
     const scale = axisScale(points.map((p) => p.downtime!));
     const y = { field: 'variant', type: 'nominal' as const, title: null, sort: variants, axis: { labelLimit: Math.max(220, labelLimitFor(variants)) } };
     const x = { field: 'downtime', type: 'quantitative' as const, title: `downtime, ms (${summary.primary}${scale.note})`, scale: scale.scale };
     const medians = variants
-      .map((v) => ({ variant: v, downtime: summary.cells.find((c) => c.variant === v && groupKey(c) === g.key)?.metrics[summary.primary]?.median ?? null }))
+      .flatMap((v) => {
+        const two = splitOf(v);
+        return two
+          ? [two.low.median, two.high.median].map((downtime) => ({ variant: v, downtime }))
+          : [{ variant: v, downtime: cellOf(v)?.metrics[summary.primary]?.median ?? null }];
+      })
       .filter((m) => m.downtime !== null);
-    const layers = distributionLayers(summary, { points, boxed, medians, variants, x, y });
-    const small = variants.filter((v) => !boxed.includes(v));
+    const layers = distributionLayers(summary, { points, boxed, medians, variants, x, y, split: split.length > 0 });
+    const small = variants.filter((v) => !boxed.includes(v) && !split.includes(v));
     return {
       id: `distribution-${i + 1}`,
       title: `Distribution: ${g.label}`,
       caption: layers.caption(
         '',
-        `${small.length ? `${small.join(', ')}: n too small for a box or an interval (points and median only). ` : ''}Metric: ${summary.primary}.`,
+        `${small.length ? `${small.join(', ')}: n too small for a box or an interval (points and median only). ` : ''}${split.length ? `${split.join(', ')}: two groups (a median tick for each, no box). ` : ''}Metric: ${summary.primary}.`,
       ),
       spec: { $schema: VEGA_LITE_SCHEMA, config, width: 640, height: { step: BAND_STEP }, layer: layers.layers } as TopLevelSpec,
       keys: layers.keys,

@@ -201,3 +201,24 @@ test('phase charts: the window zoomed with what follows it just after; a split c
   t.regex(split[0].caption, /median of the fast group \(n = 4, 324\.4–1373\.8 ms\)/);
   t.regex(split[1].caption, /median of the slow group \(n = 4, 6157\.4–7755\.2 ms\)/);
 });
+
+test('a distribution with a split cell draws a median per group and no box for it (precision run, before 512M)', (t) => {
+  const summary = summaries.get('docs/results/2026-11-28-softlab-two-hosts-precision/run')!;
+  const chart = distributionCharts(summary).find((c) => c.title === 'Distribution: 512M VM, 1 queue pair')!;
+  type Layer = { mark: { type: string } | string; data: { values: { variant: string; downtime: number }[] } };
+  const layers = (chart.spec as { layer: Layer[] }).layer;
+  const kind = (l: Layer) => (typeof l.mark === 'string' ? l.mark : l.mark.type);
+  const ticks = layers.find((l) => kind(l) === 'tick')!.data.values;
+  t.deepEqual(
+    ticks.filter((m) => m.variant === 'before').map((m) => m.downtime),
+    [383.847, 6664.6435],
+  );
+  t.is(ticks.filter((m) => m.variant === 'after').length, 1);
+  const box = layers.find((l) => kind(l) === 'boxplot')!.data.values;
+  t.false(
+    box.some((p) => p.variant === 'before'),
+    'no box over two groups',
+  );
+  t.true(box.some((p) => p.variant === 'after'));
+  t.regex(chart.caption, /before: two groups \(a median tick for each, no box\)/);
+});
