@@ -99,6 +99,8 @@ export interface Key {
   says: string;
 }
 
+export const captionOf = (keys: readonly Key[], intro: string, outro = '') => [intro, ...keys.map((k) => k.says), outro].filter(Boolean).join(' ');
+
 /** A chart's layers, each with what its caption says about it; a layer without data is not drawn, nor said. */
 export class Layers {
   readonly layers: unknown[] = [];
@@ -111,7 +113,7 @@ export class Layers {
   }
   /** The caption: what the chart is, then each drawn layer's sentence, then what applies to all. */
   caption(intro: string, outro = ''): string {
-    return [intro, ...this.keys.map((k) => k.says), outro].filter(Boolean).join(' ');
+    return captionOf(this.keys, intro, outro);
   }
 }
 

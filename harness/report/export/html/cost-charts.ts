@@ -4,6 +4,7 @@ import type { ChartSpec } from './charts.ts';
 import {
   axisScale,
   capitalised,
+  captionOf,
   colourName,
   config,
   INVALID_COLOUR,
@@ -18,6 +19,7 @@ import {
   VEGA_LITE_SCHEMA,
   variantColour,
 } from './chart-style.ts';
+import type { Key } from './chart-style.ts';
 import type { MigrationCost, Summary } from '../../model/types.ts';
 
 const COST_AXES: { key: keyof MigrationCost; id: string; title: string; scaleBy: number; caption: string }[] = [
@@ -138,6 +140,18 @@ function zeroLabel(rows: { lo: number; hi: number }[]) {
   return { type: 'text', fontSize: 10, color: REFERENCE_COLOUR, baseline: 'bottom', dy: -3, align, dx: align === 'right' ? -3 : align === 'left' ? 3 : 0 };
 }
 
+/** Every forest panel draws these three marks (forestPanel), so the caption names them all. */
+const FOREST_KEYS: Key[] = [
+  { marktype: 'rule', colour: SHIFT_COLOUR, says: `${capitalised(colourName(SHIFT_COLOUR))} line: the distribution-free interval;` },
+  { marktype: 'symbol', colour: SHIFT_COLOUR, says: `${colourName(SHIFT_COLOUR)} diamond: the Hodges–Lehmann shift;` },
+  {
+    marktype: 'rule',
+    colour: REFERENCE_COLOUR,
+    dashed: true,
+    says: `${colourName(REFERENCE_COLOUR)} dashed line: zero, labelled "0 = no change" on each panel.`,
+  },
+];
+
 const FOREST_X = {
   type: 'quantitative',
   title: 'shift, ms (candidate − baseline)',
@@ -182,24 +196,12 @@ export function forestChart(summary: Summary): ChartSpec[] {
     return rows.length ? [{ metric, rows }] : [];
   });
   if (!panels.length) return [];
-  const keys = new Layers()
-    .add({}, { marktype: 'rule', colour: SHIFT_COLOUR, says: `${capitalised(colourName(SHIFT_COLOUR))} line: the distribution-free interval;` })
-    .add({}, { marktype: 'symbol', colour: SHIFT_COLOUR, says: `${colourName(SHIFT_COLOUR)} diamond: the Hodges–Lehmann shift;` })
-    .add(
-      {},
-      {
-        marktype: 'rule',
-        colour: REFERENCE_COLOUR,
-        dashed: true,
-        says: `${colourName(REFERENCE_COLOUR)} dashed line: zero, labelled "0 = no change" on each panel.`,
-      },
-    );
-
   return [
     {
       id: 'forest',
       title: `Every before/after shift: ${summary.settings.candidate} − ${summary.settings.baseline}`,
-      caption: keys.caption(
+      caption: captionOf(
+        FOREST_KEYS,
         'One panel per metric, each on its own scale.',
         `Each interval's achieved level is in the before/after table (exact intervals of tiny samples cannot reach 95%). Left of zero: shorter with ${summary.settings.candidate}.`,
       ),
@@ -209,7 +211,7 @@ export function forestChart(summary: Summary): ChartSpec[] {
         spacing: 28,
         vconcat: panels.map(({ metric, rows }) => forestPanel(metric, rows)),
       } as TopLevelSpec,
-      keys: keys.keys,
+      keys: FOREST_KEYS,
     },
   ];
 }
