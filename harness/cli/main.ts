@@ -258,9 +258,26 @@ function addSchemaCommand(program: Command, out: Out): void {
     });
 }
 
+/**
+ * stdout as the commands write it. A reader that goes away (`vdpa-bench bundle --help | head -1`)
+ * is no error of ours: once the pipe is closed, further output is dropped and the command ends as
+ * it would have (a run still stops its QEMUs and writes its records), instead of dying on EPIPE.
+ */
+function stdoutWriter(): (text: string) => void {
+  let readerGone = false;
+  if (!process.stdout.listeners('error').some((l) => l.name === 'dropAfterEpipe'))
+    process.stdout.on('error', function dropAfterEpipe(error: NodeJS.ErrnoException) {
+      if (error.code !== 'EPIPE') throw error;
+      readerGone = true;
+    });
+  return (text) => {
+    if (!readerGone && !process.stdout.destroyed) process.stdout.write(text);
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  const out = { stdout: (s: string) => process.stdout.write(s), stderr: (s: string) => process.stderr.write(s) };
+  const out = { stdout: stdoutWriter(), stderr: (s: string) => process.stderr.write(s) };
   const program = buildProgram(out, (code) => (exitCode = code));
   try {
     await program.parseAsync(argv);

@@ -2,7 +2,8 @@ import test from 'ava';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vdpaBench } from '../helpers/cli.ts';
+import { execa } from 'execa';
+import { BIN, REPO, vdpaBench } from '../helpers/cli.ts';
 import type { DowntimeJson } from '../../harness/cli/downtime-command.ts';
 import { parseJson } from '../helpers/json.ts';
 
@@ -82,6 +83,22 @@ test('every subcommand has help', async (t) => {
     const r = await vdpaBench([command, '--help']);
     t.is(r.exitCode, 0, command);
     t.regex(r.stdout, /Usage: vdpa-bench/, command);
+  }
+});
+
+/** $0 node, $1 the CLI, $2 the command, $3 the reader (split into words); prints node's exit status on stderr. */
+const PIPED_HELP = '"$0" "$1" "$2" --help | $3; echo "exit $' + '{PIPESTATUS[0]}" >&2';
+
+test('help piped into a reader that leaves early (head -1, true) ends quietly with 0, not on EPIPE', async (t) => {
+  // `true` exits before node has started, so the write meets a closed pipe every time; head -1 is the everyday case
+  for (const [command, reader] of [
+    ['bundle', 'head -1'],
+    ['bundle', 'true'],
+    ['report', 'true'],
+  ]) {
+    const r = await execa('bash', ['-c', PIPED_HELP, process.execPath, BIN, command, reader], { cwd: REPO, reject: false });
+    t.is(r.stderr, 'exit 0', `${command} --help | ${reader}`);
+    if (reader === 'head -1') t.is(r.stdout, 'Usage: vdpa-bench bundle [options] <run-dir>');
   }
 });
 

@@ -1,10 +1,20 @@
 /** The Markdown report: tables with n, median, CI and p per row, and a methods section written from the data. */
 import { formatP, type Comparison } from '../../stats/compare.ts';
-import { ciText, interval, ms, pct, queuePairsText, rate, signedMs } from '../model/numbers.ts';
-import { AGREEMENT_HEADER, agreementCells, agreementSentence, COST_HEADER, costCells, failureCells, failureHeader, metricErrorLines } from './tables.ts';
+import { interval, ms, pct, queuePairsText, rate, signedMs } from '../model/numbers.ts';
+import {
+  AGREEMENT_HEADER,
+  agreementCells,
+  agreementSentence,
+  cellFigures,
+  COST_HEADER,
+  costCells,
+  failureCells,
+  failureHeader,
+  metricErrorLines,
+} from './tables.ts';
 import { decompositionSentence, groupSentence, notMeasuredText, TRADE_OFF_HEADER, tradeOffCells } from './trade-off-text.ts';
 import { methodsParagraphs } from '../model/methods.ts';
-import { SMALL_N_TEXT, type Summary } from '../model/types.ts';
+import type { Summary } from '../model/types.ts';
 import { renderText } from './text.ts';
 
 /** Table cells: pipes and line breaks would break the table; the rest is Markdown-inert enough for a report. */
@@ -112,17 +122,17 @@ function tradeOffSection(summary: Summary): string[] {
 
 function cellLines(summary: Summary): string[] {
   const rows = summary.cells.map((c) => {
-    const s = c.metrics[summary.primary];
+    const f = cellFigures(summary, c);
     return [
       c.label,
       rate(c.counts.ok, c.counts.measured),
-      s?.n ?? 0,
-      s ? `${ms(s.mean)} ${ciText(s.meanCI, s.intervals)}` : '—',
-      s ? `${ms(s.median)} ${ciText(s.medianCI, s.intervals)}` : '—',
-      ms(s?.sd),
-      ms(s?.min),
-      s?.intervals ? ms(s.p95) : SMALL_N_TEXT,
-      ms(s?.max),
+      c.metrics[summary.primary]?.n ?? 0,
+      f.mean,
+      f.median,
+      f.sd,
+      f.min,
+      f.p95,
+      f.max,
       c.outlierSeqs.join(', ') || 'none',
       c.stop?.text ?? '—',
     ];
@@ -137,7 +147,7 @@ function costLines(summary: Summary): string[] {
     '',
     table(
       COST_HEADER,
-      summary.cells.map((c) => costCells(c, summary.primary)),
+      summary.cells.map((c) => costCells(c, summary.primary, summary)),
     ),
     '',
   ];

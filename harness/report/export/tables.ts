@@ -1,14 +1,47 @@
 /** Table rows the Markdown and HTML reports share (pure): the same columns in both formats. */
-import { ms, signedMs, bytes } from '../model/numbers.ts';
-import type { AgreementRow, CellSummary, MigrationRow, Summary } from '../model/types.ts';
+import { ciText, ms, signedMs, bytes } from '../model/numbers.ts';
+import { SMALL_N_TEXT, type AgreementRow, type CellSummary, type MigrationRow, type Summary } from '../model/types.ts';
 
 export const COST_HEADER = ['cell', 'downtime (median)', 'downtime-limit', 'total time', 'bytes transferred', 'bytes sent while stopped', 'dirty-sync rounds'];
 
-export function costCells(c: CellSummary, primary?: string): string[] {
+/** The cell's two groups, when its primary splits (the split the two-groups warning names). */
+export const cellGroupsOf = (summary: Summary, cell: CellSummary) => summary.tradeOff?.groups.find((g) => g.cellKey === cell.key)?.groups ?? null;
+
+const NO_SINGLE_FIGURE = '— (two groups)';
+
+/**
+ * A cell's mean, median, sd, min, p95 and max of the primary, as the cells tables show them. A cell
+ * in two groups gets no single mean, median, sd or p95: its median column gives each group.
+ */
+export function cellFigures(summary: Summary, c: CellSummary): { mean: string; median: string; sd: string; min: string; p95: string; max: string } {
+  const s = c.metrics[summary.primary];
+  const g = cellGroupsOf(summary, c);
+  const p95 = s && !s.intervals ? SMALL_N_TEXT : ms(s?.p95);
+  if (s && g)
+    return {
+      mean: NO_SINGLE_FIGURE,
+      median: `two groups: ${ms(g.low.median)} (n = ${g.low.n}, ${ms(g.low.min)}–${ms(g.low.max)}) and ${ms(g.high.median)} (n = ${g.high.n}, ${ms(g.high.min)}–${ms(g.high.max)}), split at ${ms(g.split)}`,
+      sd: NO_SINGLE_FIGURE,
+      min: ms(s.min),
+      p95: s.intervals ? NO_SINGLE_FIGURE : p95,
+      max: ms(s.max),
+    };
+  return {
+    mean: s ? `${ms(s.mean)} ${ciText(s.meanCI, s.intervals)}` : '—',
+    median: s ? `${ms(s.median)} ${ciText(s.medianCI, s.intervals)}` : '—',
+    sd: ms(s?.sd),
+    min: ms(s?.min),
+    p95,
+    max: ms(s?.max),
+  };
+}
+
+export function costCells(c: CellSummary, primary?: string, summary?: Summary): string[] {
   const median = primary ? c.metrics[primary]?.median : Object.values(c.metrics)[0]?.median;
+  const g = summary ? cellGroupsOf(summary, c) : null;
   return [
     c.label,
-    ms(median),
+    g ? `two groups: ${ms(g.low.median)} and ${ms(g.high.median)}` : ms(median),
     c.downtimeLimitMs === null ? '—' : `${c.downtimeLimitMs} ms`,
     ms(c.cost.totalTimeMs),
     bytes(c.cost.transferredBytes),

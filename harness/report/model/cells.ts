@@ -2,6 +2,7 @@
 import { cellLabel } from '../../profile/cell.ts';
 import { bootstrapMeanMedian, type BootstrapSettings } from '../../stats/bootstrap.ts';
 import { describe, median } from '../../stats/describe.ts';
+import { twoGroups } from '../../stats/groups.ts';
 import { outlierIndexes } from '../../stats/outliers.ts';
 import { parseSize } from '../../profile/size.ts';
 import { MIN_N_FOR_INTERVAL, type CellStop, type CellSummary, type MetricInfo, type MetricStats, type MigrationCost, type MigrationRow } from './types.ts';
@@ -62,7 +63,7 @@ export function cellSummaries(input: CellInput): CellSummary[] {
     ) as CellSummary['cost'];
     const primaryRows = ok.filter((r) => r.values[primary] !== null);
     const primaryValues = primaryRows.map((r) => r.values[primary]!);
-    for (const i of outlierIndexes(primaryValues)) primaryRows[i].outlier = true;
+    for (const i of cellOutliers(primaryValues)) primaryRows[i].outlier = true;
     return {
       key: first.cell,
       label: cellLabel(first),
@@ -86,6 +87,20 @@ export function cellSummaries(input: CellInput): CellSummary[] {
       representativeSeq: representative(primaryRows, primary),
       stop: input.stopOf(first.run, cellLabel(first)),
     };
+  });
+}
+
+/**
+ * Indexes of a cell's outliers. A cell in two groups (the report's two-groups warning, the same
+ * split) is judged group by group: against the cell's median every member of the smaller group is
+ * "far out", which says again that there are two groups, not that a migration is odd within its own.
+ */
+export function cellOutliers(values: number[]): number[] {
+  const split = twoGroups(values, MIN_N_FOR_INTERVAL)?.split;
+  if (split === undefined) return outlierIndexes(values);
+  return [true, false].flatMap((low) => {
+    const members = values.flatMap((v, i) => (v < split === low ? [i] : []));
+    return outlierIndexes(members.map((i) => values[i])).map((j) => members[j]);
   });
 }
 

@@ -15,6 +15,8 @@ import {
   AGREEMENT_HEADER,
   agreementCells,
   agreementSentence,
+  cellFigures,
+  cellGroupsOf,
   clockText,
   COST_HEADER,
   costCells,
@@ -26,7 +28,7 @@ import {
 import { decompositionSentence, groupSentence, notMeasuredText, TRADE_OFF_HEADER, tradeOffCells } from '../trade-off-text.ts';
 import { methodsParagraphs } from '../../model/methods.ts';
 import { renderSvg } from './render-svg.ts';
-import { SMALL_N_TEXT, type MigrationRow, type Summary } from '../../model/types.ts';
+import type { MigrationRow, Summary } from '../../model/types.ts';
 import { renderText } from '../text.ts';
 
 const STYLE = `
@@ -158,18 +160,20 @@ function tradeOffSection(summary: Summary): string {
 
 function cellsSection(summary: Summary): string {
   const rows = summary.cells.map((c) => {
-    const s = c.metrics[summary.primary];
+    const f = cellFigures(summary, c);
+    const split = cellGroupsOf(summary, c) !== null;
     return [
       td(c.label),
       td(rate(c.counts.ok, c.counts.measured), true),
       td(`${c.counts.failed} / ${c.counts.invalid}`, true),
-      td(String(s?.n ?? 0), true),
-      td(s ? `${ms(s.mean)} ${ciText(s.meanCI, s.intervals)}` : '—', true),
-      td(s ? `${ms(s.median)} ${ciText(s.medianCI, s.intervals)}` : '—', true),
-      td(ms(s?.sd), true),
-      td(ms(s?.min), true),
-      td(s && !s.intervals ? SMALL_N_TEXT : ms(s?.p95), true),
-      td(ms(s?.max), true),
+      td(String(c.metrics[summary.primary]?.n ?? 0), true),
+      td(f.mean, true),
+      // two groups are words, not one number: they wrap
+      split ? `<td class="groups">${e(f.median)}</td>` : td(f.median, true),
+      td(f.sd, true),
+      td(f.min, true),
+      td(f.p95, true),
+      td(f.max, true),
       td(c.outlierSeqs.join(', ') || 'none'),
       td(c.stop?.text ?? '—'),
     ];
@@ -179,7 +183,7 @@ ${table(`Measured ok migrations; warm-ups (${summary.totals.warmup}) and invalid
 }
 
 function costSection(summary: Summary, charts: string): string {
-  const rows = summary.cells.map((c) => costCells(c, summary.primary).map((x, i) => td(x, i > 0)));
+  const rows = summary.cells.map((c) => costCells(c, summary.primary, summary).map((x, i) => td(x, i > 0)));
   return `<h2 id="cost">Cost side</h2>
 ${table('Medians over measured ok migrations, from QMP on the source: what each downtime cost.', COST_HEADER, rows)}
 ${charts}`;

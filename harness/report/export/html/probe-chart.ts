@@ -1,6 +1,6 @@
 /** The probe timeline around the switchover as Vega-Lite specs (pure): one chart per cell's representative migration. */
 import type { TopLevelSpec } from 'vega-lite';
-import { axisScale, config, VEGA_LITE_SCHEMA } from './chart-style.ts';
+import { axisScale, capitalised, colourName, config, Layers, REFERENCE_COLOUR, VEGA_LITE_SCHEMA } from './chart-style.ts';
 import type { ChartSpec } from './charts.ts';
 import type { ProbeTimeline, Summary } from '../../model/types.ts';
 
@@ -12,35 +12,28 @@ const WINDOW_COLOUR = '#000000';
 const clockText = (clock: string) =>
   `Probe times are the prober's CLOCK_REALTIME, placed against the source trace's freeze as they are (no clock correction; the record's clock method: ${clock}).`;
 
-function caption(p: ProbeTimeline, primary: string, runs: number): string {
+function intro(p: ProbeTimeline, runs: number): string {
   const answered = p.bins.reduce((n, b) => n + b.answered, 0);
-  const longest = p.lostRuns.reduce<ProbeTimeline['lostRuns'][number] | null>((best, r) => (!best || r.probes > best.probes ? r : best), null);
-  const lost = p.lostRuns.length
-    ? `Red: each of the ${p.lostRuns.length} run(s) of consecutive lost probes (no reply within ${p.replyTimeoutMs} ms), exact from the first lost send to the next answered send; the longest, ${longest!.probes} probe(s), from ${longest!.fromMs.toFixed(1)} to ${longest!.toMs.toFixed(1)} ms${longest!.open ? ' (the log ended inside it)' : ''}.`
-    : `No probe was lost in this window (reply timeout ${p.replyTimeoutMs} ms).`;
-  return `Migration ${p.seq}${runs > 1 ? ` of ${p.run}` : ''}, shown because ${p.chosen} (${p.primaryMs.toFixed(1)} ms). Probes at ${p.rateHz}/s from ${p.file}; x is ms from the source freeze. Points: the longest reply time among the probes sent in each ${p.binMs} ms bin (${answered} answered probes thinned to ${p.bins.length} bins). ${lost} Black dashed outline: the ${primary} downtime window (0 to ${p.downtimeMs.to.toFixed(1)} ms); dashed line: the source freeze. ${clockText(p.clock)}`;
+  return `Migration ${p.seq}${runs > 1 ? ` of ${p.run}` : ''}, shown because ${p.chosen} (${p.primaryMs.toFixed(1)} ms). Probes at ${p.rateHz}/s from ${p.file}; x is ms from the source freeze. ${answered} answered probes thinned to ${p.bins.length} bins of ${p.binMs} ms.`;
 }
 
-function spec(p: ProbeTimeline, primary: string): TopLevelSpec {
-  const windowLabel = `${primary} downtime window`;
-  const lostLabel = 'lost probes';
+function lostText(p: ProbeTimeline): string {
+  const longest = p.lostRuns.reduce<ProbeTimeline['lostRuns'][number] | null>((best, r) => (!best || r.probes > best.probes ? r : best), null)!;
+  return `${capitalised(colourName(LOST_COLOUR))} bands: each of the ${p.lostRuns.length} run(s) of consecutive lost probes (no reply within ${p.replyTimeoutMs} ms), exact from the first lost send to the next answered send; the longest, ${longest.probes} probe(s), from ${longest.fromMs.toFixed(1)} to ${longest.toMs.toFixed(1)} ms${longest.open ? ' (the log ended inside it)' : ''}.`;
+}
+
+/** The chart's layers, each with its caption sentence; no legend: the caption names each mark by the colour it is drawn in. */
+function layers(p: ProbeTimeline, primary: string): Layers {
   const x = { type: 'quantitative', title: 'ms from the source freeze', scale: { domain: [p.rangeMs.from, p.rangeMs.to], nice: false } };
   const y = axisScale(p.bins.map((b) => b.maxReplyMs));
-  const colour = { field: 'what', type: 'nominal', scale: { domain: [windowLabel, lostLabel], range: [WINDOW_COLOUR, LOST_COLOUR] }, title: null };
-  const span = (values: { from: number; to: number; what: string }[], mark: Record<string, unknown>) => ({
+  const span = (values: { from: number; to: number }[], mark: Record<string, unknown>) => ({
     data: { values },
     mark: { type: 'rect', clip: true, ...mark },
-    encoding: { x: { field: 'from', ...x }, x2: { field: 'to' }, color: colour },
+    encoding: { x: { field: 'from', ...x }, x2: { field: 'to' } },
   });
-  const lost = p.lostRuns.map((r) => ({ from: Math.max(r.fromMs, p.rangeMs.from), to: Math.min(r.toMs, p.rangeMs.to), what: lostLabel }));
-  return {
-    $schema: VEGA_LITE_SCHEMA,
-    config,
-    width: 640,
-    height: 200,
-    layer: [
-      span(lost, { opacity: 0.55 }),
-      span([{ from: p.downtimeMs.from, to: p.downtimeMs.to, what: windowLabel }], { filled: false, strokeWidth: 1.5, strokeDash: [5, 3] }),
+  const lost = p.lostRuns.map((r) => ({ from: Math.max(r.fromMs, p.rangeMs.from), to: Math.min(r.toMs, p.rangeMs.to) }));
+  return new Layers()
+    .add(
       {
         data: { values: p.bins.map((b) => ({ at: b.fromMs + p.binMs / 2, reply: b.maxReplyMs, answered: b.answered })) },
         mark: { type: 'point', filled: true, size: 22, color: ANSWERED_COLOUR, clip: true },
@@ -50,19 +43,40 @@ function spec(p: ProbeTimeline, primary: string): TopLevelSpec {
         },
       },
       {
+        marktype: 'symbol',
+        colour: ANSWERED_COLOUR,
+        says: `${capitalised(colourName(ANSWERED_COLOUR))} points: the longest reply time among the probes sent in each bin.`,
+      },
+    )
+    .add(span(lost, { color: LOST_COLOUR, opacity: 0.55 }), { marktype: 'rect', colour: LOST_COLOUR, says: lostText(p) })
+    .add(span([{ from: p.downtimeMs.from, to: p.downtimeMs.to }], { filled: false, color: WINDOW_COLOUR, strokeWidth: 1.5, strokeDash: [5, 3] }), {
+      marktype: 'rect',
+      colour: WINDOW_COLOUR,
+      dashed: true,
+      says: `${capitalised(colourName(WINDOW_COLOUR))} dashed outline: the ${primary} downtime window (0 to ${p.downtimeMs.to.toFixed(1)} ms).`,
+    })
+    .add(
+      {
         data: { values: [{ at: 0 }] },
-        mark: { type: 'rule', strokeDash: [4, 3], color: '#555' },
+        mark: { type: 'rule', strokeDash: [4, 3], color: REFERENCE_COLOUR },
         encoding: { x: { field: 'at', type: 'quantitative' } },
       },
-    ],
-  } as TopLevelSpec;
+      { marktype: 'rule', colour: REFERENCE_COLOUR, dashed: true, says: `${capitalised(colourName(REFERENCE_COLOUR))} dashed line: the source freeze.` },
+    );
 }
 
 export function probeCharts(summary: Summary): ChartSpec[] {
-  return (summary.probeTimelines?.panels ?? []).map((p, i) => ({
-    id: `probes-${i + 1}`,
-    title: `Probes around the switchover: ${p.label}, migration ${p.seq}`,
-    caption: caption(p, summary.primary, summary.runs.length),
-    spec: spec(p, summary.primary),
-  }));
+  return (summary.probeTimelines?.panels ?? []).map((p, i) => {
+    const drawn = layers(p, summary.primary);
+    return {
+      id: `probes-${i + 1}`,
+      title: `Probes around the switchover: ${p.label}, migration ${p.seq}`,
+      caption: drawn.caption(
+        intro(p, summary.runs.length),
+        `${p.lostRuns.length ? '' : `No probe was lost in this window (reply timeout ${p.replyTimeoutMs} ms). `}${clockText(p.clock)}`,
+      ),
+      spec: { $schema: VEGA_LITE_SCHEMA, config, width: 640, height: 200, layer: drawn.layers } as TopLevelSpec,
+      keys: drawn.keys,
+    };
+  });
 }
