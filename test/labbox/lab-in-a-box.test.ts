@@ -12,6 +12,7 @@ import { readOwnedLabs, type OwnedLab } from '../helpers/labs.ts';
 import { BIN, lastLine, REPO, vdpaBench } from '../helpers/cli.ts';
 import { readIterations, readManifest } from '../../harness/results/store.ts';
 import { loadProfile } from '../../harness/profile/load.ts';
+import { NAMESPACE_PREFIX } from '../../harness/labbox/netns.ts';
 import { comparePlanWithRun, unexplainedLaunches } from '../helpers/plan-argv.ts';
 import { requires } from '../helpers/requires.ts';
 
@@ -164,7 +165,10 @@ test.serial('a short real run records trace, QMP, network and integrity figures,
     // two VM boots (a source, a destination and their run directories each) and a probe per migration whose guest answered
     t.true(comparison.matched >= 8, `${comparison.matched}`);
 
-    const left = (await namespaces()).filter((n) => !before.has(n));
+    // only this run's namespaces: other test files (the firewall testbed) make their own concurrently
+    const runPrefix = lab.network!.namespaces.hostA.replace(/-hostA$/, '-');
+    t.regex(runPrefix, new RegExp(`^${NAMESPACE_PREFIX}[0-9a-f]{6}-$`));
+    const left = (await namespaces()).filter((n) => !before.has(n) && n.startsWith(runPrefix));
     t.deepEqual(left, [], 'namespaces of the run are gone');
     for (const ns of Object.values(lab.network!.namespaces)) t.false((await namespaces()).includes(ns));
     t.false(
