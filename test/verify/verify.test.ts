@@ -181,7 +181,9 @@ async function publishedResults(root: string): Promise<Published[]> {
 async function unverifiable(root: string, published: Published): Promise<string[]> {
   const problems: string[] = [];
   if (published.targets.length === 0)
-    return [`${published.dir}: holds figures (${published.figures.join(', ')}) but no bundle or run directory to re-derive them from: ship its raw data or withdraw it`];
+    return [
+      `${published.dir}: holds figures (${published.figures.join(', ')}) but no bundle or run directory to re-derive them from: ship its raw data or withdraw it`,
+    ];
   const verifiedRuns: string[] = [];
   const failedRuns: string[] = [];
   const verifiedEntries: { name: string; data: Buffer }[] = [];
@@ -189,7 +191,15 @@ async function unverifiable(root: string, published: Published): Promise<string[
     const r = await vdpaBench(['verify', join(root, target), '--json']);
     const result = r.exitCode === 2 ? null : parseJson<VerifyResult>(r.stdout);
     const rederived = result !== null && 'figures' in result.statistics && result.statistics.figures > 0;
-    if (!result || r.exitCode !== 0 || !result.ok || result.missingFiles.length > 0 || result.mismatches.length > 0 || result.migrations.recomputed === 0 || !rederived) {
+    if (
+      !result ||
+      r.exitCode !== 0 ||
+      !result.ok ||
+      result.missingFiles.length > 0 ||
+      result.mismatches.length > 0 ||
+      result.migrations.recomputed === 0 ||
+      !rederived
+    ) {
       const why = result
         ? `${result.migrations.recomputed} of ${result.migrations.total} migrations recomputed, ${result.missingFiles.length} files missing (${result.missingFiles.slice(0, 3).join(', ')}), ${result.mismatches.length} mismatches, statistics ${JSON.stringify(result.statistics).slice(0, 120)}`
         : r.stderr;
@@ -219,7 +229,7 @@ test('every published directory that holds figures ships its raw data and verifi
   t.deepEqual(problems, []);
 });
 
-test('the check above fails on figures without their raw data: reports only, records without traces, a summary beside a bundle that is not the bundle\'s', async (t) => {
+test("the check above fails on figures without their raw data: reports only, records without traces, a summary beside a bundle that is not the bundle's", async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'vb-published-'));
   try {
     const results = join(root, 'docs/results');

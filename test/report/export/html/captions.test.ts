@@ -24,12 +24,7 @@ import { buildSummary } from '../../../../harness/report/model/summary.ts';
 import type { Summary } from '../../../../harness/report/model/types.ts';
 
 const BACKPORTS = 'docs/results/2026-12-07-softlab-two-hosts-backports/softlab-two-hosts-backports-20261207-160900-fc0a.tar.gz';
-const RUNS = [
-  'test/fixtures/two-hosts-precision',
-  'docs/examples/lab-in-a-box',
-  'test/fixtures/lab-in-a-box-damaged',
-  'test/fixtures/seed-run',
-];
+const RUNS = ['test/fixtures/two-hosts-precision', 'docs/examples/lab-in-a-box', 'test/fixtures/lab-in-a-box-damaged', 'test/fixtures/seed-run'];
 
 interface SceneItem {
   fill?: string;
