@@ -72,7 +72,7 @@ table names which); 2 when the target is not a run or a bundle.
 
 Examples:
   vdpa-bench verify docs/examples/lab-in-a-box          # the shipped example run directory
-  vdpa-bench verify docs/results/2026-12-07-lab-in-a-box-bundle/lab-in-a-box-20261207-115421-3482.tar.gz
+  vdpa-bench verify docs/results/2026-12-07-softlab-two-hosts-sid/softlab-two-hosts-20261207-204355-618c.tar.gz   # a shipped bundle
   vdpa-bench verify results/local-20250721-180000-ab12`,
     )
     .action(async (target, opts) => {

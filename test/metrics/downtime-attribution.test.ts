@@ -9,8 +9,8 @@ import type { MetricRule } from '../../harness/profile/schema.ts';
 import type { IterationRecord } from '../../harness/results/types.ts';
 import { destinationLines, render, sourceLines, type Scenario } from '../helpers/vdpa-traces.ts';
 
-/** The two-host precision run: real QEMU 10.0.13 (before) and 11.1.3 (after) traces, their milestones kept in the records. */
-const PRECISION = 'docs/results/2026-11-28-softlab-two-hosts-precision/run/iterations.ndjson';
+/** The two-host precision run's records (test fixture): real QEMU 10.0.13 (before) and 11.1.3 (after) migrations, their trace milestones kept in the records (the traces themselves were not kept). */
+const PRECISION = 'test/fixtures/two-hosts-precision/iterations.ndjson';
 const records = readFileSync(PRECISION, 'utf8')
   .trim()
   .split('\n')

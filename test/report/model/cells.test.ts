@@ -33,7 +33,7 @@ test('a cell in one group keeps the cell-wide rule', (t) => {
 });
 
 test('the precision run: no cell reported as two groups has a whole group flagged', async (t) => {
-  const run = await loadRun('docs/results/2026-11-28-softlab-two-hosts-precision/run');
+  const run = await loadRun('test/fixtures/two-hosts-precision');
   const summary = buildSummary({ runs: [run], settings: reportSettings(run.manifest), records: run.records });
   t.is(summary.tradeOff!.groups.length, 2);
   for (const { cellKey, groups } of summary.tradeOff!.groups) {

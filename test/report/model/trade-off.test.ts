@@ -10,7 +10,7 @@ import { reportSettings } from '../../../harness/report/model/settings.ts';
 import { buildSummary } from '../../../harness/report/model/summary.ts';
 import { renderText } from '../../../harness/report/export/text.ts';
 
-const RUN = 'docs/results/2026-11-28-softlab-two-hosts-precision/run';
+const RUN = 'test/fixtures/two-hosts-precision';
 const run = await loadRun(RUN);
 const summary = buildSummary({ runs: [run], settings: reportSettings(run.manifest), records: run.records });
 

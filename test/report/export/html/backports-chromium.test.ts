@@ -134,7 +134,7 @@ test('the backports run in Chromium: the trade-off block with shifts and interva
 test('a cell that splits is shown as two groups in the rendered cells table (the precision run: before 256M and 512M)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-groups-'));
   try {
-    const r = await vdpaBench(['report', 'docs/results/2026-11-28-softlab-two-hosts-precision/run', '--out', dir, '--format', 'html']);
+    const r = await vdpaBench(['report', 'test/fixtures/two-hosts-precision', '--out', dir, '--format', 'html']);
     t.is(r.exitCode, 0, r.stderr);
     const page = await withBrowser(async (context) => {
       const p = await context.newPage();

@@ -24,12 +24,7 @@ import { buildSummary } from '../../../../harness/report/model/summary.ts';
 import type { Summary } from '../../../../harness/report/model/types.ts';
 
 const BACKPORTS = 'docs/results/2026-12-07-softlab-two-hosts-backports/softlab-two-hosts-backports-20261207-160900-fc0a.tar.gz';
-const RUNS = [
-  'docs/results/2026-11-28-softlab-two-hosts-precision/run',
-  'docs/examples/lab-in-a-box',
-  'test/fixtures/lab-in-a-box-damaged',
-  'test/fixtures/seed-run',
-];
+const RUNS = ['test/fixtures/two-hosts-precision', 'docs/examples/lab-in-a-box', 'test/fixtures/lab-in-a-box-damaged', 'test/fixtures/seed-run'];
 
 interface SceneItem {
   fill?: string;
@@ -188,7 +183,7 @@ test('phase charts: the window zoomed with what follows it just after; a split c
   t.false(zoomed.includes('pinning 1: 1 dma_map, 512 MiB'), 'pinning 11.5 s before the freeze is in the whole timeline only');
   t.is(backports.length, 6, 'one per cell: no cell of the backports run splits');
   // precision before 512M: 324–1374 ms and 6157–7755 ms
-  const precision = phaseCharts(summaries.get('docs/results/2026-11-28-softlab-two-hosts-precision/run')!);
+  const precision = phaseCharts(summaries.get('test/fixtures/two-hosts-precision')!);
   const split = precision.filter((c) => c.title.startsWith('Phases: before 512M 1qp'));
   t.deepEqual(
     split.map((c) => c.title.replace(/migration \d+/, 'migration N')),
@@ -203,7 +198,7 @@ test('phase charts: the window zoomed with what follows it just after; a split c
 });
 
 test('a distribution with a split cell draws a median per group and no box for it (precision run, before 512M)', (t) => {
-  const summary = summaries.get('docs/results/2026-11-28-softlab-two-hosts-precision/run')!;
+  const summary = summaries.get('test/fixtures/two-hosts-precision')!;
   const chart = distributionCharts(summary).find((c) => c.title === 'Distribution: 512M VM, 1 queue pair')!;
   type Layer = { mark: { type: string } | string; data: { values: { variant: string; downtime: number }[] } };
   const layers = (chart.spec as { layer: Layer[] }).layer;

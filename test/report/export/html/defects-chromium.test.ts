@@ -68,7 +68,7 @@ test('a metric error is shown where the value would be and listed; the probe sec
 });
 
 test('the migrations table gives each migration its clock offset and uncertainty; one queue pair is singular; the platform says the hosts were TCG VMs on one machine and the guest firmware only', async (t) => {
-  const page = await rendered('docs/results/2026-11-28-softlab-two-hosts-precision/run');
+  const page = await rendered('test/fixtures/two-hosts-precision');
   t.true(page.header.includes('clock offset ± uncertainty'));
   // migration 1: offset +3 247 546 µs, uncertainty 3 499 µs (hostB's clock stepped +2.5 s on top of the boot offset)
   t.is(page.rows.find((r) => r.seq === '1')!['clock offset ± uncertainty'], '+3247.5 ms ± 3.5 ms');

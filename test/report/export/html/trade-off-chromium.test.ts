@@ -17,7 +17,7 @@ import { requires } from '../../../helpers/requires.ts';
 const test = requires('chromium');
 
 test('the rendered page shows the trade-off table per size, the decomposition and both groups', async (t) => {
-  const run = await loadRun('docs/results/2026-11-28-softlab-two-hosts-precision/run');
+  const run = await loadRun('test/fixtures/two-hosts-precision');
   const summary = buildSummary({ runs: [run], settings: reportSettings(run.manifest), records: run.records });
   const dir = await mkdtemp(join(tmpdir(), 'vdpa-bench-trade-off-'));
   const file = join(dir, 'report.html');
