@@ -30,9 +30,6 @@ import { cellLabel } from '../profile/cell.ts';
 import type { LoadedProfile } from '../profile/load.ts';
 import type { Host, Variant } from '../profile/schema.ts';
 import { describeCommand } from '../hosts/command.ts';
-import { memlockLimitBytes } from '../profile/memlock.ts';
-import { OS_DEVICE_WAIT } from '../migration/lab-hooks.ts';
-import { drivesQueues } from '../lab/queue-pair-wait.ts';
 import { afterSetupChecks, beforeSetupChecks, qemuChecks, vhostVdpaDeviceCommand } from '../provision/preflight.ts';
 import { binaryName, buildLayout, describeBuild } from '../qemu/build.ts';
 import { qemuInvocation } from '../qemu/command.ts';
@@ -46,7 +43,7 @@ import type { MigrationHooks } from '../migration/interfaces.ts';
 import { devicePlaceholder, PLAN_RUN_ID, planContext, planEngineHost, type PlanContext, type PlanFacts } from './context.ts';
 import { planHostFacts, planSiteScripts, planSudo, type Section } from './host-steps.ts';
 import { planTeardown } from './teardown.ts';
-import { planNumaPlacement, planNumaPreflight } from './numa.ts';
+import { planNumaPreflight } from './numa.ts';
 
 export interface PlanOptions extends MatrixNarrowing {
   /** What a run found out, in place of the placeholders (comparing a plan with a recorded run). */
@@ -216,8 +213,21 @@ function planLaunchOptions(ctx: PlanContext, extra: readonly MigrationHooks[]): 
   const devicePaths =
     facts.devicePaths ?? new Map(hosts.filter((h) => h.vdpa).map((h) => [h.name, new Map(h.vdpa!.devices.map((d) => [d.name, devicePlaceholder(d.name)]))]));
   const vdpaHosts = hosts.filter((h): h is VdpaHost => !!h.vdpa);
-  const lab = labLaunchHooks({ binaryOn, rootOn, vdpa: vdpa ? { devicePaths, sameHost: nameA === nameB, hosts: vdpaHosts } : undefined });
-  const hooks = runHooks({ profile, pair: [nameA, nameB], metricNames: metrics.names, note: () => undefined, lab: lab.hooks, box: box?.hooks, extra });
+  const lab = labLaunchHooks({
+    binaryOn,
+    rootOn,
+    vdpa: vdpa ? { devicePaths, sameHost: nameA === nameB, hosts: vdpaHosts, guestKind: profile.vm.guest.kind } : undefined,
+  });
+  const hooks = runHooks({
+    profile,
+    pair: [nameA, nameB],
+    metricNames: metrics.names,
+    note: () => undefined,
+    lab: lab.hooks,
+    labWaits: lab.waits,
+    box: box?.hooks,
+    extra,
+  });
   const traceEvents = new Map(variants.map((v) => [v.name, facts.traceEvents?.get(v.name) ?? ctx.traceEvents]));
   return { binaries: lab.binaries, profile, accel: ctx.accel, traceEvents, hooks };
 }
@@ -303,34 +313,14 @@ interface PlannedStep {
   directoriesMade: Set<EngineHost>;
 }
 
-/** What the hooks do before `migrate`: NUMA placement, the waits for the guest's device and queues, each QEMU's memlock limit read back. */
-function planWaitsAndReadBacks({ ctx, sameHost }: MigrationPlan, { block, planned, from, to }: PlannedStep): void {
-  const { vdpa, vdpaPairHosts, say } = ctx;
-  planNumaPlacement(ctx, from, to);
-  if (vdpa && ctx.profile.vm.guest.kind !== 'firmware')
-    say(
-      `[${from.name}] wait until the source's guest driver has the vDPA device up (DRIVER_OK in its trace${ctx.profile.vm.guest.kind === 'pxe' ? '; system_reset re-arms the firmware' : `, up to ${OS_DEVICE_WAIT.timeoutMs / 60_000} min`}), the wait recorded in extra.guestDevice; never up: the migration is invalid`,
-    );
-  const srcVdpa = vdpaPairHosts.find((h) => h.name === from.name);
-  if (vdpa && srcVdpa && drivesQueues(ctx.profile.vm.guest.kind) && (block.cell.queuePairs ?? 1) > 1) {
-    const device = deviceFor(
-      srcVdpa.vdpa.devices.map((d) => d.name),
-      sameHost,
-      planned,
-      'src',
-    );
-    say(
-      `[${from.name}] wait until the source device has negotiated ${block.cell.queuePairs} queue pairs (extra.queuePairWait): ${from.transport.describe(['vdpa', '-j', 'dev', 'config', 'show', device])}`,
-    );
-  }
-  if (memlockLimitBytes(ctx.profile.vm, block.cell.vmSize, block.cell.queuePairs) !== null)
-    for (const [host, side] of [
-      [from, 'source'],
-      [to, 'destination'],
-    ] as const)
-      say(
-        `[${host.name}] ${side} QEMU's locked-memory limit for the record (extra.memlock): ${host.transport.describe(['cat', '--', '/proc/QEMU_PID/limits'])}`,
-      );
+/**
+ * What the hooks do before `migrate`, each as it describes itself, in the order of the run's own
+ * hook list (the lab's, the lab in a box's, the caller's, the profile's: run/hooks.ts).
+ */
+function planBeforeMigration({ ctx, launch }: MigrationPlan, { block, planned, from, to }: PlannedStep): void {
+  const variant = ctx.variants.find((v) => v.name === block.cell.variant)!;
+  for (const hook of launch.hooks ?? [])
+    for (const line of hook.describeBeforeMigration?.({ planned, from, to, variant, vm: ctx.profile.vm }) ?? []) ctx.say(line);
 }
 
 /** One migration: launch (or reuse) the source, launch the destination, the engine's QMP exchange, the record's extras. */
@@ -344,8 +334,7 @@ async function planMigration(plan: MigrationPlan, step: PlannedStep): Promise<vo
   else planRotation(plan, from, planned);
   qmp(from, 'source', { execute: 'query-status' });
   await planLaunch(plan, step, to, 'dst');
-  planWaitsAndReadBacks(plan, step);
-  for (const line of box?.beforeMigration(planned.seq) ?? []) say(line);
+  planBeforeMigration(plan, step);
   const commands = migrationQmpCommands(variant, to.migrationAddress, ctx.profile.migration.port);
   for (const [i, c] of [...commands.setUp, ...commands.readBack].entries()) {
     if (i === commands.setUp.length)
