@@ -5,11 +5,11 @@
  * away again. Needs root and sudo installed.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { TestSshd } from './sshd.ts';
-import type { SshConfig } from '../harness/hosts/ssh.ts';
+import { startSshd, type TestSshd } from './sshd.ts';
+import { SshTransport, type SshConfig } from '../harness/hosts/ssh.ts';
 
 export interface SudoUser {
   name: string;
@@ -48,6 +48,39 @@ export async function createSudoUser(sshd: TestSshd, sudo: 'nopasswd' | 'passwor
   } catch (error) {
     await rm(sudoers, { force: true });
     await execa('userdel', ['--remove', name], { reject: false });
+    throw error;
+  }
+}
+
+/** A sudo login as a lab gives one: an sshd refusing root, a NOPASSWD user, its sudo transport, a root-only (0700) workdir. */
+export interface SudoLogin {
+  sshd: TestSshd;
+  user: SudoUser;
+  sudo: SshTransport;
+  /** Root-only (0700), as a lab's /var/tmp/vdpa-bench after a root run: the login user cannot enter it without sudo. */
+  rootOnly: string;
+  /** Closes the transport, removes the user, stops sshd and removes the workdir; safe after a partial start. */
+  close(): Promise<void>;
+}
+
+/** Starts the sshd, the user and the workdir (made under /var/tmp with the given prefix); a failure part way undoes what was made. */
+export async function sudoLogin(workdirPrefix: string): Promise<SudoLogin> {
+  const made: Partial<SudoLogin> = {};
+  const close = async () => {
+    await made.sudo?.close();
+    await made.user?.remove();
+    await made.sshd?.stop();
+    if (made.rootOnly) await rm(made.rootOnly, { recursive: true, force: true });
+  };
+  try {
+    made.sshd = await startSshd({ refuseRoot: true });
+    made.user = await createSudoUser(made.sshd, 'nopasswd');
+    made.sudo = new SshTransport('sudohost', made.user.config);
+    made.rootOnly = await mkdtemp(`/var/tmp/${workdirPrefix}`);
+    await chmod(made.rootOnly, 0o700);
+    return { sshd: made.sshd, user: made.user, sudo: made.sudo, rootOnly: made.rootOnly, close };
+  } catch (error) {
+    await close();
     throw error;
   }
 }

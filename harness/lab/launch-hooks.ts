@@ -4,6 +4,8 @@
  * (with the real paths) and `plan` (with its placeholders) launch through the same hooks.
  */
 import type { MigrationHooks } from '../migration/interfaces.ts';
+import { OS_DEVICE_WAIT } from '../migration/lab-hooks.ts';
+import { drivesQueues, queuePairWaitHook } from './queue-pair-wait.ts';
 import { vdpaLaunchHook, type VdpaHost } from './vdpa.ts';
 
 /** Variant → host → a path (its QEMU binary, its root filesystem). */
@@ -14,12 +16,19 @@ export interface LabLaunchFacts {
   binaryOn: PerVariantHost;
   /** The root filesystem a `qemu.debian` variant's QEMU runs from, per host. */
   rootOn: PerVariantHost;
-  /** With vDPA: each host's /dev/vhost-vdpa-N per device name, and whether one host is both ends. */
-  vdpa?: { devicePaths: ReadonlyMap<string, ReadonlyMap<string, string>>; sameHost: boolean; hosts: readonly VdpaHost[] };
+  /** With vDPA: each host's /dev/vhost-vdpa-N per device name, whether one host is both ends, and the guest's kind (an OS guest negotiates queue pairs). */
+  vdpa?: { devicePaths: ReadonlyMap<string, ReadonlyMap<string, string>>; sameHost: boolean; hosts: readonly VdpaHost[]; guestKind: string };
+}
+
+/** The lab's hooks: `hooks` change each launch; `waits` act before `migrate`, after the profile's own (run/hooks.ts: after NUMA placement and DRIVER_OK). */
+export interface LabHooks {
+  binaries: Map<string, string>;
+  hooks: MigrationHooks[];
+  waits: MigrationHooks[];
 }
 
 /** Variant → the binary every host runs (the first host's where they differ: the hook then sets each host's). */
-export function labLaunchHooks({ binaryOn, rootOn, vdpa }: LabLaunchFacts): { binaries: Map<string, string>; hooks: MigrationHooks[] } {
+export function labLaunchHooks({ binaryOn, rootOn, vdpa }: LabLaunchFacts): LabHooks {
   const binaries = new Map<string, string>();
   const hooks: MigrationHooks[] = [];
   for (const [variant, perHost] of binaryOn) binaries.set(variant, [...perHost.values()][0]);
@@ -35,5 +44,8 @@ export function labLaunchHooks({ binaryOn, rootOn, vdpa }: LabLaunchFacts): { bi
     });
   }
   if (vdpa) hooks.push(vdpaLaunchHook(vdpa.devicePaths, vdpa.sameHost, vdpa.hosts));
-  return { binaries, hooks };
+  // an OS guest's driver brings its queues up after boot: every migration waits for the cell's count
+  const waits =
+    vdpa && drivesQueues(vdpa.guestKind) ? [queuePairWaitHook({ hosts: vdpa.hosts, sameHost: vdpa.sameHost, timeoutMs: OS_DEVICE_WAIT.timeoutMs })] : [];
+  return { binaries, hooks, waits };
 }

@@ -36,10 +36,8 @@ import {
   queuePairProblems,
   type VdpaHost,
 } from './vdpa.ts';
-import { labLaunchHooks } from './launch-hooks.ts';
+import { labLaunchHooks, type LabHooks } from './launch-hooks.ts';
 import { queuePairHooks } from './queue-pairs.ts';
-import { drivesQueues, queuePairWaitHook } from './queue-pair-wait.ts';
-import { OS_DEVICE_WAIT } from '../migration/lab-hooks.ts';
 import { queuePairStep } from '../provision/steps.ts';
 import { invocationLabel, ROOT_QEMU_BINARY } from '../qemu/root.ts';
 import { cacheRoot } from '../guest/build.ts';
@@ -67,6 +65,8 @@ export interface PreparedLab {
   /** Variant → binary, when every host runs the same path (else the hook overrides per host). */
   binaries: Map<string, string>;
   hooks: MigrationHooks[];
+  /** Waits before `migrate` (a sweep's queue pairs), run after the profile's own hooks (run/hooks.ts). */
+  waits: MigrationHooks[];
   traceEvents: string[];
   /** Variant → host → the root filesystem its QEMU runs from (`qemu.debian` variants). */
   roots: Map<string, Map<string, QemuRootRecord>>;
@@ -133,9 +133,9 @@ export async function prepareLab(context: LabContext): Promise<PreparedLab> {
     const binaryOn = await resolveBinaries(lab);
     await verifyLab(lab, binaryOn, roots);
     const devicePaths = await resolveVdpaDevices(lab);
-    const { binaries, hooks } = launchHooks(lab, binaryOn, roots, devicePaths);
+    const { binaries, hooks, waits } = launchHooks(lab, binaryOn, roots, devicePaths);
     const traceEvents = vdpa ? [...new Set([...context.metrics.traceEvents, ...PHASE_EVENTS])] : [...context.metrics.traceEvents];
-    return { binaries, hooks, traceEvents, roots, manifest, teardown };
+    return { binaries, hooks, waits, traceEvents, roots, manifest, teardown };
   } catch (error) {
     const problems = await teardown();
     if (problems.length > 0) context.log(`teardown after a failed set-up left: ${problems.join('; ')}`);
@@ -261,23 +261,17 @@ async function resolveVdpaDevices({ vdpaHosts, transports, manifest }: LabPlan):
   return devicePaths;
 }
 
-/** The lab's launch hooks (binaries, roots, vDPA devices), then the queue-pair hooks of a sweep. */
-function launchHooks(
-  lab: LabPlan,
-  binaryOn: BinariesOn,
-  roots: SuiteRoots,
-  devicePaths: Map<string, Map<string, string>>,
-): { binaries: Map<string, string>; hooks: MigrationHooks[] } {
+/** The lab's launch hooks (binaries, roots, vDPA devices), the queue-pair hooks of a sweep, and its waits before `migrate`. */
+function launchHooks(lab: LabPlan, binaryOn: BinariesOn, roots: SuiteRoots, devicePaths: Map<string, Map<string, string>>): LabHooks {
   const sameHost = lab.pair[0] === lab.pair[1];
   const rootOn = new Map([...roots].map(([variant, perHost]) => [variant, new Map([...perHost].map(([host, record]) => [host, record.root]))]));
-  const { binaries, hooks } = labLaunchHooks({ binaryOn, rootOn, vdpa: lab.vdpa ? { devicePaths, sameHost, hosts: lab.vdpaHosts } : undefined });
+  const vdpa = lab.vdpa ? { devicePaths, sameHost, hosts: lab.vdpaHosts, guestKind: lab.profile.vm.guest.kind } : undefined;
+  const launch = labLaunchHooks({ binaryOn, rootOn, vdpa });
   if (lab.vdpa) {
     const { transports, vdpaHosts: hosts, ledger, queuePairs: initial, log } = lab;
-    hooks.push(queuePairHooks({ transports, hosts, devicePaths, ledger, initial, sameHost, log }));
-    // an OS guest's driver brings its queues up after boot: every migration waits for the cell's count
-    if (drivesQueues(lab.profile.vm.guest.kind)) hooks.push(queuePairWaitHook({ hosts, sameHost, timeoutMs: OS_DEVICE_WAIT.timeoutMs }));
+    launch.hooks.push(queuePairHooks({ transports, hosts, devicePaths, ledger, initial, sameHost, log }));
   }
-  return { binaries, hooks };
+  return launch;
 }
 
 /**

@@ -5,7 +5,8 @@
  * The wait goes into extra.queuePairWait; a device that never gets there makes the migration
  * invalid with what it had negotiated.
  */
-import type { MigrationHooks } from '../migration/interfaces.ts';
+import type { EngineHost, MigrationHooks } from '../migration/interfaces.ts';
+import type { PlannedMigration } from '../migration/schedule.ts';
 import { parseVdpaConfig } from '../provision/steps.ts';
 import type { QueuePairWait } from '../results/types.ts';
 import { negotiatedQueuePairs } from './queue-pairs.ts';
@@ -16,6 +17,8 @@ export function drivesQueues(kind: string): boolean {
   return kind === 'kernel' || kind === 'disk' || kind === 'builtin-linux';
 }
 
+const configShow = (device: string) => ['vdpa', '-j', 'dev', 'config', 'show', device];
+
 export interface QueuePairWaitOptions {
   hosts: readonly VdpaHost[];
   sameHost: boolean;
@@ -25,20 +28,37 @@ export interface QueuePairWaitOptions {
 
 export function queuePairWaitHook(o: QueuePairWaitOptions): MigrationHooks {
   const waits = new Map<number, QueuePairWait>();
-  return {
-    async beforeMigration({ planned, from }) {
-      const wanted = planned.cell.queuePairs;
-      const h = o.hosts.find((x) => x.name === from.name);
-      if (wanted === null || wanted <= 1 || !h) return;
-      const device = deviceFor(
+  /** The source's device when the cell asks for more than one queue pair, else nothing to wait for. */
+  const waitFor = (planned: PlannedMigration, from: EngineHost) => {
+    const wanted = planned.cell.queuePairs;
+    const h = o.hosts.find((x) => x.name === from.name);
+    if (wanted === null || wanted <= 1 || !h) return undefined;
+    return {
+      wanted,
+      device: deviceFor(
         h.vdpa.devices.map((d) => d.name),
         o.sameHost,
         planned,
         'src',
-      );
+      ),
+    };
+  };
+  return {
+    describeBeforeMigration({ planned, from }) {
+      const w = waitFor(planned, from);
+      return w
+        ? [
+            `[${from.name}] wait until the source device has negotiated ${w.wanted} queue pairs (extra.queuePairWait): ${from.transport.describe(configShow(w.device))}`,
+          ]
+        : [];
+    },
+    async beforeMigration({ planned, from }) {
+      const w = waitFor(planned, from);
+      if (!w) return;
+      const { wanted, device } = w;
       const started = Date.now();
       for (;;) {
-        const result = await from.transport.run(['vdpa', '-j', 'dev', 'config', 'show', device], { allowFailure: true, timeoutMs: 30_000 });
+        const result = await from.transport.run(configShow(device), { allowFailure: true, timeoutMs: 30_000 });
         const n = negotiatedQueuePairs(parseVdpaConfig(result.stdout, device));
         const reached = n.queuePairs === wanted;
         const waitedMs = Date.now() - started;

@@ -97,6 +97,9 @@ export function deviceStartedHook(o: DeviceStartedOptions): MigrationHooks {
   /** A QEMU's earlier trace file (its trace is rotated per migration; events after our last look are in it). */
   const earlierFile = new WeakMap<RunningQemu, string>();
   return {
+    describeBeforeMigration: ({ from }) => [
+      `[${from.name}] wait until the source's guest driver has the vDPA device up (DRIVER_OK in its trace${o.rearm !== false ? '; system_reset re-arms the firmware' : `, up to ${o.timeoutMs / 60_000} min`}), the wait recorded in extra.guestDevice; never up: the migration is invalid`,
+    ],
     async beforeMigration({ planned, source }) {
       const earlier = earlierFile.get(source);
       const initial = earlier && earlier !== source.currentTraceFile ? await stateOf(source, earlier, { started: false }) : { started: false };

@@ -47,6 +47,12 @@ export interface MigrationHooks {
   /** Runs once the destination is up, before `migrate` (start a probe here). */
   beforeMigration?(ctx: MigrationContext & { source: RunningQemu; destination: RunningQemu }): Promise<void>;
   /**
+   * What beforeMigration does, as `plan` prints it (QEMU_PID and such where only a run knows the
+   * value). A hook that acts before `migrate` describes itself here: `plan` walks the run's own
+   * hook list, so its order is the run's (test/plan/plan-hook-order.test.ts).
+   */
+  describeBeforeMigration?(ctx: MigrationContext & { vm: VmSettings }): string[];
+  /**
    * Runs once the migration's traces are analysed, before its record is written: sees the record
    * of the traces alone and returns what this feature measured. The engine composes every hook's
    * contribution into the record once (record.ts, withContributions); a hook never edits it.

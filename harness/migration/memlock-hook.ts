@@ -21,10 +21,12 @@ export function parseLockedMemory(limits: string): { softBytes: number | 'unlimi
   return { softBytes: value(m[1]), hardBytes: value(m[2]) };
 }
 
+const limitsPath = (pid: number | string) => `/proc/${pid}/limits`;
+
 async function readMemlock(q: RunningQemu): Promise<QemuMemlock> {
   const pid = q.process.pid;
   try {
-    const limits = parseLockedMemory((await q.host.readFile(`/proc/${pid}/limits`)).toString('utf8'));
+    const limits = parseLockedMemory((await q.host.readFile(limitsPath(pid))).toString('utf8'));
     return limits ? { pid, ...limits } : { pid, unknown: `no "Max locked memory" line in /proc/${pid}/limits` };
   } catch (error) {
     return { pid, unknown: (error as Error).message.split('\n')[0] };
@@ -36,6 +38,18 @@ const below = (l: QemuMemlock, required: number) => 'softBytes' in l && l.softBy
 export function memlockHook(vm: Pick<VmSettings, 'nic'>): MigrationHooks {
   const seen = new Map<number, MemlockPart>();
   return {
+    describeBeforeMigration: ({ planned, from, to }) =>
+      memlockLimitBytes(vm, planned.cell.vmSize, planned.cell.queuePairs) === null
+        ? []
+        : (
+            [
+              [from, 'source'],
+              [to, 'destination'],
+            ] as const
+          ).map(
+            ([host, side]) =>
+              `[${host.name}] ${side} QEMU's locked-memory limit for the record (extra.memlock): ${host.transport.describe(['cat', '--', limitsPath('QEMU_PID')])}`,
+          ),
     async beforeMigration({ planned, source, destination }) {
       const requiredBytes = memlockLimitBytes(vm, planned.cell.vmSize, planned.cell.queuePairs);
       if (requiredBytes === null) return;

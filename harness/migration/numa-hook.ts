@@ -8,10 +8,10 @@
  * /proc/PID/task/TID/status. Recorded in extra.numa; a placement the kernel does not have makes
  * the migration invalid, saying which, and one that cannot be read is unknown, never assumed.
  */
-import { formatCpuList, numaMapsPolicy, parseCpuList, vcpuCpus, type HostNuma } from '../profile/numa.ts';
+import { formatCpuList, memoryBackendNumaProps, numaMapsPolicy, parseCpuList, vcpuCpus, type HostNuma } from '../profile/numa.ts';
 import type { RunningQemu } from '../qemu/running.ts';
 import type { NumaPart } from '../results/types.ts';
-import type { MigrationHooks } from './interfaces.ts';
+import type { EngineHost, MigrationHooks } from './interfaces.ts';
 
 type QemuNuma = NonNullable<NumaPart['source']>;
 type Affinity = NonNullable<QemuNuma['emulator']>;
@@ -121,6 +121,32 @@ export function placementProblems(side: string, placed: QemuNuma): string[] {
   return problems;
 }
 
+const PID = 'QEMU_PID';
+
+/** What the hook does on one side with a placement before `migrate`, with QEMU_PID and the vCPU TIDs as placeholders (plan). */
+function describePlacement(host: EngineHost, side: 'source' | 'destination', numa: HostNuma, cpus: number): string[] {
+  const show = (argv: string[]) => host.transport.describe(argv);
+  const at = `[${host.name}] ${side} QEMU`;
+  const lines: string[] = [];
+  if (numa.memory)
+    lines.push(
+      `${at}: guest RAM ${memoryBackendNumaProps(numa.memory).join(',')} (on its command line); read back: QMP {"execute":"query-memdev"} and ${show(['cat', '--', numaMapsPath(PID)])} must show ${numaMapsPolicy(numa.memory)}`,
+    );
+  if (numa.emulator !== undefined)
+    lines.push(
+      `${at}: emulator thread pinned: ${show(pinCommand(numa.emulator, PID))}; read back: ${show(['cat', '--', threadStatusPath(PID, PID)])} (Cpus_allowed_list)`,
+    );
+  if (numa.vcpus !== undefined) {
+    const vcpus = numa.vcpus;
+    const lists = Array.from({ length: cpus }, (_, i) => `vCPU ${i} → ${vcpuCpus(vcpus, i)}`).join(', ');
+    lines.push(
+      `${at}: vCPU threads from QMP {"execute":"query-cpus-fast"} (thread-id), each pinned: ${show(pinCommand('CPUS', 'VCPU_TID'))} (${lists}); read back: ${show(['cat', '--', threadStatusPath(PID, 'VCPU_TID')])} (Cpus_allowed_list)`,
+    );
+  }
+  lines.push(`${at}: placement recorded in extra.numa; one the kernel does not have makes the migration invalid`);
+  return lines;
+}
+
 /** The placement hooks for the hosts that have one (by host name). */
 export function numaHook(numaOf: ReadonlyMap<string, HostNuma>): MigrationHooks {
   const seen = new Map<number, NumaPart>();
@@ -129,6 +155,13 @@ export function numaHook(numaOf: ReadonlyMap<string, HostNuma>): MigrationHooks 
       const memory = numaOf.get(host.name)?.memory;
       return memory ? { memoryNuma: memory } : {};
     },
+    describeBeforeMigration: ({ from, to, vm }) =>
+      (
+        [
+          [from, 'source'],
+          [to, 'destination'],
+        ] as const
+      ).flatMap(([host, side]) => (numaOf.has(host.name) ? describePlacement(host, side, numaOf.get(host.name)!, vm.cpus) : [])),
     async beforeMigration({ planned, from, to, source, destination }) {
       const [src, dst] = await Promise.all([
         numaOf.has(from.name) ? placeQemu(source, numaOf.get(from.name)!) : undefined,

@@ -23,11 +23,11 @@ export const NETNS_TOKEN = 'TOKEN';
 export interface PlannedLabBox {
   /** The profile as the engine runs it (hosts and guest rewritten). */
   profile: Profile;
+  /** The lab in a box's hooks, each describing what it does before a migration (the boot wait, the probe). */
   hooks: MigrationHooks[];
   /** The set-up section, printed before the hosts. */
   lines: string[];
-  /** What happens around each migration beyond QMP (the probe), for the migrations section. */
-  beforeMigration(seq: number): string[];
+  /** What happens after each migration beyond QMP (the integrity verdict, the probe's end), for the migrations section. */
   afterMigration(seq: number): string[];
   teardown: string[];
 }
@@ -61,9 +61,13 @@ export async function planLabBox(profile: Profile, facts: LabBoxFacts): Promise<
     const note = () => undefined;
     return {
       profile: effective,
-      hooks: [labHooks({ guest, variantCmdlines, bootTimeoutMs, note })],
+      hooks: [
+        {
+          ...labHooks({ guest, variantCmdlines, bootTimeoutMs, note }),
+          describeBeforeMigration: ({ planned }) => [`# before migration ${planned.seq}: wait for vb-ready on the source console`],
+        },
+      ],
       lines,
-      beforeMigration: (seq) => [`# before migration ${seq}: wait for vb-ready on the source console`],
       afterMigration: (seq) => [`# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout})`],
       teardown: [],
     };
@@ -111,15 +115,17 @@ async function planNetworkLab(plan: NetworkLabPlan): Promise<PlannedLabBox> {
   effective.hosts = ontoNamespaces(effective.hosts, pair, namespaces, network);
   const peer = new NetnsTransport(network.peer, namespaces[network.peer]);
   const probeDir = join(facts.runDir, PROBE_DIR);
-  const hooks = [
-    labHooks({ guest, variantCmdlines, bootTimeoutMs, note: () => undefined, network: { settings: network, peer, prober: prober.binary, probeDir } }),
-  ];
   const probeFile = (seq: number) => join(probeDir, probeLogName(seq));
+  const hooks: MigrationHooks[] = [
+    {
+      ...labHooks({ guest, variantCmdlines, bootTimeoutMs, note: () => undefined, network: { settings: network, peer, prober: prober.binary, probeDir } }),
+      describeBeforeMigration: ({ planned: { seq } }) => probeStartLines({ seq, guest, network, peer, prober: prober.binary, file: probeFile(seq) }),
+    },
+  ];
   return {
     profile: effective,
     hooks,
     lines,
-    beforeMigration: (seq) => probeStartLines({ seq, guest, network, peer, prober: prober.binary, file: probeFile(seq) }),
     afterMigration: (seq) => [
       `# after migration ${seq}: the guest's integrity verdict on the destination console (up to ${guest.integrity.verdictTimeout}), probe tail ${network.probe.tail}, then SIGTERM the probe and read ${probeFile(seq)}`,
     ],

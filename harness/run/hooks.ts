@@ -2,7 +2,8 @@
  * Every migration hook a run applies, in the order it applies them: the lab's (each host's QEMU
  * binary and root, its vDPA devices, a sweep's queue pairs), the lab in a box's (tap, guest
  * command line, probe, integrity), the caller's, then the ones the profile itself calls for
- * (variant memory, guest device start, vdpa vs vdpa-ready). `plan` launches its QEMU through the
+ * (variant memory, NUMA placement, locked memory, guest device start, vdpa vs vdpa-ready), then
+ * the lab's waits (a multi-queue cell's queue pairs, once the driver is up on its pinned CPUs). `plan` launches its QEMU through the
  * same list, so a hook that changes a command line changes the plan too.
  */
 import { labHooks } from '../migration/lab-hooks.ts';
@@ -16,11 +17,13 @@ export interface RunHookParts {
   metricNames: readonly string[];
   note: (message: string) => void;
   lab?: readonly MigrationHooks[];
+  /** The lab's waits before `migrate` (queue pairs): after the profile's NUMA placement and DRIVER_OK wait. */
+  labWaits?: readonly MigrationHooks[];
   box?: readonly MigrationHooks[];
   /** The caller's own (tests, fault injection). */
   extra?: readonly MigrationHooks[];
 }
 
-export function runHooks({ profile, pair, metricNames, note, lab = [], box = [], extra = [] }: RunHookParts): MigrationHooks[] {
-  return [...lab, ...box, ...extra, ...labHooks(profile, pair, note, metricNames)];
+export function runHooks({ profile, pair, metricNames, note, lab = [], labWaits = [], box = [], extra = [] }: RunHookParts): MigrationHooks[] {
+  return [...lab, ...box, ...extra, ...labHooks(profile, pair, note, metricNames), ...labWaits];
 }

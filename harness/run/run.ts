@@ -187,6 +187,7 @@ async function measure(run: RunContext, session: LabSession, manifest: RunManife
         metricNames: run.metrics.names,
         note: run.note,
         lab: session.lab?.hooks,
+        labWaits: session.lab?.waits,
         box: run.box?.hooks,
         extra: options.hooks,
       }),

@@ -81,17 +81,19 @@ function addUpCommand(softlab: Command, out: Out): void {
     )
     .action(async (opts) => {
       const print = (line: string) => out.stderr(line + '\n');
+      // one set of lab VM options for both shapes; only the default port differs
+      const vmOptions = (port: number) => ({
+        port,
+        memory: opts.memory,
+        cpus: opts.cpus,
+        numaNodes: opts.numaNodes,
+        thp: opts.thp,
+        bootTimeoutMs: opts.bootTimeout * 1000,
+        print,
+      });
       if (opts.twoHosts) {
         const { pairUp } = await import('./pair.ts');
-        const pair = await pairUp({
-          port: opts.port === DEFAULT_SSH_PORT ? DEFAULT_PAIR_PORT : opts.port,
-          memory: opts.memory,
-          cpus: opts.cpus,
-          numaNodes: opts.numaNodes,
-          thp: opts.thp,
-          bootTimeoutMs: opts.bootTimeout * 1000,
-          print,
-        });
+        const pair = await pairUp(vmOptions(opts.port === DEFAULT_SSH_PORT ? DEFAULT_PAIR_PORT : opts.port));
         for (const host of pair.hosts) {
           out.stdout(`== ${host.name}: link ${host.linkInterface} ${host.linkAddress} (migrationAddress)\n`);
           printState(host, out);
@@ -100,16 +102,7 @@ function addUpCommand(softlab: Command, out: Out): void {
         return;
       }
       const { labUp } = await import('./vm.ts');
-      const state = await labUp({
-        port: opts.port,
-        memory: opts.memory,
-        cpus: opts.cpus,
-        numaNodes: opts.numaNodes,
-        thp: opts.thp,
-        bootTimeoutMs: opts.bootTimeout * 1000,
-        print,
-      });
-      printState(state, out);
+      printState(await labUp(vmOptions(opts.port)), out);
     });
 }
 

@@ -17,12 +17,13 @@ import { SudoRefusedError } from '../../harness/hosts/sudo.ts';
 import { shellQuote } from '../../harness/hosts/transport.ts';
 import { acquireLock } from '../../harness/run/lock.ts';
 import { ownerRecord } from '../../harness/run/ownership.ts';
-import { startSshd, type TestSshd } from '../../testbed/sshd.ts';
-import { createSudoUser, type SudoUser } from '../../testbed/sudo-user.ts';
+import type { TestSshd } from '../../testbed/sshd.ts';
+import { createSudoUser, sudoLogin, type SudoLogin, type SudoUser } from '../../testbed/sudo-user.ts';
 import { requires } from '../helpers/requires.ts';
 
 const test = requires('root', 'sshd', 'sudo');
 
+let login: SudoLogin | undefined;
 let sshd: TestSshd;
 let user: SudoUser;
 let sudo: SshTransport;
@@ -51,18 +52,12 @@ const HOSTILE = [
 ];
 
 test.before(async () => {
-  sshd = await startSshd({ refuseRoot: true });
-  user = await createSudoUser(sshd, 'nopasswd');
-  sudo = new SshTransport('sudohost', user.config);
-  rootOnly = await mkdtemp('/var/tmp/vb-sudo-test-');
-  await chmod(rootOnly, 0o700);
+  login = await sudoLogin('vb-sudo-test-');
+  ({ sshd, user, sudo, rootOnly } = login);
 });
 
 test.after.always(async () => {
-  await sudo?.close();
-  await user?.remove();
-  await sshd?.stop();
-  if (rootOnly) await rm(rootOnly, { recursive: true, force: true });
+  await login?.close();
   for (const n of [1, 2, 3]) await rm(`/tmp/${marker}-${n}`, { force: true });
 });
 

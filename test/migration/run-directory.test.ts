@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, lstat, mkdtemp, readlink, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readlink, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -15,31 +15,24 @@ import { runCommand } from '../../harness/hosts/command.ts';
 import { LocalTransport } from '../../harness/hosts/local.ts';
 import { SshTransport } from '../../harness/hosts/ssh.ts';
 import { removeRunDirectory, runDirectories, SUDO_SOCKET_DIR_PREFIX } from '../../harness/migration/run-directory.ts';
-import { startSshd, type TestSshd } from '../../testbed/sshd.ts';
-import { createSudoUser, type SudoUser } from '../../testbed/sudo-user.ts';
+import { sudoLogin, type SudoLogin, type SudoUser } from '../../testbed/sudo-user.ts';
 import { requires } from '../helpers/requires.ts';
 
 const test = requires('root', 'sshd', 'sudo');
 
-let sshd: TestSshd | undefined;
+let login: SudoLogin | undefined;
 let user: SudoUser | undefined;
 let sudo: SshTransport | undefined;
 let rootOnly: string | undefined;
 const marker = `vb-rundir-pwned-${randomBytes(4).toString('hex')}`;
 
 test.before(async () => {
-  sshd = await startSshd({ refuseRoot: true });
-  user = await createSudoUser(sshd, 'nopasswd');
-  sudo = new SshTransport('sudohost', user.config);
-  rootOnly = await mkdtemp('/var/tmp/vb-rundir-test-');
-  await chmod(rootOnly, 0o700);
+  login = await sudoLogin('vb-rundir-test-');
+  ({ user, sudo, rootOnly } = login);
 });
 
 test.after.always(async () => {
-  await sudo?.close();
-  await user?.remove();
-  await sshd?.stop();
-  if (rootOnly) await rm(rootOnly, { recursive: true, force: true });
+  await login?.close();
   await rm(`/tmp/${marker}`, { force: true });
 });
 
